@@ -1,0 +1,217 @@
+//! Text → vector: tokenize with a Hugging Face `tokenizer.json` and pool, in one pass per text.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::str::FromStr;
+
+use tokenizers::Tokenizer;
+
+use crate::error::{Error, Result};
+use crate::pool::{pool_one, PoolOptions};
+use crate::table::Table;
+use crate::threads::for_each_chunk;
+
+/// Marks a token id that is dropped before pooling (model2vec drops the unknown token).
+const SKIP: u32 = u32::MAX;
+
+/// How token ids become table rows.
+#[derive(Clone, Debug, Default)]
+pub struct TokenMap {
+    /// `rows[id]` is the table row of token `id`, or [`u32::MAX`] to drop it. `None`: row = id.
+    rows: Option<Vec<u32>>,
+    /// `weights[id]` scales token `id`'s row before the mean. `None`: weight 1.
+    weights: Option<Vec<f32>>,
+}
+
+impl TokenMap {
+    /// Identity map: row = id, no weights, nothing dropped.
+    pub fn identity() -> Self {
+        TokenMap::default()
+    }
+
+    /// Build a map for a vocabulary of `vocab` ids: an optional id → row mapping (model2vec's `mapping`),
+    /// optional per-id weights (model2vec's `weights`) and ids to drop (model2vec's unknown token).
+    pub fn new(vocab: usize, mapping: Option<&[i64]>, weights: Option<&[f32]>, drop: &[u32]) -> Result<Self> {
+        let rows = match (mapping, drop.is_empty()) {
+            (None, true) => None,
+            _ => {
+                let mut rows: Vec<u32> = match mapping {
+                    Some(m) => {
+                        if m.len() < vocab {
+                            return Err(Error::Vocab(format!(
+                                "the token mapping has {} entries but the tokenizer has {vocab} ids",
+                                m.len()
+                            )));
+                        }
+                        m.iter()
+                            .enumerate()
+                            .map(|(i, &r)| {
+                                u32::try_from(r).ok().filter(|&r| r != SKIP).ok_or_else(|| {
+                                    Error::Vocab(format!("mapping[{i}] = {r} is not a valid row index"))
+                                })
+                            })
+                            .collect::<Result<_>>()?
+                    }
+                    None => (0..vocab as u32).collect(),
+                };
+                for &d in drop {
+                    if let Some(slot) = rows.get_mut(d as usize) {
+                        *slot = SKIP;
+                    }
+                }
+                Some(rows)
+            }
+        };
+        if let Some(w) = weights {
+            if w.len() < vocab {
+                return Err(Error::Vocab(format!("there are {} token weights but the tokenizer has {vocab} ids", w.len())));
+            }
+            if let Some(i) = w.iter().position(|x| !x.is_finite()) {
+                return Err(Error::Vocab(format!("token weight {i} is not finite ({})", w[i])));
+            }
+        }
+        Ok(TokenMap { rows, weights: weights.map(<[f32]>::to_vec) })
+    }
+
+    /// The smallest table height that serves every id below `vocab`.
+    fn required_rows(&self, vocab: usize) -> usize {
+        match &self.rows {
+            None => vocab,
+            Some(rows) => rows.iter().filter(|&&r| r != SKIP).map(|&r| r as usize + 1).max().unwrap_or(0),
+        }
+    }
+}
+
+/// A tokenizer plus a token map, shareable across threads. The table is passed per call so that the caller
+/// (NumPy) keeps ownership of it.
+pub struct TextEncoder {
+    tokenizer: Tokenizer,
+    vocab: usize,
+    map: TokenMap,
+    required_rows: usize,
+}
+
+/// Reusable buffers of one worker.
+#[derive(Default)]
+struct Scratch {
+    rows: Vec<u32>,
+    weights: Vec<f32>,
+}
+
+impl TextEncoder {
+    /// Parse a `tokenizer.json` string and pool every token with weight 1 (row = token id). Padding and
+    /// truncation settings in the file are switched off: a static model pools every token of a text.
+    pub fn from_json(json: &str) -> Result<Self> {
+        Self::new(json, None, None, &[])
+    }
+
+    /// Parse a `tokenizer.json` string and attach a token map (see [`TokenMap::new`]): model2vec's `mapping`,
+    /// per-token `weights`, and token ids to drop (model2vec drops the unknown token).
+    pub fn new(json: &str, mapping: Option<&[i64]>, weights: Option<&[f32]>, drop: &[u32]) -> Result<Self> {
+        let mut tokenizer = Tokenizer::from_str(json).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let vocab = tokenizer.get_vocab(true).values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let map = TokenMap::new(vocab, mapping, weights, drop)?;
+        let required_rows = map.required_rows(vocab);
+        Ok(TextEncoder { tokenizer, vocab, map, required_rows })
+    }
+
+    /// One more than the largest id the tokenizer can produce.
+    pub fn vocab_size(&self) -> usize {
+        self.vocab
+    }
+
+    /// The number of table rows needed to serve every id.
+    pub fn required_rows(&self) -> usize {
+        self.required_rows
+    }
+
+    /// The wrapped tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Check that `table` has a row for every id this encoder can produce.
+    pub fn check_table(&self, table: &Table<'_>) -> Result<()> {
+        if table.rows() < self.required_rows {
+            return Err(Error::Vocab(format!(
+                "the tokenizer produces ids up to {} but the embedding table has only {} rows",
+                self.required_rows - 1,
+                table.rows()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Token ids of one text: no special tokens, no truncation, no padding. Dropped tokens are kept here;
+    /// this is the tokenizer's own output.
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = guarded(|| self.tokenizer.encode_fast(text, false))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Encode `texts` into `out` (`texts.len()` x `opts.dim`, row-major).
+    pub fn encode(&self, texts: &[&str], table: &Table<'_>, opts: &PoolOptions, out: &mut [f32]) -> Result<()> {
+        table.check_dim(opts.dim)?;
+        self.check_table(table)?;
+        let expected = texts.len() * opts.dim;
+        if out.len() != expected {
+            return Err(Error::Output { len: out.len(), expected });
+        }
+        // Roughly 16 KB of text per task: large enough to amortise scheduling, small enough to balance.
+        let total_bytes: usize = texts.iter().map(|t| t.len()).sum();
+        let per_chunk = (16_384 * texts.len() / total_bytes.max(1)).clamp(1, 256);
+        for_each_chunk(opts.threads, out, opts.dim, per_chunk, |first, chunk| {
+            let mut scratch = Scratch::default();
+            for (j, row) in chunk.chunks_exact_mut(opts.dim).enumerate() {
+                let i = first + j;
+                self.encode_one(texts[i], table, opts, &mut scratch, row)
+                    .map_err(|e| Error::Tokenizer(format!("text {i}: {e}")))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn encode_one(&self, text: &str, table: &Table<'_>, opts: &PoolOptions, s: &mut Scratch, row: &mut [f32]) -> Result<()> {
+        let enc = guarded(|| self.tokenizer.encode_fast(text, false))?;
+        let ids = enc.get_ids();
+        let weights = match &self.map.weights {
+            None => None,
+            Some(w) => {
+                s.weights.clear();
+                match &self.map.rows {
+                    None => s.weights.extend(ids.iter().map(|&id| w[id as usize])),
+                    Some(rows) => s.weights.extend(ids.iter().filter(|&&id| rows[id as usize] != SKIP).map(|&id| w[id as usize])),
+                }
+                Some(s.weights.as_slice())
+            }
+        };
+        match &self.map.rows {
+            None => pool_one(table, ids, weights, opts, row),
+            Some(rows) => {
+                s.rows.clear();
+                s.rows.extend(ids.iter().map(|&id| rows[id as usize]).filter(|&r| r != SKIP));
+                pool_one(table, &s.rows, weights, opts, row);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Run a tokenizer call, turning both its errors and any panic inside it into [`Error::Tokenizer`].
+fn guarded<T>(f: impl FnOnce() -> tokenizers::Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::Tokenizer(e.to_string())),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::Tokenizer(format!("the tokenizer panicked: {msg}")))
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Gather-and-sum kernels with runtime CPU dispatch.
+//!
+//! One portable kernel, written so that LLVM keeps a block of accumulators in registers, is compiled
+//! several times with different `target_feature`s (the multiversioning pattern): baseline (SSE2 on x86_64,
+//! NEON on aarch64, where it is part of the base ISA), AVX2+FMA and AVX-512F. The best available one is picked
+//! once per process with `is_x86_feature_detected!`. A plain row-by-row scalar kernel is kept as the reference
+//! that the property tests compare against.
+
+use std::sync::OnceLock;
+
+use crate::table::TokenId;
+
+/// Which implementation of the gather-and-sum loop runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Row-by-row reference loop, no blocking.
+    Scalar,
+    /// Register-blocked loop compiled for the target's baseline ISA (SSE2 on x86_64, NEON on aarch64).
+    Baseline,
+    /// Register-blocked loop compiled with AVX2 and FMA enabled.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// Register-blocked loop compiled with AVX-512F enabled.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Kernel {
+    /// Stable lower-case name, as accepted by `STATICEMB_KERNEL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Baseline => {
+                if cfg!(target_arch = "aarch64") {
+                    "neon"
+                } else {
+                    "baseline"
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => "avx512",
+        }
+    }
+
+    /// Every kernel this CPU can run, reference first.
+    pub fn available() -> Vec<Kernel> {
+        #[allow(unused_mut)]
+        let mut kernels = vec![Kernel::Scalar, Kernel::Baseline];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                kernels.push(Kernel::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                kernels.push(Kernel::Avx512);
+            }
+        }
+        kernels
+    }
+
+    /// Look a kernel up by name among the available ones.
+    pub fn from_name(name: &str) -> Option<Kernel> {
+        let name = name.trim().to_ascii_lowercase();
+        let name = if name == "neon" { "baseline".to_string() } else { name };
+        Kernel::available().into_iter().find(|k| {
+            let own = if k.name() == "neon" { "baseline" } else { k.name() };
+            own == name
+        })
+    }
+
+    /// The kernel used by default: `STATICEMB_KERNEL` if it names an available kernel, otherwise AVX2+FMA
+    /// where the CPU has it, otherwise the baseline build. AVX-512 is not chosen automatically: on the
+    /// machines we measured (`cargo bench --bench pooling`) it was not faster than AVX2 for this
+    /// memory-bound loop, and it can lower the clock on some parts.
+    pub fn detect() -> Kernel {
+        static CHOSEN: OnceLock<Kernel> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            if let Ok(name) = std::env::var("STATICEMB_KERNEL") {
+                if let Some(k) = Kernel::from_name(&name) {
+                    return k;
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    return Kernel::Avx2;
+                }
+            }
+            Kernel::Baseline
+        })
+    }
+
+    /// `out[..] = sum_i w_i * table[rows[i]][..out.len()]` (w_i = 1 without weights).
+    ///
+    /// `data` is a row-major table of `width` columns. Every `rows[i]` must already be known to be a valid
+    /// row; an invalid one panics on the slice bounds check instead of reading out of bounds.
+    #[inline]
+    pub fn sum_rows<I: TokenId>(self, data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+        debug_assert!(out.len() <= width);
+        if let Some(w) = weights {
+            assert_eq!(w.len(), rows.len(), "one weight per row");
+        }
+        match self {
+            Kernel::Scalar => sum_rows_scalar(data, width, rows, weights, out),
+            Kernel::Baseline => sum_rows_blocked::<I, 32>(data, width, rows, weights, out),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx2` is only constructed by `available`/`detect`/`from_name` after
+            // `is_x86_feature_detected!` confirmed AVX2 and FMA on this CPU.
+            Kernel::Avx2 => unsafe { sum_rows_avx2(data, width, rows, weights, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx512` is only constructed after `is_x86_feature_detected!("avx512f")`.
+            Kernel::Avx512 => unsafe { sum_rows_avx512(data, width, rows, weights, out) },
+        }
+    }
+}
+
+/// The reference: add one row at a time into `out`.
+pub fn sum_rows_scalar<I: TokenId>(data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+    let k = out.len();
+    out.fill(0.0);
+    for (i, &r) in rows.iter().enumerate() {
+        let start = r.index() * width;
+        let row = &data[start..start + k];
+        match weights {
+            None => {
+                for (o, x) in out.iter_mut().zip(row) {
+                    *o += *x;
+                }
+            }
+            Some(w) => {
+                let wi = w[i];
+                for (o, x) in out.iter_mut().zip(row) {
+                    *o += wi * *x;
+                }
+            }
+        }
+    }
+}
+
+/// Column-blocked gather: for each block of `B` columns, keep `B` accumulators in registers and stream the
+/// matching slice of every row through them. The tail (`k % B` columns) uses the row-by-row loop.
+#[inline(always)]
+fn sum_rows_blocked<I: TokenId, const B: usize>(
+    data: &[f32],
+    width: usize,
+    rows: &[I],
+    weights: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let k = out.len();
+    let full = k - k % B;
+    let mut col = 0;
+    while col < full {
+        let mut acc = [0.0f32; B];
+        match weights {
+            None => {
+                for &r in rows {
+                    let start = r.index() * width + col;
+                    let src: &[f32; B] = data[start..start + B].try_into().expect("block of B columns");
+                    for j in 0..B {
+                        acc[j] += src[j];
+                    }
+                }
+            }
+            Some(w) => {
+                for (&r, &wi) in rows.iter().zip(w) {
+                    let start = r.index() * width + col;
+                    let src: &[f32; B] = data[start..start + B].try_into().expect("block of B columns");
+                    for j in 0..B {
+                        acc[j] += wi * src[j];
+                    }
+                }
+            }
+        }
+        out[col..col + B].copy_from_slice(&acc);
+        col += B;
+    }
+    if full < k {
+        let tail = &mut out[full..];
+        tail.fill(0.0);
+        for (i, &r) in rows.iter().enumerate() {
+            let start = r.index() * width + full;
+            let row = &data[start..start + tail.len()];
+            let wi = weights.map_or(1.0, |w| w[i]);
+            for (o, x) in tail.iter_mut().zip(row) {
+                *o += wi * *x;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum_rows_avx2<I: TokenId>(data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+    // 64 floats = 8 ymm accumulators, half of the 16 registers.
+    sum_rows_blocked::<I, 64>(data, width, rows, weights, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sum_rows_avx512<I: TokenId>(data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+    // 128 floats = 8 zmm accumulators.
+    sum_rows_blocked::<I, 128>(data, width, rows, weights, out)
+}
+
+/// Multiply in place by `s`.
+#[inline]
+pub fn scale(v: &mut [f32], s: f32) {
+    for x in v.iter_mut() {
+        *x *= s;
+    }
+}
+
+/// Divide by the Euclidean norm, as `torch.nn.functional.normalize` does (`x / max(||x||, 1e-12)`): a zero
+/// vector stays zero.
+#[inline]
+pub fn l2_normalize(v: &mut [f32]) {
+    // Sixteen partial sums so that the loop vectorises (a single f32 sum would be a serial chain).
+    let mut lanes = [0.0f32; 16];
+    let chunks = v.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..16 {
+            lanes[j] += c[j] * c[j];
+        }
+    }
+    let norm = (lanes.iter().sum::<f32>() + rest.iter().map(|x| x * x).sum::<f32>()).sqrt();
+    let inv = 1.0 / norm.max(1e-12);
+    scale(v, inv);
+}

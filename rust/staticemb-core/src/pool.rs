@@ -1,0 +1,106 @@
+//! Pooling of pre-tokenized input: flat ids plus bag offsets, the `torch.nn.EmbeddingBag` convention.
+
+use crate::error::{Error, Result};
+use crate::kernels::{l2_normalize, scale, Kernel};
+use crate::table::{Table, TokenId};
+use crate::threads::{for_each_chunk, Threads};
+
+/// What to do with each pooled vector.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    /// Output width: the first `dim` columns of the table are gathered (Matryoshka truncation).
+    pub dim: usize,
+    /// Divide each vector by its L2 norm (after truncation).
+    pub normalize: bool,
+    /// Threads to use.
+    pub threads: Threads,
+    /// Kernel to use (normally [`Kernel::detect`]).
+    pub kernel: Kernel,
+}
+
+impl PoolOptions {
+    /// Defaults for a given output width: no normalization, all cores, detected kernel.
+    pub fn new(dim: usize) -> Self {
+        PoolOptions { dim, normalize: false, threads: Threads::Auto, kernel: Kernel::detect() }
+    }
+}
+
+/// Check bag start offsets: `offsets[0] == 0` (when there is a bag), non-decreasing, none beyond `n_ids`.
+pub fn check_offsets<O: TokenId>(offsets: &[O], n_ids: usize) -> Result<()> {
+    let mut prev = 0usize;
+    for (i, &o) in offsets.iter().enumerate() {
+        let v = o.as_i128();
+        if v < 0 {
+            return Err(Error::Offsets(format!("offsets[{i}] = {v} is negative")));
+        }
+        let v = v as usize;
+        if i == 0 && v != 0 {
+            return Err(Error::Offsets(format!("offsets[0] must be 0, got {v}")));
+        }
+        if v < prev {
+            return Err(Error::Offsets(format!("offsets must be non-decreasing, but offsets[{i}] = {v} < offsets[{}] = {prev}", i - 1)));
+        }
+        if v > n_ids {
+            return Err(Error::Offsets(format!("offsets[{i}] = {v} is past the end of the {n_ids} ids")));
+        }
+        prev = v;
+    }
+    Ok(())
+}
+
+/// Mean of the rows named by each bag, written row by row into `out` (`offsets.len()` x `opts.dim`).
+///
+/// Bag `b` is `ids[offsets[b]..offsets[b + 1]]` (the last runs to the end of `ids`). An empty bag gives a
+/// zero vector. With `weights` (one per id) each row is scaled by its weight before the mean; the mean still
+/// divides by the number of ids, as model2vec does.
+pub fn pool_bags<I: TokenId, O: TokenId>(
+    table: &Table<'_>,
+    ids: &[I],
+    offsets: &[O],
+    weights: Option<&[f32]>,
+    opts: &PoolOptions,
+    out: &mut [f32],
+) -> Result<()> {
+    table.check_dim(opts.dim)?;
+    table.check_ids(ids)?;
+    check_offsets(offsets, ids.len())?;
+    if let Some(w) = weights {
+        if w.len() != ids.len() {
+            return Err(Error::Vocab(format!("got {} weights for {} ids", w.len(), ids.len())));
+        }
+    }
+    let n = offsets.len();
+    let expected = n * opts.dim;
+    if out.len() != expected {
+        return Err(Error::Output { len: out.len(), expected });
+    }
+    let dim = opts.dim;
+    let bounds = |b: usize| -> (usize, usize) {
+        let start = offsets[b].index();
+        let end = if b + 1 < n { offsets[b + 1].index() } else { ids.len() };
+        (start, end)
+    };
+    // Aim for chunks of a few thousand ids so that scheduling cost stays negligible.
+    let per_chunk = (4096 * n / ids.len().max(1)).clamp(1, 1024);
+    for_each_chunk(opts.threads, out, dim, per_chunk, |first, chunk| {
+        for (j, row) in chunk.chunks_exact_mut(dim).enumerate() {
+            let (s, e) = bounds(first + j);
+            pool_one(table, &ids[s..e], weights.map(|w| &w[s..e]), opts, row);
+        }
+        Ok(())
+    })
+}
+
+/// Pool one bag of validated ids into `row` (`row.len()` = output width).
+#[inline]
+pub fn pool_one<I: TokenId>(table: &Table<'_>, ids: &[I], weights: Option<&[f32]>, opts: &PoolOptions, row: &mut [f32]) {
+    if ids.is_empty() {
+        row.fill(0.0);
+        return;
+    }
+    opts.kernel.sum_rows(table.data(), table.width(), ids, weights, row);
+    scale(row, 1.0 / ids.len() as f32);
+    if opts.normalize {
+        l2_normalize(row);
+    }
+}
