@@ -226,6 +226,13 @@ fn pool_into(
     Err(PyTypeError::new_err("ids must be a 1-D int32, uint32 or int64 array and offsets a 1-D int64 array"))
 }
 
+/// Validate bag start offsets against a number of ids (raises `InvalidInputError`).
+#[pyfunction]
+fn check_offsets(py: Python<'_>, offsets: PyReadonlyArray1<'_, i64>, n_ids: usize) -> PyResult<()> {
+    let offsets = offsets.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    staticemb_core::check_offsets(offsets, n_ids).map_err(|e| to_py(py, e))
+}
+
 /// Name of the SIMD kernel this process uses.
 #[pyfunction]
 fn kernel_name() -> &'static str {
@@ -248,6 +255,7 @@ fn default_threads() -> usize {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTextEncoder>()?;
     m.add_function(wrap_pyfunction!(pool_into, m)?)?;
+    m.add_function(wrap_pyfunction!(check_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_name, m)?)?;
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;

@@ -1,0 +1,46 @@
+"""staticemb: fast static embedding models.
+
+A static embedding model is a tokenizer plus one table of token vectors; a text's embedding is the mean of its
+tokens' rows. staticemb tokenizes and pools in Rust, on every core, with the GIL released.
+
+    >>> from staticemb import StaticModel
+    >>> model = StaticModel.from_pretrained("path/or/hub-id")
+    >>> vectors = model.encode(["a sentence", "another"], dim=256)
+"""
+
+from __future__ import annotations
+
+from . import _core
+from .errors import (
+    InvalidInputError,
+    ModelFormatError,
+    StaticembError,
+    TokenIdError,
+    TokenizerError,
+)
+from .model import StaticModel
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "StaticModel",
+    "StaticembError",
+    "InvalidInputError",
+    "TokenIdError",
+    "TokenizerError",
+    "ModelFormatError",
+    "kernel_name",
+    "default_threads",
+    "__version__",
+]
+
+
+def kernel_name() -> str:
+    """The SIMD kernel used for pooling on this CPU ("avx2", "baseline", "neon", … or the value of
+    ``STATICEMB_KERNEL`` when it names an available one)."""
+    return _core.kernel_name()
+
+
+def default_threads() -> int:
+    """Threads used for ``num_threads=None``: ``RAYON_NUM_THREADS`` if set, else every core."""
+    return _core.default_threads()
