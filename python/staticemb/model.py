@@ -176,7 +176,7 @@ class StaticModel:
             try:
                 tok = Tokenizer.from_str(tokenizer)
             except Exception as e:
-                raise TokenizerError(f"not a valid tokenizer.json: {e}") from None
+                raise ModelFormatError(f"not a valid tokenizer.json: {e}") from None
         elif isinstance(tokenizer, Tokenizer):
             tok = Tokenizer.from_str(tokenizer.to_str())
         elif isinstance(getattr(tokenizer, "backend_tokenizer", None), Tokenizer):

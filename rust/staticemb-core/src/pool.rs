@@ -91,6 +91,10 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
     })
 }
 
+/// Bags longer than this are summed in blocks whose partial sums are added in f64, so that the error of
+/// a mean over millions of tokens stays at the level of a short text's instead of growing with the length.
+pub const BLOCK_ROWS: usize = 1024;
+
 /// Pool one bag of validated ids into `row` (`row.len()` = output width).
 #[inline]
 pub fn pool_one<I: TokenId>(table: &Table<'_>, ids: &[I], weights: Option<&[f32]>, opts: &PoolOptions, row: &mut [f32]) {
@@ -98,8 +102,23 @@ pub fn pool_one<I: TokenId>(table: &Table<'_>, ids: &[I], weights: Option<&[f32]
         row.fill(0.0);
         return;
     }
-    opts.kernel.sum_rows(table.data(), table.width(), ids, weights, row);
-    scale(row, 1.0 / ids.len() as f32);
+    if ids.len() <= BLOCK_ROWS {
+        opts.kernel.sum_rows(table.data(), table.width(), ids, weights, row);
+        scale(row, 1.0 / ids.len() as f32);
+    } else {
+        let mut total = vec![0.0f64; row.len()];
+        for (b, block) in ids.chunks(BLOCK_ROWS).enumerate() {
+            let w = weights.map(|w| &w[b * BLOCK_ROWS..b * BLOCK_ROWS + block.len()]);
+            opts.kernel.sum_rows(table.data(), table.width(), block, w, row);
+            for (t, x) in total.iter_mut().zip(row.iter()) {
+                *t += f64::from(*x);
+            }
+        }
+        let inv = 1.0 / ids.len() as f64;
+        for (o, t) in row.iter_mut().zip(&total) {
+            *o = (t * inv) as f32;
+        }
+    }
     if opts.normalize {
         l2_normalize(row);
     }

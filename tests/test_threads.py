@@ -1,0 +1,170 @@
+"""Thread control: every setting gives the same vectors, concurrent callers are safe, forked children work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import staticemb
+from staticemb import StaticModel
+
+
+@pytest.fixture(scope="module")
+def model(bert_tokenizer, table):
+    return StaticModel(bert_tokenizer, table, normalize=True)
+
+
+@pytest.fixture(scope="module")
+def texts(real_texts):
+    return real_texts[:6000]
+
+
+@pytest.fixture(scope="module")
+def expected(model, texts):
+    return model.encode(texts, num_threads=1)
+
+
+@pytest.mark.parametrize("num_threads", [None, 1, 2, 3, 8])
+def test_every_thread_count_gives_the_same_vectors(model, texts, expected, num_threads):
+    # Each text is pooled by exactly one thread in a fixed order, so results are bit-identical.
+    np.testing.assert_array_equal(model.encode(texts, num_threads=num_threads), expected)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 1000, 100_000])
+def test_batching_and_progress_bar_do_not_change_results(model, texts, expected, batch_size):
+    out = model.encode(texts[:3000], batch_size=batch_size, show_progress_bar=batch_size == 1000)
+    np.testing.assert_array_equal(out, expected[:3000])
+
+
+def test_many_python_threads_at_once(model, texts, expected):
+    slices = [(i * 500, (i + 1) * 500) for i in range(12)]
+
+    def work(job):
+        (start, stop), threads = job
+        return start, stop, model.encode(texts[start:stop], num_threads=threads)
+
+    jobs = [(s, t) for s in slices for t in (None, 1, 2)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for start, stop, out in pool.map(work, jobs):
+            np.testing.assert_array_equal(out, expected[start:stop])
+
+
+def test_embed_ids_from_many_threads(model, texts, expected):
+    ids, offsets = model.tokenize(texts)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outs = list(pool.map(lambda t: model.embed_ids(ids, offsets, num_threads=t), [None, 1, 2, 3, 2, None]))
+    for out in outs:
+        np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_forked_child_encodes(model, texts, expected):
+    # The parent has used its thread pools; the child has none of their threads and must build new ones.
+    model.encode(texts[:100], num_threads=2)
+    model.encode(texts[:100])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            os.close(read)
+            ok = all(
+                np.array_equal(model.encode(texts[:2000], num_threads=t), expected[:2000]) for t in (None, 2, 1)
+            )
+            os.write(write, b"ok" if ok else b"mismatch")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    message = os.read(read, 100)
+    os.close(read)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert message == b"ok"
+
+
+def test_multiprocessing_fork_pool(model, texts, expected):
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork start method")
+    model.encode(texts[:10], num_threads=2)
+    chunks = [texts[i : i + 500] for i in range(0, 2000, 500)]
+    with mp.get_context("fork").Pool(2) as pool:
+        outs = pool.map(_encode_in_child, [(model, c) for c in chunks])
+    np.testing.assert_array_equal(np.concatenate(outs), expected[:2000])
+
+
+def _encode_in_child(job):
+    model, chunk = job
+    return model.encode(chunk, num_threads=2)
+
+
+def test_rayon_num_threads_is_honoured():
+    code = "import staticemb; print(staticemb.default_threads())"
+    env = {**os.environ, "RAYON_NUM_THREADS": "3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3"
+    env.pop("RAYON_NUM_THREADS")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) == os.cpu_count()
+
+
+def test_gil_is_released_during_encode(model, texts):
+    """While one thread encodes, another Python thread keeps running."""
+    import threading
+    import time
+
+    big = texts * 10
+    ticks = 0
+    done = threading.Event()
+
+    def ticker():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        model.encode(big, num_threads=1, batch_size=len(big))
+    finally:
+        done.set()
+        t.join()
+    assert ticks > 5
+
+
+def test_kernel_selection_is_reported():
+    assert staticemb.kernel_name() in staticemb._core.available_kernels()
+    assert "scalar" in staticemb._core.available_kernels()
+
+
+@pytest.mark.parametrize("kernel", ["scalar", "baseline", "avx2", "avx512"])
+def test_every_kernel_gives_the_same_vectors(kernel, tmp_path, st_folder, real_texts):
+    if kernel not in staticemb._core.available_kernels():
+        pytest.skip(f"{kernel} not available on this CPU")
+    texts = real_texts[:2000]
+    (tmp_path / "texts.txt").write_text("\n".join(t.replace("\n", " ") for t in texts))
+    script = (
+        "import sys, numpy as np, staticemb\n"
+        "texts = open(sys.argv[2]).read().split('\\n')\n"
+        "m = staticemb.StaticModel.from_pretrained(sys.argv[1])\n"
+        "assert staticemb.kernel_name() == sys.argv[4], staticemb.kernel_name()\n"
+        "np.save(sys.argv[3], m.encode(texts, dim=200))\n"
+    )
+    outs = {}
+    for name in ("scalar", kernel):
+        env = {**os.environ, "STATICEMB_KERNEL": name}
+        path = tmp_path / f"{name}.npy"
+        subprocess.run(
+            [sys.executable, "-c", script, str(st_folder), str(tmp_path / "texts.txt"), str(path), name],
+            env=env, check=True, capture_output=True,
+        )
+        outs[name] = np.load(path)
+    np.testing.assert_allclose(outs[kernel], outs["scalar"], atol=1e-6)
