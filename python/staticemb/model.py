@@ -190,6 +190,23 @@ class StaticModel:
         tok.no_truncation()
         return tok
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The native encoder is rebuilt from the tokenizer on unpickling; the table travels as an array.
+        return {
+            "tokenizer": self._tokenizer.to_str(),
+            "embeddings": np.asarray(self._table),
+            "normalize": self._normalize,
+            "dim": self._dim,
+            "weights": self._weights,
+            "token_mapping": self._mapping,
+            "drop_unknown": bool(self._drop),
+            "info": self._info,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        tokenizer, embeddings = state.pop("tokenizer"), state.pop("embeddings")
+        self.__init__(tokenizer, embeddings, **state)
+
     # ------------------------------------------------------------------ loading
 
     @classmethod

@@ -62,6 +62,23 @@ fn kernels(c: &mut Criterion, data: &[f32]) {
         }
     }
     group.finish();
+
+    // The same bag every time: its 16 rows stay in L1/L2, so this measures the arithmetic, not memory.
+    let mut group = c.benchmark_group("sum_rows_cached");
+    group.throughput(Throughput::Elements(BAG as u64));
+    let bag = &ids[..BAG];
+    for dim in [1024usize, 256] {
+        for kernel in Kernel::available() {
+            let mut out = vec![0.0f32; dim];
+            group.bench_function(BenchmarkId::new(kernel.name(), dim), |b| {
+                b.iter(|| {
+                    kernel.sum_rows(black_box(data), WIDTH, black_box(bag), None, &mut out);
+                    black_box(&mut out);
+                })
+            });
+        }
+    }
+    group.finish();
 }
 
 /// `pool_bags` on 10,000 bags of 10..=30 ids (about 20 on average).
@@ -80,14 +97,30 @@ fn pooling(c: &mut Criterion, data: &[f32]) {
     group.throughput(Throughput::Elements(ids.len() as u64));
     for dim in [1024usize, 256] {
         for (name, threads) in [("current", Threads::Current), ("fixed2", Threads::Fixed(2))] {
-            let opts = PoolOptions { dim, normalize: true, threads, kernel: Kernel::detect() };
+            let opts = PoolOptions {
+                dim,
+                normalize: true,
+                threads,
+                kernel: Kernel::detect(),
+            };
             let mut out = vec![0.0f32; offsets.len() * dim];
-            group.bench_function(BenchmarkId::new(format!("{name}/{}", opts.kernel.name()), dim), |b| {
-                b.iter(|| {
-                    pool_bags(&table, black_box(&ids), black_box(&offsets), None, &opts, &mut out).unwrap();
-                    black_box(&mut out);
-                })
-            });
+            group.bench_function(
+                BenchmarkId::new(format!("{name}/{}", opts.kernel.name()), dim),
+                |b| {
+                    b.iter(|| {
+                        pool_bags(
+                            &table,
+                            black_box(&ids),
+                            black_box(&offsets),
+                            None,
+                            &opts,
+                            &mut out,
+                        )
+                        .unwrap();
+                        black_box(&mut out);
+                    })
+                },
+            );
         }
     }
     group.finish();

@@ -61,11 +61,19 @@ const WIDTH: usize = 12;
 
 /// `rows` x WIDTH; every value distinct and exact in f32.
 fn table_data(rows: usize) -> Vec<f32> {
-    (0..rows * WIDTH).map(|i| ((i * 37) % 101) as f32 - 50.0).collect()
+    (0..rows * WIDTH)
+        .map(|i| ((i * 37) % 101) as f32 - 50.0)
+        .collect()
 }
 
 /// Mean of `(weight, row)` pairs over `dim` columns, divided by `count`, in f64; optionally L2-normalized.
-fn expected(data: &[f32], rows: &[(f32, u32)], count: usize, dim: usize, normalize: bool) -> Vec<f64> {
+fn expected(
+    data: &[f32],
+    rows: &[(f32, u32)],
+    count: usize,
+    dim: usize,
+    normalize: bool,
+) -> Vec<f64> {
     let mut v = vec![0.0f64; dim];
     for &(w, r) in rows {
         for (c, x) in v.iter_mut().enumerate() {
@@ -89,7 +97,12 @@ fn unweighted(rows: &[u32]) -> Vec<(f32, u32)> {
 }
 
 fn opts(dim: usize, normalize: bool, threads: Threads) -> PoolOptions {
-    PoolOptions { dim, normalize, threads, kernel: Kernel::detect() }
+    PoolOptions {
+        dim,
+        normalize,
+        threads,
+        kernel: Kernel::detect(),
+    }
 }
 
 fn encode(enc: &TextEncoder, texts: &[&str], data: &[f32], o: &PoolOptions) -> Vec<f32> {
@@ -102,7 +115,10 @@ fn encode(enc: &TextEncoder, texts: &[&str], data: &[f32], o: &PoolOptions) -> V
 fn assert_vec(got: &[f32], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: column {i}: got {g}, expected {w}");
+        assert!(
+            (g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
+            "{what}: column {i}: got {g}, expected {w}"
+        );
     }
 }
 
@@ -129,7 +145,9 @@ fn tokenizer_ids_are_what_the_tests_assume() {
         assert_eq!(enc.token_ids(text).unwrap(), *ids, "{text:?}");
     }
     // No truncation to 2, no padding to 8 and no [CLS]/[SEP]: pad/cls/sep never appear.
-    let long = enc.token_ids("the cat the cat the cat the cat the cat").unwrap();
+    let long = enc
+        .token_ids("the cat the cat the cat the cat the cat")
+        .unwrap();
     assert_eq!(long.len(), 10);
     assert!(!long.iter().any(|id| [PAD, CLS, SEP].contains(id)));
 }
@@ -138,16 +156,33 @@ fn tokenizer_ids_are_what_the_tests_assume() {
 fn encode_is_the_mean_of_token_rows() {
     let enc = TextEncoder::from_json(TOKENIZER).unwrap();
     let data = table_data(VOCAB);
-    let texts = ["Hello, World!", "playing played", "the cat", "xyz", "", "hello hello world"];
-    let rows: [&[u32]; 6] =
-        [&[HELLO, COMMA, WORLD, BANG], &[PLAY, ING, PLAY, ED], &[THE, CAT], &[UNK], &[], &[HELLO, HELLO, WORLD]];
+    let texts = [
+        "Hello, World!",
+        "playing played",
+        "the cat",
+        "xyz",
+        "",
+        "hello hello world",
+    ];
+    let rows: [&[u32]; 6] = [
+        &[HELLO, COMMA, WORLD, BANG],
+        &[PLAY, ING, PLAY, ED],
+        &[THE, CAT],
+        &[UNK],
+        &[],
+        &[HELLO, HELLO, WORLD],
+    ];
     for threads in [Threads::Current, Threads::Fixed(2)] {
         for normalize in [false, true] {
             for dim in [WIDTH, 5, 1] {
                 let out = encode(&enc, &texts, &data, &opts(dim, normalize, threads));
                 for (i, r) in rows.iter().enumerate() {
                     let want = expected(&data, &unweighted(r), r.len(), dim, normalize);
-                    assert_vec(&out[i * dim..(i + 1) * dim], &want, &format!("{:?} dim {dim} norm {normalize}", texts[i]));
+                    assert_vec(
+                        &out[i * dim..(i + 1) * dim],
+                        &want,
+                        &format!("{:?} dim {dim} norm {normalize}", texts[i]),
+                    );
                 }
                 // The empty text is a zero vector, normalized or not.
                 assert!(out[4 * dim..5 * dim].iter().all(|&x| x == 0.0));
@@ -155,8 +190,13 @@ fn encode_is_the_mean_of_token_rows() {
         }
     }
     let mut none: Vec<f32> = vec![];
-    enc.encode(&[], &Table::new(&data, VOCAB, WIDTH).unwrap(), &opts(WIDTH, false, Threads::Auto), &mut none)
-        .unwrap();
+    enc.encode(
+        &[],
+        &Table::new(&data, VOCAB, WIDTH).unwrap(),
+        &opts(WIDTH, false, Threads::Auto),
+        &mut none,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -164,16 +204,38 @@ fn dropping_the_unknown_token() {
     let enc = TextEncoder::new(TOKENIZER, None, None, &[UNK]).unwrap();
     assert_eq!(enc.required_rows(), VOCAB);
     let data = table_data(VOCAB);
-    let out = encode(&enc, &["xyz qqq", "hello xyz world", "😀 中文"], &data, &opts(WIDTH, true, Threads::Current));
-    assert!(out[..WIDTH].iter().all(|&x| x == 0.0), "only unknown tokens: zeros, {:?}", &out[..WIDTH]);
+    let out = encode(
+        &enc,
+        &["xyz qqq", "hello xyz world", "😀 中文"],
+        &data,
+        &opts(WIDTH, true, Threads::Current),
+    );
+    assert!(
+        out[..WIDTH].iter().all(|&x| x == 0.0),
+        "only unknown tokens: zeros, {:?}",
+        &out[..WIDTH]
+    );
     // Mean over the two kept tokens, not three.
-    assert_vec(&out[WIDTH..2 * WIDTH], &expected(&data, &unweighted(&[HELLO, WORLD]), 2, WIDTH, true), "mixed");
-    assert_vec(&out[2 * WIDTH..], &expected(&data, &unweighted(&[ZHONG]), 1, WIDTH, true), "emoji and CJK");
+    assert_vec(
+        &out[WIDTH..2 * WIDTH],
+        &expected(&data, &unweighted(&[HELLO, WORLD]), 2, WIDTH, true),
+        "mixed",
+    );
+    assert_vec(
+        &out[2 * WIDTH..],
+        &expected(&data, &unweighted(&[ZHONG]), 1, WIDTH, true),
+        "emoji and CJK",
+    );
     // token_ids is the tokenizer's own output: dropped ids are still there.
     assert_eq!(enc.token_ids("hello xyz").unwrap(), [HELLO, UNK]);
     // Dropping an id the tokenizer cannot produce is harmless; dropping the top id lowers required_rows.
     assert!(TextEncoder::new(TOKENIZER, None, None, &[u32::MAX, 1000]).is_ok());
-    assert_eq!(TextEncoder::new(TOKENIZER, None, None, &[S]).unwrap().required_rows(), VOCAB - 1);
+    assert_eq!(
+        TextEncoder::new(TOKENIZER, None, None, &[S])
+            .unwrap()
+            .required_rows(),
+        VOCAB - 1
+    );
 }
 
 /// model2vec layout: id -> row mapping into a smaller table, per-id weights, unknown token dropped.
@@ -203,20 +265,42 @@ fn mapping_and_weights() {
         vec![row(PLAY), row(ING)],
     ];
     for (i, c) in cases.iter().enumerate() {
-        assert_vec(&out[i * WIDTH..(i + 1) * WIDTH], &expected(&data, c, c.len(), WIDTH, false), texts[i]);
+        assert_vec(
+            &out[i * WIDTH..(i + 1) * WIDTH],
+            &expected(&data, c, c.len(), WIDTH, false),
+            texts[i],
+        );
     }
 
     // Weights without a mapping: rows are ids.
     let enc = TextEncoder::new(TOKENIZER, None, Some(&w), &[]).unwrap();
     let data16 = table_data(VOCAB);
-    let out = encode(&enc, &["hello xyz world"], &data16, &opts(WIDTH, false, Threads::Current));
+    let out = encode(
+        &enc,
+        &["hello xyz world"],
+        &data16,
+        &opts(WIDTH, false, Threads::Current),
+    );
     let c = [(w[4], HELLO), (w[1], UNK), (w[5], WORLD)];
-    assert_vec(&out, &expected(&data16, &c, 3, WIDTH, false), "weights, identity rows");
+    assert_vec(
+        &out,
+        &expected(&data16, &c, 3, WIDTH, false),
+        "weights, identity rows",
+    );
 
     // A mapping without weights, nothing dropped: [UNK] maps to row 0.
     let enc = TextEncoder::new(TOKENIZER, Some(&m), None, &[]).unwrap();
-    let out = encode(&enc, &["hello xyz"], &data, &opts(WIDTH, false, Threads::Current));
-    assert_vec(&out, &expected(&data, &[(1.0, 3), (1.0, 0)], 2, WIDTH, false), "mapping only");
+    let out = encode(
+        &enc,
+        &["hello xyz"],
+        &data,
+        &opts(WIDTH, false, Threads::Current),
+    );
+    assert_vec(
+        &out,
+        &expected(&data, &[(1.0, 3), (1.0, 0)], 2, WIDTH, false),
+        "mapping only",
+    );
 }
 
 #[test]
@@ -227,7 +311,12 @@ fn table_checks() {
     let table = Table::new(&small, 6, WIDTH).unwrap();
     let mut out = vec![0.0; WIDTH];
     assert!(matches!(enc.check_table(&table), Err(Error::Vocab(_))));
-    let r = enc.encode(&["hello"], &table, &opts(WIDTH, false, Threads::Current), &mut out);
+    let r = enc.encode(
+        &["hello"],
+        &table,
+        &opts(WIDTH, false, Threads::Current),
+        &mut out,
+    );
     assert!(matches!(r, Err(Error::Vocab(_))), "{r:?}");
 
     let plain = TextEncoder::from_json(TOKENIZER).unwrap();
@@ -238,12 +327,25 @@ fn table_checks() {
     let table = Table::new(&data, VOCAB + 5, WIDTH).unwrap();
     assert!(plain.check_table(&table).is_ok(), "a larger table is fine");
 
-    let r = plain.encode(&["a"], &table, &opts(WIDTH + 1, false, Threads::Current), &mut vec![0.0; WIDTH + 1]);
+    let r = plain.encode(
+        &["a"],
+        &table,
+        &opts(WIDTH + 1, false, Threads::Current),
+        &mut [0.0; WIDTH + 1],
+    );
     assert!(matches!(r, Err(Error::Dim { .. })), "{r:?}");
-    let r = plain.encode(&["a"], &table, &opts(0, false, Threads::Current), &mut vec![]);
+    let r = plain.encode(&["a"], &table, &opts(0, false, Threads::Current), &mut []);
     assert!(matches!(r, Err(Error::Dim { dim: 0, .. })), "{r:?}");
-    let r = plain.encode(&["a", "b"], &table, &opts(WIDTH, false, Threads::Current), &mut vec![0.0; WIDTH]);
-    assert!(matches!(r, Err(Error::Output { len: WIDTH, expected }) if expected == 2 * WIDTH), "{r:?}");
+    let r = plain.encode(
+        &["a", "b"],
+        &table,
+        &opts(WIDTH, false, Threads::Current),
+        &mut [0.0; WIDTH],
+    );
+    assert!(
+        matches!(r, Err(Error::Output { len: WIDTH, expected }) if expected == 2 * WIDTH),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -251,25 +353,60 @@ fn bad_maps_and_bad_json() {
     let w = token_weights();
     let m = mapping();
     let err = |r: Result<TextEncoder, Error>| r.err().expect("should fail");
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, Some(&m[..VOCAB - 1]), None, &[])), Error::Vocab(_)));
+    assert!(matches!(
+        err(TextEncoder::new(
+            TOKENIZER,
+            Some(&m[..VOCAB - 1]),
+            None,
+            &[]
+        )),
+        Error::Vocab(_)
+    ));
     let mut neg = m.clone();
     neg[3] = -1;
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, Some(&neg), None, &[])), Error::Vocab(_)));
+    assert!(matches!(
+        err(TextEncoder::new(TOKENIZER, Some(&neg), None, &[])),
+        Error::Vocab(_)
+    ));
     let mut huge = m.clone();
     huge[3] = u32::MAX as i64;
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, Some(&huge), None, &[])), Error::Vocab(_)));
+    assert!(matches!(
+        err(TextEncoder::new(TOKENIZER, Some(&huge), None, &[])),
+        Error::Vocab(_)
+    ));
     huge[3] = i64::MAX;
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, Some(&huge), None, &[])), Error::Vocab(_)));
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, None, Some(&w[..3]), &[])), Error::Vocab(_)));
+    assert!(matches!(
+        err(TextEncoder::new(TOKENIZER, Some(&huge), None, &[])),
+        Error::Vocab(_)
+    ));
+    assert!(matches!(
+        err(TextEncoder::new(TOKENIZER, None, Some(&w[..3]), &[])),
+        Error::Vocab(_)
+    ));
     let mut nan = w.clone();
     nan[7] = f32::NAN;
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, None, Some(&nan), &[])), Error::Vocab(_)));
+    assert!(matches!(
+        err(TextEncoder::new(TOKENIZER, None, Some(&nan), &[])),
+        Error::Vocab(_)
+    ));
     nan[7] = f32::INFINITY;
-    assert!(matches!(err(TextEncoder::new(TOKENIZER, None, Some(&nan), &[])), Error::Vocab(_)));
+    assert!(matches!(
+        err(TextEncoder::new(TOKENIZER, None, Some(&nan), &[])),
+        Error::Vocab(_)
+    ));
 
-    assert!(matches!(err(TextEncoder::from_json("")), Error::Tokenizer(_)));
-    assert!(matches!(err(TextEncoder::from_json("{\"model\": 3}")), Error::Tokenizer(_)));
-    assert!(matches!(err(TextEncoder::from_json(&TOKENIZER[..TOKENIZER.len() / 2])), Error::Tokenizer(_)));
+    assert!(matches!(
+        err(TextEncoder::from_json("")),
+        Error::Tokenizer(_)
+    ));
+    assert!(matches!(
+        err(TextEncoder::from_json("{\"model\": 3}")),
+        Error::Tokenizer(_)
+    ));
+    assert!(matches!(
+        err(TextEncoder::from_json(&TOKENIZER[..TOKENIZER.len() / 2])),
+        Error::Tokenizer(_)
+    ));
 }
 
 #[test]
@@ -299,13 +436,25 @@ fn hard_texts_encode_without_error() {
         assert!(out.iter().all(|x| x.is_finite()));
         for (i, t) in texts.iter().enumerate() {
             // Each result is the normalized mean of the kept rows of the tokenizer's own ids.
-            let kept: Vec<u32> = enc.token_ids(t).unwrap().into_iter().filter(|&id| id != UNK).collect();
+            let kept: Vec<u32> = enc
+                .token_ids(t)
+                .unwrap()
+                .into_iter()
+                .filter(|&id| id != UNK)
+                .collect();
             let want = expected(&data, &unweighted(&kept), kept.len(), WIDTH, true);
-            assert_vec(&out[i * WIDTH..(i + 1) * WIDTH], &want, &format!("text {i}"));
+            assert_vec(
+                &out[i * WIDTH..(i + 1) * WIDTH],
+                &want,
+                &format!("text {i}"),
+            );
         }
         let want = expected(&data, &unweighted(&[HELLO, WORLD]), 2, WIDTH, true);
         assert_vec(&out[..WIDTH], &want, "1 MB of hello world");
-        assert!(out[2 * WIDTH..3 * WIDTH].iter().all(|&x| x == 0.0), "one over-long word is unknown");
+        assert!(
+            out[2 * WIDTH..3 * WIDTH].iter().all(|&x| x == 0.0),
+            "one over-long word is unknown"
+        );
     }
 }
 
@@ -315,7 +464,9 @@ fn encoder_is_shared_across_threads() {
     assert_send_sync::<TextEncoder>();
     let enc = TextEncoder::from_json(TOKENIZER).unwrap();
     let data = table_data(VOCAB);
-    let texts: Vec<String> = (0..2000).map(|i| format!("hello {} cat{} xyz played", "the ".repeat(i % 7), i % 3)).collect();
+    let texts: Vec<String> = (0..2000)
+        .map(|i| format!("hello {} cat{} xyz played", "the ".repeat(i % 7), i % 3))
+        .collect();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let want = encode(&enc, &texts, &data, &opts(WIDTH, true, Threads::Current));
     std::thread::scope(|s| {
@@ -323,7 +474,10 @@ fn encoder_is_shared_across_threads() {
             let (enc, texts, data, want) = (&enc, &texts, &data, &want);
             s.spawn(move || {
                 let t = [Threads::Auto, Threads::Fixed(2), Threads::Current][i % 3];
-                assert!(encode(enc, texts, data, &opts(WIDTH, true, t)) == *want, "caller {i} with {t:?}");
+                assert!(
+                    encode(enc, texts, data, &opts(WIDTH, true, t)) == *want,
+                    "caller {i} with {t:?}"
+                );
             });
         }
     });

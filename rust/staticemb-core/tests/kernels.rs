@@ -8,7 +8,13 @@ use staticemb_core::kernels::{l2_normalize, scale, sum_rows_scalar};
 use staticemb_core::Kernel;
 
 /// Per-element bound on the rounding error of a sum: `sum_i |w_i * x_i|` for each column.
-fn abs_sums(data: &[f32], width: usize, rows: &[u32], weights: Option<&[f32]>, dim: usize) -> Vec<f64> {
+fn abs_sums(
+    data: &[f32],
+    width: usize,
+    rows: &[u32],
+    weights: Option<&[f32]>,
+    dim: usize,
+) -> Vec<f64> {
     let mut s = vec![0.0f64; dim];
     for (i, &r) in rows.iter().enumerate() {
         let w = weights.map_or(1.0, |w| w[i]) as f64;
@@ -21,12 +27,21 @@ fn abs_sums(data: &[f32], width: usize, rows: &[u32], weights: Option<&[f32]>, d
 
 /// Run every available kernel on one case and compare with the scalar reference. The output buffer starts
 /// filled with NaN so that a kernel that forgets to overwrite a column is caught.
-fn check_all_kernels(data: &[f32], width: usize, rows: &[u32], weights: Option<&[f32]>, dim: usize) {
+fn check_all_kernels(
+    data: &[f32],
+    width: usize,
+    rows: &[u32],
+    weights: Option<&[f32]>,
+    dim: usize,
+) {
     let mut want = vec![f32::NAN; dim];
     sum_rows_scalar(data, width, rows, weights, &mut want);
     let bound = abs_sums(data, width, rows, weights, dim);
     for (c, (&w, &b)) in want.iter().zip(&bound).enumerate() {
-        assert!(w.is_finite() && (w as f64).abs() <= b * (1.0 + 1e-5) + 1e-6, "scalar column {c}: {w} vs bound {b}");
+        assert!(
+            w.is_finite() && (w as f64).abs() <= b * (1.0 + 1e-5) + 1e-6,
+            "scalar column {c}: {w} vs bound {b}"
+        );
     }
     for kernel in Kernel::available() {
         let mut got = vec![f32::NAN; dim];
@@ -44,7 +59,9 @@ fn check_all_kernels(data: &[f32], width: usize, rows: &[u32], weights: Option<&
     }
 }
 
-const WIDTHS: &[usize] = &[1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 255, 256, 300, 1000, 1024];
+const WIDTHS: &[usize] = &[
+    1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 255, 256, 300, 1000, 1024,
+];
 
 #[test]
 fn kernels_match_scalar_on_fixed_widths() {
@@ -52,7 +69,18 @@ fn kernels_match_scalar_on_fixed_widths() {
     for &width in WIDTHS {
         let n_rows = 37;
         let data = rng.table(n_rows, width);
-        let mut dims = vec![1, width / 2, width.saturating_sub(1), width, 7, 31, 64, 100, 128, 256];
+        let mut dims = vec![
+            1,
+            width / 2,
+            width.saturating_sub(1),
+            width,
+            7,
+            31,
+            64,
+            100,
+            128,
+            256,
+        ];
         dims.retain(|&d| d >= 1 && d <= width);
         dims.sort_unstable();
         dims.dedup();
@@ -74,10 +102,18 @@ fn empty_bag_gives_zeros_for_every_kernel() {
         for dim in [1, 64, 129, 300] {
             let mut out = vec![f32::NAN; dim];
             kernel.sum_rows::<u32>(&data, 300, &[], None, &mut out);
-            assert!(out.iter().all(|&x| x == 0.0), "{} dim {dim}: {out:?}", kernel.name());
+            assert!(
+                out.iter().all(|&x| x == 0.0),
+                "{} dim {dim}: {out:?}",
+                kernel.name()
+            );
             let mut out = vec![7.0f32; dim];
             kernel.sum_rows::<u32>(&data, 300, &[], Some(&[]), &mut out);
-            assert!(out.iter().all(|&x| x == 0.0), "{} weighted dim {dim}", kernel.name());
+            assert!(
+                out.iter().all(|&x| x == 0.0),
+                "{} weighted dim {dim}",
+                kernel.name()
+            );
         }
     }
 }
@@ -96,8 +132,18 @@ fn repeated_row_and_exact_values() {
         kernel.sum_rows(&data, width, &rows, Some(&weights), &mut out_w);
         for c in 0..width {
             let x = |r: usize| data[r * width + c];
-            assert_eq!(out[c], 3.0 * x(2) + x(0) + x(1), "{} column {c}", kernel.name());
-            assert_eq!(out_w[c], 5.5 * x(2) - 2.0 * x(0), "{} weighted column {c}", kernel.name());
+            assert_eq!(
+                out[c],
+                3.0 * x(2) + x(0) + x(1),
+                "{} column {c}",
+                kernel.name()
+            );
+            assert_eq!(
+                out_w[c],
+                5.5 * x(2) - 2.0 * x(0),
+                "{} weighted column {c}",
+                kernel.name()
+            );
         }
     }
 }
@@ -141,10 +187,16 @@ fn kernel_names_and_lookup() {
     let available = Kernel::available();
     assert_eq!(available[0], Kernel::Scalar, "the reference comes first");
     assert!(available.contains(&Kernel::Baseline));
-    assert!(available.contains(&Kernel::detect()), "detect() picks an available kernel");
+    assert!(
+        available.contains(&Kernel::detect()),
+        "detect() picks an available kernel"
+    );
     for &k in &available {
         assert_eq!(Kernel::from_name(k.name()), Some(k), "{}", k.name());
-        assert_eq!(Kernel::from_name(&format!(" {} ", k.name().to_uppercase())), Some(k));
+        assert_eq!(
+            Kernel::from_name(&format!(" {} ", k.name().to_uppercase())),
+            Some(k)
+        );
     }
     let mut names: Vec<_> = available.iter().map(|k| k.name()).collect();
     names.sort_unstable();
@@ -154,7 +206,11 @@ fn kernel_names_and_lookup() {
     #[cfg(target_arch = "x86_64")]
     if std::env::var_os("STATICEMB_KERNEL").is_none() {
         // Documented policy: AVX2+FMA when present, never AVX-512 automatically.
-        let want = if available.contains(&Kernel::Avx2) { Kernel::Avx2 } else { Kernel::Baseline };
+        let want = if available.contains(&Kernel::Avx2) {
+            Kernel::Avx2
+        } else {
+            Kernel::Baseline
+        };
         assert_eq!(Kernel::detect(), want);
     }
 }
@@ -171,7 +227,11 @@ fn l2_normalize_and_scale() {
         let before = v.clone();
         let norm = common::l2(&before);
         l2_normalize(&mut v);
-        assert!((common::l2(&v) - 1.0).abs() < 1e-5, "len {len}: norm {}", common::l2(&v));
+        assert!(
+            (common::l2(&v) - 1.0).abs() < 1e-5,
+            "len {len}: norm {}",
+            common::l2(&v)
+        );
         for (a, b) in v.iter().zip(&before) {
             assert!(((*a as f64) - (*b as f64) / norm).abs() < 1e-6);
         }

@@ -7,10 +7,21 @@ use proptest::prelude::*;
 use staticemb_core::{pool_bags, Error, Kernel, PoolOptions, Table, Threads};
 
 fn opts(dim: usize, normalize: bool, kernel: Kernel) -> PoolOptions {
-    PoolOptions { dim, normalize, threads: Threads::Current, kernel }
+    PoolOptions {
+        dim,
+        normalize,
+        threads: Threads::Current,
+        kernel,
+    }
 }
 
-fn pool(table: &Table<'_>, ids: &[u32], offsets: &[u32], weights: Option<&[f32]>, o: &PoolOptions) -> Vec<f32> {
+fn pool(
+    table: &Table<'_>,
+    ids: &[u32],
+    offsets: &[u32],
+    weights: Option<&[f32]>,
+    o: &PoolOptions,
+) -> Vec<f32> {
     let mut out = vec![f32::NAN; offsets.len() * o.dim];
     pool_bags(table, ids, offsets, weights, o, &mut out).expect("valid input");
     out
@@ -31,13 +42,19 @@ fn check_case(rows: usize, width: usize, lens: &[usize], weighted: bool, dim: us
         for normalize in [false, true] {
             let got = pool(&table, &ids, &offsets, w, &opts(dim, normalize, kernel));
             let (want, scale) = naive_pool(&data, width, &ids, &offsets, w, dim, normalize);
-            let what = format!("kernel {} dim {dim}/{width} normalize {normalize}", kernel.name());
+            let what = format!(
+                "kernel {} dim {dim}/{width} normalize {normalize}",
+                kernel.name()
+            );
             assert_close(&got, &want, &scale, 1e-5, 1e-6, &what);
             if normalize {
                 for (b, row) in got.chunks_exact(dim).enumerate() {
                     let n = common::l2(row);
                     if want[b * dim..(b + 1) * dim].iter().all(|&x| x == 0.0) {
-                        assert!(row.iter().all(|&x| x == 0.0), "{what}: bag {b} should stay zero: {row:?}");
+                        assert!(
+                            row.iter().all(|&x| x == 0.0),
+                            "{what}: bag {b} should stay zero: {row:?}"
+                        );
                     } else if row.iter().any(|&x| x != 0.0) {
                         assert!((n - 1.0).abs() < 1e-5, "{what}: bag {b} has norm {n}");
                     }
@@ -46,8 +63,18 @@ fn check_case(rows: usize, width: usize, lens: &[usize], weighted: bool, dim: us
         }
         let full = pool(&table, &ids, &offsets, w, &opts(width, false, kernel));
         let cut = pool(&table, &ids, &offsets, w, &opts(dim, false, kernel));
-        for (b, (f, c)) in full.chunks_exact(width).zip(cut.chunks_exact(dim)).enumerate() {
-            common::assert_close_f32(c, &f[..dim], 1e-6, 1e-7, &format!("kernel {} matryoshka bag {b}", kernel.name()));
+        for (b, (f, c)) in full
+            .chunks_exact(width)
+            .zip(cut.chunks_exact(dim))
+            .enumerate()
+        {
+            common::assert_close_f32(
+                c,
+                &f[..dim],
+                1e-6,
+                1e-7,
+                &format!("kernel {} matryoshka bag {b}", kernel.name()),
+            );
         }
     }
 }
@@ -74,13 +101,23 @@ fn mean_divides_by_number_of_ids_even_with_weights() {
     let offsets = [0u32, 2, 2];
     let weights = [2.0f32, 0.0, 1.0, -1.0];
     let o = opts(2, false, Kernel::detect());
-    assert_eq!(pool(&table, &ids, &offsets, None, &o), [2.0, 3.0, 0.0, 0.0, 10.0, 20.0]);
+    assert_eq!(
+        pool(&table, &ids, &offsets, None, &o),
+        [2.0, 3.0, 0.0, 0.0, 10.0, 20.0]
+    );
     // Bag 0: (2 * row0 + 0 * row1) / 2 = row0; bag 2: (row2 - row2) / 2 = 0.
-    assert_eq!(pool(&table, &ids, &offsets, Some(&weights), &o), [1.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        pool(&table, &ids, &offsets, Some(&weights), &o),
+        [1.0, 2.0, 0.0, 0.0, 0.0, 0.0]
+    );
     let o = opts(2, true, Kernel::detect());
     let out = pool(&table, &ids, &offsets, Some(&weights), &o);
     assert!((out[0] - 1.0 / 5f32.sqrt()).abs() < 1e-6 && (out[1] - 2.0 / 5f32.sqrt()).abs() < 1e-6);
-    assert_eq!(&out[2..], &[0.0; 4], "zero vectors stay zero after normalization");
+    assert_eq!(
+        &out[2..],
+        &[0.0; 4],
+        "zero vectors stay zero after normalization"
+    );
 }
 
 #[test]
@@ -127,10 +164,25 @@ fn small() -> Vec<f32> {
 fn table_shape_errors() {
     let data = small();
     assert!(Table::new(&data, 3, 4).is_ok());
-    assert!(Table::new(&[], 0, 4).is_ok(), "an empty table is a valid shape");
-    for (rows, width) in [(3, 3), (4, 4), (2, 4), (12, 0), (0, 0), (usize::MAX, 2), (2, usize::MAX)] {
+    assert!(
+        Table::new(&[], 0, 4).is_ok(),
+        "an empty table is a valid shape"
+    );
+    for (rows, width) in [
+        (3, 3),
+        (4, 4),
+        (2, 4),
+        (12, 0),
+        (0, 0),
+        (usize::MAX, 2),
+        (2, usize::MAX),
+    ] {
         match Table::new(&data, rows, width) {
-            Err(Error::TableShape { len, rows: r, width: w }) => {
+            Err(Error::TableShape {
+                len,
+                rows: r,
+                width: w,
+            }) => {
                 assert_eq!((len, r, w), (12, rows, width));
             }
             other => panic!("{rows}x{width}: expected TableShape, got {other:?}"),
@@ -147,26 +199,95 @@ fn id_out_of_range_errors() {
     let offsets = [0u32];
 
     let r = pool_bags(&table, &[0i64, 2, -1], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id: -1, position: 2, rows: 3 })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::IdOutOfRange {
+                id: -1,
+                position: 2,
+                rows: 3
+            })
+        ),
+        "{r:?}"
+    );
     let r = pool_bags(&table, &[i64::MIN], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id, position: 0, rows: 3 }) if id == i64::MIN as i128), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::IdOutOfRange { id, position: 0, rows: 3 }) if id == i64::MIN as i128),
+        "{r:?}"
+    );
     let r = pool_bags(&table, &[1i32, -5], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id: -5, position: 1, .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::IdOutOfRange {
+                id: -5,
+                position: 1,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
     let r = pool_bags(&table, &[3u32], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id: 3, position: 0, rows: 3 })), "{r:?}");
-    let r = pool_bags(&table, &[0u32, 1, 2, 1, 0, 1000], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id: 1000, position: 5, .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::IdOutOfRange {
+                id: 3,
+                position: 0,
+                rows: 3
+            })
+        ),
+        "{r:?}"
+    );
+    let r = pool_bags(
+        &table,
+        &[0u32, 1, 2, 1, 0, 1000],
+        &offsets,
+        None,
+        &o,
+        &mut out,
+    );
+    assert!(
+        matches!(
+            r,
+            Err(Error::IdOutOfRange {
+                id: 1000,
+                position: 5,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
     let r = pool_bags(&table, &[u64::MAX], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id, .. }) if id == u64::MAX as i128), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::IdOutOfRange { id, .. }) if id == u64::MAX as i128),
+        "{r:?}"
+    );
     let r = pool_bags(&table, &[i64::MAX], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id, .. }) if id == i64::MAX as i128), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::IdOutOfRange { id, .. }) if id == i64::MAX as i128),
+        "{r:?}"
+    );
     // An id in a bag past the last offset is still checked (it belongs to the last bag).
-    let r = pool_bags(&table, &[0u32, 7], &[0u32, 1], None, &o, &mut vec![0.0; 8]);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id: 7, position: 1, .. })), "{r:?}");
+    let r = pool_bags(&table, &[0u32, 7], &[0u32, 1], None, &o, &mut [0.0; 8]);
+    assert!(
+        matches!(
+            r,
+            Err(Error::IdOutOfRange {
+                id: 7,
+                position: 1,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
     // An empty table has no valid id.
     let empty = Table::new(&[], 0, 4).unwrap();
     let r = pool_bags(&empty, &[0u32], &offsets, None, &o, &mut out);
-    assert!(matches!(r, Err(Error::IdOutOfRange { id: 0, rows: 0, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::IdOutOfRange { id: 0, rows: 0, .. })),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -196,7 +317,7 @@ fn offset_errors() {
     assert_eq!(&out[..4], &[0.0; 4]);
     assert_eq!(&out[8..], &[0.0; 4]);
     // Unsigned offsets beyond the end.
-    let r = pool_bags(&table, &ids, &[0u64, u64::MAX], None, &o, &mut vec![0.0; 8]);
+    let r = pool_bags(&table, &ids, &[0u64, u64::MAX], None, &o, &mut [0.0; 8]);
     assert!(matches!(r, Err(Error::Offsets(_))), "{r:?}");
 }
 
@@ -207,20 +328,44 @@ fn dim_output_and_weight_errors() {
     let ids = [0u32, 1];
     let offsets = [0u32, 1];
     for dim in [0, 5, usize::MAX] {
-        let r = pool_bags(&table, &ids, &offsets, None, &opts(dim, false, Kernel::detect()), &mut vec![0.0; 8]);
-        assert!(matches!(r, Err(Error::Dim { dim: d, width: 4 }) if d == dim), "dim {dim}: {r:?}");
+        let r = pool_bags(
+            &table,
+            &ids,
+            &offsets,
+            None,
+            &opts(dim, false, Kernel::detect()),
+            &mut [0.0; 8],
+        );
+        assert!(
+            matches!(r, Err(Error::Dim { dim: d, width: 4 }) if d == dim),
+            "dim {dim}: {r:?}"
+        );
     }
     let o = opts(2, false, Kernel::detect());
     for len in [0, 3, 5, 8] {
         let r = pool_bags(&table, &ids, &offsets, None, &o, &mut vec![0.0; len]);
-        assert!(matches!(r, Err(Error::Output { len: l, expected: 4 }) if l == len), "len {len}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::Output { len: l, expected: 4 }) if l == len),
+            "len {len}: {r:?}"
+        );
     }
-    let r = pool_bags(&table, &ids, &offsets, Some(&[1.0]), &o, &mut vec![0.0; 4]);
+    let r = pool_bags(&table, &ids, &offsets, Some(&[1.0]), &o, &mut [0.0; 4]);
     assert!(matches!(r, Err(Error::Vocab(_))), "{r:?}");
-    let r = pool_bags(&table, &ids, &offsets, Some(&[1.0, 1.0, 1.0]), &o, &mut vec![0.0; 4]);
+    let r = pool_bags(
+        &table,
+        &ids,
+        &offsets,
+        Some(&[1.0, 1.0, 1.0]),
+        &o,
+        &mut [0.0; 4],
+    );
     assert!(matches!(r, Err(Error::Vocab(_))), "{r:?}");
     // Messages are complete sentences that name the numbers.
-    let msg = Error::Output { len: 3, expected: 4 }.to_string();
+    let msg = Error::Output {
+        len: 3,
+        expected: 4,
+    }
+    .to_string();
     assert!(msg.contains('3') && msg.contains('4'), "{msg}");
 }
 

@@ -29,31 +29,58 @@ fn case() -> Case {
         .collect();
     let (ids, offsets) = rng.bags(&lens, rows);
     let weights = rng.weights(ids.len());
-    Case { data, rows, width, ids, offsets, weights }
+    Case {
+        data,
+        rows,
+        width,
+        ids,
+        offsets,
+        weights,
+    }
 }
 
 fn run(c: &Case, threads: Threads, dim: usize, normalize: bool, weighted: bool) -> Vec<f32> {
     let table = Table::new(&c.data, c.rows, c.width).unwrap();
-    let opts = PoolOptions { dim, normalize, threads, kernel: Kernel::detect() };
+    let opts = PoolOptions {
+        dim,
+        normalize,
+        threads,
+        kernel: Kernel::detect(),
+    };
     let mut out = vec![f32::NAN; c.offsets.len() * dim];
     let w = weighted.then_some(c.weights.as_slice());
     pool_bags(&table, &c.ids, &c.offsets, w, &opts, &mut out).unwrap();
     out
 }
 
-const SETTINGS: &[Threads] =
-    &[Threads::Current, Threads::Fixed(0), Threads::Fixed(1), Threads::Fixed(2), Threads::Fixed(3), Threads::Fixed(7), Threads::Auto];
+const SETTINGS: &[Threads] = &[
+    Threads::Current,
+    Threads::Fixed(0),
+    Threads::Fixed(1),
+    Threads::Fixed(2),
+    Threads::Fixed(3),
+    Threads::Fixed(7),
+    Threads::Auto,
+];
 
 #[test]
 fn every_thread_setting_gives_identical_results() {
     let c = case();
-    for (dim, normalize, weighted) in [(96, false, false), (96, true, true), (40, true, false), (1, false, true)] {
+    for (dim, normalize, weighted) in [
+        (96, false, false),
+        (96, true, true),
+        (40, true, false),
+        (1, false, true),
+    ] {
         let want = run(&c, Threads::Current, dim, normalize, weighted);
         assert!(want.iter().all(|x| x.is_finite()));
         for &t in SETTINGS {
             let got = run(&c, t, dim, normalize, weighted);
             // Each bag is pooled by one thread in a fixed order, so results are bit-identical.
-            assert!(got == want, "{t:?} differs (dim {dim}, normalize {normalize}, weighted {weighted})");
+            assert!(
+                got == want,
+                "{t:?} differs (dim {dim}, normalize {normalize}, weighted {weighted})"
+            );
         }
     }
 }
@@ -62,7 +89,12 @@ fn every_thread_setting_gives_identical_results() {
 fn concurrent_callers_get_the_same_results() {
     let c = case();
     let want = run(&c, Threads::Current, 96, true, true);
-    let settings = [Threads::Auto, Threads::Fixed(2), Threads::Fixed(3), Threads::Current];
+    let settings = [
+        Threads::Auto,
+        Threads::Fixed(2),
+        Threads::Fixed(3),
+        Threads::Current,
+    ];
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|i| {
@@ -70,7 +102,10 @@ fn concurrent_callers_get_the_same_results() {
                 s.spawn(move || {
                     for round in 0..5 {
                         let t = settings[(i + round) % settings.len()];
-                        assert!(run(c, t, 96, true, true) == *want, "thread {i} round {round} with {t:?}");
+                        assert!(
+                            run(c, t, 96, true, true) == *want,
+                            "thread {i} round {round} with {t:?}"
+                        );
                     }
                 })
             })

@@ -40,7 +40,15 @@ impl Rng {
 
     /// Weights in `[-2, 2)`, with an occasional exact zero.
     pub fn weights(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| if self.below(8) == 0 { 0.0 } else { 2.0 * self.unit() }).collect()
+        (0..n)
+            .map(|_| {
+                if self.below(8) == 0 {
+                    0.0
+                } else {
+                    2.0 * self.unit()
+                }
+            })
+            .collect()
     }
 
     /// Flat ids and start offsets for bags of the given lengths.
@@ -72,7 +80,11 @@ pub fn naive_pool(
     let mut scale = vec![0.0f64; n * dim];
     for b in 0..n {
         let start = offsets[b] as usize;
-        let end = if b + 1 < n { offsets[b + 1] as usize } else { ids.len() };
+        let end = if b + 1 < n {
+            offsets[b + 1] as usize
+        } else {
+            ids.len()
+        };
         let row = &mut out[b * dim..(b + 1) * dim];
         let srow = &mut scale[b * dim..(b + 1) * dim];
         for i in start..end {
@@ -121,7 +133,10 @@ pub fn assert_close_f32(got: &[f32], want: &[f32], rel: f32, abs: f32, what: &st
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let tol = rel * g.abs().max(w.abs()) + abs;
-        assert!((g - w).abs() <= tol, "{what}: element {i}: got {g}, expected {w} (tolerance {tol})");
+        assert!(
+            (g - w).abs() <= tol,
+            "{what}: element {i}: got {g}, expected {w} (tolerance {tol})"
+        );
     }
 }
 

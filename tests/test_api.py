@@ -1,0 +1,124 @@
+"""The public API: properties, similarity, pickling, and property-based checks against a naive reference."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import staticemb
+from staticemb import StaticModel
+
+
+@pytest.fixture(scope="module")
+def model(bert_tokenizer, table):
+    return StaticModel(bert_tokenizer, table)
+
+
+def naive_mean(tokenizer, table, text, dim=None):
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    width = table.shape[1] if dim is None else dim
+    if not ids:
+        return np.zeros(width)
+    return table[np.asarray(ids), :width].astype(np.float64).mean(axis=0)
+
+
+def test_properties(model, bert_tokenizer):
+    assert model.dim == 1024 and model.full_dim == 1024
+    assert model.vocab_size == 30_522
+    assert model.normalize is False
+    assert model.tokenizer.padding is None and model.tokenizer.truncation is None
+    assert model.embeddings.shape == (30_522, 1024) and not model.embeddings.flags.writeable
+    assert "vocab_size=30522" in repr(model)
+    assert staticemb.__version__
+
+
+def test_padding_and_truncation_in_the_tokenizer_are_ignored(bert_tokenizer_path, table):
+    """The packaged tokenizer.json pads and truncates at 128; a static model must pool every real token."""
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(bert_tokenizer_path))
+    assert raw.padding is not None and raw.truncation is not None
+    model = StaticModel(raw, table)
+    text = "word " * 300
+    ids, _ = model.tokenize([text])
+    assert len(ids) == 300
+    np.testing.assert_allclose(model.encode([text])[0], table[ids].astype(np.float64).mean(0), atol=1e-5)
+
+
+def test_dim_default_and_override(bert_tokenizer, table):
+    model = StaticModel(bert_tokenizer, table, dim=64)
+    assert model.dim == 64 and model.embeddings.shape == (30_522, 64)
+    out = model.encode(["matryoshka truncation"])
+    assert out.shape == (1, 64)
+    full = model.encode(["matryoshka truncation"], dim=1024)
+    np.testing.assert_allclose(full[:, :64], out, atol=1e-7)
+
+
+def test_normalize_override(model):
+    out = model.encode(["some text", ""], normalize=True)
+    assert abs(np.linalg.norm(out[0]) - 1) < 1e-5 and not out[1].any()
+    raw = model.encode(["some text"])
+    np.testing.assert_allclose(out[0], raw[0] / np.linalg.norm(raw[0]), atol=1e-6)
+
+
+def test_similarity(model):
+    texts = ["the cat sat on the mat", "a cat sat on a mat", "quarterly tax report", ""]
+    sims = model.similarity(texts)
+    assert sims.shape == (4, 4) and sims.dtype == np.float32
+    np.testing.assert_allclose(np.diag(sims)[:3], 1.0, atol=1e-5)
+    assert sims[0, 1] > sims[0, 2]
+    assert sims[3].max() == 0.0  # a zero vector is similar to nothing
+    emb = model.encode(texts[:2])
+    np.testing.assert_allclose(model.similarity(emb[0], emb[1])[0, 0], sims[0, 1], atol=1e-5)
+    with pytest.raises(ValueError, match="width"):
+        model.similarity(emb, emb[:, :10])
+
+
+def test_pickle_round_trip(model):
+    again = pickle.loads(pickle.dumps(model))
+    texts = ["pickled models encode the same", "yes"]
+    np.testing.assert_array_equal(again.encode(texts), model.encode(texts))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(
+        st.text(
+            alphabet=st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Z", "Cc", "Cf"]),
+            max_size=200,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    dim=st.sampled_from([None, 1, 7, 64, 256, 1000]),
+)
+def test_random_unicode_matches_the_naive_mean(model, bert_tokenizer, table, texts, dim):
+    ids, offsets = model.tokenize(texts)
+    expected_ids = [e.ids for e in bert_tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert np.concatenate([ids, []]).tolist() == [i for ids_ in expected_ids for i in ids_]
+    assert offsets.tolist() == list(np.cumsum([0] + [len(x) for x in expected_ids[:-1]]))
+    out = model.encode(texts, dim=dim)
+    for text, row in zip(texts, out):
+        np.testing.assert_allclose(row, naive_mean(bert_tokenizer, table, text, dim), atol=1e-5)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    bags=st.lists(st.lists(st.integers(0, 30_521), max_size=40), min_size=0, max_size=30),
+    normalize=st.booleans(),
+    dim=st.integers(1, 1024),
+)
+def test_embed_ids_matches_the_naive_mean(model, table, bags, normalize, dim):
+    ids = np.array([i for b in bags for i in b], dtype=np.int64)
+    offsets = np.array(np.cumsum([0] + [len(b) for b in bags[:-1]]) if bags else [], dtype=np.int64)
+    out = model.embed_ids(ids, offsets, dim=dim, normalize=normalize)
+    assert out.shape == (len(bags), dim)
+    for bag, row in zip(bags, out):
+        expected = table[bag, :dim].astype(np.float64).mean(0) if bag else np.zeros(dim)
+        if normalize and bag:
+            expected = expected / max(np.linalg.norm(expected), 1e-12)
+        np.testing.assert_allclose(row, expected, atol=1e-5)
