@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 
-use tokenizers::Tokenizer;
+use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 
 use crate::error::{Error, Result};
 use crate::pool::{pool_one, PoolOptions};
@@ -30,7 +30,12 @@ impl TokenMap {
 
     /// Build a map for a vocabulary of `vocab` ids: an optional id → row mapping (model2vec's `mapping`),
     /// optional per-id weights (model2vec's `weights`) and ids to drop (model2vec's unknown token).
-    pub fn new(vocab: usize, mapping: Option<&[i64]>, weights: Option<&[f32]>, drop: &[u32]) -> Result<Self> {
+    pub fn new(
+        vocab: usize,
+        mapping: Option<&[i64]>,
+        weights: Option<&[f32]>,
+        drop: &[u32],
+    ) -> Result<Self> {
         let rows = match (mapping, drop.is_empty()) {
             (None, true) => None,
             _ => {
@@ -46,7 +51,9 @@ impl TokenMap {
                             .enumerate()
                             .map(|(i, &r)| {
                                 u32::try_from(r).ok().filter(|&r| r != SKIP).ok_or_else(|| {
-                                    Error::Vocab(format!("mapping[{i}] = {r} is not a valid row index"))
+                                    Error::Vocab(format!(
+                                        "mapping[{i}] = {r} is not a valid row index"
+                                    ))
                                 })
                             })
                             .collect::<Result<_>>()?
@@ -63,20 +70,34 @@ impl TokenMap {
         };
         if let Some(w) = weights {
             if w.len() < vocab {
-                return Err(Error::Vocab(format!("there are {} token weights but the tokenizer has {vocab} ids", w.len())));
+                return Err(Error::Vocab(format!(
+                    "there are {} token weights but the tokenizer has {vocab} ids",
+                    w.len()
+                )));
             }
             if let Some(i) = w.iter().position(|x| !x.is_finite()) {
-                return Err(Error::Vocab(format!("token weight {i} is not finite ({})", w[i])));
+                return Err(Error::Vocab(format!(
+                    "token weight {i} is not finite ({})",
+                    w[i]
+                )));
             }
         }
-        Ok(TokenMap { rows, weights: weights.map(<[f32]>::to_vec) })
+        Ok(TokenMap {
+            rows,
+            weights: weights.map(<[f32]>::to_vec),
+        })
     }
 
     /// The smallest table height that serves every id below `vocab`.
     fn required_rows(&self, vocab: usize) -> usize {
         match &self.rows {
             None => vocab,
-            Some(rows) => rows.iter().filter(|&&r| r != SKIP).map(|&r| r as usize + 1).max().unwrap_or(0),
+            Some(rows) => rows
+                .iter()
+                .filter(|&&r| r != SKIP)
+                .map(|&r| r as usize + 1)
+                .max()
+                .unwrap_or(0),
         }
     }
 }
@@ -93,6 +114,7 @@ pub struct TextEncoder {
 /// Reusable buffers of one worker.
 #[derive(Default)]
 struct Scratch {
+    ids: Vec<u32>,
     rows: Vec<u32>,
     weights: Vec<f32>,
 }
@@ -106,16 +128,32 @@ impl TextEncoder {
 
     /// Parse a `tokenizer.json` string and attach a token map (see [`TokenMap::new`]): model2vec's `mapping`,
     /// per-token `weights`, and token ids to drop (model2vec drops the unknown token).
-    pub fn new(json: &str, mapping: Option<&[i64]>, weights: Option<&[f32]>, drop: &[u32]) -> Result<Self> {
-        let mut tokenizer = Tokenizer::from_str(json).map_err(|e| Error::Tokenizer(e.to_string()))?;
+    pub fn new(
+        json: &str,
+        mapping: Option<&[i64]>,
+        weights: Option<&[f32]>,
+        drop: &[u32],
+    ) -> Result<Self> {
+        let mut tokenizer =
+            Tokenizer::from_str(json).map_err(|e| Error::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let vocab = tokenizer.get_vocab(true).values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let vocab = tokenizer
+            .get_vocab(true)
+            .values()
+            .map(|&id| id as usize + 1)
+            .max()
+            .unwrap_or(0);
         let map = TokenMap::new(vocab, mapping, weights, drop)?;
         let required_rows = map.required_rows(vocab);
-        Ok(TextEncoder { tokenizer, vocab, map, required_rows })
+        Ok(TextEncoder {
+            tokenizer,
+            vocab,
+            map,
+            required_rows,
+        })
     }
 
     /// One more than the largest id the tokenizer can produce.
@@ -148,17 +186,51 @@ impl TextEncoder {
     /// Token ids of one text: no special tokens, no truncation, no padding. Dropped tokens are kept here;
     /// this is the tokenizer's own output.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = guarded(|| self.tokenizer.encode_fast(text, false))?;
-        Ok(enc.get_ids().to_vec())
+        let mut ids = Vec::new();
+        self.push_token_ids(text, &mut ids)?;
+        Ok(ids)
+    }
+
+    /// Append the token ids of `text` to `ids`.
+    ///
+    /// This runs the same steps as `Tokenizer::encode_fast(text, false)` — added-token extraction with
+    /// normalization, pre-tokenization, the model — but reads the ids straight from the tokenized splits
+    /// instead of building an `Encoding` (which copies every token's string, offsets and masks). The
+    /// post-processor is skipped: without special tokens it does not change ids.
+    pub fn push_token_ids(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
+        let tok = &self.tokenizer;
+        guarded(|| {
+            let mut pre = tok.get_added_vocabulary().extract_and_normalize(tok.get_normalizer(), text);
+            if let Some(pt) = tok.get_pre_tokenizer() {
+                pt.pre_tokenize(&mut pre)?;
+            }
+            let model = tok.get_model();
+            pre.tokenize(|normalized| model.tokenize(normalized.get()))?;
+            for (_, _, tokens) in pre.get_splits(OffsetReferential::Normalized, OffsetType::None) {
+                if let Some(tokens) = tokens {
+                    ids.extend(tokens.iter().map(|t| t.id));
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Encode `texts` into `out` (`texts.len()` x `opts.dim`, row-major).
-    pub fn encode(&self, texts: &[&str], table: &Table<'_>, opts: &PoolOptions, out: &mut [f32]) -> Result<()> {
+    pub fn encode(
+        &self,
+        texts: &[&str],
+        table: &Table<'_>,
+        opts: &PoolOptions,
+        out: &mut [f32],
+    ) -> Result<()> {
         table.check_dim(opts.dim)?;
         self.check_table(table)?;
         let expected = texts.len() * opts.dim;
         if out.len() != expected {
-            return Err(Error::Output { len: out.len(), expected });
+            return Err(Error::Output {
+                len: out.len(),
+                expected,
+            });
         }
         // Roughly 16 KB of text per task: large enough to amortise scheduling, small enough to balance.
         let total_bytes: usize = texts.iter().map(|t| t.len()).sum();
@@ -174,16 +246,28 @@ impl TextEncoder {
         })
     }
 
-    fn encode_one(&self, text: &str, table: &Table<'_>, opts: &PoolOptions, s: &mut Scratch, row: &mut [f32]) -> Result<()> {
-        let enc = guarded(|| self.tokenizer.encode_fast(text, false))?;
-        let ids = enc.get_ids();
+    fn encode_one(
+        &self,
+        text: &str,
+        table: &Table<'_>,
+        opts: &PoolOptions,
+        s: &mut Scratch,
+        row: &mut [f32],
+    ) -> Result<()> {
+        s.ids.clear();
+        self.push_token_ids(text, &mut s.ids)?;
+        let ids = s.ids.as_slice();
         let weights = match &self.map.weights {
             None => None,
             Some(w) => {
                 s.weights.clear();
                 match &self.map.rows {
                     None => s.weights.extend(ids.iter().map(|&id| w[id as usize])),
-                    Some(rows) => s.weights.extend(ids.iter().filter(|&&id| rows[id as usize] != SKIP).map(|&id| w[id as usize])),
+                    Some(rows) => s.weights.extend(
+                        ids.iter()
+                            .filter(|&&id| rows[id as usize] != SKIP)
+                            .map(|&id| w[id as usize]),
+                    ),
                 }
                 Some(s.weights.as_slice())
             }
@@ -192,7 +276,11 @@ impl TextEncoder {
             None => pool_one(table, ids, weights, opts, row),
             Some(rows) => {
                 s.rows.clear();
-                s.rows.extend(ids.iter().map(|&id| rows[id as usize]).filter(|&r| r != SKIP));
+                s.rows.extend(
+                    ids.iter()
+                        .map(|&id| rows[id as usize])
+                        .filter(|&r| r != SKIP),
+                );
                 pool_one(table, &s.rows, weights, opts, row);
             }
         }

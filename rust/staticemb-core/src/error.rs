@@ -7,7 +7,11 @@ use thiserror::Error;
 pub enum Error {
     /// The table buffer does not hold `rows * width` values.
     #[error("embedding table holds {len} values, which is not {rows} rows x {width} columns")]
-    TableShape { len: usize, rows: usize, width: usize },
+    TableShape {
+        len: usize,
+        rows: usize,
+        width: usize,
+    },
 
     /// Requested output dimension is outside `1..=width`.
     #[error("dim must be between 1 and the table width {width}, got {dim}")]
@@ -15,7 +19,11 @@ pub enum Error {
 
     /// A token id (or a mapped row index) is not a row of the table.
     #[error("token id {id} at position {position} is out of range for a table of {rows} rows")]
-    IdOutOfRange { id: i128, position: usize, rows: usize },
+    IdOutOfRange {
+        id: i128,
+        position: usize,
+        rows: usize,
+    },
 
     /// Bag offsets are malformed.
     #[error("invalid offsets: {0}")]

@@ -63,9 +63,17 @@ impl Kernel {
     /// Look a kernel up by name among the available ones.
     pub fn from_name(name: &str) -> Option<Kernel> {
         let name = name.trim().to_ascii_lowercase();
-        let name = if name == "neon" { "baseline".to_string() } else { name };
+        let name = if name == "neon" {
+            "baseline".to_string()
+        } else {
+            name
+        };
         Kernel::available().into_iter().find(|k| {
-            let own = if k.name() == "neon" { "baseline" } else { k.name() };
+            let own = if k.name() == "neon" {
+                "baseline"
+            } else {
+                k.name()
+            };
             own == name
         })
     }
@@ -97,7 +105,14 @@ impl Kernel {
     /// `data` is a row-major table of `width` columns. Every `rows[i]` must already be known to be a valid
     /// row; an invalid one panics on the slice bounds check instead of reading out of bounds.
     #[inline]
-    pub fn sum_rows<I: TokenId>(self, data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+    pub fn sum_rows<I: TokenId>(
+        self,
+        data: &[f32],
+        width: usize,
+        rows: &[I],
+        weights: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
         debug_assert!(out.len() <= width);
         if let Some(w) = weights {
             assert_eq!(w.len(), rows.len(), "one weight per row");
@@ -117,7 +132,13 @@ impl Kernel {
 }
 
 /// The reference: add one row at a time into `out`.
-pub fn sum_rows_scalar<I: TokenId>(data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+pub fn sum_rows_scalar<I: TokenId>(
+    data: &[f32],
+    width: usize,
+    rows: &[I],
+    weights: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let k = out.len();
     out.fill(0.0);
     for (i, &r) in rows.iter().enumerate() {
@@ -158,7 +179,9 @@ fn sum_rows_blocked<I: TokenId, const B: usize>(
             None => {
                 for &r in rows {
                     let start = r.index() * width + col;
-                    let src: &[f32; B] = data[start..start + B].try_into().expect("block of B columns");
+                    let src: &[f32; B] = data[start..start + B]
+                        .try_into()
+                        .expect("block of B columns");
                     for j in 0..B {
                         acc[j] += src[j];
                     }
@@ -167,7 +190,9 @@ fn sum_rows_blocked<I: TokenId, const B: usize>(
             Some(w) => {
                 for (&r, &wi) in rows.iter().zip(w) {
                     let start = r.index() * width + col;
-                    let src: &[f32; B] = data[start..start + B].try_into().expect("block of B columns");
+                    let src: &[f32; B] = data[start..start + B]
+                        .try_into()
+                        .expect("block of B columns");
                     for j in 0..B {
                         acc[j] += wi * src[j];
                     }
@@ -193,14 +218,26 @@ fn sum_rows_blocked<I: TokenId, const B: usize>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn sum_rows_avx2<I: TokenId>(data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+unsafe fn sum_rows_avx2<I: TokenId>(
+    data: &[f32],
+    width: usize,
+    rows: &[I],
+    weights: Option<&[f32]>,
+    out: &mut [f32],
+) {
     // 64 floats = 8 ymm accumulators, half of the 16 registers.
     sum_rows_blocked::<I, 64>(data, width, rows, weights, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn sum_rows_avx512<I: TokenId>(data: &[f32], width: usize, rows: &[I], weights: Option<&[f32]>, out: &mut [f32]) {
+unsafe fn sum_rows_avx512<I: TokenId>(
+    data: &[f32],
+    width: usize,
+    rows: &[I],
+    weights: Option<&[f32]>,
+    out: &mut [f32],
+) {
     // 128 floats = 8 zmm accumulators.
     sum_rows_blocked::<I, 128>(data, width, rows, weights, out)
 }

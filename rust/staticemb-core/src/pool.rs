@@ -21,7 +21,12 @@ pub struct PoolOptions {
 impl PoolOptions {
     /// Defaults for a given output width: no normalization, all cores, detected kernel.
     pub fn new(dim: usize) -> Self {
-        PoolOptions { dim, normalize: false, threads: Threads::Auto, kernel: Kernel::detect() }
+        PoolOptions {
+            dim,
+            normalize: false,
+            threads: Threads::Auto,
+            kernel: Kernel::detect(),
+        }
     }
 }
 
@@ -38,10 +43,15 @@ pub fn check_offsets<O: TokenId>(offsets: &[O], n_ids: usize) -> Result<()> {
             return Err(Error::Offsets(format!("offsets[0] must be 0, got {v}")));
         }
         if v < prev {
-            return Err(Error::Offsets(format!("offsets must be non-decreasing, but offsets[{i}] = {v} < offsets[{}] = {prev}", i - 1)));
+            return Err(Error::Offsets(format!(
+                "offsets must be non-decreasing, but offsets[{i}] = {v} < offsets[{}] = {prev}",
+                i - 1
+            )));
         }
         if v > n_ids {
-            return Err(Error::Offsets(format!("offsets[{i}] = {v} is past the end of the {n_ids} ids")));
+            return Err(Error::Offsets(format!(
+                "offsets[{i}] = {v} is past the end of the {n_ids} ids"
+            )));
         }
         prev = v;
     }
@@ -66,18 +76,29 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
     check_offsets(offsets, ids.len())?;
     if let Some(w) = weights {
         if w.len() != ids.len() {
-            return Err(Error::Vocab(format!("got {} weights for {} ids", w.len(), ids.len())));
+            return Err(Error::Vocab(format!(
+                "got {} weights for {} ids",
+                w.len(),
+                ids.len()
+            )));
         }
     }
     let n = offsets.len();
     let expected = n * opts.dim;
     if out.len() != expected {
-        return Err(Error::Output { len: out.len(), expected });
+        return Err(Error::Output {
+            len: out.len(),
+            expected,
+        });
     }
     let dim = opts.dim;
     let bounds = |b: usize| -> (usize, usize) {
         let start = offsets[b].index();
-        let end = if b + 1 < n { offsets[b + 1].index() } else { ids.len() };
+        let end = if b + 1 < n {
+            offsets[b + 1].index()
+        } else {
+            ids.len()
+        };
         (start, end)
     };
     // Aim for chunks of a few thousand ids so that scheduling cost stays negligible.
@@ -97,19 +118,27 @@ pub const BLOCK_ROWS: usize = 1024;
 
 /// Pool one bag of validated ids into `row` (`row.len()` = output width).
 #[inline]
-pub fn pool_one<I: TokenId>(table: &Table<'_>, ids: &[I], weights: Option<&[f32]>, opts: &PoolOptions, row: &mut [f32]) {
+pub fn pool_one<I: TokenId>(
+    table: &Table<'_>,
+    ids: &[I],
+    weights: Option<&[f32]>,
+    opts: &PoolOptions,
+    row: &mut [f32],
+) {
     if ids.is_empty() {
         row.fill(0.0);
         return;
     }
     if ids.len() <= BLOCK_ROWS {
-        opts.kernel.sum_rows(table.data(), table.width(), ids, weights, row);
+        opts.kernel
+            .sum_rows(table.data(), table.width(), ids, weights, row);
         scale(row, 1.0 / ids.len() as f32);
     } else {
         let mut total = vec![0.0f64; row.len()];
         for (b, block) in ids.chunks(BLOCK_ROWS).enumerate() {
             let w = weights.map(|w| &w[b * BLOCK_ROWS..b * BLOCK_ROWS + block.len()]);
-            opts.kernel.sum_rows(table.data(), table.width(), block, w, row);
+            opts.kernel
+                .sum_rows(table.data(), table.width(), block, w, row);
             for (t, x) in total.iter_mut().zip(row.iter()) {
                 *t += f64::from(*x);
             }

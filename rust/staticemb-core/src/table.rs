@@ -44,7 +44,11 @@ impl<'a> Table<'a> {
     /// Wrap a buffer, checking that it holds exactly `rows * width` values.
     pub fn new(data: &'a [f32], rows: usize, width: usize) -> Result<Self> {
         if width == 0 || rows.checked_mul(width) != Some(data.len()) {
-            return Err(Error::TableShape { len: data.len(), rows, width });
+            return Err(Error::TableShape {
+                len: data.len(),
+                rows,
+                width,
+            });
         }
         Ok(Table { data, rows, width })
     }
@@ -72,7 +76,10 @@ impl<'a> Table<'a> {
     /// Check that `dim` is a valid output width (1..=width).
     pub fn check_dim(&self, dim: usize) -> Result<()> {
         if dim == 0 || dim > self.width {
-            return Err(Error::Dim { dim, width: self.width });
+            return Err(Error::Dim {
+                dim,
+                width: self.width,
+            });
         }
         Ok(())
     }
@@ -81,7 +88,9 @@ impl<'a> Table<'a> {
     pub fn check_ids<I: TokenId>(&self, ids: &[I]) -> Result<()> {
         // A single pass with no early exit vectorises; report the first bad id only when there is one.
         let rows = self.rows;
-        let all_ok = ids.iter().all(|&id| matches!(id.checked_index(), Some(i) if i < rows));
+        let all_ok = ids
+            .iter()
+            .all(|&id| matches!(id.checked_index(), Some(i) if i < rows));
         if all_ok {
             return Ok(());
         }
@@ -91,6 +100,10 @@ impl<'a> Table<'a> {
             .find(|(_, id)| !matches!(id.checked_index(), Some(i) if i < rows))
             .map(|(p, id)| (p, *id))
             .expect("a bad id exists");
-        Err(Error::IdOutOfRange { id: id.as_i128(), position, rows })
+        Err(Error::IdOutOfRange {
+            id: id.as_i128(),
+            position,
+            rows,
+        })
     }
 }

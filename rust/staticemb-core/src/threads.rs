@@ -76,7 +76,10 @@ impl Registry {
             .num_threads(n)
             .thread_name(|i| format!("staticemb-{i}"))
             .build()
-            .map_err(|e| Error::ThreadPool { threads: n, reason: e.to_string() })?;
+            .map_err(|e| Error::ThreadPool {
+                threads: n,
+                reason: e.to_string(),
+            })?;
         let pool = Arc::new(pool);
         pools.insert(n, pool.clone());
         Ok(pool)
@@ -94,7 +97,12 @@ fn registry() -> &'static Registry {
         return unsafe { &*current };
     }
     let fresh = Box::into_raw(Box::<Registry>::default());
-    match REGISTRY.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+    match REGISTRY.compare_exchange(
+        std::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
         // SAFETY: we just published `fresh`, a valid leaked box.
         Ok(_) => unsafe { &*fresh },
         Err(existing) => {
@@ -128,7 +136,13 @@ fn install_fork_handler() {
 
 /// Split `out` into chunks of `rows_per_chunk` rows of `row_len` values and run `job(first_row, chunk)` on
 /// each, serially or on the pool. The first error is returned.
-pub fn for_each_chunk<F>(threads: Threads, out: &mut [f32], row_len: usize, rows_per_chunk: usize, job: F) -> Result<()>
+pub fn for_each_chunk<F>(
+    threads: Threads,
+    out: &mut [f32],
+    row_len: usize,
+    rows_per_chunk: usize,
+    job: F,
+) -> Result<()>
 where
     F: Fn(usize, &mut [f32]) -> Result<()> + Sync + Send,
 {
@@ -138,9 +152,14 @@ where
     let chunk = row_len.max(1) * rows_per_chunk.max(1);
     let rows_per_chunk = rows_per_chunk.max(1);
     match threads.pool()? {
-        None => out.chunks_mut(chunk).enumerate().try_for_each(|(i, c)| job(i * rows_per_chunk, c)),
+        None => out
+            .chunks_mut(chunk)
+            .enumerate()
+            .try_for_each(|(i, c)| job(i * rows_per_chunk, c)),
         Some(pool) => pool.install(|| {
-            out.par_chunks_mut(chunk).enumerate().try_for_each(|(i, c)| job(i * rows_per_chunk, c))
+            out.par_chunks_mut(chunk)
+                .enumerate()
+                .try_for_each(|(i, c)| job(i * rows_per_chunk, c))
         }),
     }
 }

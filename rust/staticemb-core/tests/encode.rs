@@ -430,24 +430,25 @@ fn hard_texts_encode_without_error() {
         "hello\u{0}world",
         "\u{10FFFF}\u{E000}",
     ];
-    for threads in [Threads::Current, Threads::Fixed(3)] {
-        let o = opts(WIDTH, true, threads);
-        let out = encode(&enc, &texts, &data, &o);
-        assert!(out.iter().all(|x| x.is_finite()));
-        for (i, t) in texts.iter().enumerate() {
-            // Each result is the normalized mean of the kept rows of the tokenizer's own ids.
+    // Each result is the normalized mean of the kept rows of the tokenizer's own ids.
+    let wants: Vec<Vec<f64>> = texts
+        .iter()
+        .map(|t| {
             let kept: Vec<u32> = enc
                 .token_ids(t)
                 .unwrap()
                 .into_iter()
                 .filter(|&id| id != UNK)
                 .collect();
-            let want = expected(&data, &unweighted(&kept), kept.len(), WIDTH, true);
-            assert_vec(
-                &out[i * WIDTH..(i + 1) * WIDTH],
-                &want,
-                &format!("text {i}"),
-            );
+            expected(&data, &unweighted(&kept), kept.len(), WIDTH, true)
+        })
+        .collect();
+    for threads in [Threads::Current, Threads::Fixed(3)] {
+        let o = opts(WIDTH, true, threads);
+        let out = encode(&enc, &texts, &data, &o);
+        assert!(out.iter().all(|x| x.is_finite()));
+        for (i, want) in wants.iter().enumerate() {
+            assert_vec(&out[i * WIDTH..(i + 1) * WIDTH], want, &format!("text {i}"));
         }
         let want = expected(&data, &unweighted(&[HELLO, WORLD]), 2, WIDTH, true);
         assert_vec(&out[..WIDTH], &want, "1 MB of hello world");
@@ -492,4 +493,29 @@ fn required_rows_ignores_mapping_entries_past_the_vocabulary() {
     m.push(1000);
     let enc = TextEncoder::new(TOKENIZER, Some(&m), None, &[]).unwrap();
     assert_eq!(enc.required_rows(), 7);
+}
+
+#[test]
+fn token_ids_match_the_tokenizers_own_encode() {
+    // `token_ids` reads ids straight from the pre-tokenized splits; it must agree with
+    // `Tokenizer::encode_fast(text, false)` on everything, added/special tokens in the text included.
+    let enc = TextEncoder::from_json(TOKENIZER).unwrap();
+    let texts = [
+        "",
+        "Hello, World!",
+        "playing played plays xyz",
+        "[CLS] hello [SEP]",
+        "hello[UNK]world [unk] [PAD][PAD]",
+        "  leading and trailing  ",
+        "中文 汉字とかなと한국어 😀👩‍👩‍👧",
+        "e\u{301}\u{0}\u{7}\u{feff}\u{200b}\u{fffd}",
+        "THE\tCat\r\nthe cat!!!,,,",
+    ];
+    for text in texts {
+        let want = enc.tokenizer().encode_fast(text, false).unwrap();
+        assert_eq!(enc.token_ids(text).unwrap(), want.get_ids(), "{text:?}");
+    }
+    let long = "hello world, the cat played! ".repeat(5000);
+    let want = enc.tokenizer().encode_fast(long.as_str(), false).unwrap();
+    assert_eq!(enc.token_ids(&long).unwrap(), want.get_ids());
 }

@@ -153,6 +153,47 @@ fn no_bags_and_no_ids() {
     assert_eq!(out, [0.0; 8]);
 }
 
+#[test]
+fn long_bags_match_naive_mean() {
+    // Bags around and well past the 1024-row block of the long-bag path, weights spanning blocks.
+    let lens = [1023, 1024, 1025, 2047, 2048, 2049, 5000, 3];
+    for width in [1, 64, 129] {
+        check_case(300, width, &lens, false, width, 7);
+        check_case(300, width, &lens, true, width, 8);
+        check_case(300, width, &lens, true, width.div_ceil(2), 9);
+    }
+}
+
+#[test]
+fn mean_of_a_very_long_bag_stays_accurate() {
+    // 300,000 copies of the same row: the mean is that row. Plain f32 accumulation drifts by up to
+    // n * eps / 2 (about 1.8% here); blocked accumulation stays within a few ulps of a short text's error.
+    let data: Vec<f32> = (0..2 * 40).map(|i| 0.1 + (i as f32) / 3.0).collect();
+    let table = Table::new(&data, 2, 40).unwrap();
+    let ids = vec![1u32; 300_000];
+    let weights = vec![0.7f32; ids.len()];
+    for kernel in Kernel::available() {
+        let o = opts(40, false, kernel);
+        let out = pool(&table, &ids, &[0], None, &o);
+        let out_w = pool(&table, &ids, &[0], Some(&weights), &o);
+        for c in 0..40 {
+            let x = data[40 + c] as f64;
+            let (g, gw) = (out[c] as f64, out_w[c] as f64);
+            assert!(
+                (g - x).abs() <= 1e-5 * x,
+                "{} column {c}: {g} vs {x}",
+                kernel.name()
+            );
+            assert!(
+                (gw - 0.7 * x).abs() <= 1e-5 * x,
+                "{} weighted column {c}: {gw} vs {}",
+                kernel.name(),
+                0.7 * x
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Errors: each malformed input returns the matching variant, never a panic.
 

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
@@ -16,7 +18,10 @@ use staticemb_core::{Error, Kernel, PoolOptions, Table, TextEncoder, Threads, To
 /// Raise one of the exception classes defined in `staticemb.errors`.
 fn raise(py: Python<'_>, class: &str, msg: String) -> PyErr {
     match py.import("staticemb.errors").and_then(|m| m.getattr(class)) {
-        Ok(cls) => PyErr::from_value(cls.call1((msg,)).unwrap_or_else(|e| e.into_value(py).into_any().into_bound(py))),
+        Ok(cls) => PyErr::from_value(
+            cls.call1((msg,))
+                .unwrap_or_else(|e| e.into_value(py).into_any().into_bound(py)),
+        ),
         Err(_) => PyValueError::new_err(msg),
     }
 }
@@ -28,9 +33,11 @@ fn to_py(py: Python<'_>, err: Error) -> PyErr {
         Error::IdOutOfRange { .. } => raise(py, "TokenIdError", msg),
         Error::Tokenizer(_) => raise(py, "TokenizerError", msg),
         Error::ThreadPool { .. } => PyRuntimeError::new_err(msg),
-        Error::TableShape { .. } | Error::Dim { .. } | Error::Offsets(_) | Error::Output { .. } | Error::Vocab(_) => {
-            raise(py, "InvalidInputError", msg)
-        }
+        Error::TableShape { .. }
+        | Error::Dim { .. }
+        | Error::Offsets(_)
+        | Error::Output { .. }
+        | Error::Vocab(_) => raise(py, "InvalidInputError", msg),
     }
 }
 
@@ -38,29 +45,51 @@ fn threads(num_threads: Option<i64>) -> PyResult<Threads> {
     match num_threads {
         None => Ok(Threads::Auto),
         Some(n) if n >= 1 => Ok(Threads::from_option(Some(n as usize))),
-        Some(n) => Err(PyValueError::new_err(format!("num_threads must be None or a positive integer, got {n}"))),
+        Some(n) => Err(PyValueError::new_err(format!(
+            "num_threads must be None or a positive integer, got {n}"
+        ))),
     }
 }
 
 /// Borrow a float32 table as a [`Table`], refusing arrays that are not C-contiguous.
 fn table_of<'a>(py: Python<'_>, table: &'a PyReadonlyArray2<'_, f32>) -> PyResult<Table<'a>> {
     if !table.is_c_contiguous() {
-        return Err(raise(py, "InvalidInputError", "the embedding table must be C-contiguous".into()));
+        return Err(raise(
+            py,
+            "InvalidInputError",
+            "the embedding table must be C-contiguous".into(),
+        ));
     }
     let shape = table.shape();
-    let data = table.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let data = table
+        .as_slice()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Table::new(data, shape[0], shape[1]).map_err(|e| to_py(py, e))
 }
 
-fn out_slice<'a>(py: Python<'_>, out: &'a mut PyReadwriteArray2<'_, f32>, rows: usize) -> PyResult<(&'a mut [f32], usize)> {
+fn out_slice<'a>(
+    py: Python<'_>,
+    out: &'a mut PyReadwriteArray2<'_, f32>,
+    rows: usize,
+) -> PyResult<(&'a mut [f32], usize)> {
     if !out.is_c_contiguous() {
-        return Err(raise(py, "InvalidInputError", "the output array must be C-contiguous".into()));
+        return Err(raise(
+            py,
+            "InvalidInputError",
+            "the output array must be C-contiguous".into(),
+        ));
     }
     let shape = out.shape().to_vec();
     if shape[0] != rows {
-        return Err(raise(py, "InvalidInputError", format!("the output array has {} rows, expected {rows}", shape[0])));
+        return Err(raise(
+            py,
+            "InvalidInputError",
+            format!("the output array has {} rows, expected {rows}", shape[0]),
+        ));
     }
-    let slice = out.as_slice_mut().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let slice = out
+        .as_slice_mut()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((slice, shape[1]))
 }
 
@@ -68,14 +97,23 @@ fn out_slice<'a>(py: Python<'_>, out: &'a mut PyReadwriteArray2<'_, f32>, rows: 
 /// the items alive.
 fn text_items<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
     let list = texts.cast::<PyList>().map_err(|_| {
-        let kind = texts.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        let kind = texts
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         PyTypeError::new_err(format!("texts must be a list of str, not {kind}"))
     })?;
     list.iter()
         .enumerate()
         .map(|(i, item)| {
             item.cast_into::<PyString>().map_err(|e| {
-                let kind = e.into_inner().get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                let kind = e
+                    .into_inner()
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
                 PyTypeError::new_err(format!("texts[{i}] must be str, not {kind}"))
             })
         })
@@ -87,11 +125,15 @@ fn text_strs<'a>(items: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            s.to_str()
-                .map_err(|e| PyValueError::new_err(format!("texts[{i}] cannot be encoded as UTF-8: {e}")))
+            s.to_str().map_err(|e| {
+                PyValueError::new_err(format!("texts[{i}] cannot be encoded as UTF-8: {e}"))
+            })
         })
         .collect()
 }
+
+/// Flat token ids and bag start offsets.
+type IdsAndOffsets<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 
 /// A tokenizer plus token map, shared by every thread that encodes with it.
 #[pyclass(frozen, module = "staticemb._core", name = "TextEncoder")]
@@ -110,12 +152,22 @@ impl PyTextEncoder {
         weights: Option<PyReadonlyArray1<'_, f32>>,
         drop_ids: Vec<u32>,
     ) -> PyResult<Self> {
-        let mapping = mapping.as_ref().map(|m| m.as_slice()).transpose().map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let weights = weights.as_ref().map(|w| w.as_slice()).transpose().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mapping = mapping
+            .as_ref()
+            .map(|m| m.as_slice())
+            .transpose()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let weights = weights
+            .as_ref()
+            .map(|w| w.as_slice())
+            .transpose()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let inner = py
             .detach(|| TextEncoder::new(tokenizer_json, mapping, weights, &drop_ids))
             .map_err(|e| to_py(py, e))?;
-        Ok(PyTextEncoder { inner: Arc::new(inner) })
+        Ok(PyTextEncoder {
+            inner: Arc::new(inner),
+        })
     }
 
     /// One more than the largest token id the tokenizer can produce.
@@ -145,13 +197,23 @@ impl PyTextEncoder {
         let strs = text_strs(&items)?;
         let table = table_of(py, &table)?;
         let (out, dim) = out_slice(py, &mut out, strs.len())?;
-        let opts = PoolOptions { dim, normalize, threads: threads(num_threads)?, kernel: Kernel::detect() };
+        let opts = PoolOptions {
+            dim,
+            normalize,
+            threads: threads(num_threads)?,
+            kernel: Kernel::detect(),
+        };
         let enc = &self.inner;
-        py.detach(|| enc.encode(&strs, &table, &opts, out)).map_err(|e| to_py(py, e))
+        py.detach(|| enc.encode(&strs, &table, &opts, out))
+            .map_err(|e| to_py(py, e))
     }
 
     /// Token ids of each text, flattened, with bag start offsets: `(ids uint32, offsets int64)`.
-    fn tokenize<'py>(&self, py: Python<'py>, texts: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    fn tokenize<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+    ) -> PyResult<IdsAndOffsets<'py>> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
         let enc = &self.inner;
@@ -178,14 +240,25 @@ fn pool_typed<I: TokenId + numpy::Element, O: TokenId + numpy::Element>(
     opts: &PoolOptions,
     out: &mut [f32],
 ) -> PyResult<bool> {
-    let (Ok(ids), Ok(offsets)) = (ids.extract::<PyReadonlyArray1<'_, I>>(), offsets.extract::<PyReadonlyArray1<'_, O>>()) else {
+    let (Ok(ids), Ok(offsets)) = (
+        ids.extract::<PyReadonlyArray1<'_, I>>(),
+        offsets.extract::<PyReadonlyArray1<'_, O>>(),
+    ) else {
         return Ok(false);
     };
     if !ids.is_c_contiguous() || !offsets.is_c_contiguous() {
-        return Err(raise(py, "InvalidInputError", "ids and offsets must be C-contiguous arrays".into()));
+        return Err(raise(
+            py,
+            "InvalidInputError",
+            "ids and offsets must be C-contiguous arrays".into(),
+        ));
     }
-    let ids = ids.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let offsets = offsets.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let ids = ids
+        .as_slice()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let offsets = offsets
+        .as_slice()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     py.detach(|| staticemb_core::pool_bags(table, ids, offsets, weights, opts, out))
         .map_err(|e| to_py(py, e))?;
     Ok(true)
@@ -210,26 +283,43 @@ fn pool_into(
     let table = table_of(py, &table)?;
     let n_bags = offsets.len()?;
     let (out, dim) = out_slice(py, &mut out, n_bags)?;
-    let opts = PoolOptions { dim, normalize, threads: threads(num_threads)?, kernel: Kernel::detect() };
+    let opts = PoolOptions {
+        dim,
+        normalize,
+        threads: threads(num_threads)?,
+        kernel: Kernel::detect(),
+    };
     if let Some(w) = &weights {
         if !w.is_c_contiguous() {
-            return Err(raise(py, "InvalidInputError", "weights must be a C-contiguous array".into()));
+            return Err(raise(
+                py,
+                "InvalidInputError",
+                "weights must be a C-contiguous array".into(),
+            ));
         }
     }
-    let weights = weights.as_ref().map(|w| w.as_slice()).transpose().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let weights = weights
+        .as_ref()
+        .map(|w| w.as_slice())
+        .transpose()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     if pool_typed::<i64, i64>(py, &table, ids, offsets, weights, &opts, out)?
         || pool_typed::<u32, i64>(py, &table, ids, offsets, weights, &opts, out)?
         || pool_typed::<i32, i64>(py, &table, ids, offsets, weights, &opts, out)?
     {
         return Ok(());
     }
-    Err(PyTypeError::new_err("ids must be a 1-D int32, uint32 or int64 array and offsets a 1-D int64 array"))
+    Err(PyTypeError::new_err(
+        "ids must be a 1-D int32, uint32 or int64 array and offsets a 1-D int64 array",
+    ))
 }
 
 /// Validate bag start offsets against a number of ids (raises `InvalidInputError`).
 #[pyfunction]
 fn check_offsets(py: Python<'_>, offsets: PyReadonlyArray1<'_, i64>, n_ids: usize) -> PyResult<()> {
-    let offsets = offsets.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let offsets = offsets
+        .as_slice()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     staticemb_core::check_offsets(offsets, n_ids).map_err(|e| to_py(py, e))
 }
 
