@@ -92,7 +92,7 @@ impl TokenMap {
     fn required_rows(&self, vocab: usize) -> usize {
         match &self.rows {
             None => vocab,
-            Some(rows) => rows
+            Some(rows) => rows[..vocab.min(rows.len())]
                 .iter()
                 .filter(|&&r| r != SKIP)
                 .map(|&r| r as usize + 1)
@@ -200,7 +200,9 @@ impl TextEncoder {
     pub fn push_token_ids(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
         let tok = &self.tokenizer;
         guarded(|| {
-            let mut pre = tok.get_added_vocabulary().extract_and_normalize(tok.get_normalizer(), text);
+            let mut pre = tok
+                .get_added_vocabulary()
+                .extract_and_normalize(tok.get_normalizer(), text);
             if let Some(pt) = tok.get_pre_tokenizer() {
                 pt.pre_tokenize(&mut pre)?;
             }

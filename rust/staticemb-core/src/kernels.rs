@@ -121,12 +121,21 @@ impl Kernel {
             Kernel::Scalar => sum_rows_scalar(data, width, rows, weights, out),
             Kernel::Baseline => sum_rows_blocked::<I, 32>(data, width, rows, weights, out),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx2` is only constructed by `available`/`detect`/`from_name` after
-            // `is_x86_feature_detected!` confirmed AVX2 and FMA on this CPU.
-            Kernel::Avx2 => unsafe { sum_rows_avx2(data, width, rows, weights, out) },
+            // SAFETY: the guard has just confirmed AVX2 and FMA on this CPU (the check is a cached load).
+            Kernel::Avx2
+                if std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma") =>
+            unsafe { sum_rows_avx2(data, width, rows, weights, out) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx512` is only constructed after `is_x86_feature_detected!("avx512f")`.
-            Kernel::Avx512 => unsafe { sum_rows_avx512(data, width, rows, weights, out) },
+            // SAFETY: the guard has just confirmed AVX-512F on this CPU.
+            Kernel::Avx512 if std::is_x86_feature_detected!("avx512f") => unsafe {
+                sum_rows_avx512(data, width, rows, weights, out)
+            },
+            // A variant named on a CPU that lacks its features (the enum is public) falls back safely.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 | Kernel::Avx512 => {
+                sum_rows_blocked::<I, 32>(data, width, rows, weights, out)
+            }
         }
     }
 }

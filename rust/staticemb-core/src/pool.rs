@@ -38,7 +38,11 @@ pub fn check_offsets<O: TokenId>(offsets: &[O], n_ids: usize) -> Result<()> {
         if v < 0 {
             return Err(Error::Offsets(format!("offsets[{i}] = {v} is negative")));
         }
-        let v = v as usize;
+        let v = usize::try_from(v).map_err(|_| {
+            Error::Offsets(format!(
+                "offsets[{i}] = {v} is past the end of the {n_ids} ids"
+            ))
+        })?;
         if i == 0 && v != 0 {
             return Err(Error::Offsets(format!("offsets[0] must be 0, got {v}")));
         }

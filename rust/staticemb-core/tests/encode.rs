@@ -485,7 +485,6 @@ fn encoder_is_shared_across_threads() {
 }
 
 #[test]
-#[ignore = "src bug: TokenMap::required_rows scans the whole mapping, not mapping[..vocab]"]
 fn required_rows_ignores_mapping_entries_past_the_vocabulary() {
     // A mapping may be longer than the tokenizer's vocabulary; entries the tokenizer can never produce
     // should not raise the table height that check_table demands.

@@ -166,8 +166,8 @@ fn long_bags_match_naive_mean() {
 
 #[test]
 fn mean_of_a_very_long_bag_stays_accurate() {
-    // 300,000 copies of the same row: the mean is that row. Plain f32 accumulation drifts by up to
-    // n * eps / 2 (about 1.8% here); blocked accumulation stays within a few ulps of a short text's error.
+    // 300,000 copies of the same row: the mean is that row. One f32 running sum drifts by about 1e-3
+    // relative here (0.3% for 16.1); 1024-row blocks added in f64 keep the error of a 1024-token text (~1e-5).
     let data: Vec<f32> = (0..2 * 40).map(|i| 0.1 + (i as f32) / 3.0).collect();
     let table = Table::new(&data, 2, 40).unwrap();
     let ids = vec![1u32; 300_000];
@@ -180,12 +180,12 @@ fn mean_of_a_very_long_bag_stays_accurate() {
             let x = data[40 + c] as f64;
             let (g, gw) = (out[c] as f64, out_w[c] as f64);
             assert!(
-                (g - x).abs() <= 1e-5 * x,
+                (g - x).abs() <= 5e-5 * x,
                 "{} column {c}: {g} vs {x}",
                 kernel.name()
             );
             assert!(
-                (gw - 0.7 * x).abs() <= 1e-5 * x,
+                (gw - 0.7 * x).abs() <= 5e-5 * x,
                 "{} weighted column {c}: {gw} vs {}",
                 kernel.name(),
                 0.7 * x

@@ -15,6 +15,11 @@ use pyo3::types::{PyList, PyString};
 
 use staticemb_core::{Error, Kernel, PoolOptions, Table, TextEncoder, Threads, TokenId};
 
+// Tokenization allocates small strings and vectors for every word; mimalloc's thread-local free lists make
+// that markedly cheaper than glibc malloc under several threads (see benches/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Raise one of the exception classes defined in `staticemb.errors`.
 fn raise(py: Python<'_>, class: &str, msg: String) -> PyErr {
     match py.import("staticemb.errors").and_then(|m| m.getattr(class)) {
