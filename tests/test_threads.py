@@ -54,6 +54,14 @@ def test_many_python_threads_at_once(model, texts, expected):
             np.testing.assert_array_equal(out, expected[start:stop])
 
 
+@pytest.mark.parametrize("num_threads", [None, 1, 2, 3])
+def test_tokenize_is_the_same_on_any_thread_count(model, texts, num_threads):
+    ids, offsets = model.tokenize(texts, num_threads=1)
+    ids2, offsets2 = model.tokenize(texts, num_threads=num_threads)
+    np.testing.assert_array_equal(ids, ids2)
+    np.testing.assert_array_equal(offsets, offsets2)
+
+
 def test_embed_ids_from_many_threads(model, texts, expected):
     ids, offsets = model.tokenize(texts)
     with ThreadPoolExecutor(max_workers=6) as pool:

@@ -25,7 +25,9 @@ class TextEncoder:
         normalize: bool = False,
         num_threads: int | None = None,
     ) -> None: ...
-    def tokenize(self, texts: list[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+    def tokenize(
+        self, texts: list[str], num_threads: int | None = None
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
 
 def pool_into(
     table: npt.NDArray[np.float32],

@@ -380,10 +380,12 @@ class StaticModel:
                 bar.update(len(chunk))
         return out
 
-    def tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def tokenize(self, texts: Sequence[str], *, num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of ``texts`` as ``(ids, offsets)``: flat uint32 ids and int64 bag start offsets, the input
-        :meth:`embed_ids` takes. These are the tokenizer's ids, before model2vec's unknown-token drop."""
-        return self._encoder.tokenize(_as_text_list(texts))
+        :meth:`embed_ids` takes. These are the tokenizer's ids (no special tokens), before model2vec's
+        unknown-token drop. ``num_threads`` as in :meth:`encode`."""
+        threads = _check_positive_int("num_threads", num_threads)
+        return self._encoder.tokenize(_as_text_list(texts), threads)
 
     def embed_ids(
         self,

@@ -8,7 +8,7 @@ use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 use crate::error::{Error, Result};
 use crate::pool::{pool_one, PoolOptions};
 use crate::table::Table;
-use crate::threads::for_each_chunk;
+use crate::threads::{for_each_chunk, map_ranges, Threads};
 
 /// Marks a token id that is dropped before pooling (model2vec drops the unknown token).
 const SKIP: u32 = u32::MAX;
@@ -189,6 +189,33 @@ impl TextEncoder {
         let mut ids = Vec::new();
         self.push_token_ids(text, &mut ids)?;
         Ok(ids)
+    }
+
+    /// Token ids of many texts, flattened, with each text's start offset (the `EmbeddingBag` convention).
+    pub fn tokenize_batch(&self, texts: &[&str], threads: Threads) -> Result<(Vec<u32>, Vec<i64>)> {
+        let parts = map_ranges(threads, texts.len(), 256, |range| {
+            let mut ids = Vec::new();
+            let mut lengths = Vec::with_capacity(range.len());
+            for i in range {
+                let before = ids.len();
+                self.push_token_ids(texts[i], &mut ids)
+                    .map_err(|e| Error::Tokenizer(format!("text {i}: {e}")))?;
+                lengths.push(ids.len() - before);
+            }
+            Ok((ids, lengths))
+        })?;
+        let total = parts.iter().map(|(ids, _)| ids.len()).sum();
+        let mut ids = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(texts.len());
+        for (part, lengths) in parts {
+            let mut start = ids.len();
+            for len in lengths {
+                offsets.push(start as i64);
+                start += len;
+            }
+            ids.extend_from_slice(&part);
+        }
+        Ok((ids, offsets))
     }
 
     /// Append the token ids of `text` to `ids`.

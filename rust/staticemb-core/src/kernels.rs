@@ -121,16 +121,15 @@ impl Kernel {
             Kernel::Scalar => sum_rows_scalar(data, width, rows, weights, out),
             Kernel::Baseline => sum_rows_blocked::<I, 32>(data, width, rows, weights, out),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the guard has just confirmed AVX2 and FMA on this CPU (the check is a cached load).
-            Kernel::Avx2
-                if std::is_x86_feature_detected!("avx2")
-                    && std::is_x86_feature_detected!("fma") =>
-            unsafe { sum_rows_avx2(data, width, rows, weights, out) },
+            Kernel::Avx2 if has_avx2_fma() => {
+                // SAFETY: the guard has just confirmed AVX2 and FMA on this CPU (the check is a cached load).
+                unsafe { sum_rows_avx2(data, width, rows, weights, out) }
+            }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the guard has just confirmed AVX-512F on this CPU.
-            Kernel::Avx512 if std::is_x86_feature_detected!("avx512f") => unsafe {
-                sum_rows_avx512(data, width, rows, weights, out)
-            },
+            Kernel::Avx512 if std::is_x86_feature_detected!("avx512f") => {
+                // SAFETY: the guard has just confirmed AVX-512F on this CPU.
+                unsafe { sum_rows_avx512(data, width, rows, weights, out) }
+            }
             // A variant named on a CPU that lacks its features (the enum is public) falls back safely.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 | Kernel::Avx512 => {
@@ -138,6 +137,12 @@ impl Kernel {
             }
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn has_avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
 /// The reference: add one row at a time into `out`.

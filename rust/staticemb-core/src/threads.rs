@@ -163,3 +163,21 @@ where
         }),
     }
 }
+
+/// Run `job(start..end)` over consecutive ranges of `0..n` (`per_chunk` items each), serially or on the
+/// pool, and return the results in order. The first error is returned.
+pub fn map_ranges<T, F>(threads: Threads, n: usize, per_chunk: usize, job: F) -> Result<Vec<T>>
+where
+    T: Send,
+    F: Fn(std::ops::Range<usize>) -> Result<T> + Sync + Send,
+{
+    let per_chunk = per_chunk.max(1);
+    let ranges: Vec<_> = (0..n)
+        .step_by(per_chunk)
+        .map(|s| s..(s + per_chunk).min(n))
+        .collect();
+    match threads.pool()? {
+        None => ranges.into_iter().map(job).collect(),
+        Some(pool) => pool.install(|| ranges.into_par_iter().map(job).collect()),
+    }
+}

@@ -214,24 +214,20 @@ impl PyTextEncoder {
     }
 
     /// Token ids of each text, flattened, with bag start offsets: `(ids uint32, offsets int64)`.
+    #[pyo3(signature = (texts, num_threads=None))]
     fn tokenize<'py>(
         &self,
         py: Python<'py>,
         texts: &Bound<'py, PyAny>,
+        num_threads: Option<i64>,
     ) -> PyResult<IdsAndOffsets<'py>> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
+        let threads = threads(num_threads)?;
         let enc = &self.inner;
-        let result = py.detach(|| -> Result<(Vec<u32>, Vec<i64>), Error> {
-            let mut ids = Vec::new();
-            let mut offsets = Vec::with_capacity(strs.len());
-            for s in &strs {
-                offsets.push(ids.len() as i64);
-                ids.extend(enc.token_ids(s)?);
-            }
-            Ok((ids, offsets))
-        });
-        let (ids, offsets) = result.map_err(|e| to_py(py, e))?;
+        let (ids, offsets) = py
+            .detach(|| enc.tokenize_batch(&strs, threads))
+            .map_err(|e| to_py(py, e))?;
         Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, offsets)))
     }
 }
