@@ -12,7 +12,10 @@ class TextEncoder:
         mapping: npt.NDArray[np.int64] | None = None,
         weights: npt.NDArray[np.float32] | None = None,
         drop_ids: list[int] = ...,
+        native: bool = True,
     ) -> None: ...
+    @property
+    def backend(self) -> str: ...
     @property
     def vocab_size(self) -> int: ...
     @property

@@ -117,6 +117,7 @@ class StaticModel:
         weights: np.ndarray | None = None,
         token_mapping: np.ndarray | None = None,
         drop_unknown: bool = False,
+        tokenizer_backend: str = "auto",
         info: dict[str, Any] | None = None,
     ) -> None:
         """Wrap a tokenizer and a table.
@@ -130,6 +131,9 @@ class StaticModel:
             weights: model2vec per-token weights, indexed by token id: each row is scaled before the mean.
             token_mapping: model2vec's token id → table row mapping (vocabulary quantization).
             drop_unknown: drop the unknown token before pooling, as model2vec does.
+            tokenizer_backend: ``"auto"`` uses staticemb's native WordPiece for BERT-style tokenizers
+                (BertNormalizer + BertPreTokenizer + WordPiece; the same ids, several times faster) and the
+                ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
         """
         self._tokenizer = self._own_tokenizer(tokenizer)
         table = _as_float32_table(embeddings)
@@ -155,8 +159,13 @@ class StaticModel:
             if unk is not None:
                 drop.append(int(unk))
         self._mapping, self._weights, self._drop = mapping, w, drop
+        if tokenizer_backend not in ("auto", "tokenizers"):
+            raise InvalidInputError(f"tokenizer_backend must be 'auto' or 'tokenizers', got {tokenizer_backend!r}")
+        self._backend_request = tokenizer_backend
         try:
-            self._encoder = _core.TextEncoder(self._tokenizer.to_str(), mapping, w, drop)
+            self._encoder = _core.TextEncoder(
+                self._tokenizer.to_str(), mapping, w, drop, tokenizer_backend == "auto"
+            )
         except TokenizerError as e:
             raise ModelFormatError(f"could not load the tokenizer: {e}") from None
         except InvalidInputError as e:
@@ -200,6 +209,7 @@ class StaticModel:
             "weights": self._weights,
             "token_mapping": self._mapping,
             "drop_unknown": bool(self._drop),
+            "tokenizer_backend": self._backend_request,
             "info": self._info,
         }
 
@@ -305,6 +315,12 @@ class StaticModel:
     def tokenizer(self) -> Tokenizer:
         """The ``tokenizers.Tokenizer`` (padding and truncation off)."""
         return self._tokenizer
+
+    @property
+    def tokenizer_backend(self) -> str:
+        """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style tokenizers) or
+        ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate)."""
+        return self._encoder.backend
 
     @property
     def normalize(self) -> bool:

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::pool::{pool_one, PoolOptions};
 use crate::table::Table;
 use crate::threads::{for_each_chunk, map_ranges, Threads};
+use crate::wordpiece::{BertWordPiece, WordPieceScratch};
 
 /// Marks a token id that is dropped before pooling (model2vec drops the unknown token).
 const SKIP: u32 = u32::MAX;
@@ -106,6 +107,7 @@ impl TokenMap {
 /// (NumPy) keeps ownership of it.
 pub struct TextEncoder {
     tokenizer: Tokenizer,
+    native: Option<BertWordPiece>,
     vocab: usize,
     map: TokenMap,
     required_rows: usize,
@@ -114,6 +116,7 @@ pub struct TextEncoder {
 /// Reusable buffers of one worker.
 #[derive(Default)]
 struct Scratch {
+    wordpiece: WordPieceScratch,
     ids: Vec<u32>,
     rows: Vec<u32>,
     weights: Vec<f32>,
@@ -148,12 +151,30 @@ impl TextEncoder {
             .unwrap_or(0);
         let map = TokenMap::new(vocab, mapping, weights, drop)?;
         let required_rows = map.required_rows(vocab);
+        let native = BertWordPiece::from_tokenizer(&tokenizer);
         Ok(TextEncoder {
             tokenizer,
+            native,
             vocab,
             map,
             required_rows,
         })
+    }
+
+    /// Always use the `tokenizers` crate, even for a tokenizer the native WordPiece supports.
+    pub fn without_native(mut self) -> Self {
+        self.native = None;
+        self
+    }
+
+    /// Which tokenizer runs: `"native-wordpiece"` (BERT-style WordPiece, see [`BertWordPiece`]) or
+    /// `"tokenizers"` (the `tokenizers` crate, for every other `tokenizer.json`).
+    pub fn backend(&self) -> &'static str {
+        if self.native.is_some() {
+            "native-wordpiece"
+        } else {
+            "tokenizers"
+        }
     }
 
     /// One more than the largest id the tokenizer can produce.
@@ -187,7 +208,7 @@ impl TextEncoder {
     /// this is the tokenizer's own output.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
         let mut ids = Vec::new();
-        self.push_token_ids(text, &mut ids)?;
+        self.push_token_ids(text, &mut ids, &mut WordPieceScratch::default())?;
         Ok(ids)
     }
 
@@ -196,9 +217,10 @@ impl TextEncoder {
         let parts = map_ranges(threads, texts.len(), 256, |range| {
             let mut ids = Vec::new();
             let mut lengths = Vec::with_capacity(range.len());
+            let mut scratch = WordPieceScratch::default();
             for i in range {
                 let before = ids.len();
-                self.push_token_ids(texts[i], &mut ids)
+                self.push_token_ids(texts[i], &mut ids, &mut scratch)
                     .map_err(|e| Error::Tokenizer(format!("text {i}: {e}")))?;
                 lengths.push(ids.len() - before);
             }
@@ -224,7 +246,22 @@ impl TextEncoder {
     /// normalization, pre-tokenization, the model — but reads the ids straight from the tokenized splits
     /// instead of building an `Encoding` (which copies every token's string, offsets and masks). The
     /// post-processor is skipped: without special tokens it does not change ids.
-    pub fn push_token_ids(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
+    pub fn push_token_ids(
+        &self,
+        text: &str,
+        ids: &mut Vec<u32>,
+        scratch: &mut WordPieceScratch,
+    ) -> Result<()> {
+        if let Some(native) = &self.native {
+            if native.push_ids(text, ids, scratch) {
+                return Ok(());
+            }
+        }
+        self.push_token_ids_crate(text, ids)
+    }
+
+    /// [`TextEncoder::push_token_ids`] through the `tokenizers` crate only.
+    pub fn push_token_ids_crate(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
         let tok = &self.tokenizer;
         guarded(|| {
             let mut pre = tok
@@ -284,7 +321,7 @@ impl TextEncoder {
         row: &mut [f32],
     ) -> Result<()> {
         s.ids.clear();
-        self.push_token_ids(text, &mut s.ids)?;
+        self.push_token_ids(text, &mut s.ids, &mut s.wordpiece)?;
         let ids = s.ids.as_slice();
         let weights = match &self.map.weights {
             None => None,

@@ -12,6 +12,7 @@ pub mod kernels;
 pub mod pool;
 pub mod table;
 pub mod threads;
+pub mod wordpiece;
 
 pub use encode::{TextEncoder, TokenMap};
 pub use error::{Error, Result};
@@ -19,3 +20,4 @@ pub use kernels::Kernel;
 pub use pool::{check_offsets, pool_bags, PoolOptions};
 pub use table::{Table, TokenId};
 pub use threads::Threads;
+pub use wordpiece::BertWordPiece;

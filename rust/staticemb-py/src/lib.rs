@@ -149,13 +149,14 @@ struct PyTextEncoder {
 #[pymethods]
 impl PyTextEncoder {
     #[new]
-    #[pyo3(signature = (tokenizer_json, mapping=None, weights=None, drop_ids=Vec::new()))]
+    #[pyo3(signature = (tokenizer_json, mapping=None, weights=None, drop_ids=Vec::new(), native=true))]
     fn new(
         py: Python<'_>,
         tokenizer_json: &str,
         mapping: Option<PyReadonlyArray1<'_, i64>>,
         weights: Option<PyReadonlyArray1<'_, f32>>,
         drop_ids: Vec<u32>,
+        native: bool,
     ) -> PyResult<Self> {
         let mapping = mapping
             .as_ref()
@@ -170,6 +171,11 @@ impl PyTextEncoder {
         let inner = py
             .detach(|| TextEncoder::new(tokenizer_json, mapping, weights, &drop_ids))
             .map_err(|e| to_py(py, e))?;
+        let inner = if native {
+            inner
+        } else {
+            inner.without_native()
+        };
         Ok(PyTextEncoder {
             inner: Arc::new(inner),
         })
@@ -179,6 +185,12 @@ impl PyTextEncoder {
     #[getter]
     fn vocab_size(&self) -> usize {
         self.inner.vocab_size()
+    }
+
+    /// `"native-wordpiece"` or `"tokenizers"`: which tokenizer implementation runs.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
     }
 
     /// The smallest table height that serves every token id.

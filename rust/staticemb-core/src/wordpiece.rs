@@ -1,0 +1,281 @@
+//! A native tokenizer for BERT-style `tokenizer.json` files: `BertNormalizer` + `BertPreTokenizer` +
+//! `WordPiece`, producing exactly the ids of the `tokenizers` crate with `add_special_tokens = false`.
+//!
+//! It runs one pass per text with reused buffers: normalize into a scratch string (an ASCII fast path
+//! skips Unicode tables altogether), split into words, and match each word greedily against two hash
+//! maps (word-initial pieces and continuation pieces, the latter keyed without their `##` prefix), never
+//! trying a piece longer than the longest one in the vocabulary. Character classes come from the same
+//! crates the `tokenizers` crate uses (`unicode_categories`, `unicode-normalization-alignments`) and the
+//! same `char` methods, so the Unicode tables agree.
+//!
+//! Texts that contain an added token (in the raw or the normalized text) are left to the `tokenizers`
+//! crate: [`BertWordPiece::push_ids`] returns `false` and the caller falls back. Any `tokenizer.json` that
+//! is not exactly this pipeline is not handled here at all ([`BertWordPiece::from_tokenizer`] is `None`).
+
+use ahash::AHashMap;
+use aho_corasick::AhoCorasick;
+use tokenizers::models::ModelWrapper;
+use tokenizers::normalizers::NormalizerWrapper;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::{Model, Tokenizer};
+use unicode_categories::UnicodeCategories;
+use unicode_normalization_alignments::UnicodeNormalization;
+
+/// The native BERT WordPiece pipeline.
+pub struct BertWordPiece {
+    clean_text: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
+    lowercase: bool,
+    first: AHashMap<Box<str>, u32>,
+    cont: AHashMap<Box<str>, u32>,
+    max_first: usize,
+    max_cont: usize,
+    unk: u32,
+    max_chars: usize,
+    added: Option<AhoCorasick>,
+}
+
+/// Reusable buffers of one worker.
+#[derive(Default)]
+pub struct WordPieceScratch {
+    normalized: String,
+    chars: String,
+}
+
+impl BertWordPiece {
+    /// Build the native pipeline when `tok` is exactly BertNormalizer + BertPreTokenizer + WordPiece;
+    /// `None` otherwise (including when the unknown token is missing from the vocabulary).
+    pub fn from_tokenizer(tok: &Tokenizer) -> Option<Self> {
+        let Some(NormalizerWrapper::BertNormalizer(norm)) = tok.get_normalizer() else {
+            return None;
+        };
+        let Some(PreTokenizerWrapper::BertPreTokenizer(_)) = tok.get_pre_tokenizer() else {
+            return None;
+        };
+        let ModelWrapper::WordPiece(wp) = tok.get_model() else {
+            return None;
+        };
+        let vocab = wp.get_vocab();
+        let unk = *vocab.get(&wp.unk_token)?;
+        let prefix = wp.continuing_subword_prefix.as_str();
+        let mut first = AHashMap::with_capacity(vocab.len());
+        let mut cont = AHashMap::new();
+        for (piece, &id) in &vocab {
+            first.insert(piece.as_str().into(), id);
+            if let Some(rest) = piece.strip_prefix(prefix) {
+                if !rest.is_empty() || prefix.is_empty() {
+                    cont.insert(rest.into(), id);
+                }
+            }
+        }
+        let max_first = first.keys().map(|k: &Box<str>| k.len()).max().unwrap_or(0);
+        let max_cont = cont.keys().map(|k: &Box<str>| k.len()).max().unwrap_or(0);
+        let patterns: Vec<String> = tok
+            .get_added_tokens_decoder()
+            .into_values()
+            .map(|t| t.content)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let added = if patterns.is_empty() {
+            None
+        } else {
+            Some(AhoCorasick::new(&patterns).ok()?)
+        };
+        Some(BertWordPiece {
+            clean_text: norm.clean_text,
+            handle_chinese_chars: norm.handle_chinese_chars,
+            strip_accents: norm.strip_accents.unwrap_or(norm.lowercase),
+            lowercase: norm.lowercase,
+            first,
+            cont,
+            max_first,
+            max_cont,
+            unk,
+            max_chars: wp.max_input_chars_per_word,
+            added,
+        })
+    }
+
+    /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the text contains
+    /// an added token: the caller must then use the `tokenizers` crate.
+    pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, scratch: &mut WordPieceScratch) -> bool {
+        if let Some(ac) = &self.added {
+            if ac.is_match(text) {
+                return false;
+            }
+        }
+        self.normalize(text, scratch);
+        let normalized = &scratch.normalized;
+        if let Some(ac) = &self.added {
+            if ac.is_match(normalized.as_str()) {
+                return false;
+            }
+        }
+        // BertPreTokenizer: whitespace separates words and is dropped; punctuation is a word of its own.
+        let mut start = None;
+        for (i, c) in normalized.char_indices() {
+            let ws = c.is_whitespace();
+            if ws || is_bert_punc(c) {
+                if let Some(s) = start.take() {
+                    self.word(&normalized[s..i], ids);
+                }
+                if !ws {
+                    self.word(&normalized[i..i + c.len_utf8()], ids);
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            self.word(&normalized[s..], ids);
+        }
+        true
+    }
+
+    /// BertNormalizer, into `scratch.normalized`.
+    fn normalize(&self, text: &str, scratch: &mut WordPieceScratch) {
+        let out = &mut scratch.normalized;
+        out.clear();
+        if text.is_ascii() {
+            // ASCII: no Chinese characters, NFD is the identity and there is no mark to strip.
+            out.reserve(text.len());
+            for &b in text.as_bytes() {
+                let mut c = b as char;
+                if self.clean_text {
+                    if b == 0 || is_control(c) {
+                        continue;
+                    }
+                    if is_whitespace(c) {
+                        c = ' ';
+                    }
+                }
+                out.push(if self.lowercase {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                });
+            }
+            return;
+        }
+        // 1. clean text, 2. pad Chinese characters, into `chars`.
+        let tmp = &mut scratch.chars;
+        tmp.clear();
+        for mut c in text.chars() {
+            if self.clean_text {
+                if c == '\0' || c == '\u{fffd}' || is_control(c) {
+                    continue;
+                }
+                if is_whitespace(c) {
+                    c = ' ';
+                }
+            }
+            if self.handle_chinese_chars && is_chinese_char(c) {
+                tmp.push(' ');
+                tmp.push(c);
+                tmp.push(' ');
+            } else {
+                tmp.push(c);
+            }
+        }
+        // 3. strip accents (NFD, drop non-spacing marks), 4. lowercase (char by char, as the reference does).
+        let mut push = |c: char| {
+            if self.lowercase {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+        };
+        if self.strip_accents {
+            for (c, _) in tmp.as_str().nfd() {
+                if !c.is_mark_nonspacing() {
+                    push(c);
+                }
+            }
+        } else {
+            for c in tmp.chars() {
+                push(c);
+            }
+        }
+    }
+
+    /// WordPiece on one (non-empty) word: greedy longest match from the left; any unmatched remainder makes
+    /// the whole word the unknown token.
+    fn word(&self, word: &str, ids: &mut Vec<u32>) {
+        let n_chars = if word.is_ascii() {
+            word.len()
+        } else {
+            word.chars().count()
+        };
+        if n_chars > self.max_chars {
+            ids.push(self.unk);
+            return;
+        }
+        let mark = ids.len();
+        let mut start = 0;
+        while start < word.len() {
+            let (map, max) = if start == 0 {
+                (&self.first, self.max_first)
+            } else {
+                (&self.cont, self.max_cont)
+            };
+            let mut end = floor_char_boundary(word, (start + max).min(word.len()));
+            let mut found = None;
+            while end > start {
+                if let Some(&id) = map.get(&word[start..end]) {
+                    found = Some(id);
+                    break;
+                }
+                end = floor_char_boundary(word, end - 1);
+            }
+            match found {
+                Some(id) => {
+                    ids.push(id);
+                    start = end;
+                }
+                None => {
+                    ids.truncate(mark);
+                    ids.push(self.unk);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The largest char boundary of `s` at or below `i`.
+#[inline]
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+// The character classes of the reference `BertNormalizer` / `BertPreTokenizer`.
+
+fn is_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || c.is_whitespace()
+}
+
+fn is_control(c: char) -> bool {
+    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+}
+
+fn is_chinese_char(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x4E00..=0x9FFF
+            | 0x3400..=0x4DBF
+            | 0x20000..=0x2A6DF
+            | 0x2A700..=0x2B73F
+            | 0x2B740..=0x2B81F
+            | 0x2B920..=0x2CEAF
+            | 0xF900..=0xFAFF
+            | 0x2F800..=0x2FA1F
+    )
+}
+
+fn is_bert_punc(c: char) -> bool {
+    c.is_ascii_punctuation() || c.is_punctuation()
+}
