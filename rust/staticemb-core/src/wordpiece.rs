@@ -59,8 +59,8 @@ impl BertWordPiece {
         let vocab = wp.get_vocab();
         let unk = *vocab.get(&wp.unk_token)?;
         let prefix = wp.continuing_subword_prefix.as_str();
-        let mut first = AHashMap::with_capacity(vocab.len());
-        let mut cont = AHashMap::new();
+        let mut first: AHashMap<Box<str>, u32> = AHashMap::with_capacity(vocab.len());
+        let mut cont: AHashMap<Box<str>, u32> = AHashMap::new();
         for (piece, &id) in &vocab {
             first.insert(piece.as_str().into(), id);
             if let Some(rest) = piece.strip_prefix(prefix) {
@@ -69,8 +69,8 @@ impl BertWordPiece {
                 }
             }
         }
-        let max_first = first.keys().map(|k: &Box<str>| k.len()).max().unwrap_or(0);
-        let max_cont = cont.keys().map(|k: &Box<str>| k.len()).max().unwrap_or(0);
+        let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
+        let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
         let patterns: Vec<String> = tok
             .get_added_tokens_decoder()
             .into_values()
