@@ -33,7 +33,23 @@ pub struct BertWordPiece {
     max_cont: usize,
     unk: u32,
     max_chars: usize,
-    added: Option<AhoCorasick>,
+    /// Added tokens matched against the raw text (`normalized: false`) and against the normalized text.
+    added_raw: Option<AhoCorasick>,
+    added_normalized: Option<AhoCorasick>,
+    /// BertNormalizer on one ASCII byte: the byte it becomes, or [`DROP`].
+    ascii_norm: [u8; 128],
+    /// BertPreTokenizer on one ASCII byte.
+    ascii_class: [Class; 128],
+}
+
+/// Marks an ASCII byte that the normalizer removes (no ASCII byte maps to it).
+const DROP: u8 = 0xFF;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Word,
+    Space,
+    Punct,
 }
 
 /// Reusable buffers of one worker.
@@ -71,21 +87,55 @@ impl BertWordPiece {
         }
         let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
         let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
-        let patterns: Vec<String> = tok
-            .get_added_tokens_decoder()
-            .into_values()
-            .map(|t| t.content)
-            .filter(|c| !c.is_empty())
-            .collect();
-        let added = if patterns.is_empty() {
-            None
-        } else {
-            Some(AhoCorasick::new(&patterns).ok()?)
+        let (mut raw, mut normalized) = (Vec::new(), Vec::new());
+        for t in tok.get_added_tokens_decoder().into_values() {
+            if !t.content.is_empty() {
+                if t.normalized {
+                    &mut normalized
+                } else {
+                    &mut raw
+                }
+                .push(t.content);
+            }
+        }
+        let automaton = |p: Vec<String>| -> Option<Option<AhoCorasick>> {
+            if p.is_empty() {
+                Some(None)
+            } else {
+                AhoCorasick::new(&p).ok().map(Some)
+            }
         };
+        let strip_accents = norm.strip_accents.unwrap_or(norm.lowercase);
+        let mut ascii_norm = [0u8; 128];
+        let mut ascii_class = [Class::Word; 128];
+        for b in 0..128u8 {
+            let c = b as char;
+            ascii_class[b as usize] = if c.is_whitespace() {
+                Class::Space
+            } else if is_bert_punc(c) {
+                Class::Punct
+            } else {
+                Class::Word
+            };
+            ascii_norm[b as usize] = if norm.clean_text && (b == 0 || is_control(c)) {
+                DROP
+            } else {
+                let c = if norm.clean_text && is_whitespace(c) {
+                    ' '
+                } else {
+                    c
+                };
+                if norm.lowercase {
+                    c.to_ascii_lowercase() as u8
+                } else {
+                    c as u8
+                }
+            };
+        }
         Some(BertWordPiece {
             clean_text: norm.clean_text,
             handle_chinese_chars: norm.handle_chinese_chars,
-            strip_accents: norm.strip_accents.unwrap_or(norm.lowercase),
+            strip_accents,
             lowercase: norm.lowercase,
             first,
             cont,
@@ -93,38 +143,61 @@ impl BertWordPiece {
             max_cont,
             unk,
             max_chars: wp.max_input_chars_per_word,
-            added,
+            added_raw: automaton(raw)?,
+            added_normalized: automaton(normalized)?,
+            ascii_norm,
+            ascii_class,
         })
     }
 
     /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the text contains
     /// an added token: the caller must then use the `tokenizers` crate.
     pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, scratch: &mut WordPieceScratch) -> bool {
-        if let Some(ac) = &self.added {
+        if let Some(ac) = &self.added_raw {
             if ac.is_match(text) {
                 return false;
             }
         }
         self.normalize(text, scratch);
-        let normalized = &scratch.normalized;
-        if let Some(ac) = &self.added {
-            if ac.is_match(normalized.as_str()) {
+        let normalized = scratch.normalized.as_str();
+        if let Some(ac) = &self.added_normalized {
+            if ac.is_match(normalized) {
                 return false;
             }
         }
         // BertPreTokenizer: whitespace separates words and is dropped; punctuation is a word of its own.
         let mut start = None;
-        for (i, c) in normalized.char_indices() {
-            let ws = c.is_whitespace();
-            if ws || is_bert_punc(c) {
-                if let Some(s) = start.take() {
-                    self.word(&normalized[s..i], ids);
+        if normalized.is_ascii() {
+            for (i, &b) in normalized.as_bytes().iter().enumerate() {
+                match self.ascii_class[b as usize] {
+                    Class::Word => {
+                        if start.is_none() {
+                            start = Some(i);
+                        }
+                    }
+                    class => {
+                        if let Some(s) = start.take() {
+                            self.word(&normalized[s..i], ids);
+                        }
+                        if class == Class::Punct {
+                            self.word(&normalized[i..i + 1], ids);
+                        }
+                    }
                 }
-                if !ws {
-                    self.word(&normalized[i..i + c.len_utf8()], ids);
+            }
+        } else {
+            for (i, c) in normalized.char_indices() {
+                let ws = c.is_whitespace();
+                if ws || is_bert_punc(c) {
+                    if let Some(s) = start.take() {
+                        self.word(&normalized[s..i], ids);
+                    }
+                    if !ws {
+                        self.word(&normalized[i..i + c.len_utf8()], ids);
+                    }
+                } else if start.is_none() {
+                    start = Some(i);
                 }
-            } else if start.is_none() {
-                start = Some(i);
             }
         }
         if let Some(s) = start {
@@ -139,23 +212,14 @@ impl BertWordPiece {
         out.clear();
         if text.is_ascii() {
             // ASCII: no Chinese characters, NFD is the identity and there is no mark to strip.
-            out.reserve(text.len());
-            for &b in text.as_bytes() {
-                let mut c = b as char;
-                if self.clean_text {
-                    if b == 0 || is_control(c) {
-                        continue;
-                    }
-                    if is_whitespace(c) {
-                        c = ' ';
-                    }
-                }
-                out.push(if self.lowercase {
-                    c.to_ascii_lowercase()
-                } else {
-                    c
-                });
-            }
+            let mut bytes = std::mem::take(out).into_bytes();
+            bytes.extend(
+                text.as_bytes()
+                    .iter()
+                    .map(|&b| self.ascii_norm[b as usize])
+                    .filter(|&b| b != DROP),
+            );
+            *out = String::from_utf8(bytes).expect("the table maps ASCII to ASCII");
             return;
         }
         // 1. clean text, 2. pad Chinese characters, into `chars`.
@@ -277,5 +341,6 @@ fn is_chinese_char(c: char) -> bool {
 }
 
 fn is_bert_punc(c: char) -> bool {
-    c.is_ascii_punctuation() || c.is_punctuation()
+    // Within ASCII, every Unicode punctuation character is also ASCII punctuation: skip the tables.
+    c.is_ascii_punctuation() || (!c.is_ascii() && c.is_punctuation())
 }
