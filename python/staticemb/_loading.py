@@ -29,6 +29,7 @@ class LoadedModel:
     weights: np.ndarray | None = None
     mapping: np.ndarray | None = None
     drop_unknown: bool = False
+    scales: np.ndarray | None = None
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -113,7 +114,7 @@ def read_folder(folder: Path) -> LoadedModel:
     weights_path = module_dir / "model.safetensors"
     if not weights_path.is_file():
         raise FileNotFoundError(f"model.safetensors not found in {module_dir}")
-    tensors = _safetensors.load(weights_path, names=["embedding.weight", "embeddings", "weights", "mapping"])
+    tensors = _safetensors.load(weights_path, names=["embedding.weight", "embedding.scales", "embeddings", "weights", "mapping"])
     tokenizer_json = _tokenizer_json(module_dir)
 
     if "embeddings" in tensors:
@@ -142,6 +143,7 @@ def read_folder(folder: Path) -> LoadedModel:
         tokenizer_json=tokenizer_json,
         embeddings=tensors["embedding.weight"],
         normalize=normalize,
+        scales=tensors.get("embedding.scales"),
         source=str(folder),
         info=info,
     )

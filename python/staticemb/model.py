@@ -52,11 +52,12 @@ def _as_text_list(texts: Any) -> list:
     raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
 
 
-def _as_float32_table(embeddings: Any) -> np.ndarray:
-    """A C-contiguous float32 2-D array, copying only when the dtype must change."""
+def _as_table(embeddings: Any) -> np.ndarray:
+    """A C-contiguous 2-D table in a stored dtype staticemb pools natively (float32, float16, int8), copying
+    only when the dtype must change (float64 and bfloat16 become float32)."""
     if hasattr(embeddings, "detach") and hasattr(embeddings, "cpu"):  # a torch tensor, without importing torch
         embeddings = embeddings.detach().cpu()
-        if str(embeddings.dtype) not in ("torch.float32",):
+        if str(embeddings.dtype) not in ("torch.float32", "torch.float16", "torch.int8"):
             embeddings = embeddings.float()
         embeddings = embeddings.numpy()
     if not isinstance(embeddings, np.ndarray):
@@ -65,19 +66,31 @@ def _as_float32_table(embeddings: Any) -> np.ndarray:
         raise InvalidInputError(f"embeddings must be 2-D (vocabulary x dimension), got shape {embeddings.shape}")
     if embeddings.shape[0] == 0 or embeddings.shape[1] == 0:
         raise InvalidInputError(f"embeddings must not be empty, got shape {embeddings.shape}")
-    kind = embeddings.dtype.kind
-    if kind == "f" or (kind == "i" and embeddings.dtype.itemsize == 1):
-        # float16/float64 tables and model2vec's int8 tables are averaged as float32 (model2vec averages int8
-        # values as they are, without a scale).
-        if embeddings.dtype != np.float32:
-            embeddings = embeddings.astype(np.float32)
-    else:
-        raise TypeError(f"embeddings must hold floating-point values (or int8), not {embeddings.dtype}")
+    if embeddings.dtype not in (np.float32, np.float16, np.int8):
+        if embeddings.dtype.kind != "f":
+            raise TypeError(f"embeddings must hold floating-point values (or int8), not {embeddings.dtype}")
+        embeddings = embeddings.astype(np.float32)
     if not embeddings.flags.c_contiguous:
         raise InvalidInputError(
             "embeddings must be C-contiguous (row-major); pass np.ascontiguousarray(embeddings) to copy it"
         )
     return embeddings
+
+
+def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Quantize a float32 table: ``"float16"`` (rounded to nearest) or ``"int8"`` with one scale per row
+    (``scale = max|row| / 127``, values rounded to nearest). Returns ``(values, scales or None)``."""
+    table = np.asarray(table, dtype=np.float32)
+    if dtype == "float32":
+        return np.ascontiguousarray(table), None
+    if dtype == "float16":
+        return np.ascontiguousarray(table.astype(np.float16)), None
+    if dtype == "int8":
+        scales = np.abs(table).max(axis=1) / 127.0
+        scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+        values = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
+        return np.ascontiguousarray(values), scales
+    raise InvalidInputError(f"dtype must be 'float32', 'float16' or 'int8', got {dtype!r}")
 
 
 def _unknown_token_id(tokenizer: Tokenizer) -> int | None:
@@ -117,6 +130,7 @@ class StaticModel:
         weights: np.ndarray | None = None,
         token_mapping: np.ndarray | None = None,
         drop_unknown: bool = False,
+        scales: np.ndarray | None = None,
         tokenizer_backend: str = "auto",
         info: dict[str, Any] | None = None,
     ) -> None:
@@ -125,21 +139,37 @@ class StaticModel:
         Args:
             tokenizer: a ``tokenizers.Tokenizer`` (or a ``transformers`` fast tokenizer, or a
                 ``tokenizer.json`` string).
-            embeddings: a 2-D array, one row per token id (or per mapped row, see ``token_mapping``).
+            embeddings: a 2-D array, one row per token id (or per mapped row, see ``token_mapping``): float32,
+                float16 or int8 are pooled as stored (accumulating in float32); other floats become float32.
             normalize: L2-normalize embeddings by default.
             dim: default output width (Matryoshka truncation); ``None`` uses the full table width.
             weights: model2vec per-token weights, indexed by token id: each row is scaled before the mean.
             token_mapping: model2vec's token id → table row mapping (vocabulary quantization).
             drop_unknown: drop the unknown token before pooling, as model2vec does.
+            scales: one float32 scale per row of an int8 table (row value = scale * int8 value); ``None``
+                means 1 (model2vec's int8 tables are averaged as they are).
             tokenizer_backend: ``"auto"`` uses staticemb's native WordPiece for BERT-style tokenizers
                 (BertNormalizer + BertPreTokenizer + WordPiece; the same ids, several times faster) and the
                 ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
         """
         self._tokenizer = self._own_tokenizer(tokenizer)
-        table = _as_float32_table(embeddings)
+        table = _as_table(embeddings)
         view = table.view()
         view.flags.writeable = False
         self._table = view
+        # float16 tables cross into Rust as their bit patterns.
+        self._core_table = view.view(np.uint16) if view.dtype == np.float16 else view
+        self._scales = None
+        if view.dtype == np.int8:
+            s = np.ones(view.shape[0], np.float32) if scales is None else np.asarray(scales)
+            if s.dtype.kind != "f":
+                raise TypeError(f"scales must be a floating-point array, not {s.dtype}")
+            s = np.ascontiguousarray(s, dtype=np.float32)
+            if s.shape != (view.shape[0],):
+                raise ModelFormatError(f"an int8 table of {view.shape[0]} rows needs {view.shape[0]} scales, got {s.shape}")
+            self._scales = s
+        elif scales is not None:
+            raise InvalidInputError("scales apply to int8 tables only")
         self._normalize = bool(normalize)
         self._info = dict(info or {})
 
@@ -204,6 +234,7 @@ class StaticModel:
         return {
             "tokenizer": self._tokenizer.to_str(),
             "embeddings": np.asarray(self._table),
+            "scales": self._scales,
             "normalize": self._normalize,
             "dim": self._dim,
             "weights": self._weights,
@@ -270,6 +301,7 @@ class StaticModel:
             weights=loaded.weights,
             token_mapping=loaded.mapping,
             drop_unknown=loaded.drop_unknown,
+            scales=loaded.scales,
             info={**loaded.info, "source": loaded.source},
         )
 
@@ -317,6 +349,35 @@ class StaticModel:
         return self._tokenizer
 
     @property
+    def dtype(self) -> str:
+        """How the table is stored: ``"float32"``, ``"float16"`` or ``"int8"`` (with one scale per row)."""
+        return str(self._table.dtype)
+
+    def dequantized(self) -> np.ndarray:
+        """The table as float32 (a copy for quantized tables; the table itself otherwise), full width."""
+        if self._scales is not None:
+            return self._table.astype(np.float32) * self._scales[:, None]
+        return self._table if self._table.dtype == np.float32 else self._table.astype(np.float32)
+
+    def quantize(self, dtype: str) -> StaticModel:
+        """A copy of this model with its table stored as ``"float16"`` (half the memory) or ``"int8"`` (a quarter,
+        one float32 scale per row); ``"float32"`` dequantizes. Pooling always accumulates in float32. The
+        table keeps its full width, so Matryoshka ``dim`` still works."""
+        values, scales = quantize_table(self.dequantized(), dtype)
+        return StaticModel(
+            self._tokenizer,
+            values,
+            normalize=self._normalize,
+            dim=self._dim,
+            weights=self._weights,
+            token_mapping=self._mapping,
+            drop_unknown=bool(self._drop),
+            scales=scales,
+            tokenizer_backend=self._backend_request,
+            info={**self._info, "quantized": dtype},
+        )
+
+    @property
     def tokenizer_backend(self) -> str:
         """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style tokenizers) or
         ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate)."""
@@ -329,14 +390,15 @@ class StaticModel:
 
     @property
     def embeddings(self) -> np.ndarray:
-        """The table (read-only), truncated to :attr:`dim` columns (a view, not a copy)."""
+        """The table as stored (read-only; float32, float16 or int8 — see :meth:`dequantized`), truncated to
+        :attr:`dim` columns (a view, not a copy)."""
         return self._table[:, : self._dim]
 
     def __repr__(self) -> str:
         fmt = self._info.get("format", "arrays")
         return (
             f"StaticModel(vocab_size={self.vocab_size}, dim={self.dim}, full_dim={self.full_dim}, "
-            f"normalize={self.normalize}, format={fmt!r})"
+            f"normalize={self.normalize}, dtype={self.dtype!r}, format={fmt!r})"
         )
 
     # ------------------------------------------------------------------ encoding
@@ -385,14 +447,16 @@ class StaticModel:
         if n == 0:
             return out
         if n <= batch and not show_progress_bar:
-            self._encoder.encode_into(items, self._table, out, norm, threads)
+            self._encoder.encode_into(items, self._core_table, out, norm, threads, self._scales)
             return out
         from tqdm.auto import tqdm
 
         with tqdm(total=n, disable=not show_progress_bar, unit="text", desc="encode") as bar:
             for start in range(0, n, batch):
                 chunk = items[start : start + batch]
-                self._encoder.encode_into(chunk, self._table, out[start : start + len(chunk)], norm, threads)
+                self._encoder.encode_into(
+                    chunk, self._core_table, out[start : start + len(chunk)], norm, threads, self._scales
+                )
                 bar.update(len(chunk))
         return out
 
@@ -429,7 +493,7 @@ class StaticModel:
         weights = None
         if self._mapping is not None or self._weights is not None or self._drop:
             ids_arr, off64, weights = self._apply_token_map(ids_arr, off64)
-        _core.pool_into(self._table, ids_arr, off64, out, norm, threads, weights)
+        _core.pool_into(self._core_table, ids_arr, off64, out, norm, threads, weights, self._scales)
         return out
 
     @staticmethod
@@ -502,10 +566,14 @@ class StaticModel:
     def save(self, path: str | os.PathLike) -> Path:
         """Write a Sentence Transformers static folder that ``SentenceTransformer(path)`` loads unchanged.
 
-        The table is written at :attr:`dim` columns. model2vec token mappings and weights are folded into the
-        table (one row per token id); model2vec's unknown-token drop has no Sentence Transformers equivalent,
-        so a reloaded model averages the unknown token like every other. The tokenizer is written with
-        padding and truncation off. Returns the folder.
+        The table is written at :attr:`dim` columns, in its stored dtype. model2vec token mappings and weights
+        are folded into the table (one row per token id); model2vec's unknown-token drop has no Sentence
+        Transformers equivalent, so a reloaded model averages the unknown token like every other. The
+        tokenizer is written with padding and truncation off. Returns the folder.
+
+        An int8 model is written as ``embedding.weight`` (int8) plus ``embedding.scales`` (float32, one per
+        row): staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for
+        that).
         """
         from safetensors.numpy import save_file
 
@@ -513,12 +581,21 @@ class StaticModel:
         folder.mkdir(parents=True, exist_ok=True)
         module = folder / "0_StaticEmbedding"
         module.mkdir(exist_ok=True)
-        table = self._table[:, : self._dim]
-        if self._mapping is not None:
-            table = table[self._mapping]
-        if self._weights is not None:
-            table = table * self._weights[: table.shape[0], None]
-        save_file({"embedding.weight": np.ascontiguousarray(table, dtype=np.float32)}, str(module / "model.safetensors"))
+        if self._mapping is None and self._weights is None:
+            tensors = {"embedding.weight": np.ascontiguousarray(self._table[:, : self._dim])}
+            if self._scales is not None:
+                tensors["embedding.scales"] = self._scales
+        else:
+            table = self.dequantized()[:, : self._dim]
+            if self._mapping is not None:
+                table = table[self._mapping]
+            if self._weights is not None:
+                table = table * self._weights[: table.shape[0], None]
+            values, scales = quantize_table(table, self.dtype)
+            tensors = {"embedding.weight": values}
+            if scales is not None:
+                tensors["embedding.scales"] = scales
+        save_file(tensors, str(module / "model.safetensors"))
         (module / "tokenizer.json").write_text(self._tokenizer.to_str(), encoding="utf-8")
         modules = [
             {"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"}

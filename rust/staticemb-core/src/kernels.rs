@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use crate::table::TokenId;
+use crate::table::{Storage, Table, TokenId};
 
 /// Which implementation of the gather-and-sum loop runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,7 +100,7 @@ impl Kernel {
         })
     }
 
-    /// `out[..] = sum_i w_i * table[rows[i]][..out.len()]` (w_i = 1 without weights).
+    /// `out[..] = sum_i w_i * table[rows[i]][..out.len()]` (w_i = 1 without weights) for a float32 table.
     ///
     /// `data` is a row-major table of `width` columns. Every `rows[i]` must already be known to be a valid
     /// row; an invalid one panics on the slice bounds check instead of reading out of bounds.
@@ -113,27 +113,64 @@ impl Kernel {
         weights: Option<&[f32]>,
         out: &mut [f32],
     ) {
+        self.sum_rows_of(data, None, width, rows, weights, out)
+    }
+
+    /// [`Kernel::sum_rows`] over any [`Table`] storage (float32, float16, int8 with row scales), always
+    /// accumulating in float32.
+    #[inline]
+    pub fn sum_rows_table<I: TokenId>(
+        self,
+        table: &Table<'_>,
+        rows: &[I],
+        weights: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        let width = table.width();
+        match table.storage() {
+            Storage::F32(d) => self.sum_rows_of(d, None, width, rows, weights, out),
+            Storage::F16(d) => self.sum_rows_of(d, None, width, rows, weights, out),
+            Storage::I8 { values, scales } => {
+                self.sum_rows_of(values, Some(scales), width, rows, weights, out)
+            }
+        }
+    }
+
+    /// The generic form: `out[..] = sum_i w_i * s[rows[i]] * table[rows[i]][..]` with optional per-position
+    /// weights `w` and per-row scales `s`.
+    #[inline]
+    pub fn sum_rows_of<E: Element, I: TokenId>(
+        self,
+        data: &[E],
+        scales: Option<&[f32]>,
+        width: usize,
+        rows: &[I],
+        weights: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
         debug_assert!(out.len() <= width);
         if let Some(w) = weights {
             assert_eq!(w.len(), rows.len(), "one weight per row");
         }
         match self {
-            Kernel::Scalar => sum_rows_scalar(data, width, rows, weights, out),
-            Kernel::Baseline => sum_rows_blocked::<I, 32>(data, width, rows, weights, out),
+            Kernel::Scalar => sum_rows_scalar_of(data, scales, width, rows, weights, out),
+            Kernel::Baseline => {
+                sum_rows_blocked::<E, I, 32>(data, scales, width, rows, weights, out)
+            }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 if has_avx2_fma() => {
                 // SAFETY: the guard has just confirmed AVX2 and FMA on this CPU (the check is a cached load).
-                unsafe { sum_rows_avx2(data, width, rows, weights, out) }
+                unsafe { sum_rows_avx2(data, scales, width, rows, weights, out) }
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 if std::is_x86_feature_detected!("avx512f") => {
                 // SAFETY: the guard has just confirmed AVX-512F on this CPU.
-                unsafe { sum_rows_avx512(data, width, rows, weights, out) }
+                unsafe { sum_rows_avx512(data, scales, width, rows, weights, out) }
             }
             // A variant named on a CPU that lacks its features (the enum is public) falls back safely.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 | Kernel::Avx512 => {
-                sum_rows_blocked::<I, 32>(data, width, rows, weights, out)
+                sum_rows_blocked::<E, I, 32>(data, scales, width, rows, weights, out)
             }
         }
     }
@@ -145,9 +182,66 @@ fn has_avx2_fma() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
-/// The reference: add one row at a time into `out`.
+/// A stored table value that widens to float32.
+pub trait Element: Copy + Send + Sync + 'static {
+    /// The value as float32.
+    fn to_f32(self) -> f32;
+}
+
+impl Element for f32 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl Element for i8 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+/// `u16` elements are IEEE float16 bit patterns.
+impl Element for u16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16_to_f32(self)
+    }
+}
+
+/// Exact float16 → float32 conversion without branches, so that it vectorises: shift the exponent and
+/// mantissa into place and rescale by 2^112 (a multiplication that is exact, and turns float16 subnormals
+/// into float32 normals), then restore infinities/NaNs and the sign.
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let h = u32::from(h);
+    let magic = f32::from_bits((254 - 15) << 23);
+    let scaled = f32::from_bits((h & 0x7fff) << 13) * magic;
+    let inf_nan = f32::from_bits((127 + 16) << 23);
+    let bits = if scaled >= inf_nan {
+        scaled.to_bits() | (255 << 23)
+    } else {
+        scaled.to_bits()
+    };
+    f32::from_bits(bits | ((h & 0x8000) << 16))
+}
+
+/// The reference for float32 tables: add one row at a time into `out`.
 pub fn sum_rows_scalar<I: TokenId>(
     data: &[f32],
+    width: usize,
+    rows: &[I],
+    weights: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    sum_rows_scalar_of(data, None, width, rows, weights, out)
+}
+
+/// The reference for any storage: add one row at a time into `out`.
+pub fn sum_rows_scalar_of<E: Element, I: TokenId>(
+    data: &[E],
+    scales: Option<&[f32]>,
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
@@ -158,17 +252,14 @@ pub fn sum_rows_scalar<I: TokenId>(
     for (i, &r) in rows.iter().enumerate() {
         let start = r.index() * width;
         let row = &data[start..start + k];
-        match weights {
-            None => {
-                for (o, x) in out.iter_mut().zip(row) {
-                    *o += *x;
-                }
+        if weights.is_none() && scales.is_none() {
+            for (o, x) in out.iter_mut().zip(row) {
+                *o += x.to_f32();
             }
-            Some(w) => {
-                let wi = w[i];
-                for (o, x) in out.iter_mut().zip(row) {
-                    *o += wi * *x;
-                }
+        } else {
+            let c = weights.map_or(1.0, |w| w[i]) * scales.map_or(1.0, |s| s[r.index()]);
+            for (o, x) in out.iter_mut().zip(row) {
+                *o += c * x.to_f32();
             }
         }
     }
@@ -177,8 +268,9 @@ pub fn sum_rows_scalar<I: TokenId>(
 /// Column-blocked gather: for each block of `B` columns, keep `B` accumulators in registers and stream the
 /// matching slice of every row through them. The tail (`k % B` columns) uses the row-by-row loop.
 #[inline(always)]
-fn sum_rows_blocked<I: TokenId, const B: usize>(
-    data: &[f32],
+fn sum_rows_blocked<E: Element, I: TokenId, const B: usize>(
+    data: &[E],
+    scales: Option<&[f32]>,
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
@@ -186,30 +278,30 @@ fn sum_rows_blocked<I: TokenId, const B: usize>(
 ) {
     let k = out.len();
     let full = k - k % B;
+    let unit = weights.is_none() && scales.is_none();
+    let coef = |i: usize, r: usize| weights.map_or(1.0, |w| w[i]) * scales.map_or(1.0, |s| s[r]);
     let mut col = 0;
     while col < full {
         let mut acc = [0.0f32; B];
-        match weights {
-            None => {
-                for &r in rows {
-                    let start = r.index() * width + col;
-                    let src: &[f32; B] = data[start..start + B]
-                        .try_into()
-                        .expect("block of B columns");
-                    for j in 0..B {
-                        acc[j] += src[j];
-                    }
+        if unit {
+            for &r in rows {
+                let start = r.index() * width + col;
+                let src: &[E; B] = data[start..start + B]
+                    .try_into()
+                    .expect("block of B columns");
+                for j in 0..B {
+                    acc[j] += src[j].to_f32();
                 }
             }
-            Some(w) => {
-                for (&r, &wi) in rows.iter().zip(w) {
-                    let start = r.index() * width + col;
-                    let src: &[f32; B] = data[start..start + B]
-                        .try_into()
-                        .expect("block of B columns");
-                    for j in 0..B {
-                        acc[j] += wi * src[j];
-                    }
+        } else {
+            for (i, &r) in rows.iter().enumerate() {
+                let c = coef(i, r.index());
+                let start = r.index() * width + col;
+                let src: &[E; B] = data[start..start + B]
+                    .try_into()
+                    .expect("block of B columns");
+                for j in 0..B {
+                    acc[j] += c * src[j].to_f32();
                 }
             }
         }
@@ -222,9 +314,15 @@ fn sum_rows_blocked<I: TokenId, const B: usize>(
         for (i, &r) in rows.iter().enumerate() {
             let start = r.index() * width + full;
             let row = &data[start..start + tail.len()];
-            let wi = weights.map_or(1.0, |w| w[i]);
-            for (o, x) in tail.iter_mut().zip(row) {
-                *o += wi * *x;
+            if unit {
+                for (o, x) in tail.iter_mut().zip(row) {
+                    *o += x.to_f32();
+                }
+            } else {
+                let c = coef(i, r.index());
+                for (o, x) in tail.iter_mut().zip(row) {
+                    *o += c * x.to_f32();
+                }
             }
         }
     }
@@ -232,28 +330,30 @@ fn sum_rows_blocked<I: TokenId, const B: usize>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn sum_rows_avx2<I: TokenId>(
-    data: &[f32],
+unsafe fn sum_rows_avx2<E: Element, I: TokenId>(
+    data: &[E],
+    scales: Option<&[f32]>,
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
     out: &mut [f32],
 ) {
     // 64 floats = 8 ymm accumulators, half of the 16 registers.
-    sum_rows_blocked::<I, 64>(data, width, rows, weights, out)
+    sum_rows_blocked::<E, I, 64>(data, scales, width, rows, weights, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn sum_rows_avx512<I: TokenId>(
-    data: &[f32],
+unsafe fn sum_rows_avx512<E: Element, I: TokenId>(
+    data: &[E],
+    scales: Option<&[f32]>,
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
     out: &mut [f32],
 ) {
     // 128 floats = 8 zmm accumulators.
-    sum_rows_blocked::<I, 128>(data, width, rows, weights, out)
+    sum_rows_blocked::<E, I, 128>(data, scales, width, rows, weights, out)
 }
 
 /// Multiply in place by `s`.

@@ -18,6 +18,6 @@ pub use encode::{TextEncoder, TokenMap};
 pub use error::{Error, Result};
 pub use kernels::Kernel;
 pub use pool::{check_offsets, pool_bags, PoolOptions};
-pub use table::{Table, TokenId};
+pub use table::{Storage, Table, TokenId};
 pub use threads::Threads;
 pub use wordpiece::BertWordPiece;

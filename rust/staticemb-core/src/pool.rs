@@ -134,15 +134,13 @@ pub fn pool_one<I: TokenId>(
         return;
     }
     if ids.len() <= BLOCK_ROWS {
-        opts.kernel
-            .sum_rows(table.data(), table.width(), ids, weights, row);
+        opts.kernel.sum_rows_table(table, ids, weights, row);
         scale(row, 1.0 / ids.len() as f32);
     } else {
         let mut total = vec![0.0f64; row.len()];
         for (b, block) in ids.chunks(BLOCK_ROWS).enumerate() {
             let w = weights.map(|w| &w[b * BLOCK_ROWS..b * BLOCK_ROWS + block.len()]);
-            opts.kernel
-                .sum_rows(table.data(), table.width(), block, w, row);
+            opts.kernel.sum_rows_table(table, block, w, row);
             for (t, x) in total.iter_mut().zip(row.iter()) {
                 *t += f64::from(*x);
             }

@@ -32,25 +32,71 @@ macro_rules! token_id {
 }
 token_id!(u32, i32, i64, u64);
 
-/// A borrowed float32 table of `rows` x `width`, row-major and contiguous.
+/// How the table's values are stored. Every kind is accumulated in float32.
+#[derive(Clone, Copy, Debug)]
+pub enum Storage<'a> {
+    /// float32 values.
+    F32(&'a [f32]),
+    /// IEEE float16 values, as their bit patterns.
+    F16(&'a [u16]),
+    /// int8 values with one float32 scale per row: `value = scale[row] * q`.
+    I8 {
+        /// The quantized values.
+        values: &'a [i8],
+        /// One scale per row.
+        scales: &'a [f32],
+    },
+}
+
+/// A borrowed table of `rows` x `width`, row-major and contiguous.
 #[derive(Clone, Copy, Debug)]
 pub struct Table<'a> {
-    data: &'a [f32],
+    storage: Storage<'a>,
     rows: usize,
     width: usize,
 }
 
 impl<'a> Table<'a> {
-    /// Wrap a buffer, checking that it holds exactly `rows * width` values.
+    /// Wrap a float32 buffer, checking that it holds exactly `rows * width` values.
     pub fn new(data: &'a [f32], rows: usize, width: usize) -> Result<Self> {
-        if width == 0 || rows.checked_mul(width) != Some(data.len()) {
-            return Err(Error::TableShape {
-                len: data.len(),
-                rows,
-                width,
-            });
+        Self::with_storage(Storage::F32(data), rows, width)
+    }
+
+    /// Wrap a float16 buffer (bit patterns).
+    pub fn f16(data: &'a [u16], rows: usize, width: usize) -> Result<Self> {
+        Self::with_storage(Storage::F16(data), rows, width)
+    }
+
+    /// Wrap an int8 buffer with one scale per row.
+    pub fn i8(values: &'a [i8], scales: &'a [f32], rows: usize, width: usize) -> Result<Self> {
+        if scales.len() != rows {
+            return Err(Error::Vocab(format!(
+                "an int8 table of {rows} rows needs {rows} row scales, got {}",
+                scales.len()
+            )));
         }
-        Ok(Table { data, rows, width })
+        Self::with_storage(Storage::I8 { values, scales }, rows, width)
+    }
+
+    fn with_storage(storage: Storage<'a>, rows: usize, width: usize) -> Result<Self> {
+        let len = match storage {
+            Storage::F32(d) => d.len(),
+            Storage::F16(d) => d.len(),
+            Storage::I8 { values, .. } => values.len(),
+        };
+        if width == 0 || rows.checked_mul(width) != Some(len) {
+            return Err(Error::TableShape { len, rows, width });
+        }
+        Ok(Table {
+            storage,
+            rows,
+            width,
+        })
+    }
+
+    /// The storage kind and buffers.
+    pub fn storage(&self) -> Storage<'a> {
+        self.storage
     }
 
     /// Number of rows (the vocabulary size the table can serve).
@@ -63,14 +109,12 @@ impl<'a> Table<'a> {
         self.width
     }
 
-    /// The raw buffer.
+    /// The float32 buffer; empty for a quantized table.
     pub fn data(&self) -> &'a [f32] {
-        self.data
-    }
-
-    /// One row.
-    pub fn row(&self, r: usize) -> &'a [f32] {
-        &self.data[r * self.width..(r + 1) * self.width]
+        match self.storage {
+            Storage::F32(d) => d,
+            _ => &[],
+        }
     }
 
     /// Check that `dim` is a valid output width (1..=width).

@@ -56,20 +56,73 @@ fn threads(num_threads: Option<i64>) -> PyResult<Threads> {
     }
 }
 
-/// Borrow a float32 table as a [`Table`], refusing arrays that are not C-contiguous.
-fn table_of<'a>(py: Python<'_>, table: &'a PyReadonlyArray2<'_, f32>) -> PyResult<Table<'a>> {
-    if !table.is_c_contiguous() {
-        return Err(raise(
-            py,
-            "InvalidInputError",
-            "the embedding table must be C-contiguous".into(),
-        ));
+/// A table borrowed from NumPy: float32, float16 (passed as its uint16 bit pattern) or int8 with row scales.
+enum TableArrays<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F16(PyReadonlyArray2<'py, u16>),
+    I8(PyReadonlyArray2<'py, i8>, PyReadonlyArray1<'py, f32>),
+}
+
+impl<'py> TableArrays<'py> {
+    fn extract(
+        py: Python<'py>,
+        table: &Bound<'py, PyAny>,
+        scales: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let arrays = if let Ok(t) = table.extract::<PyReadonlyArray2<'py, f32>>() {
+            TableArrays::F32(t)
+        } else if let Ok(t) = table.extract::<PyReadonlyArray2<'py, u16>>() {
+            TableArrays::F16(t)
+        } else if let Ok(t) = table.extract::<PyReadonlyArray2<'py, i8>>() {
+            let scales = scales
+                .ok_or_else(|| {
+                    raise(
+                        py,
+                        "InvalidInputError",
+                        "an int8 table needs its row scales".into(),
+                    )
+                })?
+                .extract::<PyReadonlyArray1<'py, f32>>()
+                .map_err(|_| PyTypeError::new_err("row scales must be a 1-D float32 array"))?;
+            TableArrays::I8(t, scales)
+        } else {
+            return Err(PyTypeError::new_err(
+                "the embedding table must be a 2-D float32, float16 (as uint16 bits) or int8 array",
+            ));
+        };
+        let contiguous = match &arrays {
+            TableArrays::F32(t) => t.is_c_contiguous(),
+            TableArrays::F16(t) => t.is_c_contiguous(),
+            TableArrays::I8(t, s) => t.is_c_contiguous() && s.is_c_contiguous(),
+        };
+        if !contiguous {
+            return Err(raise(
+                py,
+                "InvalidInputError",
+                "the embedding table must be C-contiguous".into(),
+            ));
+        }
+        Ok(arrays)
     }
-    let shape = table.shape();
-    let data = table
-        .as_slice()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Table::new(data, shape[0], shape[1]).map_err(|e| to_py(py, e))
+
+    fn view(&self, py: Python<'_>) -> PyResult<Table<'_>> {
+        let slice_err = |e: numpy::AsSliceError| PyValueError::new_err(e.to_string());
+        let table = match self {
+            TableArrays::F32(t) => {
+                Table::new(t.as_slice().map_err(slice_err)?, t.shape()[0], t.shape()[1])
+            }
+            TableArrays::F16(t) => {
+                Table::f16(t.as_slice().map_err(slice_err)?, t.shape()[0], t.shape()[1])
+            }
+            TableArrays::I8(t, s) => Table::i8(
+                t.as_slice().map_err(slice_err)?,
+                s.as_slice().map_err(slice_err)?,
+                t.shape()[0],
+                t.shape()[1],
+            ),
+        };
+        table.map_err(|e| to_py(py, e))
+    }
 }
 
 fn out_slice<'a>(
@@ -200,19 +253,22 @@ impl PyTextEncoder {
     }
 
     /// Encode `texts` (a list of str) into `out` (len(texts) x dim, C-contiguous float32).
-    #[pyo3(signature = (texts, table, out, normalize=false, num_threads=None))]
-    fn encode_into(
+    #[pyo3(signature = (texts, table, out, normalize=false, num_threads=None, scales=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn encode_into<'py>(
         &self,
-        py: Python<'_>,
-        texts: &Bound<'_, PyAny>,
-        table: PyReadonlyArray2<'_, f32>,
-        mut out: PyReadwriteArray2<'_, f32>,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+        table: &Bound<'py, PyAny>,
+        mut out: PyReadwriteArray2<'py, f32>,
         normalize: bool,
         num_threads: Option<i64>,
+        scales: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<()> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
-        let table = table_of(py, &table)?;
+        let arrays = TableArrays::extract(py, table, scales)?;
+        let table = arrays.view(py)?;
         let (out, dim) = out_slice(py, &mut out, strs.len())?;
         let opts = PoolOptions {
             dim,
@@ -281,19 +337,21 @@ fn pool_typed<I: TokenId + numpy::Element, O: TokenId + numpy::Element>(
 ///
 /// `ids` and `offsets` are 1-D int64 arrays (the Python layer converts other integer dtypes).
 #[pyfunction]
-#[pyo3(signature = (table, ids, offsets, out, normalize=false, num_threads=None, weights=None))]
+#[pyo3(signature = (table, ids, offsets, out, normalize=false, num_threads=None, weights=None, scales=None))]
 #[allow(clippy::too_many_arguments)]
-fn pool_into(
-    py: Python<'_>,
-    table: PyReadonlyArray2<'_, f32>,
-    ids: &Bound<'_, PyAny>,
-    offsets: &Bound<'_, PyAny>,
-    mut out: PyReadwriteArray2<'_, f32>,
+fn pool_into<'py>(
+    py: Python<'py>,
+    table: &Bound<'py, PyAny>,
+    ids: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    mut out: PyReadwriteArray2<'py, f32>,
     normalize: bool,
     num_threads: Option<i64>,
-    weights: Option<PyReadonlyArray1<'_, f32>>,
+    weights: Option<PyReadonlyArray1<'py, f32>>,
+    scales: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<()> {
-    let table = table_of(py, &table)?;
+    let arrays = TableArrays::extract(py, table, scales)?;
+    let table = arrays.view(py)?;
     let n_bags = offsets.len()?;
     let (out, dim) = out_slice(py, &mut out, n_bags)?;
     let opts = PoolOptions {
