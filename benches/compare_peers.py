@@ -324,6 +324,10 @@ def run(args: argparse.Namespace) -> int:
         def minilm_encode(x: list[str]) -> object:
             return minilm.encode(x, batch_size=32, convert_to_numpy=True, show_progress_bar=False)
 
+        ours_int8 = ours.quantize("int8")
+        ours_crate = StaticModel.from_pretrained(st_dir, tokenizer_backend="tokenizers")
+        hf_tokenizer = ours.tokenizer
+
         warm = texts[:WARMUP_N]
         engines = [
             Engine(
@@ -337,6 +341,34 @@ def run(args: argparse.Namespace) -> int:
                 "staticemb",
                 f"dim={SMALL_DIM}, num_threads={threads}",
                 lambda x: ours.encode(x, dim=SMALL_DIM, num_threads=threads),
+                texts,
+                warm,
+            ),
+            Engine(
+                "staticemb",
+                f"int8 table (per-row scales), dim={FULL_DIM}, num_threads={threads}",
+                lambda x: ours_int8.encode(x, dim=FULL_DIM, num_threads=threads),
+                texts,
+                warm,
+            ),
+            Engine(
+                "staticemb",
+                f"tokenizer_backend='tokenizers' (the HF crate), dim={FULL_DIM}, num_threads={threads}",
+                lambda x: ours_crate.encode(x, dim=FULL_DIM, num_threads=threads),
+                texts,
+                warm,
+            ),
+            Engine(
+                "staticemb tokenize only",
+                f"native WordPiece, num_threads={threads}",
+                lambda x: ours.tokenize(x, num_threads=threads),
+                texts,
+                warm,
+            ),
+            Engine(
+                "HF tokenizers tokenize only",
+                f"encode_batch_fast(add_special_tokens=False), {threads} threads",
+                lambda x: hf_tokenizer.encode_batch_fast(x, add_special_tokens=False),
                 texts,
                 warm,
             ),

@@ -260,6 +260,7 @@ class StaticModel:
         revision: str | None = None,
         token: str | bool | None = None,
         cache_dir: str | os.PathLike | None = None,
+        tokenizer_backend: str = "auto",
     ) -> StaticModel:
         """Load a static model.
 
@@ -276,16 +277,25 @@ class StaticModel:
         * a ``SentenceTransformer`` whose first module is ``StaticEmbedding`` (the table is shared, not copied);
         * a ``(tokenizer, embeddings)`` pair.
 
-        ``dim`` sets the default output width (Matryoshka truncation) and ``normalize`` overrides the model's
-        own normalization setting.
+        ``dim`` sets the default output width (Matryoshka truncation), ``normalize`` overrides the model's
+        own normalization setting and ``tokenizer_backend`` is passed to the constructor.
         """
         if isinstance(model, tuple):
             if len(model) != 2:
                 raise TypeError("a model given as a tuple must be a (tokenizer, embeddings) pair")
             tokenizer, embeddings = model
-            return cls(tokenizer, embeddings, normalize=bool(normalize), dim=dim, info={"format": "arrays"})
+            return cls(
+                tokenizer,
+                embeddings,
+                normalize=bool(normalize),
+                dim=dim,
+                tokenizer_backend=tokenizer_backend,
+                info={"format": "arrays"},
+            )
         if _is_sentence_transformer(model):
-            return cls._from_sentence_transformer(model, dim=dim, normalize=normalize)
+            return cls._from_sentence_transformer(
+                model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend
+            )
         if not isinstance(model, (str, os.PathLike)):
             raise TypeError(
                 "model must be a folder path, a Hub id, a SentenceTransformer or a (tokenizer, embeddings) pair, "
@@ -302,11 +312,14 @@ class StaticModel:
             token_mapping=loaded.mapping,
             drop_unknown=loaded.drop_unknown,
             scales=loaded.scales,
+            tokenizer_backend=tokenizer_backend,
             info={**loaded.info, "source": loaded.source},
         )
 
     @classmethod
-    def _from_sentence_transformer(cls, st_model: Any, *, dim: int | None, normalize: bool | None) -> StaticModel:
+    def _from_sentence_transformer(
+        cls, st_model: Any, *, dim: int | None, normalize: bool | None, tokenizer_backend: str
+    ) -> StaticModel:
         modules = list(st_model)
         first = modules[0] if modules else None
         if type(first).__name__ != "StaticEmbedding":
@@ -323,6 +336,7 @@ class StaticModel:
             weight,
             normalize=has_norm if normalize is None else bool(normalize),
             dim=dim,
+            tokenizer_backend=tokenizer_backend,
             info={"format": "sentence-transformers", "source": "SentenceTransformer object"},
         )
 
