@@ -367,6 +367,11 @@ class StaticModel:
         """How the table is stored: ``"float32"``, ``"float16"`` or ``"int8"`` (with one scale per row)."""
         return str(self._table.dtype)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored table (and int8 row scales)."""
+        return int(self._table.nbytes + (0 if self._scales is None else self._scales.nbytes))
+
     def dequantized(self) -> np.ndarray:
         """The table as float32 (a copy for quantized tables; the table itself otherwise), full width."""
         if self._scales is not None:
