@@ -163,7 +163,7 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
 
 
 def in_threads(jobs: list[Callable[[], object]]) -> Callable[[], None]:
-    """One callable running ``jobs`` concurrently (one Python thread each; the caller's thread runs the last)."""
+    """One callable running ``jobs`` concurrently: one Python thread each, the caller's runs the last."""
     if len(jobs) == 1:
         return jobs[0]
 
@@ -187,7 +187,7 @@ def seq_read_job(array, threads: int) -> Callable[[], None]:
 
 
 def gather_job(table, ids, dim: int, threads: int) -> Callable[[], None]:
-    """``np.take`` of the first ``dim`` columns of rows ``ids``, in L2-sized batches, split over ``threads``."""
+    """``np.take`` of the first ``dim`` columns of rows ``ids`` in L2-sized batches, over ``threads``."""
     import numpy as np
 
     step = FULL_DIM // dim
@@ -238,7 +238,9 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], dict[str, object]]:
         numpy=np.__version__,
     )
     print(f"{tokens:,} tokens ({tokens / len(texts):.1f} per sentence, {info['distinct']:,} distinct ids)")
-    uniform = np.random.default_rng(ID_SEED).integers(0, VOCAB_SIZE, size=tokens, dtype=np.int64).astype(np.uint32)
+    uniform = (
+        np.random.default_rng(ID_SEED).integers(0, VOCAB_SIZE, size=tokens, dtype=np.int64).astype(np.uint32)
+    )
     streams = {"corpus": ids, "uniform": uniform}
 
     rows: list[Row] = []
@@ -267,7 +269,18 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], dict[str, object]]:
             for t in THREADS:
                 job, n_rows = gather_job(table, stream_ids, dim, t)
                 secs = best_of(args.repeats, job)
-                record(Row("limit", "np.take gather, 125 MB table", ids_name, dim, t, n_rows, n_rows * dim * 4, secs))
+                record(
+                    Row(
+                        "limit",
+                        "np.take gather, 125 MB table",
+                        ids_name,
+                        dim,
+                        t,
+                        n_rows,
+                        n_rows * dim * 4,
+                        secs,
+                    )
+                )
     # The same gather beyond the last-level cache (uniform ids over a 1 GiB table), for reference.
     for dim in DIMS:
         count = GATHER_BYTES // (dim * 4)
@@ -275,7 +288,9 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], dict[str, object]]:
         for t in THREADS:
             job, n_rows = gather_job(big, big_ids, dim, t)
             secs = best_of(args.repeats, job)
-            record(Row("limit", "np.take gather, 1 GiB table", "uniform", dim, t, n_rows, n_rows * dim * 4, secs))
+            record(
+                Row("limit", "np.take gather, 1 GiB table", "uniform", dim, t, n_rows, n_rows * dim * 4, secs)
+            )
     del big
     gc.collect()
 
@@ -322,7 +337,9 @@ def format_app(rows: list[Row]) -> str:
     for r in rows:
         if r.kind != "app":
             continue
-        gather = find(rows, kind="limit", what="np.take gather, 125 MB table", ids=r.ids, dim=r.dim, threads=r.threads)
+        gather = find(
+            rows, kind="limit", what="np.take gather, 125 MB table", ids=r.ids, dim=r.dim, threads=r.threads
+        )
         seq = find(rows, kind="limit", what="sequential read, 125 MB table", threads=r.threads)
         lines.append(
             f"| {r.dim} | {r.ids} | {r.threads} | {r.rows_per_s / 1e6:,.2f} | {r.gb_per_s:,.2f} | "
@@ -338,7 +355,7 @@ def plot(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, len(DIMS), figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, len(DIMS), figsize=(11, 4.6), sharey=True)
     series = [
         ("np.take gather, uniform ids", "limit", "np.take gather, 125 MB table", "uniform", "#bbbbbb"),
         ("np.take gather, corpus ids", "limit", "np.take gather, 125 MB table", "corpus", "#777777"),
@@ -347,22 +364,29 @@ def plot(rows: list[Row], path: Path) -> None:
     ]
     width = 0.8 / len(series)
     x = np.arange(len(THREADS))
-    for ax, dim in zip(axes, DIMS):
+    for ax, dim in zip(axes, DIMS, strict=True):
         for i, (label, kind, what, ids, color) in enumerate(series):
             vals = [find(rows, kind=kind, what=what, ids=ids, dim=dim, threads=t).gb_per_s for t in THREADS]
             bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=label, color=color)
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
         for j, t in enumerate(THREADS):
             seq = find(rows, kind="limit", what="sequential read, 125 MB table", threads=t).gb_per_s
-            ax.hlines(seq, j - 0.45, j + 0.45, colors="#d62728", linestyles="--",
-                      label="sequential read (np.max)" if j == 0 else None)
+            ax.hlines(
+                seq,
+                j - 0.45,
+                j + 0.45,
+                colors="#d62728",
+                linestyles="--",
+                label="sequential read, 125 MB (np.max)" if j == 0 else None,
+            )
         ax.set_xticks(x, [f"{t} thread{'s' if t > 1 else ''}" for t in THREADS])
         ax.set_title(f"rows of {dim} float32 ({dim * 4:,} bytes)")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("GB/s of table rows read")
-    axes[0].legend(fontsize=8, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle("Pooling (staticemb embed_ids) vs NumPy memory benchmarks, 30,522 x 1024 float32 table")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -379,16 +403,20 @@ def render_report(rows: list[Row], info: dict[str, object], args: argparse.Names
             f"Python {platform.python_version()}"
         ),
         "load average (1, 5, 15 min)": f"{load('load_start')} at the start, {load('load_end')} at the end",
-        "versions": f"staticemb {info['staticemb']} (pooling kernel `{info['kernel']}`), numpy {info['numpy']}",
+        "versions": (
+            f"staticemb {info['staticemb']} (pooling kernel `{info['kernel']}`), numpy {info['numpy']}"
+        ),
         "ids": (
-            f"`model.tokenize` of the first {info['sentences']:,} `debian_sentences` with the bert-base-uncased "
-            f"tokenizer: {info['tokens']:,} tokens ({info['tokens'] / info['sentences']:.1f} per sentence, "
-            f"{info['distinct']:,} distinct ids); uniform: as many uniform random ids with the same bag offsets"
+            f"`model.tokenize` of the first {info['sentences']:,} `debian_sentences` with the "
+            f"bert-base-uncased tokenizer: {info['tokens']:,} tokens "
+            f"({info['tokens'] / info['sentences']:.1f} per sentence, {info['distinct']:,} distinct ids); "
+            "uniform: as many uniform random ids with the same bag offsets"
         ),
         "table": f"random-normal float32 {VOCAB_SIZE:,} x {FULL_DIM} (125 MB)",
         "timing": (
-            f"best of {args.repeats} runs after one untimed run; GB/s counts table bytes read (tokens x dim x 4); "
-            "embed_ids runs with normalize=False; its output (sentences x dim x 4 bytes) is not counted"
+            f"best of {args.repeats} runs after one untimed run; GB/s counts table bytes read "
+            "(tokens x dim x 4); embed_ids runs with normalize=False; its output (sentences x dim x 4 bytes) "
+            "is not counted"
         ),
     }
     lines = ["# Roofline: pooling throughput vs memory bandwidth", ""]
@@ -399,8 +427,9 @@ def render_report(rows: list[Row], info: dict[str, object], args: argparse.Names
         "",
         format_limits(rows),
         "",
-        "np.take copies each row into a 2 MB (L2-resident) buffer: it writes as many bytes as it reads. The 256-float "
-        "rows are the first quarter of each 4 KB table row (the table viewed as 122,088 x 256, rows 4 x id). "
+        "np.take copies each row into a 2 MB (L2-resident) buffer: it writes as many bytes as it reads. "
+        "The 256-float rows are the first quarter of each 4 KB table row (the table viewed as "
+        "122,088 x 256, rows 4 x id). "
         "2-thread NumPy figures: two Python threads on halves of the work (both calls release the GIL).",
         "",
         "## The application: `StaticModel.embed_ids` (pooling only)",

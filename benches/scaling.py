@@ -6,7 +6,11 @@ point encodes the same ~2M tokens of the same text. BERT tokenization is additiv
 words (the normalizer works per character and the pre-tokenizer splits at whitespace), so a text's token count
 is the sum of its words' counts; the counts actually used in the report are measured with ``model.tokenize``.
 Each point reports tokens/s and seconds per text, and a least-squares fit of log(seconds per text) against
-log(tokens per text) gives the exponent: 1 means linear cost in the text length.
+log(tokens per text) gives the exponent: 1 means linear cost in the text length. The sweep runs twice: on
+all words, and on the same stream without its non-ASCII words (0.07% of them). The native tokenizer takes its
+ASCII fast path per text, so one non-ASCII character anywhere sends a whole text down the general path, and
+long texts of real words are far more likely to hold one; the ASCII-only series separates that effect from
+the cost of length itself.
 
 (b) Threads. ``encode`` of 50,000 sentences at dim 1024 and 256 with ``num_threads`` = 1, 2, 3, 4 (3 and 4
 oversubscribe a 2-core machine), and ``embed_ids`` of the same pre-tokenized ids (pooling only) for
@@ -53,7 +57,9 @@ FIT_MIN_TOKENS = 64
 
 @dataclass
 class LengthPoint:
+    stream: str  # "all words" or "ASCII words"
     target: int
+    non_ascii: float  # fraction of texts with a non-ASCII character
     texts: int
     tokens: int
     seconds: float
@@ -86,7 +92,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tokens", type=int, default=2_000_000, help="tokens encoded per length point (default: %(default)s)"
     )
-    parser.add_argument("--n", type=int, default=50_000, help="sentences for the thread sweep (default: %(default)s)")
+    parser.add_argument(
+        "--n", type=int, default=50_000, help="sentences for the thread sweep (default: %(default)s)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default: %(default)s)")
     parser.add_argument(
         "--threads", type=int, default=2, help="num_threads for the length sweep (default: %(default)s)"
@@ -146,7 +154,7 @@ def build_model():
 
 
 def best_of(repeats: int, fn: Callable[[], object], warmup: Callable[[], object] | None = None) -> float:
-    """Best wall-clock seconds of ``repeats`` calls of ``fn``, after one call of ``warmup`` (default ``fn``)."""
+    """Best wall-clock seconds of ``repeats`` calls of ``fn`` after one call of ``warmup`` (or ``fn``)."""
     (warmup or fn)()
     best = float("inf")
     for _ in range(repeats):
@@ -166,41 +174,62 @@ def texts_of_length(words: list[str], cum, target: int, total: int) -> list[str]
     # Text k ends after the first word whose cumulative count reaches (k + 1) * target.
     ends = np.searchsorted(cum, np.arange(1, count + 1, dtype=np.int64) * target, side="left") + 1
     starts = np.concatenate([[0], ends[:-1]])
-    return [" ".join(words[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+    return [" ".join(words[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def word_streams(model, args: argparse.Namespace) -> dict[str, tuple[list[str], object]]:
+    """The word stream and its ASCII-only subset, each with its cumulative token counts."""
+    import numpy as np
+
+    print("building the word streams ...", flush=True)
+    words = [w for s in load_sentences(STREAM_SENTENCES) for w in s.split()]
+    ids, offsets = model.tokenize(words)
+    counts = np.diff(np.append(offsets, len(ids)))
+    del ids, offsets
+    ascii_mask = np.fromiter((w.isascii() for w in words), dtype=bool, count=len(words))
+    streams = {
+        "all words": (words, np.cumsum(counts)),
+        "ASCII words": (
+            [w for w, a in zip(words, ascii_mask, strict=True) if a],
+            np.cumsum(counts[ascii_mask]),
+        ),
+    }
+    for name, (ws, cum) in streams.items():
+        if cum[-1] < args.tokens + max(LENGTHS):
+            raise SystemExit(
+                f"error: the {name} stream has only {cum[-1]:,} tokens, fewer than --tokens {args.tokens:,}"
+            )
+        print(f"{name}: {len(ws):,} words, {int(cum[-1]):,} tokens", flush=True)
+    return streams
 
 
 def length_sweep(model, args: argparse.Namespace) -> list[LengthPoint]:
-    import numpy as np
-
-    print("building the word stream ...", flush=True)
-    words = [w for s in load_sentences(STREAM_SENTENCES) for w in s.split()]
-    _, offsets = model.tokenize(words)
-    counts = np.diff(np.append(offsets, len(_)))
-    cum = np.cumsum(counts)
-    if cum[-1] < args.tokens + max(LENGTHS):
-        raise SystemExit(f"error: the word stream has only {cum[-1]:,} tokens, fewer than --tokens {args.tokens:,}")
-    del _
-    print(f"{len(words):,} words, {int(cum[-1]):,} tokens", flush=True)
-    warm = texts_of_length(words, cum, 32, WARMUP_TOKENS)
-
+    streams = word_streams(model, args)
     points = []
-    for target in LENGTHS:
-        texts = texts_of_length(words, cum, target, args.tokens)
-        ids, _ = model.tokenize(texts)
-        tokens = len(ids)
-        del ids, _
+    for name, (words, cum) in streams.items():
+        warm = texts_of_length(words, cum, 32, WARMUP_TOKENS)
+        for target in LENGTHS:
+            texts = texts_of_length(words, cum, target, args.tokens)
+            ids, _ = model.tokenize(texts)
+            tokens = len(ids)
+            del ids, _
+            non_ascii = sum(not t.isascii() for t in texts) / len(texts)
 
-        def encode(texts=texts) -> None:
-            model.encode(texts, num_threads=args.threads)
+            def encode(texts=texts) -> None:
+                model.encode(texts, num_threads=args.threads)
 
-        secs = best_of(args.repeats, encode, warmup=lambda: model.encode(warm, num_threads=args.threads))
-        p = LengthPoint(target, len(texts), tokens, secs)
-        points.append(p)
-        print(
-            f"target {target:6,} tokens: {p.texts:9,} texts, {p.mean_tokens:9.1f} tokens/text, "
-            f"{p.tokens_per_s / 1e6:6.3f} M tokens/s, {p.seconds_per_text * 1e6:10.2f} us/text",
-            flush=True,
-        )
+            def warmup(warm=warm) -> None:
+                model.encode(warm, num_threads=args.threads)
+
+            secs = best_of(args.repeats, encode, warmup=warmup)
+            p = LengthPoint(name, target, non_ascii, len(texts), tokens, secs)
+            points.append(p)
+            print(
+                f"{name:11} target {target:6,}: {p.texts:9,} texts, {p.mean_tokens:9.1f} tokens/text, "
+                f"{100 * non_ascii:5.1f}% non-ASCII, {p.tokens_per_s / 1e6:6.3f} M tokens/s, "
+                f"{p.seconds_per_text * 1e6:10.2f} us/text",
+                flush=True,
+            )
     return points
 
 
@@ -218,7 +247,9 @@ def thread_sweep(model, args: argparse.Namespace) -> tuple[list[ThreadPoint], fl
             def encode(dim=dim, t=t) -> None:
                 model.encode(texts, dim=dim, num_threads=t)
 
-            secs = best_of(args.repeats, encode, warmup=lambda dim=dim, t=t: model.encode(warm, dim=dim, num_threads=t))
+            secs = best_of(
+                args.repeats, encode, warmup=lambda dim=dim, t=t: model.encode(warm, dim=dim, num_threads=t)
+            )
             points.append(ThreadPoint("encode", dim, t, len(texts), tokens, secs))
 
             def pool(dim=dim, t=t) -> None:
@@ -253,33 +284,43 @@ def plot_lengths(points: list[LengthPoint], path: Path, threads: int) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    x = np.array([p.mean_tokens for p in points])
-    spt = np.array([p.seconds_per_text for p in points])
-    tps = np.array([p.tokens_per_s for p in points])
-    b_all, a_all = fit_slope(points)
-    b_long, a_long = fit_slope(points, FIT_MIN_TOKENS)
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.3))
-    ax1.loglog(x, spt * 1e6, "o", color="#2171b5", label="measured")
-    xs = np.geomspace(x.min(), x.max(), 100)
-    ax1.loglog(xs, a_all * xs**b_all * 1e6, "-", color="#6baed6", label=f"fit, all points: slope {b_all:.3f}")
-    ax1.loglog(
-        xs, a_long * xs**b_long * 1e6, "--", color="#d62728",
-        label=f"fit, >= {FIT_MIN_TOKENS} tokens: slope {b_long:.3f}",
-    )
+    colors = {"all words": "#2171b5", "ASCII words": "#ff7f0e"}
+    top = 0.0
+    for name, color in colors.items():
+        sel = [p for p in points if p.stream == name]
+        x = np.array([p.mean_tokens for p in sel])
+        spt = np.array([p.seconds_per_text for p in sel])
+        tps = np.array([p.tokens_per_s for p in sel])
+        b_all, a_all = fit_slope(sel)
+        b_long, _ = fit_slope(sel, FIT_MIN_TOKENS)
+        xs = np.geomspace(x.min(), x.max(), 100)
+        ax1.loglog(x, spt * 1e6, "o", color=color, label=name)
+        ax1.loglog(
+            xs,
+            a_all * xs**b_all * 1e6,
+            "-",
+            color=color,
+            alpha=0.5,
+            label=f"fit: slope {b_all:.3f} (all), {b_long:.3f} (>= {FIT_MIN_TOKENS} tokens)",
+        )
+        ax2.semilogx(x, tps / 1e6, "o-", color=color, label=name)
+        top = max(top, tps.max() / 1e6)
     ax1.set_xlabel("tokens per text (measured)")
     ax1.set_ylabel("microseconds per text")
     ax1.set_title("time per text vs text length (log-log)")
     ax1.grid(True, which="both", alpha=0.3)
     ax1.legend(fontsize=8)
 
-    ax2.semilogx(x, tps / 1e6, "o-", color="#2171b5")
-    ax2.set_ylim(0, tps.max() / 1e6 * 1.15)
+    ax2.set_ylim(0, top * 1.15)
+    ax2.legend(fontsize=8)
     ax2.set_xlabel("tokens per text (measured)")
     ax2.set_ylabel("million tokens / s")
     ax2.set_title("throughput vs text length")
     ax2.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"staticemb encode, dim 1024, num_threads={threads}, ~{points[0].tokens / 1e6:.1f}M tokens per point")
+    fig.suptitle(
+        f"staticemb encode, dim 1024, num_threads={threads}, ~{points[0].tokens / 1e6:.1f}M tokens per point"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -291,19 +332,30 @@ def plot_threads(points: list[ThreadPoint], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     cores = os.cpu_count() or 1
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.3))
     styles = {1024: "#2171b5", 256: "#ff7f0e"}
     for dim in DIMS:
         enc = [p for p in points if p.what == "encode" and p.dim == dim]
-        ax1.plot([p.threads for p in enc], [p.sentences / p.seconds for p in enc], "o-", color=styles[dim],
-                 label=f"encode, dim {dim}")
+        ax1.plot(
+            [p.threads for p in enc],
+            [p.sentences / p.seconds for p in enc],
+            "o-",
+            color=styles[dim],
+            label=f"encode, dim {dim}",
+        )
         for what, ls in (("encode", "-"), ("embed_ids", "--")):
             ps = [p for p in points if p.what == what and p.dim == dim]
             base = ps[0].seconds
-            ax2.plot([p.threads for p in ps], [base / p.seconds for p in ps], "o" + ls, color=styles[dim],
-                     label=f"{what}, dim {dim}")
+            ax2.plot(
+                [p.threads for p in ps],
+                [base / p.seconds for p in ps],
+                "o" + ls,
+                color=styles[dim],
+                label=f"{what}, dim {dim}",
+            )
     ts = list(THREAD_COUNTS)
     ax2.plot(ts, [min(t, cores) for t in ts], ":", color="gray", label=f"ideal ({cores} cores)")
     for ax in (ax1, ax2):
@@ -313,6 +365,7 @@ def plot_threads(points: list[ThreadPoint], path: Path) -> None:
         ax.set_xlabel("num_threads (shaded: more threads than cores)")
         ax.grid(alpha=0.3)
     ax1.set_ylim(bottom=0)
+    ax1.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     ax1.set_ylabel("sentences / s")
     ax1.set_title("encode throughput (50,000 sentences)")
     ax1.legend(fontsize=8)
@@ -341,13 +394,12 @@ def render_report(
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     load = lambda k: ", ".join(f"{x:.2f}" for x in info[k])  # noqa: E731
     rel = lambda p: Path(os.path.relpath(p, args.output.parent)).as_posix()  # noqa: E731
-    b_all, _ = fit_slope(lengths)
-    b_long, _ = fit_slope(lengths, FIT_MIN_TOKENS)
     facts = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": f"`{command}`",
         "machine": (
-            f"{cpu_model()}, {os.cpu_count()} logical cores; {platform.platform()}; Python {platform.python_version()}"
+            f"{cpu_model()}, {os.cpu_count()} logical cores; {platform.platform()}; "
+            f"Python {platform.python_version()}"
         ),
         "load average (1, 5, 15 min)": f"{load('load_start')} at the start, {load('load_end')} at the end",
         "versions": (
@@ -358,7 +410,10 @@ def render_report(
             f"bert-base-uncased tokenizer (padding and truncation off) with a random-normal float32 "
             f"{VOCAB_SIZE:,} x {FULL_DIM} table; no normalization"
         ),
-        "timing": f"best of {args.repeats} runs after one warm-up encode; model build and text preparation not included",
+        "timing": (
+            f"best of {args.repeats} runs after one warm-up encode; model build and text preparation "
+            "not included"
+        ),
     }
     lines = ["# Scaling: text length and thread count", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
@@ -366,28 +421,37 @@ def render_report(
         "",
         f"## Throughput vs text length (dim 1024, num_threads={args.threads})",
         "",
-        f"Texts cut from one stream of Debian-sentence words at about L tokens each; ~{args.tokens:,} tokens per "
-        "point; token counts measured with `model.tokenize`.",
+        "Texts cut from one stream of Debian-sentence words at about L tokens each; "
+        f"~{args.tokens:,} tokens per point; token counts measured with `model.tokenize`. "
+        '"ASCII words": the same stream without its non-ASCII words. "non-ASCII": share of texts holding a '
+        "non-ASCII character (the native tokenizer's ASCII fast path is taken per text).",
         "",
-        "| target L | texts | tokens/text (measured) | seconds | M tokens/s | us/text |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| stream | target L | texts | tokens/text (measured) | non-ASCII | seconds | M tokens/s | us/text |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in lengths:
         lines.append(
-            f"| {p.target:,} | {p.texts:,} | {p.mean_tokens:,.1f} | {p.seconds:.3f} | {p.tokens_per_s / 1e6:.3f} | "
-            f"{p.seconds_per_text * 1e6:,.2f} |"
+            f"| {p.stream} | {p.target:,} | {p.texts:,} | {p.mean_tokens:,.1f} | {100 * p.non_ascii:.1f}% | "
+            f"{p.seconds:.3f} | {p.tokens_per_s / 1e6:.3f} | {p.seconds_per_text * 1e6:,.2f} |"
+        )
+    lines += [""]
+    for name in dict.fromkeys(p.stream for p in lengths):
+        sel = [p for p in lengths if p.stream == name]
+        b_all, _ = fit_slope(sel)
+        b_long, _ = fit_slope(sel, FIT_MIN_TOKENS)
+        lines.append(
+            f"- {name}: fit of log(seconds per text) = b log(tokens per text) + c: b = {b_all:.3f} over all "
+            f"points, b = {b_long:.3f} over texts of {FIT_MIN_TOKENS}+ tokens (b = 1: cost linear in length)."
         )
     lines += [
-        "",
-        f"Fit of log(seconds per text) = b log(tokens per text) + c: b = {b_all:.3f} over all points, "
-        f"b = {b_long:.3f} over texts of {FIT_MIN_TOKENS}+ tokens (b = 1: cost linear in length).",
         "",
         f"![time per text and throughput vs length]({rel(figures['length'])})",
         "",
         "## Throughput vs thread count",
         "",
-        f"The first {args.n:,} `debian_sentences` ({mean_tokens:.1f} tokens each on average); `encode` (tokenize + "
-        f"pool) and `embed_ids` (pooling of the pre-tokenized ids only); this machine has {os.cpu_count()} cores.",
+        f"The first {args.n:,} `debian_sentences` ({mean_tokens:.1f} tokens each on average); `encode` "
+        "(tokenize + pool) and `embed_ids` (pooling of the pre-tokenized ids only); this machine has "
+        f"{os.cpu_count()} cores.",
         "",
         "| what | dim | num_threads | seconds | sentences/s | M tokens/s | speed-up over 1 thread |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -166,39 +166,40 @@ impl BertWordPiece {
             }
         }
         // BertPreTokenizer: whitespace separates words and is dropped; punctuation is a word of its own.
+        // ASCII bytes are classified by table; other characters are decoded and classified one by one.
+        let bytes = normalized.as_bytes();
         let mut start = None;
-        if normalized.is_ascii() {
-            for (i, &b) in normalized.as_bytes().iter().enumerate() {
-                match self.ascii_class[b as usize] {
-                    Class::Word => {
-                        if start.is_none() {
-                            start = Some(i);
-                        }
-                    }
-                    class => {
-                        if let Some(s) = start.take() {
-                            self.word(&normalized[s..i], ids);
-                        }
-                        if class == Class::Punct {
-                            self.word(&normalized[i..i + 1], ids);
-                        }
+        let mut i = 0;
+        while i < bytes.len() {
+            let (class, len) = if bytes[i] < 0x80 {
+                (self.ascii_class[bytes[i] as usize], 1)
+            } else {
+                let c = normalized[i..].chars().next().expect("a char starts here");
+                let class = if c.is_whitespace() {
+                    Class::Space
+                } else if is_bert_punc(c) {
+                    Class::Punct
+                } else {
+                    Class::Word
+                };
+                (class, c.len_utf8())
+            };
+            match class {
+                Class::Word => {
+                    if start.is_none() {
+                        start = Some(i);
                     }
                 }
-            }
-        } else {
-            for (i, c) in normalized.char_indices() {
-                let ws = c.is_whitespace();
-                if ws || is_bert_punc(c) {
+                _ => {
                     if let Some(s) = start.take() {
                         self.word(&normalized[s..i], ids);
                     }
-                    if !ws {
-                        self.word(&normalized[i..i + c.len_utf8()], ids);
+                    if class == Class::Punct {
+                        self.word(&normalized[i..i + len], ids);
                     }
-                } else if start.is_none() {
-                    start = Some(i);
                 }
             }
+            i += len;
         }
         if let Some(s) = start {
             self.word(&normalized[s..], ids);
@@ -207,23 +208,42 @@ impl BertWordPiece {
     }
 
     /// BertNormalizer, into `scratch.normalized`.
+    ///
+    /// Runs of ASCII go through a byte table (no Chinese characters, NFD is the identity, nothing to strip);
+    /// runs of other characters go through the full pipeline. Splitting there is exact: every step is per
+    /// character except NFD's canonical reordering, which only moves combining marks among themselves, and an
+    /// ASCII character is a starter that no mark moves across.
     fn normalize(&self, text: &str, scratch: &mut WordPieceScratch) {
-        let out = &mut scratch.normalized;
+        let mut out = std::mem::take(&mut scratch.normalized).into_bytes();
         out.clear();
-        if text.is_ascii() {
-            // ASCII: no Chinese characters, NFD is the identity and there is no mark to strip.
-            let mut bytes = std::mem::take(out).into_bytes();
-            bytes.extend(
-                text.as_bytes()
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            while i < bytes.len() && bytes[i] < 0x80 {
+                i += 1;
+            }
+            out.extend(
+                bytes[start..i]
                     .iter()
                     .map(|&b| self.ascii_norm[b as usize])
                     .filter(|&b| b != DROP),
             );
-            *out = String::from_utf8(bytes).expect("the table maps ASCII to ASCII");
-            return;
+            let start = i;
+            while i < bytes.len() && bytes[i] >= 0x80 {
+                i += 1;
+            }
+            if i > start {
+                // Bytes >= 0x80 are whole multi-byte characters, so `start..i` is on char boundaries.
+                self.normalize_unicode(&text[start..i], &mut scratch.chars, &mut out);
+            }
         }
-        // 1. clean text, 2. pad Chinese characters, into `chars`.
-        let tmp = &mut scratch.chars;
+        scratch.normalized = String::from_utf8(out).expect("normalization writes whole characters");
+    }
+
+    /// The full BertNormalizer on a run of non-ASCII characters, appended to `out` as UTF-8.
+    fn normalize_unicode(&self, text: &str, tmp: &mut String, out: &mut Vec<u8>) {
+        // 1. clean text, 2. pad Chinese characters, into `tmp`.
         tmp.clear();
         for mut c in text.chars() {
             if self.clean_text {
@@ -243,11 +263,14 @@ impl BertWordPiece {
             }
         }
         // 3. strip accents (NFD, drop non-spacing marks), 4. lowercase (char by char, as the reference does).
+        let mut buf = [0u8; 4];
         let mut push = |c: char| {
             if self.lowercase {
-                out.extend(c.to_lowercase());
+                for l in c.to_lowercase() {
+                    out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                }
             } else {
-                out.push(c);
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
         };
         if self.strip_accents {
