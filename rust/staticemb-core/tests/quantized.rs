@@ -127,3 +127,30 @@ fn int8_tables_need_one_scale_per_row() {
     assert!(Table::i8(&values, &[1.0; 2], 3, 4).is_err());
     assert!(Table::f16(&[0u16; 11], 3, 4).is_err());
 }
+
+#[test]
+fn float16_tables_through_every_kernel_match_the_reference() {
+    for width in [8usize, 63, 64, 65, 200, 1024] {
+        let rows = 100;
+        let (_, f16s, _, _) = tables(rows, width, 7 + width as u64);
+        let table = Table::f16(&f16s, rows, width).unwrap();
+        let ids: Vec<u32> = (0..40).map(|i| (i * 13 % rows) as u32).collect();
+        let weights: Vec<f32> = (0..40).map(|i| 0.25 + i as f32 / 40.0).collect();
+        for dim in [1, 64, width / 2 + 1, width].into_iter().filter(|&d| d <= width) {
+            for w in [None, Some(weights.as_slice())] {
+                let mut want = vec![0f32; dim];
+                sum_rows_scalar_of(&f16s, None, width, &ids, w, &mut want);
+                for kernel in Kernel::available() {
+                    let mut got = vec![f32::NAN; dim];
+                    kernel.sum_rows_table(&table, &ids, w, &mut got);
+                    for (a, b) in got.iter().zip(&want) {
+                        assert!(
+                            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                            "{kernel:?} {width} {dim}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
