@@ -84,7 +84,7 @@ def st_folder(tmp_path_factory, bert_tokenizer, table) -> Path:
     """A Sentence Transformers static folder written by Sentence Transformers itself."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import StaticEmbedding
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     path = tmp_path_factory.mktemp("st") / "model"
     module = StaticEmbedding(bert_tokenizer, embedding_weights=torch.from_numpy(table.copy()))
@@ -97,7 +97,7 @@ def st_norm_folder(tmp_path_factory, bert_tokenizer, table) -> Path:
     """The same table with a Normalize module after it."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, StaticEmbedding
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 
     path = tmp_path_factory.mktemp("st_norm") / "model"
     module = StaticEmbedding(bert_tokenizer, embedding_weights=torch.from_numpy(table.copy()))
