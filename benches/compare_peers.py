@@ -43,7 +43,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main  # noqa: E402
+from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main
 
 VOCAB_SIZE = 30_522
 FULL_DIM = 1024

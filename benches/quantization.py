@@ -27,9 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-import numpy as np  # noqa: E402
-
-from staticemb import StaticModel  # noqa: E402
+import numpy as np
+from staticemb import StaticModel
 
 
 def retrieval_metrics(queries: np.ndarray, docs: np.ndarray, k: int = 10) -> dict[str, float]:

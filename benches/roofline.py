@@ -42,7 +42,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main  # noqa: E402
+from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main
 
 VOCAB_SIZE = 30_522
 FULL_DIM = 1024
@@ -368,7 +368,7 @@ def plot(rows: list[Row], path: Path) -> None:
 
 def render_report(rows: list[Row], info: dict[str, object], args: argparse.Namespace) -> str:
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load = lambda k: ", ".join(f"{x:.2f}" for x in info[k])  # noqa: E731
+    load = lambda k: ", ".join(f"{x:.2f}" for x in info[k])
     facts = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": f"`{command}`",

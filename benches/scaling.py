@@ -44,7 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main  # noqa: E402
+from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main
 
 VOCAB_SIZE = 30_522
 FULL_DIM = 1024
@@ -369,8 +369,8 @@ def render_report(
     import staticemb
 
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-    load = lambda k: ", ".join(f"{x:.2f}" for x in info[k])  # noqa: E731
-    rel = lambda p: Path(os.path.relpath(p, args.output.parent)).as_posix()  # noqa: E731
+    load = lambda k: ", ".join(f"{x:.2f}" for x in info[k])
+    rel = lambda p: Path(os.path.relpath(p, args.output.parent)).as_posix()
     facts = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": f"`{command}`",

@@ -6,10 +6,9 @@ import pickle
 
 import numpy as np
 import pytest
+import staticemb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import staticemb
 from staticemb import StaticModel
 
 
@@ -102,7 +101,7 @@ def test_random_unicode_matches_the_naive_mean(model, bert_tokenizer, table, tex
     assert np.concatenate([ids, []]).tolist() == [i for ids_ in expected_ids for i in ids_]
     assert offsets.tolist() == list(np.cumsum([0] + [len(x) for x in expected_ids[:-1]]))
     out = model.encode(texts, dim=dim)
-    for text, row in zip(texts, out):
+    for text, row in zip(texts, out, strict=True):
         np.testing.assert_allclose(row, naive_mean(bert_tokenizer, table, text, dim), atol=1e-5)
 
 
@@ -117,7 +116,7 @@ def test_embed_ids_matches_the_naive_mean(model, table, bags, normalize, dim):
     offsets = np.array(np.cumsum([0] + [len(b) for b in bags[:-1]]) if bags else [], dtype=np.int64)
     out = model.embed_ids(ids, offsets, dim=dim, normalize=normalize)
     assert out.shape == (len(bags), dim)
-    for bag, row in zip(bags, out):
+    for bag, row in zip(bags, out, strict=True):
         expected = table[bag, :dim].astype(np.float64).mean(0) if bag else np.zeros(dim)
         if normalize and bag:
             expected = expected / max(np.linalg.norm(expected), 1e-12)

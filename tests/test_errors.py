@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 import staticemb
 from staticemb import (
     InvalidInputError,

@@ -14,7 +14,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
 from staticemb import StaticModel
 
 TOL = 1e-5
@@ -67,7 +66,7 @@ def test_token_ids_match_hf_tokenizers(bert_tokenizer, st_folder, real_texts):
     expected = [e.ids for e in encodings]
     assert len(offsets) == len(real_texts)
     ends = list(offsets[1:]) + [len(ids)]
-    for i, (s, e) in enumerate(zip(offsets, ends)):
+    for i, (s, e) in enumerate(zip(offsets, ends, strict=True)):
         assert ids[s:e].tolist() == expected[i], f"text {i}: {real_texts[i][:80]!r}"
 
 

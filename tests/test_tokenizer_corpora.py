@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 import pytest
+from staticemb import StaticModel
 from test_native_tokenizer import assert_same_ids
 
-from staticemb import StaticModel
 from training import corpora
 
 CHUNK = 50_000

@@ -161,8 +161,7 @@ def _cached(name: str, cls, build, refresh: bool):
     items = build()
     tmp = cache.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for item in items:
-            f.write(json.dumps(asdict(item), ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items)
     tmp.replace(cache)
     return items
 

@@ -22,7 +22,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
-
 from staticemb import StaticModel
 
 from .corpora import data_dir, debian_descriptions

@@ -23,15 +23,15 @@ from .model import StaticModel
 __version__: str = _core.__version__
 
 __all__ = [
+    "InvalidInputError",
+    "ModelFormatError",
     "StaticModel",
     "StaticembError",
-    "InvalidInputError",
     "TokenIdError",
     "TokenizerError",
-    "ModelFormatError",
-    "kernel_name",
-    "default_threads",
     "__version__",
+    "default_threads",
+    "kernel_name",
 ]
 
 

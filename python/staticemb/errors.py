@@ -8,11 +8,11 @@ built-in category too, so ``except ValueError`` keeps working. Wrong argument *t
 from __future__ import annotations
 
 __all__ = [
-    "StaticembError",
     "InvalidInputError",
+    "ModelFormatError",
+    "StaticembError",
     "TokenIdError",
     "TokenizerError",
-    "ModelFormatError",
 ]
 
 

@@ -136,7 +136,10 @@ fn float16_tables_through_every_kernel_match_the_reference() {
         let table = Table::f16(&f16s, rows, width).unwrap();
         let ids: Vec<u32> = (0..40).map(|i| (i * 13 % rows) as u32).collect();
         let weights: Vec<f32> = (0..40).map(|i| 0.25 + i as f32 / 40.0).collect();
-        for dim in [1, 64, width / 2 + 1, width].into_iter().filter(|&d| d <= width) {
+        for dim in [1, 64, width / 2 + 1, width]
+            .into_iter()
+            .filter(|&d| d <= width)
+        {
             for w in [None, Some(weights.as_slice())] {
                 let mut want = vec![0f32; dim];
                 sum_rows_scalar_of(&f16s, None, width, &ids, w, &mut want);
