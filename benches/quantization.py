@@ -29,19 +29,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np
 from staticemb import StaticModel
-
-
-def retrieval_metrics(queries: np.ndarray, docs: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Query i's only relevant document is document i. Vectors are L2-normalized."""
-    scores = queries @ docs.T
-    target = scores[np.arange(len(scores)), np.arange(len(scores))]
-    rank = 1 + (scores > target[:, None]).sum(axis=1)  # 1-based rank of the relevant document
-    hit = rank <= k
-    return {
-        "NDCG@10": float(np.mean(np.where(hit, 1.0 / np.log2(rank + 1), 0.0))),
-        "MRR@10": float(np.mean(np.where(hit, 1.0 / rank, 0.0))),
-        "Recall@1": float(np.mean(rank == 1)),
-    }
+from staticemb.evaluation import retrieval_metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             d = model.encode(docs, dim=dim)
             speed = len(docs) / (time.perf_counter() - t)
             q = model.encode(queries, dim=dim)
-            metrics = retrieval_metrics(q, d)
+            metrics = retrieval_metrics(q @ d.T, np.arange(len(q)))
             if name == "float32":
                 reference[dim] = (d, metrics)
             ref_d, ref_m = reference[dim]
