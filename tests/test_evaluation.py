@@ -56,3 +56,16 @@ def test_knn_accuracy_by_hand():
     assert knn_accuracy(train, labels, test, ["a", "a", "a"], k=1) == pytest.approx(2 / 3)
     # k=3: the third test point's neighbours are a, a, b -> a
     assert knn_accuracy(train, labels, test, ["a", "b", "a"], k=3) == pytest.approx(1.0)
+
+
+def test_bad_vectors_and_labels():
+    from staticemb import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="2-D"):
+        cosine_scores(np.ones(3), np.ones((2, 3)))
+    with pytest.raises(InvalidInputError, match="width 3 and 2"):
+        cosine_scores(np.ones((1, 3)), np.ones((2, 2)))
+    with pytest.raises(InvalidInputError, match="2 training vectors with 3 labels"):
+        knn_accuracy(np.ones((2, 2)), ["a", "b", "c"], np.ones((1, 2)), ["a"])
+    with pytest.raises(InvalidInputError, match="k must be at least 1"):
+        knn_accuracy(np.ones((2, 2)), ["a", "b"], np.ones((1, 2)), ["a"], k=0)

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InvalidInputError
+
 __all__ = ["ranks_of_relevant", "retrieval_metrics", "cosine_scores", "knn_accuracy"]
 
 
 def cosine_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
-    """Cosine similarity matrix ``(len(queries), len(documents))``; a zero vector scores 0 with everything."""
+    """Cosine similarity matrix ``(len(queries), len(documents))`` as float32; a zero vector scores 0 with
+    everything. Both inputs are 2-D arrays of the same width."""
     q = np.asarray(queries, dtype=np.float32)
     d = np.asarray(documents, dtype=np.float32)
+    if q.ndim != 2 or d.ndim != 2:
+        raise InvalidInputError(f"need 2-D arrays of vectors, got shapes {q.shape} and {d.shape}")
+    if q.shape[1] != d.shape[1]:
+        raise InvalidInputError(f"cannot compare vectors of width {q.shape[1]} and {d.shape[1]}")
     q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
     d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
     return q @ d.T
@@ -30,10 +37,12 @@ def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores)
     relevant = np.asarray(relevant, dtype=np.int64)
     if scores.ndim != 2 or relevant.shape != (scores.shape[0],):
-        raise ValueError(f"need scores (queries x documents) and one relevant index per query, got "
-                         f"{scores.shape} and {relevant.shape}")
+        raise InvalidInputError(
+            f"need scores (queries x documents) and one relevant index per query, got "
+            f"{scores.shape} and {relevant.shape}"
+        )
     if relevant.size and (relevant.min() < 0 or relevant.max() >= scores.shape[1]):
-        raise ValueError("relevant indices must be valid document indices")
+        raise InvalidInputError("relevant indices must be valid document indices")
     target = scores[np.arange(len(scores)), relevant]
     above_or_tied = (scores >= target[:, None]).sum(axis=1)  # includes the relevant document itself
     return above_or_tied.astype(np.int64)
@@ -59,7 +68,14 @@ def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels,
     """Accuracy of a k-nearest-neighbour classifier (cosine similarity, majority vote, ties to the nearest)."""
     train_labels = np.asarray(train_labels)
     test_labels = np.asarray(test_labels)
+    if k < 1:
+        raise InvalidInputError(f"k must be at least 1, got {k}")
     sims = cosine_scores(test, train)
+    if sims.shape != (len(test_labels), len(train_labels)):
+        raise InvalidInputError(
+            f"got {sims.shape[1]} training vectors with {len(train_labels)} labels and {sims.shape[0]} test "
+            f"vectors with {len(test_labels)} labels"
+        )
     k = min(k, sims.shape[1])
     nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     correct = 0

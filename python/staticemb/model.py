@@ -13,7 +13,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from . import _core, _loading
-from .errors import InvalidInputError, ModelFormatError, TokenizerError
+from .errors import InvalidInputError, ModelFormatError, TokenIdError, TokenizerError
+from .evaluation import cosine_scores
 
 __all__ = ["StaticModel"]
 
@@ -152,7 +153,7 @@ class StaticModel:
                 (BertNormalizer + BertPreTokenizer + WordPiece; the same ids, several times faster) and the
                 ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
         """
-        self._tokenizer = self._own_tokenizer(tokenizer)
+        self._tokenizer, tokenizer_json = self._own_tokenizer(tokenizer)
         table = _as_table(embeddings)
         view = table.view()
         view.flags.writeable = False
@@ -193,9 +194,8 @@ class StaticModel:
             raise InvalidInputError(f"tokenizer_backend must be 'auto' or 'tokenizers', got {tokenizer_backend!r}")
         self._backend_request = tokenizer_backend
         try:
-            self._encoder = _core.TextEncoder(
-                self._tokenizer.to_str(), mapping, w, drop, tokenizer_backend == "auto"
-            )
+            # The Rust side switches padding and truncation off itself, so it can take the JSON as given.
+            self._encoder = _core.TextEncoder(tokenizer_json, mapping, w, drop, tokenizer_backend == "auto")
         except TokenizerError as e:
             raise ModelFormatError(f"could not load the tokenizer: {e}") from None
         except InvalidInputError as e:
@@ -210,24 +210,26 @@ class StaticModel:
             self._dim = self._resolve_dim(dim)
 
     @staticmethod
-    def _own_tokenizer(tokenizer: Any) -> Tokenizer:
+    def _own_tokenizer(tokenizer: Any) -> tuple[Tokenizer, str]:
+        """A private copy of the tokenizer (padding and truncation off) and its ``tokenizer.json`` text."""
         if isinstance(tokenizer, str):
-            try:
-                tok = Tokenizer.from_str(tokenizer)
-            except Exception as e:
-                raise ModelFormatError(f"not a valid tokenizer.json: {e}") from None
+            json_text = tokenizer
         elif isinstance(tokenizer, Tokenizer):
-            tok = Tokenizer.from_str(tokenizer.to_str())
+            json_text = tokenizer.to_str()
         elif isinstance(getattr(tokenizer, "backend_tokenizer", None), Tokenizer):
-            tok = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+            json_text = tokenizer.backend_tokenizer.to_str()
         else:
             raise TypeError(
                 f"tokenizer must be a tokenizers.Tokenizer (or a fast transformers tokenizer), "
                 f"not {type(tokenizer).__name__}"
             )
+        try:
+            tok = Tokenizer.from_str(json_text)
+        except Exception as e:  # tokenizers raises a bare Exception for malformed JSON
+            raise ModelFormatError(f"not a valid tokenizer.json: {e}") from None
         tok.no_padding()
         tok.no_truncation()
-        return tok
+        return tok, json_text
 
     def __getstate__(self) -> dict[str, Any]:
         # The native encoder is rebuilt from the tokenizer on unpickling; the table travels as an array.
@@ -534,8 +536,6 @@ class StaticModel:
 
     def _apply_token_map(self, ids: np.ndarray, offsets: np.ndarray):
         """model2vec semantics for raw ids: drop the unknown token, map ids to rows, gather weights."""
-        from .errors import TokenIdError
-
         ids64 = ids.astype(np.int64, copy=False)
         _core.check_offsets(offsets, len(ids64))
         vocab = self.vocab_size
@@ -561,12 +561,7 @@ class StaticModel:
         array of shape ``(len(a), len(b))``. A zero vector has similarity 0 with everything.
         """
         ea = self._as_vectors(a)
-        eb = ea if b is None else self._as_vectors(b)
-        if ea.shape[1] != eb.shape[1]:
-            raise InvalidInputError(f"cannot compare vectors of width {ea.shape[1]} and {eb.shape[1]}")
-        na = ea / np.maximum(np.linalg.norm(ea, axis=1, keepdims=True), 1e-12)
-        nb = eb / np.maximum(np.linalg.norm(eb, axis=1, keepdims=True), 1e-12)
-        return (na @ nb.T).astype(np.float32)
+        return cosine_scores(ea, ea if b is None else self._as_vectors(b))
 
     def _as_vectors(self, x: Any) -> np.ndarray:
         if isinstance(x, str):

@@ -24,11 +24,6 @@ pub struct TokenMap {
 }
 
 impl TokenMap {
-    /// Identity map: row = id, no weights, nothing dropped.
-    pub fn identity() -> Self {
-        TokenMap::default()
-    }
-
     /// Build a map for a vocabulary of `vocab` ids: an optional id → row mapping (model2vec's `mapping`),
     /// optional per-id weights (model2vec's `weights`) and ids to drop (model2vec's unknown token).
     pub fn new(
@@ -221,7 +216,7 @@ impl TextEncoder {
             for i in range {
                 let before = ids.len();
                 self.push_token_ids(texts[i], &mut ids, &mut scratch)
-                    .map_err(|e| Error::Tokenizer(format!("text {i}: {e}")))?;
+                    .map_err(|e| in_text(i, e))?;
                 lengths.push(ids.len() - before);
             }
             Ok((ids, lengths))
@@ -240,12 +235,8 @@ impl TextEncoder {
         Ok((ids, offsets))
     }
 
-    /// Append the token ids of `text` to `ids`.
-    ///
-    /// This runs the same steps as `Tokenizer::encode_fast(text, false)` — added-token extraction with
-    /// normalization, pre-tokenization, the model — but reads the ids straight from the tokenized splits
-    /// instead of building an `Encoding` (which copies every token's string, offsets and masks). The
-    /// post-processor is skipped: without special tokens it does not change ids.
+    /// Append the token ids of `text` to `ids`: through the native WordPiece when this tokenizer has one
+    /// and the text holds no added token, otherwise through the `tokenizers` crate.
     pub fn push_token_ids(
         &self,
         text: &str,
@@ -261,6 +252,11 @@ impl TextEncoder {
     }
 
     /// [`TextEncoder::push_token_ids`] through the `tokenizers` crate only.
+    ///
+    /// This runs the same steps as `Tokenizer::encode_fast(text, false)` — added-token extraction with
+    /// normalization, pre-tokenization, the model — but reads the ids straight from the tokenized splits
+    /// instead of building an `Encoding` (which copies every token's string, offsets and masks). The
+    /// post-processor is skipped: without special tokens it does not change ids.
     pub fn push_token_ids_crate(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
         let tok = &self.tokenizer;
         guarded(|| {
@@ -306,7 +302,7 @@ impl TextEncoder {
             for (j, row) in chunk.chunks_exact_mut(opts.dim).enumerate() {
                 let i = first + j;
                 self.encode_one(texts[i], table, opts, &mut scratch, row)
-                    .map_err(|e| Error::Tokenizer(format!("text {i}: {e}")))?;
+                    .map_err(|e| in_text(i, e))?;
             }
             Ok(())
         })
@@ -351,6 +347,14 @@ impl TextEncoder {
             }
         }
         Ok(())
+    }
+}
+
+/// Name the text a tokenizer error came from (other errors pass through unchanged).
+fn in_text(i: usize, e: Error) -> Error {
+    match e {
+        Error::Tokenizer(msg) => Error::Tokenizer(format!("text {i}: {msg}")),
+        other => other,
     }
 }
 

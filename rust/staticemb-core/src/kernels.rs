@@ -238,19 +238,22 @@ unsafe fn sum_rows_f16c<I: TokenId>(
         col += B;
     }
     if full < k {
-        let mut tail = vec![0.0f32; k - full];
+        let tail = &mut out[full..];
+        tail.fill(0.0);
         for (i, &r) in rows.iter().enumerate() {
             let start = r.index() * width + full;
-            let wi = weights.map_or(1.0, |w| w[i]);
-            for (o, &h) in tail.iter_mut().zip(&data[start..start + (k - full)]) {
-                *o += if weights.is_some() {
-                    wi * f16_to_f32(h)
-                } else {
-                    f16_to_f32(h)
-                };
+            let row = &data[start..start + tail.len()];
+            match weights {
+                None => tail
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(o, &h)| *o += f16_to_f32(h)),
+                Some(w) => tail
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(o, &h)| *o += w[i] * f16_to_f32(h)),
             }
         }
-        out[full..].copy_from_slice(&tail);
     }
 }
 
