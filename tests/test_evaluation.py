@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from staticemb.evaluation import cosine_scores, knn_accuracy, ranks_of_relevant, retrieval_metrics
+from staticemb.errors import InvalidInputError
 
 
 def test_ranks_and_metrics_by_hand():
@@ -69,3 +70,51 @@ def test_bad_vectors_and_labels():
         knn_accuracy(np.ones((2, 2)), ["a", "b", "c"], np.ones((1, 2)), ["a"])
     with pytest.raises(InvalidInputError, match="k must be at least 1"):
         knn_accuracy(np.ones((2, 2)), ["a", "b"], np.ones((1, 2)), ["a"], k=0)
+
+
+def test_multi_relevant_metrics_by_hand():
+    from staticemb.evaluation import multi_retrieval_metrics
+
+    scores = np.array(
+        [
+            [0.9, 0.8, 0.1, 0.0],  # relevant {0, 2}: ranks 1 and 3
+            [0.1, 0.2, 0.9, 0.3],  # relevant {1}: rank 3
+            [0.5, 0.5, 0.5, 0.9],  # relevant {0, 1} tied with 2: pessimistic ranks 3 and 4
+        ]
+    )
+    relevant = [[0, 2], [1], [1, 0]]
+    m = multi_retrieval_metrics(scores, relevant, k=3)
+    d = [1 / math.log2(r + 1) for r in (1, 2, 3)]
+    ndcg = ((d[0] + d[2]) / (d[0] + d[1]) + d[2] / d[0] + d[2] / (d[0] + d[1])) / 3
+    assert m["NDCG@3"] == pytest.approx(ndcg)
+    assert m["MRR@3"] == pytest.approx((1 + 1 / 3 + 1 / 3) / 3)
+    assert m["Recall@1"] == pytest.approx((0.5 + 0 + 0) / 3)
+    assert m["Recall@3"] == pytest.approx((1.0 + 1.0 + 0.5) / 3)
+    # One relevant document per query: the same as retrieval_metrics.
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(20, 30))
+    rel = rng.integers(0, 30, size=20)
+    single = retrieval_metrics(s, rel, k=10)
+    multi = multi_retrieval_metrics(s, [[r] for r in rel], k=10)
+    for key in single:
+        assert multi[key] == pytest.approx(single[key])
+    with pytest.raises(InvalidInputError, match="relevant"):
+        multi_retrieval_metrics(s, [[]] * 20)
+    with pytest.raises(InvalidInputError, match="one relevant list per query"):
+        multi_retrieval_metrics(s, [[0]])
+
+
+def test_spearman_and_bitext_by_hand():
+    from staticemb.evaluation import bitext_accuracy, spearman
+
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # Ranks with a tie: a = (1, 2.5, 2.5, 4), b = (1, 2, 3, 4) -> rho = 4.5 / sqrt(4.5 * 5)
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
+    with pytest.raises(InvalidInputError):
+        spearman([1], [2])
+    src = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    tgt = np.array([[0.9, 0.1], [1.0, 0.2], [0.5, 0.5]])  # source 1's nearest target is 2, not 1
+    assert bitext_accuracy(src, tgt) == pytest.approx(2 / 3)
+    with pytest.raises(InvalidInputError, match="aligned"):
+        bitext_accuracy(src, tgt[:2])

@@ -202,6 +202,8 @@ def _load_dataset(path: str, columns: Sequence[str], max_rows: int | None, seed:
 
 
 def _columns_of(path: str) -> list[str]:
+    if not Path(path).exists():
+        raise InvalidInputError(f"training dataset not found: {path}")
     if Path(path).is_dir():
         import datasets
 
@@ -516,6 +518,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         seed=config.seed,
         report_to="none",
         dataloader_num_workers=config.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss,

