@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from staticemb.evaluation import cosine_scores, knn_accuracy, ranks_of_relevant, retrieval_metrics
 from staticemb.errors import InvalidInputError
+from staticemb.evaluation import cosine_scores, knn_accuracy, ranks_of_relevant, retrieval_metrics
 
 
 def test_ranks_and_metrics_by_hand():

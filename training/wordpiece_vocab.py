@@ -1,6 +1,6 @@
 """Train a multilingual, uncased BERT-style WordPiece tokenizer on Debian's package descriptions.
 
-    python -m training.wordpiece_vocab --out DIR [--vocab-size 30000] [--max-texts 200000]
+    python -m training.wordpiece_vocab --out DIR [--vocab-size 30000] [--max-texts 200000] [--split train|all]
 
 writes ``DIR/tokenizer.json`` (about 25 s on 2 cores). The texts are the English descriptions and every
 translation in :data:`training.corpora.TRANSLATION_LANGS` (short and long descriptions), interleaved language
@@ -27,12 +27,17 @@ from .corpora import TRANSLATION_LANGS, debian_descriptions
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def multilingual_texts(max_texts: int | None = None, seed: int = 0) -> list[str]:
+def multilingual_texts(max_texts: int | None = None, seed: int = 0, split: str | None = None) -> list[str]:
     """Short and long Debian descriptions in English and every translation language, interleaved round-robin
-    across languages (each language's texts shuffled with ``seed``), at most ``max_texts``."""
+    across languages (each language's texts shuffled with ``seed``), at most ``max_texts``. ``split="train"``
+    keeps only the training split of :mod:`training.datasets` (what a tokenizer for a model evaluated on the
+    held-out splits must be trained on)."""
+    from .datasets import debian_split
+
     per_lang = []
     for lang in ("en",) + TRANSLATION_LANGS:
-        texts = [t for d in debian_descriptions(lang) for t in (d.short, d.long) if t]
+        texts = [t for d in debian_descriptions(lang) if split is None or debian_split(d.md5) == split
+                 for t in (d.short, d.long) if t]
         random.Random(f"{seed}-{lang}").shuffle(texts)
         per_lang.append(texts)
     mixed = (t for group in itertools.zip_longest(*per_lang) for t in group if t is not None)
@@ -60,7 +65,8 @@ def _bert_pipeline(tokenizer):
     return tokenizer
 
 
-def train_multilingual_wordpiece(vocab_size: int = 30_000, max_texts: int | None = 200_000, seed: int = 0):
+def train_multilingual_wordpiece(vocab_size: int = 30_000, max_texts: int | None = 200_000, seed: int = 0,
+                                 split: str | None = None):
     """A ``tokenizers.Tokenizer`` (uncased BERT WordPiece) trained on :func:`multilingual_texts`.
 
     ``tokenizers``' trainer numbers the ``##c`` pieces in hash-map order, so ties between equally frequent
@@ -69,7 +75,7 @@ def train_multilingual_wordpiece(vocab_size: int = 30_000, max_texts: int | None
     only the five real special tokens."""
     from tokenizers import Tokenizer, models, trainers
 
-    texts = multilingual_texts(max_texts, seed)
+    texts = multilingual_texts(max_texts, seed, split)
     scratch = _bert_pipeline(Tokenizer(models.WordPiece(unk_token="[UNK]")))
     pinned = _continuation_pieces(texts, scratch.normalizer, scratch.pre_tokenizer)
     trainer = trainers.WordPieceTrainer(
@@ -88,9 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vocab-size", type=int, default=30_000)
     parser.add_argument("--max-texts", type=int, default=200_000, help="subsample size (0: every text)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=("train", "all"), default="train",
+                        help="train: only the training split of training.datasets (default); all: every text")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    tokenizer = train_multilingual_wordpiece(args.vocab_size, args.max_texts or None, args.seed)
+    split = None if args.split == "all" else args.split
+    tokenizer = train_multilingual_wordpiece(args.vocab_size, args.max_texts or None, args.seed, split)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "tokenizer.json"
     tokenizer.save(str(path))

@@ -62,7 +62,10 @@ def cmd_train(args) -> int:
 def cmd_distill(args) -> int:
     from .train import distill
 
-    corpus = _read_texts(args.corpus, args.max_corpus) if args.corpus else None
+    corpus = None
+    if args.corpus:
+        per_file = args.max_corpus // len(args.corpus)
+        corpus = [t for path in args.corpus for t in _read_texts(path, per_file)]
     model = distill(args.teacher, tokenizer=args.tokenizer, dim=args.dim, pca_dims=args.pca_dims, corpus=corpus,
                     device=args.device, output=args.output)
     print(f"saved {args.output}: {model.vocab_size} tokens x {model.full_dim} dims")
@@ -113,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", help="tokenizer.json (or a folder) to distill into; default: the teacher's own")
     p.add_argument("--dim", type=int, help="table width (wider than the teacher: extra noise columns to train)")
     p.add_argument("--pca-dims", type=int, help="principal components kept (default: the teacher's width)")
-    p.add_argument("--corpus", help="text file or JSONL whose token counts give the SIF weights (--tokenizer only)")
-    p.add_argument("--max-corpus", type=int, default=200_000)
+    p.add_argument("--corpus", nargs="+", help="text or JSONL files whose token counts give the SIF weights "
+                   "(--tokenizer only)")
+    p.add_argument("--max-corpus", type=int, default=400_000, help="texts read in all (split evenly over the files)")
     p.add_argument("--device")
     p.set_defaults(func=cmd_distill)
 

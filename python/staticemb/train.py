@@ -429,9 +429,9 @@ def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, d
     _, _, vt = np.linalg.svd(emb, full_matrices=False)
     table = emb @ vt[:k].T
     if corpus is not None:
-        counts = np.zeros(len(vocab), dtype=np.float64)
-        for enc in tok.encode_batch(list(corpus), add_special_tokens=False):
-            np.add.at(counts, enc.ids, 1)
+        ids = [np.asarray(enc.ids, dtype=np.int64) for enc in tok.encode_batch(list(corpus), add_special_tokens=False)]
+        counts = np.bincount(np.concatenate(ids) if ids else np.zeros(0, np.int64), minlength=len(vocab))
+        counts = counts.astype(np.float64)
         p = counts / max(counts.sum(), 1.0)
         table *= (sif_coefficient / (sif_coefficient + p))[:, None]
     table[_special_ids(tok)] = 0.0

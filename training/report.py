@@ -1,0 +1,209 @@
+"""Turn ``staticemb eval`` results into training/RESULTS.md's tables and plots.
+
+    python -m training.report [--results DIR] [--out training]
+
+reads every ``*.json`` written by ``staticemb eval --output`` in ``DIR`` (default ``<data dir>/results``) and
+the ``training_log.json`` of the trained models, and writes ``training/RESULTS-tables.md`` (all tables, the
+acceptance checks) and ``training/figures/*.png`` (quality against Matryoshka width; quality against speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from staticemb.tasks import main_score
+
+from .corpora import data_dir
+
+RETRIEVAL = ("retrieval-debian", "retrieval-wikipedia", "retrieval-bbc")
+CLASSIFICATION = ("classification-bbc", "classification-wikipedia")
+WORDSIM = ("wordsim-simlex999", "wordsim-wordsim353")
+ENGLISH_MODEL = "staticemb-en"
+MULTI_MODEL = "staticemb-multilingual"
+M2V = "model2vec-minilm"
+MINILM = "all-MiniLM-L6-v2"
+
+
+def load_results(folder: Path) -> list[dict[str, Any]]:
+    results = []
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text())
+        results.extend(data if isinstance(data, list) else [data])
+    order = {ENGLISH_MODEL: 0, MULTI_MODEL: 1, M2V: 2, "BM25": 3, MINILM: 4, "all-mpnet-base-v2": 5}
+    return sorted(results, key=lambda r: (order.get(r["model"], 9), r["model"]))
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals and len(vals) == len(values) else None
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f}"
+
+
+def _dims(r: dict[str, Any]) -> list[int]:
+    return r["dims"]
+
+
+def _widest(r: dict[str, Any]) -> int:
+    return max(r["dims"])
+
+
+def score(r, task, dim=None):
+    return main_score(r, task, dim if dim is not None else _widest(r))
+
+
+def table(results, tasks: tuple[str, ...] | list[str], title_mean: str | None, all_dims: bool = True,
+          metric_note: str = "") -> str:
+    present = [t for t in tasks if any(t in r["tasks"] for r in results)]
+    header = ["model", "dim", *present] + ([title_mean] if title_mean else [])
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
+    for r in results:
+        if not any(t in r["tasks"] for t in present):
+            continue
+        for d in (_dims(r) if all_dims else [_widest(r)]):
+            cells = [score(r, t, d) for t in present]
+            row = [r["model"], "—" if d == 0 else str(d), *map(_pct, cells)]
+            if title_mean:
+                row.append(_pct(_mean(cells)))
+            lines.append("| " + " | ".join(row) + " |")
+    return ("" if not metric_note else metric_note + "\n\n") + "\n".join(lines)
+
+
+def retrieval_detail(results) -> str:
+    lines = ["| model | dim | task | NDCG@10 | MRR@10 | Recall@1 | Recall@10 |", "|---|---:|---|---:|---:|---:|---:|"]
+    for r in results:
+        for t in RETRIEVAL:
+            entry = r["tasks"].get(t)
+            if not entry:
+                continue
+            d = str(_widest(r))
+            m = entry["scores"][d]
+            lines.append(f"| {r['model']} | {'—' if d == '0' else d} | {t} | {_pct(m['NDCG@10'])} | "
+                         f"{_pct(m['MRR@10'])} | {_pct(m['Recall@1'])} | {_pct(m['Recall@10'])} |")
+    return "\n".join(lines)
+
+
+def speed_table(results) -> str:
+    lines = ["| model | texts/s | texts timed |", "|---|---:|---:|"]
+    for r in results:
+        if "speed" in r:
+            lines.append(f"| {r['model']} | {r['speed']['texts_per_s']:,.0f} | {r['speed']['texts']:,} |")
+    return "\n".join(lines)
+
+
+def acceptance(results) -> str:
+    by = {r["model"]: r for r in results}
+    out = []
+    en, m2v, bm25, minilm = by.get(ENGLISH_MODEL), by.get(M2V), by.get("BM25"), by.get(MINILM)
+    if en:
+        mean = lambda r, d=None: _mean([score(r, t, d) for t in RETRIEVAL])  # noqa: E731
+        e1024, e256 = mean(en), mean(en, 256)
+        out.append(f"- English model, mean NDCG@10 over {', '.join(RETRIEVAL)}: {_pct(e1024)} at 1024-d, "
+                   f"{_pct(e256)} at 256-d ({100 * e256 / e1024:.1f}% of its 1024-d score; target ≥ 98%).")
+        if minilm:
+            mm = mean(minilm)
+            out.append(f"- all-MiniLM-L6-v2: {_pct(mm)}; the English model reaches {100 * e1024 / mm:.1f}% of it "
+                       "(target ≥ 85%).")
+        if bm25:
+            out.append(f"- BM25: {_pct(mean(bm25))} (the English model must be above it).")
+        if m2v:
+            out.append(f"- plain model2vec distillation of MiniLM: {_pct(mean(m2v))} (the English model must be above it).")
+    multi = by.get(MULTI_MODEL)
+    if multi:
+        langs = sorted(t for t in multi["tasks"] if t.startswith("bitext-"))
+        rows = ["| language | " + " | ".join(m for m in (MULTI_MODEL, M2V, ENGLISH_MODEL) if m in by) + " | above both |",
+                "|---|" + "---:|" * (sum(m in by for m in (MULTI_MODEL, M2V, ENGLISH_MODEL)) + 1)]
+        wins = 0
+        for t in langs:
+            vals = [score(by[m], t) for m in (MULTI_MODEL, M2V, ENGLISH_MODEL) if m in by]
+            ok = all(vals[0] > v for v in vals[1:] if v is not None)
+            wins += ok
+            rows.append(f"| {t.removeprefix('bitext-')} | " + " | ".join(map(_pct, vals)) + f" | {'yes' if ok else 'NO'} |")
+        out.append(f"- Multilingual model, bitext mining accuracy (full width): above both baselines in {wins} of "
+                   f"{len(langs)} languages.\n\n" + "\n".join(rows))
+    return "\n".join(out)
+
+
+def plots(results, folder: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    # Quality against Matryoshka width.
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (tasks, label) in zip(axes, ((RETRIEVAL, "mean retrieval NDCG@10"),
+                                         (tuple(t for r in results for t in r["tasks"] if t.startswith("bitext-")),
+                                          "mean bitext mining accuracy")), strict=True):
+        tasks = tuple(dict.fromkeys(tasks))
+        for r in results:
+            if not tasks or not all(t in r["tasks"] for t in tasks):
+                continue
+            ys = [_mean([score(r, t, d) for t in tasks]) for d in _dims(r)]
+            if r["kind"] == "static":
+                ax.plot(_dims(r), ys, marker="o", label=r["model"])
+            elif ys[-1] is not None:
+                ax.axhline(ys[-1], linestyle="--", color="gray" if r["kind"] == "bm25" else None, label=r["model"])
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("embedding width (Matryoshka truncation)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "quality-vs-dim.png", dpi=120)
+    plt.close(fig)
+    names.append("quality-vs-dim.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in results:
+        if "speed" not in r or not all(t in r["tasks"] for t in RETRIEVAL):
+            continue
+        y = _mean([score(r, t) for t in RETRIEVAL])
+        ax.scatter(r["speed"]["texts_per_s"], y)
+        ax.annotate(r["model"], (r["speed"]["texts_per_s"], y), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("texts per second (2 CPU cores, Debian descriptions)")
+    ax.set_ylabel("mean retrieval NDCG@10")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "quality-vs-speed.png", dpi=120)
+    plt.close(fig)
+    names.append("quality-vs-speed.png")
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", default=str(data_dir() / "results"))
+    parser.add_argument("--out", default=str(Path(__file__).parent))
+    args = parser.parse_args()
+    results = load_results(Path(args.results))
+    out = Path(args.out)
+    figs = plots(results, out / "figures")
+    bitext = sorted({t for r in results for t in r["tasks"] if t.startswith("bitext-")})
+    text = [
+        "<!-- written by `python -m training.report`; do not edit by hand -->",
+        "## Acceptance\n", acceptance(results),
+        "\n## Retrieval (NDCG@10, %, held-out test splits)\n", table(results, list(RETRIEVAL), "mean"),
+        "\n### Retrieval, all metrics (full width)\n", retrieval_detail(results),
+        "\n## Topic classification (kNN accuracy, k = 5, %)\n", table(results, list(CLASSIFICATION), "mean"),
+        "\n## Word similarity (Spearman ρ × 100)\n", table(results, list(WORDSIM), "mean"),
+        "\n## Bitext mining accuracy (%, held-out Debian translations → English)\n",
+        table(results, bitext, "mean", all_dims=False),
+        "\n### Bitext by width (mean over languages)\n", table(results, bitext, "mean") if bitext else "",
+        "\n## Speed (same 2,000 texts for every model)\n", speed_table(results),
+        "\n## Plots\n", *[f"![{f}](figures/{f})" for f in figs],
+    ]
+    (out / "RESULTS-tables.md").write_text("\n".join(text) + "\n")
+    print(f"wrote {out / 'RESULTS-tables.md'} and {len(figs)} plots")
+
+
+if __name__ == "__main__":
+    main()
