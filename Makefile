@@ -113,7 +113,7 @@ train-multilingual: training-data
 
 # The baselines: a plain model2vec distillation of the same teacher, BM25, and the transformers themselves.
 baselines: training-data
-	STATICEMB_DATA=$(DATA) $(PY) -m training.teachers
+	STATICEMB_DATA=$(DATA) $(PY) -m training.baselines
 
 EVAL = $(SE) eval --tasks $(TASKS) --speed-task retrieval-debian --speed-n 2000
 eval-models: baselines

@@ -182,3 +182,34 @@ def test_cli_train_and_eval(tmp_path, pairs_file, bert_tokenizer_path, capsys):
     # BM25 finds a package's long description from its short one far above chance (1/100).
     assert bm25["tasks"]["retrieval-debian"]["scores"]["0"]["Recall@1"] > 0.3
     assert main(["eval", str(model), "--tasks", str(tmp_path / "none.json")]) == 2
+
+
+def test_task_files_are_checked(tmp_path):
+    from staticemb.tasks import load_task, load_tasks
+
+    def write(obj, name="t.json"):
+        p = tmp_path / name
+        p.write_text(json.dumps(obj) if not isinstance(obj, str) else obj)
+        return p
+
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_task(tmp_path / "missing.json")
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        load_task(write("{oops"))
+    with pytest.raises(InvalidInputError, match="'type'"):
+        load_task(write({"type": "ranking"}))
+    with pytest.raises(InvalidInputError, match=r"needs \['relevant'\]"):
+        load_task(write({"type": "retrieval", "queries": ["q"], "corpus": ["d"]}))
+    with pytest.raises(InvalidInputError, match="relevant indices into the corpus"):
+        load_task(write({"type": "retrieval", "queries": ["q"], "corpus": ["d"], "relevant": [[3]]}))
+    with pytest.raises(InvalidInputError, match="aligned"):
+        load_task(write({"type": "bitext", "source": ["a", "b"], "target": ["a"]}))
+    with pytest.raises(InvalidInputError, match="one label per text"):
+        load_task(write({"type": "classification", "train_texts": ["a"], "train_labels": [], "test_texts": [],
+                         "test_labels": []}))
+    (tmp_path / "ok").mkdir()
+    good = write({"type": "wordsim", "pairs": [["a", "b", 1.0]]}, "ok/ws.json")
+    assert load_task(good)["name"] == "ws"
+    assert [t["name"] for t in load_tasks([tmp_path / "ok"], only=["wordsim"])] == ["ws"]
+    with pytest.raises(InvalidInputError, match="no tasks found"):
+        load_tasks([tmp_path / "ok"], only=["nothing"])

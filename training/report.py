@@ -3,8 +3,9 @@
     python -m training.report [--results DIR] [--out training]
 
 reads every ``*.json`` written by ``staticemb eval --output`` in ``DIR`` (default ``<data dir>/results``) and
-the ``training_log.json`` of the trained models, and writes ``training/RESULTS-tables.md`` (all tables, the
-acceptance checks) and ``training/figures/*.png`` (quality against Matryoshka width; quality against speed).
+the ``training_log.json`` of the trained models, and writes ``training/RESULTS.md`` (commands, hardware, training
+runs, the acceptance checks, every table, then the hand-written ``training/RESULTS-notes.md``) and
+``training/figures/*.png`` (quality against Matryoshka width; quality against speed).
 """
 
 from __future__ import annotations
@@ -179,30 +180,95 @@ def plots(results, folder: Path) -> list[str]:
     return names
 
 
+HEADER = """# Training and evaluation results
+
+Two static models trained here with `staticemb train` (Sentence Transformers' trainer), scored with
+`staticemb eval` on held-out test splits that training never sees (`training/datasets.py`: Debian by
+`Description-md5`, Wikipedia by title, BBC by file), side by side with the baselines on the same splits.
+Written by `python -m training.report` from the result files; the commands below reproduce every number.
+
+## Commands
+
+```bash
+make train-en            # distill all-MiniLM-L6-v2 -> 1024-d table, teacher regression, MatryoshkaLoss(MNRL)
+make train-multilingual  # multilingual WordPiece (train split), vocabulary distillation, MatryoshkaLoss(MNRL)
+make eval-models         # staticemb eval for both models and every baseline -> $STATICEMB_DATA/results/*.json
+make report              # this file and figures/*.png
+```
+
+The configs are `training/configs/en-regress.json`, `training/configs/en-retrieval.json` and
+`training/configs/multilingual.json`; `make -n train-en` prints the exact command lines.
+"""
+
+
+def hardware() -> str:
+    import platform
+
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return f"{cpu}, {os.cpu_count()} logical CPUs, GPU: {gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def training_runs(models: Path) -> str:
+    lines = ["| stage | config | steps | training time | first loss | last loss |", "|---|---|---:|---:|---:|---:|"]
+    for name in ("en-regressed", "staticemb-en", "staticemb-multilingual"):
+        log_path = models / name / "training_log.json"
+        if not log_path.exists():
+            continue
+        data = json.loads(log_path.read_text())
+        hist = data["log_history"]
+        losses = [e["loss"] for e in hist if "loss" in e]
+        end = next((e for e in reversed(hist) if "train_runtime" in e), {})
+        steps = max((e.get("step", 0) for e in hist), default=0)
+        cfg = data["config"]
+        lines.append(f"| {name} | loss={cfg['loss']}, batch {cfg['batch_size']}, lr {cfg['learning_rate']}, "
+                     f"{cfg['num_epochs']} epoch(s), {len(cfg['train_datasets'])} dataset(s) | {steps} | "
+                     f"{end.get('train_runtime', float('nan')):.0f} s | {losses[0]:.3f} | {losses[-1]:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", default=str(data_dir() / "results"))
+    parser.add_argument("--models", default=str(data_dir() / "models"))
     parser.add_argument("--out", default=str(Path(__file__).parent))
+    parser.add_argument("--notes", default=str(Path(__file__).parent / "RESULTS-notes.md"),
+                        help="hand-written notes appended to the report")
     args = parser.parse_args()
     results = load_results(Path(args.results))
     out = Path(args.out)
     figs = plots(results, out / "figures")
     bitext = sorted({t for r in results for t in r["tasks"] if t.startswith("bitext-")})
+    notes = Path(args.notes).read_text() if Path(args.notes).exists() else ""
     text = [
-        "<!-- written by `python -m training.report`; do not edit by hand -->",
-        "## Acceptance\n", acceptance(results),
+        HEADER,
+        f"Hardware: {hardware()}.\n",
+        "## Training runs\n", training_runs(Path(args.models)),
+        "\n## Acceptance\n", acceptance(results),
         "\n## Retrieval (NDCG@10, %, held-out test splits)\n", table(results, list(RETRIEVAL), "mean"),
         "\n### Retrieval, all metrics (full width)\n", retrieval_detail(results),
         "\n## Topic classification (kNN accuracy, k = 5, %)\n", table(results, list(CLASSIFICATION), "mean"),
         "\n## Word similarity (Spearman ρ × 100)\n", table(results, list(WORDSIM), "mean"),
-        "\n## Bitext mining accuracy (%, held-out Debian translations → English)\n",
+        "\n## Bitext mining accuracy (%, held-out Debian translations → English, full width)\n",
         table(results, bitext, "mean", all_dims=False),
-        "\n### Bitext by width (mean over languages)\n", table(results, bitext, "mean") if bitext else "",
-        "\n## Speed (same 2,000 texts for every model)\n", speed_table(results),
+        "\n## Speed (encoding the same 2,000 Debian texts, every model on the same 2 CPU threads)\n",
+        speed_table(results),
         "\n## Plots\n", *[f"![{f}](figures/{f})" for f in figs],
+        "\n" + notes,
     ]
-    (out / "RESULTS-tables.md").write_text("\n".join(text) + "\n")
-    print(f"wrote {out / 'RESULTS-tables.md'} and {len(figs)} plots")
+    (out / "RESULTS.md").write_text("\n".join(text) + "\n")
+    print(f"wrote {out / 'RESULTS.md'} and {len(figs)} plots")
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ class StaticEncoder(Encoder):
         self.model = model
         self.name = name
         full = model.full_dim
-        self.dims = sorted({d for d in (dims or _matryoshka_widths(full)) if d <= full})
+        self.dims = sorted({d for d in (dims or _matryoshka_widths(full)) if d <= full} or {full})
 
     def encode(self, texts):
         return self.model.encode(list(texts), normalize=False, dim=self.model.full_dim)
@@ -159,7 +159,7 @@ class BM25Scorer(Encoder):
 
 
 def _matryoshka_widths(full: int) -> list[int]:
-    widths = [w for w in (32, 64, 128, 256, 512, 768, 1024) if w < full]
+    widths = [w for w in (32, 64, 128, 256, 512, 1024) if w < full]
     return widths + [full]
 
 

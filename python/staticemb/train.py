@@ -235,7 +235,7 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
     logger.info("embedding %d texts with the teacher %s", len(texts), teacher)
     emb = model.encode(list(texts), batch_size=batch_size, show_progress_bar=True, convert_to_numpy=True,
                        normalize_embeddings=True).astype(np.float32)
-    tmp = target.with_suffix(".tmp.npy")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")  # one per process: ranks of a multi-GPU run race here
     np.save(tmp, emb)
     os.replace(tmp, target)
     return emb
