@@ -123,8 +123,8 @@ eval-models: baselines
 	$(EVAL) model2vec-minilm=$(MODELS)/model2vec-minilm --output $(RESULTS)/model2vec-minilm.json
 	$(EVAL) BM25=bm25 --output $(RESULTS)/bm25.json
 	$(TEACHER_ENV) sh -c '$(EVAL) all-MiniLM-L6-v2="$$MINILM" --output $(RESULTS)/minilm.json'
-	$(EVAL) all-mpnet-base-v2=$(MODELS)/all-mpnet-base-v2 --only retrieval-wikipedia retrieval-bbc \
-		classification-bbc wordsim bitext-de bitext-ja --output $(RESULTS)/mpnet.json
+	$(SE) eval all-mpnet-base-v2=$(MODELS)/all-mpnet-base-v2 --tasks $(TASKS) \
+		--only retrieval-wikipedia retrieval-bbc wordsim --output $(RESULTS)/mpnet.json
 
 report:
 	STATICEMB_DATA=$(DATA) $(PY) -m training.report --results $(RESULTS)
