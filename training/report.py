@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from staticemb.tasks import main_score
+from staticemb.tasks import main_score, markdown_table, percent
 
 from .corpora import data_dir
 
@@ -42,37 +42,12 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(vals) / len(vals) if vals and len(vals) == len(values) else None
 
 
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.1f}"
-
-
-def _dims(r: dict[str, Any]) -> list[int]:
-    return r["dims"]
-
-
 def _widest(r: dict[str, Any]) -> int:
     return max(r["dims"])
 
 
 def score(r, task, dim=None):
     return main_score(r, task, dim if dim is not None else _widest(r))
-
-
-def table(results, tasks: tuple[str, ...] | list[str], title_mean: str | None, all_dims: bool = True,
-          metric_note: str = "") -> str:
-    present = [t for t in tasks if any(t in r["tasks"] for r in results)]
-    header = ["model", "dim", *present] + ([title_mean] if title_mean else [])
-    lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
-    for r in results:
-        if not any(t in r["tasks"] for t in present):
-            continue
-        for d in (_dims(r) if all_dims else [_widest(r)]):
-            cells = [score(r, t, d) for t in present]
-            row = [r["model"], "—" if d == 0 else str(d), *map(_pct, cells)]
-            if title_mean:
-                row.append(_pct(_mean(cells)))
-            lines.append("| " + " | ".join(row) + " |")
-    return ("" if not metric_note else metric_note + "\n\n") + "\n".join(lines)
 
 
 def retrieval_detail(results) -> str:
@@ -84,8 +59,8 @@ def retrieval_detail(results) -> str:
                 continue
             d = str(_widest(r))
             m = entry["scores"][d]
-            lines.append(f"| {r['model']} | {'—' if d == '0' else d} | {t} | {_pct(m['NDCG@10'])} | "
-                         f"{_pct(m['MRR@10'])} | {_pct(m['Recall@1'])} | {_pct(m['Recall@10'])} |")
+            lines.append(f"| {r['model']} | {'—' if d == '0' else d} | {t} | {percent(m['NDCG@10'])} | "
+                         f"{percent(m['MRR@10'])} | {percent(m['Recall@1'])} | {percent(m['Recall@10'])} |")
     return "\n".join(lines)
 
 
@@ -104,19 +79,19 @@ def acceptance(results) -> str:
     if en:
         mean = lambda r, d=None: _mean([score(r, t, d) for t in RETRIEVAL])  # noqa: E731
         e1024, e256 = mean(en), mean(en, 256)
-        out.append(f"- English model, mean NDCG@10 over {', '.join(RETRIEVAL)}: {_pct(e1024)} at 1024-d, "
-                   f"{_pct(e256)} at 256-d ({100 * e256 / e1024:.1f}% of its 1024-d score; target ≥ 98%).")
+        out.append(f"- English model, mean NDCG@10 over {', '.join(RETRIEVAL)}: {percent(e1024)} at 1024-d, "
+                   f"{percent(e256)} at 256-d ({100 * e256 / e1024:.1f}% of its 1024-d score; target ≥ 98%).")
         if minilm:
             mm = mean(minilm)
-            out.append(f"- all-MiniLM-L6-v2: {_pct(mm)}; the English model reaches {100 * e1024 / mm:.1f}% of it "
+            out.append(f"- all-MiniLM-L6-v2: {percent(mm)}; the English model reaches {100 * e1024 / mm:.1f}% of it "
                        "(target ≥ 85%).")
         if bm25:
             b = mean(bm25)
-            out.append(f"- BM25: {_pct(b)}; the English model is {'above' if e1024 > b else 'NOT above'} it "
+            out.append(f"- BM25: {percent(b)}; the English model is {'above' if e1024 > b else 'NOT above'} it "
                        f"({100 * (e1024 - b):+.1f} points).")
         if m2v:
             m = mean(m2v)
-            out.append(f"- plain model2vec distillation of MiniLM (256-d): {_pct(m)}; the English model is "
+            out.append(f"- plain model2vec distillation of MiniLM (256-d): {percent(m)}; the English model is "
                        f"{'above' if e1024 > m else 'NOT above'} it ({100 * (e1024 - m):+.1f} points).")
     multi = by.get(MULTI_MODEL)
     if multi:
@@ -128,7 +103,7 @@ def acceptance(results) -> str:
             vals = [score(by[m], t) for m in (MULTI_MODEL, M2V, ENGLISH_MODEL) if m in by]
             ok = all(vals[0] > v for v in vals[1:] if v is not None)
             wins += ok
-            rows.append(f"| {t.removeprefix('bitext-')} | " + " | ".join(map(_pct, vals)) + f" | {'yes' if ok else 'NO'} |")
+            rows.append(f"| {t.removeprefix('bitext-')} | " + " | ".join(map(percent, vals)) + f" | {'yes' if ok else 'NO'} |")
         out.append(f"- Multilingual model, bitext mining accuracy (full width): above both baselines in {wins} of "
                    f"{len(langs)} languages.\n\n" + "\n".join(rows))
     return "\n".join(out)
@@ -151,9 +126,9 @@ def plots(results, folder: Path) -> list[str]:
         for r in results:
             if not tasks or not all(t in r["tasks"] for t in tasks):
                 continue
-            ys = [_mean([score(r, t, d) for t in tasks]) for d in _dims(r)]
+            ys = [_mean([score(r, t, d) for t in tasks]) for d in r["dims"]]
             if r["kind"] == "static":
-                ax.plot(_dims(r), ys, marker="o", label=r["model"])
+                ax.plot(r["dims"], ys, marker="o", label=r["model"])
             elif ys[-1] is not None:
                 ax.axhline(ys[-1], linestyle="--", color="gray" if r["kind"] == "bm25" else None, label=r["model"])
         ax.set_xscale("log", base=2)
@@ -260,12 +235,12 @@ def main() -> None:
         f"Hardware: {hardware()}.\n",
         "## Training runs\n", training_runs(Path(args.models)),
         "\n## Acceptance\n", acceptance(results),
-        "\n## Retrieval (NDCG@10, %, held-out test splits)\n", table(results, list(RETRIEVAL), "mean"),
+        "\n## Retrieval (NDCG@10, %, held-out test splits)\n", markdown_table(results, tasks=RETRIEVAL, mean=True),
         "\n### Retrieval, all metrics (full width)\n", retrieval_detail(results),
-        "\n## Topic classification (kNN accuracy, k = 5, %)\n", table(results, list(CLASSIFICATION), "mean"),
-        "\n## Word similarity (Spearman ρ × 100)\n", table(results, list(WORDSIM), "mean"),
+        "\n## Topic classification (kNN accuracy, k = 5, %)\n", markdown_table(results, tasks=CLASSIFICATION, mean=True),
+        "\n## Word similarity (Spearman ρ × 100)\n", markdown_table(results, tasks=WORDSIM, mean=True),
         "\n## Bitext mining accuracy (%, held-out Debian translations → English, full width)\n",
-        table(results, bitext, "mean", all_dims=False),
+        markdown_table(results, tasks=bitext, mean=True, widest_only=True),
         "\n## Speed (encoding the same 2,000 Debian texts on 2 CPU cores; static models run by staticemb, "
         "transformers by Sentence Transformers)\n",
         speed_table(results),

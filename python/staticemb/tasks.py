@@ -255,24 +255,35 @@ def main_score(result: dict[str, Any], task: str, dim: str | int | None = None) 
     return scores[key][MAIN_METRIC[entry["type"]]]
 
 
-def markdown_table(results: Sequence[dict[str, Any]], dims: Sequence[int] | None = None) -> str:
-    """One row per model and width, one column per task (its headline metric, in %), plus the mean of each task
-    type. ``dims`` limits the widths shown for static models."""
-    names: list[str] = []
-    types: dict[str, str] = {}
+def percent(value: float | None) -> str:
+    """A score as a table cell: percent with one decimal, ``—`` when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{100 * value:.1f}"
+
+
+def markdown_table(results: Sequence[dict[str, Any]], dims: Sequence[int] | None = None, *,
+                   tasks: Sequence[str] | None = None, mean: bool = False, widest_only: bool = False) -> str:
+    """One row per model and width, one column per task (its headline metric, in %).
+
+    ``tasks`` picks and orders the columns (default: every task, in order of appearance); models with none of
+    them are left out. ``mean`` adds the mean over the columns (``—`` unless the model ran every one).
+    ``dims`` limits the widths shown for static models; ``widest_only`` shows each model's widest only."""
+    wanted = tasks if tasks is not None else list(dict.fromkeys(n for r in results for n in r["tasks"]))
+    names = [t for t in wanted if any(t in r["tasks"] for r in results)]
+    header = ["model", "dim", *names] + (["mean"] if mean else [])
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
     for r in results:
-        for name, entry in r["tasks"].items():
-            if name not in types:
-                names.append(name)
-                types[name] = entry["type"]
-    header = ["model", "dim"] + names
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(names)]
-    for r in results:
-        widths = [d for d in r["dims"] if dims is None or r["kind"] != "static" or d in dims] or r["dims"][-1:]
+        if not any(t in r["tasks"] for t in names):
+            continue
+        if widest_only:
+            widths = [max(r["dims"])]
+        else:
+            widths = [d for d in r["dims"] if dims is None or r["kind"] != "static" or d in dims] or r["dims"][-1:]
         for w in widths:
-            cells = [r["model"], "—" if w == 0 else str(w)]
-            for name in names:
-                v = main_score(r, name, w)
-                cells.append("—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}")
-            lines.append("| " + " | ".join(cells) + " |")
+            values = [main_score(r, t, w) for t in names]
+            row = [r["model"], "—" if w == 0 else str(w), *map(percent, values)]
+            if mean:
+                row.append(percent(None if None in values else sum(values) / len(values)))
+            lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

@@ -164,10 +164,15 @@ def _expand(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------------ data
 
 
-def _read_rows(path: str) -> list[dict[str, Any]]:
+def _read_dataset(path: str):
+    """Every column of a JSONL file (or a saved ``datasets`` folder), read once."""
+    import datasets
+
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"training dataset not found: {p}")
+    if p.is_dir():
+        return datasets.load_from_disk(str(p))
     rows = []
     with p.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -178,41 +183,19 @@ def _read_rows(path: str) -> list[dict[str, Any]]:
                     raise InvalidInputError(f"{p}:{n} is not a JSON line: {e}") from None
     if not rows:
         raise InvalidInputError(f"training dataset {p} is empty")
-    return rows
+    return datasets.Dataset.from_dict({c: [r.get(c) for r in rows] for c in rows[0]})
 
 
-def _load_dataset(path: str, columns: Sequence[str], max_rows: int | None, seed: int):
-    import datasets
-
-    if Path(path).is_dir():
-        ds = datasets.load_from_disk(path)
-    else:
-        rows = _read_rows(path)
-        missing = [c for c in columns if c not in rows[0]]
-        if missing:
-            raise InvalidInputError(f"training dataset {path} lacks the columns {missing} (it has {list(rows[0])})")
-        for n, row in enumerate(rows, 1):
-            for c in columns:
-                if not isinstance(row.get(c), str) or not row[c].strip():
-                    raise InvalidInputError(f"{path}: row {n} has no text in column {c!r}")
-        ds = datasets.Dataset.from_dict({c: [r[c] for r in rows] for c in columns})
+def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, seed: int):
+    """``columns`` of ``ds``, each checked to hold non-empty text, at most ``max_rows`` rows (seeded shuffle)."""
+    ds = ds.select_columns(list(columns))
+    for c in columns:
+        for n, value in enumerate(ds[c], 1):
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInputError(f"{path}: row {n} has no text in column {c!r}")
     if max_rows is not None and len(ds) > max_rows:
         ds = ds.shuffle(seed=seed).select(range(max_rows))
-    return ds.select_columns(list(columns))
-
-
-def _columns_of(path: str) -> list[str]:
-    if not Path(path).exists():
-        raise InvalidInputError(f"training dataset not found: {path}")
-    if Path(path).is_dir():
-        import datasets
-
-        return list(datasets.load_from_disk(path).column_names)
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                return list(json.loads(line))
-    raise InvalidInputError(f"training dataset {path} is empty")
+    return ds
 
 
 def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | os.PathLike | None = None,
@@ -381,16 +364,15 @@ def _special_ids(tok) -> list[int]:
 def _distill_model2vec(teacher: str, pca_dims: int | None, device: str | None):
     from model2vec.distill import distill as m2v_distill
 
+    from .model import StaticModel
+
     tok = _load_tokenizer(_teacher_tokenizer(teacher))
     m2v = m2v_distill(model_name=str(teacher), pca_dims=pca_dims or "auto", device=device or _device(),
                       quantize_to="float32")
-    emb = np.asarray(m2v.embedding, dtype=np.float32)
-    mapping = getattr(m2v, "token_mapping", None)
-    if mapping is not None:
-        emb = emb[np.asarray(mapping)]
-    weights = getattr(m2v, "weights", None)
-    if weights is not None:
-        emb = emb * np.asarray(weights, dtype=np.float32)[:, None]
+    # model2vec's mapping and weights folded into one row per token of its (possibly pruned) vocabulary.
+    emb = StaticModel(m2v.tokenizer, np.asarray(m2v.embedding, dtype=np.float32),
+                      weights=getattr(m2v, "weights", None),
+                      token_mapping=getattr(m2v, "token_mapping", None))._folded_table()
     m2v_vocab = m2v.tokenizer.get_vocab()
     table = np.zeros((tok.get_vocab_size(), emb.shape[1]), dtype=np.float32)
     for token, i in tok.get_vocab().items():
@@ -469,17 +451,21 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
 
     train = {}
     for name, path in config.train_datasets.items():
-        cols = _columns_of(path)
+        raw = _read_dataset(path)
+        cols = raw.column_names
         if config.loss == "mnrl":
             use = [c for c in ("anchor", "positive", "negative") if c in cols]
             if use[:2] != ["anchor", "positive"]:
-                raise InvalidInputError(f"dataset {name} ({path}) needs 'anchor' and 'positive' columns for mnrl")
-            train[name] = _load_dataset(path, use, config.max_rows, config.seed)
+                raise InvalidInputError(f"dataset {name} ({path}) needs 'anchor' and 'positive' columns for mnrl "
+                                        f"(it has {cols})")
+            train[name] = _text_columns(raw, path, use, config.max_rows, config.seed)
         else:
             use = ["text"] if "text" in cols else ["anchor", "positive"]
-            ds = _load_dataset(path, use, config.max_rows, config.seed)
-            targets = ds[use[-1]]
-            label = teacher_embeddings(config.teacher, targets, cache_dir=config.cache_dir)
+            if not set(use) <= set(cols):
+                raise InvalidInputError(f"dataset {name} ({path}) needs a 'text' column, or 'anchor' and "
+                                        f"'positive', for distill (it has {cols})")
+            ds = _text_columns(raw, path, use, config.max_rows, config.seed)
+            label = teacher_embeddings(config.teacher, ds[use[-1]], cache_dir=config.cache_dir)
             train[name] = ds.add_column("label", list(label))
     train_dataset = DatasetDict(train) if len(train) > 1 else next(iter(train.values()))
 
