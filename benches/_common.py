@@ -26,10 +26,8 @@ def cpu_model() -> str:
 
 
 def load_sentences(n: int) -> list[str]:
-    """The first ``n`` Debian sentences (``training.corpora.debian_sentences``); exits if there are fewer."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from training.corpora import debian_sentences
+    """The first ``n`` Debian sentences (``staticemb.corpora.debian_sentences``); exits if there are fewer."""
+    from staticemb.corpora import debian_sentences
 
     texts = debian_sentences(n)
     if len(texts) < n:

@@ -1,7 +1,7 @@
 """Compare staticemb's end-to-end encode throughput with its peers on real text.
 
 Every engine embeds the same N English sentences (from Debian package descriptions, see
-``training/corpora.py``) with the same model: one random-normal float32 table of 30,522 x 1024 paired with the
+``staticemb.corpora``) with the same model: one random-normal float32 table of 30,522 x 1024 paired with the
 real bert-base-uncased tokenizer, saved once as a Sentence Transformers static folder and once as a model2vec
 folder. Engines:
 

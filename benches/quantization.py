@@ -3,7 +3,7 @@
     python benches/quantization.py [--output benches/RESULTS-quantization.md]
 
 The model is the demo's static model (model2vec distillation of all-MiniLM-L6-v2, 256-d; built once and
-cached, see ``training/demo.py``), stored as float32, float16 and int8 (one scale per row). The task is
+cached, see ``staticemb.train.demo_model``), stored as float32, float16 and int8 (one scale per row). The task is
 Debian package retrieval: each package's one-line summary is the query and its long description the one
 relevant document, on a held-out set of every 12th package with a long description (about 5,000 packages;
 nothing is trained on it here). Reported: NDCG@10, MRR@10 and Recall@1 at 256 and 64 dimensions, the change
@@ -24,8 +24,6 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np
 from staticemb import StaticModel
@@ -37,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benches" / "RESULTS-quantization.md")
     args = parser.parse_args(argv)
 
-    from training.corpora import debian_descriptions
-    from training.demo import build_model
+    from staticemb.corpora import debian_descriptions
+    from staticemb.train import demo_model
 
-    base = StaticModel.from_pretrained(build_model(), normalize=True)
+    base = StaticModel.from_pretrained(demo_model(), normalize=True)
     held_out = [d for d in debian_descriptions("en") if d.long][::12]
     queries = [d.short for d in held_out]
     docs = [d.long for d in held_out]

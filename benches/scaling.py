@@ -1,6 +1,6 @@
 """How staticemb's encode throughput scales with text length and with thread count.
 
-(a) Text length. One stream of real English words (the Debian sentences of ``training/corpora.py``, split at
+(a) Text length. One stream of real English words (the Debian sentences of ``staticemb.corpora``, split at
 whitespace) is cut into texts of about L bert-base-uncased tokens each, for L in 8 ... 16,384, so every length
 point encodes the same ~2M tokens of the same text. BERT tokenization is additive over whitespace-separated
 words (the normalizer works per character and the pre-tokenizer splits at whitespace), so a text's token count

@@ -14,17 +14,12 @@ tokenizes with it.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 N_TEXTS = 10_000
 VOCAB_SIZE = 30_522
@@ -34,7 +29,7 @@ TABLE_SEED = 20_240_601
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    from training.corpora import SourceMissingError, debian_sentences
+    from staticemb.corpora import SourceMissingError, debian_sentences
 
     try:
         out = debian_sentences(N_TEXTS)

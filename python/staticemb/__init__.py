@@ -10,7 +10,7 @@ tokens' rows. staticemb tokenizes and pools in Rust, on every core, with the GIL
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, _inputs
 from .errors import (
     InvalidInputError,
     ModelFormatError,
@@ -32,6 +32,7 @@ __all__ = [
     "__version__",
     "default_threads",
     "kernel_name",
+    "max_threads",
 ]
 
 
@@ -43,4 +44,10 @@ def kernel_name() -> str:
 
 def default_threads() -> int:
     """Threads used for ``num_threads=None``: ``RAYON_NUM_THREADS`` if set, else every core."""
-    return _core.default_threads()
+    return int(_core.default_threads())
+
+
+def max_threads() -> int:
+    """The largest ``num_threads`` accepted: four times the CPUs this process may use, and at least 16.
+    Larger values raise :class:`InvalidInputError` before any thread is started."""
+    return _inputs.max_threads()

@@ -1,47 +1,71 @@
-"""Type stubs for the native module ``staticemb._core``."""
+"""Type stubs for the native module ``staticemb._core`` (checked against the binary by ``make lint``:
+``python -m mypy.stubtest staticemb._core``)."""
+
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
-__version__: str
+__all__ = [
+    "CACHED_POOLS",
+    "Model",
+    "available_kernels",
+    "available_threads",
+    "cached_pools",
+    "default_threads",
+    "kernel_name",
+    "read_model_weights",
+    "__version__",
+]
 
-class TextEncoder:
-    def __init__(
-        self,
+__version__: str
+CACHED_POOLS: int
+
+@final
+class Model:
+    def __new__(
+        cls,
         tokenizer_json: str,
+        table: npt.NDArray[np.float32] | npt.NDArray[np.uint16] | npt.NDArray[np.int8],
+        *,
+        scales: npt.NDArray[np.float32] | None = None,
         mapping: npt.NDArray[np.int64] | None = None,
         weights: npt.NDArray[np.float32] | None = None,
-        drop_ids: list[int] = ...,
+        drop_unknown: bool = False,
         native: bool = True,
-    ) -> None: ...
-    @property
-    def backend(self) -> str: ...
+    ) -> Model: ...
     @property
     def vocab_size(self) -> int: ...
     @property
-    def required_rows(self) -> int: ...
+    def backend(self) -> str: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def dropped_unknown(self) -> int | None: ...
     def encode_into(
         self,
         texts: list[str],
-        table: npt.NDArray[np.float32],
         out: npt.NDArray[np.float32],
-        normalize: bool = False,
+        normalize: bool,
+        num_threads: int | None = None,
+    ) -> None: ...
+    def embed_ids_into(
+        self,
+        ids: npt.NDArray[np.int64] | npt.NDArray[np.int32] | npt.NDArray[np.uint32],
+        offsets: npt.NDArray[np.int64],
+        out: npt.NDArray[np.float32],
+        normalize: bool,
         num_threads: int | None = None,
     ) -> None: ...
     def tokenize(
         self, texts: list[str], num_threads: int | None = None
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
 
-def pool_into(
-    table: npt.NDArray[np.float32],
-    ids: npt.NDArray[np.int64] | npt.NDArray[np.int32] | npt.NDArray[np.uint32],
-    offsets: npt.NDArray[np.int64],
-    out: npt.NDArray[np.float32],
-    normalize: bool = False,
-    num_threads: int | None = None,
-    weights: npt.NDArray[np.float32] | None = None,
-) -> None: ...
-def check_offsets(offsets: npt.NDArray[np.int64], n_ids: int) -> None: ...
+def read_model_weights(data: npt.NDArray[np.uint8]) -> dict[str, Any]: ...
 def kernel_name() -> str: ...
 def available_kernels() -> list[str]: ...
 def default_threads() -> int: ...
+def available_threads() -> int: ...
+def cached_pools() -> int: ...

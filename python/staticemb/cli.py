@@ -6,16 +6,58 @@
 
 ``python -m staticemb`` is the same command (use it with ``accelerate launch -m staticemb train CONFIG`` or
 ``torchrun --nproc_per_node N -m staticemb train CONFIG`` for several GPUs).
+
+Every error ends the command with one line on stderr that names the problem (a bad argument, config, model,
+task file or output path) and a non-zero exit status: 2 for bad input (arguments, configs, models and task
+files staticemb refuses), 1 for anything else (a file the system cannot read or write, an error inside a
+library), 130 when interrupted. ``--debug`` prints the traceback too. Outputs are checked to be writable before
+the work starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
-from .errors import StaticembError
+from ._paths import looks_like_local_path
+from .errors import InvalidInputError, StaticembError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# ------------------------------------------------------------------------------------------------ arguments
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _widths(text: str) -> list[int]:
+    """``--dims``: positive integer widths separated by commas."""
+    from .tasks import check_widths
+
+    try:
+        return check_widths([int(part) for part in text.split(",")])
+    except ValueError:  # int() or check_widths (InvalidInputError is a ValueError)
+        raise argparse.ArgumentTypeError(
+            f"expected positive integer widths separated by commas (e.g. 64,256,1024), got {text!r}") from None
 
 
 def _parse_value(text: str):
@@ -25,21 +67,65 @@ def _parse_value(text: str):
         return text
 
 
+def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
+    """Check, before any work, that ``path`` (a file, or a folder when ``folder``) can be written: it is not the
+    other kind, and its parent folder exists (created if needed) and takes a new file."""
+    p = Path(path).expanduser()
+    if folder and p.exists() and not p.is_dir():
+        raise InvalidInputError(f"{what} {p} is a file, not a folder")
+    if not folder and p.is_dir():
+        raise InvalidInputError(f"{what} {p} is a folder, not a file")
+    parent = p.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise InvalidInputError(f"cannot write {what} {p}: {ancestor} is a file, not a folder")
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise InvalidInputError(f"cannot write {what} {p}: {e.strerror or e}") from None
+    return p
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a file beside it, then a rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _read_texts(path: str, limit: int | None) -> list[str]:
     texts: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if path.endswith(".jsonl"):
-                row = json.loads(line)
-                texts.extend(row[k] for k in ("text", "anchor", "positive") if isinstance(row.get(k), str))
-            else:
-                texts.append(line)
-            if limit is not None and len(texts) >= limit:
-                break
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                if path.endswith(".jsonl"):
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise InvalidInputError(f"{path}:{n} is not a JSON line: {e}") from None
+                    if not isinstance(row, dict):
+                        raise InvalidInputError(f"{path}:{n} is not a JSON object")
+                    texts.extend(row[k] for k in ("text", "anchor", "positive") if isinstance(row.get(k), str))
+                else:
+                    texts.append(line)
+                if limit is not None and len(texts) >= limit:
+                    break
+    except UnicodeDecodeError as e:
+        raise InvalidInputError(f"{path} is not UTF-8 text: {e}") from None
     return texts[:limit] if limit is not None else texts
+
+
+# ------------------------------------------------------------------------------------------------ commands
 
 
 def cmd_train(args) -> int:
@@ -48,12 +134,13 @@ def cmd_train(args) -> int:
     overrides = {}
     for item in args.set or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set needs key=value, got {item!r}")
+        if not sep or not key:
+            raise InvalidInputError(f"--set needs key=value, got {item!r}")
         overrides[key] = _parse_value(value)
     if args.resume:
         overrides["resume_from_checkpoint"] = True
     config = TrainConfig.from_file(args.config, **overrides)
+    _check_output(config.output_dir, "the output folder", folder=True)
     path, _ = train(config)
     print(f"saved {path}")
     return 0
@@ -62,9 +149,10 @@ def cmd_train(args) -> int:
 def cmd_distill(args) -> int:
     from .train import distill
 
+    _check_output(args.output, "--output", folder=True)
     corpus = None
     if args.corpus:
-        per_file = args.max_corpus // len(args.corpus)
+        per_file = max(1, args.max_corpus // len(args.corpus))
         corpus = [t for path in args.corpus for t in _read_texts(path, per_file)]
     model = distill(args.teacher, tokenizer=args.tokenizer, dim=args.dim, pca_dims=args.pca_dims, corpus=corpus,
                     device=args.device, output=args.output)
@@ -72,79 +160,118 @@ def cmd_distill(args) -> int:
     return 0
 
 
+def _model_specs(specs: list[str]) -> list[tuple[str | None, str]]:
+    """``(label, spec)`` of each model argument; a local path that does not exist is refused before any work."""
+    out = []
+    for spec in specs:
+        name = None
+        if "=" in spec and not Path(spec).exists():
+            name, spec = spec.split("=", 1)
+            if not name or not spec:
+                raise InvalidInputError(f"a labelled model is NAME=PATH, got {name}={spec}")
+        if spec.lower() != "bm25" and not Path(spec).expanduser().exists() and looks_like_local_path(spec):
+            raise InvalidInputError(f"model not found: {spec} (no such folder)")
+        out.append((name, spec))
+    return out
+
+
 def cmd_eval(args) -> int:
     from .tasks import evaluate, load_tasks, markdown_table, open_model
 
+    output = _check_output(args.output, "--output", folder=False) if args.output else None
+    models = _model_specs(args.models)
     tasks = load_tasks(args.tasks, args.only)
-    dims = [int(d) for d in args.dims.split(",")] if args.dims else None
     speed_texts = None
     if args.speed_task:
         source = next((t for t in tasks if t["name"] == args.speed_task), None)
         if source is None:
             source = load_tasks(args.tasks, [args.speed_task])[0]
         pool = [*source.get("corpus", []), *source.get("queries", [])] or source.get("source", [])
+        if not pool:
+            raise InvalidInputError(f"--speed-task {args.speed_task}: a {source['type']} task has no texts to time; "
+                                    "use a retrieval or bitext task")
         speed_texts = pool[: args.speed_n]
     results = []
-    for spec in args.models:
-        name = None
-        if "=" in spec and not Path(spec).exists():
-            name, spec = spec.split("=", 1)
-        encoder = open_model(spec, name=name, dims=dims, device=args.device)
+    for name, spec in models:
+        encoder = open_model(spec, name=name, dims=args.dims, device=args.device)
         results.append(evaluate(encoder, tasks, speed_texts=speed_texts,
                                 progress=lambda m: print(m, file=sys.stderr, flush=True)))
-    print(markdown_table(results, dims))
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(results, indent=1))
-        print(f"wrote {args.output}", file=sys.stderr)
+    print(markdown_table(results, args.dims))
+    if output is not None:
+        _write_text(output, json.dumps(results, indent=1))
+        print(f"wrote {output}", file=sys.stderr)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="staticemb", description="Train, distill and evaluate static embedding models.")
-    sub = parser.add_subparsers(dest="command", required=True)
+# ------------------------------------------------------------------------------------------------ parser
 
-    p = sub.add_parser("train", help="run one training stage from a JSON config (Sentence Transformers trainer)")
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="on an error, print the traceback as well as the one-line message")
+    parser = _Parser(prog="staticemb", description="Train, distill and evaluate static embedding models.",
+                     parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", parents=[common],
+                       help="run one training stage from a JSON config (Sentence Transformers trainer)")
     p.add_argument("config")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (JSON or text)")
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in OUTPUT_DIR/checkpoints")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("distill", help="make a static table from a transformer teacher")
+    p = sub.add_parser("distill", parents=[common], help="make a static table from a transformer teacher")
     p.add_argument("--teacher", required=True, help="a Sentence Transformers folder or Hub id")
     p.add_argument("--output", required=True)
     p.add_argument("--tokenizer", help="tokenizer.json (or a folder) to distill into; default: the teacher's own")
-    p.add_argument("--dim", type=int, help="table width (wider than the teacher: extra noise columns to train)")
-    p.add_argument("--pca-dims", type=int, help="principal components kept (default: the teacher's width)")
+    p.add_argument("--dim", type=_positive_int,
+                   help="table width (wider than the teacher: extra noise columns to train)")
+    p.add_argument("--pca-dims", type=_positive_int, help="principal components kept (default: the teacher's width)")
     p.add_argument("--corpus", nargs="+", help="text or JSONL files whose token counts give the SIF weights "
                    "(--tokenizer only)")
-    p.add_argument("--max-corpus", type=int, default=400_000, help="texts read in all (split evenly over the files)")
+    p.add_argument("--max-corpus", type=_positive_int, default=400_000,
+                   help="texts read in all (split evenly over the files)")
     p.add_argument("--device")
     p.set_defaults(func=cmd_distill)
 
-    p = sub.add_parser("eval", help="score models on task files (retrieval, classification, bitext, word similarity)")
+    p = sub.add_parser("eval", parents=[common],
+                       help="score models on task files (retrieval, classification, bitext, word similarity)")
     p.add_argument("models", nargs="+", help="model folders / Hub ids, 'bm25', or NAME=PATH to label one")
     p.add_argument("--tasks", nargs="+", required=True, help="task files or folders of them")
     p.add_argument("--only", nargs="+", help="task names or types to run")
-    p.add_argument("--dims", help="Matryoshka widths for static models, e.g. 64,256,1024 (default: all)")
+    p.add_argument("--dims", type=_widths,
+                   help="Matryoshka widths for static models, e.g. 64,256,1024 (default: all)")
     p.add_argument("--speed-task", help="time encoding this task's texts for a texts/s figure")
-    p.add_argument("--speed-n", type=int, default=2000)
+    p.add_argument("--speed-n", type=_positive_int, default=2000)
     p.add_argument("--output", help="write the results as JSON")
     p.add_argument("--device")
     p.set_defaults(func=cmd_eval)
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: staticemb's and the system's own messages as they are, anything else with its
+    type and a pointer to ``--debug``."""
+    text = " ".join(str(error).split())
+    if isinstance(error, (StaticembError, OSError)) and text:
+        return text
+    name = type(error).__name__
+    return f"{name}: {text} (--debug shows the traceback)" if text else f"{name} (--debug shows the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except StaticembError as e:
-        print(f"staticemb {args.command}: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"staticemb {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - every error becomes one line (and a traceback with --debug)
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"staticemb {args.command}: {_one_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, StaticembError) else 1
 
 
 if __name__ == "__main__":

@@ -108,8 +108,8 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ndcg = mrr = r1 = rk = 0.0
-    for row, rel in zip(scores, relevant, strict=True):
-        rel = np.unique(np.asarray(rel, dtype=np.int64))
+    for row, listed in zip(scores, relevant, strict=True):
+        rel = np.unique(np.asarray(listed, dtype=np.int64))
         if rel.size == 0 or rel.min() < 0 or rel.max() >= scores.shape[1]:
             raise InvalidInputError("every query needs at least one valid relevant document index")
         # Pessimistic ranks: a relevant document ranks below every document with the same score, and

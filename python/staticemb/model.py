@@ -1,61 +1,52 @@
-"""The public model class."""
+"""The public model class: :class:`StaticModel`.
+
+Arguments are checked once in :mod:`staticemb._inputs`; files are read and written by :mod:`staticemb._io`;
+the work runs in the native :class:`staticemb._core.Model`, built once per model.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Tokenizer
 
-from . import _core, _loading
-from .errors import InvalidInputError, ModelFormatError, TokenIdError, TokenizerError
+from . import _core, _inputs, _io
+from ._quantize import quantize_table
+from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
-__all__ = ["StaticModel"]
+__all__ = ["StaticModel", "quantize_table"]
 
 DEFAULT_BATCH_SIZE = 16_384
 """Texts handed to the Rust core per call: large enough to keep every core busy, small enough that a progress
 bar moves and Ctrl-C is honoured between calls."""
 
 
-def _check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be {'None or ' if allow_none else ''}an int, not {type(value).__name__}")
-    if value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value}")
-    return int(value)
+class _TokenizerLoadError(ModelFormatError):
+    """The tokenizer definition could not be loaded (from_pretrained adds the file's path)."""
 
 
-def _as_text_list(texts: Any) -> list:
-    """A list of texts, without copying the strings. A lone ``str`` is refused: encoding it character by
-    character is never what was meant."""
-    if isinstance(texts, (str, bytes)):
+def _tokenizer_json(tokenizer: Any) -> str:
+    """The ``tokenizer.json`` text of a ``tokenizers.Tokenizer``, a fast ``transformers`` tokenizer or a
+    JSON string. Its validity is checked once, by the Rust core, when the model is built."""
+    if isinstance(tokenizer, str):
+        return tokenizer
+    backend = tokenizer if hasattr(tokenizer, "to_str") else getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not callable(getattr(backend, "to_str", None)):
         raise TypeError(
-            f"texts must be a list of str, not a single {type(texts).__name__}; to encode one text pass [text]"
+            "tokenizer must be a tokenizers.Tokenizer (or a fast transformers tokenizer, or a tokenizer.json "
+            f"string), not {type(tokenizer).__name__}"
         )
-    if isinstance(texts, list):
-        return texts
-    if texts is None:
-        raise TypeError("texts must be a list of str, not None")
-    if isinstance(texts, np.ndarray):
-        if texts.ndim != 1:
-            raise InvalidInputError(f"an array of texts must be 1-D, got shape {texts.shape}")
-        return texts.tolist()
-    if isinstance(texts, Iterable):
-        return list(texts)
-    raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
+    return str(backend.to_str())
 
 
 def _as_table(embeddings: Any) -> np.ndarray:
-    """A C-contiguous 2-D table in a stored dtype staticemb pools natively (float32, float16, int8), copying
-    only when the dtype must change (float64 and bfloat16 become float32)."""
+    """The table in a dtype staticemb pools natively (float32, float16, int8), converting only when the dtype
+    must change (float64 and bfloat16 become float32). Shape and layout are the binding's to check."""
     if hasattr(embeddings, "detach") and hasattr(embeddings, "cpu"):  # a torch tensor, without importing torch
         embeddings = embeddings.detach().cpu()
         if str(embeddings.dtype) not in ("torch.float32", "torch.float16", "torch.int8"):
@@ -63,14 +54,12 @@ def _as_table(embeddings: Any) -> np.ndarray:
         embeddings = embeddings.numpy()
     if not isinstance(embeddings, np.ndarray):
         raise TypeError(f"embeddings must be a 2-D NumPy array (or torch tensor), not {type(embeddings).__name__}")
-    if embeddings.ndim != 2:
-        raise InvalidInputError(f"embeddings must be 2-D (vocabulary x dimension), got shape {embeddings.shape}")
-    if embeddings.shape[0] == 0 or embeddings.shape[1] == 0:
-        raise InvalidInputError(f"embeddings must not be empty, got shape {embeddings.shape}")
     if embeddings.dtype not in (np.float32, np.float16, np.int8):
         if embeddings.dtype.kind != "f":
             raise TypeError(f"embeddings must hold floating-point values (or int8), not {embeddings.dtype}")
         embeddings = embeddings.astype(np.float32)
+    if embeddings.ndim != 2:
+        raise InvalidInputError(f"embeddings must be 2-D (vocabulary x dimension), got shape {embeddings.shape}")
     if not embeddings.flags.c_contiguous:
         raise InvalidInputError(
             "embeddings must be C-contiguous (row-major); pass np.ascontiguousarray(embeddings) to copy it"
@@ -78,29 +67,18 @@ def _as_table(embeddings: Any) -> np.ndarray:
     return embeddings
 
 
-def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Quantize a float32 table: ``"float16"`` (rounded to nearest) or ``"int8"`` with one scale per row
-    (``scale = max|row| / 127``, values rounded to nearest). Returns ``(values, scales or None)``."""
-    table = np.asarray(table, dtype=np.float32)
-    if dtype == "float32":
-        return np.ascontiguousarray(table), None
-    if dtype == "float16":
-        return np.ascontiguousarray(table.astype(np.float16)), None
-    if dtype == "int8":
-        scales = np.abs(table).max(axis=1) / 127.0
-        scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
-        values = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
-        return np.ascontiguousarray(values), scales
-    raise InvalidInputError(f"dtype must be 'float32', 'float16' or 'int8', got {dtype!r}")
-
-
-def _unknown_token_id(tokenizer: Tokenizer) -> int | None:
-    """The unknown token's id, found the way model2vec finds it."""
-    model = tokenizer.model
-    if hasattr(model, "unk_token"):
-        token = model.unk_token
-        return None if token is None else tokenizer.token_to_id(token)
-    return json.loads(tokenizer.to_str())["model"].get("unk_id")
+def _vector(name: str, value: Any, kind: str) -> np.ndarray | None:
+    """model2vec's per-token ``weights`` (float) or ``token_mapping`` (integer), as a 1-D array."""
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if kind == "i" and arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, not {arr.dtype}")
+    if kind == "f" and arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a numeric array, not {arr.dtype}")
+    if arr.ndim != 1:
+        raise ModelFormatError(f"{name} must be 1-D, got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64 if kind == "i" else np.float32)
 
 
 class StaticModel:
@@ -123,7 +101,7 @@ class StaticModel:
 
     def __init__(
         self,
-        tokenizer: Tokenizer | Any,
+        tokenizer: Any,
         embeddings: np.ndarray | Any,
         *,
         normalize: bool = False,
@@ -153,102 +131,61 @@ class StaticModel:
                 (BertNormalizer + BertPreTokenizer + WordPiece; the same ids, several times faster) and the
                 ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
         """
-        self._tokenizer, tokenizer_json = self._own_tokenizer(tokenizer)
+        self._tokenizer_json = _tokenizer_json(tokenizer)
+        self._tokenizer_obj: Any = None
         table = _as_table(embeddings)
         view = table.view()
         view.flags.writeable = False
         self._table = view
-        # float16 tables cross into Rust as their bit patterns.
-        self._core_table = view.view(np.uint16) if view.dtype == np.float16 else view
-        self._scales = None
+        self._normalize = _inputs.flag("normalize", normalize, default=False)
+        drop = _inputs.flag("drop_unknown", drop_unknown, default=False)
+        self._info = dict(info or {})
+        self._scales: np.ndarray | None = None
         if view.dtype == np.int8:
-            s = np.ones(view.shape[0], np.float32) if scales is None else np.asarray(scales)
-            if s.dtype.kind != "f":
-                raise TypeError(f"scales must be a floating-point array, not {s.dtype}")
-            s = np.ascontiguousarray(s, dtype=np.float32)
-            if s.shape != (view.shape[0],):
-                raise ModelFormatError(f"an int8 table of {view.shape[0]} rows needs {view.shape[0]} scales, got {s.shape}")
-            self._scales = s
+            # model2vec's int8 tables are averaged as stored: no scales means a scale of 1 for every row.
+            sc = np.ones(view.shape[0], np.float32) if scales is None else np.asarray(scales)
+            if sc.dtype.kind != "f":
+                raise TypeError(f"scales must be a floating-point array, not {sc.dtype}")
+            self._scales = np.ascontiguousarray(sc, dtype=np.float32)
         elif scales is not None:
             raise InvalidInputError("scales apply to int8 tables only")
-        self._normalize = bool(normalize)
-        self._info = dict(info or {})
-
-        mapping = None
-        if token_mapping is not None:
-            mapping = np.ascontiguousarray(np.asarray(token_mapping), dtype=np.int64)
-            if mapping.ndim != 1:
-                raise ModelFormatError(f"token_mapping must be 1-D, got shape {mapping.shape}")
-        w = None
-        if weights is not None:
-            w = np.ascontiguousarray(np.asarray(weights), dtype=np.float32)
-            if w.ndim != 1:
-                raise ModelFormatError(f"weights must be 1-D, got shape {w.shape}")
-        drop: list[int] = []
-        if drop_unknown:
-            unk = _unknown_token_id(self._tokenizer)
-            if unk is not None:
-                drop.append(int(unk))
-        self._mapping, self._weights, self._drop = mapping, w, drop
+        self._mapping = _vector("token_mapping", token_mapping, "i")
+        self._weights = _vector("weights", weights, "f")
         if tokenizer_backend not in ("auto", "tokenizers"):
             raise InvalidInputError(f"tokenizer_backend must be 'auto' or 'tokenizers', got {tokenizer_backend!r}")
         self._backend_request = tokenizer_backend
         try:
-            # The Rust side switches padding and truncation off itself, so it can take the JSON as given.
-            self._encoder = _core.TextEncoder(tokenizer_json, mapping, w, drop, tokenizer_backend == "auto")
+            self._native = _core.Model(
+                self._tokenizer_json,
+                view.view(np.uint16) if view.dtype == np.float16 else view,  # float16 crosses as its bits
+                scales=self._scales,
+                mapping=self._mapping,
+                weights=self._weights,
+                drop_unknown=drop,
+                native=tokenizer_backend == "auto",
+            )
         except TokenizerError as e:
-            raise ModelFormatError(f"could not load the tokenizer: {e}") from None
-        except InvalidInputError as e:
-            raise ModelFormatError(str(e)) from None
-        if self._encoder.required_rows > table.shape[0]:
-            raise ModelFormatError(
-                f"the tokenizer produces token ids up to {self._encoder.required_rows - 1} but the embedding table "
-                f"has only {table.shape[0]} rows: the tokenizer and the table do not belong together"
-            )
-        self._dim = table.shape[1]
-        if dim is not None:
-            self._dim = self._resolve_dim(dim)
-
-    @staticmethod
-    def _own_tokenizer(tokenizer: Any) -> tuple[Tokenizer, str]:
-        """A private copy of the tokenizer (padding and truncation off) and its ``tokenizer.json`` text."""
-        if isinstance(tokenizer, str):
-            json_text = tokenizer
-        elif isinstance(tokenizer, Tokenizer):
-            json_text = tokenizer.to_str()
-        elif isinstance(getattr(tokenizer, "backend_tokenizer", None), Tokenizer):
-            json_text = tokenizer.backend_tokenizer.to_str()
-        else:
-            raise TypeError(
-                f"tokenizer must be a tokenizers.Tokenizer (or a fast transformers tokenizer), "
-                f"not {type(tokenizer).__name__}"
-            )
-        try:
-            tok = Tokenizer.from_str(json_text)
-        except Exception as e:  # tokenizers raises a bare Exception for malformed JSON
-            raise ModelFormatError(f"not a valid tokenizer.json: {e}") from None
-        tok.no_padding()
-        tok.no_truncation()
-        return tok, json_text
+            raise _TokenizerLoadError(f"could not load the tokenizer: {e}") from None
+        self._dim = _inputs.dim(dim, full=self.full_dim, default=self.full_dim)
 
     def __getstate__(self) -> dict[str, Any]:
         # The native encoder is rebuilt from the tokenizer on unpickling; the table travels as an array.
         return {
-            "tokenizer": self._tokenizer.to_str(),
+            "tokenizer": self._tokenizer_json,
             "embeddings": np.asarray(self._table),
             "scales": self._scales,
             "normalize": self._normalize,
             "dim": self._dim,
             "weights": self._weights,
             "token_mapping": self._mapping,
-            "drop_unknown": bool(self._drop),
+            "drop_unknown": self.drop_unknown,
             "tokenizer_backend": self._backend_request,
             "info": self._info,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         tokenizer, embeddings = state.pop("tokenizer"), state.pop("embeddings")
-        self.__init__(tokenizer, embeddings, **state)
+        StaticModel.__init__(self, tokenizer, embeddings, **state)
 
     # ------------------------------------------------------------------ loading
 
@@ -263,6 +200,7 @@ class StaticModel:
         token: str | bool | None = None,
         cache_dir: str | os.PathLike | None = None,
         tokenizer_backend: str = "auto",
+        mmap: bool = True,
     ) -> StaticModel:
         """Load a static model.
 
@@ -281,6 +219,13 @@ class StaticModel:
 
         ``dim`` sets the default output width (Matryoshka truncation), ``normalize`` overrides the model's
         own normalization setting and ``tokenizer_backend`` is passed to the constructor.
+
+        ``mmap=True`` (the default) memory-maps ``model.safetensors``: loading is instant and processes share
+        the pages. Like any memory map (``numpy.memmap``, ``safetensors``), truncating or rewriting the file
+        in place while the model lives kills the process with SIGBUS; ``mmap=False`` reads the table into
+        memory instead. staticemb's own :meth:`save` never modifies a file in place.
+
+        Corrupt or inconsistent files raise :class:`~staticemb.errors.ModelFormatError` naming the file.
         """
         if isinstance(model, tuple):
             if len(model) != 2:
@@ -298,32 +243,34 @@ class StaticModel:
             return cls._from_sentence_transformer(
                 model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend
             )
-        if not isinstance(model, (str, os.PathLike)):
-            raise TypeError(
-                "model must be a folder path, a Hub id, a SentenceTransformer or a (tokenizer, embeddings) pair, "
-                f"not {type(model).__name__}"
+        text = _inputs.model_path(model)
+        use_mmap = _inputs.flag("mmap", mmap, default=True)
+        folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir)
+        loaded = _io.read_folder(folder, mmap=use_mmap)
+        try:
+            return cls(
+                loaded.tokenizer_json,
+                loaded.embeddings,
+                normalize=loaded.normalize if normalize is None else normalize,
+                dim=dim,
+                weights=loaded.weights,
+                token_mapping=loaded.mapping,
+                drop_unknown=loaded.drop_unknown,
+                scales=loaded.scales,
+                tokenizer_backend=tokenizer_backend,
+                info=loaded.info,
             )
-        folder = _loading.resolve(model, revision=revision, token=token, cache_dir=cache_dir)
-        loaded = _loading.read_folder(folder)
-        return cls(
-            loaded.tokenizer_json,
-            loaded.embeddings,
-            normalize=loaded.normalize if normalize is None else bool(normalize),
-            dim=dim,
-            weights=loaded.weights,
-            token_mapping=loaded.mapping,
-            drop_unknown=loaded.drop_unknown,
-            scales=loaded.scales,
-            tokenizer_backend=tokenizer_backend,
-            info={**loaded.info, "source": loaded.source},
-        )
+        except _TokenizerLoadError as e:
+            raise ModelFormatError(f"{loaded.tokenizer_path}: {e}") from None
+        except ModelFormatError as e:  # the tokenizer and the tensors do not fit together
+            raise ModelFormatError(f"{loaded.weights_path}: {e}") from None
 
     @classmethod
     def _from_sentence_transformer(
         cls, st_model: Any, *, dim: int | None, normalize: bool | None, tokenizer_backend: str
     ) -> StaticModel:
         modules = list(st_model)
-        first = modules[0] if modules else None
+        first: Any = modules[0] if modules else None
         if type(first).__name__ != "StaticEmbedding":
             raise ModelFormatError(
                 f"the SentenceTransformer's first module is {type(first).__name__}, not StaticEmbedding"
@@ -336,7 +283,7 @@ class StaticModel:
         return cls(
             first.tokenizer,
             weight,
-            normalize=has_norm if normalize is None else bool(normalize),
+            normalize=_inputs.flag("normalize", normalize, default=has_norm),
             dim=dim,
             tokenizer_backend=tokenizer_backend,
             info={"format": "sentence-transformers", "source": "SentenceTransformer object"},
@@ -357,12 +304,25 @@ class StaticModel:
     @property
     def vocab_size(self) -> int:
         """Number of token ids the tokenizer can produce."""
-        return int(self._encoder.vocab_size)
+        return int(self._native.vocab_size)
 
     @property
-    def tokenizer(self) -> Tokenizer:
-        """The ``tokenizers.Tokenizer`` (padding and truncation off)."""
-        return self._tokenizer
+    def tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` (padding and truncation off), built on first use: encoding never
+        needs it (the Rust core holds its own)."""
+        if self._tokenizer_obj is None:
+            from tokenizers import Tokenizer
+
+            try:
+                tok = Tokenizer.from_str(self._tokenizer_json)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:  # the tokenizers package may raise a PanicException (a BaseException)
+                raise ModelFormatError(f"the tokenizers package cannot load this tokenizer: {e}") from None
+            tok.no_padding()
+            tok.no_truncation()
+            self._tokenizer_obj = tok
+        return self._tokenizer_obj
 
     @property
     def dtype(self) -> str:
@@ -396,13 +356,13 @@ class StaticModel:
         table keeps its full width, so Matryoshka ``dim`` still works."""
         values, scales = quantize_table(self.dequantized(), dtype)
         return StaticModel(
-            self._tokenizer,
+            self._tokenizer_json,
             values,
             normalize=self._normalize,
             dim=self._dim,
             weights=self._weights,
             token_mapping=self._mapping,
-            drop_unknown=bool(self._drop),
+            drop_unknown=self.drop_unknown,
             scales=scales,
             tokenizer_backend=self._backend_request,
             info={**self._info, "quantized": dtype},
@@ -412,7 +372,12 @@ class StaticModel:
     def tokenizer_backend(self) -> str:
         """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style tokenizers) or
         ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate)."""
-        return self._encoder.backend
+        return str(self._native.backend)
+
+    @property
+    def drop_unknown(self) -> bool:
+        """Whether the unknown token is dropped before pooling (model2vec semantics)."""
+        return self._native.dropped_unknown is not None
 
     @property
     def normalize(self) -> bool:
@@ -433,15 +398,6 @@ class StaticModel:
         )
 
     # ------------------------------------------------------------------ encoding
-
-    def _resolve_dim(self, dim: Any) -> int:
-        if dim is None:
-            return self._dim
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-            raise TypeError(f"dim must be None or an int, not {type(dim).__name__}")
-        if not 1 <= dim <= self.full_dim:
-            raise InvalidInputError(f"dim must be between 1 and the table width {self.full_dim}, got {dim}")
-        return int(dim)
 
     def encode(
         self,
@@ -468,26 +424,25 @@ class StaticModel:
         Returns:
             A float32 array of shape ``(len(texts), dim)``. A text with no tokens gives a zero vector.
         """
-        items = _as_text_list(texts)
-        k = self._resolve_dim(dim)
-        norm = self._normalize if normalize is None else bool(normalize)
-        batch = _check_positive_int("batch_size", batch_size) or DEFAULT_BATCH_SIZE
-        threads = _check_positive_int("num_threads", num_threads)
+        items = _inputs.texts(texts)
+        k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
+        norm = _inputs.flag("normalize", normalize, default=self._normalize)
+        batch = _inputs.count("batch_size", batch_size) or DEFAULT_BATCH_SIZE
+        threads = _inputs.num_threads(num_threads)
+        progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
         n = len(items)
         out = np.empty((n, k), dtype=np.float32)
         if n == 0:
             return out
-        if n <= batch and not show_progress_bar:
-            self._encoder.encode_into(items, self._core_table, out, norm, threads, self._scales)
+        if n <= batch and not progress:
+            self._native.encode_into(items, out, norm, threads)
             return out
         from tqdm.auto import tqdm
 
-        with tqdm(total=n, disable=not show_progress_bar, unit="text", desc="encode") as bar:
+        with tqdm(total=n, disable=not progress, unit="text", desc="encode") as bar:
             for start in range(0, n, batch):
                 chunk = items[start : start + batch]
-                self._encoder.encode_into(
-                    chunk, self._core_table, out[start : start + len(chunk)], norm, threads, self._scales
-                )
+                self._native.encode_into(chunk, out[start : start + len(chunk)], norm, threads)
                 bar.update(len(chunk))
         return out
 
@@ -495,8 +450,8 @@ class StaticModel:
         """Token ids of ``texts`` as ``(ids, offsets)``: flat uint32 ids and int64 bag start offsets, the input
         :meth:`embed_ids` takes. These are the tokenizer's ids (no special tokens), before model2vec's
         unknown-token drop. ``num_threads`` as in :meth:`encode`."""
-        threads = _check_positive_int("num_threads", num_threads)
-        return self._encoder.tokenize(_as_text_list(texts), threads)
+        items = _inputs.texts(texts)
+        return self._native.tokenize(items, _inputs.num_threads(num_threads))
 
     def embed_ids(
         self,
@@ -509,60 +464,21 @@ class StaticModel:
     ) -> np.ndarray:
         """Pool pre-tokenized input, in the ``torch.nn.EmbeddingBag`` convention.
 
-        ``ids`` is a flat 1-D integer array (int32, uint32 or int64) of token ids; ``offsets`` a 1-D integer
-        array with the start of each bag: ``offsets[0] == 0``, non-decreasing; bag ``i`` is
-        ``ids[offsets[i]:offsets[i+1]]`` and the last bag runs to the end. Returns ``(len(offsets), dim)``
-        float32. The model's token mapping, weights and unknown-token drop apply, as in :meth:`encode`.
+        ``ids`` is a flat 1-D integer array (int32, uint32 or int64; other integer types are widened) of the
+        tokenizer's ids; ``offsets`` a 1-D integer array with the start of each bag: ``offsets[0] == 0``,
+        non-decreasing; bag ``i`` is ``ids[offsets[i]:offsets[i+1]]`` and the last bag runs to the end.
+        Returns ``(len(offsets), dim)`` float32. The model's token mapping, weights and unknown-token drop
+        apply, as in :meth:`encode`. Malformed offsets raise ``InvalidInputError``, ids outside the vocabulary
+        ``TokenIdError``.
         """
-        ids_arr = self._int_array("ids", ids)
-        off_arr = self._int_array("offsets", offsets)
-        k = self._resolve_dim(dim)
-        norm = self._normalize if normalize is None else bool(normalize)
-        threads = _check_positive_int("num_threads", num_threads)
+        ids_arr = _inputs.ids_array(ids)
+        off_arr = _inputs.offsets_array(offsets)
+        k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
+        norm = _inputs.flag("normalize", normalize, default=self._normalize)
+        threads = _inputs.num_threads(num_threads)
         out = np.empty((len(off_arr), k), dtype=np.float32)
-        off64 = off_arr.astype(np.int64, copy=False)
-        weights = None
-        if self._mapping is not None or self._weights is not None or self._drop:
-            ids_arr, off64, weights = self._apply_token_map(ids_arr, off64)
-        _core.pool_into(self._core_table, ids_arr, off64, out, norm, threads, weights, self._scales)
+        self._native.embed_ids_into(ids_arr, off_arr, out, norm, threads)
         return out
-
-    @staticmethod
-    def _int_array(name: str, value: Any) -> np.ndarray:
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-        if isinstance(value, (list, tuple)) and len(value) == 0:
-            arr = np.zeros(0, dtype=np.int64)
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"{name} must be an integer array, not {arr.dtype}")
-        if arr.ndim != 1:
-            raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
-        if not arr.flags.c_contiguous:
-            raise InvalidInputError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name})")
-        if arr.dtype not in (np.int32, np.uint32, np.int64):
-            if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
-                raise InvalidInputError(f"{name} holds values too large for int64")
-            arr = arr.astype(np.int64)
-        return arr
-
-    def _apply_token_map(self, ids: np.ndarray, offsets: np.ndarray):
-        """model2vec semantics for raw ids: drop the unknown token, map ids to rows, gather weights."""
-        ids64 = ids.astype(np.int64, copy=False)
-        _core.check_offsets(offsets, len(ids64))
-        vocab = self.vocab_size
-        if ids64.size and (ids64.min() < 0 or ids64.max() >= vocab):
-            bad = int(np.flatnonzero((ids64 < 0) | (ids64 >= vocab))[0])
-            raise TokenIdError(
-                f"token id {int(ids64[bad])} at position {bad} is out of range for a vocabulary of {vocab} ids"
-            )
-        keep = np.ones(len(ids64), dtype=bool)
-        for d in self._drop:
-            keep &= ids64 != d
-        kept_before = np.concatenate([[0], np.cumsum(keep)])
-        new_offsets = kept_before[offsets].astype(np.int64)
-        kept = ids64[keep]
-        weights = None if self._weights is None else np.ascontiguousarray(self._weights[kept])
-        rows = kept if self._mapping is None else self._mapping[kept]
-        return np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(new_offsets), weights
 
     def similarity(self, a: Any, b: Any | None = None) -> np.ndarray:
         """Cosine similarity matrix between two sets of embeddings (or texts, which are encoded first).
@@ -587,7 +503,7 @@ class StaticModel:
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write a Sentence Transformers static folder that ``SentenceTransformer(path)`` loads unchanged.
 
         The table is written at :attr:`dim` columns, in its stored dtype. model2vec token mappings and weights
@@ -595,16 +511,17 @@ class StaticModel:
         Transformers equivalent, so a reloaded model averages the unknown token like every other. The
         tokenizer is written with padding and truncation off. Returns the folder.
 
+        The save is atomic: the whole folder is written beside ``path`` and swapped in, so a crash, a kill or
+        a full disk leaves the old model or the new one, never a mix, and a live model that memory-maps the old
+        files keeps working. ``path`` may be missing, empty or hold a static Sentence Transformers model; a
+        folder holding anything else (a transformer, a model2vec folder, other files) raises
+        :class:`FileExistsError` unless ``overwrite=True``, which replaces the folder and all it holds.
+
         An int8 model is written as ``embedding.weight`` (int8) plus ``embedding.scales`` (float32, one per
         row): staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for
         that).
         """
-        from safetensors.numpy import save_file
-
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        module = folder / "0_StaticEmbedding"
-        module.mkdir(exist_ok=True)
+        replace = _inputs.flag("overwrite", overwrite, default=False)
         if self._mapping is None and self._weights is None:
             tensors = {"embedding.weight": np.ascontiguousarray(self._table[:, : self._dim])}
             if self._scales is not None:
@@ -614,18 +531,13 @@ class StaticModel:
             tensors = {"embedding.weight": values}
             if scales is not None:
                 tensors["embedding.scales"] = scales
-        save_file(tensors, str(module / "model.safetensors"))
-        (module / "tokenizer.json").write_text(self._tokenizer.to_str(), encoding="utf-8")
-        modules = [
-            {"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"}
-        ]
-        if self._normalize:
-            (folder / "1_Normalize").mkdir(exist_ok=True)
-            modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"})
-        (folder / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
-        config = {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
-        (folder / "config_sentence_transformers.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-        return folder
+        return _io.write_sentence_transformers(
+            path,
+            tensors=tensors,
+            tokenizer_json=self.tokenizer.to_str(),
+            normalize=self._normalize,
+            overwrite=replace,
+        )
 
 
 def _is_sentence_transformer(obj: Any) -> bool:

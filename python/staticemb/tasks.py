@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError, ModelFormatError, StaticembError
+from ._paths import looks_like_local_path
+from .errors import InvalidInputError, StaticembError
 from .evaluation import bitext_accuracy, cosine_scores, knn_accuracy, multi_retrieval_metrics, spearman
 
 TASK_TYPES = {
@@ -42,12 +43,18 @@ KNN_K = 5
 
 
 def load_task(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check one task file."""
+    """Read and check one task file: the fields its type needs, each of the right kind, aligned, and not empty
+    (an empty task would be scored as 0 or NaN, not refused). Every problem is an
+    :class:`~staticemb.errors.InvalidInputError` naming the file."""
     p = Path(path)
     try:
         task = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidInputError(f"task file not found: {p}") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"task file {p} is a folder") from None
+    except UnicodeDecodeError as e:
+        raise InvalidInputError(f"task file {p} is not UTF-8 text: {e}") from None
     except json.JSONDecodeError as e:
         raise InvalidInputError(f"task file {p} is not valid JSON: {e}") from None
     if not isinstance(task, dict) or task.get("type") not in TASK_TYPES:
@@ -56,23 +63,85 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise InvalidInputError(f"{p}: a {task['type']} task needs {missing}")
     task.setdefault("name", p.stem)
-    t = task["type"]
-    if t == "retrieval":
-        n = len(task["corpus"])
-        if len(task["relevant"]) != len(task["queries"]):
-            raise InvalidInputError(f"{p}: one 'relevant' list per query")
-        if any(not rel or min(rel) < 0 or max(rel) >= n for rel in task["relevant"]):
-            raise InvalidInputError(f"{p}: every query needs relevant indices into the corpus")
-    elif t == "classification":
-        if len(task["train_texts"]) != len(task["train_labels"]) or len(task["test_texts"]) != len(task["test_labels"]):
-            raise InvalidInputError(f"{p}: one label per text")
-    elif t == "bitext" and len(task["source"]) != len(task["target"]):
-        raise InvalidInputError(f"{p}: source and target must be aligned")
+    if not isinstance(task["name"], str) or not task["name"]:
+        raise InvalidInputError(f"{p}: 'name' must be a non-empty string")
+    _CHECKS[task["type"]](p, task)
     return task
 
 
+def _texts(p: Path, task: dict[str, Any], key: str) -> list:
+    value = task[key]
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InvalidInputError(f"{p}: '{key}' must be a list of texts")
+    return value
+
+
+def _labels(p: Path, task: dict[str, Any], key: str) -> list:
+    value = task[key]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        raise InvalidInputError(f"{p}: '{key}' must be a list of labels (strings or integers)")
+    return value
+
+
+def _is_index(value: Any, n: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n
+
+
+def _empty(p: Path, kind: str, what: str) -> InvalidInputError:
+    return InvalidInputError(f"{p}: the {kind} task is empty ({what}); an empty task cannot be scored")
+
+
+def _check_retrieval(p: Path, task: dict[str, Any]) -> None:
+    queries, corpus, relevant = _texts(p, task, "queries"), _texts(p, task, "corpus"), task["relevant"]
+    if not isinstance(relevant, list) or len(relevant) != len(queries):
+        raise InvalidInputError(f"{p}: one 'relevant' list per query")
+    if not queries or not corpus:
+        raise _empty(p, "retrieval", "no queries" if not queries else "no corpus documents")
+    if any(not isinstance(rel, list) or not rel or not all(_is_index(j, len(corpus)) for j in rel)
+           for rel in relevant):
+        raise InvalidInputError(f"{p}: every query needs relevant indices into the corpus")
+
+
+def _check_classification(p: Path, task: dict[str, Any]) -> None:
+    train, test = _texts(p, task, "train_texts"), _texts(p, task, "test_texts")
+    if len(train) != len(_labels(p, task, "train_labels")) or len(test) != len(_labels(p, task, "test_labels")):
+        raise InvalidInputError(f"{p}: one label per text")
+    if not train or not test:
+        raise _empty(p, "classification", "no training texts" if not train else "no test texts")
+
+
+def _check_bitext(p: Path, task: dict[str, Any]) -> None:
+    if len(_texts(p, task, "source")) != len(_texts(p, task, "target")):
+        raise InvalidInputError(f"{p}: source and target must be aligned")
+    if not task["source"]:
+        raise _empty(p, "bitext", "no sentence pairs")
+
+
+def _check_wordsim(p: Path, task: dict[str, Any]) -> None:
+    pairs = task["pairs"]
+    if not isinstance(pairs, list):
+        raise InvalidInputError(f"{p}: 'pairs' must be a list of [word1, word2, score]")
+    for n, pair in enumerate(pairs):
+        if not (isinstance(pair, list) and len(pair) == 3 and isinstance(pair[0], str) and isinstance(pair[1], str)
+                and isinstance(pair[2], (int, float)) and not isinstance(pair[2], bool) and math.isfinite(pair[2])):
+            raise InvalidInputError(f"{p}: pair {n} is not [word1, word2, score]: {pair!r}")
+    if not pairs:
+        raise _empty(p, "wordsim", "no pairs")
+    if len(pairs) < 2:
+        raise InvalidInputError(f"{p}: a wordsim task needs at least 2 pairs for a rank correlation")
+
+
+_CHECKS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
+    "retrieval": _check_retrieval,
+    "classification": _check_classification,
+    "bitext": _check_bitext,
+    "wordsim": _check_wordsim,
+}
+
+
 def load_tasks(paths: Sequence[str | os.PathLike], only: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Tasks from files and folders (every ``*.json`` in a folder, sorted), optionally only those named."""
+    """Tasks from files and folders (every ``*.json`` in a folder, sorted), optionally only those named. Two
+    tasks with the same name are refused (their results would overwrite each other)."""
     files: list[Path] = []
     for path in paths:
         p = Path(path)
@@ -81,12 +150,27 @@ def load_tasks(paths: Sequence[str | os.PathLike], only: Sequence[str] | None = 
         else:
             files.append(p)
     tasks = [load_task(f) for f in files]
+    seen: dict[str, Path] = {}
+    for f, t in zip(files, tasks, strict=True):
+        if t["name"] in seen:
+            raise InvalidInputError(f"two tasks are named {t['name']!r}: {seen[t['name']]} and {f}")
+        seen[t["name"]] = f
     if only:
         wanted = set(only)
         tasks = [t for t in tasks if t["name"] in wanted or t["type"] in wanted]
     if not tasks:
         raise InvalidInputError(f"no tasks found in {[str(p) for p in paths]}" + (f" named {list(only)}" if only else ""))
     return tasks
+
+
+def check_widths(dims: Sequence[int]) -> list[int]:
+    """Matryoshka widths to score: a non-empty list of positive integers, returned sorted without repeats."""
+    if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence) or not dims:
+        raise InvalidInputError(f"widths must be a non-empty list of positive integers, not {dims!r}")
+    for d in dims:
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d <= 0:
+            raise InvalidInputError(f"widths must be positive integers, got {list(dims)}")
+    return sorted({int(d) for d in dims})
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -110,7 +194,8 @@ class StaticEncoder(Encoder):
         self.model = model
         self.name = name
         full = model.full_dim
-        self.dims = sorted({d for d in (dims or _matryoshka_widths(full)) if d <= full} or {full})
+        widths = _matryoshka_widths(full) if dims is None else check_widths(dims)
+        self.dims = sorted({d for d in widths if d <= full} or {full})
 
     def encode(self, texts):
         return self.model.encode(list(texts), normalize=False, dim=self.model.full_dim)
@@ -166,7 +251,8 @@ def _matryoshka_widths(full: int) -> list[int]:
 def open_model(spec: str, *, name: str | None = None, dims: Sequence[int] | None = None,
                device: str | None = None) -> Encoder:
     """``"bm25"``, a static model (any folder or Hub id :meth:`StaticModel.from_pretrained` reads), or else a
-    Sentence Transformers model."""
+    Sentence Transformers model. A folder that is a static model but does not load (a corrupt or missing file)
+    raises the static loader's error; it is not retried as a transformer."""
     if spec.lower() == "bm25":
         return BM25Scorer()
     from .model import StaticModel
@@ -174,9 +260,30 @@ def open_model(spec: str, *, name: str | None = None, dims: Sequence[int] | None
     label = name or Path(spec).name or spec
     try:
         model = StaticModel.from_pretrained(spec, normalize=False)
-    except (ModelFormatError, StaticembError, OSError, ValueError):
+    except (StaticembError, OSError, ValueError):
+        if not _may_be_transformer(spec):
+            raise
         return TransformerEncoder(spec, label, device=device)
     return StaticEncoder(model, label, dims)
+
+
+def _may_be_transformer(spec: str) -> bool:
+    """Whether a ``spec`` that staticemb could not load as a static model may still be a Sentence Transformers
+    model: a folder whose ``modules.json`` starts with another module than ``StaticEmbedding`` (or, without
+    one, a Hugging Face transformer's ``config.json``), or a Hub id."""
+    p = Path(spec).expanduser()
+    if not p.exists():
+        return not looks_like_local_path(spec)
+    if not p.is_dir():
+        return False
+    try:
+        if (p / "modules.json").is_file():
+            first = json.loads((p / "modules.json").read_text(encoding="utf-8"))[0]
+            return not str(first.get("type", "")).endswith("StaticEmbedding")
+        config = json.loads((p / "config.json").read_text(encoding="utf-8"))
+        return config.get("model_type") not in (None, "model2vec")
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
+        return False  # unreadable: the static loader's error says what is wrong
 
 
 # ------------------------------------------------------------------------------------------------ runner
@@ -216,7 +323,7 @@ def _size(task: dict[str, Any]) -> int:
 
 def _score_task(encoder: Encoder, task: dict[str, Any]) -> dict[str, dict[str, float]]:
     kind = task["type"]
-    if encoder.kind == "bm25":
+    if isinstance(encoder, BM25Scorer):
         s = encoder.scores(task["queries"], task["corpus"])
         return {"0": multi_retrieval_metrics(s, task["relevant"])}
     if kind == "retrieval":
@@ -284,6 +391,7 @@ def markdown_table(results: Sequence[dict[str, Any]], dims: Sequence[int] | None
             values = [main_score(r, t, w) for t in names]
             row = [r["model"], "—" if w == 0 else str(w), *map(percent, values)]
             if mean:
-                row.append(percent(None if None in values else sum(values) / len(values)))
+                known = [v for v in values if v is not None]
+                row.append(percent(sum(known) / len(known) if len(known) == len(values) else None))
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

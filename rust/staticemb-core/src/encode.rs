@@ -3,11 +3,13 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 
+use tokenizers::models::ModelWrapper;
 use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 
 use crate::error::{Error, Result};
+use crate::pool::check_offsets;
 use crate::pool::{pool_one, PoolOptions};
-use crate::table::Table;
+use crate::table::{Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
 use crate::wordpiece::{BertWordPiece, WordPieceScratch};
 
@@ -106,6 +108,8 @@ pub struct TextEncoder {
     vocab: usize,
     map: TokenMap,
     required_rows: usize,
+    /// The unknown token's id when it is dropped before pooling.
+    unknown: Option<u32>,
 }
 
 /// Reusable buffers of one worker.
@@ -121,38 +125,48 @@ impl TextEncoder {
     /// Parse a `tokenizer.json` string and pool every token with weight 1 (row = token id). Padding and
     /// truncation settings in the file are switched off: a static model pools every token of a text.
     pub fn from_json(json: &str) -> Result<Self> {
-        Self::new(json, None, None, &[])
+        Self::new(json, None, None, false)
     }
 
     /// Parse a `tokenizer.json` string and attach a token map (see [`TokenMap::new`]): model2vec's `mapping`,
-    /// per-token `weights`, and token ids to drop (model2vec drops the unknown token).
+    /// per-token `weights`, and whether to drop the unknown token before pooling (as model2vec does).
+    ///
+    /// A definition the `tokenizers` crate rejects, or panics on (a malformed `Precompiled` charsmap, say),
+    /// is an [`Error::Tokenizer`]; no panic leaves this function.
     pub fn new(
         json: &str,
         mapping: Option<&[i64]>,
         weights: Option<&[f32]>,
-        drop: &[u32],
+        drop_unknown: bool,
     ) -> Result<Self> {
-        let mut tokenizer =
-            Tokenizer::from_str(json).map_err(|e| Error::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let (tokenizer, native) = guarded(|| {
+            let mut tokenizer = Tokenizer::from_str(json)?;
+            tokenizer.with_padding(None);
+            tokenizer.with_truncation(None)?;
+            let native = BertWordPiece::from_tokenizer(&tokenizer);
+            Ok((tokenizer, native))
+        })?;
         let vocab = tokenizer
             .get_vocab(true)
             .values()
             .map(|&id| id as usize + 1)
             .max()
             .unwrap_or(0);
-        let map = TokenMap::new(vocab, mapping, weights, drop)?;
+        let unknown = if drop_unknown {
+            unknown_token_id(&tokenizer)?
+        } else {
+            None
+        };
+        let drop: Vec<u32> = unknown.into_iter().collect();
+        let map = TokenMap::new(vocab, mapping, weights, &drop)?;
         let required_rows = map.required_rows(vocab);
-        let native = BertWordPiece::from_tokenizer(&tokenizer);
         Ok(TextEncoder {
             tokenizer,
             native,
             vocab,
             map,
             required_rows,
+            unknown,
         })
     }
 
@@ -180,6 +194,11 @@ impl TextEncoder {
     /// The number of table rows needed to serve every id.
     pub fn required_rows(&self) -> usize {
         self.required_rows
+    }
+
+    /// The unknown token's id when this encoder drops it before pooling (model2vec semantics).
+    pub fn dropped_unknown(&self) -> Option<u32> {
+        self.unknown
     }
 
     /// The wrapped tokenizer.
@@ -318,6 +337,13 @@ impl TextEncoder {
     ) -> Result<()> {
         s.ids.clear();
         self.push_token_ids(text, &mut s.ids, &mut s.wordpiece)?;
+        self.pool_mapped(table, opts, s, row);
+        Ok(())
+    }
+
+    /// Pool `s.ids` (token ids below the vocabulary size) into `row`, applying the token map: drop, map to
+    /// rows, weight. The one implementation of model2vec's semantics, for texts and for raw ids alike.
+    fn pool_mapped(&self, table: &Table<'_>, opts: &PoolOptions, s: &mut Scratch, row: &mut [f32]) {
         let ids = s.ids.as_slice();
         let weights = match &self.map.weights {
             None => None,
@@ -346,8 +372,99 @@ impl TextEncoder {
                 pool_one(table, &s.rows, weights, opts, row);
             }
         }
-        Ok(())
     }
+
+    /// Pool pre-tokenized input (`torch.nn.EmbeddingBag` convention: flat `ids`, bag start `offsets`) into
+    /// `out` (`offsets.len()` x `opts.dim`), with the same token map as [`TextEncoder::encode`]: these are
+    /// the tokenizer's ids, before the unknown-token drop, the mapping and the weights.
+    ///
+    /// Every id must be below [`TextEncoder::id_limit`] for this table ([`Error::IdOutOfRange`] otherwise).
+    pub fn pool_ids<I: TokenId, O: TokenId>(
+        &self,
+        table: &Table<'_>,
+        ids: &[I],
+        offsets: &[O],
+        opts: &PoolOptions,
+        out: &mut [f32],
+    ) -> Result<()> {
+        table.check_dim(opts.dim)?;
+        self.check_table(table)?;
+        check_offsets(offsets, ids.len())?;
+        let limit = self.id_limit(table);
+        if let Some(position) = ids
+            .iter()
+            .position(|&id| !matches!(id.checked_index(), Some(i) if i < limit))
+        {
+            return Err(Error::IdOutOfRange {
+                id: ids[position].as_i128(),
+                position,
+                rows: limit,
+            });
+        }
+        let n = offsets.len();
+        let expected = n * opts.dim;
+        if out.len() != expected {
+            return Err(Error::Output {
+                len: out.len(),
+                expected,
+            });
+        }
+        let bounds = |b: usize| -> (usize, usize) {
+            let start = offsets[b].index();
+            let end = if b + 1 < n {
+                offsets[b + 1].index()
+            } else {
+                ids.len()
+            };
+            (start, end)
+        };
+        let per_chunk = (4096 * n / ids.len().max(1)).clamp(1, 1024);
+        for_each_chunk(opts.threads, out, opts.dim, per_chunk, |first, chunk| {
+            let mut scratch = Scratch::default();
+            for (j, row) in chunk.chunks_exact_mut(opts.dim).enumerate() {
+                let (s, e) = bounds(first + j);
+                scratch.ids.clear();
+                // Every id is below `limit` <= u32::MAX + 1 (checked above), so the cast is exact.
+                scratch
+                    .ids
+                    .extend(ids[s..e].iter().map(|&id| id.index() as u32));
+                self.pool_mapped(table, opts, &mut scratch, row);
+            }
+            Ok(())
+        })
+    }
+
+    /// One more than the largest id [`TextEncoder::pool_ids`] accepts with `table`: the vocabulary size when
+    /// a token map applies (ids index the map), otherwise the table height (ids are rows).
+    pub fn id_limit(&self, table: &Table<'_>) -> usize {
+        let mut limit = match &self.map.rows {
+            Some(rows) => rows.len(),
+            None => table.rows(),
+        };
+        if let Some(w) = &self.map.weights {
+            limit = limit.min(w.len());
+        }
+        limit.min(u32::MAX as usize)
+    }
+}
+
+/// The unknown token's id, found the way model2vec finds it: the model's `unk_token` (WordPiece, BPE,
+/// WordLevel) looked up in the vocabulary, or a Unigram model's `unk_id`.
+fn unknown_token_id(tok: &Tokenizer) -> Result<Option<u32>> {
+    let token = match tok.get_model() {
+        ModelWrapper::WordPiece(m) => Some(m.unk_token.clone()),
+        ModelWrapper::WordLevel(m) => Some(m.unk_token.clone()),
+        ModelWrapper::BPE(m) => m.get_unk_token().clone(),
+        ModelWrapper::Unigram(m) => {
+            // The Unigram model keeps `unk_id` private; its serialized form carries it.
+            let value = serde_json::to_value(m).map_err(|e| Error::Tokenizer(e.to_string()))?;
+            return Ok(value
+                .get("unk_id")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|id| u32::try_from(id).ok()));
+        }
+    };
+    Ok(token.and_then(|t| tok.token_to_id(&t)))
 }
 
 /// Name the text a tokenizer error came from (other errors pass through unchanged).

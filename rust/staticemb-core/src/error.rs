@@ -41,6 +41,10 @@ pub enum Error {
     #[error("tokenizer error: {0}")]
     Tokenizer(String),
 
+    /// A model file is malformed (its header, a tensor's dtype, rank or shape).
+    #[error("{0}")]
+    Format(String),
+
     /// A thread pool could not be created.
     #[error("could not start a thread pool of {threads} threads: {reason}")]
     ThreadPool { threads: usize, reason: String },

@@ -26,7 +26,7 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// Stable lower-case name, as accepted by `STATICEMB_KERNEL`.
+    /// Stable lower-case name, as accepted by [`Kernel::from_name`].
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Scalar => "scalar",
@@ -78,18 +78,13 @@ impl Kernel {
         })
     }
 
-    /// The kernel used by default: `STATICEMB_KERNEL` if it names an available kernel, otherwise AVX2+FMA
-    /// where the CPU has it, otherwise the baseline build. AVX-512 is not chosen automatically: on the
-    /// machines we measured (`cargo bench --bench pooling`) it was not faster than AVX2 for this
-    /// memory-bound loop, and it can lower the clock on some parts.
+    /// The kernel used by default: AVX2+FMA where the CPU has it, otherwise the baseline build. AVX-512 is
+    /// not chosen automatically: on the machines we measured (`cargo bench --bench pooling`) it was not
+    /// faster than AVX2 for this memory-bound loop, and it can lower the clock on some parts. The choice is
+    /// made once per process; overrides (the binding's `STATICEMB_KERNEL`) go through [`Kernel::from_name`].
     pub fn detect() -> Kernel {
         static CHOSEN: OnceLock<Kernel> = OnceLock::new();
         *CHOSEN.get_or_init(|| {
-            if let Ok(name) = std::env::var("STATICEMB_KERNEL") {
-                if let Some(k) = Kernel::from_name(&name) {
-                    return k;
-                }
-            }
             #[cfg(target_arch = "x86_64")]
             {
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {

@@ -6,18 +6,33 @@
 //! ([`PoolOptions::dim`]) and optional L2 normalization. It has no Python dependency; the `staticemb-py` crate
 //! binds it.
 
-pub mod encode;
-pub mod error;
-pub mod kernels;
-pub mod pool;
-pub mod table;
-pub mod threads;
-pub mod wordpiece;
+//! The public API is the items re-exported here. The modules are private: their helpers (the scalar reference
+//! kernels, the chunked thread drivers) reach tests, benches and fuzz targets through [`internals`] only.
+
+mod encode;
+mod error;
+mod kernels;
+mod pool;
+mod table;
+mod threads;
+mod weights;
+mod wordpiece;
 
 pub use encode::{TextEncoder, TokenMap};
 pub use error::{Error, Result};
 pub use kernels::Kernel;
-pub use pool::{check_offsets, pool_bags, PoolOptions};
+pub use pool::{check_offsets, pool_bags, PoolOptions, BLOCK_ROWS};
 pub use table::{Storage, Table, TokenId};
-pub use threads::Threads;
-pub use wordpiece::BertWordPiece;
+pub use threads::{available_threads, cached_pools, Threads, CACHED_POOLS};
+pub use weights::{read_model_weights, Layout, ModelWeights, TensorSlice};
+pub use wordpiece::{BertWordPiece, WordPieceScratch};
+
+/// Internals for this crate's tests, benches and fuzz targets: not a stable API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::kernels::{
+        f16_to_f32, l2_normalize, scale, sum_rows_scalar, sum_rows_scalar_of,
+    };
+    pub use crate::pool::pool_one;
+    pub use crate::threads::{for_each_chunk, map_ranges};
+}

@@ -1,11 +1,13 @@
 //! Thread control: run on the caller's thread, or on a cached rayon pool of a given size.
 //!
 //! Pools are created lazily, one per size, and shared by every caller, so many Python threads calling at
-//! once queue their work on the same workers instead of oversubscribing the cores. After `fork()` the
+//! once queue their work on the same workers instead of oversubscribing the cores. At most
+//! [`CACHED_POOLS`] pools are kept (least recently used first out); an evicted pool's threads exit once its
+//! last running job ends. This module reads no environment variable: the caller (the Python binding) turns
+//! `RAYON_NUM_THREADS` into a [`Threads`] value. After `fork()` the
 //! child has none of the parent's worker threads; a `pthread_atfork` child handler drops the (now dead)
 //! pools so the child builds fresh ones on first use instead of waiting forever on threads that do not exist.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
@@ -17,7 +19,7 @@ use crate::error::{Error, Result};
 /// How many threads a call may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Threads {
-    /// Every core: `RAYON_NUM_THREADS` if set to a positive number, else the available parallelism.
+    /// Every core: [`std::thread::available_parallelism`].
     Auto,
     /// Run on the calling thread only.
     Current,
@@ -40,7 +42,7 @@ impl Threads {
         match self {
             Threads::Current => 1,
             Threads::Fixed(n) => n.max(1),
-            Threads::Auto => default_threads(),
+            Threads::Auto => available_threads(),
         }
     }
 
@@ -52,25 +54,28 @@ impl Threads {
     }
 }
 
-/// `RAYON_NUM_THREADS` when it holds a positive integer, otherwise `std::thread::available_parallelism`.
-pub fn default_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// The number of CPUs this process may run on (`std::thread::available_parallelism`, 1 if unknown).
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How many pools (of distinct sizes) are kept alive at once.
+pub const CACHED_POOLS: usize = 4;
+
+/// Pools by size, most recently used last.
 #[derive(Default)]
 struct Registry {
-    pools: Mutex<HashMap<usize, Arc<ThreadPool>>>,
+    pools: Mutex<Vec<(usize, Arc<ThreadPool>)>>,
 }
 
 impl Registry {
     fn get(&self, n: usize) -> Result<Arc<ThreadPool>> {
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = pools.get(&n) {
-            return Ok(p.clone());
+        if let Some(i) = pools.iter().position(|(size, _)| *size == n) {
+            let entry = pools.remove(i);
+            let pool = entry.1.clone();
+            pools.push(entry);
+            return Ok(pool);
         }
         let pool = ThreadPoolBuilder::new()
             .num_threads(n)
@@ -81,9 +86,22 @@ impl Registry {
                 reason: e.to_string(),
             })?;
         let pool = Arc::new(pool);
-        pools.insert(n, pool.clone());
+        if pools.len() >= CACHED_POOLS {
+            // Dropping the registry's handle lets the pool's threads exit once no caller holds it.
+            pools.remove(0);
+        }
+        pools.push((n, pool.clone()));
         Ok(pool)
     }
+
+    fn len(&self) -> usize {
+        self.pools.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// How many thread pools are cached now (at most [`CACHED_POOLS`]).
+pub fn cached_pools() -> usize {
+    registry().len()
 }
 
 static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(std::ptr::null_mut());

@@ -17,7 +17,7 @@ use aho_corasick::AhoCorasick;
 use tokenizers::models::ModelWrapper;
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::{Model, Tokenizer};
+use tokenizers::{Model, NormalizedString, Normalizer, Tokenizer};
 use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::UnicodeNormalization;
 
@@ -87,15 +87,26 @@ impl BertWordPiece {
         }
         let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
         let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
+        // The crate finds `normalized: false` tokens in the raw text, and `normalized: true` tokens in the
+        // normalized text by their *normalized* content (it runs the normalizer over each token's content).
+        // A text is left to the crate whenever one of these patterns occurs, so the automata must find a
+        // superset of the crate's matches: `single_word`, `lstrip` and `rstrip` only ever remove matches.
+        let normalizer = tok.get_normalizer()?;
         let (mut raw, mut normalized) = (Vec::new(), Vec::new());
         for t in tok.get_added_tokens_decoder().into_values() {
-            if !t.content.is_empty() {
-                if t.normalized {
-                    &mut normalized
-                } else {
-                    &mut raw
+            if t.content.is_empty() {
+                continue;
+            }
+            if t.normalized {
+                let mut content = NormalizedString::from(t.content.as_str());
+                normalizer.normalize(&mut content).ok()?;
+                if !content.get().is_empty() {
+                    normalized.push(content.get().to_string());
                 }
-                .push(t.content);
+                // The raw content too: harmless (a superset) and robust to any normalizer quirk.
+                normalized.push(t.content);
+            } else {
+                raw.push(t.content);
             }
         }
         let automaton = |p: Vec<String>| -> Option<Option<AhoCorasick>> {

@@ -201,7 +201,7 @@ fn encode_is_the_mean_of_token_rows() {
 
 #[test]
 fn dropping_the_unknown_token() {
-    let enc = TextEncoder::new(TOKENIZER, None, None, &[UNK]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, None, None, true).unwrap();
     assert_eq!(enc.required_rows(), VOCAB);
     let data = table_data(VOCAB);
     let out = encode(
@@ -228,13 +228,12 @@ fn dropping_the_unknown_token() {
     );
     // token_ids is the tokenizer's own output: dropped ids are still there.
     assert_eq!(enc.token_ids("hello xyz").unwrap(), [HELLO, UNK]);
-    // Dropping an id the tokenizer cannot produce is harmless; dropping the top id lowers required_rows.
-    assert!(TextEncoder::new(TOKENIZER, None, None, &[u32::MAX, 1000]).is_ok());
+    assert_eq!(enc.dropped_unknown(), Some(UNK));
     assert_eq!(
-        TextEncoder::new(TOKENIZER, None, None, &[S])
+        TextEncoder::new(TOKENIZER, None, None, false)
             .unwrap()
-            .required_rows(),
-        VOCAB - 1
+            .dropped_unknown(),
+        None
     );
 }
 
@@ -252,7 +251,7 @@ fn token_weights() -> Vec<f32> {
 fn mapping_and_weights() {
     let m = mapping();
     let w = token_weights();
-    let enc = TextEncoder::new(TOKENIZER, Some(&m), Some(&w), &[UNK]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, Some(&m), Some(&w), true).unwrap();
     assert_eq!(enc.required_rows(), 7);
     let data = table_data(7);
     let texts = ["Hello, World!", "hello xyz world", "xyz", "playing"];
@@ -273,7 +272,7 @@ fn mapping_and_weights() {
     }
 
     // Weights without a mapping: rows are ids.
-    let enc = TextEncoder::new(TOKENIZER, None, Some(&w), &[]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, None, Some(&w), false).unwrap();
     let data16 = table_data(VOCAB);
     let out = encode(
         &enc,
@@ -289,7 +288,7 @@ fn mapping_and_weights() {
     );
 
     // A mapping without weights, nothing dropped: [UNK] maps to row 0.
-    let enc = TextEncoder::new(TOKENIZER, Some(&m), None, &[]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, Some(&m), None, false).unwrap();
     let out = encode(
         &enc,
         &["hello xyz"],
@@ -306,7 +305,7 @@ fn mapping_and_weights() {
 #[test]
 fn table_checks() {
     let m = mapping();
-    let enc = TextEncoder::new(TOKENIZER, Some(&m), None, &[]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, Some(&m), None, false).unwrap();
     let small = table_data(6);
     let table = Table::new(&small, 6, WIDTH).unwrap();
     let mut out = vec![0.0; WIDTH];
@@ -358,40 +357,40 @@ fn bad_maps_and_bad_json() {
             TOKENIZER,
             Some(&m[..VOCAB - 1]),
             None,
-            &[]
+            false
         )),
         Error::Vocab(_)
     ));
     let mut neg = m.clone();
     neg[3] = -1;
     assert!(matches!(
-        err(TextEncoder::new(TOKENIZER, Some(&neg), None, &[])),
+        err(TextEncoder::new(TOKENIZER, Some(&neg), None, false)),
         Error::Vocab(_)
     ));
     let mut huge = m.clone();
     huge[3] = u32::MAX as i64;
     assert!(matches!(
-        err(TextEncoder::new(TOKENIZER, Some(&huge), None, &[])),
+        err(TextEncoder::new(TOKENIZER, Some(&huge), None, false)),
         Error::Vocab(_)
     ));
     huge[3] = i64::MAX;
     assert!(matches!(
-        err(TextEncoder::new(TOKENIZER, Some(&huge), None, &[])),
+        err(TextEncoder::new(TOKENIZER, Some(&huge), None, false)),
         Error::Vocab(_)
     ));
     assert!(matches!(
-        err(TextEncoder::new(TOKENIZER, None, Some(&w[..3]), &[])),
+        err(TextEncoder::new(TOKENIZER, None, Some(&w[..3]), false)),
         Error::Vocab(_)
     ));
     let mut nan = w.clone();
     nan[7] = f32::NAN;
     assert!(matches!(
-        err(TextEncoder::new(TOKENIZER, None, Some(&nan), &[])),
+        err(TextEncoder::new(TOKENIZER, None, Some(&nan), false)),
         Error::Vocab(_)
     ));
     nan[7] = f32::INFINITY;
     assert!(matches!(
-        err(TextEncoder::new(TOKENIZER, None, Some(&nan), &[])),
+        err(TextEncoder::new(TOKENIZER, None, Some(&nan), false)),
         Error::Vocab(_)
     ));
 
@@ -411,7 +410,7 @@ fn bad_maps_and_bad_json() {
 
 #[test]
 fn hard_texts_encode_without_error() {
-    let enc = TextEncoder::new(TOKENIZER, None, None, &[UNK]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, None, None, true).unwrap();
     let data = table_data(VOCAB);
     let big_words = "hello world ".repeat(1 << 20 >> 4); // 786 KB of words
     let mut megabyte = String::with_capacity(1 << 20);
@@ -490,7 +489,7 @@ fn required_rows_ignores_mapping_entries_past_the_vocabulary() {
     // should not raise the table height that check_table demands.
     let mut m = mapping();
     m.push(1000);
-    let enc = TextEncoder::new(TOKENIZER, Some(&m), None, &[]).unwrap();
+    let enc = TextEncoder::new(TOKENIZER, Some(&m), None, false).unwrap();
     assert_eq!(enc.required_rows(), 7);
 }
 

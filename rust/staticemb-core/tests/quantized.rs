@@ -2,7 +2,7 @@
 //! pooling equal to pooling the dequantized float32 table.
 
 use proptest::prelude::*;
-use staticemb_core::kernels::{f16_to_f32, sum_rows_scalar_of};
+use staticemb_core::internals::{f16_to_f32, sum_rows_scalar_of};
 use staticemb_core::{pool_bags, Kernel, PoolOptions, Table, Threads};
 
 #[test]

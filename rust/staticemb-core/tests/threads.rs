@@ -3,7 +3,7 @@
 mod common;
 
 use common::Rng;
-use staticemb_core::threads::default_threads;
+use staticemb_core::{available_threads, cached_pools, CACHED_POOLS};
 use staticemb_core::{pool_bags, Kernel, PoolOptions, Table, Threads};
 
 struct Case {
@@ -125,6 +125,22 @@ fn thread_setting_conversions() {
     assert_eq!(Threads::Current.count(), 1);
     assert_eq!(Threads::Fixed(0).count(), 1);
     assert_eq!(Threads::Fixed(5).count(), 5);
-    assert_eq!(Threads::Auto.count(), default_threads());
-    assert!(default_threads() >= 1);
+    assert_eq!(Threads::Auto.count(), available_threads());
+    assert!(available_threads() >= 1);
+}
+
+#[test]
+fn pools_are_a_bounded_cache() {
+    // Every size gets a pool, but only the most recently used few are kept: the others are freed.
+    for n in 2..(CACHED_POOLS + 6) {
+        let mut out = vec![0.0f32; 64];
+        staticemb_core::internals::for_each_chunk(Threads::Fixed(n), &mut out, 4, 1, |_, c| {
+            c.fill(1.0);
+            Ok(())
+        })
+        .unwrap();
+        assert!(out.iter().all(|&x| x == 1.0));
+        assert!(cached_pools() <= CACHED_POOLS);
+    }
+    assert_eq!(cached_pools(), CACHED_POOLS);
 }

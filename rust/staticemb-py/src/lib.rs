@@ -1,168 +1,192 @@
 //! `staticemb._core`: the thin PyO3 binding of `staticemb-core`.
 //!
-//! This crate only checks arguments, borrows NumPy buffers without copying, releases the GIL around the work
-//! and maps core errors to Python exceptions. The public API, its policy and its docs live in
-//! `python/staticemb/`.
+//! The binding owns buffers: it checks dtype, contiguity, alignment and shape of every NumPy array it is
+//! given, borrows them without copying, releases the GIL around the work and maps core errors to the
+//! exceptions of `staticemb.errors`. Meaning (which texts, which `dim`, how many threads) is decided and
+//! checked once in Python (`staticemb._inputs`); invariants the kernels rely on are checked in the core.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use numpy::{
-    PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
-use staticemb_core::{Error, Kernel, PoolOptions, Table, TextEncoder, Threads, TokenId};
+use staticemb_core::{
+    Error, Kernel, PoolOptions, Table, TensorSlice, TextEncoder, Threads, TokenId,
+};
 
 // Tokenization allocates small strings and vectors for every word; mimalloc's thread-local free lists make
 // that markedly cheaper than glibc malloc under several threads (see benches/RESULTS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Raise one of the exception classes defined in `staticemb.errors`.
-fn raise(py: Python<'_>, class: &str, msg: String) -> PyErr {
-    match py.import("staticemb.errors").and_then(|m| m.getattr(class)) {
-        Ok(cls) => PyErr::from_value(
-            cls.call1((msg,))
-                .unwrap_or_else(|e| e.into_value(py).into_any().into_bound(py)),
-        ),
-        Err(_) => PyValueError::new_err(msg),
-    }
-}
+pyo3::import_exception!(staticemb.errors, StaticembError);
+pyo3::import_exception!(staticemb.errors, InvalidInputError);
+pyo3::import_exception!(staticemb.errors, ModelFormatError);
+pyo3::import_exception!(staticemb.errors, TokenIdError);
+pyo3::import_exception!(staticemb.errors, TokenizerError);
 
 /// The one mapping from core errors to Python exceptions.
-fn to_py(py: Python<'_>, err: Error) -> PyErr {
+fn to_py(err: Error) -> PyErr {
     let msg = err.to_string();
     match err {
-        Error::IdOutOfRange { .. } => raise(py, "TokenIdError", msg),
-        Error::Tokenizer(_) => raise(py, "TokenizerError", msg),
-        Error::ThreadPool { .. } => PyRuntimeError::new_err(msg),
-        Error::TableShape { .. }
-        | Error::Dim { .. }
-        | Error::Offsets(_)
-        | Error::Output { .. }
-        | Error::Vocab(_) => raise(py, "InvalidInputError", msg),
+        Error::IdOutOfRange { .. } => TokenIdError::new_err(msg),
+        Error::Tokenizer(_) => TokenizerError::new_err(msg),
+        Error::Vocab(_) | Error::Format(_) => ModelFormatError::new_err(msg),
+        Error::ThreadPool { .. } => StaticembError::new_err(msg),
+        Error::TableShape { .. } | Error::Dim { .. } | Error::Offsets(_) | Error::Output { .. } => {
+            InvalidInputError::new_err(msg)
+        }
     }
 }
 
-fn threads(num_threads: Option<i64>) -> PyResult<Threads> {
-    match num_threads {
-        None => Ok(Threads::Auto),
-        Some(n) if n >= 1 => Ok(Threads::from_option(Some(n as usize))),
-        Some(n) => Err(PyValueError::new_err(format!(
-            "num_threads must be None or a positive integer, got {n}"
-        ))),
+fn invalid(msg: impl Into<String>) -> PyErr {
+    InvalidInputError::new_err(msg.into())
+}
+
+/// `num_threads` (already checked by Python: `None` or `1..=max_threads()`) as a core setting. `None` means
+/// `RAYON_NUM_THREADS` when it holds a positive integer, else every core: the binding, not the core, reads
+/// the environment.
+fn threads(num_threads: Option<usize>) -> Threads {
+    Threads::from_option(num_threads.or_else(env_threads))
+}
+
+fn env_threads() -> Option<usize> {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+}
+
+/// The pooling kernel: `STATICEMB_KERNEL` when it names an available kernel, else the detected best; read
+/// once per process.
+fn kernel() -> Kernel {
+    static CHOSEN: OnceLock<Kernel> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        std::env::var("STATICEMB_KERNEL")
+            .ok()
+            .and_then(|name| Kernel::from_name(&name))
+            .unwrap_or_else(Kernel::detect)
+    })
+}
+
+fn options(dim: usize, normalize: bool, num_threads: Option<usize>) -> PoolOptions {
+    PoolOptions {
+        dim,
+        normalize,
+        threads: threads(num_threads),
+        kernel: kernel(),
     }
 }
 
-/// A table borrowed from NumPy: float32, float16 (passed as its uint16 bit pattern) or int8 with row scales.
-enum TableArrays<'py> {
-    F32(PyReadonlyArray2<'py, f32>),
-    F16(PyReadonlyArray2<'py, u16>),
-    I8(PyReadonlyArray2<'py, i8>, PyReadonlyArray1<'py, f32>),
+/// The embedding table held by a [`PyModel`]: float32, float16 (as its uint16 bit pattern) or int8 with
+/// one float32 scale per row. Dtype, rank, contiguity and alignment are checked once, when the model is built.
+enum TableRef {
+    F32(Py<PyArray2<f32>>),
+    F16(Py<PyArray2<u16>>),
+    I8(Py<PyArray2<i8>>, Py<PyArray1<f32>>),
 }
 
-impl<'py> TableArrays<'py> {
-    fn extract(
-        py: Python<'py>,
-        table: &Bound<'py, PyAny>,
-        scales: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Self> {
-        let arrays = if let Ok(t) = table.extract::<PyReadonlyArray2<'py, f32>>() {
-            TableArrays::F32(t)
-        } else if let Ok(t) = table.extract::<PyReadonlyArray2<'py, u16>>() {
-            TableArrays::F16(t)
-        } else if let Ok(t) = table.extract::<PyReadonlyArray2<'py, i8>>() {
-            let scales = scales
-                .ok_or_else(|| {
-                    raise(
-                        py,
-                        "InvalidInputError",
-                        "an int8 table needs its row scales".into(),
-                    )
-                })?
-                .extract::<PyReadonlyArray1<'py, f32>>()
+fn slice_err(what: &str) -> impl Fn(numpy::AsSliceError) -> PyErr + '_ {
+    move |_| invalid(format!("{what} must be a C-contiguous, aligned array"))
+}
+
+fn borrow_err(what: &str) -> impl Fn(numpy::BorrowError) -> PyErr + '_ {
+    move |e| invalid(format!("{what} is being written elsewhere: {e}"))
+}
+
+impl TableRef {
+    fn extract(table: &Bound<'_, PyAny>, scales: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let r = if let Ok(t) = table.cast::<PyArray2<f32>>() {
+            TableRef::F32(t.clone().unbind())
+        } else if let Ok(t) = table.cast::<PyArray2<u16>>() {
+            TableRef::F16(t.clone().unbind())
+        } else if let Ok(t) = table.cast::<PyArray2<i8>>() {
+            let s = scales
+                .ok_or_else(|| invalid("an int8 table needs one float32 scale per row"))?
+                .cast::<PyArray1<f32>>()
                 .map_err(|_| PyTypeError::new_err("row scales must be a 1-D float32 array"))?;
-            TableArrays::I8(t, scales)
+            TableRef::I8(t.clone().unbind(), s.clone().unbind())
         } else {
             return Err(PyTypeError::new_err(
                 "the embedding table must be a 2-D float32, float16 (as uint16 bits) or int8 array",
             ));
         };
-        let contiguous = match &arrays {
-            TableArrays::F32(t) => t.is_c_contiguous(),
-            TableArrays::F16(t) => t.is_c_contiguous(),
-            TableArrays::I8(t, s) => t.is_c_contiguous() && s.is_c_contiguous(),
-        };
-        if !contiguous {
-            return Err(raise(
-                py,
-                "InvalidInputError",
-                "the embedding table must be C-contiguous".into(),
+        if scales.is_some() && !matches!(r, TableRef::I8(..)) {
+            return Err(invalid("row scales apply to an int8 table only"));
+        }
+        // `as_slice` also accepts Fortran-ordered arrays: row-major order is checked here.
+        if !table.cast::<numpy::PyUntypedArray>()?.is_c_contiguous() {
+            return Err(invalid(
+                "the embedding table must be C-contiguous (row-major)",
             ));
         }
-        Ok(arrays)
+        Ok(r)
     }
 
-    fn view(&self, py: Python<'_>) -> PyResult<Table<'_>> {
-        let slice_err = |e: numpy::AsSliceError| PyValueError::new_err(e.to_string());
-        let table = match self {
-            TableArrays::F32(t) => {
-                Table::new(t.as_slice().map_err(slice_err)?, t.shape()[0], t.shape()[1])
+    /// Borrow the arrays and hand the core a checked view to `f`.
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Table<'_>) -> PyResult<R>) -> PyResult<R> {
+        let what = "the embedding table";
+        match self {
+            TableRef::F32(t) => {
+                let t = t.bind(py).try_readonly().map_err(borrow_err(what))?;
+                let (r, w) = (t.shape()[0], t.shape()[1]);
+                f(&Table::new(t.as_slice().map_err(slice_err(what))?, r, w).map_err(to_py)?)
             }
-            TableArrays::F16(t) => {
-                Table::f16(t.as_slice().map_err(slice_err)?, t.shape()[0], t.shape()[1])
+            TableRef::F16(t) => {
+                let t = t.bind(py).try_readonly().map_err(borrow_err(what))?;
+                let (r, w) = (t.shape()[0], t.shape()[1]);
+                f(&Table::f16(t.as_slice().map_err(slice_err(what))?, r, w).map_err(to_py)?)
             }
-            TableArrays::I8(t, s) => Table::i8(
-                t.as_slice().map_err(slice_err)?,
-                s.as_slice().map_err(slice_err)?,
-                t.shape()[0],
-                t.shape()[1],
-            ),
-        };
-        table.map_err(|e| to_py(py, e))
+            TableRef::I8(t, s) => {
+                let t = t.bind(py).try_readonly().map_err(borrow_err(what))?;
+                let s = s
+                    .bind(py)
+                    .try_readonly()
+                    .map_err(borrow_err("the row scales"))?;
+                let (r, w) = (t.shape()[0], t.shape()[1]);
+                let table = Table::i8(
+                    t.as_slice().map_err(slice_err(what))?,
+                    s.as_slice().map_err(slice_err("the row scales"))?,
+                    r,
+                    w,
+                )
+                .map_err(to_py)?;
+                f(&table)
+            }
+        }
     }
 }
 
+/// The rows of a caller's `out` array as one mutable slice, with its width.
 fn out_slice<'a>(
-    py: Python<'_>,
     out: &'a mut PyReadwriteArray2<'_, f32>,
     rows: usize,
 ) -> PyResult<(&'a mut [f32], usize)> {
-    if !out.is_c_contiguous() {
-        return Err(raise(
-            py,
-            "InvalidInputError",
-            "the output array must be C-contiguous".into(),
-        ));
-    }
     let shape = out.shape().to_vec();
+    if !out.is_c_contiguous() {
+        return Err(invalid("the output array must be C-contiguous and aligned"));
+    }
     if shape[0] != rows {
-        return Err(raise(
-            py,
-            "InvalidInputError",
-            format!("the output array has {} rows, expected {rows}", shape[0]),
-        ));
+        return Err(invalid(format!(
+            "the output array has {} rows, expected {rows}",
+            shape[0]
+        )));
     }
     let slice = out
         .as_slice_mut()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|_| invalid("the output array must be C-contiguous and aligned"))?;
     Ok((slice, shape[1]))
 }
 
-/// Borrow every item of `texts` as `&str` without creating new Python objects. The returned strings keep
-/// the items alive.
-fn text_items<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
-    let list = texts.cast::<PyList>().map_err(|_| {
-        let kind = texts
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        PyTypeError::new_err(format!("texts must be a list of str, not {kind}"))
-    })?;
-    list.iter()
+/// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
+/// alive, so a caller changing the list afterwards cannot invalidate them.
+fn text_items<'py>(texts: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyString>>> {
+    texts
+        .iter()
         .enumerate()
         .map(|(i, item)| {
             item.cast_into::<PyString>().map_err(|e| {
@@ -183,8 +207,10 @@ fn text_strs<'a>(items: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            s.to_str().map_err(|e| {
-                PyValueError::new_err(format!("texts[{i}] cannot be encoded as UTF-8: {e}"))
+            s.to_str().map_err(|_| {
+                invalid(format!(
+                    "texts[{i}] is not valid Unicode text (it holds a lone surrogate code point)"
+                ))
             })
         })
         .collect()
@@ -193,92 +219,157 @@ fn text_strs<'a>(items: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
 /// Flat token ids and bag start offsets.
 type IdsAndOffsets<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 
-/// A tokenizer plus token map, shared by every thread that encodes with it.
-#[pyclass(frozen, module = "staticemb._core", name = "TextEncoder")]
-struct PyTextEncoder {
-    inner: Arc<TextEncoder>,
+/// A static model's native half: the tokenizer with its token map, and the embedding table (NumPy's, never
+/// copied). Built once per model; every method takes only per-call arguments.
+#[pyclass(frozen, module = "staticemb._core", name = "Model")]
+struct PyModel {
+    encoder: Arc<TextEncoder>,
+    table: TableRef,
+    rows: usize,
+    width: usize,
 }
 
 #[pymethods]
-impl PyTextEncoder {
+impl PyModel {
     #[new]
-    #[pyo3(signature = (tokenizer_json, mapping=None, weights=None, drop_ids=Vec::new(), native=true))]
+    #[pyo3(signature = (tokenizer_json, table, *, scales=None, mapping=None, weights=None, drop_unknown=false, native=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         tokenizer_json: &str,
+        table: &Bound<'_, PyAny>,
+        scales: Option<&Bound<'_, PyAny>>,
         mapping: Option<PyReadonlyArray1<'_, i64>>,
         weights: Option<PyReadonlyArray1<'_, f32>>,
-        drop_ids: Vec<u32>,
+        drop_unknown: bool,
         native: bool,
     ) -> PyResult<Self> {
+        let table = TableRef::extract(table, scales)?;
         let mapping = mapping
             .as_ref()
             .map(|m| m.as_slice())
             .transpose()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            .map_err(slice_err("the token mapping"))?;
         let weights = weights
             .as_ref()
             .map(|w| w.as_slice())
             .transpose()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let inner = py
-            .detach(|| TextEncoder::new(tokenizer_json, mapping, weights, &drop_ids))
-            .map_err(|e| to_py(py, e))?;
-        let inner = if native {
-            inner
+            .map_err(slice_err("the token weights"))?;
+        let encoder = py
+            .detach(|| TextEncoder::new(tokenizer_json, mapping, weights, drop_unknown))
+            .map_err(to_py)?;
+        let encoder = if native {
+            encoder
         } else {
-            inner.without_native()
+            encoder.without_native()
         };
-        Ok(PyTextEncoder {
-            inner: Arc::new(inner),
+        let (rows, width) = table.with(py, |t| {
+            encoder.check_table(t).map_err(to_py)?;
+            Ok((t.rows(), t.width()))
+        })?;
+        Ok(PyModel {
+            encoder: Arc::new(encoder),
+            table,
+            rows,
+            width,
         })
     }
 
     /// One more than the largest token id the tokenizer can produce.
     #[getter]
     fn vocab_size(&self) -> usize {
-        self.inner.vocab_size()
+        self.encoder.vocab_size()
     }
 
     /// `"native-wordpiece"` or `"tokenizers"`: which tokenizer implementation runs.
     #[getter]
     fn backend(&self) -> &'static str {
-        self.inner.backend()
+        self.encoder.backend()
     }
 
-    /// The smallest table height that serves every token id.
+    /// Rows of the embedding table.
     #[getter]
-    fn required_rows(&self) -> usize {
-        self.inner.required_rows()
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns of the embedding table.
+    #[getter]
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The unknown token's id when it is dropped before pooling, else `None`.
+    #[getter]
+    fn dropped_unknown(&self) -> Option<u32> {
+        self.encoder.dropped_unknown()
     }
 
     /// Encode `texts` (a list of str) into `out` (len(texts) x dim, C-contiguous float32).
-    #[pyo3(signature = (texts, table, out, normalize=false, num_threads=None, scales=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn encode_into<'py>(
+    #[pyo3(signature = (texts, out, normalize, num_threads=None))]
+    fn encode_into(
         &self,
-        py: Python<'py>,
-        texts: &Bound<'py, PyAny>,
-        table: &Bound<'py, PyAny>,
-        mut out: PyReadwriteArray2<'py, f32>,
+        py: Python<'_>,
+        texts: &Bound<'_, PyList>,
+        mut out: PyReadwriteArray2<'_, f32>,
         normalize: bool,
-        num_threads: Option<i64>,
-        scales: Option<&Bound<'py, PyAny>>,
+        num_threads: Option<usize>,
     ) -> PyResult<()> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
-        let arrays = TableArrays::extract(py, table, scales)?;
-        let table = arrays.view(py)?;
-        let (out, dim) = out_slice(py, &mut out, strs.len())?;
-        let opts = PoolOptions {
-            dim,
-            normalize,
-            threads: threads(num_threads)?,
-            kernel: Kernel::detect(),
-        };
-        let enc = &self.inner;
-        py.detach(|| enc.encode(&strs, &table, &opts, out))
-            .map_err(|e| to_py(py, e))
+        let (out, dim) = out_slice(&mut out, strs.len())?;
+        let opts = options(dim, normalize, num_threads);
+        let enc = &self.encoder;
+        self.table.with(py, |table| {
+            py.detach(|| enc.encode(&strs, table, &opts, out))
+                .map_err(to_py)
+        })
+    }
+
+    /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into `out`, applying the model's
+    /// token map, as `encode_into` does for texts.
+    #[pyo3(signature = (ids, offsets, out, normalize, num_threads=None))]
+    fn embed_ids_into(
+        &self,
+        py: Python<'_>,
+        ids: &Bound<'_, PyAny>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        mut out: PyReadwriteArray2<'_, f32>,
+        normalize: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<()> {
+        let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
+        let (out, dim) = out_slice(&mut out, offsets.len())?;
+        let opts = options(dim, normalize, num_threads);
+        if let Ok(ids) = ids.cast::<PyArray1<i64>>() {
+            self.embed_typed(
+                py,
+                &ids.try_readonly().map_err(borrow_err("ids"))?,
+                offsets,
+                &opts,
+                out,
+            )
+        } else if let Ok(ids) = ids.cast::<PyArray1<u32>>() {
+            self.embed_typed(
+                py,
+                &ids.try_readonly().map_err(borrow_err("ids"))?,
+                offsets,
+                &opts,
+                out,
+            )
+        } else if let Ok(ids) = ids.cast::<PyArray1<i32>>() {
+            self.embed_typed(
+                py,
+                &ids.try_readonly().map_err(borrow_err("ids"))?,
+                offsets,
+                &opts,
+                out,
+            )
+        } else {
+            Err(PyTypeError::new_err(
+                "ids must be a 1-D int32, uint32 or int64 array",
+            ))
+        }
     }
 
     /// Token ids of each text, flattened, with bag start offsets: `(ids uint32, offsets int64)`.
@@ -286,118 +377,81 @@ impl PyTextEncoder {
     fn tokenize<'py>(
         &self,
         py: Python<'py>,
-        texts: &Bound<'py, PyAny>,
-        num_threads: Option<i64>,
+        texts: &Bound<'py, PyList>,
+        num_threads: Option<usize>,
     ) -> PyResult<IdsAndOffsets<'py>> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
-        let threads = threads(num_threads)?;
-        let enc = &self.inner;
+        let threads = threads(num_threads);
+        let enc = &self.encoder;
         let (ids, offsets) = py
             .detach(|| enc.tokenize_batch(&strs, threads))
-            .map_err(|e| to_py(py, e))?;
+            .map_err(to_py)?;
         Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, offsets)))
     }
 }
 
-fn pool_typed<I: TokenId + numpy::Element, O: TokenId + numpy::Element>(
-    py: Python<'_>,
-    table: &Table<'_>,
-    ids: &Bound<'_, PyAny>,
-    offsets: &Bound<'_, PyAny>,
-    weights: Option<&[f32]>,
-    opts: &PoolOptions,
-    out: &mut [f32],
-) -> PyResult<bool> {
-    let (Ok(ids), Ok(offsets)) = (
-        ids.extract::<PyReadonlyArray1<'_, I>>(),
-        offsets.extract::<PyReadonlyArray1<'_, O>>(),
-    ) else {
-        return Ok(false);
-    };
-    if !ids.is_c_contiguous() || !offsets.is_c_contiguous() {
-        return Err(raise(
-            py,
-            "InvalidInputError",
-            "ids and offsets must be C-contiguous arrays".into(),
-        ));
+impl PyModel {
+    fn embed_typed<I: TokenId + numpy::Element>(
+        &self,
+        py: Python<'_>,
+        ids: &PyReadonlyArray1<'_, I>,
+        offsets: &[i64],
+        opts: &PoolOptions,
+        out: &mut [f32],
+    ) -> PyResult<()> {
+        let ids = ids.as_slice().map_err(slice_err("ids"))?;
+        let enc = &self.encoder;
+        self.table.with(py, |table| {
+            py.detach(|| enc.pool_ids(table, ids, offsets, opts, out))
+                .map_err(to_py)
+        })
     }
-    let ids = ids
-        .as_slice()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let offsets = offsets
-        .as_slice()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    py.detach(|| staticemb_core::pool_bags(table, ids, offsets, weights, opts, out))
-        .map_err(|e| to_py(py, e))?;
-    Ok(true)
 }
 
-/// Mean of the table rows of each bag (`torch.nn.EmbeddingBag` convention), written into `out`.
-///
-/// `ids` and `offsets` are 1-D int64 arrays (the Python layer converts other integer dtypes).
+fn tensor_dict<'py>(py: Python<'py>, t: &TensorSlice) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &t.name)?;
+    d.set_item("dtype", t.dtype)?;
+    d.set_item("shape", t.shape.clone())?;
+    d.set_item("start", t.start)?;
+    d.set_item("end", t.end)?;
+    Ok(d)
+}
+
+/// Validate a whole `model.safetensors` file (a 1-D uint8 array: a memory map or the bytes read) and
+/// return its layout: `{"layout": "sentence-transformers" | "model2vec", "table": {...}, "scales": ...,
+/// "weights": ..., "mapping": ...}`, each tensor as `{"name", "dtype", "shape", "start", "end"}` with
+/// absolute byte offsets, or `None`. Raises `ModelFormatError` (without the file name: the caller adds it).
 #[pyfunction]
-#[pyo3(signature = (table, ids, offsets, out, normalize=false, num_threads=None, weights=None, scales=None))]
-#[allow(clippy::too_many_arguments)]
-fn pool_into<'py>(
+fn read_model_weights<'py>(
     py: Python<'py>,
-    table: &Bound<'py, PyAny>,
-    ids: &Bound<'py, PyAny>,
-    offsets: &Bound<'py, PyAny>,
-    mut out: PyReadwriteArray2<'py, f32>,
-    normalize: bool,
-    num_threads: Option<i64>,
-    weights: Option<PyReadonlyArray1<'py, f32>>,
-    scales: Option<&Bound<'py, PyAny>>,
-) -> PyResult<()> {
-    let arrays = TableArrays::extract(py, table, scales)?;
-    let table = arrays.view(py)?;
-    let n_bags = offsets.len()?;
-    let (out, dim) = out_slice(py, &mut out, n_bags)?;
-    let opts = PoolOptions {
-        dim,
-        normalize,
-        threads: threads(num_threads)?,
-        kernel: Kernel::detect(),
-    };
-    if let Some(w) = &weights {
-        if !w.is_c_contiguous() {
-            return Err(raise(
-                py,
-                "InvalidInputError",
-                "weights must be a C-contiguous array".into(),
-            ));
+    data: PyReadonlyArray1<'py, u8>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let bytes = data.as_slice().map_err(slice_err("the file buffer"))?;
+    let w = py
+        .detach(|| staticemb_core::read_model_weights(bytes))
+        .map_err(to_py)?;
+    let d = PyDict::new(py);
+    d.set_item("layout", w.layout.name())?;
+    d.set_item("table", tensor_dict(py, &w.table)?)?;
+    for (key, t) in [
+        ("scales", &w.scales),
+        ("weights", &w.weights),
+        ("mapping", &w.mapping),
+    ] {
+        match t {
+            Some(t) => d.set_item(key, tensor_dict(py, t)?)?,
+            None => d.set_item(key, py.None())?,
         }
     }
-    let weights = weights
-        .as_ref()
-        .map(|w| w.as_slice())
-        .transpose()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    if pool_typed::<i64, i64>(py, &table, ids, offsets, weights, &opts, out)?
-        || pool_typed::<u32, i64>(py, &table, ids, offsets, weights, &opts, out)?
-        || pool_typed::<i32, i64>(py, &table, ids, offsets, weights, &opts, out)?
-    {
-        return Ok(());
-    }
-    Err(PyTypeError::new_err(
-        "ids must be a 1-D int32, uint32 or int64 array and offsets a 1-D int64 array",
-    ))
-}
-
-/// Validate bag start offsets against a number of ids (raises `InvalidInputError`).
-#[pyfunction]
-fn check_offsets(py: Python<'_>, offsets: PyReadonlyArray1<'_, i64>, n_ids: usize) -> PyResult<()> {
-    let offsets = offsets
-        .as_slice()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    staticemb_core::check_offsets(offsets, n_ids).map_err(|e| to_py(py, e))
+    Ok(d)
 }
 
 /// Name of the SIMD kernel this process uses.
 #[pyfunction]
 fn kernel_name() -> &'static str {
-    Kernel::detect().name()
+    kernel().name()
 }
 
 /// Names of every kernel this CPU can run.
@@ -406,20 +460,35 @@ fn available_kernels() -> Vec<&'static str> {
     Kernel::available().into_iter().map(Kernel::name).collect()
 }
 
-/// The thread count used for `num_threads=None`.
+/// The thread count used for `num_threads=None`: `RAYON_NUM_THREADS` if set to a positive integer, else
+/// the CPUs this process may use.
 #[pyfunction]
 fn default_threads() -> usize {
-    staticemb_core::threads::default_threads()
+    threads(None).count()
 }
 
-#[pymodule]
+/// The CPUs this process may run on.
+#[pyfunction]
+fn available_threads() -> usize {
+    staticemb_core::available_threads()
+}
+
+/// How many thread pools are cached now (a small LRU; evicted pools are freed).
+#[pyfunction]
+fn cached_pools() -> usize {
+    staticemb_core::cached_pools()
+}
+
+#[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTextEncoder>()?;
-    m.add_function(wrap_pyfunction!(pool_into, m)?)?;
-    m.add_function(wrap_pyfunction!(check_offsets, m)?)?;
+    m.add_class::<PyModel>()?;
+    m.add_function(wrap_pyfunction!(read_model_weights, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_name, m)?)?;
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(available_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(cached_pools, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CACHED_POOLS", staticemb_core::CACHED_POOLS)?;
     Ok(())
 }

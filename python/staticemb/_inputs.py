@@ -1,0 +1,176 @@
+"""Input coercion: every public argument that carries meaning is checked here, once.
+
+Python owns meaning (which texts, which ``dim``, how many threads, which dtype, which path); the native
+binding owns buffers (dtype, contiguity and shape of arrays) and the Rust core the invariants its kernels rely
+on. Nothing here is repeated there, and nothing there is repeated here.
+
+Wrong types raise :class:`TypeError`; right types with bad values raise
+:class:`~staticemb.errors.InvalidInputError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Set
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+__all__ = [
+    "count",
+    "dim",
+    "flag",
+    "ids_array",
+    "max_threads",
+    "model_path",
+    "num_threads",
+    "offsets_array",
+    "table_dtype",
+    "texts",
+]
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def texts(value: Any) -> list:
+    """A private list of the texts (a snapshot: a list another thread changes during the call cannot change
+    what is encoded). Item types are checked by the binding as it borrows each string."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"texts must be a list of str, not a single {_type_name(value)}; to encode one text pass [text]"
+        )
+    if value is None:
+        raise TypeError("texts must be a list of str, not None")
+    if isinstance(value, (Set, Mapping)):
+        raise TypeError(
+            f"texts must be an ordered sequence of str (a list), not a {_type_name(value)}: "
+            "the rows of the result would have no defined order"
+        )
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise InvalidInputError(f"an array of texts must be 1-D, got shape {value.shape}")
+        return value.tolist()
+    if isinstance(value, Iterable):
+        return list(value)
+    raise TypeError(f"texts must be a list of str, not {_type_name(value)}")
+
+
+def dim(value: Any, *, full: int, default: int) -> int:
+    """An output width in ``1..=full``; ``None`` gives ``default``."""
+    if value is None:
+        return default
+    if not _is_int(value):
+        raise TypeError(f"dim must be None or an int, not {_type_name(value)}")
+    if not 1 <= value <= full:
+        raise InvalidInputError(f"dim must be between 1 and the table width {full}, got {value}")
+    return int(value)
+
+
+def flag(name: str, value: Any, *, default: bool) -> bool:
+    """A boolean option; ``None`` gives ``default``. Strings such as ``"false"`` are refused rather than
+    read as true."""
+    if value is None:
+        return default
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InvalidInputError(f"{name} must be True, False or None, got {value!r}")
+
+
+def count(name: str, value: Any) -> int | None:
+    """A positive integer count, or ``None``."""
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise TypeError(f"{name} must be None or an int, not {_type_name(value)}")
+    if value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def max_threads() -> int:
+    """The largest ``num_threads`` accepted: four times the CPUs this process may use, and at least 16.
+    More threads than that never helps a memory-bound loop, and each costs a stack for the process's life."""
+    return max(16, 4 * _cpus())
+
+
+def num_threads(value: Any) -> int | None:
+    """``None`` (every core, or ``RAYON_NUM_THREADS``) or a thread count in ``1..=max_threads()``."""
+    n = count("num_threads", value)
+    if n is not None and n > max_threads():
+        raise InvalidInputError(
+            f"num_threads={n} is more than staticemb allows on this machine ({max_threads()}, four times its "
+            f"{_cpus()} CPUs); pass None to use every core"
+        )
+    return n
+
+
+def ids_array(value: Any) -> np.ndarray:
+    """Token ids as a 1-D integer array; dtypes other than int32, uint32 and int64 are widened to int64."""
+    arr = np.asarray(value)
+    if arr.size == 0 and arr.dtype.kind not in "iu":
+        arr = np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"ids must be an integer array, not {arr.dtype}")
+    if arr.ndim != 1:
+        raise InvalidInputError(f"ids must be 1-D, got shape {arr.shape}")
+    if arr.dtype not in (np.int32, np.uint32, np.int64):
+        if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise InvalidInputError("ids holds values too large for int64")
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def offsets_array(value: Any) -> np.ndarray:
+    """Bag start offsets as a 1-D int64 array (their order and range are the core's to check)."""
+    arr = np.asarray(value)
+    if arr.size == 0 and arr.dtype.kind not in "iu":
+        arr = np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"offsets must be an integer array, not {arr.dtype}")
+    if arr.ndim != 1:
+        raise InvalidInputError(f"offsets must be 1-D, got shape {arr.shape}")
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise InvalidInputError("offsets holds values too large for int64")
+    return arr.astype(np.int64, copy=False)
+
+
+TABLE_DTYPES = ("float32", "float16", "int8")
+
+
+def table_dtype(value: Any) -> str:
+    """A storage dtype name: ``"float32"``, ``"float16"`` or ``"int8"``."""
+    if not isinstance(value, str):
+        raise TypeError(f"dtype must be a str, not {_type_name(value)}")
+    if value not in TABLE_DTYPES:
+        raise InvalidInputError(f"dtype must be 'float32', 'float16' or 'int8', got {value!r}")
+    return value
+
+
+def model_path(value: Any) -> str:
+    """A folder path or Hub id, as a non-empty string."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            "model must be a folder path, a Hub id, a SentenceTransformer or a (tokenizer, embeddings) pair, "
+            f"not {_type_name(value)}"
+        )
+    text = os.fspath(value)
+    if isinstance(text, bytes):
+        raise TypeError("model paths must be str or os.PathLike of str, not bytes")
+    if not text.strip():
+        raise InvalidInputError("model must name a folder or a Hugging Face Hub id, got an empty string")
+    return text

@@ -1,0 +1,382 @@
+"""Model folders on disk, both ways: finding and reading Sentence Transformers static folders, model2vec folders
+and Hub ids; writing Sentence Transformers static folders atomically.
+
+Every file problem raises :class:`~staticemb.errors.ModelFormatError` naming the file (or
+:class:`FileNotFoundError` for a missing one). The bytes of ``model.safetensors`` are validated by the Rust
+core with the ``safetensors`` crate's own rules; this module only maps the validated ranges.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import mmap as _mmap
+import os
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from .errors import ModelFormatError
+
+# Files a static model needs; everything else in a Hub repository (ONNX exports, PyTorch pickles, …) is skipped.
+_HUB_PATTERNS = ["*.json", "*.safetensors", "*/*.json", "*/*.safetensors", "README.md"]
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+_NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
+    "F64": np.dtype("<f8"),
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),  # widened to float32 below
+    "I8": np.dtype("i1"),
+    "I32": np.dtype("<i4"),
+    "I64": np.dtype("<i8"),
+    "U32": np.dtype("<u4"),
+    "U64": np.dtype("<u8"),
+}
+
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass
+class LoadedModel:
+    """What a folder holds, before it becomes a StaticModel."""
+
+    tokenizer_json: str
+    embeddings: np.ndarray
+    normalize: bool
+    weights: np.ndarray | None = None
+    mapping: np.ndarray | None = None
+    drop_unknown: bool = False
+    scales: np.ndarray | None = None
+    weights_path: Path = Path()
+    tokenizer_path: Path = Path()
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
+    """A local folder as is; otherwise a Hugging Face Hub id, fetched (or found in the cache) with
+    ``huggingface_hub.snapshot_download``. ``HF_HUB_OFFLINE=1`` makes this use the local cache only."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelFormatError(f"{path} is a file; pass the model folder that contains it")
+    if not _REPO_ID.match(text) or text.count("/") > 1:
+        raise FileNotFoundError(f"no model folder at {text!r} (and it is not a Hugging Face Hub id)")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = snapshot_download(
+            repo_id=text, revision=revision, token=token, cache_dir=cache_dir, allow_patterns=_HUB_PATTERNS
+        )
+    except LocalEntryNotFoundError as e:
+        raise FileNotFoundError(
+            f"{text!r} is not a local folder and is not in the Hugging Face Hub cache, and the Hub cannot be "
+            f"reached (offline mode or no network): {e}"
+        ) from None
+    except Exception as e:  # the Hub raises many types: network, auth, missing repo
+        raise FileNotFoundError(f"could not load {text!r} from the Hugging Face Hub: {type(e).__name__}: {e}") from e
+    return Path(folder)
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} not found in {path.parent}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFormatError(f"{path} is not UTF-8 text: {e}") from None
+
+
+def read_json(path: Path) -> Any:
+    """A UTF-8 JSON file. Malformed, deeply nested (a "JSON bomb") or non-UTF-8 content is a
+    ModelFormatError naming the file."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ModelFormatError(f"{path} is not valid JSON: it is nested too deeply") from None
+    except ValueError as e:
+        raise ModelFormatError(f"{path} is not valid JSON: {e}") from None
+
+
+def _file_buffer(path: Path, *, mmap: bool) -> np.ndarray:
+    """The whole file as a read-only uint8 array: a memory map, or the bytes read into memory."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} not found in {path.parent}")
+    if path.stat().st_size == 0:
+        raise ModelFormatError(f"{path} is empty")
+    if mmap:
+        with open(path, "rb") as f:
+            mapped = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ)
+        return np.frombuffer(mapped, dtype=np.uint8)
+    buf = np.fromfile(path, dtype=np.uint8)
+    buf.flags.writeable = False
+    return buf
+
+
+def _tensor(buf: np.ndarray, spec: dict) -> np.ndarray:
+    dtype = _NUMPY_DTYPES[spec["dtype"]]
+    arr = buf[spec["start"] : spec["end"]].view(dtype).reshape(spec["shape"])
+    if not arr.flags.aligned:
+        arr = np.array(arr)  # an unaligned tensor (legal in the format) is copied once
+    if spec["dtype"] == "BF16":
+        arr = (arr.astype(np.uint32) << 16).view(np.float32)
+    elif spec["dtype"] == "F64":
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def read_weights(path: Path, *, mmap: bool = True) -> tuple[str, np.ndarray, dict[str, np.ndarray | None]]:
+    """Validate ``model.safetensors`` (in Rust, with the ``safetensors`` crate's rules) and map its tensors
+    without copying. Returns ``(layout, table, {"scales", "weights", "mapping"})``."""
+    buf = _file_buffer(path, mmap=mmap)
+    try:
+        spec = _core.read_model_weights(buf)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path}: {e}") from None
+    tensors = {key: None if spec[key] is None else _tensor(buf, spec[key]) for key in ("scales", "weights", "mapping")}
+    return spec["layout"], _tensor(buf, spec["table"]), tensors
+
+
+def _module_type(entry: dict) -> str:
+    return str(entry.get("type", "")).rsplit(".", 1)[-1]
+
+
+def _inside(folder: Path, relative: Any, what: Path) -> Path:
+    """``folder / relative``, refused unless it stays inside ``folder`` (after following symlinks)."""
+    if not isinstance(relative, str):
+        raise ModelFormatError(f"{what}: a module path must be a string, got {relative!r}")
+    target = (folder / relative).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise ModelFormatError(f"{what}: module path {relative!r} points outside the model folder {folder}")
+    return target
+
+
+def read_modules(folder: Path) -> tuple[Path, bool]:
+    """Read ``modules.json``: the StaticEmbedding module's folder and whether a Normalize module follows."""
+    path = folder / "modules.json"
+    modules = read_json(path)
+    if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
+        raise ModelFormatError(f"{path} must be a non-empty JSON list of module objects")
+    kinds = [_module_type(m) for m in modules]
+    if kinds[0] != "StaticEmbedding":
+        raise ModelFormatError(
+            f"{path}: the first module is {kinds[0] or 'unknown'}, not StaticEmbedding: staticemb only runs "
+            "static embedding models"
+        )
+    rest = [k for k in kinds[1:] if k != "Normalize"]
+    if rest:
+        raise ModelFormatError(f"{path}: modules after StaticEmbedding must be Normalize only, found {', '.join(rest)}")
+    module_dir = _inside(folder, modules[0].get("path", "") or ".", path)
+    return module_dir, "Normalize" in kinds[1:]
+
+
+def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
+    """Read a Sentence Transformers static folder or a model2vec folder."""
+    module_dir, normalize = folder, False
+    has_modules = (folder / "modules.json").is_file()
+    if has_modules:
+        module_dir, normalize = read_modules(folder)
+    weights_path = module_dir / WEIGHTS_FILE
+    tokenizer_path = module_dir / TOKENIZER_FILE
+    layout, table, tensors = read_weights(weights_path, mmap=mmap)
+    if not tokenizer_path.is_file():
+        raise FileNotFoundError(
+            f"{TOKENIZER_FILE} not found in {module_dir}: a static model folder needs the tokenizer that made "
+            "its table"
+        )
+    tokenizer_json = read_text(tokenizer_path)
+    if layout == "model2vec":
+        # model2vec layout (also when it ships a modules.json): its config decides normalization, and the
+        # unknown token is dropped, per-token weights apply and `mapping` maps token ids to rows.
+        config_path = folder / "config.json"
+        config: Any = read_json(config_path) if config_path.is_file() else {}
+        if not isinstance(config, dict):
+            raise ModelFormatError(f"{config_path} must hold a JSON object")
+        norm = config.get("normalize", normalize)
+        if not isinstance(norm, bool):
+            raise ModelFormatError(f"{config_path}: 'normalize' must be true or false, got {norm!r}")
+        mapping, weights = tensors["mapping"], tensors["weights"]
+        return LoadedModel(
+            tokenizer_json=tokenizer_json,
+            embeddings=table,
+            normalize=norm,
+            weights=None if weights is None else weights.astype(np.float32, copy=False),
+            mapping=None if mapping is None else mapping.astype(np.int64, copy=False),
+            drop_unknown=True,
+            weights_path=weights_path,
+            tokenizer_path=tokenizer_path,
+            info={"format": "model2vec", "config": config, "source": str(folder)},
+        )
+    return LoadedModel(
+        tokenizer_json=tokenizer_json,
+        embeddings=table,
+        normalize=normalize,
+        scales=tensors["scales"],
+        weights_path=weights_path,
+        tokenizer_path=tokenizer_path,
+        info={"format": "sentence-transformers", "source": str(folder)},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def describe_folder(folder: Path) -> str | None:
+    """``None`` when ``folder`` is empty or holds a static Sentence Transformers model (what :func:`save`
+    may replace); otherwise a few words saying what it holds."""
+    entries = [p.name for p in folder.iterdir()]
+    if not entries:
+        return None
+    if "modules.json" in entries:
+        try:
+            modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+            first = _module_type(modules[0])
+        except Exception:
+            return "a modules.json that is not a Sentence Transformers model"
+        if first == "StaticEmbedding":
+            return None
+        return f"a Sentence Transformers model whose first module is {first or 'unknown'}"
+    if "config.json" in entries and WEIGHTS_FILE in entries:
+        return "a model2vec or transformers model (config.json and model.safetensors)"
+    shown = ", ".join(sorted(entries)[:5]) + (", …" if len(entries) > 5 else "")
+    return f"files that are not a static model ({shown})"
+
+
+def _fsync(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            _fsync(Path(dirpath) / name)
+        _fsync(Path(dirpath), directory=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``). ``False`` when the platform or the
+    file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def write_folder(target: str | os.PathLike, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+    """Write a model folder atomically: ``write(tmp)`` fills a fresh folder beside ``target``, every file is
+    fsynced, then the folder is swapped in whole. A crash, kill or full disk at any moment leaves either the
+    old folder or the new one, never a mix; the old files are unlinked, never truncated, so a live model that
+    memory-maps them keeps working.
+
+    ``target`` may be missing, empty or a static Sentence Transformers model; anything else (a transformer,
+    a model2vec folder, unrelated files) raises :class:`FileExistsError` unless ``overwrite=True``.
+    """
+    target = Path(target).expanduser().absolute()
+    if target.exists() and not overwrite:
+        if not target.is_dir():
+            raise FileExistsError(f"{target} is a file, not a model folder; pass overwrite=True to replace it")
+        kind = describe_folder(target)
+        if kind is not None:
+            raise FileExistsError(
+                f"{target} holds {kind}; save() replaces only a static Sentence Transformers model. "
+                "Pass overwrite=True to replace the folder and everything in it"
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.staticemb-tmp"
+    os.mkdir(tmp)
+    try:
+        write(tmp)
+        _fsync_tree(tmp)
+        if not target.exists() and not target.is_symlink():
+            os.rename(tmp, target)
+        elif _exchange(tmp, target):
+            _remove(tmp)  # now the old model
+        else:
+            # No atomic exchange here: for an instant between the two renames `target` is missing (the old
+            # model is at `old`, the new one at `tmp`).
+            old = tmp.with_name(tmp.name + "-old")
+            os.rename(target, old)
+            os.rename(tmp, target)
+            _remove(old)
+        _fsync(target.parent, directory=True)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return target
+
+
+def write_sentence_transformers(
+    target: str | os.PathLike,
+    *,
+    tensors: dict[str, np.ndarray],
+    tokenizer_json: str,
+    normalize: bool,
+    overwrite: bool = False,
+) -> Path:
+    """Write a Sentence Transformers static folder (``modules.json``, ``0_StaticEmbedding/model.safetensors``
+    and ``tokenizer.json``, ``1_Normalize`` when normalizing) atomically, see :func:`write_folder`."""
+    from safetensors.numpy import save_file
+
+    def write(folder: Path) -> None:
+        module = folder / "0_StaticEmbedding"
+        module.mkdir()
+        save_file(tensors, str(module / WEIGHTS_FILE))
+        (module / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
+        modules = [
+            {"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"}
+        ]
+        if normalize:
+            (folder / "1_Normalize").mkdir()
+            modules.append(
+                {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"}
+            )
+        (folder / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+        config: dict[str, Any] = {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
+        (folder / "config_sentence_transformers.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+    return write_folder(target, write, overwrite=overwrite)

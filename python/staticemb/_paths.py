@@ -1,0 +1,23 @@
+"""The data directory: the one place that reads ``STATICEMB_DATA``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir(*, create: bool = True) -> Path:
+    """``$STATICEMB_DATA``, or ``~/.cache/staticemb``: where built corpora, datasets, teacher caches and models
+    go. Created unless ``create=False``."""
+    d = Path(os.environ.get("STATICEMB_DATA") or Path.home() / ".cache" / "staticemb").expanduser()
+    if create:
+        d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def looks_like_local_path(spec: str) -> bool:
+    """Whether a model / tokenizer spec that names nothing on disk can only have been meant as a local path (an
+    absolute or ``./`` / ``~`` path, more than one ``/``, a file name ending in ``.json``), not as a Hugging Face
+    Hub id (``name`` or ``org/name``)."""
+    return (os.path.isabs(spec) or spec.startswith((".", "~")) or spec.count("/") > 1 or "\\" in spec
+            or spec.endswith((".json", "/")))

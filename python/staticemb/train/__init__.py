@@ -1,0 +1,39 @@
+"""Training static embedding models, delegated to Sentence Transformers.
+
+Three entry points, each also a CLI command (``staticemb distill``, ``staticemb train CONFIG``):
+
+- :func:`distill` makes an initial table from a transformer teacher. With the teacher's own tokenizer it runs
+  model2vec's distillation; with another tokenizer (say a multilingual one) it embeds every vocabulary entry with
+  the teacher, applies PCA and SIF weights counted on a corpus. The table can be widened past the teacher's
+  width (the extra dimensions start as small noise) and is scaled to unit RMS, the scale of the published
+  recipe's random ``nn.EmbeddingBag`` init, so that the recipe's learning rate keeps its meaning.
+- :func:`train` runs one training stage from a :class:`TrainConfig`: ``StaticEmbedding`` with
+  ``MatryoshkaLoss`` around either ``MultipleNegativesRankingLoss`` (``loss="mnrl"``, the published recipe:
+  batch 2048, lr 0.2, warmup 0.1, one epoch, ``NO_DUPLICATES`` batches, ``PROPORTIONAL`` multi-dataset
+  sampling) or :func:`similarity_distill_loss` (``loss="distill"``: teacher regression on unlabeled text, where
+  the teacher embeddings are computed once and cached). Evaluators run during training, checkpoints are saved
+  and can be resumed, and the same code runs on a CPU, on one GPU (bf16) and on several GPUs
+  (``accelerate launch -m staticemb train CONFIG`` or ``torchrun --nproc_per_node N -m staticemb train CONFIG``).
+
+One module per job: :mod:`.config` (the config and its ``$VAR`` expansion), :mod:`.distill`, :mod:`.losses` and
+:mod:`.trainer` (datasets, teacher embeddings, evaluators, the trainer). Sentence Transformers, ``datasets``,
+``torch`` and model2vec are imported only when these functions run, so ``import staticemb.train`` stays light.
+"""
+
+from __future__ import annotations
+
+from .config import MATRYOSHKA_DIMS, TrainConfig, default_data_dir
+from .distill import demo_model, distill
+from .losses import similarity_distill_loss
+from .trainer import teacher_embeddings, train
+
+__all__ = [
+    "MATRYOSHKA_DIMS",
+    "TrainConfig",
+    "default_data_dir",
+    "demo_model",
+    "distill",
+    "similarity_distill_loss",
+    "teacher_embeddings",
+    "train",
+]

@@ -1,0 +1,146 @@
+"""One training stage as a :class:`TrainConfig`: read from JSON, ``$VAR`` expanded, checked once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._paths import data_dir
+from ..errors import InvalidInputError
+
+MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 1024)
+_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def default_data_dir() -> Path:
+    """``$STATICEMB_DATA``, or ``~/.cache/staticemb`` (see :func:`staticemb.corpora.data_dir`), not created."""
+    return data_dir(create=False)
+
+
+@dataclass
+class TrainConfig:
+    """One training stage. Every field has the published recipe's value as its default.
+
+    ``train_datasets`` maps a name to a JSONL file (or a saved ``datasets`` directory). For ``loss="mnrl"``
+    each row holds ``anchor`` and ``positive`` (and optionally ``negative``); for ``loss="distill"`` each row
+    holds ``text``, or ``anchor`` and ``positive``, in which case both are fitted to the teacher's embedding of
+    ``positive`` (for a translation pair: the student learns to put the translation where the teacher puts the
+    English). ``eval_tasks`` are retrieval or bitext task files (:mod:`staticemb.tasks`) turned into evaluators.
+    """
+
+    output_dir: str
+    train_datasets: dict[str, str]
+    #: A static model folder (staticemb, Sentence Transformers or model2vec) to start from ...
+    init: str | None = None
+    #: ... or a tokenizer (``tokenizer.json`` path or a folder holding one) for a random table of this width.
+    tokenizer: str | None = None
+    embedding_dim: int = 1024
+    loss: str = "mnrl"
+    teacher: str | None = None
+    matryoshka_dims: Sequence[int] = MATRYOSHKA_DIMS
+    batch_size: int = 2048
+    learning_rate: float = 0.2
+    warmup_ratio: float = 0.1
+    num_epochs: float = 1.0
+    max_steps: int = -1
+    #: Rows kept per dataset (a seeded shuffle, then the first ``max_rows``); ``None`` keeps all.
+    max_rows: int | None = None
+    batch_sampler: str = "no_duplicates"
+    multi_dataset_batch_sampler: str = "proportional"
+    eval_tasks: list[str] = field(default_factory=list)
+    #: Steps between evaluations / checkpoints / log lines; a float below 1 is a fraction of the run.
+    eval_steps: float = 0.25
+    save_steps: float = 0.25
+    save_total_limit: int = 2
+    logging_steps: float = 0.05
+    seed: int = 12
+    #: ``True`` resumes from the last checkpoint in ``output_dir/checkpoints``, a path from that checkpoint.
+    resume_from_checkpoint: bool | str | None = None
+    #: ``None`` picks bf16 when a CUDA GPU supports it.
+    bf16: bool | None = None
+    dataloader_num_workers: int = 0
+    #: Where teacher embeddings are cached (default ``<data dir>/teacher-cache``).
+    cache_dir: str | None = None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
+        """Read a JSON config. String values may use ``$VAR`` / ``${VAR}`` (environment; ``STATICEMB_DATA``
+        defaults to the data directory) and ``~``; relative paths stay relative to the working directory."""
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInputError(f"training config not found: {path}") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"training config {path} is a folder, not a JSON file") from None
+        except UnicodeDecodeError as e:
+            raise InvalidInputError(f"training config {path} is not UTF-8 text: {e}") from None
+        except json.JSONDecodeError as e:
+            raise InvalidInputError(f"training config {path} is not valid JSON: {e}") from None
+        if not isinstance(raw, dict):
+            raise InvalidInputError(f"training config {path} must hold a JSON object")
+        raw.pop("_comment", None)
+        raw.update(overrides)
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise InvalidInputError(f"unknown training config keys {unknown}; known keys: {sorted(names)}")
+        if "output_dir" not in raw or "train_datasets" not in raw:
+            raise InvalidInputError("a training config needs 'output_dir' and 'train_datasets'")
+        config = cls(**_expand(dict(raw)))
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if (self.init is None) == (self.tokenizer is None):
+            raise InvalidInputError("give exactly one of 'init' (a model folder) and 'tokenizer' (random init)")
+        if self.loss not in ("mnrl", "distill"):
+            raise InvalidInputError(f"loss must be 'mnrl' or 'distill', not {self.loss!r}")
+        if self.loss == "distill" and not self.teacher:
+            raise InvalidInputError("loss='distill' needs a 'teacher' model")
+        if not isinstance(self.train_datasets, Mapping) or not self.train_datasets:
+            raise InvalidInputError("'train_datasets' must map names to dataset files and not be empty")
+        if not _is_int(self.batch_size) or self.batch_size < 2:
+            raise InvalidInputError("batch_size must be an integer of at least 2 (in-batch negatives)")
+        if (isinstance(self.matryoshka_dims, (str, bytes)) or not isinstance(self.matryoshka_dims, Sequence)
+                or not self.matryoshka_dims
+                or any(not _is_int(d) or d <= 0 for d in self.matryoshka_dims)):
+            raise InvalidInputError(f"matryoshka_dims must be a list of positive integer widths, "
+                                    f"not {self.matryoshka_dims!r}")
+        if self.batch_sampler not in ("no_duplicates", "batch_sampler"):
+            raise InvalidInputError("batch_sampler must be 'no_duplicates' or 'batch_sampler'")
+        if self.multi_dataset_batch_sampler not in ("proportional", "round_robin"):
+            raise InvalidInputError("multi_dataset_batch_sampler must be 'proportional' or 'round_robin'")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _expand(value: Any) -> Any:
+    """``$VAR`` / ``${VAR}`` and ``~`` expanded in every string of a config value."""
+    if isinstance(value, str):
+        env = {"STATICEMB_DATA": str(default_data_dir()), **os.environ}
+
+        def sub(m: re.Match) -> str:
+            name = m.group(1) or m.group(2)
+            if name not in env:
+                raise InvalidInputError(f"training config uses ${name}, which is not set")
+            return env[name]
+
+        return os.path.expanduser(_VAR.sub(sub, value))
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    return value

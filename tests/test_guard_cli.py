@@ -1,0 +1,250 @@
+"""Issue 8, point 7: every error of the ``staticemb`` command exits non-zero with one line on stderr that names
+the problem, never a traceback (``--debug`` shows it); ``--dims`` takes positive integers only; an empty task is
+refused where task files are read, not scored.
+
+Each case runs :func:`staticemb.cli.main` as the ``staticemb`` script would (a ``SystemExit`` or an escaping
+exception is turned into what the process would print), and a few run ``python -m staticemb`` for real. None of
+these error paths needs torch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import traceback
+
+import numpy as np
+import pytest
+from staticemb import StaticModel
+from staticemb.cli import main
+
+WORDS = ["[UNK]", "the", "a", "cat", "dog", "sat", "on", "mat", "car", "automobile", "banana", "cup", "mug"]
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``(exit status, stdout, stderr)`` of ``staticemb ARGV``, as the process would end."""
+    capsys.readouterr()
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+            code = 1
+        else:
+            code = e.code or 0
+    except Exception:  # noqa: BLE001 - what the interpreter would print for an escaping exception
+        traceback.print_exc()
+        code = 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(result: tuple[int, str, str], *names: str) -> str:
+    code, out, err = result
+    assert code != 0, (out, err)
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert out == "", out
+    for name in names:
+        assert name in lines[0], (name, lines[0])
+    return lines[0]
+
+
+def word_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tok
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 13-token, 16-d static model saved as a Sentence Transformers folder."""
+    table = np.random.default_rng(0).standard_normal((len(WORDS), 16)).astype(np.float32)
+    return StaticModel(word_tokenizer(), table).save(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def task_file(tmp_path):
+    path = tmp_path / "tasks" / "retrieval-pets.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"type": "retrieval", "queries": ["the cat", "a car"],
+                                "corpus": ["cat sat on the mat", "automobile", "banana"], "relevant": [[0], [1]]}))
+    return path
+
+
+def write_task(tmp_path, content, name="broken.json"):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ --dims
+
+
+@pytest.mark.parametrize("dims", ["0,-5", "-5", "16,0", "64,abc", "1.5", "", "16,,8", " , "])
+def test_bad_dims_are_refused(capsys, tiny_model, task_file, dims):
+    result = run_cli(capsys, "eval", str(tiny_model), "--tasks", str(task_file), f"--dims={dims}")
+    assert_one_line_error(result, "--dims")
+
+
+def test_bad_dims_are_refused_by_the_real_command(task_file):
+    """The installed entry point, as a user runs it (BM25: nothing to load)."""
+    proc = subprocess.run([sys.executable, "-m", "staticemb", "eval", "bm25", "--tasks", str(task_file),
+                           "--dims", "0,-5"], capture_output=True, text=True, timeout=120)
+    assert_one_line_error((proc.returncode, proc.stdout, proc.stderr), "--dims", "0,-5")
+
+
+# ------------------------------------------------------------------------------------------------ configs
+
+
+def _config(tmp_path, **kw) -> dict:
+    """A valid training config (a real tokenizer and dataset), changed by ``kw``."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps({"anchor": "the cat", "positive": "cat sat on the mat"}) + "\n"
+                    + json.dumps({"anchor": "a car", "positive": "automobile"}) + "\n")
+    word_tokenizer().save(str(tmp_path / "tokenizer.json"))
+    return {"output_dir": str(tmp_path / "out"), "train_datasets": {"pets": str(data)},
+            "tokenizer": str(tmp_path / "tokenizer.json"), "embedding_dim": 16,
+            "matryoshka_dims": [8, 16], "batch_size": 2, "max_steps": 1, **kw}
+
+
+@pytest.mark.parametrize("case", ["folder", "not-utf8", "dims-not-numbers", "batch-size-text", "set-batch-size"])
+def test_bad_configs_are_refused(capsys, tmp_path, case):
+    path = tmp_path / "config.json"
+    extra: list[str] = []
+    if case == "folder":
+        path.mkdir()
+        names = (str(path),)
+    elif case == "not-utf8":
+        path.write_bytes(b'{"output_dir": "\xff\xfe"}')
+        names = (str(path),)
+    elif case == "dims-not-numbers":
+        path.write_text(json.dumps(_config(tmp_path, matryoshka_dims=["a", "b"])))
+        names = ("matryoshka_dims",)
+    elif case == "batch-size-text":
+        path.write_text(json.dumps(_config(tmp_path, batch_size="big")))
+        names = ("batch_size",)
+    else:
+        path.write_text(json.dumps(_config(tmp_path)))
+        extra = ["--set", "batch_size=lots"]
+        names = ("batch_size",)
+    assert_one_line_error(run_cli(capsys, "train", str(path), *extra), *names)
+
+
+def test_unwritable_training_output_is_refused_before_training(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_config(tmp_path, output_dir=str(blocker / "model"))))
+    assert_one_line_error(run_cli(capsys, "train", str(path)), str(blocker / "model"))
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+def test_missing_model(capsys, tmp_path, task_file):
+    missing = tmp_path / "no-such-model"
+    assert_one_line_error(run_cli(capsys, "eval", str(missing), "--tasks", str(task_file)), str(missing))
+
+
+def _corrupt(tiny_model, tmp_path, which: str):
+    import shutil
+
+    folder = tmp_path / f"corrupt-{which}"
+    shutil.copytree(tiny_model, folder)
+    target = next(folder.rglob(which))
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])  # truncated
+    return folder, target.name
+
+
+@pytest.mark.parametrize("which", ["model.safetensors", "modules.json"])
+def test_corrupt_model(capsys, tiny_model, tmp_path, task_file, which):
+    folder, name = _corrupt(tiny_model, tmp_path, which)
+    assert_one_line_error(run_cli(capsys, "eval", str(folder), "--tasks", str(task_file)), name)
+
+
+def test_model_errors_need_no_torch(tiny_model, tmp_path, task_file):
+    """A missing or corrupt static model is reported as such, without falling back to loading it as a
+    transformer (torch and Sentence Transformers are never imported)."""
+    folder, name = _corrupt(tiny_model, tmp_path, "model.safetensors")
+    script = ("import sys; from staticemb.cli import main; code = main(sys.argv[1:]); "
+              "print('torch' in sys.modules); sys.exit(code)")
+    for model, named in ((tmp_path / "missing", "missing"), (folder, name)):
+        proc = subprocess.run([sys.executable, "-c", script, "eval", str(model), "--tasks", str(task_file)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and proc.stdout.strip() == "False", (proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert named in proc.stderr
+
+
+def test_missing_teacher(capsys, tmp_path):
+    missing = tmp_path / "no-such-teacher"
+    result = run_cli(capsys, "distill", "--teacher", str(missing), "--output", str(tmp_path / "out"))
+    assert_one_line_error(result, str(missing))
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------------ tasks
+
+
+MALFORMED = {
+    "texts-not-lists": {"type": "retrieval", "queries": "the cat", "corpus": 5, "relevant": [[0]]},
+    "relevant-not-ints": {"type": "retrieval", "queries": ["the cat"], "corpus": ["cat"], "relevant": [["0"]]},
+    "pair-without-score": {"type": "wordsim", "pairs": [["cat", "dog"], ["car", "automobile"]]},
+    "not-utf8": b'{"type": "bitext", "source": ["\xff"], "target": ["a"]}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_task_file(capsys, tiny_model, tmp_path, case):
+    path = write_task(tmp_path, MALFORMED[case])
+    assert_one_line_error(run_cli(capsys, "eval", str(tiny_model), "--tasks", str(path)), str(path))
+
+
+EMPTY = {
+    "retrieval": {"type": "retrieval", "queries": [], "corpus": [], "relevant": []},
+    "classification": {"type": "classification", "train_texts": [], "train_labels": [], "test_texts": [],
+                       "test_labels": []},
+    "bitext": {"type": "bitext", "source": [], "target": []},
+    "wordsim": {"type": "wordsim", "pairs": []},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EMPTY))
+def test_empty_task_is_refused_not_scored(capsys, tiny_model, tmp_path, kind):
+    path = write_task(tmp_path, EMPTY[kind], f"empty-{kind}.json")
+    line = assert_one_line_error(run_cli(capsys, "eval", str(tiny_model), "--tasks", str(path)), str(path))
+    assert "empty" in line
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+@pytest.mark.parametrize("case", ["under-a-file", "a-folder"])
+def test_unwritable_output_is_refused_before_the_work(capsys, tiny_model, task_file, tmp_path, case):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    output = blocker / "results.json" if case == "under-a-file" else tmp_path
+    result = run_cli(capsys, "eval", str(tiny_model), "--tasks", str(task_file), "--output", str(output))
+    assert_one_line_error(result, str(output))
+
+
+# ------------------------------------------------------------------------------------------------ --debug
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(capsys, tmp_path, task_file, where):
+    missing = tmp_path / "no-such-model"
+    argv = ["eval", str(missing), "--tasks", str(task_file)]
+    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code != 0
+    assert "Traceback (most recent call last)" in err
+    assert str(missing) in err.strip().splitlines()[-1]
