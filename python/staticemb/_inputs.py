@@ -119,34 +119,30 @@ def num_threads(value: Any) -> int | None:
     return n
 
 
-def ids_array(value: Any) -> np.ndarray:
-    """Token ids as a 1-D integer array; dtypes other than int32, uint32 and int64 are widened to int64."""
+def _int_vector(name: str, value: Any) -> np.ndarray:
+    """A 1-D integer array (an empty list counts as one), with no value beyond int64."""
     arr = np.asarray(value)
     if arr.size == 0 and arr.dtype.kind not in "iu":
         arr = np.zeros(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
-        raise TypeError(f"ids must be an integer array, not {arr.dtype}")
+        raise TypeError(f"{name} must be an integer array, not {arr.dtype}")
     if arr.ndim != 1:
-        raise InvalidInputError(f"ids must be 1-D, got shape {arr.shape}")
-    if arr.dtype not in (np.int32, np.uint32, np.int64):
-        if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
-            raise InvalidInputError("ids holds values too large for int64")
-        arr = arr.astype(np.int64)
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise InvalidInputError(f"{name} holds values too large for int64")
     return arr
+
+
+def ids_array(value: Any) -> np.ndarray:
+    """Token ids as a 1-D integer array: int32, uint32 and int64 pass as they are (the binding reads all
+    three), other integer dtypes are widened to int64."""
+    arr = _int_vector("ids", value)
+    return arr if arr.dtype in (np.int32, np.uint32, np.int64) else arr.astype(np.int64)
 
 
 def offsets_array(value: Any) -> np.ndarray:
     """Bag start offsets as a 1-D int64 array (their order and range are the core's to check)."""
-    arr = np.asarray(value)
-    if arr.size == 0 and arr.dtype.kind not in "iu":
-        arr = np.zeros(0, dtype=np.int64)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"offsets must be an integer array, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise InvalidInputError(f"offsets must be 1-D, got shape {arr.shape}")
-    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
-        raise InvalidInputError("offsets holds values too large for int64")
-    return arr.astype(np.int64, copy=False)
+    return _int_vector("offsets", value).astype(np.int64, copy=False)
 
 
 TABLE_DTYPES = ("float32", "float16", "int8")

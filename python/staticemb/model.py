@@ -19,7 +19,7 @@ from ._quantize import quantize_table
 from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
-__all__ = ["StaticModel", "quantize_table"]
+__all__ = ["StaticModel"]
 
 DEFAULT_BATCH_SIZE = 16_384
 """Texts handed to the Rust core per call: large enough to keep every core busy, small enough that a progress

@@ -7,7 +7,7 @@ use tokenizers::models::ModelWrapper;
 use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 
 use crate::error::{Error, Result};
-use crate::pool::check_offsets;
+use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, PoolOptions};
 use crate::table::{Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
@@ -409,29 +409,21 @@ impl TextEncoder {
                 expected,
             });
         }
-        let bounds = |b: usize| -> (usize, usize) {
-            let start = offsets[b].index();
-            let end = if b + 1 < n {
-                offsets[b + 1].index()
-            } else {
-                ids.len()
-            };
-            (start, end)
-        };
-        let per_chunk = (4096 * n / ids.len().max(1)).clamp(1, 1024);
-        for_each_chunk(opts.threads, out, opts.dim, per_chunk, |first, chunk| {
-            let mut scratch = Scratch::default();
-            for (j, row) in chunk.chunks_exact_mut(opts.dim).enumerate() {
-                let (s, e) = bounds(first + j);
+        for_each_bag(
+            opts,
+            offsets,
+            ids.len(),
+            out,
+            Scratch::default,
+            |scratch, (s, e), row| {
                 scratch.ids.clear();
-                // Every id is below `limit` <= u32::MAX + 1 (checked above), so the cast is exact.
+                // Every id is below `limit` <= u32::MAX (checked above), so the cast is exact.
                 scratch
                     .ids
                     .extend(ids[s..e].iter().map(|&id| id.index() as u32));
-                self.pool_mapped(table, opts, &mut scratch, row);
-            }
-            Ok(())
-        })
+                self.pool_mapped(table, opts, scratch, row);
+            },
+        )
     }
 
     /// One more than the largest id [`TextEncoder::pool_ids`] accepts with `table`: the vocabulary size when

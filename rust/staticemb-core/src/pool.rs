@@ -95,22 +95,51 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
             expected,
         });
     }
+    for_each_bag(
+        opts,
+        offsets,
+        ids.len(),
+        out,
+        || (),
+        |_, (s, e), row| {
+            pool_one(table, &ids[s..e], weights.map(|w| &w[s..e]), opts, row);
+        },
+    )
+}
+
+/// Run `job(state, (start, end), row)` for every bag of validated `offsets` over `n_ids` ids, each with its
+/// own output row of `out` (`offsets.len()` x `opts.dim`), in chunks of a few thousand ids on `opts.threads`;
+/// `state` (scratch buffers) is made by `init` once per chunk.
+pub(crate) fn for_each_bag<O, S, I, F>(
+    opts: &PoolOptions,
+    offsets: &[O],
+    n_ids: usize,
+    out: &mut [f32],
+    init: I,
+    job: F,
+) -> Result<()>
+where
+    O: TokenId,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, (usize, usize), &mut [f32]) + Sync + Send,
+{
+    let n = offsets.len();
     let dim = opts.dim;
     let bounds = |b: usize| -> (usize, usize) {
         let start = offsets[b].index();
         let end = if b + 1 < n {
             offsets[b + 1].index()
         } else {
-            ids.len()
+            n_ids
         };
         (start, end)
     };
     // Aim for chunks of a few thousand ids so that scheduling cost stays negligible.
-    let per_chunk = (4096 * n / ids.len().max(1)).clamp(1, 1024);
+    let per_chunk = (4096 * n / n_ids.max(1)).clamp(1, 1024);
     for_each_chunk(opts.threads, out, dim, per_chunk, |first, chunk| {
+        let mut state = init();
         for (j, row) in chunk.chunks_exact_mut(dim).enumerate() {
-            let (s, e) = bounds(first + j);
-            pool_one(table, &ids[s..e], weights.map(|w| &w[s..e]), opts, row);
+            job(&mut state, bounds(first + j), row);
         }
         Ok(())
     })

@@ -517,3 +517,15 @@ fn token_ids_match_the_tokenizers_own_encode() {
     let want = enc.tokenizer().encode_fast(long.as_str(), false).unwrap();
     assert_eq!(enc.token_ids(&long).unwrap(), want.get_ids());
 }
+
+#[test]
+fn a_tokenizer_definition_that_panics_the_crate_is_an_error() {
+    // `tokenizers` `expect`s while deserializing this decoder (a raw control character inside a string).
+    let bad = TOKENIZER.replacen("\"prefix\": \"##\"", "\"prefix\": \"\u{1}\"", 1);
+    assert_ne!(bad, TOKENIZER);
+    match TextEncoder::from_json(&bad) {
+        Err(Error::Tokenizer(msg)) => assert!(msg.contains("panicked"), "{msg}"),
+        Err(other) => panic!("wrong error {other}"),
+        Ok(_) => panic!("accepted"),
+    }
+}

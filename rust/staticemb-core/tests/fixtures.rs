@@ -94,10 +94,16 @@ fn check_folder(name: &str) {
     let expected = SafeTensors::deserialize(&expected_file).unwrap();
     let expected = le_f32(expected.tensor("embeddings").unwrap().data());
     assert_eq!(expected.len(), out.len(), "{name}");
+    // model2vec returns float16 vectors for a float16 table (rounded twice): within 3 * 2^-11 relative.
+    let rel = if w.table.dtype == "F16" {
+        3.0 / 2048.0
+    } else {
+        1e-6
+    };
     for (i, (got, want)) in out.chunks(width).zip(expected.chunks(width)).enumerate() {
         for (g, e) in got.iter().zip(want) {
             assert!(
-                (g - e).abs() <= 1e-5,
+                (g - e).abs() <= 1e-6 + rel * e.abs(),
                 "{name}: text {i} {:?}: {got:?} != {want:?}",
                 texts[i]
             );

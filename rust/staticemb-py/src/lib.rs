@@ -341,30 +341,12 @@ impl PyModel {
         let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
         let (out, dim) = out_slice(&mut out, offsets.len())?;
         let opts = options(dim, normalize, num_threads);
-        if let Ok(ids) = ids.cast::<PyArray1<i64>>() {
-            self.embed_typed(
-                py,
-                &ids.try_readonly().map_err(borrow_err("ids"))?,
-                offsets,
-                &opts,
-                out,
-            )
-        } else if let Ok(ids) = ids.cast::<PyArray1<u32>>() {
-            self.embed_typed(
-                py,
-                &ids.try_readonly().map_err(borrow_err("ids"))?,
-                offsets,
-                &opts,
-                out,
-            )
-        } else if let Ok(ids) = ids.cast::<PyArray1<i32>>() {
-            self.embed_typed(
-                py,
-                &ids.try_readonly().map_err(borrow_err("ids"))?,
-                offsets,
-                &opts,
-                out,
-            )
+        if let Some(r) = self.embed_typed::<i64>(py, ids, offsets, &opts, out) {
+            r
+        } else if let Some(r) = self.embed_typed::<u32>(py, ids, offsets, &opts, out) {
+            r
+        } else if let Some(r) = self.embed_typed::<i32>(py, ids, offsets, &opts, out) {
+            r
         } else {
             Err(PyTypeError::new_err(
                 "ids must be a 1-D int32, uint32 or int64 array",
@@ -392,20 +374,25 @@ impl PyModel {
 }
 
 impl PyModel {
+    /// Pool `ids` when it is a 1-D array of `I`; `None` when it is not.
     fn embed_typed<I: TokenId + numpy::Element>(
         &self,
         py: Python<'_>,
-        ids: &PyReadonlyArray1<'_, I>,
+        ids: &Bound<'_, PyAny>,
         offsets: &[i64],
         opts: &PoolOptions,
         out: &mut [f32],
-    ) -> PyResult<()> {
-        let ids = ids.as_slice().map_err(slice_err("ids"))?;
-        let enc = &self.encoder;
-        self.table.with(py, |table| {
-            py.detach(|| enc.pool_ids(table, ids, offsets, opts, out))
-                .map_err(to_py)
-        })
+    ) -> Option<PyResult<()>> {
+        let ids = ids.cast::<PyArray1<I>>().ok()?;
+        Some((|| {
+            let ids = ids.try_readonly().map_err(borrow_err("ids"))?;
+            let ids = ids.as_slice().map_err(slice_err("ids"))?;
+            let enc = &self.encoder;
+            self.table.with(py, |table| {
+                py.detach(|| enc.pool_ids(table, ids, offsets, opts, out))
+                    .map_err(to_py)
+            })
+        })())
     }
 }
 

@@ -1,0 +1,445 @@
+"""Issue 8, point 2: ``save()`` never loses or mixes data.
+
+``save`` writes the whole folder beside the target and swaps it in: a kill at any moment, or a write that
+fails part-way (a full disk), leaves the old model intact or the new one complete, never a folder that loads
+as a model that never existed, and never stray temporary folders after a failure it could clean up. It
+refuses to overwrite a folder that holds a different kind of model (a transformer, a model2vec folder,
+unrelated files) unless ``overwrite=True``, and a saved folder holds one model only.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _hostile import (
+    TEXTS,
+    bert_tokenizer,
+    describe,
+    popen_python,
+    rows_for,
+    run_python,
+    save_st,
+    snapshot,
+    table,
+    write_m2v,
+    write_transformer,
+)
+from staticemb import StaticModel
+
+BIG_ROWS, BIG_DIM = 200_000, 64
+
+
+def big_model(which: str) -> StaticModel:
+    """Two models that differ in every part a mix could combine: table, tokenizer and normalization."""
+    if which == "old":
+        tok = bert_tokenizer(lowercase=True)
+        return StaticModel(tok, table(BIG_ROWS, BIG_DIM, seed=1), normalize=True)
+    tok = bert_tokenizer(lowercase=False)
+    return StaticModel(tok, table(BIG_ROWS, BIG_DIM, seed=2), normalize=False)
+
+
+CHILD_SAVE = r"""
+import sys, time
+from test_guard_atomic_save import big_model
+model = big_model("new")
+print("ready", flush=True)
+t0 = time.perf_counter()
+model.save(sys.argv[1])  # over a static folder: no overwrite flag needed
+print("done", time.perf_counter() - t0, flush=True)
+"""
+
+
+def which_model(folder: Path, expected: dict[str, np.ndarray]) -> str:
+    """'old' or 'new' when the folder loads as exactly one of them; raises otherwise."""
+    model = StaticModel.from_pretrained(folder)
+    try:
+        got = model.encode(TEXTS)
+    finally:
+        del model  # drop the mapping before the folder is written again
+    for name, vectors in expected.items():
+        if got.shape == vectors.shape and np.array_equal(got, vectors):
+            return name
+    raise AssertionError(f"{folder} loads as a model that is neither the old nor the new one")
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """The old model saved once (copied before each run), and both models' vectors."""
+    root = tmp_path_factory.mktemp("pristine")
+    old = big_model("old")
+    old.save(root / "old")
+    expected = {"old": old.encode(TEXTS), "new": big_model("new").encode(TEXTS)}
+    assert not np.array_equal(expected["old"], expected["new"])
+    return root / "old", expected
+
+
+def _fresh_old(pristine_folder: Path, workdir: Path) -> Path:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return Path(shutil.copytree(pristine_folder, workdir / "model"))
+
+
+def test_a_kill_at_a_random_moment_leaves_old_or_new(pristine, tmp_path):
+    """A 200k x 64 table saved by a child process killed part-way through (timed from a full save)."""
+    pristine_folder, expected = pristine
+    # One uninterrupted save first: it must succeed and tells how long a save takes.
+    folder = _fresh_old(pristine_folder, tmp_path / "full")
+    proc = popen_python(CHILD_SAVE, str(folder), stdout=-1, stderr=-1, text=True)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"{out}\n{err}"
+    duration = float(out.split("done")[1])
+    assert which_model(folder, expected) == "new"
+
+    outcomes = []
+    fractions = [0.1, 0.35, 0.6, 0.85]
+    for i, fraction in enumerate(fractions):
+        folder = _fresh_old(pristine_folder, tmp_path / f"kill{i}")
+        proc = popen_python(CHILD_SAVE, str(folder), stdout=-1, stderr=-1, text=True)
+        line = proc.stdout.readline()
+        assert line.startswith("ready"), line + proc.stderr.read()
+        time.sleep(duration * fraction)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        try:
+            outcomes.append((fraction, which_model(folder, expected)))
+        except Exception as e:
+            raise AssertionError(
+                f"killed {duration * fraction:.3f} s into a {duration:.3f} s save: the folder does not load as "
+                f"the old or the new model: {type(e).__name__}: {e}\nfolder holds {sorted(snapshot(folder))}"
+            ) from e
+    print("kill outcomes:", outcomes)
+
+
+def wide_vocab_model(which: str) -> StaticModel:
+    """A large vocabulary and a narrow table: tokenizer.json (~430 kB) is larger than model.safetensors
+    (~120 kB), so a size limit between the two lets the table be written and the tokenizer fail."""
+    from _hostile import bert_vocab
+
+    tok = bert_tokenizer(vocab=bert_vocab(extra=[f"w{i}" for i in range(30_000)]), lowercase=(which == "old"))
+    return StaticModel(
+        tok, table(rows_for(tok), 1, seed=1 if which == "old" else 2), normalize=(which == "old")
+    )
+
+
+CHILD_FULL_DISK = r"""
+import resource, signal, sys, json
+from test_guard_atomic_save import wide_vocab_model
+model = wide_vocab_model("new")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, like a full disk
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    model.save(sys.argv[1])  # over a static folder: no overwrite flag needed
+    print(json.dumps({"raised": None}))
+except BaseException as e:
+    print(json.dumps({"raised": type(e).__name__, "is_exception": isinstance(e, Exception), "message": str(e)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def wide_pristine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wide")
+    old = wide_vocab_model("old")
+    old.save(root / "old")
+    new = wide_vocab_model("new")
+    weights, tokenizer = (
+        root / "old" / "0_StaticEmbedding" / n for n in ("model.safetensors", "tokenizer.json")
+    )
+    assert weights.stat().st_size < 150_000 and tokenizer.stat().st_size > 350_000
+    return root / "old", {"old": old.encode(TEXTS), "new": new.encode(TEXTS)}
+
+
+@pytest.mark.parametrize("limit", [0, 100, 5_000, 200_000, 300_000])
+def test_a_full_disk_leaves_the_old_model_and_no_litter(wide_pristine, tmp_path, limit):
+    """A file size limit (RLIMIT_FSIZE) makes every write past ``limit`` bytes fail (EFBIG), in Python and in
+    Rust alike; 200 kB and 300 kB let model.safetensors through and stop tokenizer.json."""
+    pristine_folder, expected = wide_pristine
+    folder = _fresh_old(pristine_folder, tmp_path / "disk")
+    before = sorted(os.listdir(folder.parent))
+    proc = run_python(CHILD_FULL_DISK, str(folder), str(limit), timeout=120)
+    assert proc.returncode == 0, describe(proc)
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["raised"] is not None, "save() reported success although its files could not be written"
+    assert r["is_exception"], r
+    assert which_model(folder, expected) == "old"
+    assert sorted(os.listdir(folder.parent)) == before, "save() left temporary files behind"
+
+
+# ------------------------------------------------------------------ failures injected in-process
+
+FAILPOINTS = [
+    ("os", "rename"),
+    ("os", "replace"),
+    ("os", "fsync"),
+    ("os", "mkdir"),
+    ("os", "makedirs"),
+    ("shutil", "move"),
+    ("shutil", "copyfile"),
+    ("pathlib", "Path.write_text"),
+    ("pathlib", "Path.write_bytes"),
+    ("pathlib", "Path.rename"),
+    ("pathlib", "Path.replace"),
+    ("pathlib", "Path.mkdir"),
+    ("safetensors.numpy", "save_file"),
+]
+
+
+class Injector:
+    """Counts calls to every fail point; optionally makes the n-th call raise ENOSPC."""
+
+    def __init__(self, monkeypatch, fail_at: int | None = None):
+        import importlib
+
+        self.calls = 0
+        self.fail_at = fail_at
+        self.failed_in = None
+        for module_name, attr in FAILPOINTS:
+            module = importlib.import_module(module_name)
+            owner, name = (
+                (module, attr)
+                if "." not in attr
+                else (getattr(module, attr.split(".")[0]), attr.split(".")[1])
+            )
+            original = getattr(owner, name)
+            monkeypatch.setattr(owner, name, self._wrap(original, f"{module_name}.{attr}"))
+
+    def _wrap(self, original, label):
+        def wrapper(*args, **kwargs):
+            self.calls += 1
+            if self.calls == self.fail_at:
+                self.failed_in = label
+                raise OSError(errno.ENOSPC, "No space left on device (injected)")
+            return original(*args, **kwargs)
+
+        return wrapper
+
+
+class Killer(Injector):
+    """SIGKILLs the process just before (or just after) the n-th call to a fail point."""
+
+    def __init__(self, monkeypatch, kill_at: int, after: bool):
+        self.kill_at, self.after = kill_at, after
+        super().__init__(monkeypatch)
+
+    def _wrap(self, original, label):
+        def wrapper(*args, **kwargs):
+            self.calls += 1
+            n = self.calls
+            if n == self.kill_at and not self.after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            result = original(*args, **kwargs)
+            if n == self.kill_at and self.after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+
+        return wrapper
+
+
+def _small_pair():
+    old = StaticModel(bert_tokenizer(), table(rows_for(bert_tokenizer()), 16, seed=1), normalize=True)
+    new = StaticModel(bert_tokenizer(lowercase=False), table(rows_for(bert_tokenizer()), 16, seed=2))
+    return old, new, {"old": old.encode(TEXTS), "new": new.encode(TEXTS)}
+
+
+def _wait(pid: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"the forked child saving the model hung for {timeout} s")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_kill_between_any_two_steps_leaves_old_or_new(tmp_path, monkeypatch):
+    """Deterministic kills: a forked child saves and SIGKILLs itself just before, or just after, each file
+    system call that save() makes (rename, fsync, mkdir, file writes, the safetensors writer)."""
+    old, new, expected = _small_pair()
+    pristine = tmp_path / "pristine"
+    old.save(pristine)
+    with monkeypatch.context() as m:
+        folder = _fresh_old(pristine, tmp_path / "count")
+        counter = Injector(m)
+        new.save(folder)
+    assert which_model(folder, expected) == "new"
+
+    outcomes = []
+    for k in range(1, counter.calls + 1):
+        for after in (False, True):
+            folder = _fresh_old(pristine, tmp_path / f"kill{k}{after}")
+            pid = os.fork()
+            if pid == 0:  # the child: never returns into pytest
+                try:
+                    with monkeypatch.context() as m:
+                        Killer(m, k, after)
+                        new.save(folder)
+                finally:
+                    os._exit(0)
+            status = _wait(pid, timeout=30)
+            assert os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0, status
+            try:
+                outcomes.append(which_model(folder, expected))
+            except Exception as e:
+                raise AssertionError(
+                    f"killed {'after' if after else 'before'} file system call {k} of {counter.calls}: the folder "
+                    f"does not load as the old or the new model: {type(e).__name__}: {e}\n"
+                    f"it holds {sorted(snapshot(folder))}"
+                ) from e
+    assert "old" in outcomes and "new" in outcomes, outcomes
+
+
+def test_a_failure_at_any_step_leaves_old_or_new_and_no_litter(tmp_path, monkeypatch):
+    old, new, expected = _small_pair()
+    pristine = tmp_path / "pristine"
+    old.save(pristine)
+
+    with monkeypatch.context() as m:  # how many fail points does one save pass?
+        folder = _fresh_old(pristine, tmp_path / "count")
+        counter = Injector(m)
+        new.save(folder)
+    assert which_model(folder, expected) == "new"
+    assert counter.calls > 0
+
+    raised = 0
+    for k in range(1, counter.calls + 1):
+        folder = _fresh_old(pristine, tmp_path / f"fail{k}")
+        before = sorted(os.listdir(folder.parent))
+        with monkeypatch.context() as m:
+            inj = Injector(m, fail_at=k)
+            try:
+                new.save(folder)
+                error = None
+            except OSError as e:
+                error = e
+        where = f"failing call {k} of {counter.calls} ({inj.failed_in})"
+        state = which_model(folder, expected)  # raises on a mix or an unloadable folder
+        if error is not None:
+            raised += 1
+            pass  # the old model, or the new one when the step that failed came after the swap
+        else:
+            assert state == "new", f"{where}: save() returned but the folder holds the {state} model"
+        assert sorted(os.listdir(folder.parent)) == before, (
+            f"{where}: left {sorted(os.listdir(folder.parent))}"
+        )
+    assert raised > 0
+
+
+# ------------------------------------------------------------------ refusing other kinds of folder
+
+
+def _new_model() -> StaticModel:
+    return StaticModel(bert_tokenizer(), table(rows_for(bert_tokenizer()), 16, seed=3))
+
+
+def _fresh_layout(tmp_path: Path, model: StaticModel) -> set[str]:
+    ref = tmp_path / "reference-layout"
+    model.save(ref)
+    return set(snapshot(ref))
+
+
+def _unrelated(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("my notes")
+    (folder / "data").mkdir()
+    (folder / "data" / "table.csv").write_text("a,b\n1,2\n")
+    return folder
+
+
+OTHER_KINDS = {
+    "transformer": lambda p: write_transformer(p),
+    "sentence-transformer-transformer": lambda p: write_transformer(p, with_modules=True),
+    "model2vec": lambda p: write_m2v(p),
+    "unrelated-files": _unrelated,
+    "only-a-readme": lambda p: (p.mkdir(parents=True), (p / "README.md").write_text("# my model"))[0] or p,
+}
+
+
+@pytest.mark.parametrize("kind", list(OTHER_KINDS))
+def test_refuses_to_overwrite_another_kind_of_folder(tmp_path, kind):
+    folder = tmp_path / "target"
+    OTHER_KINDS[kind](folder)
+    before = snapshot(folder)
+    model = _new_model()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        model.save(folder)
+    assert snapshot(folder) == before, "the refused save changed the folder"
+    assert sorted(os.listdir(tmp_path)) == ["target"], "the refused save left files beside the folder"
+
+
+@pytest.mark.parametrize("kind", list(OTHER_KINDS))
+def test_overwrite_true_replaces_the_folder_with_one_model(tmp_path, kind):
+    folder = tmp_path / "target"
+    OTHER_KINDS[kind](folder)
+    model = _new_model()
+    layout = _fresh_layout(tmp_path, model)
+    model.save(folder, overwrite=True)
+    assert set(snapshot(folder)) == layout, "files of the old folder are left beside the new model"
+    np.testing.assert_array_equal(StaticModel.from_pretrained(folder).encode(TEXTS), model.encode(TEXTS))
+    assert sorted(os.listdir(tmp_path)) == ["reference-layout", "target"]
+
+
+def test_refuses_a_file_in_the_way(tmp_path):
+    target = tmp_path / "model"
+    target.write_text("not a folder")
+    with pytest.raises(FileExistsError):
+        _new_model().save(target)
+    assert target.read_text() == "not a folder"
+
+
+def test_saves_into_a_missing_or_empty_folder(tmp_path):
+    model = _new_model()
+    layout = _fresh_layout(tmp_path, model)
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "empty", tmp_path / "missing" / "nested"):
+        model.save(target)
+        assert set(snapshot(target)) == layout
+
+
+def test_saving_over_a_static_folder_needs_no_flag_and_leaves_one_model(tmp_path):
+    """Old: normalize=True (with 1_Normalize), float16; new: normalize=False, float32 — nothing of the old
+    model may remain."""
+    folder = tmp_path / "model"
+    save_st(folder, normalize=True, dtype="float16", seed=1)
+    assert (folder / "1_Normalize").exists()
+    model = _new_model()
+    layout = _fresh_layout(tmp_path, model)
+    model.save(folder)
+    assert set(snapshot(folder)) == layout, f"left over: {sorted(set(snapshot(folder)) - layout)}"
+    loaded = StaticModel.from_pretrained(folder)
+    assert loaded.normalize is False and loaded.dtype == "float32"
+    np.testing.assert_array_equal(loaded.encode(TEXTS), model.encode(TEXTS))
+    assert sorted(os.listdir(tmp_path)) == ["model", "reference-layout"], "save() left temporary folders"
+
+
+def test_extra_files_in_a_static_folder_do_not_survive(tmp_path):
+    """A static folder with stray files of another model (a root model.safetensors and config.json, as
+    model2vec writes) is replaced whole with overwrite=True: never two models in one folder."""
+    folder = tmp_path / "model"
+    save_st(folder, seed=1)
+    write_m2v(folder)  # now the folder holds two models
+    model = _new_model()
+    layout = _fresh_layout(tmp_path, model)
+    model.save(folder, overwrite=True)
+    assert set(snapshot(folder)) == layout
+
+
+def test_a_model_can_be_saved_over_the_folder_it_was_loaded_from(tmp_path):
+    folder = tmp_path / "model"
+    save_st(folder, seed=4, normalize=True)
+    model = StaticModel.from_pretrained(folder)
+    vectors = model.encode(TEXTS)
+    model.save(folder)
+    np.testing.assert_array_equal(StaticModel.from_pretrained(folder).encode(TEXTS), vectors)
+    np.testing.assert_array_equal(model.encode(TEXTS), vectors)
