@@ -238,23 +238,31 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
 # ---------------------------------------------------------------------------------------------- writing
 
 
-def describe_folder(folder: Path) -> str | None:
-    """``None`` when ``folder`` is empty or holds a static Sentence Transformers model (what :func:`save`
-    may replace); otherwise a few words saying what it holds."""
+FORMATS = ("sentence-transformers", "model2vec")
+
+
+def describe_folder(folder: Path, format: str) -> str | None:
+    """``None`` when ``folder`` is empty or holds a static model of ``format`` (what a save in that format may
+    replace); otherwise a few words saying what it holds."""
     entries = [p.name for p in folder.iterdir()]
     if not entries:
         return None
+    try:
+        kind = read_folder(folder).info["format"]
+    except Exception:  # anything that is not a loadable static model: say what it looks like
+        kind = None
+    if kind == format:
+        return None
+    if kind is not None:
+        return f"a {kind} model"
     if "modules.json" in entries:
         try:
-            modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
-            first = _module_type(modules[0])
+            first = _module_type(json.loads((folder / "modules.json").read_text(encoding="utf-8"))[0])
         except Exception:
-            return "a modules.json that is not a Sentence Transformers model"
-        if first == "StaticEmbedding":
-            return None
+            first = ""
         return f"a Sentence Transformers model whose first module is {first or 'unknown'}"
-    if "config.json" in entries and WEIGHTS_FILE in entries:
-        return "a model2vec or transformers model (config.json and model.safetensors)"
+    if "config.json" in entries:
+        return "a transformers or other model (config.json)"
     shown = ", ".join(sorted(entries)[:5]) + (", …" if len(entries) > 5 else "")
     return f"files that are not a static model ({shown})"
 
@@ -307,23 +315,26 @@ def _remove(path: Path) -> None:
             pass
 
 
-def write_folder(target: str | os.PathLike, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+def write_folder(
+    target: str | os.PathLike, write: Callable[[Path], None], *, format: str, overwrite: bool = False
+) -> Path:
     """Write a model folder atomically: ``write(tmp)`` fills a fresh folder beside ``target``, every file is
     fsynced, then the folder is swapped in whole. A crash, kill or full disk at any moment leaves either the
     old folder or the new one, never a mix; the old files are unlinked, never truncated, so a live model that
     memory-maps them keeps working.
 
-    ``target`` may be missing, empty or a static Sentence Transformers model; anything else (a transformer,
-    a model2vec folder, unrelated files) raises :class:`FileExistsError` unless ``overwrite=True``.
+    ``target`` may be missing, empty or a static model of the same ``format``; anything else (a transformer,
+    a static model of the other format, unrelated files) raises :class:`FileExistsError` unless
+    ``overwrite=True``.
     """
     target = Path(target).expanduser().absolute()
     if target.exists() and not overwrite:
         if not target.is_dir():
             raise FileExistsError(f"{target} is a file, not a model folder; pass overwrite=True to replace it")
-        kind = describe_folder(target)
+        kind = describe_folder(target, format)
         if kind is not None:
             raise FileExistsError(
-                f"{target} holds {kind}; save() replaces only a static Sentence Transformers model. "
+                f"{target} holds {kind}; a {format} save replaces only a {format} static model. "
                 "Pass overwrite=True to replace the folder and everything in it"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -379,4 +390,37 @@ def write_sentence_transformers(
         config: dict[str, Any] = {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
         (folder / "config_sentence_transformers.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
-    return write_folder(target, write, overwrite=overwrite)
+    return write_folder(target, write, format="sentence-transformers", overwrite=overwrite)
+
+
+def write_model2vec(
+    target: str | os.PathLike,
+    *,
+    tensors: dict[str, np.ndarray],
+    tokenizer_json: str,
+    normalize: bool,
+    overwrite: bool = False,
+) -> Path:
+    """Write a model2vec folder (``model.safetensors`` with ``embeddings`` and optional ``weights`` and
+    ``mapping``, ``tokenizer.json``, ``config.json``, and the ``modules.json`` model2vec writes so that Sentence
+    Transformers loads it too) atomically, see :func:`write_folder`."""
+    from safetensors.numpy import save_file
+
+    embeddings = tensors["embeddings"]
+    config: dict[str, Any] = {"normalize": normalize, "embedding_dtype": np.dtype(embeddings.dtype).name}
+    if "mapping" in tensors:
+        config["vocabulary_quantization"] = int(embeddings.shape[0])
+
+    def write(folder: Path) -> None:
+        save_file(tensors, str(folder / WEIGHTS_FILE))
+        (folder / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
+        (folder / "config.json").write_text(json.dumps(config, indent=4), encoding="utf-8")
+        modules = [{"idx": 0, "name": "0", "path": ".", "type": "sentence_transformers.models.StaticEmbedding"}]
+        if normalize:
+            (folder / "1_Normalize").mkdir()
+            modules.append(
+                {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"}
+            )
+        (folder / "modules.json").write_text(json.dumps(modules, indent=4), encoding="utf-8")
+
+    return write_folder(target, write, format="model2vec", overwrite=overwrite)

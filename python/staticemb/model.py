@@ -412,13 +412,16 @@ class StaticModel:
         """Embed texts.
 
         Args:
-            texts: a list (or other iterable) of ``str``. A lone ``str`` is refused with ``TypeError``.
+            texts: a list (or other ordered iterable) of ``str``, snapshotted at the call: changing the list
+                from another thread meanwhile does not change the result. A lone ``str``, a set or a dict is
+                refused with ``TypeError``.
             dim: output width; only the first ``dim`` columns of the table are read (Matryoshka).
             normalize: L2-normalize each vector (after truncation); ``None`` uses the model's setting.
             batch_size: texts handed to the Rust core per call (default 16,384); the GIL is released during
                 each call and Ctrl-C is honoured between calls.
             num_threads: ``None`` uses every core (or ``RAYON_NUM_THREADS``), ``1`` runs on the calling thread,
-                ``n`` uses a shared pool of ``n`` threads.
+                ``n`` uses a shared pool of ``n`` threads (up to :func:`staticemb.max_threads`; a few pools
+                are cached and the least recently used is freed).
             show_progress_bar: show a tqdm bar.
 
         Returns:
@@ -503,41 +506,82 @@ class StaticModel:
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write a Sentence Transformers static folder that ``SentenceTransformer(path)`` loads unchanged.
+    def save(
+        self, path: str | os.PathLike, *, format: str = "sentence-transformers", overwrite: bool = False
+    ) -> Path:
+        """Write the model as a folder that its library loads unchanged, and staticemb loads back with the same
+        vectors. Returns the folder.
 
-        The table is written at :attr:`dim` columns, in its stored dtype. model2vec token mappings and weights
-        are folded into the table (one row per token id); model2vec's unknown-token drop has no Sentence
-        Transformers equivalent, so a reloaded model averages the unknown token like every other. The
-        tokenizer is written with padding and truncation off. Returns the folder.
+        ``format="sentence-transformers"`` (the default) writes a Sentence Transformers static folder for
+        ``SentenceTransformer(path)``: the table at :attr:`dim` columns in its stored dtype, with model2vec
+        token mappings and weights folded in (one row per token id). model2vec's unknown-token drop has no
+        Sentence Transformers equivalent, so a reloaded model averages the unknown token like every other. An
+        int8 model is written as ``embedding.weight`` (int8) plus ``embedding.scales`` (float32, one per row):
+        staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for that).
+
+        ``format="model2vec"`` writes a folder for ``model2vec.StaticModel.from_pretrained(path)``: the table at
+        :attr:`dim` columns with the mapping and weights kept as they are. model2vec always drops the unknown
+        token, so a model that pools it is refused (``InvalidInputError``); an int8 table with row scales other
+        than 1 is written dequantized as float32 (model2vec has no row scales).
 
         The save is atomic: the whole folder is written beside ``path`` and swapped in, so a crash, a kill or
         a full disk leaves the old model or the new one, never a mix, and a live model that memory-maps the old
-        files keeps working. ``path`` may be missing, empty or hold a static Sentence Transformers model; a
-        folder holding anything else (a transformer, a model2vec folder, other files) raises
-        :class:`FileExistsError` unless ``overwrite=True``, which replaces the folder and all it holds.
-
-        An int8 model is written as ``embedding.weight`` (int8) plus ``embedding.scales`` (float32, one per
-        row): staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for
-        that).
+        files keeps working. ``path`` may be missing, empty or hold a static model of the same format; a folder
+        holding anything else (a transformer, the other format, other files) raises :class:`FileExistsError`
+        unless ``overwrite=True``, which replaces the folder and all it holds.
         """
         replace = _inputs.flag("overwrite", overwrite, default=False)
+        if format == "sentence-transformers":
+            return _io.write_sentence_transformers(
+                path,
+                tensors=self._sentence_transformers_tensors(),
+                tokenizer_json=self.tokenizer.to_str(),
+                normalize=self._normalize,
+                overwrite=replace,
+            )
+        if format == "model2vec":
+            return _io.write_model2vec(
+                path,
+                tensors=self._model2vec_tensors(),
+                tokenizer_json=self.tokenizer.to_str(),
+                normalize=self._normalize,
+                overwrite=replace,
+            )
+        raise InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
+
+    def _sentence_transformers_tensors(self) -> dict[str, np.ndarray]:
         if self._mapping is None and self._weights is None:
             tensors = {"embedding.weight": np.ascontiguousarray(self._table[:, : self._dim])}
             if self._scales is not None:
                 tensors["embedding.scales"] = self._scales
-        else:
-            values, scales = quantize_table(self._folded_table()[:, : self._dim], self.dtype)
-            tensors = {"embedding.weight": values}
-            if scales is not None:
-                tensors["embedding.scales"] = scales
-        return _io.write_sentence_transformers(
-            path,
-            tensors=tensors,
-            tokenizer_json=self.tokenizer.to_str(),
-            normalize=self._normalize,
-            overwrite=replace,
-        )
+            return tensors
+        values, scales = quantize_table(self._folded_table()[:, : self._dim], self.dtype)
+        tensors = {"embedding.weight": values}
+        if scales is not None:
+            tensors["embedding.scales"] = scales
+        return tensors
+
+    def _model2vec_tensors(self) -> dict[str, np.ndarray]:
+        if not self.drop_unknown and self._unknown_in_vocabulary():
+            raise InvalidInputError(
+                "model2vec drops the unknown token before pooling, but this model pools it: saving it as a "
+                "model2vec folder would change its vectors; save it as 'sentence-transformers', or build it with "
+                "drop_unknown=True"
+            )
+        table = self._table[:, : self._dim]
+        if self._scales is not None and not np.all(self._scales == 1.0):
+            table = self.dequantized()[:, : self._dim]
+        tensors = {"embeddings": np.ascontiguousarray(table)}
+        if self._weights is not None:
+            tensors["weights"] = self._weights
+        if self._mapping is not None:
+            tensors["mapping"] = self._mapping
+        return tensors
+
+    def _unknown_in_vocabulary(self) -> bool:
+        """Whether the tokenizer has an unknown token (built with model2vec's semantics to find out)."""
+        probe = _core.Model(self._tokenizer_json, np.zeros((self.vocab_size, 1), np.float32), drop_unknown=True)
+        return probe.dropped_unknown is not None
 
 
 def _is_sentence_transformer(obj: Any) -> bool:

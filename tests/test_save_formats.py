@@ -1,0 +1,111 @@
+"""Saving in both formats, symmetric with loading: a model saved as a Sentence Transformers or a model2vec
+folder loads back (in staticemb and in the format's own library) with the same vectors, each save replaces
+only a folder of its own format, and what one format cannot express is refused rather than changed.
+
+Light tier except the tests marked ``reference`` (which run model2vec itself on what staticemb wrote).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+from staticemb import InvalidInputError, StaticModel
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEXTS: list[str] = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
+
+
+def load(name: str) -> StaticModel:
+    return StaticModel.from_pretrained(FIXTURES / name)
+
+
+@pytest.mark.parametrize("name", ["m2v-f32", "m2v-f16", "m2v-int8"])
+def test_model2vec_round_trip_keeps_mapping_weights_and_vectors(tmp_path, name):
+    model = load(name)
+    path = model.save(tmp_path / "m", format="model2vec")
+    again = StaticModel.from_pretrained(path)
+    np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+    written = load_file(str(path / "model.safetensors"))
+    original = load_file(str(FIXTURES / name / "model.safetensors"))
+    assert set(written) == set(original)
+    for key, value in original.items():
+        np.testing.assert_array_equal(written[key].astype(value.dtype), value, err_msg=key)
+    assert written["embeddings"].dtype == original["embeddings"].dtype
+    config = json.loads((path / "config.json").read_text())
+    assert config["normalize"] == model.normalize
+    assert config["embedding_dtype"] == str(original["embeddings"].dtype)
+    assert ("vocabulary_quantization" in config) == ("mapping" in original)
+    assert again.drop_unknown and "format='model2vec'" in repr(again)
+
+
+def test_model2vec_save_truncates_to_dim(tmp_path):
+    model = StaticModel.from_pretrained(FIXTURES / "m2v-f32", dim=8)
+    path = model.save(tmp_path / "m", format="model2vec")
+    again = StaticModel.from_pretrained(path)
+    assert again.full_dim == 8
+    np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+
+
+def test_int8_with_row_scales_is_written_dequantized(tmp_path):
+    model = load("m2v-f32").quantize("int8")
+    path = model.save(tmp_path / "m", format="model2vec")
+    assert load_file(str(path / "model.safetensors"))["embeddings"].dtype == np.float32
+    np.testing.assert_allclose(StaticModel.from_pretrained(path).encode(TEXTS), model.encode(TEXTS), atol=1e-6)
+
+
+def test_a_model_that_pools_the_unknown_token_is_refused_as_model2vec(tmp_path):
+    model = load("st-tiny")
+    assert not model.drop_unknown
+    with pytest.raises(InvalidInputError, match="unknown token"):
+        model.save(tmp_path / "m", format="model2vec")
+    assert not (tmp_path / "m").exists()
+
+
+def test_each_format_replaces_only_its_own_kind(tmp_path):
+    m2v, st = load("m2v-f32"), load("st-tiny")
+    a = m2v.save(tmp_path / "a", format="model2vec")
+    b = st.save(tmp_path / "b")
+    with pytest.raises(FileExistsError, match="model2vec"):
+        st.save(a)
+    with pytest.raises(FileExistsError, match="sentence-transformers"):
+        m2v.save(b, format="model2vec")
+    # Same format: replaced in place; other format with overwrite=True: replaced whole.
+    m2v.save(a, format="model2vec")
+    st.save(a, overwrite=True)
+    assert StaticModel.from_pretrained(a).encode(TEXTS).tobytes() == st.encode(TEXTS).tobytes()
+    assert not (a / "config.json").exists()
+
+
+def test_unknown_format_is_refused(tmp_path):
+    with pytest.raises(InvalidInputError, match="format must be"):
+        load("st-tiny").save(tmp_path / "m", format="onnx")
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", ["m2v-f32", "m2v-int8"])
+def test_model2vec_loads_what_staticemb_writes(tmp_path, name):
+    from model2vec import StaticModel as M2V
+
+    model = load(name)
+    path = model.save(tmp_path / "m", format="model2vec")
+    reference = M2V.from_pretrained(str(path))
+    want = reference.encode(TEXTS, max_length=None, use_multiprocessing=False)
+    np.testing.assert_allclose(model.encode(TEXTS), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.reference
+def test_sentence_transformers_loads_what_staticemb_writes_from_model2vec(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = load("m2v-f32")
+    path = model.save(tmp_path / "m")
+    # Sentence Transformers has no unknown-token drop: compare on the texts without an unknown token.
+    unknown = model._native.dropped_unknown
+    texts = [t for t in TEXTS if t.strip() and unknown not in model.tokenize([t])[0].tolist()]
+    assert len(texts) >= 5
+    reference = SentenceTransformer(str(path), device="cpu")
+    np.testing.assert_allclose(model.encode(texts), reference.encode(texts), atol=1e-6)
