@@ -10,8 +10,10 @@ Wrong types raise :class:`TypeError`; right types with bad values raise
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping, Set
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ __all__ = [
     "count",
     "dim",
     "flag",
+    "json_file",
     "ids_array",
     "max_threads",
     "model_path",
@@ -170,3 +173,21 @@ def model_path(value: Any) -> str:
     if not text.strip():
         raise InvalidInputError("model must name a folder or a Hugging Face Hub id, got an empty string")
     return text
+
+
+def json_file(path: str | os.PathLike, what: str) -> Any:
+    """A user's JSON file (a training config, a task file): every problem, missing file and JSON bomb
+    included, is an InvalidInputError that says ``what`` it is and names it."""
+    p = Path(path)
+    try:
+        return json.loads(p.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"{what} not found: {p}") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{what} {p} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise InvalidInputError(f"{what} {p} is not UTF-8 text: {e}") from None
+    except RecursionError:
+        raise InvalidInputError(f"{what} {p} is not valid JSON: it is nested too deeply") from None
+    except ValueError as e:
+        raise InvalidInputError(f"{what} {p} is not valid JSON: {e}") from None

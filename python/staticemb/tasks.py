@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _inputs
 from ._paths import looks_like_local_path
 from .errors import InvalidInputError, StaticembError
 from .evaluation import bitext_accuracy, cosine_scores, knn_accuracy, multi_retrieval_metrics, spearman
@@ -47,16 +48,7 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
     (an empty task would be scored as 0 or NaN, not refused). Every problem is an
     :class:`~staticemb.errors.InvalidInputError` naming the file."""
     p = Path(path)
-    try:
-        task = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInputError(f"task file not found: {p}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"task file {p} is a folder") from None
-    except UnicodeDecodeError as e:
-        raise InvalidInputError(f"task file {p} is not UTF-8 text: {e}") from None
-    except json.JSONDecodeError as e:
-        raise InvalidInputError(f"task file {p} is not valid JSON: {e}") from None
+    task = _inputs.json_file(p, "task file")
     if not isinstance(task, dict) or task.get("type") not in TASK_TYPES:
         raise InvalidInputError(f"{p}: a task needs a 'type' among {sorted(TASK_TYPES)}")
     missing = [k for k in TASK_TYPES[task["type"]] if k not in task]

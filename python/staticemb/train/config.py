@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import _inputs
 from .._paths import data_dir
 from ..errors import InvalidInputError
 
@@ -73,16 +73,7 @@ class TrainConfig:
         """Read a JSON config. String values may use ``$VAR`` / ``${VAR}`` (environment; ``STATICEMB_DATA``
         defaults to the data directory) and ``~``; relative paths stay relative to the working directory."""
         path = Path(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InvalidInputError(f"training config not found: {path}") from None
-        except IsADirectoryError:
-            raise InvalidInputError(f"training config {path} is a folder, not a JSON file") from None
-        except UnicodeDecodeError as e:
-            raise InvalidInputError(f"training config {path} is not UTF-8 text: {e}") from None
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"training config {path} is not valid JSON: {e}") from None
+        raw = _inputs.json_file(path, "training config")
         if not isinstance(raw, dict):
             raise InvalidInputError(f"training config {path} must hold a JSON object")
         raw.pop("_comment", None)

@@ -401,14 +401,6 @@ impl TextEncoder {
                 rows: limit,
             });
         }
-        let n = offsets.len();
-        let expected = n * opts.dim;
-        if out.len() != expected {
-            return Err(Error::Output {
-                len: out.len(),
-                expected,
-            });
-        }
         for_each_bag(
             opts,
             offsets,

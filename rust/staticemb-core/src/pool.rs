@@ -87,14 +87,6 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
             )));
         }
     }
-    let n = offsets.len();
-    let expected = n * opts.dim;
-    if out.len() != expected {
-        return Err(Error::Output {
-            len: out.len(),
-            expected,
-        });
-    }
     for_each_bag(
         opts,
         offsets,
@@ -108,8 +100,9 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
 }
 
 /// Run `job(state, (start, end), row)` for every bag of validated `offsets` over `n_ids` ids, each with its
-/// own output row of `out` (`offsets.len()` x `opts.dim`), in chunks of a few thousand ids on `opts.threads`;
-/// `state` (scratch buffers) is made by `init` once per chunk.
+/// own output row of `out`, which must hold `offsets.len()` x `opts.dim` values ([`Error::Output`]
+/// otherwise), in chunks of a few thousand ids on `opts.threads`; `state` (scratch buffers) is made by `init`
+/// once per chunk.
 pub(crate) fn for_each_bag<O, S, I, F>(
     opts: &PoolOptions,
     offsets: &[O],
@@ -125,6 +118,13 @@ where
 {
     let n = offsets.len();
     let dim = opts.dim;
+    let expected = n * dim;
+    if out.len() != expected {
+        return Err(Error::Output {
+            len: out.len(),
+            expected,
+        });
+    }
     let bounds = |b: usize| -> (usize, usize) {
         let start = offsets[b].index();
         let end = if b + 1 < n {
