@@ -25,9 +25,11 @@ def model(bert_tokenizer, table):
 # ---------------------------------------------------------------- texts
 
 
-def test_a_single_string_is_refused(model):
-    with pytest.raises(TypeError, match=r"not a single str.*\[text\]"):
-        model.encode("a lone string")
+def test_a_single_string_gives_one_vector(model):
+    # As in Sentence Transformers: a lone str is one text, and the result is 1-D.
+    one = model.encode("a lone string")
+    assert one.shape == (model.dim,)
+    np.testing.assert_array_equal(one, model.encode(["a lone string"])[0])
 
 
 def test_bytes_are_refused(model):

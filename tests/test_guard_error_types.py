@@ -339,16 +339,22 @@ def test_dim_of_the_wrong_type(model, dim):
         dict.fromkeys(TEXTS),
         {t: 1 for t in TEXTS},
         None,
-        "a lone string",
         b"bytes",
     ],
-    ids=["set", "frozenset", "dict", "dict-of-ints", "None", "str", "bytes"],
+    ids=["set", "frozenset", "dict", "dict-of-ints", "None", "bytes"],
 )
 def test_texts_of_the_wrong_type(model, texts):
     with pytest.raises(TypeError):
         model.encode(texts)
     with pytest.raises(TypeError):
         model.tokenize(texts)
+
+
+def test_a_lone_string_is_one_text_for_encode_but_not_for_tokenize(model):
+    # encode follows Sentence Transformers (one str, one 1-D vector); tokenize's flat ids need a list.
+    assert model.encode("a lone string").ndim == 1
+    with pytest.raises(TypeError, match=r"\[text\]"):
+        model.tokenize("a lone string")
 
 
 def test_dict_views_are_refused_like_dicts(model):

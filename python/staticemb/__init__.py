@@ -11,6 +11,7 @@ tokens' rows. staticemb tokenizes and pools in Rust, on every core, with the GIL
 from __future__ import annotations
 
 from . import _core, _inputs
+from ._quantize import quantize_embeddings
 from .errors import (
     InvalidInputError,
     ModelFormatError,
@@ -19,6 +20,7 @@ from .errors import (
     TokenizerError,
 )
 from .model import StaticModel
+from .search import semantic_search
 
 __version__: str = _core.__version__
 
@@ -33,6 +35,8 @@ __all__ = [
     "default_threads",
     "kernel_name",
     "max_threads",
+    "quantize_embeddings",
+    "semantic_search",
 ]
 
 

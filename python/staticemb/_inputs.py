@@ -191,3 +191,32 @@ def json_file(path: str | os.PathLike, what: str) -> Any:
         raise InvalidInputError(f"{what} {p} is not valid JSON: it is nested too deeply") from None
     except ValueError as e:
         raise InvalidInputError(f"{what} {p} is not valid JSON: {e}") from None
+
+
+SIMILARITY_FNS = ("cosine", "dot", "euclidean", "manhattan")
+OUTPUT_VALUES = ("sentence_embedding",)
+
+
+def prompts(value: Any) -> dict[str, str]:
+    """Named prompts: a dict of str to str (``None`` is none)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise TypeError("prompts must be a dict mapping prompt names to prompt strings")
+    return dict(value)
+
+
+def similarity_fn_name(value: Any) -> str | None:
+    """``"cosine"``, ``"dot"``, ``"euclidean"``, ``"manhattan"`` or ``None`` (cosine)."""
+    value = getattr(value, "value", value)  # Sentence Transformers' SimilarityFunction enum
+    if value is None:
+        return None
+    if value not in SIMILARITY_FNS:
+        raise InvalidInputError(f"similarity_fn_name must be one of {', '.join(SIMILARITY_FNS)}, got {value!r}")
+    return str(value)
+
+
+def prompt(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be None or a str, not {_type_name(value)}")
+    return value

@@ -60,6 +60,9 @@ class LoadedModel:
     scales: np.ndarray | None = None
     weights_path: Path = Path()
     tokenizer_path: Path = Path()
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+    similarity_fn_name: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -187,6 +190,30 @@ def read_modules(folder: Path) -> tuple[Path, bool]:
     return module_dir, "Normalize" in kinds[1:]
 
 
+def read_st_config(folder: Path) -> dict[str, Any]:
+    """``config_sentence_transformers.json`` (prompts, default prompt, similarity function), checked; ``{}``
+    when the folder has none."""
+    path = folder / "config_sentence_transformers.json"
+    if not path.is_file():
+        return {}
+    config = read_json(path)
+    if not isinstance(config, dict):
+        raise ModelFormatError(f"{path} must hold a JSON object")
+    prompts = config.get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
+        raise ModelFormatError(f"{path}: 'prompts' must map names to strings")
+    default = config.get("default_prompt_name")
+    if default is not None and default not in prompts:
+        raise ModelFormatError(f"{path}: default_prompt_name {default!r} is not one of the prompts")
+    similarity = config.get("similarity_fn_name")
+    if similarity is not None and similarity not in SIMILARITY_FNS:
+        raise ModelFormatError(f"{path}: similarity_fn_name must be one of {', '.join(SIMILARITY_FNS)}, got {similarity!r}")
+    return {"prompts": dict(prompts), "default_prompt_name": default, "similarity_fn_name": similarity}
+
+
+SIMILARITY_FNS = ("cosine", "dot", "euclidean", "manhattan")
+
+
 def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
     """Read a Sentence Transformers static folder or a model2vec folder."""
     module_dir, normalize = folder, False
@@ -202,6 +229,7 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
             "its table"
         )
     tokenizer_json = read_text(tokenizer_path)
+    st_config = read_st_config(folder)
     if layout == "model2vec":
         # model2vec layout (also when it ships a modules.json): its config decides normalization, and the
         # unknown token is dropped, per-token weights apply and `mapping` maps token ids to rows.
@@ -223,6 +251,7 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
             weights_path=weights_path,
             tokenizer_path=tokenizer_path,
             info={"format": "model2vec", "config": config, "source": str(folder)},
+            **st_config,
         )
     return LoadedModel(
         tokenizer_json=tokenizer_json,
@@ -232,6 +261,7 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
         weights_path=weights_path,
         tokenizer_path=tokenizer_path,
         info={"format": "sentence-transformers", "source": str(folder)},
+        **st_config,
     )
 
 
@@ -367,6 +397,7 @@ def write_sentence_transformers(
     tensors: dict[str, np.ndarray],
     tokenizer_json: str,
     normalize: bool,
+    st_config: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a Sentence Transformers static folder (``modules.json``, ``0_StaticEmbedding/model.safetensors``
@@ -388,6 +419,7 @@ def write_sentence_transformers(
             )
         (folder / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
         config: dict[str, Any] = {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
+        config.update({k: v for k, v in (st_config or {}).items() if v is not None})
         (folder / "config_sentence_transformers.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
     return write_folder(target, write, format="sentence-transformers", overwrite=overwrite)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _inputs
 
-__all__ = ["quantize_table"]
+__all__ = ["PRECISIONS", "quantize_embeddings", "quantize_table"]
 
 
 def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -23,3 +23,58 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
     values = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
     return np.ascontiguousarray(values), scales
+
+
+PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
+
+
+def quantize_embeddings(
+    embeddings: np.ndarray,
+    precision: str,
+    ranges: np.ndarray | None = None,
+    calibration_embeddings: np.ndarray | None = None,
+) -> np.ndarray:
+    """Quantize float embeddings as Sentence Transformers' ``quantize_embeddings`` does, bit for bit:
+
+    * ``"int8"`` / ``"uint8"``: per-dimension buckets over ``ranges`` (a ``(2, dim)`` array of minimum and
+      maximum), else over the minimum and maximum of ``calibration_embeddings``, else of ``embeddings``
+      themselves (which needs at least two embeddings);
+    * ``"binary"`` / ``"ubinary"``: one bit per dimension (``> 0``), packed 8 per byte (``binary`` shifted to
+      int8);
+    * ``"float32"``: unchanged.
+    """
+    from .errors import InvalidInputError
+
+    if precision not in PRECISIONS:
+        raise InvalidInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    embeddings = np.asarray(embeddings)
+    if embeddings.dtype in (np.uint8, np.int8):
+        raise InvalidInputError("embeddings to quantize must be floating point, not int8 or uint8")
+    if embeddings.ndim == 2 and embeddings.shape[0] == 0:
+        dim = embeddings.shape[1]
+        if precision.endswith("int8"):
+            return np.zeros((0, dim), dtype=np.int8 if precision == "int8" else np.uint8)
+        if precision.endswith("binary"):
+            return np.zeros((0, (dim + 7) // 8), dtype=np.int8 if precision == "binary" else np.uint8)
+    if precision == "float32":
+        return embeddings.astype(np.float32)
+    if precision.endswith("int8"):
+        if ranges is None:
+            calibration = embeddings if calibration_embeddings is None else np.asarray(calibration_embeddings)
+            if calibration_embeddings is None and (embeddings.ndim == 1 or embeddings.shape[0] == 1):
+                raise InvalidInputError(
+                    f"cannot compute {precision} quantization ranges from a single embedding: pass ranges or "
+                    "calibration_embeddings from a representative set of embeddings"
+                )
+            ranges = np.vstack((np.min(calibration, axis=0), np.max(calibration, axis=0)))
+        ranges = np.asarray(ranges).astype(np.float32, copy=False)
+        starts = ranges[0, :]
+        steps = (ranges[1, :] - starts) / 255
+        steps = np.where(steps == 0, 1, steps)
+        q_vals = np.clip(np.floor((embeddings - starts) / steps), 0, 255)
+        if precision == "uint8":
+            return q_vals.astype(np.uint8)
+        return (q_vals - 128).astype(np.int8)
+    if precision == "binary":
+        return (np.packbits(embeddings > 0, axis=-1) - 128).astype(np.int8)
+    return np.packbits(embeddings > 0, axis=-1)

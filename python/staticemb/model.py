@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _inputs, _io
-from ._quantize import quantize_table
+from ._quantize import PRECISIONS, quantize_embeddings, quantize_table
 from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
@@ -112,6 +112,10 @@ class StaticModel:
         scales: np.ndarray | None = None,
         tokenizer_backend: str = "auto",
         info: dict[str, Any] | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        similarity_fn_name: str | None = None,
+        truncate_dim: int | None = None,
     ) -> None:
         """Wrap a tokenizer and a table.
 
@@ -167,6 +171,12 @@ class StaticModel:
         except TokenizerError as e:
             raise _TokenizerLoadError(f"could not load the tokenizer: {e}") from None
         self._dim = _inputs.dim(dim, full=self.full_dim, default=self.full_dim)
+        self._prompts = _inputs.prompts(prompts)
+        if default_prompt_name is not None and default_prompt_name not in self._prompts:
+            raise InvalidInputError(f"default_prompt_name {default_prompt_name!r} is not one of the prompts")
+        self._default_prompt_name = default_prompt_name
+        self._similarity_fn_name = _inputs.similarity_fn_name(similarity_fn_name)
+        self._truncate_dim = None if truncate_dim is None else _inputs.dim(truncate_dim, full=self.full_dim, default=0)
 
     def __getstate__(self) -> dict[str, Any]:
         # The native encoder is rebuilt from the tokenizer on unpickling; the table travels as an array.
@@ -181,6 +191,10 @@ class StaticModel:
             "drop_unknown": self.drop_unknown,
             "tokenizer_backend": self._backend_request,
             "info": self._info,
+            "prompts": self._prompts,
+            "default_prompt_name": self._default_prompt_name,
+            "similarity_fn_name": self._similarity_fn_name,
+            "truncate_dim": self._truncate_dim,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -201,6 +215,7 @@ class StaticModel:
         cache_dir: str | os.PathLike | None = None,
         tokenizer_backend: str = "auto",
         mmap: bool = True,
+        truncate_dim: int | None = None,
     ) -> StaticModel:
         """Load a static model.
 
@@ -234,14 +249,15 @@ class StaticModel:
             return cls(
                 tokenizer,
                 embeddings,
-                normalize=bool(normalize),
+                normalize=_inputs.flag("normalize", normalize, default=False),
                 dim=dim,
                 tokenizer_backend=tokenizer_backend,
                 info={"format": "arrays"},
+                truncate_dim=truncate_dim,
             )
         if _is_sentence_transformer(model):
             return cls._from_sentence_transformer(
-                model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend
+                model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend, truncate_dim=truncate_dim
             )
         text = _inputs.model_path(model)
         use_mmap = _inputs.flag("mmap", mmap, default=True)
@@ -259,6 +275,10 @@ class StaticModel:
                 scales=loaded.scales,
                 tokenizer_backend=tokenizer_backend,
                 info=loaded.info,
+                prompts=loaded.prompts,
+                default_prompt_name=loaded.default_prompt_name,
+                similarity_fn_name=loaded.similarity_fn_name,
+                truncate_dim=truncate_dim,
             )
         except _TokenizerLoadError as e:
             raise ModelFormatError(f"{loaded.tokenizer_path}: {e}") from None
@@ -267,7 +287,13 @@ class StaticModel:
 
     @classmethod
     def _from_sentence_transformer(
-        cls, st_model: Any, *, dim: int | None, normalize: bool | None, tokenizer_backend: str
+        cls,
+        st_model: Any,
+        *,
+        dim: int | None,
+        normalize: bool | None,
+        tokenizer_backend: str,
+        truncate_dim: int | None,
     ) -> StaticModel:
         modules = list(st_model)
         first: Any = modules[0] if modules else None
@@ -287,6 +313,10 @@ class StaticModel:
             dim=dim,
             tokenizer_backend=tokenizer_backend,
             info={"format": "sentence-transformers", "source": "SentenceTransformer object"},
+            prompts={k: v for k, v in (getattr(st_model, "prompts", None) or {}).items() if v},
+            default_prompt_name=getattr(st_model, "default_prompt_name", None),
+            similarity_fn_name=getattr(st_model, "_similarity_fn_name", None),
+            truncate_dim=truncate_dim if truncate_dim is not None else getattr(st_model, "truncate_dim", None),
         )
 
     # ------------------------------------------------------------------ properties
@@ -366,6 +396,10 @@ class StaticModel:
             scales=scales,
             tokenizer_backend=self._backend_request,
             info={**self._info, "quantized": dtype},
+            prompts=self._prompts,
+            default_prompt_name=self._default_prompt_name,
+            similarity_fn_name=self._similarity_fn_name,
+            truncate_dim=self._truncate_dim,
         )
 
     @property
@@ -401,38 +435,112 @@ class StaticModel:
 
     def encode(
         self,
-        texts: Sequence[str],
+        texts: str | Sequence[str],
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        output_value: str = "sentence_embedding",
+        precision: str = "float32",
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        device: str | None = None,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
         *,
         dim: int | None = None,
         normalize: bool | None = None,
-        batch_size: int | None = None,
         num_threads: int | None = None,
-        show_progress_bar: bool = False,
-    ) -> np.ndarray:
-        """Embed texts.
+        **kwargs: Any,
+    ) -> Any:
+        """Embed texts: ``SentenceTransformer.encode``'s call, with the same meaning and return types, plus
+        staticemb's own ``dim``, ``normalize`` and ``num_threads``.
 
         Args:
-            texts: a list (or other ordered iterable) of ``str``, snapshotted at the call: changing the list
-                from another thread meanwhile does not change the result. A lone ``str``, a set or a dict is
-                refused with ``TypeError``.
-            dim: output width; only the first ``dim`` columns of the table are read (Matryoshka).
-            normalize: L2-normalize each vector (after truncation); ``None`` uses the model's setting.
+            texts: one ``str`` (gives a 1-D vector) or a list (or other ordered iterable) of ``str``, snapshotted
+                at the call: changing the list from another thread meanwhile does not change the result. A set
+                or a dict is refused with ``TypeError``.
+            prompt_name: a key of :attr:`prompts`; its prompt is prepended to every text. ``None`` uses
+                :attr:`default_prompt_name` when set.
+            prompt: a prompt string to prepend (wins over ``prompt_name``).
             batch_size: texts handed to the Rust core per call (default 16,384); the GIL is released during
                 each call and Ctrl-C is honoured between calls.
+            show_progress_bar: show a tqdm bar.
+            output_value: ``"sentence_embedding"`` (the only output of a static model).
+            precision: ``"float32"``, ``"int8"``, ``"uint8"``, ``"binary"`` or ``"ubinary"``: Sentence
+                Transformers' ``quantize_embeddings`` on the result (int8/uint8 ranges from the batch itself;
+                use :func:`staticemb.quantize_embeddings` with ``calibration_embeddings`` to fix them).
+            convert_to_numpy: return a NumPy array (the default); with ``False`` (and no tensor) a list of torch
+                tensors, as Sentence Transformers does.
+            convert_to_tensor: return one torch tensor (torch is imported only then).
+            device: ``None`` or ``"cpu"`` (staticemb runs on the CPU; anything else is refused).
+            normalize_embeddings: ``True`` L2-normalizes the output (after truncation); ``False`` leaves the
+                model's own normalization as it is, as in Sentence Transformers.
+            truncate_dim: Sentence Transformers' truncation: the model's output (normalized first, if the model
+                normalizes) cut to ``truncate_dim`` columns. ``None`` uses the load-time ``truncate_dim``.
+            dim: staticemb's Matryoshka width: only the first ``dim`` columns of the table are read, and
+                normalization (if any) applies to the truncated vector. Not combinable with ``truncate_dim``.
+            normalize: ``True``/``False`` force normalization on or off; ``None`` uses the model's setting.
             num_threads: ``None`` uses every core (or ``RAYON_NUM_THREADS``), ``1`` runs on the calling thread,
                 ``n`` uses a shared pool of ``n`` threads (up to :func:`staticemb.max_threads`; a few pools
                 are cached and the least recently used is freed).
-            show_progress_bar: show a tqdm bar.
 
         Returns:
-            A float32 array of shape ``(len(texts), dim)``. A text with no tokens gives a zero vector.
+            A ``(len(texts), width)`` array (float32, or int8/uint8 for quantized precisions), one vector for a
+            single ``str``, or torch tensors as requested. A text with no tokens gives a zero vector.
         """
-        items = _inputs.texts(texts)
-        k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
-        norm = _inputs.flag("normalize", normalize, default=self._normalize)
+        if kwargs:
+            raise InvalidInputError(
+                f"encode() got arguments that a static model does not use: {', '.join(sorted(kwargs))}"
+            )
+        if device is not None and str(device) != "cpu":
+            raise InvalidInputError(f"staticemb encodes on the CPU; device must be None or 'cpu', got {device!r}")
+        if output_value not in _inputs.OUTPUT_VALUES:
+            raise InvalidInputError(
+                f"output_value must be 'sentence_embedding' for a static model, got {output_value!r}"
+            )
+        if precision not in PRECISIONS:
+            raise InvalidInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        single = isinstance(texts, str)
+        items = _inputs.texts([texts] if single else texts)
+        text = self._resolve_prompt(_inputs.prompt(prompt, "prompt"), _inputs.prompt(prompt_name, "prompt_name"))
+        if text:
+            items = [text + t if isinstance(t, str) else t for t in items]
+        force_norm = _inputs.flag("normalize_embeddings", normalize_embeddings, default=False)
+        norm = _inputs.flag("normalize", normalize, default=self._normalize or force_norm)
+        if normalize is False and force_norm:
+            raise InvalidInputError("normalize=False contradicts normalize_embeddings=True")
+        cut = None if truncate_dim is None else _inputs.dim(truncate_dim, full=self.full_dim, default=0)
+        if cut is not None and dim is not None:
+            raise InvalidInputError("pass dim (staticemb's Matryoshka width) or truncate_dim, not both")
+        if cut is None and dim is None:
+            cut = self._truncate_dim
+        slice_after = None
+        if cut is None:
+            k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
+        elif norm and not force_norm and normalize is None:
+            # Sentence Transformers normalizes the full vector (its Normalize module), then truncates.
+            k, slice_after = self.full_dim, cut
+        else:
+            k = cut
         batch = _inputs.count("batch_size", batch_size) or DEFAULT_BATCH_SIZE
         threads = _inputs.num_threads(num_threads)
         progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
+        out = self._encode_rows(items, k, norm, batch, threads, progress)
+        if slice_after is not None:
+            out = np.ascontiguousarray(out[:, :slice_after])
+        if precision != "float32" and len(out):
+            out = quantize_embeddings(out, precision)
+        if convert_to_tensor or not _inputs.flag("convert_to_numpy", convert_to_numpy, default=True):
+            import torch
+
+            result: Any = torch.from_numpy(out) if convert_to_tensor else list(torch.from_numpy(out))
+            return result[0] if single else result
+        return out[0] if single else out
+
+    def _encode_rows(
+        self, items: list, k: int, norm: bool, batch: int, threads: int | None, progress: bool
+    ) -> np.ndarray:
         n = len(items)
         out = np.empty((n, k), dtype=np.float32)
         if n == 0:
@@ -448,6 +556,54 @@ class StaticModel:
                 self._native.encode_into(chunk, out[start : start + len(chunk)], norm, threads)
                 bar.update(len(chunk))
         return out
+
+    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        if prompt is not None:
+            return prompt
+        if prompt_name is not None:
+            if prompt_name not in self._prompts:
+                raise InvalidInputError(
+                    f"prompt name {prompt_name!r} is not one of this model's prompts {sorted(self._prompts)}"
+                )
+            return self._prompts[prompt_name]
+        if self._default_prompt_name is not None:
+            return self._prompts.get(self._default_prompt_name)
+        return None
+
+    def encode_query(self, texts: str | Sequence[str], prompt_name: str | None = None, **kwargs: Any) -> Any:
+        """:meth:`encode` for search queries, as Sentence Transformers does: the ``"query"`` prompt when the
+        model has one and no ``prompt_name`` or ``prompt`` is given."""
+        if prompt_name is None and kwargs.get("prompt") is None and "query" in self._prompts:
+            prompt_name = "query"
+        return self.encode(texts, prompt_name=prompt_name, **kwargs)
+
+    def encode_document(self, texts: str | Sequence[str], prompt_name: str | None = None, **kwargs: Any) -> Any:
+        """:meth:`encode` for documents, as Sentence Transformers does: the first of the ``"document"``,
+        ``"passage"`` and ``"corpus"`` prompts the model has, when no ``prompt_name`` or ``prompt`` is given."""
+        if prompt_name is None and kwargs.get("prompt") is None:
+            prompt_name = next((p for p in ("document", "passage", "corpus") if p in self._prompts), None)
+        return self.encode(texts, prompt_name=prompt_name, **kwargs)
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        """Named prompts (``config_sentence_transformers.json``'s ``prompts``), saved back by :meth:`save`."""
+        return dict(self._prompts)
+
+    @property
+    def default_prompt_name(self) -> str | None:
+        """The prompt :meth:`encode` uses when given none."""
+        return self._default_prompt_name
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The function :meth:`similarity` uses: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or
+        ``"manhattan"`` (the last two as negative distances, as in Sentence Transformers)."""
+        return self._similarity_fn_name or "cosine"
+
+    @property
+    def truncate_dim(self) -> int | None:
+        """The load-time ``truncate_dim`` (Sentence Transformers' meaning), or ``None``."""
+        return self._truncate_dim
 
     def tokenize(self, texts: Sequence[str], *, num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of ``texts`` as ``(ids, offsets)``: flat uint32 ids and int64 bag start offsets, the input
@@ -484,19 +640,48 @@ class StaticModel:
         return out
 
     def similarity(self, a: Any, b: Any | None = None) -> np.ndarray:
-        """Cosine similarity matrix between two sets of embeddings (or texts, which are encoded first).
+        """Similarity matrix between two sets of embeddings (or texts, which are encoded first), with
+        :attr:`similarity_fn_name`.
 
-        ``a`` and ``b`` are 1-D or 2-D arrays (or lists of str); ``b`` defaults to ``a``. Returns a float32
-        array of shape ``(len(a), len(b))``. A zero vector has similarity 0 with everything.
+        ``a`` and ``b`` are 1-D or 2-D arrays or tensors (or a str, or lists of str); ``b`` defaults to ``a``.
+        Returns a float32 NumPy array of shape ``(len(a), len(b))`` (Sentence Transformers returns a torch
+        tensor of the same values). Under cosine a zero vector has similarity 0 with everything.
         """
         ea = self._as_vectors(a)
-        return cosine_scores(ea, ea if b is None else self._as_vectors(b))
+        eb = ea if b is None else self._as_vectors(b)
+        fn = self.similarity_fn_name
+        if fn == "cosine":
+            return cosine_scores(ea, eb)
+        if ea.shape[1] != eb.shape[1]:
+            raise InvalidInputError(f"cannot compare vectors of width {ea.shape[1]} and {eb.shape[1]}")
+        if fn == "dot":
+            return ea @ eb.T
+        order = 2 if fn == "euclidean" else 1
+        return -np.linalg.norm(ea[:, None, :] - eb[None, :, :], ord=order, axis=-1).astype(np.float32)
+
+    def similarity_pairwise(self, a: Any, b: Any) -> np.ndarray:
+        """Similarity of each pair ``(a[i], b[i])`` with :attr:`similarity_fn_name`: a float32 array of
+        ``len(a)`` values."""
+        ea, eb = self._as_vectors(a), self._as_vectors(b)
+        if ea.shape != eb.shape:
+            raise InvalidInputError(f"pairwise similarity needs two sets of the same shape, got {ea.shape} and {eb.shape}")
+        fn = self.similarity_fn_name
+        if fn == "cosine":
+            na = np.maximum(np.linalg.norm(ea, axis=1), 1e-12)
+            nb = np.maximum(np.linalg.norm(eb, axis=1), 1e-12)
+            return ((ea * eb).sum(axis=1) / (na * nb)).astype(np.float32)
+        if fn == "dot":
+            return (ea * eb).sum(axis=1)
+        order = 2 if fn == "euclidean" else 1
+        return -np.linalg.norm(ea - eb, ord=order, axis=-1).astype(np.float32)
 
     def _as_vectors(self, x: Any) -> np.ndarray:
         if isinstance(x, str):
             x = [x]
         if isinstance(x, list) and (not x or isinstance(x[0], str)):
-            return self.encode(x)
+            return np.asarray(self.encode(x))
+        if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
+            x = x.detach().cpu().float().numpy()
         arr = np.asarray(x, dtype=np.float32)
         if arr.ndim == 1:
             arr = arr[None, :]
@@ -537,6 +722,11 @@ class StaticModel:
                 tensors=self._sentence_transformers_tensors(),
                 tokenizer_json=self.tokenizer.to_str(),
                 normalize=self._normalize,
+                st_config={
+                    "prompts": self._prompts,
+                    "default_prompt_name": self._default_prompt_name,
+                    "similarity_fn_name": self._similarity_fn_name,
+                },
                 overwrite=replace,
             )
         if format == "model2vec":

@@ -1,0 +1,173 @@
+"""The same call as Sentence Transformers: ``StaticModel.encode`` / ``encode_query`` / ``encode_document`` /
+``similarity`` take ``SentenceTransformer``'s arguments with the same meaning and give the same outputs, on
+folders written by Sentence Transformers itself (the parity suite is marked ``reference``; the rest is light).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from staticemb import InvalidInputError, StaticModel, quantize_embeddings
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEXTS: list[str] = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
+PROMPTS = {"query": "query: ", "document": "passage: ", "title": "title | "}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """st-tiny (StaticEmbedding + Normalize) with prompts, and the same table without Normalize, both saved by
+    staticemb in Sentence Transformers' layout."""
+    base = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    root = tmp_path_factory.mktemp("st-api")
+    out = {}
+    for name, normalize in (("norm", True), ("plain", False)):
+        model = StaticModel(
+            base.tokenizer, base.embeddings, normalize=normalize, prompts=PROMPTS, similarity_fn_name="cosine"
+        )
+        out[name] = model.save(root / name)
+    return out
+
+
+# ---------------------------------------------------------------- light
+
+
+def test_prompts_round_trip_through_the_folder(folders):
+    model = StaticModel.from_pretrained(folders["norm"])
+    assert model.prompts == PROMPTS
+    config = json.loads((folders["norm"] / "config_sentence_transformers.json").read_text())
+    assert config["prompts"] == PROMPTS
+
+
+def test_prompt_is_prepended(folders):
+    model = StaticModel.from_pretrained(folders["plain"])
+    np.testing.assert_array_equal(model.encode(TEXTS, prompt_name="query"), model.encode(["query: " + t for t in TEXTS]))
+    np.testing.assert_array_equal(model.encode(TEXTS, prompt="x: "), model.encode(["x: " + t for t in TEXTS]))
+    np.testing.assert_array_equal(model.encode_query(TEXTS), model.encode(TEXTS, prompt_name="query"))
+    np.testing.assert_array_equal(model.encode_document(TEXTS), model.encode(TEXTS, prompt_name="document"))
+    with pytest.raises(InvalidInputError, match="not one of this model's prompts"):
+        model.encode(TEXTS, prompt_name="nope")
+
+
+def test_single_string_and_keyword_aliases(folders):
+    model = StaticModel.from_pretrained(folders["plain"])
+    assert model.encode("hello world").shape == (model.dim,)
+    np.testing.assert_array_equal(model.encode(TEXTS, dim=8), model.encode(TEXTS, truncate_dim=8))
+    np.testing.assert_array_equal(
+        model.encode(TEXTS, normalize=True), model.encode(TEXTS, normalize_embeddings=True)
+    )
+    with pytest.raises(InvalidInputError, match="not both"):
+        model.encode(TEXTS, dim=8, truncate_dim=8)
+    with pytest.raises(InvalidInputError, match="contradicts"):
+        model.encode(TEXTS, normalize=False, normalize_embeddings=True)
+
+
+def test_arguments_without_meaning_on_a_cpu_are_accepted_others_refused(folders):
+    model = StaticModel.from_pretrained(folders["plain"])
+    ref = model.encode(TEXTS)
+    np.testing.assert_array_equal(model.encode(TEXTS, device="cpu", output_value="sentence_embedding"), ref)
+    with pytest.raises(InvalidInputError, match="device"):
+        model.encode(TEXTS, device="cuda")
+    with pytest.raises(InvalidInputError, match="output_value"):
+        model.encode(TEXTS, output_value="token_embeddings")
+    with pytest.raises(InvalidInputError, match="does not use: pool"):
+        model.encode(TEXTS, pool={})
+    with pytest.raises(InvalidInputError, match="precision"):
+        model.encode(TEXTS, precision="int4")
+
+
+def test_truncate_dim_means_what_sentence_transformers_means(folders):
+    norm = StaticModel.from_pretrained(folders["norm"])
+    full = norm.encode(TEXTS)
+    # The Normalize module runs on the full vector, then the output is cut: not unit length any more.
+    np.testing.assert_allclose(norm.encode(TEXTS, truncate_dim=8), full[:, :8], atol=1e-7)
+    # staticemb's dim reads 8 columns only and normalizes those.
+    cut = norm.encode(TEXTS, dim=8)
+    lengths = np.linalg.norm(cut, axis=1)
+    assert np.allclose(lengths[lengths > 0], 1.0, atol=1e-6)
+    at_load = StaticModel.from_pretrained(folders["norm"], truncate_dim=8)
+    np.testing.assert_array_equal(at_load.encode(TEXTS), norm.encode(TEXTS, truncate_dim=8))
+
+
+def test_quantize_embeddings_matches_its_definition():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 16)).astype(np.float32)
+    u8 = quantize_embeddings(x, "uint8")
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    want = np.clip(np.floor((x - lo) / ((hi - lo) / 255)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(u8, want)
+    np.testing.assert_array_equal(quantize_embeddings(x, "int8"), (want.astype(np.int16) - 128).astype(np.int8))
+    np.testing.assert_array_equal(quantize_embeddings(x, "ubinary"), np.packbits(x > 0, axis=-1))
+    calibrated = quantize_embeddings(x[:2], "int8", calibration_embeddings=x)
+    np.testing.assert_array_equal(calibrated, quantize_embeddings(x, "int8")[:2])
+    with pytest.raises(InvalidInputError, match="single embedding"):
+        quantize_embeddings(x[:1], "int8")
+
+
+@pytest.mark.parametrize("fn", ["cosine", "dot", "euclidean", "manhattan"])
+def test_similarity_functions(fn):
+    base = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    model = StaticModel(base.tokenizer, base.embeddings, similarity_fn_name=fn)
+    a, b = model.encode(TEXTS[4:9]), model.encode(TEXTS[9:14])
+    m = model.similarity(a, b)
+    assert m.shape == (5, 5)
+    np.testing.assert_allclose(model.similarity_pairwise(a, b), np.diag(m), rtol=1e-5, atol=1e-6)
+    if fn == "dot":
+        np.testing.assert_allclose(m, a @ b.T, rtol=1e-6)
+    if fn == "euclidean":
+        np.testing.assert_allclose(m[0, 1], -np.linalg.norm(a[0] - b[1]), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- parity with Sentence Transformers
+
+CALLS = [
+    dict(zip(("prompt_name", "precision", "truncate_dim", "normalize_embeddings"), combo, strict=True))
+    for combo in itertools.product(
+        [None, "query"], ["float32", "int8", "uint8", "binary", "ubinary"], [None, 8], [False, True]
+    )
+]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("kind", ["norm", "plain"])
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_same_call_same_output_as_sentence_transformers(folders, kind, call):
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(folders[kind]), device="cpu")
+    model = StaticModel.from_pretrained(folders[kind])
+    for inputs in (TEXTS, "a single text with a prompt"):
+        if isinstance(inputs, str) and call["precision"] in ("int8", "uint8"):
+            continue  # both refuse to calibrate int8 ranges on one vector
+        want = reference.encode(inputs, **call)
+        got = model.encode(inputs, **call)
+        assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape, got.dtype, want.dtype)
+        if call["precision"] == "float32":
+            np.testing.assert_allclose(got, want, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.reference
+def test_tensors_queries_documents_and_similarity_like_sentence_transformers(folders):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(folders["norm"]), device="cpu")
+    model = StaticModel.from_pretrained(folders["norm"])
+    got = model.encode(TEXTS, convert_to_tensor=True)
+    assert isinstance(got, torch.Tensor)
+    torch.testing.assert_close(got, reference.encode(TEXTS, convert_to_tensor=True), atol=1e-5, rtol=0)
+    as_list = model.encode(TEXTS[:3], convert_to_numpy=False)
+    assert isinstance(as_list, list) and all(isinstance(t, torch.Tensor) for t in as_list)
+    np.testing.assert_allclose(model.encode_query(TEXTS), reference.encode_query(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(model.encode_document(TEXTS), reference.encode_document(TEXTS), atol=1e-5)
+    a, b = model.encode(TEXTS[:6]), model.encode(TEXTS[6:12])
+    np.testing.assert_allclose(model.similarity(a, b), reference.similarity(a, b).numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        model.similarity_pairwise(a, b), reference.similarity_pairwise(a, b).numpy(), atol=1e-5
+    )
