@@ -22,7 +22,7 @@ WORDNET      := $(wildcard /usr/share/wordnet/data.noun)
 AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # On Linux the wheel is manylinux2014 (glibc >= 2.17: Debian 8+, Ubuntu 14.04+, RHEL/CentOS 7+, Amazon Linux 2),
-# whatever glibc this machine has: zig (the `ziglang` package, run as `python -m ziglang` by maturin, hence the
+# whatever glibc this machine has: zig (the `ziglang` package, run as `python3 -m ziglang` by maturin, hence the
 # venv first on PATH) compiles the C parts (mimalloc, oniguruma) and links against glibc 2.17's symbols. Elsewhere
 # (macOS) the wheel is the platform's own. .github/workflows/wheels.yml builds the other platforms' wheels.
 ifeq ($(shell uname -s),Linux)
@@ -167,6 +167,7 @@ bench: install data-sources bench-rs
 	$(PY) benches/roofline.py
 	$(PY) benches/scaling.py
 	$(PY) benches/quantization.py
+	$(PY) benches/search.py --output benches/RESULTS-search.md
 	$(PY) -m pytest benches --benchmark-enable --benchmark-only -q
 
 bench-rs:

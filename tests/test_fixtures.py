@@ -73,7 +73,7 @@ def test_loads_as_written(fixture):
 def test_matches_the_reference(fixture):
     name, model = fixture
     expected = _expected(name)
-    got = model.encode(TEXTS)
+    got = model.encode(TEXTS, max_length=None)
     assert got.dtype == np.float32 and got.shape == expected.shape
     tol = TOLERANCE[name]
     wrong = [
@@ -100,24 +100,24 @@ def test_embed_ids_and_options_agree_with_encode(fixture):
     """Pre-tokenized input (mapping, weights and the unknown-token drop applied to raw ids), batching and
     threads give the vectors of one plain ``encode`` call."""
     _, model = fixture
-    full = model.encode(TEXTS)
+    full = model.encode(TEXTS, max_length=None)
     ids, offsets = model.tokenize(TEXTS)
     np.testing.assert_allclose(model.embed_ids(ids, offsets), full, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(model.encode(TEXTS, batch_size=3, num_threads=2), full)
-    np.testing.assert_array_equal(model.encode(TEXTS, num_threads=1), full)
+    np.testing.assert_array_equal(model.encode(TEXTS, batch_size=3, num_threads=2, max_length=None), full)
+    np.testing.assert_array_equal(model.encode(TEXTS, num_threads=1, max_length=None), full)
 
 
 def test_matryoshka_width_of_an_unnormalized_model():
     """Without normalization, a narrower vector is the first columns of the full one."""
     name = next(n for n, f in MANIFEST["folders"].items() if not f["normalize"])
     model = StaticModel.from_pretrained(FIXTURES / name)
-    np.testing.assert_allclose(model.encode(TEXTS, dim=5), _expected(name)[:, :5], **TOLERANCE[name])
+    np.testing.assert_allclose(model.encode(TEXTS, dim=5, max_length=None), _expected(name)[:, :5], **TOLERANCE[name])
 
 
 def test_sentence_transformers_folder_round_trip(tmp_path):
     model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
     again = StaticModel.from_pretrained(model.save(tmp_path / "copy"))
-    np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+    np.testing.assert_array_equal(again.encode(TEXTS, max_length=None), model.encode(TEXTS, max_length=None))
 
 
 def test_no_heavy_imports():

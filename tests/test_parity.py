@@ -161,13 +161,13 @@ def test_matches_model2vec(m2v_folder, real_texts, bert_tokenizer, table):
     assert model.normalize  # from config.json
     ref = _m2v(m2v_folder).encode(real_texts, max_length=None)
     unk = bert_tokenizer.token_to_id("[UNK]")
-    ours = model.encode(real_texts)
+    ours = model.encode(real_texts, max_length=None)
     assert_parity(ours, ref, real_texts, bert_tokenizer, table, normalize=True, drop=unk)
     ref256 = _m2v(m2v_folder, dimensionality=256).encode(real_texts, max_length=None)
-    ours256 = model.encode(real_texts, dim=256)
+    ours256 = model.encode(real_texts, dim=256, max_length=None)
     assert_parity(ours256, ref256, real_texts, bert_tokenizer, table, dim=256, normalize=True, drop=unk)
     raw = _m2v(m2v_folder, normalize=False).encode(real_texts, max_length=None)
-    ours_raw = StaticModel.from_pretrained(m2v_folder, normalize=False).encode(real_texts)
+    ours_raw = StaticModel.from_pretrained(m2v_folder, normalize=False).encode(real_texts, max_length=None)
     assert_parity(ours_raw, raw, real_texts, bert_tokenizer, table, drop=unk)
 
 

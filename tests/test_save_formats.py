@@ -93,8 +93,11 @@ def test_model2vec_loads_what_staticemb_writes(tmp_path, name):
     model = load(name)
     path = model.save(tmp_path / "m", format="model2vec")
     reference = M2V.from_pretrained(str(path))
-    want = reference.encode(TEXTS, max_length=None, use_multiprocessing=False)
-    np.testing.assert_allclose(model.encode(TEXTS), want, rtol=1e-6, atol=1e-6)
+    # The same call gives the same vectors: model2vec's default max_length (config.json's, here 512, with its
+    # text cut), no truncation, and a short one.
+    for kwargs in ({}, {"max_length": None}, {"max_length": 7}):
+        want = reference.encode(TEXTS, use_multiprocessing=False, **kwargs)
+        np.testing.assert_allclose(model.encode(TEXTS, **kwargs), want, rtol=1e-6, atol=1e-6, err_msg=str(kwargs))
 
 
 @pytest.mark.reference

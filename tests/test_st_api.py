@@ -171,3 +171,28 @@ def test_tensors_queries_documents_and_similarity_like_sentence_transformers(fol
     np.testing.assert_allclose(
         model.similarity_pairwise(a, b), reference.similarity_pairwise(a, b).numpy(), atol=1e-5
     )
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("direction", ["right", "left"])
+def test_a_truncation_left_in_tokenizer_json_is_honoured_like_sentence_transformers(tmp_path, direction):
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    from tokenizers import Tokenizer
+
+    base = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    tok = Tokenizer.from_str(base.tokenizer.to_str())
+    tok.enable_truncation(5, direction=direction)
+    module = StaticEmbedding(tok, embedding_weights=torch.from_numpy(np.array(base.embeddings)))
+    SentenceTransformer(modules=[module], device="cpu").save(str(tmp_path / "m"))
+    reference = SentenceTransformer(str(tmp_path / "m"), device="cpu")
+    model = StaticModel.from_pretrained(tmp_path / "m")
+    assert model.max_length == 5
+    np.testing.assert_allclose(model.encode(TEXTS), reference.encode(TEXTS), atol=1e-6)
+    # max_length=None is staticemb's documented advantage: every token pooled.
+    assert not np.allclose(model.encode(TEXTS, max_length=None), reference.encode(TEXTS), atol=1e-6)
+    # Saved back, the truncation travels with the tokenizer.
+    again = StaticModel.from_pretrained(model.save(tmp_path / "again"))
+    assert again.max_length == 5
+    np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))

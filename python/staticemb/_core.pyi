@@ -44,12 +44,18 @@ class Model:
     def width(self) -> int: ...
     @property
     def dropped_unknown(self) -> int | None: ...
+    @property
+    def file_truncation(self) -> tuple[int, bool] | None: ...
+    @property
+    def median_token_chars(self) -> int: ...
     def encode_into(
         self,
         texts: list[str],
         out: npt.NDArray[np.float32],
         normalize: bool,
         num_threads: int | None = None,
+        max_tokens: int | None = None,
+        keep_end: bool = False,
     ) -> None: ...
     def embed_ids_into(
         self,

@@ -28,6 +28,9 @@ from . import _core
 from .errors import ModelFormatError
 
 # Files a static model needs; everything else in a Hub repository (ONNX exports, PyTorch pickles, …) is skipped.
+MODEL2VEC_MAX_LENGTH = 512
+"""model2vec's ``max_length`` when a folder's ``config.json`` sets none."""
+
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*/*.json", "*/*.safetensors", "README.md"]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
@@ -63,6 +66,8 @@ class LoadedModel:
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
     similarity_fn_name: str | None = None
+    max_length: int | None = None
+    truncation: str = "right"
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -241,6 +246,9 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
         if not isinstance(norm, bool):
             raise ModelFormatError(f"{config_path}: 'normalize' must be true or false, got {norm!r}")
         mapping, weights = tensors["mapping"], tensors["weights"]
+        max_length = config.get("max_length", MODEL2VEC_MAX_LENGTH)
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+            raise ModelFormatError(f"{config_path}: 'max_length' must be a positive integer or null, got {max_length!r}")
         return LoadedModel(
             tokenizer_json=tokenizer_json,
             embeddings=table,
@@ -248,6 +256,8 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
             weights=None if weights is None else weights.astype(np.float32, copy=False),
             mapping=None if mapping is None else mapping.astype(np.int64, copy=False),
             drop_unknown=True,
+            max_length=max_length,
+            truncation="model2vec",
             weights_path=weights_path,
             tokenizer_path=tokenizer_path,
             info={"format": "model2vec", "config": config, "source": str(folder)},
@@ -431,6 +441,7 @@ def write_model2vec(
     tensors: dict[str, np.ndarray],
     tokenizer_json: str,
     normalize: bool,
+    max_length: int | None,
     overwrite: bool = False,
 ) -> Path:
     """Write a model2vec folder (``model.safetensors`` with ``embeddings`` and optional ``weights`` and
@@ -439,7 +450,11 @@ def write_model2vec(
     from safetensors.numpy import save_file
 
     embeddings = tensors["embeddings"]
-    config: dict[str, Any] = {"normalize": normalize, "embedding_dtype": np.dtype(embeddings.dtype).name}
+    config: dict[str, Any] = {
+        "max_length": max_length,
+        "normalize": normalize,
+        "embedding_dtype": np.dtype(embeddings.dtype).name,
+    }
     if "mapping" in tensors:
         config["vocabulary_quantization"] = int(embeddings.shape[0])
 

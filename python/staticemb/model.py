@@ -21,6 +21,12 @@ from .evaluation import cosine_scores
 
 __all__ = ["StaticModel"]
 
+TRUNCATIONS = ("right", "left", "model2vec")
+MODEL2VEC_MAX_LENGTH = 512
+"""model2vec's ``max_length`` when a folder's ``config.json`` does not set one."""
+
+_UNSET: Any = object()
+
 DEFAULT_BATCH_SIZE = 16_384
 """Texts handed to the Rust core per call: large enough to keep every core busy, small enough that a progress
 bar moves and Ctrl-C is honoured between calls."""
@@ -116,6 +122,8 @@ class StaticModel:
         default_prompt_name: str | None = None,
         similarity_fn_name: str | None = None,
         truncate_dim: int | None = None,
+        max_length: int | None = None,
+        truncation: str = "right",
     ) -> None:
         """Wrap a tokenizer and a table.
 
@@ -134,6 +142,11 @@ class StaticModel:
             tokenizer_backend: ``"auto"`` uses staticemb's native WordPiece for BERT-style tokenizers
                 (BertNormalizer + BertPreTokenizer + WordPiece; the same ids, several times faster) and the
                 ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
+            prompts, default_prompt_name, similarity_fn_name, truncate_dim: as in Sentence Transformers.
+            max_length: the most tokens a text keeps by default (``None``: every token, staticemb's default).
+            truncation: which tokens ``max_length`` keeps: ``"right"`` (the first), ``"left"`` (the last), or
+                ``"model2vec"`` (model2vec's: the text is first cut to ``max_length`` times the vocabulary's
+                median token length in characters, then the first ``max_length`` tokens are kept).
         """
         self._tokenizer_json = _tokenizer_json(tokenizer)
         self._tokenizer_obj: Any = None
@@ -177,6 +190,10 @@ class StaticModel:
         self._default_prompt_name = default_prompt_name
         self._similarity_fn_name = _inputs.similarity_fn_name(similarity_fn_name)
         self._truncate_dim = None if truncate_dim is None else _inputs.dim(truncate_dim, full=self.full_dim, default=0)
+        self._max_length = _inputs.count("max_length", max_length)
+        if truncation not in TRUNCATIONS:
+            raise InvalidInputError(f"truncation must be one of {', '.join(TRUNCATIONS)}, got {truncation!r}")
+        self._truncation = truncation
 
     def __getstate__(self) -> dict[str, Any]:
         # The native encoder is rebuilt from the tokenizer on unpickling; the table travels as an array.
@@ -195,6 +212,8 @@ class StaticModel:
             "default_prompt_name": self._default_prompt_name,
             "similarity_fn_name": self._similarity_fn_name,
             "truncate_dim": self._truncate_dim,
+            "max_length": self._max_length,
+            "truncation": self._truncation,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -264,7 +283,7 @@ class StaticModel:
         folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir)
         loaded = _io.read_folder(folder, mmap=use_mmap)
         try:
-            return cls(
+            model = cls(
                 loaded.tokenizer_json,
                 loaded.embeddings,
                 normalize=loaded.normalize if normalize is None else normalize,
@@ -279,11 +298,22 @@ class StaticModel:
                 default_prompt_name=loaded.default_prompt_name,
                 similarity_fn_name=loaded.similarity_fn_name,
                 truncate_dim=truncate_dim,
+                max_length=loaded.max_length,
+                truncation=loaded.truncation,
             )
         except _TokenizerLoadError as e:
             raise ModelFormatError(f"{loaded.tokenizer_path}: {e}") from None
         except ModelFormatError as e:  # the tokenizer and the tensors do not fit together
             raise ModelFormatError(f"{loaded.weights_path}: {e}") from None
+        if loaded.info["format"] == "sentence-transformers":
+            model._adopt_file_truncation()
+        return model
+
+    def _adopt_file_truncation(self) -> None:
+        """Truncate as Sentence Transformers does with this tokenizer.json: its own truncation, if any."""
+        found = self._native.file_truncation
+        if found is not None:
+            self._max_length, self._truncation = found[0], ("left" if found[1] else "right")
 
     @classmethod
     def _from_sentence_transformer(
@@ -306,7 +336,7 @@ class StaticModel:
             raise ModelFormatError(f"modules after StaticEmbedding must be Normalize only, found {', '.join(rest)}")
         has_norm = len(modules) > 1
         weight = first.embedding.weight
-        return cls(
+        model = cls(
             first.tokenizer,
             weight,
             normalize=_inputs.flag("normalize", normalize, default=has_norm),
@@ -318,6 +348,8 @@ class StaticModel:
             similarity_fn_name=getattr(st_model, "_similarity_fn_name", None),
             truncate_dim=truncate_dim if truncate_dim is not None else getattr(st_model, "truncate_dim", None),
         )
+        model._adopt_file_truncation()
+        return model
 
     # ------------------------------------------------------------------ properties
 
@@ -400,6 +432,8 @@ class StaticModel:
             default_prompt_name=self._default_prompt_name,
             similarity_fn_name=self._similarity_fn_name,
             truncate_dim=self._truncate_dim,
+            max_length=self._max_length,
+            truncation=self._truncation,
         )
 
     @property
@@ -451,6 +485,7 @@ class StaticModel:
         dim: int | None = None,
         normalize: bool | None = None,
         num_threads: int | None = None,
+        max_length: int | None = _UNSET,
         **kwargs: Any,
     ) -> Any:
         """Embed texts: ``SentenceTransformer.encode``'s call, with the same meaning and return types, plus
@@ -484,6 +519,9 @@ class StaticModel:
             num_threads: ``None`` uses every core (or ``RAYON_NUM_THREADS``), ``1`` runs on the calling thread,
                 ``n`` uses a shared pool of ``n`` threads (up to :func:`staticemb.max_threads`; a few pools
                 are cached and the least recently used is freed).
+            max_length: the most tokens each text keeps, as :attr:`max_length` (the default) says: a model2vec
+                folder keeps its ``config.json`` ``max_length`` (512 when absent) with model2vec's cut, a
+                Sentence Transformers folder the truncation of its ``tokenizer.json``; ``None`` pools every token.
 
         Returns:
             A ``(len(texts), width)`` array (float32, or int8/uint8 for quantized precisions), one vector for a
@@ -506,6 +544,10 @@ class StaticModel:
         text = self._resolve_prompt(_inputs.prompt(prompt, "prompt"), _inputs.prompt(prompt_name, "prompt_name"))
         if text:
             items = [text + t if isinstance(t, str) else t for t in items]
+        cap = self._max_length if max_length is _UNSET else _inputs.count("max_length", max_length)
+        if cap is not None and self._truncation == "model2vec":
+            chars = cap * self._native.median_token_chars
+            items = [t[:chars] if isinstance(t, str) else t for t in items]
         force_norm = _inputs.flag("normalize_embeddings", normalize_embeddings, default=False)
         norm = _inputs.flag("normalize", normalize, default=self._normalize or force_norm)
         if normalize is False and force_norm:
@@ -526,7 +568,7 @@ class StaticModel:
         batch = _inputs.count("batch_size", batch_size) or DEFAULT_BATCH_SIZE
         threads = _inputs.num_threads(num_threads)
         progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
-        out = self._encode_rows(items, k, norm, batch, threads, progress)
+        out = self._encode_rows(items, k, norm, batch, threads, progress, cap)
         if slice_after is not None:
             out = np.ascontiguousarray(out[:, :slice_after])
         if precision != "float32" and len(out):
@@ -539,21 +581,22 @@ class StaticModel:
         return out[0] if single else out
 
     def _encode_rows(
-        self, items: list, k: int, norm: bool, batch: int, threads: int | None, progress: bool
+        self, items: list, k: int, norm: bool, batch: int, threads: int | None, progress: bool, cap: int | None
     ) -> np.ndarray:
         n = len(items)
         out = np.empty((n, k), dtype=np.float32)
+        keep_end = self._truncation == "left"
         if n == 0:
             return out
         if n <= batch and not progress:
-            self._native.encode_into(items, out, norm, threads)
+            self._native.encode_into(items, out, norm, threads, cap, keep_end)
             return out
         from tqdm.auto import tqdm
 
         with tqdm(total=n, disable=not progress, unit="text", desc="encode") as bar:
             for start in range(0, n, batch):
                 chunk = items[start : start + batch]
-                self._native.encode_into(chunk, out[start : start + len(chunk)], norm, threads)
+                self._native.encode_into(chunk, out[start : start + len(chunk)], norm, threads, cap, keep_end)
                 bar.update(len(chunk))
         return out
 
@@ -599,6 +642,11 @@ class StaticModel:
         """The function :meth:`similarity` uses: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or
         ``"manhattan"`` (the last two as negative distances, as in Sentence Transformers)."""
         return self._similarity_fn_name or "cosine"
+
+    @property
+    def max_length(self) -> int | None:
+        """The most tokens a text keeps when :meth:`encode` is given no ``max_length`` (``None``: all)."""
+        return self._max_length
 
     @property
     def truncate_dim(self) -> int | None:
@@ -720,7 +768,7 @@ class StaticModel:
             return _io.write_sentence_transformers(
                 path,
                 tensors=self._sentence_transformers_tensors(),
-                tokenizer_json=self.tokenizer.to_str(),
+                tokenizer_json=self._tokenizer_json_for_sentence_transformers(),
                 normalize=self._normalize,
                 st_config={
                     "prompts": self._prompts,
@@ -735,9 +783,21 @@ class StaticModel:
                 tensors=self._model2vec_tensors(),
                 tokenizer_json=self.tokenizer.to_str(),
                 normalize=self._normalize,
+                max_length=self._max_length,
                 overwrite=replace,
             )
         raise InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
+
+    def _tokenizer_json_for_sentence_transformers(self) -> str:
+        """The tokenizer with no padding, truncated as :attr:`max_length` says (Sentence Transformers reads the
+        truncation from tokenizer.json; model2vec's text cut has no equivalent there, its token cap does)."""
+        if self._max_length is None:
+            return str(self.tokenizer.to_str())
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_str(self.tokenizer.to_str())
+        tok.enable_truncation(self._max_length, direction="left" if self._truncation == "left" else "right")
+        return str(tok.to_str())
 
     def _sentence_transformers_tensors(self) -> dict[str, np.ndarray]:
         if self._mapping is None and self._weights is None:

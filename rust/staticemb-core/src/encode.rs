@@ -100,6 +100,30 @@ impl TokenMap {
     }
 }
 
+/// Keep at most `max_tokens` token ids of each text (before the token map drops any), from its start or,
+/// with `keep_end`, from its end: the `tokenizers` truncation of one sequence without special tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Truncation {
+    /// The most ids a text keeps; `None` keeps every id.
+    pub max_tokens: Option<usize>,
+    /// Keep the last ids instead of the first (the `tokenizers` direction `Left`).
+    pub keep_end: bool,
+}
+
+impl Truncation {
+    fn apply(self, ids: &mut Vec<u32>) {
+        if let Some(m) = self.max_tokens {
+            if ids.len() > m {
+                if self.keep_end {
+                    ids.drain(..ids.len() - m);
+                } else {
+                    ids.truncate(m);
+                }
+            }
+        }
+    }
+}
+
 /// A tokenizer plus a token map, shareable across threads. The table is passed per call so that the caller
 /// (NumPy) keeps ownership of it.
 pub struct TextEncoder {
@@ -110,6 +134,8 @@ pub struct TextEncoder {
     required_rows: usize,
     /// The unknown token's id when it is dropped before pooling.
     unknown: Option<u32>,
+    /// The truncation the `tokenizer.json` asked for (switched off in `tokenizer`; see [`TextEncoder::file_truncation`]).
+    file_truncation: Option<Truncation>,
 }
 
 /// Reusable buffers of one worker.
@@ -139,12 +165,16 @@ impl TextEncoder {
         weights: Option<&[f32]>,
         drop_unknown: bool,
     ) -> Result<Self> {
-        let (tokenizer, native) = guarded(|| {
+        let (tokenizer, native, file_truncation) = guarded(|| {
             let mut tokenizer = Tokenizer::from_str(json)?;
+            let file_truncation = tokenizer.get_truncation().map(|t| Truncation {
+                max_tokens: Some(t.max_length),
+                keep_end: t.direction == tokenizers::TruncationDirection::Left,
+            });
             tokenizer.with_padding(None);
             tokenizer.with_truncation(None)?;
             let native = BertWordPiece::from_tokenizer(&tokenizer);
-            Ok((tokenizer, native))
+            Ok((tokenizer, native, file_truncation))
         })?;
         let vocab = tokenizer
             .get_vocab(true)
@@ -167,6 +197,7 @@ impl TextEncoder {
             map,
             required_rows,
             unknown,
+            file_truncation,
         })
     }
 
@@ -199,6 +230,33 @@ impl TextEncoder {
     /// The unknown token's id when this encoder drops it before pooling (model2vec semantics).
     pub fn dropped_unknown(&self) -> Option<u32> {
         self.unknown
+    }
+
+    /// The truncation the `tokenizer.json` asked for. This encoder never applies it by itself (a static model
+    /// pools every token); pass it to [`TextEncoder::encode_truncated`] to tokenize as the file says.
+    pub fn file_truncation(&self) -> Option<Truncation> {
+        self.file_truncation
+    }
+
+    /// The median length in characters of the vocabulary's tokens (added tokens included), rounded down: the
+    /// figure model2vec uses to cut a text before tokenizing it with a `max_length`.
+    pub fn median_token_chars(&self) -> usize {
+        let mut lengths: Vec<usize> = self
+            .tokenizer
+            .get_vocab(true)
+            .keys()
+            .map(|t| t.chars().count())
+            .collect();
+        if lengths.is_empty() {
+            return 0;
+        }
+        lengths.sort_unstable();
+        let n = lengths.len();
+        if n % 2 == 1 {
+            lengths[n / 2]
+        } else {
+            (lengths[n / 2 - 1] + lengths[n / 2]) / 2
+        }
     }
 
     /// The wrapped tokenizer.
@@ -296,12 +354,24 @@ impl TextEncoder {
         })
     }
 
-    /// Encode `texts` into `out` (`texts.len()` x `opts.dim`, row-major).
+    /// Encode `texts` into `out` (`texts.len()` x `opts.dim`, row-major), pooling every token.
     pub fn encode(
         &self,
         texts: &[&str],
         table: &Table<'_>,
         opts: &PoolOptions,
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.encode_truncated(texts, table, opts, Truncation::default(), out)
+    }
+
+    /// [`TextEncoder::encode`] keeping at most `truncation.max_tokens` token ids of each text.
+    pub fn encode_truncated(
+        &self,
+        texts: &[&str],
+        table: &Table<'_>,
+        opts: &PoolOptions,
+        truncation: Truncation,
         out: &mut [f32],
     ) -> Result<()> {
         table.check_dim(opts.dim)?;
@@ -320,7 +390,7 @@ impl TextEncoder {
             let mut scratch = Scratch::default();
             for (j, row) in chunk.chunks_exact_mut(opts.dim).enumerate() {
                 let i = first + j;
-                self.encode_one(texts[i], table, opts, &mut scratch, row)
+                self.encode_one(texts[i], table, opts, truncation, &mut scratch, row)
                     .map_err(|e| in_text(i, e))?;
             }
             Ok(())
@@ -332,11 +402,13 @@ impl TextEncoder {
         text: &str,
         table: &Table<'_>,
         opts: &PoolOptions,
+        truncation: Truncation,
         s: &mut Scratch,
         row: &mut [f32],
     ) -> Result<()> {
         s.ids.clear();
         self.push_token_ids(text, &mut s.ids, &mut s.wordpiece)?;
+        truncation.apply(&mut s.ids);
         self.pool_mapped(table, opts, s, row);
         Ok(())
     }

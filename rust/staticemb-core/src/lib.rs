@@ -18,7 +18,7 @@ mod threads;
 mod weights;
 mod wordpiece;
 
-pub use encode::{TextEncoder, TokenMap};
+pub use encode::{TextEncoder, TokenMap, Truncation};
 pub use error::{Error, Result};
 pub use kernels::Kernel;
 pub use pool::{check_offsets, pool_bags, PoolOptions, BLOCK_ROWS};

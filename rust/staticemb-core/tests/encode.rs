@@ -2,7 +2,7 @@
 
 mod common;
 
-use staticemb_core::{Error, Kernel, PoolOptions, Table, TextEncoder, Threads};
+use staticemb_core::{Error, Kernel, PoolOptions, Table, TextEncoder, Threads, Truncation};
 
 /// A bert-style tokenizer with 16 ids. Its file asks for truncation to 2 tokens, padding to 8 and [CLS]/[SEP]
 /// around every text: the encoder must switch all three off.
@@ -528,4 +528,67 @@ fn a_tokenizer_definition_that_panics_the_crate_is_an_error() {
         Err(other) => panic!("wrong error {other}"),
         Ok(_) => panic!("accepted"),
     }
+}
+
+#[test]
+fn truncation_keeps_the_first_or_last_tokens_before_the_token_map() {
+    let enc = TextEncoder::new(TOKENIZER, None, None, true).unwrap();
+    let data = table_data(VOCAB);
+    let table = Table::new(&data, VOCAB, WIDTH).unwrap();
+    let o = opts(WIDTH, false, Threads::Current);
+    let run = |t: Truncation| {
+        let mut out = vec![f32::NAN; WIDTH];
+        enc.encode_truncated(&["hello xyz world the cat"], &table, &o, t, &mut out)
+            .unwrap();
+        out
+    };
+    // ids: hello [UNK] world the cat; the unknown token is dropped after truncation, as model2vec does.
+    let first = run(Truncation {
+        max_tokens: Some(2),
+        keep_end: false,
+    });
+    assert_vec(
+        &first,
+        &expected(&data, &unweighted(&[HELLO]), 1, WIDTH, false),
+        "first two",
+    );
+    let last = run(Truncation {
+        max_tokens: Some(2),
+        keep_end: true,
+    });
+    assert_vec(
+        &last,
+        &expected(&data, &unweighted(&[THE, CAT]), 2, WIDTH, false),
+        "last two",
+    );
+    let all = run(Truncation {
+        max_tokens: Some(100),
+        keep_end: false,
+    });
+    assert_eq!(all, encode(&enc, &["hello xyz world the cat"], &data, &o));
+    // The test tokenizer's file asks for 2 tokens from the right.
+    assert_eq!(
+        enc.file_truncation(),
+        Some(Truncation {
+            max_tokens: Some(2),
+            keep_end: false
+        })
+    );
+    let truncating = TOKENIZER.replacen(
+        "\"direction\": \"Right\", \"max_length\": 2",
+        "\"direction\": \"Left\", \"max_length\": 3",
+        1,
+    );
+    assert_ne!(truncating, TOKENIZER);
+    let enc = TextEncoder::from_json(&truncating).unwrap();
+    assert_eq!(
+        enc.file_truncation(),
+        Some(Truncation {
+            max_tokens: Some(3),
+            keep_end: true
+        })
+    );
+    // The file's truncation is reported, never applied by itself.
+    assert_eq!(enc.token_ids("hello xyz world the cat").unwrap().len(), 5);
+    assert!(enc.median_token_chars() >= 1);
 }

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use staticemb_core::{
-    Error, Kernel, PoolOptions, Table, TensorSlice, TextEncoder, Threads, TokenId,
+    Error, Kernel, PoolOptions, Table, TensorSlice, TextEncoder, Threads, TokenId, Truncation,
 };
 
 // Tokenization allocates small strings and vectors for every word; mimalloc's thread-local free lists make
@@ -299,14 +299,30 @@ impl PyModel {
         self.width
     }
 
+    /// The truncation `tokenizer.json` asks for, as `(max_tokens, keep_end)`, or `None`.
+    #[getter]
+    fn file_truncation(&self) -> Option<(usize, bool)> {
+        self.encoder
+            .file_truncation()
+            .and_then(|t| t.max_tokens.map(|m| (m, t.keep_end)))
+    }
+
+    /// The median length in characters of the vocabulary's tokens (model2vec's text cut uses it).
+    #[getter]
+    fn median_token_chars(&self) -> usize {
+        self.encoder.median_token_chars()
+    }
+
     /// The unknown token's id when it is dropped before pooling, else `None`.
     #[getter]
     fn dropped_unknown(&self) -> Option<u32> {
         self.encoder.dropped_unknown()
     }
 
-    /// Encode `texts` (a list of str) into `out` (len(texts) x dim, C-contiguous float32).
-    #[pyo3(signature = (texts, out, normalize, num_threads=None))]
+    /// Encode `texts` (a list of str) into `out` (len(texts) x dim, C-contiguous float32), keeping at most
+    /// `max_tokens` token ids per text (the last ones with `keep_end`).
+    #[pyo3(signature = (texts, out, normalize, num_threads=None, max_tokens=None, keep_end=false))]
+    #[allow(clippy::too_many_arguments)]
     fn encode_into(
         &self,
         py: Python<'_>,
@@ -314,14 +330,20 @@ impl PyModel {
         mut out: PyReadwriteArray2<'_, f32>,
         normalize: bool,
         num_threads: Option<usize>,
+        max_tokens: Option<usize>,
+        keep_end: bool,
     ) -> PyResult<()> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
         let (out, dim) = out_slice(&mut out, strs.len())?;
         let opts = options(dim, normalize, num_threads);
+        let truncation = Truncation {
+            max_tokens,
+            keep_end,
+        };
         let enc = &self.encoder;
         self.table.with(py, |table| {
-            py.detach(|| enc.encode(&strs, table, &opts, out))
+            py.detach(|| enc.encode_truncated(&strs, table, &opts, truncation, out))
                 .map_err(to_py)
         })
     }
