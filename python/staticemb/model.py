@@ -417,24 +417,9 @@ class StaticModel:
         one float32 scale per row); ``"float32"`` dequantizes. Pooling always accumulates in float32. The
         table keeps its full width, so Matryoshka ``dim`` still works."""
         values, scales = quantize_table(self.dequantized(), dtype)
-        return StaticModel(
-            self._tokenizer_json,
-            values,
-            normalize=self._normalize,
-            dim=self._dim,
-            weights=self._weights,
-            token_mapping=self._mapping,
-            drop_unknown=self.drop_unknown,
-            scales=scales,
-            tokenizer_backend=self._backend_request,
-            info={**self._info, "quantized": dtype},
-            prompts=self._prompts,
-            default_prompt_name=self._default_prompt_name,
-            similarity_fn_name=self._similarity_fn_name,
-            truncate_dim=self._truncate_dim,
-            max_length=self._max_length,
-            truncation=self._truncation,
-        )
+        state = self.__getstate__()  # every constructor option, so a copy never forgets one
+        state.update(embeddings=values, scales=scales, info={**self._info, "quantized": dtype})
+        return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
 
     @property
     def tokenizer_backend(self) -> str:

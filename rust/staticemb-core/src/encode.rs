@@ -2,6 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use tokenizers::models::ModelWrapper;
 use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
@@ -9,7 +10,7 @@ use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 use crate::error::{Error, Result};
 use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, PoolOptions};
-use crate::table::{Table, TokenId};
+use crate::table::{check_ids_below, Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
 use crate::wordpiece::{BertWordPiece, WordPieceScratch};
 
@@ -136,6 +137,8 @@ pub struct TextEncoder {
     unknown: Option<u32>,
     /// The truncation the `tokenizer.json` asked for (switched off in `tokenizer`; see [`TextEncoder::file_truncation`]).
     file_truncation: Option<Truncation>,
+    /// [`TextEncoder::median_token_chars`], computed on first use.
+    median_token_chars: OnceLock<usize>,
 }
 
 /// Reusable buffers of one worker.
@@ -198,6 +201,7 @@ impl TextEncoder {
             required_rows,
             unknown,
             file_truncation,
+            median_token_chars: OnceLock::new(),
         })
     }
 
@@ -241,22 +245,24 @@ impl TextEncoder {
     /// The median length in characters of the vocabulary's tokens (added tokens included), rounded down: the
     /// figure model2vec uses to cut a text before tokenizing it with a `max_length`.
     pub fn median_token_chars(&self) -> usize {
-        let mut lengths: Vec<usize> = self
-            .tokenizer
-            .get_vocab(true)
-            .keys()
-            .map(|t| t.chars().count())
-            .collect();
-        if lengths.is_empty() {
-            return 0;
-        }
-        lengths.sort_unstable();
-        let n = lengths.len();
-        if n % 2 == 1 {
-            lengths[n / 2]
-        } else {
-            (lengths[n / 2 - 1] + lengths[n / 2]) / 2
-        }
+        *self.median_token_chars.get_or_init(|| {
+            let mut lengths: Vec<usize> = self
+                .tokenizer
+                .get_vocab(true)
+                .keys()
+                .map(|t| t.chars().count())
+                .collect();
+            if lengths.is_empty() {
+                return 0;
+            }
+            lengths.sort_unstable();
+            let n = lengths.len();
+            if n % 2 == 1 {
+                lengths[n / 2]
+            } else {
+                (lengths[n / 2 - 1] + lengths[n / 2]) / 2
+            }
+        })
     }
 
     /// The wrapped tokenizer.
@@ -462,17 +468,7 @@ impl TextEncoder {
         table.check_dim(opts.dim)?;
         self.check_table(table)?;
         check_offsets(offsets, ids.len())?;
-        let limit = self.id_limit(table);
-        if let Some(position) = ids
-            .iter()
-            .position(|&id| !matches!(id.checked_index(), Some(i) if i < limit))
-        {
-            return Err(Error::IdOutOfRange {
-                id: ids[position].as_i128(),
-                position,
-                rows: limit,
-            });
-        }
+        check_ids_below(ids, self.id_limit(table))?;
         for_each_bag(
             opts,
             offsets,

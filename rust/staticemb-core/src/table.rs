@@ -130,24 +130,28 @@ impl<'a> Table<'a> {
 
     /// Check that every id is a row of this table.
     pub fn check_ids<I: TokenId>(&self, ids: &[I]) -> Result<()> {
-        // A single pass with no early exit vectorises; report the first bad id only when there is one.
-        let rows = self.rows;
-        let all_ok = ids
-            .iter()
-            .all(|&id| matches!(id.checked_index(), Some(i) if i < rows));
-        if all_ok {
-            return Ok(());
-        }
-        let (position, id) = ids
-            .iter()
-            .enumerate()
-            .find(|(_, id)| !matches!(id.checked_index(), Some(i) if i < rows))
-            .map(|(p, id)| (p, *id))
-            .expect("a bad id exists");
-        Err(Error::IdOutOfRange {
-            id: id.as_i128(),
-            position,
-            rows,
-        })
+        check_ids_below(ids, self.rows)
     }
+}
+
+/// Check that every id is below `limit` (the table height, or a token map's length).
+pub(crate) fn check_ids_below<I: TokenId>(ids: &[I], limit: usize) -> Result<()> {
+    // A single pass with no early exit vectorises; report the first bad id only when there is one.
+    let all_ok = ids
+        .iter()
+        .all(|&id| matches!(id.checked_index(), Some(i) if i < limit));
+    if all_ok {
+        return Ok(());
+    }
+    let (position, id) = ids
+        .iter()
+        .enumerate()
+        .find(|(_, id)| !matches!(id.checked_index(), Some(i) if i < limit))
+        .map(|(p, id)| (p, *id))
+        .expect("a bad id exists");
+    Err(Error::IdOutOfRange {
+        id: id.as_i128(),
+        position,
+        rows: limit,
+    })
 }
