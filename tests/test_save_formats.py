@@ -112,3 +112,43 @@ def test_sentence_transformers_loads_what_staticemb_writes_from_model2vec(tmp_pa
     assert len(texts) >= 5
     reference = SentenceTransformer(str(path), device="cpu")
     np.testing.assert_allclose(model.encode(texts), reference.encode(texts), atol=1e-6)
+
+
+# ---------------------------------------------------------------- model card
+
+
+@pytest.mark.parametrize("format", ["sentence-transformers", "model2vec"])
+def test_a_model_card_is_written_with_what_is_known(tmp_path, format):
+    model = load("m2v-f32")
+    card = (model.save(tmp_path / "my-model", format=format) / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlibrary_name: staticemb\n")
+    assert "base_model" not in card.split("---")[1]  # nothing is known of its origin
+    assert "# my-model" in card
+    assert f"| Dimensions | {model.dim} " in card
+    assert f"{model.vocab_size:,} tokens (WordPiece tokenizer" in card
+    assert "| Maximum length | 512 tokens |" in card  # model2vec's default, read from config.json
+    for library in ("from staticemb import", "from sentence_transformers import", "from model2vec import"):
+        assert library in card
+    # The card is metadata only: the folder loads back as the same model (a model2vec model saved in Sentence
+    # Transformers' format pools the unknown token, see test_sentence_transformers_loads_what_staticemb_writes…).
+    again = StaticModel.from_pretrained(tmp_path / "my-model")
+    assert again.dim == model.dim
+    if format == "model2vec":
+        np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+
+
+def test_the_base_model_named_by_a_card_is_carried_on_and_model_card_false_writes_none(tmp_path):
+    model = load("st-tiny")
+    first = model.save(tmp_path / "first")
+    card = (first / "README.md").read_text(encoding="utf-8")
+    (first / "README.md").write_text(card.replace("pipeline_tag:", "base_model: org/parent-model\npipeline_tag:", 1))
+    again = StaticModel.from_pretrained(first).save(tmp_path / "second")
+    assert "\nbase_model: org/parent-model\n" in (again / "README.md").read_text(encoding="utf-8")
+    assert "| Base model | `org/parent-model` |" in (again / "README.md").read_text(encoding="utf-8")
+    bare = model.save(tmp_path / "bare", model_card=False)
+    assert not (bare / "README.md").exists()
+    # A hostile card (not UTF-8, no front matter, a YAML list) names no base model and breaks nothing.
+    for text in (b"\xff\xfe garbage", b"# just a title\n", b"---\nbase_model: [a, b]\n---\n"):
+        (first / "README.md").write_bytes(text)
+        out = StaticModel.from_pretrained(first).save(tmp_path / "third", overwrite=True)
+        assert "base_model:" not in (out / "README.md").read_text(encoding="utf-8")

@@ -104,6 +104,9 @@ def test_distill_then_teacher_regression(tmp_path, pairs_file, minilm, real_text
     init = distill(minilm, tokenizer=str(tok_path), dim=48, pca_dims=32, corpus=real_texts[:3000],
                    output=tmp_path / "init")
     assert init.full_dim == 48 and init.vocab_size == tok.get_vocab_size()
+    card = (tmp_path / "init" / "README.md").read_text(encoding="utf-8")
+    assert f"Distilled from `{minilm}`" in card and "PCA to 32 dimensions" in card
+    assert "base_model:" not in card  # the teacher is a local folder: no Hub id to name
     table = init.dequantized()
     assert np.isfinite(table).all()
     assert np.sqrt(np.mean(table[:, :32] ** 2)) == pytest.approx(1.0, rel=1e-4)  # scaled to unit RMS

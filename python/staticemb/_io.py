@@ -401,6 +401,111 @@ def write_folder(
     return target
 
 
+CARD_FILE = "README.md"
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def card_base_model(folder: Path) -> str | None:
+    """The ``base_model`` a folder's model card names in its front matter (the lineage a save carries on),
+    or ``None``. Only a plain ``base_model: name`` line is read; a card that cannot be read names none."""
+    try:
+        text = (folder / CARD_FILE).read_text(encoding="utf-8")[:65_536]
+    except (OSError, UnicodeDecodeError):
+        return None
+    front = _FRONT_MATTER.match(text)
+    found = front and re.search(r"^base_model:[ \t]*([^\s#\[\]{}]+)[ \t]*$", front.group(1), re.M)
+    return found.group(1).strip("'\"") if found else None
+
+
+@dataclass
+class Card:
+    """What a model card says of a model."""
+
+    name: str
+    format: str
+    vocab_size: int
+    dim: int
+    dtype: str
+    normalize: bool
+    tokenizer_model: str
+    max_length: int | None
+    similarity_fn_name: str
+    prompts: dict[str, str]
+    base_model: str | None = None
+    training: str | None = None
+
+
+def model_card(card: Card) -> str:
+    """The ``README.md`` written on save: front matter for the Hub, what the model is, how it was made (when
+    known) and how to load it with staticemb, Sentence Transformers and model2vec."""
+    front = ["library_name: staticemb", "tags:", "- static-embeddings", "- sentence-transformers",
+             "- model2vec", "- sentence-similarity", "pipeline_tag: sentence-similarity"]
+    if card.base_model:
+        front.append(f"base_model: {card.base_model}")
+    rows = [
+        ("Format", f"{card.format} folder, written by staticemb"),
+        ("Dimensions", f"{card.dim} (the leading columns can be kept alone: `dim=` / `truncate_dim=`)"),
+        ("Vocabulary", f"{card.vocab_size:,} tokens ({card.tokenizer_model} tokenizer, `tokenizer.json`)"),
+        ("Stored as", card.dtype),
+        ("Normalized", "yes (L2)" if card.normalize else "no"),
+        ("Maximum length", "none: every token is pooled" if card.max_length is None
+         else f"{card.max_length} tokens"),
+        ("Similarity", card.similarity_fn_name),
+        ("Base model", f"`{card.base_model}`" if card.base_model else "not recorded"),
+    ]
+    prompts = {k: v for k, v in sorted(card.prompts.items()) if v}
+    if prompts:
+        rows.append(("Prompts", ", ".join(f"`{k}`: `{v!r}`" for k, v in prompts.items())))
+    table = "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+    training = card.training or (
+        "Not recorded: this folder was saved by staticemb from a model whose training it was not told of."
+    )
+    return f"""---
+{chr(10).join(front)}
+---
+
+# {card.name}
+
+A static embedding model: one table of token vectors, no transformer. A text's embedding is the mean of the
+table rows of its tokens{", L2-normalized" if card.normalize else ""}.
+
+{table}
+
+## Training
+
+{training}
+
+## Usage
+
+staticemb (Rust core, multithreaded):
+
+```python
+from staticemb import StaticModel
+
+model = StaticModel.from_pretrained("{card.name}")
+embeddings = model.encode(["first text", "second text"])
+```
+
+Sentence Transformers:
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{card.name}")
+embeddings = model.encode(["first text", "second text"])
+```
+
+model2vec:
+
+```python
+from model2vec import StaticModel
+
+model = StaticModel.from_pretrained("{card.name}")
+embeddings = model.encode(["first text", "second text"])
+```
+"""
+
+
 def write_sentence_transformers(
     target: str | os.PathLike,
     *,
@@ -408,13 +513,17 @@ def write_sentence_transformers(
     tokenizer_json: str,
     normalize: bool,
     st_config: dict[str, Any] | None = None,
+    card: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a Sentence Transformers static folder (``modules.json``, ``0_StaticEmbedding/model.safetensors``
-    and ``tokenizer.json``, ``1_Normalize`` when normalizing) atomically, see :func:`write_folder`."""
+    and ``tokenizer.json``, ``1_Normalize`` when normalizing, the model ``card`` as ``README.md``) atomically,
+    see :func:`write_folder`."""
     from safetensors.numpy import save_file
 
     def write(folder: Path) -> None:
+        if card is not None:
+            (folder / CARD_FILE).write_text(card, encoding="utf-8")
         module = folder / "0_StaticEmbedding"
         module.mkdir()
         save_file(tensors, str(module / WEIGHTS_FILE))
@@ -442,11 +551,12 @@ def write_model2vec(
     tokenizer_json: str,
     normalize: bool,
     max_length: int | None,
+    card: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a model2vec folder (``model.safetensors`` with ``embeddings`` and optional ``weights`` and
-    ``mapping``, ``tokenizer.json``, ``config.json``, and the ``modules.json`` model2vec writes so that Sentence
-    Transformers loads it too) atomically, see :func:`write_folder`."""
+    ``mapping``, ``tokenizer.json``, ``config.json``, the ``modules.json`` model2vec writes so that Sentence
+    Transformers loads it too, and the model ``card`` as ``README.md``) atomically, see :func:`write_folder`."""
     from safetensors.numpy import save_file
 
     embeddings = tensors["embeddings"]
@@ -459,6 +569,8 @@ def write_model2vec(
         config["vocabulary_quantization"] = int(embeddings.shape[0])
 
     def write(folder: Path) -> None:
+        if card is not None:
+            (folder / CARD_FILE).write_text(card, encoding="utf-8")
         save_file(tensors, str(folder / WEIGHTS_FILE))
         (folder / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
         (folder / "config.json").write_text(json.dumps(config, indent=4), encoding="utf-8")

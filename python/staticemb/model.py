@@ -6,6 +6,7 @@ the work runs in the native :class:`staticemb._core.Model`, built once per model
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -282,6 +283,10 @@ class StaticModel:
         use_mmap = _inputs.flag("mmap", mmap, default=True)
         folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir)
         loaded = _io.read_folder(folder, mmap=use_mmap)
+        from_hub = not Path(text).expanduser().is_dir()
+        base_model = text if from_hub else _io.card_base_model(folder)
+        if base_model:
+            loaded.info["base_model"] = base_model
         try:
             model = cls(
                 loaded.tokenizer_json,
@@ -565,6 +570,60 @@ class StaticModel:
             return result[0] if single else result
         return out[0] if single else out
 
+    def encode_as_sequence(
+        self,
+        texts: str | Sequence[str],
+        *,
+        max_length: int | None = None,
+        dim: int | None = None,
+        num_threads: int | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray | list[np.ndarray]:
+        """Per-token vectors: for each text, the ``(n_tokens, width)`` float32 array of the rows that
+        :meth:`encode` averages (model2vec's mapping, weights and unknown-token drop applied), as model2vec's
+        ``encode_as_sequence``. A single ``str`` gives one array, a list a list of arrays; a text with no tokens
+        gives a ``(0, width)`` array.
+
+        As in model2vec, the model's own :attr:`max_length` does not apply here: only an explicit
+        ``max_length`` truncates (with the model's truncation rule, see :meth:`encode`). ``dim`` reads only the
+        first ``dim`` columns. model2vec's ``batch_size``, ``show_progress_bar``, ``use_multiprocessing`` and
+        ``multiprocessing_threshold`` are accepted and have no effect (tokenization runs on ``num_threads``
+        Rust threads; the vectors are gathered in one vectorised pass).
+        """
+        unknown = set(kwargs) - {"batch_size", "show_progress_bar", "use_multiprocessing", "multiprocessing_threshold"}
+        if unknown:
+            raise InvalidInputError(f"encode_as_sequence() got unexpected arguments: {', '.join(sorted(unknown))}")
+        single = isinstance(texts, str)
+        items = _inputs.texts([texts] if single else texts)
+        cap = _inputs.count("max_length", max_length)
+        k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
+        threads = _inputs.num_threads(num_threads)
+        if cap is not None and self._truncation == "model2vec":
+            chars = cap * self._native.median_token_chars
+            items = [t[:chars] if isinstance(t, str) else t for t in items]
+        ids, offsets = self._native.tokenize(items, threads)
+        bounds = np.append(offsets, len(ids))
+        lengths = np.diff(bounds)
+        keep = np.ones(len(ids), dtype=bool)
+        if cap is not None and len(ids):
+            position = np.arange(len(ids)) - np.repeat(bounds[:-1], lengths)
+            if self._truncation == "left":
+                position = np.repeat(lengths, lengths) - 1 - position
+            keep &= position < cap
+        if self._native.dropped_unknown is not None:
+            keep &= ids != self._native.dropped_unknown
+        counts = np.add.reduceat(keep.astype(np.int64), bounds[:-1]) if len(ids) else np.zeros(len(items), np.int64)
+        counts[lengths == 0] = 0  # reduceat gives the next element for an empty bag
+        ids = ids[keep]
+        rows = ids if self._mapping is None else self._mapping[ids]
+        vectors = np.asarray(self._table[rows, :k], dtype=np.float32)
+        if self._scales is not None:
+            vectors *= self._scales[rows, None]
+        if self._weights is not None:
+            vectors *= self._weights[ids, None]
+        result = np.split(vectors, np.cumsum(counts)[:-1]) if len(items) else []
+        return result[0] if single else result
+
     def _encode_rows(
         self, items: list, k: int, norm: bool, batch: int, threads: int | None, progress: bool, cap: int | None
     ) -> np.ndarray:
@@ -725,7 +784,12 @@ class StaticModel:
     # ------------------------------------------------------------------ saving
 
     def save(
-        self, path: str | os.PathLike, *, format: str = "sentence-transformers", overwrite: bool = False
+        self,
+        path: str | os.PathLike,
+        *,
+        format: str = "sentence-transformers",
+        overwrite: bool = False,
+        model_card: bool = True,
     ) -> Path:
         """Write the model as a folder that its library loads unchanged, and staticemb loads back with the same
         vectors. Returns the folder.
@@ -747,8 +811,14 @@ class StaticModel:
         files keeps working. ``path`` may be missing, empty or hold a static model of the same format; a folder
         holding anything else (a transformer, the other format, other files) raises :class:`FileExistsError`
         unless ``overwrite=True``, which replaces the folder and all it holds.
+
+        ``model_card=True`` (the default) also writes a ``README.md``: Hub front matter (``library_name``, tags,
+        ``base_model`` when known: the Hub id it was loaded from, or the one its own card named), the
+        dimensions, tokenizer, normalization and maximum length, how it was trained when staticemb made it
+        (:func:`staticemb.train.distill`), and how to load it with staticemb, Sentence Transformers and model2vec.
         """
         replace = _inputs.flag("overwrite", overwrite, default=False)
+        card = self._model_card(Path(path), format) if _inputs.flag("model_card", model_card, default=True) else None
         if format == "sentence-transformers":
             return _io.write_sentence_transformers(
                 path,
@@ -760,6 +830,7 @@ class StaticModel:
                     "default_prompt_name": self._default_prompt_name,
                     "similarity_fn_name": self._similarity_fn_name,
                 },
+                card=card,
                 overwrite=replace,
             )
         if format == "model2vec":
@@ -769,9 +840,32 @@ class StaticModel:
                 tokenizer_json=self.tokenizer.to_str(),
                 normalize=self._normalize,
                 max_length=self._max_length,
+                card=card,
                 overwrite=replace,
             )
         raise InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
+
+    def _model_card(self, path: Path, format: str) -> str:
+        try:
+            tokenizer_model = str(json.loads(self._tokenizer_json)["model"]["type"])
+        except (ValueError, KeyError, TypeError):
+            tokenizer_model = "unknown"
+        return _io.model_card(
+            _io.Card(
+                name=path.name or "model",
+                format="Sentence Transformers" if format == "sentence-transformers" else "model2vec",
+                vocab_size=self.vocab_size,
+                dim=self._dim,
+                dtype=self.dtype,
+                normalize=self._normalize,
+                tokenizer_model=tokenizer_model,
+                max_length=self._max_length,
+                similarity_fn_name=self.similarity_fn_name,
+                prompts=self._prompts,
+                base_model=self._info.get("base_model"),
+                training=self._info.get("training"),
+            )
+        )
 
     def _tokenizer_json_for_sentence_transformers(self) -> str:
         """The tokenizer with no padding, truncated as :attr:`max_length` says (Sentence Transformers reads the

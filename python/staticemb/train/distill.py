@@ -56,7 +56,20 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         table = np.concatenate([table, extra], axis=1)
     elif dim is not None and dim < table.shape[1]:
         table = np.ascontiguousarray(table[:, :dim])
-    model = StaticModel.from_pretrained((tok.to_str(), table), normalize=False)
+    recipe = (
+        "model2vec's distillation with the teacher's own tokenizer"
+        if tokenizer is None
+        else f"every entry of the `{tokenizer}` vocabulary embedded by the teacher, SIF weights (a = {sif_coefficient})"
+    )
+    training = (
+        f"Distilled from `{teacher}` by `staticemb.train.distill`: {recipe}, PCA to "
+        f"{pca_dims or 'the teacher width'} dimensions, {table.shape[1]} columns in all, table scaled to unit RMS. "
+        "Not fine-tuned."
+    )
+    info = {"format": "arrays", "training": training}
+    if not os.path.exists(teacher) and not looks_like_local_path(teacher):  # a Hub id, not a local folder
+        info["base_model"] = teacher
+    model = StaticModel(tok.to_str(), table, info=info)
     if output is not None:
         model.save(output)
     return model

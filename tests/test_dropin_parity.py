@@ -1,0 +1,222 @@
+"""The drop-in promise, as one parametrized suite: Sentence Transformers' ``SentenceTransformer(folder)``,
+model2vec's ``StaticModel`` and staticemb are called with the same arguments on folders written by the
+reference libraries themselves, on real texts of 10 to 5,000 tokens, and must give the same outputs (float32
+within 1e-5; model2vec's float16 vectors equal to ours rounded to float16).
+
+Quantized precisions are equal element for element except where the float32 value sits on a bucket boundary:
+the float vectors of two implementations differ in the last bits (summation order), and a value a few ulps from
+an int8 bucket edge (or from 0, for binary) may land on either side. Those few elements are checked to be
+exactly such boundary cases, one step apart; ``quantize_embeddings`` itself is bit-exact (tests/test_st_api.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from staticemb import StaticModel
+
+PROMPTS = {"query": "query: ", "document": "passage: "}
+TARGET_TOKENS = (10, 30, 100, 300, 1_000, 2_000, 5_000)
+WIDTH = 256
+
+
+@pytest.fixture(scope="module")
+def texts(real_texts, bert_tokenizer) -> list[str]:
+    """Real Debian sentences and descriptions joined into texts of at least 10, 30, …, 5,000 tokens, plus short
+    sentences, an empty text and one of only unknown characters."""
+
+    def count(t: str) -> int:
+        return len(bert_tokenizer.encode(t, add_special_tokens=False).ids)
+
+    built, pool = [], iter(real_texts[:9_000])
+    for target in TARGET_TOKENS:
+        parts: list[str] = []
+        while count(" ".join(parts)) < target:
+            parts.append(next(pool))
+        built.append(" ".join(parts))
+    lengths = [count(t) for t in built]
+    assert all(t <= n < 2 * t + 60 for t, n in zip(TARGET_TOKENS, lengths, strict=True)), lengths
+    return built + real_texts[9_000:9_012] + ["", "\u2603\u2603"]
+
+
+@pytest.fixture(scope="module")
+def st_models(tmp_path_factory, bert_tokenizer, table) -> dict[str, tuple]:
+    """(SentenceTransformer, staticemb) pairs on folders that Sentence Transformers wrote: with and without a
+    Normalize module, both with prompts and a similarity function."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+
+    out = {}
+    for kind in ("norm", "plain"):
+        module = StaticEmbedding(bert_tokenizer, embedding_weights=torch.from_numpy(table[:, :WIDTH].copy()))
+        modules = [module, Normalize()] if kind == "norm" else [module]
+        path = tmp_path_factory.mktemp("st-written") / kind
+        SentenceTransformer(modules=modules, device="cpu", prompts=PROMPTS, similarity_fn_name="cosine").save(
+            str(path)
+        )
+        out[kind] = (SentenceTransformer(str(path), device="cpu"), StaticModel.from_pretrained(path))
+    return out
+
+
+def _numpy(x):
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.numpy()
+    if isinstance(x, list):
+        return np.stack([_numpy(v) for v in x]) if x else np.zeros((0,))
+    return x
+
+
+def _same(got, want, precision: str = "float32", floats=None) -> None:
+    """``got`` equals ``want``: same container type, shape and dtype; float32 within 1e-5; quantized outputs equal
+    but at bucket boundaries of the reference's float32 output ``floats``."""
+    assert type(got) is type(want), (type(got), type(want))
+    got, want = _numpy(got), _numpy(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape, got.dtype, want.dtype)
+    if precision == "float32":
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        return
+    floats = np.atleast_2d(_numpy(floats))
+    if precision in ("int8", "uint8"):
+        differ = got != want
+        assert np.all(np.abs(got.astype(np.int16) - want.astype(np.int16))[differ] <= 1)
+        starts = floats.min(axis=0)
+        scaled = (floats - starts) / ((floats.max(axis=0) - starts) / 255)
+        edge_distance = np.abs(scaled - np.round(scaled)).reshape(got.shape)
+    else:  # binary, ubinary: bits packed 8 to a byte, set where the value is > 0
+        offset = 128 if precision == "binary" else 0
+        got = np.unpackbits((np.atleast_2d(got).astype(np.int16) + offset).astype(np.uint8), axis=-1)
+        want = np.unpackbits((np.atleast_2d(want).astype(np.int16) + offset).astype(np.uint8), axis=-1)
+        differ = got != want
+        edge_distance = np.abs(floats)
+    assert np.all(edge_distance[differ] < 1e-4), edge_distance[differ]
+    assert differ.mean() < 1e-3, differ.mean()
+
+
+# ---------------------------------------------------------------- Sentence Transformers
+
+ST_CALLS = [
+    dict(zip(("prompt_name", "precision", "truncate_dim", "normalize_embeddings", "convert_to_tensor"), c, strict=True))
+    for c in itertools.product(
+        [None, "query"], ["float32", "int8", "uint8", "binary", "ubinary"], [None, 64], [False, True], [False, True]
+    )
+]
+
+
+@pytest.mark.parametrize("kind", ["norm", "plain"])
+@pytest.mark.parametrize("call", ST_CALLS, ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_same_call_as_sentence_transformers(st_models, texts, kind, call):
+    reference, ours = st_models[kind]
+    for inputs in (texts, texts[3]):  # a list (10 to 5,000 tokens), and a single 300-token string
+        if isinstance(inputs, str) and call["precision"] in ("int8", "uint8"):
+            continue  # both refuse to calibrate int8 ranges on one vector
+        floats = reference.encode(inputs, **{**call, "precision": "float32", "convert_to_tensor": False})
+        _same(ours.encode(inputs, **call), reference.encode(inputs, **call), call["precision"], floats)
+
+
+@pytest.mark.parametrize("kind", ["norm", "plain"])
+def test_queries_documents_and_similarity_as_sentence_transformers(st_models, texts, kind):
+    reference, ours = st_models[kind]
+    q, d = texts[:4], texts[4:]
+    _same(ours.encode_query(q), reference.encode_query(q))
+    _same(ours.encode_document(d), reference.encode_document(d))
+    _same(ours.encode(q, convert_to_numpy=False), reference.encode(q, convert_to_numpy=False))
+    a, b = reference.encode(q), reference.encode(d)
+    np.testing.assert_allclose(ours.similarity(a, b), reference.similarity(a, b).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        ours.similarity_pairwise(a, b[:4]), reference.similarity_pairwise(a, b[:4]).numpy(), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("truncate_dim", [32, 128])
+def test_truncate_dim_at_load_as_sentence_transformers(st_models, texts, truncate_dim):
+    from sentence_transformers import SentenceTransformer
+
+    reference, ours = st_models["norm"]
+    folder = ours._info["source"]
+    want = SentenceTransformer(folder, device="cpu", truncate_dim=truncate_dim).encode(texts)
+    _same(StaticModel.from_pretrained(folder, truncate_dim=truncate_dim).encode(texts), want)
+
+
+# ---------------------------------------------------------------- model2vec
+
+
+@pytest.fixture(scope="module")
+def m2v_models(tmp_path_factory, bert_tokenizer, table) -> dict[str, Path]:
+    """Folders model2vec wrote: float32 with its default max_length, with weights and a vocabulary mapping
+    and no max_length, and float16."""
+    from conftest import save_model2vec
+
+    rng = np.random.default_rng(11)
+    root = tmp_path_factory.mktemp("m2v-written")
+    vectors = table[:, :WIDTH].copy()
+    rows = 3_000
+    return {
+        "f32": save_model2vec(root / "f32", bert_tokenizer, vectors, normalize=True),
+        "mapped": save_model2vec(
+            root / "mapped",
+            bert_tokenizer,
+            rng.standard_normal((rows, WIDTH), dtype=np.float32),
+            weights=rng.uniform(0.1, 2.0, size=vectors.shape[0]).astype(np.float32),
+            token_mapping=rng.integers(0, rows, size=vectors.shape[0]).astype(np.int64),
+            max_length=None,
+        ),
+        "f16": save_model2vec(root / "f16", bert_tokenizer, vectors.astype(np.float16), normalize=False),
+    }
+
+
+def _m2v(path: Path, **kwargs):
+    from model2vec import StaticModel as M2V
+
+    return M2V.from_pretrained(str(path), force_download=False, **kwargs)
+
+
+def _same_as_model2vec(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape, (got.shape, want.shape)
+    if want.dtype == np.float16:  # model2vec keeps a float16 table's dtype; staticemb returns float32
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.astype(np.float16).astype(np.float32), want.astype(np.float32), rtol=1e-3)
+    else:
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+UNSET = object()
+M2V_CALLS = [
+    dict(zip(("max_length", "normalize", "dimensionality", "single"), c, strict=True))
+    for c in itertools.product([UNSET, None, 64, 1_000], [None, False], [None, 64], [False, True])
+]
+
+
+@pytest.mark.parametrize("name", ["f32", "mapped", "f16"])
+@pytest.mark.parametrize(
+    "call", M2V_CALLS, ids=lambda c: "-".join("default" if v is UNSET else str(v) for v in c.values())
+)
+def test_same_call_as_model2vec(m2v_models, texts, name, call):
+    load = {k: call[k] for k in ("normalize", "dimensionality") if call[k] is not None}
+    reference = _m2v(m2v_models[name], **load)
+    ours = StaticModel.from_pretrained(
+        m2v_models[name], normalize=call["normalize"], dim=call["dimensionality"]
+    )
+    inputs = texts[5] if call["single"] else texts  # one 2,000-token text, or all of them
+    kwargs = {} if call["max_length"] is UNSET else {"max_length": call["max_length"]}
+    _same_as_model2vec(ours.encode(inputs, **kwargs), reference.encode(inputs, **kwargs))
+
+
+@pytest.mark.parametrize("name", ["f32", "mapped", "f16"])
+@pytest.mark.parametrize("max_length", [None, 7, 1_000])
+def test_encode_as_sequence_as_model2vec(m2v_models, texts, name, max_length):
+    reference, ours = _m2v(m2v_models[name]), StaticModel.from_pretrained(m2v_models[name])
+    want = reference.encode_as_sequence(texts, max_length=max_length)
+    got = ours.encode_as_sequence(texts, max_length=max_length)
+    assert isinstance(got, list) and len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        if len(w) == 0:
+            assert g.shape == (0, ours.dim)
+        else:
+            _same_as_model2vec(g, w)
+    _same_as_model2vec(ours.encode_as_sequence(texts[2]), reference.encode_as_sequence(texts[2]))
