@@ -260,6 +260,8 @@ def test_hub_id_from_offline_cache(tmp_path, st_folder, real_texts):
         texts = json.load(open({str(tmp_path / 'texts.json')!r}))
         model = StaticModel.from_pretrained("staticemb-tests/tiny-static")
         assert np.abs(model.encode(texts) - np.load({str(tmp_path / 'expected.npy')!r})).max() <= 1e-6
+        pinned = StaticModel.from_pretrained("staticemb-tests/tiny-static", revision={commit!r})
+        assert np.array_equal(pinned.encode(texts), model.encode(texts))
         saved = model.save({str(tmp_path / 'copy')!r})
         assert "base_model: staticemb-tests/tiny-static" in (saved / "README.md").read_text()
         try:

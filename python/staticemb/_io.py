@@ -84,12 +84,19 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
         raise ModelFormatError(f"{path} is a file; pass the model folder that contains it")
     if not _REPO_ID.match(text) or text.count("/") > 1:
         raise FileNotFoundError(f"no model folder at {text!r} (and it is not a Hugging Face Hub id)")
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
         folder = snapshot_download(
-            repo_id=text, revision=revision, token=token, cache_dir=cache_dir, allow_patterns=_HUB_PATTERNS
+            repo_id=text,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            allow_patterns=_HUB_PATTERNS,
+            # Offline, a revision given as a full commit hash is found in the cache (without this,
+            # huggingface_hub asks the Hub for the file list and fails).
+            local_files_only=bool(constants.HF_HUB_OFFLINE),
         )
     except LocalEntryNotFoundError as e:
         raise FileNotFoundError(
@@ -408,9 +415,13 @@ _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 def card_base_model(folder: Path) -> str | None:
     """The ``base_model`` a folder's model card names in its front matter (the lineage a save carries on),
     or ``None``. Only a plain ``base_model: name`` line is read; a card that cannot be read names none."""
+    path = folder / CARD_FILE
+    if not path.is_file():  # missing, a folder, a FIFO or a device: nothing to read (and never block)
+        return None
     try:
-        text = (folder / CARD_FILE).read_text(encoding="utf-8")[:65_536]
-    except (OSError, UnicodeDecodeError):
+        with open(path, "rb") as f:
+            text = f.read(65_536).decode("utf-8", errors="replace")
+    except OSError:
         return None
     front = _FRONT_MATTER.match(text)
     found = front and re.search(r"^base_model:[ \t]*([^\s#\[\]{}]+)[ \t]*$", front.group(1), re.M)

@@ -1,4 +1,6 @@
-"""The ``staticemb`` command: ``train``, ``distill`` and ``eval``.
+"""The ``staticemb`` command: ``encode``, ``train``, ``distill`` and ``eval``.
+
+    staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL ...] [--dim K] [--precision P]
 
     staticemb train CONFIG [--set key=value ...] [--resume]
     staticemb distill --teacher MODEL --output DIR [--tokenizer TOKENIZER] [--dim 1024] [--pca-dims N] [--corpus FILE]
@@ -128,6 +130,21 @@ def _read_texts(path: str, limit: int | None) -> list[str]:
 # ------------------------------------------------------------------------------------------------ commands
 
 
+def cmd_encode(args) -> int:
+    from .bulk import encode_files, expand_inputs
+
+    out = Path(args.output).expanduser()
+    _check_output(out, "--output", folder=out.suffix != ".npy")
+    expand_inputs(args.inputs, args.format)  # a missing input fails before the model loads
+    models = _model_specs([args.model])
+    path = encode_files(models[0][1], args.inputs, out, column=args.column, keep=args.keep or [],
+                        format=args.format, dim=args.dim, precision=args.precision, normalize=args.normalize,
+                        num_threads=args.num_threads, batch_rows=args.batch_rows,
+                        rows_per_part=args.rows_per_part, progress=not args.quiet)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
@@ -213,6 +230,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="staticemb", description="Train, distill and evaluate static embedding models.",
                      parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    from .bulk import BULK_PRECISIONS, INPUT_FORMATS
+
+    p = sub.add_parser("encode", parents=[common], help="embed a corpus from files into Parquet parts or .npy",
+                       description="Embed every text of the inputs, streaming, into a folder of Parquet parts "
+                       "(or OUT.npy). An interrupted run resumes when run again.")
+    p.add_argument("model", help="a model folder or Hub id")
+    p.add_argument("inputs", nargs="+", help="text (one per line), JSONL, CSV, TSV or Parquet files, folders, "
+                   "glob patterns, or - for stdin")
+    p.add_argument("--output", "-o", required=True, help="an output folder (Parquet parts) or a .npy file")
+    p.add_argument("--column", default="text", help="the text field (JSONL) or column (CSV, TSV, Parquet)")
+    p.add_argument("--keep", nargs="+", metavar="COL", help="columns to carry over (ids, keys)")
+    p.add_argument("--format", choices=sorted(set(INPUT_FORMATS.values())),
+                   help="read every input as this type (default: by file extension; stdin: text)")
+    p.add_argument("--dim", type=_positive_int, help="Matryoshka width (default: the model's)")
+    p.add_argument("--precision", choices=BULK_PRECISIONS, default="float32")
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="L2-normalize (default: as the model does)")
+    p.add_argument("--num-threads", type=_positive_int, help="encoding threads (default: every core)")
+    p.add_argument("--batch-rows", type=_positive_int, default=50_000, help="texts read and encoded at a time")
+    p.add_argument("--rows-per-part", type=_positive_int, default=1_000_000)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("train", parents=[common],
                        help="run one training stage from a JSON config (Sentence Transformers trainer)")

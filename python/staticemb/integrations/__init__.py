@@ -1,0 +1,44 @@
+"""Adapters that plug a staticemb model into other frameworks, each an optional extra. This package imports no
+framework: import the module of the one you use.
+
+- ``staticemb.integrations.langchain``: ``StaticEmbeddings``, a LangChain ``Embeddings``
+  (``pip install "staticemb[langchain]"``).
+- ``staticemb.integrations.llama_index``: ``StaticEmbedding``, a LlamaIndex ``BaseEmbedding``
+  (``pip install "staticemb[llama-index]"``).
+- ``staticemb.integrations.chroma``: ``StaticEmbeddingFunction``, a Chroma ``EmbeddingFunction``
+  (``pip install "staticemb[chroma]"``).
+- ``staticemb.integrations.haystack``: ``StaticTextEmbedder`` and ``StaticDocumentEmbedder``, Haystack
+  components (``pip install "staticemb[haystack]"``).
+- ``staticemb.integrations.mteb``: an MTEB model wrapper (``pip install "staticemb[mteb]"``).
+
+The adapters take ``model``: a folder path or Hub id (loaded with :meth:`staticemb.StaticModel.from_pretrained`)
+or a loaded :class:`staticemb.StaticModel`. Queries are encoded with :meth:`~staticemb.StaticModel.encode_query`
+and documents with :meth:`~staticemb.StaticModel.encode_document`, so a model's ``"query"`` and ``"document"``
+prompts apply. ``normalize_embeddings``, ``truncate_dim`` and ``num_threads`` are passed to
+:meth:`~staticemb.StaticModel.encode`; staticemb's errors (``InvalidInputError`` …) propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from ..model import StaticModel
+
+ModelLike = Union[str, "os.PathLike[str]", "StaticModel"]
+"""What an adapter's ``model`` accepts: a folder path, a Hub id or a loaded model."""
+
+
+def _load_model(model: Any) -> StaticModel:
+    """``model`` itself when it is a :class:`~staticemb.StaticModel`, else ``StaticModel.from_pretrained(model)``."""
+    from ..model import StaticModel
+
+    return model if isinstance(model, StaticModel) else StaticModel.from_pretrained(model)
+
+
+def _model_name(model: Any) -> str | None:
+    """The path or Hub id ``model`` names; ``None`` when it names none (a loaded model)."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(os.fspath(model))
+    return None
