@@ -296,7 +296,10 @@ class _Parts:
                 meta = {b"staticemb": json.dumps(asdict(self.info)).encode()}
                 self.schema = self.schema or table.schema.with_metadata(meta)
                 self.tmp = self.folder / f".{_PART.format(self.index)}.inprogress"
-                self.writer = pq.ParquetWriter(self.tmp, self.schema)
+                # Vectors neither repeat nor have useful min/max: dictionary encoding and statistics only for
+                # the other columns (together they cost more than the encoding itself).
+                plain = [name for name in self.schema.names if name not in ("embedding", "scale")]
+                self.writer = pq.ParquetWriter(self.tmp, self.schema, use_dictionary=plain, write_statistics=plain)
             take = min(table.num_rows, self.info.rows_per_part - self.rows_in_part)
             self.writer.write_table(table.slice(0, take).cast(self.schema))
             self.rows_in_part += take
