@@ -37,7 +37,7 @@ endif
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv wheel check-wheel install dev data-sources test test-rs test-py test-light demo bench bench-rs fuzz fuzz-load lint \
+.PHONY: help venv wheel check-wheel install dev data-sources test test-rs test-py test-light test-wheel demo bench bench-rs fuzz fuzz-load lint \
 	lint-rs lint-py fmt clean \
 	training-data train-en train-multilingual baselines eval-models report
 
@@ -99,7 +99,7 @@ endif
 
 # ---------------------------------------------------------------- the two commands
 
-test: test-rs test-py
+test: test-rs test-py test-wheel
 
 test-rs:
 	cargo test -p staticemb-core --release
@@ -111,6 +111,17 @@ test-py: install check-wheel data-sources
 # and every test that needs no reference library or model (marker `reference`) and no real corpus (`corpus`).
 test-light: install check-wheel
 	$(PY) -m pytest tests -m "not reference and not corpus" -q
+
+# The release wheel alone: a fresh venv with the wheel, its own dependencies and the test runner only (no
+# torch, no reference libraries, no source tree on the path), then the light tier against it.
+WHEEL_VENV := $(VENV)-wheel
+test-wheel: check-wheel
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q -c $(CONSTRAINTS) dist/staticemb-*.whl pytest pytest-benchmark \
+		pytest-asyncio hypothesis pyarrow
+	cd tests && ../$(WHEEL_VENV)/bin/python -c 'import staticemb, sys; assert "site-packages" in staticemb.__file__, staticemb.__file__'
+	$(WHEEL_VENV)/bin/python -m pytest tests -m "not reference and not corpus" -q -p no:cacheprovider
 
 demo: install data-sources
 	$(PY) -m training.demo

@@ -159,7 +159,8 @@ def cmd_train(args) -> int:
     config = TrainConfig.from_file(args.config, **overrides)
     _check_output(config.output_dir, "the output folder", folder=True)
     path, _ = train(config)
-    print(f"saved {path}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun every process returns here; rank 0 saved
+        print(f"saved {path}")
     return 0
 
 

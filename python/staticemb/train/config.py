@@ -44,6 +44,9 @@ class TrainConfig:
     loss: str = "mnrl"
     teacher: str | None = None
     matryoshka_dims: Sequence[int] = MATRYOSHKA_DIMS
+    #: The global batch: rows per optimizer step over all processes. Under a launcher of N processes
+    #: (``torchrun --nproc_per_node N``) each takes ``batch_size / N`` rows (``batch_size`` must split evenly)
+    #: and MNRL ranks each anchor against the positives of the whole global batch, as on one device.
     batch_size: int = 2048
     learning_rate: float = 0.2
     warmup_ratio: float = 0.1

@@ -26,12 +26,23 @@ logger = logging.getLogger(__name__)
 def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     """Run one training stage (see :class:`TrainConfig`) and save the model to ``config.output_dir`` as a
     Sentence Transformers folder. Returns ``(model_path, trainer_state_log)`` where the log is the trainer's
-    ``log_history`` (losses, learning rates, evaluator scores)."""
+    ``log_history`` (losses, learning rates, evaluator scores).
+
+    Under a launcher (``torchrun --nproc_per_node N -m staticemb train CONFIG``, ``accelerate launch
+    --multi_gpu --num_processes N -m staticemb train CONFIG``) the N processes train one model data-parallel:
+    DDP over NCCL on GPUs, over gloo on CPUs. ``config.batch_size`` stays the global batch (each process takes
+    ``batch_size / N`` rows and MNRL gathers its in-batch negatives across processes), and only rank 0 logs
+    progress and writes the output folder. A launch whose processes would not join one group is refused."""
     if isinstance(config, (str, os.PathLike)):
         config = TrainConfig.from_file(config)
     elif isinstance(config, Mapping):
         config = TrainConfig.from_dict(config)
     config.validate()
+    world_size = _launched_world_size()
+    if config.batch_size % world_size:
+        raise InvalidInputError(f"batch_size {config.batch_size} is the global batch and must split evenly over "
+                                f"the {world_size} launched processes")
+    per_device_batch = config.batch_size // world_size
 
     import torch
     from datasets import DatasetDict
@@ -43,9 +54,59 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         MultiDatasetBatchSamplers,
         SentenceTransformerTrainingArguments,
     )
+    from transformers.training_args import ParallelMode
+
+    # Without a GPU, accelerate sets up no process group for torchrun's ranks (PartialState._prepare_backend only
+    # picks MULTI_CPU/gloo when told cpu=True): each rank would train its own copy. use_cpu=True tells it.
+    cpu_ddp = world_size > 1 and not _has_ddp_accelerator(torch)
+    bf16 = config.bf16
+    if bf16 is None:
+        bf16 = bool(not cpu_ddp and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    out = Path(config.output_dir)
+    has_eval = bool(config.eval_tasks)
+    # Building the arguments sets up the devices and, under a launcher, joins the process group.
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=config.num_epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=per_device_batch,
+        per_device_eval_batch_size=per_device_batch,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,
+        bf16=bf16,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if config.batch_sampler == "no_duplicates"
+        else BatchSamplers.BATCH_SAMPLER,
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL
+        if config.multi_dataset_batch_sampler == "proportional" else MultiDatasetBatchSamplers.ROUND_ROBIN,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=config.eval_steps if has_eval else None,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        seed=config.seed,
+        report_to="none",
+        dataloader_num_workers=config.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available() and not cpu_ddp,
+        disable_tqdm=False,
+        use_cpu=cpu_ddp,
+        ddp_backend="gloo" if cpu_ddp else None,
+        ddp_find_unused_parameters=False,  # the table is the only parameter, used by every batch
+        dataloader_drop_last=world_size > 1,  # what Sentence Transformers' trainer sets (and warns about) for DDP
+    )
+    if args.world_size != world_size or (world_size > 1 and args.parallel_mode != ParallelMode.DISTRIBUTED):
+        raise InvalidInputError(
+            f"the launcher started {world_size} process(es) but the trainer sees a world of {args.world_size} "
+            f"({args.parallel_mode.value}): the processes would not train one model together. Launch with "
+            f"`torchrun --nproc_per_node N -m staticemb train CONFIG` or `accelerate launch --multi_gpu "
+            f"--num_processes N -m staticemb train CONFIG`, or run one process without WORLD_SIZE set")
+    if world_size > 1:
+        logger.info("rank %d of %d (%s backend on %s), %d rows a step on each, %d in all", args.process_index,
+                    world_size, torch.distributed.get_backend(), args.device, per_device_batch, config.batch_size)
 
     module = _static_module(config.init, config.tokenizer, config.embedding_dim)
-    model = SentenceTransformer(modules=[module], device="cuda" if torch.cuda.is_available() else "cpu")
+    model = SentenceTransformer(modules=[module], device=str(args.device))
     width = module.get_embedding_dimension()
     dims = sorted({int(d) for d in config.matryoshka_dims if int(d) <= width} | {width}, reverse=True)
 
@@ -65,61 +126,84 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
                 raise InvalidInputError(f"dataset {name} ({path}) needs a 'text' column, or 'anchor' and "
                                         f"'positive', for distill (it has {cols})")
             ds = _text_columns(raw, path, use, config.max_rows, config.seed)
-            label = teacher_embeddings(str(config.teacher), ds[use[-1]], cache_dir=config.cache_dir)
+            # One process per machine runs the teacher; the others then read its cache.
+            with args.main_process_first(local=True, desc="teacher embeddings"):
+                label = teacher_embeddings(str(config.teacher), ds[use[-1]], cache_dir=config.cache_dir)
             train[name] = ds.add_column("label", list(label))
     train_dataset = DatasetDict(train) if len(train) > 1 else next(iter(train.values()))
 
     if config.loss == "mnrl":
-        base = MultipleNegativesRankingLoss(model)
+        # Across processes, every anchor is ranked against the positives of the whole global batch, as in one.
+        base = MultipleNegativesRankingLoss(model, gather_across_devices=world_size > 1)
     else:
         base = similarity_distill_loss(model)
     loss = MatryoshkaLoss(model, base, matryoshka_dims=dims)
 
     evaluator = _evaluators(config.eval_tasks, dims)
-    bf16 = config.bf16
-    if bf16 is None:
-        bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    out = Path(config.output_dir)
-    has_eval = evaluator is not None
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(out / "checkpoints"),
-        num_train_epochs=config.num_epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_ratio,
-        bf16=bf16,
-        batch_sampler=BatchSamplers.NO_DUPLICATES if config.batch_sampler == "no_duplicates"
-        else BatchSamplers.BATCH_SAMPLER,
-        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL
-        if config.multi_dataset_batch_sampler == "proportional" else MultiDatasetBatchSamplers.ROUND_ROBIN,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=config.eval_steps if has_eval else None,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,
-        seed=config.seed,
-        report_to="none",
-        dataloader_num_workers=config.dataloader_num_workers,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        disable_tqdm=False,
-    )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss,
                                          evaluator=evaluator)
     resume = config.resume_from_checkpoint
     if resume is True and not any((out / "checkpoints").glob("checkpoint-*")):
-        logger.warning("no checkpoint in %s to resume from; starting fresh", out / "checkpoints")
+        if trainer.is_world_process_zero():
+            logger.warning("no checkpoint in %s to resume from; starting fresh", out / "checkpoints")
         resume = None
     trainer.train(resume_from_checkpoint=resume)
     if trainer.is_world_process_zero():
         model.save(str(out))
         (out / "training_log.json").write_text(json.dumps(
-            {"config": dataclasses.asdict(config), "log_history": trainer.state.log_history}, indent=1,
-            default=str))
+            {"config": dataclasses.asdict(config), "world_size": args.world_size,
+             "per_device_batch_size": args.per_device_train_batch_size,
+             "log_history": trainer.state.log_history}, indent=1, default=str))
+    # No rank returns (and exits) before rank 0 has written the folder.
+    trainer.accelerator.wait_for_everyone()
     return out, trainer.state.log_history
+
+
+def _launched_world_size() -> int:
+    """How many processes the launcher started, from the variables torchrun (``WORLD_SIZE``) or MPI set (the ones
+    accelerate reads, in its order); 1 without a launcher. A launch that cannot work is refused here, before any
+    work: a ``WORLD_SIZE`` above 1 with no rank, and ``accelerate launch --cpu --num_processes N``, which starts
+    one process (accelerate's simple launcher starts N only through ``mpirun``)."""
+    sizes = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+    ranks = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+    fix = ("launch with `torchrun --nproc_per_node N -m staticemb train CONFIG` or `accelerate launch "
+           "--multi_gpu --num_processes N -m staticemb train CONFIG` (on CPUs too)")
+    world_size = 1
+    for name in sizes:
+        value = os.environ.get(name, "").strip()
+        if value:
+            try:
+                world_size = int(value)
+            except ValueError:
+                raise InvalidInputError(f"{name}={value!r} is not a number of processes") from None
+            if world_size < 1:
+                raise InvalidInputError(f"{name}={value!r} is not a number of processes")
+            if world_size > 1 and not any(os.environ.get(r, "").strip() for r in ranks):
+                raise InvalidInputError(f"{name}={value} is set but no process rank is: this is not a launch of "
+                                        f"{value} processes; {fix}, or unset {name}")
+            return world_size
+    if _env_flag("ACCELERATE_USE_CPU") and os.environ.get("MASTER_ADDR"):
+        # prepare_simple_launcher_cmd_env sets MASTER_ADDR only for --num_processes/--num_machines above 1
+        raise InvalidInputError(f"`accelerate launch --cpu` with several processes starts only one (without "
+                                f"--mpirun_hostfile); {fix}, or drop --num_processes for one process")
+    return world_size
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on", "y", "t")
+
+
+def _has_ddp_accelerator(torch) -> bool:
+    """Whether accelerate would run a launcher's processes on accelerators (CUDA, XPU, NPU, ...) with their own
+    backend. Without one (a CPU-only machine, or only Apple's MPS, which accelerate does not distribute) the
+    processes must be told to use the CPU, over gloo."""
+    if torch.cuda.is_available():
+        return True
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is None or not accelerator.is_available():
+        return False
+    current = accelerator.current_accelerator()
+    return current is not None and current.type not in ("cpu", "mps")
 
 
 # ------------------------------------------------------------------------------------------------ data
