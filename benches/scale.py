@@ -151,7 +151,10 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, floa
 
 
 def worker(engine: str, model: str, inputs: str, output: str) -> None:
-    """One engine run: read ``inputs`` (Parquet), encode ``text`` at DIM, write ``id`` + ``embedding``."""
+    """One engine run: read ``inputs`` (Parquet), encode ``text`` at DIM, write ``id`` + ``embedding``. The Dask
+    and Daft runs are the README's recipes."""
+    import numpy as np
+
     files = sorted(str(p) for p in Path(inputs).glob("*.parquet"))
     if engine == "plain":
         from staticemb.bulk import encode_files
@@ -159,35 +162,52 @@ def worker(engine: str, model: str, inputs: str, output: str) -> None:
         encode_files(model, files, output, keep=["id"], dim=DIM, progress=False)
     elif engine in ("ray-fused", "ray-actors"):
         import ray
-        from staticemb.integrations import ray as se_ray
+        from staticemb.integrations.ray import embed_dataset
 
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        ds = ray.data.read_parquet(files)
-        out = se_ray.embed_dataset(ds, model, column="text", dim=DIM, actors=engine == "ray-actors")
+        out = embed_dataset(ray.data.read_parquet(files), model, dim=DIM, actors=engine == "ray-actors")
         out.select_columns(["id", "embedding"]).write_parquet(output)
         ray.shutdown()
     elif engine == "spark":
         from pyspark.sql import SparkSession
-        from staticemb.integrations.spark import mapinarrow_udf
+        from staticemb.integrations.spark import embed_dataframe
 
         spark = (SparkSession.builder.master(f"local[{os.cpu_count()}]").config("spark.driver.memory", "4g")
                  .config("spark.ui.enabled", "false").getOrCreate())
-        fn, schema = mapinarrow_udf(model, column="text", dim=DIM, keep=["id"])
-        spark.read.parquet(*files).mapInArrow(fn, schema).write.mode("overwrite").parquet(output)
+        embed_dataframe(spark.read.parquet(*files), model, dim=DIM, keep=["id"]).write.parquet(output)
         spark.stop()
     elif engine == "dask":
+        import dask
         import dask.dataframe as dd
-        from staticemb.integrations.dask import embed_partition
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from staticemb.integrations import get_model
 
-        ddf = dd.read_parquet(files)
-        ddf.map_partitions(embed_partition, model=model, column="text", dim=DIM).to_parquet(output)
+        def embed_partition(part: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
+            # Each partition writes its own Parquet file (Dask's to_parquet cannot infer a vector column).
+            vectors = get_model(model).encode(part["text"].tolist(), dim=DIM, num_threads=1)
+            embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), DIM)
+            number = (partition_info or {}).get("number", 0)
+            pq.write_table(pa.table({"id": part["id"].to_numpy(), "embedding": embedding}),
+                           f"{output}/part-{number:05d}.parquet")
+            return pd.DataFrame({"rows": [len(part)]})
+
+        Path(output).mkdir(parents=True)
+        ddf = dd.read_parquet(files).repartition(npartitions=4 * (os.cpu_count() or 1))
+        with dask.config.set(scheduler="threads"):
+            ddf.map_partitions(embed_partition, meta={"rows": "int64"}).compute()
     elif engine == "daft":
         import daft
-        from staticemb.integrations.daft import embed_expression
+        from daft import DataType
+        from staticemb.integrations import get_model
+
+        @daft.func.batch(return_dtype=DataType.embedding(DataType.float32(), DIM))
+        def embed(texts: daft.Series) -> np.ndarray:
+            return get_model(model).encode(texts.to_pylist(), dim=DIM, num_threads=1)
 
         df = daft.read_parquet(files)
-        df.with_column("embedding", embed_expression(df["text"], model=model, dim=DIM)).select(
-            "id", "embedding").write_parquet(output)
+        df.with_column("embedding", embed(df["text"])).select("id", "embedding").write_parquet(output)
     else:
         raise SystemExit(f"unknown engine {engine}")
 

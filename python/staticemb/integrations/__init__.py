@@ -10,6 +10,10 @@ framework: import the module of the one you use.
 - ``staticemb.integrations.haystack``: ``StaticTextEmbedder`` and ``StaticDocumentEmbedder``, Haystack
   components (``pip install "staticemb[haystack]"``).
 - ``staticemb.integrations.mteb``: an MTEB model wrapper (``pip install "staticemb[mteb]"``).
+- ``staticemb.integrations.ray``: ``embed_dataset``, ``embed_batch`` and ``StaticEmbedder`` for Ray Data
+  ``map_batches``; the model is a path or Hub id only (``pip install "staticemb[ray]"``).
+- ``staticemb.integrations.spark``: ``embed_dataframe``, ``mapinarrow_udf`` and ``decode_binary`` for Spark
+  ``mapInArrow``; the model is a path or Hub id only (``pip install "staticemb[spark]"``).
 
 The adapters take ``model``: a folder path or Hub id (loaded with :meth:`staticemb.StaticModel.from_pretrained`)
 or a loaded :class:`staticemb.StaticModel`. Queries are encoded with :meth:`~staticemb.StaticModel.encode_query`
@@ -42,3 +46,8 @@ def _model_name(model: Any) -> str | None:
     if isinstance(model, (str, os.PathLike)):
         return str(os.fspath(model))
     return None
+
+
+from ._worker import get_model, worker_threads  # noqa: E402  (the engines' loader; imports no framework)
+
+__all__ = ["ModelLike", "get_model", "worker_threads"]

@@ -1,0 +1,86 @@
+"""What the distributed-engine adapters (:mod:`staticemb.integrations.ray`, :mod:`staticemb.integrations.spark`)
+share, and what a Dask or Daft recipe imports: a once-per-process model loader and the thread count that fits
+an engine's CPU allotment.
+
+An engine ships the function it runs to its worker processes by pickling it. A function (or class) that holds
+a loaded :class:`~staticemb.StaticModel` carries the whole table with it: Ray refuses it above its function
+size limit, and Spark unpickles a private copy in every Python worker. :func:`get_model` is the alternative:
+the function carries only the model's path or Hub id, and each worker process loads the model on its first
+call and keeps it. It lives in this importable module (a loader defined in a driver script's ``__main__``
+cannot be found by the workers), and it memory-maps the float32 table, so every worker process of a machine
+shares one page-cache copy of the file.
+
+    >>> from staticemb.integrations import get_model, worker_threads
+    >>> model = get_model("/shared/models/my-model")          # loaded once per process
+    >>> vectors = model.encode(texts, num_threads=worker_threads(1))
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..model import StaticModel
+
+__all__ = ["get_model", "worker_threads"]
+
+_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], StaticModel] = {}
+_LOCK = threading.Lock()
+
+
+def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
+    """The model at ``spec`` (a folder path or Hub id), loaded once per process.
+
+    The first call in a process runs ``StaticModel.from_pretrained(spec, **load_kwargs)``; later calls with
+    the same ``spec`` and keyword arguments return the same object (the cache is keyed by both and guarded
+    by a lock, so concurrent first calls from several threads load once). The default ``mmap=True`` memory-maps
+    ``model.safetensors``: loading is instant, and the worker processes of a machine share the file's pages
+    instead of holding a copy each.
+
+    ``load_kwargs`` are :meth:`~staticemb.StaticModel.from_pretrained`'s (``dim``, ``normalize``,
+    ``revision``, ``cache_dir``, ``mmap`` …); their values must be hashable. A Hub id is fetched into the
+    Hugging Face cache of the worker's machine: on a cluster without network, pre-stage the cache (or use a
+    folder on a shared filesystem) and set ``HF_HUB_OFFLINE=1`` on the workers.
+
+    A loaded model is refused (``TypeError``): passing one defeats the purpose, since it would be pickled
+    into every task.
+    """
+    from ..model import StaticModel
+
+    if isinstance(spec, StaticModel):
+        raise TypeError(
+            "get_model needs the model's folder path or Hub id, not a loaded StaticModel: a loaded model would be "
+            "pickled into every task (a copy per worker); pass the path it was loaded from"
+        )
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"get_model needs a folder path or Hub id, not {type(spec).__name__}")
+    key = (os.fspath(spec), tuple(sorted(load_kwargs.items())))
+    model = _MODELS.get(key)
+    if model is not None:
+        return model
+    with _LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            model = StaticModel.from_pretrained(key[0], **load_kwargs)
+            _MODELS[key] = model
+    return model
+
+
+def worker_threads(cpus: float | int | None) -> int:
+    """The encode thread count for a worker that an engine allots ``cpus`` CPUs: ``max(1, int(cpus))``
+    (at most :func:`staticemb.max_threads`), and 1 when the allotment is unknown (``None``).
+
+    ``num_threads=None`` would use every core of the machine in each worker: N workers on N cores would
+    then run N x N threads and fight over the cores. An engine that runs one task per CPU needs one thread
+    per task.
+    """
+    from .. import max_threads
+
+    if cpus is None:
+        return 1
+    if isinstance(cpus, bool) or not isinstance(cpus, numbers.Real):
+        raise TypeError(f"cpus must be a number or None, not {type(cpus).__name__}")
+    return max(1, min(int(cpus), max_threads()))
