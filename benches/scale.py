@@ -144,7 +144,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, floa
     if proc.returncode != 0:
         raise SystemExit(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{''.join(output)[-4000:]}")
     return {"wall": wall, "cpu": max(sum(cpu.values()), reaped), "rss": peak["rss"] / 2**30,
-            "pss": peak["pss"] / 2**30, "max_rss_reaped": after.ru_maxrss / 2**20}
+            "pss": peak["pss"] / 2**30}
 
 
 # ---------------------------------------------------------------------------------------------- workers
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out, ignore_errors=True)
         file_rows.append(f"| {path.stat().st_size / 1e9:.2f} GB, {lines:,} lines | {m['wall']:.1f} | "
                          f"{lines / m['wall']:,.0f} | {path.stat().st_size / 1e6 / m['wall']:,.1f} | "
-                         f"{m['cpu']:.1f} | {max(m['rss'], m['max_rss_reaped']):.2f} | {written:.2f} GB |")
+                         f"{m['cpu']:.1f} | {m['rss']:.2f} | {written:.2f} GB |")
     report = [
         "# Encoding at scale: one process against the engines",
         "",

@@ -1,16 +1,19 @@
 //! A native tokenizer for BERT-style `tokenizer.json` files: `BertNormalizer` + `BertPreTokenizer` +
 //! `WordPiece`, producing exactly the ids of the `tokenizers` crate with `add_special_tokens = false`.
 //!
-//! It runs one pass per text with reused buffers: normalize into a scratch string (an ASCII fast path
-//! skips Unicode tables altogether), split into words, and match each word greedily against two hash
-//! maps (word-initial pieces and continuation pieces, the latter keyed without their `##` prefix), never
-//! trying a piece longer than the longest one in the vocabulary. Character classes come from the same
-//! crates the `tokenizers` crate uses (`unicode_categories`, `unicode-normalization-alignments`) and the
-//! same `char` methods, so the Unicode tables agree.
+//! It runs one pass per text with reused buffers: normalize into a scratch string (ASCII bytes through a
+//! 128-entry table; other characters through per-character tables built lazily, 256 code points at a time,
+//! with the full Unicode pipeline kept for the few characters whose result depends on their neighbours),
+//! split into words, and match each word greedily with one walk down a byte trie (word-initial pieces, and
+//! continuation pieces keyed without their `##` prefix). Character classes come from the same crates the
+//! `tokenizers` crate uses (`unicode_categories`, `unicode-normalization-alignments`) and the same `char`
+//! methods, so the Unicode tables agree; `tests/native_wordpiece.rs` checks every code point of the tables.
 //!
 //! Texts that contain an added token (in the raw or the normalized text) are left to the `tokenizers`
 //! crate: [`BertWordPiece::push_ids`] returns `false` and the caller falls back. Any `tokenizer.json` that
 //! is not exactly this pipeline is not handled here at all ([`BertWordPiece::from_tokenizer`] is `None`).
+
+use std::sync::OnceLock;
 
 use ahash::AHashMap;
 use aho_corasick::AhoCorasick;
@@ -19,6 +22,7 @@ use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{Model, NormalizedString, Normalizer, Tokenizer};
 use unicode_categories::UnicodeCategories;
+use unicode_normalization_alignments::char::{canonical_combining_class, decompose_canonical};
 use unicode_normalization_alignments::UnicodeNormalization;
 
 /// The native BERT WordPiece pipeline.
@@ -27,10 +31,11 @@ pub struct BertWordPiece {
     handle_chinese_chars: bool,
     strip_accents: bool,
     lowercase: bool,
-    first: AHashMap<Box<str>, u32>,
-    cont: AHashMap<Box<str>, u32>,
-    max_first: usize,
-    max_cont: usize,
+    /// Word-initial pieces, and continuation pieces keyed without their prefix.
+    first: Trie,
+    cont: Trie,
+    /// Every word-initial piece by its text: most words are a piece of their own, found by one hash.
+    whole: AHashMap<Box<str>, u32>,
     unk: u32,
     max_chars: usize,
     /// Added tokens matched against the raw text (`normalized: false`) and against the normalized text.
@@ -46,6 +51,7 @@ pub struct BertWordPiece {
 const DROP: u8 = 0xFF;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Class {
     Word,
     Space,
@@ -75,18 +81,16 @@ impl BertWordPiece {
         let vocab = wp.get_vocab();
         let unk = *vocab.get(&wp.unk_token)?;
         let prefix = wp.continuing_subword_prefix.as_str();
-        let mut first: AHashMap<Box<str>, u32> = AHashMap::with_capacity(vocab.len());
-        let mut cont: AHashMap<Box<str>, u32> = AHashMap::new();
-        for (piece, &id) in &vocab {
-            first.insert(piece.as_str().into(), id);
-            if let Some(rest) = piece.strip_prefix(prefix) {
-                if !rest.is_empty() || prefix.is_empty() {
-                    cont.insert(rest.into(), id);
-                }
-            }
-        }
-        let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
-        let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
+        let first = Trie::new(vocab.iter().map(|(piece, &id)| (piece.as_str(), id)));
+        let whole: AHashMap<Box<str>, u32> = vocab
+            .iter()
+            .map(|(piece, &id)| (piece.as_str().into(), id))
+            .collect();
+        let cont = Trie::new(
+            vocab
+                .iter()
+                .filter_map(|(piece, &id)| piece.strip_prefix(prefix).map(|rest| (rest, id))),
+        );
         // The crate finds `normalized: false` tokens in the raw text, and `normalized: true` tokens in the
         // normalized text by their *normalized* content (it runs the normalizer over each token's content).
         // A text is left to the crate whenever one of these patterns occurs, so the automata must find a
@@ -121,13 +125,7 @@ impl BertWordPiece {
         let mut ascii_class = [Class::Word; 128];
         for b in 0..128u8 {
             let c = b as char;
-            ascii_class[b as usize] = if c.is_whitespace() {
-                Class::Space
-            } else if is_bert_punc(c) {
-                Class::Punct
-            } else {
-                Class::Word
-            };
+            ascii_class[b as usize] = classify(c);
             ascii_norm[b as usize] = if norm.clean_text && (b == 0 || is_control(c)) {
                 DROP
             } else {
@@ -150,8 +148,7 @@ impl BertWordPiece {
             lowercase: norm.lowercase,
             first,
             cont,
-            max_first,
-            max_cont,
+            whole,
             unk,
             max_chars: wp.max_input_chars_per_word,
             added_raw: automaton(raw)?,
@@ -181,17 +178,24 @@ impl BertWordPiece {
         let bytes = normalized.as_bytes();
         let mut start = None;
         let mut i = 0;
+        let mut last: Option<(usize, &Page)> = None;
         while i < bytes.len() {
             let (class, len) = if bytes[i] < 0x80 {
                 (self.ascii_class[bytes[i] as usize], 1)
             } else {
                 let c = normalized[i..].chars().next().expect("a char starts here");
-                let class = if c.is_whitespace() {
-                    Class::Space
-                } else if is_bert_punc(c) {
-                    Class::Punct
-                } else {
-                    Class::Word
+                let index = c as usize / PAGE;
+                let page = match last {
+                    Some((i, page)) if i == index => Some(page),
+                    _ => {
+                        let page = self.chars().page(self, c);
+                        last = page.map(|p| (index, p));
+                        page
+                    }
+                };
+                let class = match page {
+                    Some(page) => page.class[c as usize % PAGE],
+                    None => classify(c),
                 };
                 (class, c.len_utf8())
             };
@@ -252,8 +256,58 @@ impl BertWordPiece {
         scratch.normalized = String::from_utf8(out).expect("normalization writes whole characters");
     }
 
-    /// The full BertNormalizer on a run of non-ASCII characters, appended to `out` as UTF-8.
+    /// The per-character tables of this normalizer configuration (pages built on first use, once per process,
+    /// shared by every tokenizer with the same configuration).
+    fn chars(&self) -> &'static CharTable {
+        static TABLES: [OnceLock<CharTable>; 16] = [const { OnceLock::new() }; 16];
+        let config = [
+            self.clean_text,
+            self.handle_chinese_chars,
+            self.strip_accents,
+            self.lowercase,
+        ];
+        let key = config
+            .iter()
+            .enumerate()
+            .map(|(i, &on)| usize::from(on) << i)
+            .sum::<usize>();
+        TABLES[key].get_or_init(CharTable::new)
+    }
+
+    /// BertNormalizer on a run of non-ASCII characters, appended to `out` as UTF-8: each character's result
+    /// comes from the precomputed table, unless one of them needs its neighbours (a kept combining mark
+    /// that canonical reordering could move) or lies beyond the table; then the whole run goes through
+    /// [`Self::normalize_unicode_full`].
     fn normalize_unicode(&self, text: &str, tmp: &mut String, out: &mut Vec<u8>) {
+        let table = self.chars();
+        let mark = out.len();
+        let mut last: Option<(usize, &Page)> = None; // consecutive characters mostly share a page
+        for c in text.chars() {
+            let index = c as usize / PAGE;
+            let page = match last {
+                Some((i, page)) if i == index => Some(page),
+                _ => {
+                    let page = table.page(self, c);
+                    last = page.map(|p| (index, p));
+                    page
+                }
+            };
+            match page.map(|p| (p, p.entries[c as usize % PAGE])) {
+                Some((page, entry)) if entry & COMPLEX == 0 => {
+                    let (offset, len) = ((entry >> 8) as usize, (entry & LEN_MASK) as usize);
+                    out.extend_from_slice(&page.pool[offset..offset + len]);
+                }
+                _ => {
+                    out.truncate(mark);
+                    self.normalize_unicode_full(text, tmp, out);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The full BertNormalizer on a run of non-ASCII characters, appended to `out` as UTF-8.
+    fn normalize_unicode_full(&self, text: &str, tmp: &mut String, out: &mut Vec<u8>) {
         // 1. clean text, 2. pad Chinese characters, into `tmp`.
         tmp.clear();
         for mut c in text.chars() {
@@ -309,27 +363,19 @@ impl BertWordPiece {
             ids.push(self.unk);
             return;
         }
+        if let Some(&id) = self.whole.get(word) {
+            ids.push(id); // the longest piece that starts the word is the word itself
+            return;
+        }
         let mark = ids.len();
+        let bytes = word.as_bytes();
         let mut start = 0;
-        while start < word.len() {
-            let (map, max) = if start == 0 {
-                (&self.first, self.max_first)
-            } else {
-                (&self.cont, self.max_cont)
-            };
-            let mut end = floor_char_boundary(word, (start + max).min(word.len()));
-            let mut found = None;
-            while end > start {
-                if let Some(&id) = map.get(&word[start..end]) {
-                    found = Some(id);
-                    break;
-                }
-                end = floor_char_boundary(word, end - 1);
-            }
-            match found {
-                Some(id) => {
+        while start < bytes.len() {
+            let trie = if start == 0 { &self.first } else { &self.cont };
+            match trie.longest_prefix(&bytes[start..]) {
+                Some((id, len)) => {
                     ids.push(id);
-                    start = end;
+                    start += len;
                 }
                 None => {
                     ids.truncate(mark);
@@ -341,13 +387,216 @@ impl BertWordPiece {
     }
 }
 
-/// The largest char boundary of `s` at or below `i`.
-#[inline]
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
+/// A byte trie of vocabulary pieces, for WordPiece's greedy longest match: one walk along the word finds the
+/// longest piece that starts it, instead of hashing every candidate length. Pieces are whole UTF-8 strings,
+/// so a match always ends on a character boundary.
+struct Trie {
+    /// Per node: its edges are `labels[edges[n]..edges[n + 1]]` (sorted) leading to `targets[..]`.
+    edges: Vec<u32>,
+    labels: Vec<u8>,
+    targets: Vec<u32>,
+    /// Per node: the id of the piece ending there, or [`NO_ID`].
+    ids: Vec<u32>,
+    /// The root's children by first byte ([`NO_ID`]: none), so the first step is one load.
+    root: Box<[u32; 256]>,
+}
+
+const NO_ID: u32 = u32::MAX;
+
+impl Trie {
+    /// The trie of `pieces` (empty pieces are never matched, as WordPiece never tries an empty piece).
+    fn new<'a>(pieces: impl Iterator<Item = (&'a str, u32)>) -> Self {
+        // Build with per-node edge lists, then lay the edges out flat (node 0 is the root).
+        let mut children: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
+        let mut ids = vec![NO_ID];
+        for (piece, id) in pieces {
+            if piece.is_empty() {
+                continue;
+            }
+            let mut node = 0usize;
+            for &b in piece.as_bytes() {
+                node = match children[node].iter().find(|&&(label, _)| label == b) {
+                    Some(&(_, next)) => next as usize,
+                    None => {
+                        let next = children.len();
+                        children[node].push((b, next as u32));
+                        children.push(Vec::new());
+                        ids.push(NO_ID);
+                        next
+                    }
+                };
+            }
+            ids[node] = id;
+        }
+        let mut edges = Vec::with_capacity(children.len() + 1);
+        let (mut labels, mut targets) = (Vec::new(), Vec::new());
+        let mut root = Box::new([NO_ID; 256]);
+        for (node, mut list) in children.into_iter().enumerate() {
+            list.sort_unstable();
+            edges.push(labels.len() as u32);
+            for (label, target) in list {
+                if node == 0 {
+                    root[label as usize] = target;
+                }
+                labels.push(label);
+                targets.push(target);
+            }
+        }
+        edges.push(labels.len() as u32);
+        Trie {
+            edges,
+            labels,
+            targets,
+            ids,
+            root,
+        }
     }
-    i
+
+    /// The id and byte length of the longest piece that `s` starts with.
+    #[inline]
+    fn longest_prefix(&self, s: &[u8]) -> Option<(u32, usize)> {
+        let mut node = *self.root.get(*s.first()? as usize)?;
+        let mut best = None;
+        let mut i = 1;
+        loop {
+            if node == NO_ID {
+                return best;
+            }
+            let id = self.ids[node as usize];
+            if id != NO_ID {
+                best = Some((id, i));
+            }
+            let Some(&b) = s.get(i) else {
+                return best;
+            };
+            let (lo, hi) = (
+                self.edges[node as usize] as usize,
+                self.edges[node as usize + 1] as usize,
+            );
+            let labels = &self.labels[lo..hi];
+            let found = if labels.len() <= 8 {
+                labels.iter().position(|&l| l == b)
+            } else {
+                labels.binary_search(&b).ok()
+            };
+            node = found.map_or(NO_ID, |k| self.targets[lo + k]);
+            i += 1;
+        }
+    }
+}
+
+/// Code points below this have a precomputed entry: the Basic Multilingual Plane and the two supplementary
+/// planes that hold the CJK extensions. Rarer characters take the full path.
+const TABLE_LIMIT: usize = 0x3_0000;
+/// In a [`CharTable`] entry: the character's result depends on its neighbours.
+const COMPLEX: u32 = 0x80;
+const LEN_MASK: u32 = 0x7F;
+
+/// BertNormalizer and BertPreTokenizer on single characters, for one normalizer configuration.
+///
+/// Every step of BertNormalizer is per character (clean text, Chinese padding, lowercase, and NFD then
+/// dropping non-spacing marks) except NFD's canonical reordering, which sorts runs of characters with a
+/// non-zero combining class. Reordering never crosses a character of class 0, and the marks it moves are
+/// dropped anyway unless they are not non-spacing (a few spacing and enclosing marks): a character whose
+/// normalized form keeps a mark of non-zero class is flagged [`COMPLEX`], and a run containing one is
+/// normalized whole. Everything else is the concatenation of per-character results, exactly.
+struct CharTable {
+    /// One page per 256 code points, each built the first time a character of it is seen: a text touches
+    /// the few pages of its scripts, so the first non-ASCII text costs microseconds, not a whole table.
+    pages: Box<[OnceLock<Page>]>,
+}
+
+struct Page {
+    /// Per code point: `offset << 8 | COMPLEX? | len` of its normalized UTF-8 in `pool`.
+    entries: [u32; PAGE],
+    /// Per code point: the pre-tokenizer's class.
+    class: [Class; PAGE],
+    pool: Vec<u8>,
+}
+
+const PAGE: usize = 256;
+
+impl CharTable {
+    fn new() -> Self {
+        CharTable {
+            pages: (0..TABLE_LIMIT / PAGE).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The page of `c`, built on first use; `None` beyond the table.
+    #[inline]
+    fn page(&self, wp: &BertWordPiece, c: char) -> Option<&Page> {
+        let index = c as usize / PAGE;
+        self.pages
+            .get(index)
+            .map(|page| page.get_or_init(|| Page::build(wp, index)))
+    }
+}
+
+impl Page {
+    fn build(wp: &BertWordPiece, index: usize) -> Self {
+        let mut page = Page {
+            entries: [0; PAGE],
+            class: [Class::Word; PAGE],
+            pool: Vec::with_capacity(PAGE * 3),
+        };
+        let (mut tmp, mut one, mut out) = (String::new(), String::new(), Vec::new());
+        for slot in 0..PAGE {
+            let cp = index * PAGE + slot;
+            let Some(c) = char::from_u32(cp as u32) else {
+                continue; // a surrogate: never in a str
+            };
+            page.class[slot] = classify(c);
+            if cp < 0x80 {
+                continue;
+            }
+            out.clear();
+            let mut itself = true; // its canonical decomposition is the character itself
+            decompose_canonical(c, |d| itself &= d == c);
+            let special = (wp.clean_text && (c == '\u{fffd}' || is_control(c) || is_whitespace(c)))
+                || (wp.handle_chinese_chars && is_chinese_char(c));
+            let complex = if itself && !special {
+                // Most characters: no decomposition, nothing to clean or pad; only the mark drop and lowercase.
+                if !(wp.strip_accents && c.is_mark_nonspacing()) {
+                    let mut buf = [0u8; 4];
+                    if wp.lowercase {
+                        for l in c.to_lowercase() {
+                            out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                        }
+                    } else {
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                }
+                wp.strip_accents && !c.is_mark_nonspacing() && canonical_combining_class(c) != 0
+            } else {
+                one.clear();
+                one.push(c);
+                wp.normalize_unicode_full(&one, &mut tmp, &mut out);
+                wp.strip_accents
+                    && one
+                        .as_str()
+                        .nfd()
+                        .any(|(d, _)| !d.is_mark_nonspacing() && canonical_combining_class(d) != 0)
+            };
+            debug_assert!(out.len() <= LEN_MASK as usize);
+            page.entries[slot] = (page.pool.len() as u32) << 8
+                | if complex { COMPLEX } else { 0 }
+                | out.len() as u32;
+            page.pool.extend_from_slice(&out);
+        }
+        page
+    }
+}
+
+/// BertPreTokenizer's class of a character (of the normalized text).
+fn classify(c: char) -> Class {
+    if c.is_whitespace() {
+        Class::Space
+    } else if is_bert_punc(c) {
+        Class::Punct
+    } else {
+        Class::Word
+    }
 }
 
 // The character classes of the reference `BertNormalizer` / `BertPreTokenizer`.

@@ -51,13 +51,43 @@ fn fixed_cases() {
         "\u{0}\u{1}\u{7f} \u{fffd} \u{200b}\u{feff} \u{a0}\u{2003}\u{3000}",
         "123 1234 12a a12 ... ¿¡ «quoted» — dash … 。，",
         "ﬁ ﬀ Ⅻ ① ＡＢＣ",
+        // Marks that strip_accents keeps and canonical reordering moves: the per-character table flags them.
+        "\u{1D165}\u{1D167} x\u{1D16D}\u{1D165}\u{301} \u{1D15E}\u{1D172}\u{0334}",
+        "e\u{0323}\u{0302} \u{1EC7} \u{0915}\u{093C}\u{094D} \u{1F82}\u{0345} \u{AC00}\u{11A8}",
+        // Beyond the table: plane 3 and above, tags, private use.
+        "\u{30000}\u{31350} \u{E0041}\u{E007F} \u{F0000} a\u{E0100}b",
     ] {
         check(&encs, text).unwrap();
     }
 }
 
+/// Every character of the precomputed table's range on its own, and after a letter and before a mark, so that
+/// each table entry (and each character's class) is checked against the crate.
+#[test]
+fn every_character_of_the_table() {
+    let encs = encoders();
+    let mut text = String::new();
+    for cp in (0x80u32..0x3_0000).chain(0xE_0000..0xE_0200) {
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
+        for context in [["", ""], ["a", "\u{301}"], ["\u{301}", "b"]] {
+            text.clear();
+            text.push_str(context[0]);
+            text.push(c);
+            text.push_str(context[1]);
+            check(&encs, &text).unwrap();
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn marks_and_letters(text in "([a-zA-Zé日]|[\u{300}-\u{36F}]|[\u{1D165}-\u{1D16D}]|[\u{1D17B}-\u{1D182}]|[\u{0900}-\u{097F}]|[\u{1F00}-\u{1FFF}]|[\u{AC00}-\u{AC10}]|[\u{1100}-\u{11FF}]| ){0,30}") {
+        check(&ENCODERS.with(|e| e.clone()), &text)?;
+    }
 
     #[test]
     fn any_unicode(text in any::<String>()) {
