@@ -36,6 +36,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -411,6 +412,10 @@ def encode_files(
         parts.save_manifest()
         row = 0
         bar = tqdm(disable=not progress, unit=" texts", desc="encode", unit_scale=True, initial=skip)
+        # One thread writes batch k (pyarrow releases the GIL) while the next batch is read and encoded; the
+        # parts still get their rows in order, one write at a time.
+        writer = ThreadPoolExecutor(1, thread_name_prefix="staticemb-write")
+        pending: Future | None = None
         try:
             for texts, carried in read_batches(files, fmt=format, column=column, keep=list(keep), rows=batch_rows):
                 n = len(texts)
@@ -421,14 +426,23 @@ def encode_files(
                 texts = texts[cut:]
                 vectors = loaded.encode(texts, dim=width, normalize=norm, num_threads=num_threads,
                                         batch_size=batch_rows)
-                parts.write(_table(row + cut, vectors, precision, {k: v[cut:] for k, v in carried.items()}))
+                table = _table(row + cut, vectors, precision, {k: v[cut:] for k, v in carried.items()})
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(parts.write, table)
                 row += n
                 bar.update(len(texts))
+            if pending is not None:
+                pending.result()
+                pending = None
             parts.close_part()
         except BaseException:
+            if pending is not None:
+                wait([pending])  # the writer finishes its table before the part is abandoned
             parts.abandon()
             raise
         finally:
+            writer.shutdown(wait=True)
             bar.close()
         if row < skip:
             raise InvalidInputError(
