@@ -177,3 +177,28 @@ def test_bad_input_gives_one_line(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, done.stderr)
     assert not (tmp_path / "o4" / "part-00000.parquet").exists()
+
+
+def test_refusals(tmp_path, model):
+    files = write_inputs(tmp_path / "in")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidInputError, match="not empty and holds no staticemb output"):
+        encode_files(model, [str(files[".txt"])], tmp_path / "busy", progress=False)
+    assert os.listdir(tmp_path / "busy") == ["notes.txt"]
+    with pytest.raises(InvalidInputError, match="text file has no columns"):
+        encode_files(model, [str(files[".txt"])], tmp_path / "o1", keep=["id"], progress=False)
+    pq.write_table(pa.table({"text": ["fine", None, "x"]}), tmp_path / "nulls.parquet")
+    with pytest.raises(InvalidInputError, match="row 1 has no text"):
+        encode_files(model, [str(tmp_path / "nulls.parquet")], tmp_path / "o2", progress=False)
+    pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "ints.parquet")
+    with pytest.raises(InvalidInputError, match="not text"):
+        encode_files(model, [str(tmp_path / "ints.parquet")], tmp_path / "o3", progress=False)
+    (tmp_path / "notes.md").write_text("x")
+    with pytest.raises(InvalidInputError, match="unknown input type"):
+        encode_files(model, [str(tmp_path / "notes.md")], tmp_path / "o4", progress=False)
+    with pytest.raises(InvalidInputError, match="precision"):
+        encode_files(model, [str(files[".txt"])], tmp_path / "o5", precision="ubinary", progress=False)
+    # The refused runs left nothing behind (a corrected run then starts afresh).
+    assert not list(tmp_path.glob("o*"))
+    encode_files(model, [str(files[".txt"])], tmp_path / "o1", progress=False)

@@ -381,6 +381,7 @@ def encode_files(
     folder = out.with_name(out.name + ".parts") if npy else out
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"{folder} is a file, not an output folder")
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     from . import __version__
 
@@ -389,6 +390,7 @@ def encode_files(
                    normalize=norm, rows_per_part=rows_per_part, staticemb_version=__version__)
     parts = _Parts(folder, info)
     manifest = folder / MANIFEST
+    fresh = not manifest.exists()
     if manifest.exists():
         try:
             before = RunInfo(**json.loads(manifest.read_text(encoding="utf-8")))
@@ -440,6 +442,10 @@ def encode_files(
             if pending is not None:
                 wait([pending])  # the writer finishes its table before the part is abandoned
             parts.abandon()
+            if fresh and parts.index == 0:  # nothing finished: leave no trace that a corrected run would trip on
+                manifest.unlink(missing_ok=True)
+                if created and not any(folder.iterdir()):
+                    folder.rmdir()
             raise
         finally:
             writer.shutdown(wait=True)
