@@ -4,8 +4,9 @@
 //! It runs one pass per text with reused buffers: normalize into a scratch string (ASCII bytes through a
 //! 128-entry table; other characters through per-character tables built lazily, 256 code points at a time,
 //! with the full Unicode pipeline kept for the few characters whose result depends on their neighbours),
-//! split into words, and match each word greedily with one walk down a byte trie (word-initial pieces, and
-//! continuation pieces keyed without their `##` prefix). Character classes come from the same crates the
+//! split into words, and match each word greedily against two hash maps (word-initial pieces and continuation
+//! pieces, the latter keyed without their `##` prefix), never trying a piece longer than the longest one in
+//! the vocabulary. Character classes come from the same crates the
 //! `tokenizers` crate uses (`unicode_categories`, `unicode-normalization-alignments`) and the same `char`
 //! methods, so the Unicode tables agree; `tests/native_wordpiece.rs` checks every code point of the tables.
 //!
@@ -32,10 +33,10 @@ pub struct BertWordPiece {
     strip_accents: bool,
     lowercase: bool,
     /// Word-initial pieces, and continuation pieces keyed without their prefix.
-    first: Trie,
-    cont: Trie,
-    /// Every word-initial piece by its text: most words are a piece of their own, found by one hash.
-    whole: AHashMap<Box<str>, u32>,
+    first: AHashMap<Box<str>, u32>,
+    cont: AHashMap<Box<str>, u32>,
+    max_first: usize,
+    max_cont: usize,
     unk: u32,
     max_chars: usize,
     /// Added tokens matched against the raw text (`normalized: false`) and against the normalized text.
@@ -81,16 +82,18 @@ impl BertWordPiece {
         let vocab = wp.get_vocab();
         let unk = *vocab.get(&wp.unk_token)?;
         let prefix = wp.continuing_subword_prefix.as_str();
-        let first = Trie::new(vocab.iter().map(|(piece, &id)| (piece.as_str(), id)));
-        let whole: AHashMap<Box<str>, u32> = vocab
-            .iter()
-            .map(|(piece, &id)| (piece.as_str().into(), id))
-            .collect();
-        let cont = Trie::new(
-            vocab
-                .iter()
-                .filter_map(|(piece, &id)| piece.strip_prefix(prefix).map(|rest| (rest, id))),
-        );
+        let mut first: AHashMap<Box<str>, u32> = AHashMap::with_capacity(vocab.len());
+        let mut cont: AHashMap<Box<str>, u32> = AHashMap::new();
+        for (piece, &id) in &vocab {
+            first.insert(piece.as_str().into(), id);
+            if let Some(rest) = piece.strip_prefix(prefix) {
+                if !rest.is_empty() || prefix.is_empty() {
+                    cont.insert(rest.into(), id);
+                }
+            }
+        }
+        let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
+        let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
         // The crate finds `normalized: false` tokens in the raw text, and `normalized: true` tokens in the
         // normalized text by their *normalized* content (it runs the normalizer over each token's content).
         // A text is left to the crate whenever one of these patterns occurs, so the automata must find a
@@ -148,7 +151,8 @@ impl BertWordPiece {
             lowercase: norm.lowercase,
             first,
             cont,
-            whole,
+            max_first,
+            max_cont,
             unk,
             max_chars: wp.max_input_chars_per_word,
             added_raw: automaton(raw)?,
@@ -363,19 +367,27 @@ impl BertWordPiece {
             ids.push(self.unk);
             return;
         }
-        if let Some(&id) = self.whole.get(word) {
-            ids.push(id); // the longest piece that starts the word is the word itself
-            return;
-        }
         let mark = ids.len();
-        let bytes = word.as_bytes();
         let mut start = 0;
-        while start < bytes.len() {
-            let trie = if start == 0 { &self.first } else { &self.cont };
-            match trie.longest_prefix(&bytes[start..]) {
-                Some((id, len)) => {
+        while start < word.len() {
+            let (map, max) = if start == 0 {
+                (&self.first, self.max_first)
+            } else {
+                (&self.cont, self.max_cont)
+            };
+            let mut end = floor_char_boundary(word, (start + max).min(word.len()));
+            let mut found = None;
+            while end > start {
+                if let Some(&id) = map.get(&word[start..end]) {
+                    found = Some(id);
+                    break;
+                }
+                end = floor_char_boundary(word, end - 1);
+            }
+            match found {
+                Some(id) => {
                     ids.push(id);
-                    start += len;
+                    start = end;
                 }
                 None => {
                     ids.truncate(mark);
@@ -383,104 +395,6 @@ impl BertWordPiece {
                     return;
                 }
             }
-        }
-    }
-}
-
-/// A byte trie of vocabulary pieces, for WordPiece's greedy longest match: one walk along the word finds the
-/// longest piece that starts it, instead of hashing every candidate length. Pieces are whole UTF-8 strings,
-/// so a match always ends on a character boundary.
-struct Trie {
-    /// Per node: its edges are `labels[edges[n]..edges[n + 1]]` (sorted) leading to `targets[..]`.
-    edges: Vec<u32>,
-    labels: Vec<u8>,
-    targets: Vec<u32>,
-    /// Per node: the id of the piece ending there, or [`NO_ID`].
-    ids: Vec<u32>,
-    /// The root's children by first byte ([`NO_ID`]: none), so the first step is one load.
-    root: Box<[u32; 256]>,
-}
-
-const NO_ID: u32 = u32::MAX;
-
-impl Trie {
-    /// The trie of `pieces` (empty pieces are never matched, as WordPiece never tries an empty piece).
-    fn new<'a>(pieces: impl Iterator<Item = (&'a str, u32)>) -> Self {
-        // Build with per-node edge lists, then lay the edges out flat (node 0 is the root).
-        let mut children: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
-        let mut ids = vec![NO_ID];
-        for (piece, id) in pieces {
-            if piece.is_empty() {
-                continue;
-            }
-            let mut node = 0usize;
-            for &b in piece.as_bytes() {
-                node = match children[node].iter().find(|&&(label, _)| label == b) {
-                    Some(&(_, next)) => next as usize,
-                    None => {
-                        let next = children.len();
-                        children[node].push((b, next as u32));
-                        children.push(Vec::new());
-                        ids.push(NO_ID);
-                        next
-                    }
-                };
-            }
-            ids[node] = id;
-        }
-        let mut edges = Vec::with_capacity(children.len() + 1);
-        let (mut labels, mut targets) = (Vec::new(), Vec::new());
-        let mut root = Box::new([NO_ID; 256]);
-        for (node, mut list) in children.into_iter().enumerate() {
-            list.sort_unstable();
-            edges.push(labels.len() as u32);
-            for (label, target) in list {
-                if node == 0 {
-                    root[label as usize] = target;
-                }
-                labels.push(label);
-                targets.push(target);
-            }
-        }
-        edges.push(labels.len() as u32);
-        Trie {
-            edges,
-            labels,
-            targets,
-            ids,
-            root,
-        }
-    }
-
-    /// The id and byte length of the longest piece that `s` starts with.
-    #[inline]
-    fn longest_prefix(&self, s: &[u8]) -> Option<(u32, usize)> {
-        let mut node = *self.root.get(*s.first()? as usize)?;
-        let mut best = None;
-        let mut i = 1;
-        loop {
-            if node == NO_ID {
-                return best;
-            }
-            let id = self.ids[node as usize];
-            if id != NO_ID {
-                best = Some((id, i));
-            }
-            let Some(&b) = s.get(i) else {
-                return best;
-            };
-            let (lo, hi) = (
-                self.edges[node as usize] as usize,
-                self.edges[node as usize + 1] as usize,
-            );
-            let labels = &self.labels[lo..hi];
-            let found = if labels.len() <= 8 {
-                labels.iter().position(|&l| l == b)
-            } else {
-                labels.binary_search(&b).ok()
-            };
-            node = found.map_or(NO_ID, |k| self.targets[lo + k]);
-            i += 1;
         }
     }
 }
@@ -586,6 +500,15 @@ impl Page {
         }
         page
     }
+}
+
+/// The largest char boundary of `s` at or below `i`.
+#[inline]
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// BertPreTokenizer's class of a character (of the normalized text).
