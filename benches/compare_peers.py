@@ -1,7 +1,10 @@
 """Compare staticemb's end-to-end encode throughput with its peers on real text.
 
-Every engine embeds the same N English sentences (from Debian package descriptions, see
-``staticemb.corpora``) with the same model: one random-normal float32 table of 30,522 x 1024 paired with the
+Every engine embeds the same N texts with the same model: English sentences (``--corpus english``, the
+default: Debian package descriptions split into sentences, see ``staticemb.corpora``), or, with
+``--corpus multilingual``, the translated one-line Debian package summaries in the 13 languages the project
+builds (de, fr, it, da, es, ja, ru, pt_BR, ko, uk, pl, cs, zh_CN), taken in turn, one language after another;
+the model is one random-normal float32 table of 30,522 x 1024 paired with the
 real bert-base-uncased tokenizer, saved once as a Sentence Transformers static folder and once as a model2vec
 folder. Engines:
 
@@ -21,7 +24,7 @@ otherwise.
 Usage::
 
     python benches/compare_peers.py [--n 50000] [--threads 2] [--minilm-n 2000] [--repeats 3] \\
-        [--output benches/RESULTS-peers.md]
+        [--corpus english|multilingual] [--output benches/RESULTS-peers.md]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import argparse
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import os
 import platform
 import shlex
@@ -82,6 +86,23 @@ class Result:
         return self.sentences / self.seconds
 
 
+LANGUAGES = ["de", "fr", "it", "da", "es", "ja", "ru", "pt_BR", "ko", "uk", "pl", "cs", "zh_CN"]
+
+
+def multilingual_summaries(n: int) -> list[str]:
+    """``n`` translated Debian package summaries, the 13 languages in turn (round robin, until one runs out)."""
+    from staticemb.corpora import debian_descriptions
+
+    per_language = [[d.short for d in debian_descriptions(lang) if d.short.strip()] for lang in LANGUAGES]
+    texts: list[str] = []
+    for row in itertools.zip_longest(*per_language):  # round robin; a language that runs out drops out
+        texts += [t for t in row if t is not None]
+    texts = texts[:n]
+    if len(texts) < n:
+        raise SystemExit(f"error: only {len(texts)} multilingual summaries, fewer than --n {n}")
+    return texts
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=50_000, help="sentences per engine (default: %(default)s)")
@@ -90,6 +111,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--minilm-n", type=int, default=2_000, help="sentences for all-MiniLM-L6-v2 (default: %(default)s)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default: 3)")
+    parser.add_argument("--corpus", choices=["english", "multilingual"], default="english")
     parser.add_argument(
         "--output",
         type=Path,
@@ -218,7 +240,10 @@ def render_report(
         ),
         "versions": versions,
         "text": (
-            f"the first {args.n:,} sentences of `debian_sentences` (mean {mean_tokens:.1f} bert-base-uncased "
+            (f"the first {args.n:,} sentences of `debian_sentences`" if args.corpus == "english" else
+             f"{args.n:,} translated Debian package summaries, {len(LANGUAGES)} languages in turn "
+             f"({', '.join(LANGUAGES)})")
+            + f" (mean {mean_tokens:.1f} bert-base-uncased "
             f"tokens, no special tokens); all-MiniLM-L6-v2 on the first {min(args.minilm_n, args.n):,}"
         ),
         "model": (
@@ -262,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
     threads = args.threads
 
     print(f"loading {args.n:,} sentences ...", flush=True)
-    texts = load_sentences(args.n)
+    texts = load_sentences(args.n) if args.corpus == "english" else multilingual_summaries(args.n)
     minilm_texts = texts[: args.minilm_n]
 
     with tempfile.TemporaryDirectory(prefix="staticemb-peers-") as tmp:
