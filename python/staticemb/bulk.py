@@ -142,6 +142,17 @@ def _decode(path: str, n: int, raw: bytes) -> str:
         raise InvalidInputError(f"{path}:{n}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
+def json_object(path: str, n: int, line: str) -> dict[str, Any]:
+    """Line ``n`` of the JSONL file ``path`` as a JSON object, or :class:`InvalidInputError` naming the line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise InvalidInputError(f"{path}:{n}: not a JSON line ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise InvalidInputError(f"{path}:{n}: a JSON line must be an object, got {type(obj).__name__}")
+    return obj
+
+
 def _text_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) -> Iterator[tuple[list, dict]]:
     texts: list[str] = []
     carried: dict[str, list] = {k: [] for k in keep}
@@ -152,12 +163,7 @@ def _text_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) 
         else:
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InvalidInputError(f"{path}:{n}: not a JSON line ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise InvalidInputError(f"{path}:{n}: a JSON line must be an object, got {type(obj).__name__}")
+            obj = json_object(path, n, line)
             text = obj.get(column)
             if not isinstance(text, str):
                 what = "has no field" if column not in obj else f"has a {type(text).__name__} in field"
@@ -333,11 +339,6 @@ class _Parts:
         os.replace(tmp, self.folder / MANIFEST)
 
 
-def _revision(model: Any) -> str | None:
-    source = Path(str(model._info.get("source", "")))
-    return source.name if source.parent.name == "snapshots" else None
-
-
 def encode_files(
     model: Any,
     inputs: Sequence[str],
@@ -385,7 +386,7 @@ def encode_files(
     folder.mkdir(parents=True, exist_ok=True)
     from . import __version__
 
-    info = RunInfo(model=spec, revision=_revision(loaded), inputs=[os.path.abspath(f) if f != "-" else f
+    info = RunInfo(model=spec, revision=loaded._info.get("revision"), inputs=[os.path.abspath(f) if f != "-" else f
                    for f in files], column=column, keep=list(keep), format=format, dim=width, precision=precision,
                    normalize=norm, rows_per_part=rows_per_part, staticemb_version=__version__)
     parts = _Parts(folder, info)

@@ -103,6 +103,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _read_texts(path: str, limit: int | None) -> list[str]:
+    from .bulk import json_object
+
     texts: list[str] = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -111,12 +113,7 @@ def _read_texts(path: str, limit: int | None) -> list[str]:
                 if not line.strip():
                     continue
                 if path.endswith(".jsonl"):
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise InvalidInputError(f"{path}:{n} is not a JSON line: {e}") from None
-                    if not isinstance(row, dict):
-                        raise InvalidInputError(f"{path}:{n} is not a JSON object")
+                    row = json_object(path, n, line)
                     texts.extend(row[k] for k in ("text", "anchor", "positive") if isinstance(row.get(k), str))
                 else:
                     texts.append(line)

@@ -283,9 +283,9 @@ class StaticModel:
         use_mmap = _inputs.flag("mmap", mmap, default=True)
         folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir)
         loaded = _io.read_folder(folder, mmap=use_mmap)
-        from_hub = not Path(text).expanduser().is_dir()
-        base_model = text if from_hub else _io.card_base_model(folder)
-        if base_model:
+        if not Path(text).expanduser().is_dir():  # a Hub id: snapshot_download's folder is named by the commit
+            loaded.info.update(hub_id=text, revision=folder.name, base_model=text)
+        elif base_model := _io.card_base_model(folder):
             loaded.info["base_model"] = base_model
         try:
             model = cls(

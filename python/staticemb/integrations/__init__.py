@@ -41,6 +41,15 @@ def _load_model(model: Any) -> StaticModel:
     return model if isinstance(model, StaticModel) else StaticModel.from_pretrained(model)
 
 
+def _encode_options(adapter: Any) -> dict[str, Any]:
+    """The :meth:`~staticemb.StaticModel.encode` options every adapter carries."""
+    return {
+        "normalize_embeddings": adapter.normalize_embeddings,
+        "truncate_dim": adapter.truncate_dim,
+        "num_threads": adapter.num_threads,
+    }
+
+
 def _model_name(model: Any) -> str | None:
     """The path or Hub id ``model`` names; ``None`` when it names none (a loaded model)."""
     if isinstance(model, (str, os.PathLike)):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import StaticModel
 
-__all__ = ["get_model", "worker_threads"]
+__all__ = ["get_model", "model_spec", "worker_threads"]
 
 _MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], StaticModel] = {}
 _LOCK = threading.Lock()
@@ -50,14 +50,7 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     """
     from ..model import StaticModel
 
-    if isinstance(spec, StaticModel):
-        raise TypeError(
-            "get_model needs the model's folder path or Hub id, not a loaded StaticModel: a loaded model would be "
-            "pickled into every task (a copy per worker); pass the path it was loaded from"
-        )
-    if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"get_model needs a folder path or Hub id, not {type(spec).__name__}")
-    key = (os.fspath(spec), tuple(sorted(load_kwargs.items())))
+    key = (model_spec(spec), tuple(sorted(load_kwargs.items())))
     model = _MODELS.get(key)
     if model is not None:
         return model
@@ -67,6 +60,22 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
             model = StaticModel.from_pretrained(key[0], **load_kwargs)
             _MODELS[key] = model
     return model
+
+
+def model_spec(spec: Any) -> str:
+    """``spec`` as the string a worker loads the model from: a folder path or Hub id. A loaded
+    :class:`~staticemb.StaticModel` is refused with ``TypeError``: an engine would pickle the whole table into
+    every task and unpickle a private copy in every worker."""
+    from ..model import StaticModel
+
+    if isinstance(spec, StaticModel):
+        raise TypeError(
+            "pass the model's folder path or Hub id, not a loaded StaticModel: an engine would pickle the whole "
+            "table into every task (a private copy in every worker); pass the path it was loaded from"
+        )
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"model must be a folder path or Hub id, not {type(spec).__name__}")
+    return os.fspath(spec)
 
 
 def worker_threads(cpus: float | int | None) -> int:

@@ -20,7 +20,7 @@ except ImportError as e:
     raise ImportError('staticemb.integrations.chroma needs chromadb: pip install "staticemb[chroma]"') from e
 
 from ..model import StaticModel
-from . import ModelLike, _load_model, _model_name
+from . import ModelLike, _encode_options, _load_model, _model_name
 
 __all__ = ["StaticEmbeddingFunction"]
 
@@ -72,11 +72,7 @@ class StaticEmbeddingFunction(EmbeddingFunction[Documents]):
         self.num_threads = num_threads
 
     def _options(self) -> dict[str, Any]:
-        return {
-            "normalize_embeddings": self.normalize_embeddings,
-            "truncate_dim": self.truncate_dim,
-            "num_threads": self.num_threads,
-        }
+        return _encode_options(self)
 
     def __call__(self, input: Documents) -> Embeddings:
         """Document vectors: one 1-D float32 array per text."""

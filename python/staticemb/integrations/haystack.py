@@ -34,7 +34,7 @@ except ImportError as e:
     ) from e
 
 from ..model import StaticModel
-from . import ModelLike, _load_model, _model_name
+from . import ModelLike, _encode_options, _load_model, _model_name
 
 __all__ = ["StaticDocumentEmbedder", "StaticTextEmbedder"]
 
@@ -73,12 +73,7 @@ class _StaticEmbedder:
         return self._model
 
     def _options(self) -> dict[str, Any]:
-        return {
-            "normalize_embeddings": self.normalize_embeddings,
-            "truncate_dim": self.truncate_dim,
-            "num_threads": self.num_threads,
-            "show_progress_bar": self.progress_bar,
-        }
+        return {**_encode_options(self), "show_progress_bar": self.progress_bar}
 
     def _init_parameters(self) -> dict[str, Any]:
         name = _model_name(self.model)

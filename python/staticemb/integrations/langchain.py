@@ -17,7 +17,7 @@ except ImportError as e:
     ) from e
 
 from ..model import StaticModel
-from . import ModelLike, _load_model
+from . import ModelLike, _encode_options, _load_model
 
 __all__ = ["StaticEmbeddings"]
 
@@ -51,11 +51,7 @@ class StaticEmbeddings(Embeddings):
         self.num_threads = num_threads
 
     def _options(self) -> dict[str, Any]:
-        return {
-            "normalize_embeddings": self.normalize_embeddings,
-            "truncate_dim": self.truncate_dim,
-            "num_threads": self.num_threads,
-        }
+        return _encode_options(self)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, as lists of Python floats, encoded in one call."""

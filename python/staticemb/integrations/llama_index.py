@@ -19,7 +19,7 @@ except ImportError as e:
     ) from e
 
 from ..model import StaticModel
-from . import ModelLike, _load_model, _model_name
+from . import ModelLike, _encode_options, _load_model, _model_name
 
 __all__ = ["StaticEmbedding"]
 
@@ -99,11 +99,7 @@ class StaticEmbedding(BaseEmbedding):
         return self._model
 
     def _options(self) -> dict[str, Any]:
-        return {
-            "normalize_embeddings": self.normalize_embeddings,
-            "truncate_dim": self.truncate_dim,
-            "num_threads": self.num_threads,
-        }
+        return _encode_options(self)
 
     def _get_query_embedding(self, query: str) -> Embedding:
         result: Embedding = self._model.encode_query(query, **self._options()).tolist()

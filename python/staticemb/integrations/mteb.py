@@ -74,16 +74,11 @@ FOLDER_FORMATS = ("sentence-transformers", "model2vec")
 """Model folders staticemb reads (their tables are ``.safetensors`` files)."""
 
 
-def _hub_origin(source: object) -> tuple[str, str] | None:
-    """``(repo id, commit)`` when ``source`` is a snapshot folder of the Hugging Face cache
-    (``…/models--{org}--{name}/snapshots/{commit}``), which is where ``from_pretrained`` puts a Hub model."""
-    if not isinstance(source, (str, os.PathLike)):
+def _hub_origin(info: dict[str, Any]) -> tuple[str, str] | None:
+    """``(repo id, commit)`` of a model ``from_pretrained`` loaded from the Hugging Face Hub (its ``info``)."""
+    if "hub_id" not in info:
         return None
-    parts = Path(source).parts
-    if len(parts) < 3 or parts[-2] != "snapshots" or not parts[-3].startswith("models--"):
-        return None
-    repo_id = parts[-3][len("models--") :].replace("--", "/")  # Hub ids never contain "--"
-    return repo_id, parts[-1]
+    return info["hub_id"], info["revision"]
 
 
 def static_model_meta(
@@ -119,7 +114,7 @@ def static_model_meta(
     stand in for, one another.
     """
     info: dict[str, Any] = getattr(model, "_info", {})
-    origin = _hub_origin(info.get("source"))
+    origin = _hub_origin(info)
     if name is None and origin is not None:
         name = origin[0]
     from_hub = origin is not None and name == origin[0]
@@ -229,7 +224,7 @@ class StaticMTEBEncoder(AbsEncoder):
         self.num_threads = num_threads
         self._explicit_prompts = model_prompts is not None
         self.model_prompts = dict(model_prompts) if model_prompts is not None else self.model.prompts
-        origin = _hub_origin(getattr(self.model, "_info", {}).get("source"))
+        origin = _hub_origin(getattr(self.model, "_info", {}))
         self.mteb_model_meta = static_model_meta(
             self.model,
             name=name,

@@ -49,7 +49,7 @@ try:
 except ImportError as e:
     raise ImportError('staticemb.integrations.ray needs ray[data]: pip install "staticemb[ray]"') from e
 
-from ._worker import get_model, worker_threads
+from ._worker import get_model, model_spec, worker_threads
 
 __all__ = ["StaticEmbedder", "embed_batch", "embed_dataset"]
 
@@ -225,11 +225,7 @@ def embed_dataset(
     ``batch_size`` is the rows per call (``None``: a whole block). ``column``, ``dim``, ``normalize`` and
     ``load_kwargs`` are as in :func:`embed_batch`.
     """
-    if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(
-            f"model must be the model's folder path or Hub id, not {type(model).__name__}: the workers load it "
-            "themselves (a loaded model would be copied into every task)"
-        )
+    spec = model_spec(model)
     if not ray.is_initialized():
         ray.init()  # what Ray Data itself does on the first run; here to size the pool
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -237,7 +233,7 @@ def embed_dataset(
     if rows_per_block is not None and workers > 1 and _STREAMING_REPARTITION:
         ds = ds.repartition(target_num_rows_per_block=rows_per_block)
     options: dict[str, Any] = {
-        "model": os.fspath(model),
+        "model": spec,
         "column": column,
         "output_column": output_column,
         "dim": dim,

@@ -54,7 +54,7 @@ except ImportError as e:
         'staticemb.integrations.spark needs pyspark and pyarrow: pip install "staticemb[spark]"'
     ) from e
 
-from ._worker import get_model
+from ._worker import get_model, model_spec
 
 __all__ = ["decode_binary", "embed_arrow", "embed_dataframe", "mapinarrow_udf"]
 
@@ -67,16 +67,7 @@ _MAX_BINARY_BYTES = 2**31 - 1
 """The most bytes an Arrow ``binary`` array holds (its offsets are int32); larger batches are split."""
 
 
-def _check(model: Any, output: str, keep: Sequence[str] | None) -> list[str] | None:
-    from ..model import StaticModel
-
-    if isinstance(model, StaticModel):
-        raise TypeError(
-            "pass the model's folder path or Hub id, not a loaded StaticModel: Spark would pickle the whole table "
-            "into every task and unpickle a private copy in every Python worker"
-        )
-    if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"model must be a folder path or Hub id, not {type(model).__name__}")
+def _check(output: str, keep: Sequence[str] | None) -> list[str] | None:
     if output not in OUTPUTS:
         raise ValueError(f"output must be 'binary' or 'array', got {output!r}")
     if isinstance(keep, str):
@@ -173,10 +164,11 @@ def embed_arrow(
         num_threads: encode threads per task: 1, as Spark runs one task per core.
         load_kwargs: passed to :meth:`~staticemb.StaticModel.from_pretrained` (values must be hashable).
     """
-    kept = _check(model, output, keep)
+    spec = model_spec(model)
+    kept = _check(output, keep)
     return functools.partial(
         _map_batches,
-        model=os.fspath(model),
+        model=spec,
         column=column,
         output_column=output_column,
         dim=dim,
