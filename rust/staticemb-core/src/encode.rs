@@ -12,6 +12,7 @@ use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, PoolOptions};
 use crate::table::{check_ids_below, Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
+use crate::unigram::{NativeUnigram, UnigramScratch};
 use crate::wordpiece::{BertWordPiece, WordPieceScratch};
 
 /// Marks a token id that is dropped before pooling (model2vec drops the unknown token).
@@ -125,11 +126,57 @@ impl Truncation {
     }
 }
 
+/// The native tokenizer pipeline of an encoder, if its configuration has one.
+enum Native {
+    None,
+    WordPiece(BertWordPiece),
+    Unigram(NativeUnigram),
+}
+
+/// The `tokenizers` crate's tokenizer: parsed at load, or, when a native pipeline that needs nothing from it
+/// runs (the native Unigram), parsed on first use from the kept `tokenizer.json` (a 250k-piece Unigram
+/// model costs the crate seconds and hundreds of MB).
+struct CrateTokenizer {
+    json: Option<Box<str>>,
+    parsed: OnceLock<std::result::Result<Tokenizer, String>>,
+}
+
+impl CrateTokenizer {
+    fn parsed(tokenizer: Tokenizer) -> Self {
+        let parsed = OnceLock::new();
+        let _ = parsed.set(Ok(tokenizer));
+        CrateTokenizer { json: None, parsed }
+    }
+
+    fn get(&self) -> Result<&Tokenizer> {
+        self.parsed
+            .get_or_init(|| {
+                let json = self.json.as_deref().unwrap_or_default();
+                guarded(|| {
+                    let mut tokenizer = Tokenizer::from_str(json)?;
+                    tokenizer.with_padding(None);
+                    tokenizer.with_truncation(None)?;
+                    Ok(tokenizer)
+                })
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::Tokenizer(e.clone()))
+    }
+}
+
+/// Reusable buffers of one worker's tokenizer.
+#[derive(Default)]
+pub struct TokenScratch {
+    wordpiece: WordPieceScratch,
+    unigram: UnigramScratch,
+}
+
 /// A tokenizer plus a token map, shareable across threads. The table is passed per call so that the caller
 /// (NumPy) keeps ownership of it.
 pub struct TextEncoder {
-    tokenizer: Tokenizer,
-    native: Option<BertWordPiece>,
+    tokenizer: CrateTokenizer,
+    native: Native,
     vocab: usize,
     map: TokenMap,
     required_rows: usize,
@@ -144,7 +191,7 @@ pub struct TextEncoder {
 /// Reusable buffers of one worker.
 #[derive(Default)]
 struct Scratch {
-    wordpiece: WordPieceScratch,
+    tokens: TokenScratch,
     ids: Vec<u32>,
     rows: Vec<u32>,
     weights: Vec<f32>,
@@ -168,28 +215,62 @@ impl TextEncoder {
         weights: Option<&[f32]>,
         drop_unknown: bool,
     ) -> Result<Self> {
-        let (tokenizer, native, file_truncation) = guarded(|| {
-            let mut tokenizer = Tokenizer::from_str(json)?;
-            let file_truncation = tokenizer.get_truncation().map(|t| Truncation {
-                max_tokens: Some(t.max_length),
-                keep_end: t.direction == tokenizers::TruncationDirection::Left,
-            });
-            tokenizer.with_padding(None);
-            tokenizer.with_truncation(None)?;
-            let native = BertWordPiece::from_tokenizer(&tokenizer);
-            Ok((tokenizer, native, file_truncation))
-        })?;
-        let vocab = tokenizer
-            .get_vocab(true)
-            .values()
-            .map(|&id| id as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let unknown = if drop_unknown {
-            unknown_token_id(&tokenizer)?
-        } else {
-            None
+        // A Unigram model the native pipeline supports never needs the crate's tokenizer up front.
+        let unigram = match catch_unwind(AssertUnwindSafe(|| NativeUnigram::from_json(json))) {
+            Ok(Ok(found)) => found,
+            Ok(Err(msg)) => return Err(Error::Tokenizer(msg)),
+            Err(_) => {
+                return Err(Error::Tokenizer(
+                    "the tokenizer definition panicked the parser".into(),
+                ))
+            }
         };
+        let (tokenizer, native, file_truncation, vocab, unk_id) = match unigram {
+            Some((native, facts)) => (
+                CrateTokenizer {
+                    json: Some(json.into()),
+                    parsed: OnceLock::new(),
+                },
+                Native::Unigram(native),
+                facts.truncation.map(|t| Truncation {
+                    max_tokens: Some(t.max_length),
+                    keep_end: t.keeps_end(),
+                }),
+                facts.vocab,
+                facts.unk_id,
+            ),
+            None => {
+                let (tokenizer, native, file_truncation) = guarded(|| {
+                    let mut tokenizer = Tokenizer::from_str(json)?;
+                    let file_truncation = tokenizer.get_truncation().map(|t| Truncation {
+                        max_tokens: Some(t.max_length),
+                        keep_end: t.direction == tokenizers::TruncationDirection::Left,
+                    });
+                    tokenizer.with_padding(None);
+                    tokenizer.with_truncation(None)?;
+                    let native = match BertWordPiece::from_tokenizer(&tokenizer) {
+                        Some(wp) => Native::WordPiece(wp),
+                        None => Native::None,
+                    };
+                    Ok((tokenizer, native, file_truncation))
+                })?;
+                let vocab = tokenizer
+                    .get_vocab(true)
+                    .values()
+                    .map(|&id| id as usize + 1)
+                    .max()
+                    .unwrap_or(0);
+                let unk_id = unknown_token_id(&tokenizer)?;
+                (
+                    CrateTokenizer::parsed(tokenizer),
+                    native,
+                    file_truncation,
+                    vocab,
+                    unk_id,
+                )
+            }
+        };
+        let unknown = if drop_unknown { unk_id } else { None };
         let drop: Vec<u32> = unknown.into_iter().collect();
         let map = TokenMap::new(vocab, mapping, weights, &drop)?;
         let required_rows = map.required_rows(vocab);
@@ -205,19 +286,22 @@ impl TextEncoder {
         })
     }
 
-    /// Always use the `tokenizers` crate, even for a tokenizer the native WordPiece supports.
-    pub fn without_native(mut self) -> Self {
-        self.native = None;
-        self
+    /// Always use the `tokenizers` crate, even for a tokenizer a native pipeline supports (parsing it now,
+    /// so that a definition the crate rejects fails here).
+    pub fn without_native(mut self) -> Result<Self> {
+        self.native = Native::None;
+        self.tokenizer.get()?;
+        Ok(self)
     }
 
-    /// Which tokenizer runs: `"native-wordpiece"` (BERT-style WordPiece, see [`BertWordPiece`]) or
-    /// `"tokenizers"` (the `tokenizers` crate, for every other `tokenizer.json`).
+    /// Which tokenizer runs: `"native-wordpiece"` (BERT-style WordPiece, see [`BertWordPiece`]),
+    /// `"native-unigram"` (SentencePiece Unigram with Metaspace, see [`NativeUnigram`]) or `"tokenizers"`
+    /// (the `tokenizers` crate, for every other `tokenizer.json`).
     pub fn backend(&self) -> &'static str {
-        if self.native.is_some() {
-            "native-wordpiece"
-        } else {
-            "tokenizers"
+        match self.native {
+            Native::WordPiece(_) => "native-wordpiece",
+            Native::Unigram(_) => "native-unigram",
+            Native::None => "tokenizers",
         }
     }
 
@@ -244,10 +328,13 @@ impl TextEncoder {
 
     /// The median length in characters of the vocabulary's tokens (added tokens included), rounded down: the
     /// figure model2vec uses to cut a text before tokenizing it with a `max_length`.
-    pub fn median_token_chars(&self) -> usize {
-        *self.median_token_chars.get_or_init(|| {
-            let mut lengths: Vec<usize> = self
-                .tokenizer
+    pub fn median_token_chars(&self) -> Result<usize> {
+        if let Some(&m) = self.median_token_chars.get() {
+            return Ok(m);
+        }
+        let tokenizer = self.tokenizer.get()?;
+        Ok(*self.median_token_chars.get_or_init(|| {
+            let mut lengths: Vec<usize> = tokenizer
                 .get_vocab(true)
                 .keys()
                 .map(|t| t.chars().count())
@@ -262,12 +349,12 @@ impl TextEncoder {
             } else {
                 (lengths[n / 2 - 1] + lengths[n / 2]) / 2
             }
-        })
+        }))
     }
 
-    /// The wrapped tokenizer.
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
+    /// The wrapped `tokenizers` tokenizer (parsed on first use when a native Unigram runs).
+    pub fn tokenizer(&self) -> Result<&Tokenizer> {
+        self.tokenizer.get()
     }
 
     /// Check that `table` has a row for every id this encoder can produce.
@@ -286,7 +373,7 @@ impl TextEncoder {
     /// this is the tokenizer's own output.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
         let mut ids = Vec::new();
-        self.push_token_ids(text, &mut ids, &mut WordPieceScratch::default())?;
+        self.push_token_ids(text, &mut ids, &mut TokenScratch::default())?;
         Ok(ids)
     }
 
@@ -295,7 +382,7 @@ impl TextEncoder {
         let parts = map_ranges(threads, texts.len(), 256, |range| {
             let mut ids = Vec::new();
             let mut lengths = Vec::with_capacity(range.len());
-            let mut scratch = WordPieceScratch::default();
+            let mut scratch = TokenScratch::default();
             for i in range {
                 let before = ids.len();
                 self.push_token_ids(texts[i], &mut ids, &mut scratch)
@@ -318,18 +405,35 @@ impl TextEncoder {
         Ok((ids, offsets))
     }
 
-    /// Append the token ids of `text` to `ids`: through the native WordPiece when this tokenizer has one
+    /// Append the token ids of `text` to `ids`: through the native pipeline when this tokenizer has one
     /// and the text holds no added token, otherwise through the `tokenizers` crate.
     pub fn push_token_ids(
         &self,
         text: &str,
         ids: &mut Vec<u32>,
-        scratch: &mut WordPieceScratch,
+        scratch: &mut TokenScratch,
     ) -> Result<()> {
-        if let Some(native) = &self.native {
-            if native.push_ids(text, ids, scratch) {
-                return Ok(());
+        match &self.native {
+            Native::WordPiece(native) => {
+                if native.push_ids(text, ids, &mut scratch.wordpiece) {
+                    return Ok(());
+                }
             }
+            Native::Unigram(native) => {
+                // The charsmap comes from the file: a malformed one may panic `spm_precompiled`.
+                let before = ids.len();
+                match catch_unwind(AssertUnwindSafe(|| {
+                    native.push_ids(text, ids, &mut scratch.unigram)
+                })) {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {}
+                    Err(_) => {
+                        ids.truncate(before);
+                        scratch.unigram = UnigramScratch::default();
+                    }
+                }
+            }
+            Native::None => {}
         }
         self.push_token_ids_crate(text, ids)
     }
@@ -341,7 +445,7 @@ impl TextEncoder {
     /// instead of building an `Encoding` (which copies every token's string, offsets and masks). The
     /// post-processor is skipped: without special tokens it does not change ids.
     pub fn push_token_ids_crate(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
-        let tok = &self.tokenizer;
+        let tok = self.tokenizer.get()?;
         guarded(|| {
             let mut pre = tok
                 .get_added_vocabulary()
@@ -413,7 +517,7 @@ impl TextEncoder {
         row: &mut [f32],
     ) -> Result<()> {
         s.ids.clear();
-        self.push_token_ids(text, &mut s.ids, &mut s.wordpiece)?;
+        self.push_token_ids(text, &mut s.ids, &mut s.tokens)?;
         truncation.apply(&mut s.ids);
         self.pool_mapped(table, opts, s, row);
         Ok(())

@@ -1,7 +1,7 @@
 //! staticemb-core: the pure-Rust engine of staticemb.
 //!
 //! A static embedding model is a tokenizer plus one table of token vectors; a text's embedding is the mean of
-//! its tokens' rows. This crate tokenizes (through the `tokenizers` crate) and pools in one multithreaded pass,
+//! its tokens' rows. This crate tokenizes (natively for WordPiece and SentencePiece Unigram, through the `tokenizers` crate otherwise) and pools in one multithreaded pass,
 //! with runtime-dispatched SIMD kernels ([`Kernel`]), Matryoshka truncation before the gather
 //! ([`PoolOptions::dim`]) and optional L2 normalization. It has no Python dependency; the `staticemb-py` crate
 //! binds it.
@@ -15,15 +15,17 @@ mod kernels;
 mod pool;
 mod table;
 mod threads;
+mod unigram;
 mod weights;
 mod wordpiece;
 
-pub use encode::{TextEncoder, TokenMap, Truncation};
+pub use encode::{TextEncoder, TokenMap, TokenScratch, Truncation};
 pub use error::{Error, Result};
 pub use kernels::Kernel;
 pub use pool::{check_offsets, pool_bags, PoolOptions, BLOCK_ROWS};
 pub use table::{Storage, Table, TokenId};
 pub use threads::{available_threads, cached_pools, Threads, CACHED_POOLS};
+pub use unigram::{NativeUnigram, UnigramScratch};
 pub use weights::{read_model_weights, Layout, ModelWeights, TensorSlice};
 pub use wordpiece::{BertWordPiece, WordPieceScratch};
 

@@ -256,13 +256,15 @@ impl PyModel {
             .transpose()
             .map_err(slice_err("the token weights"))?;
         let encoder = py
-            .detach(|| TextEncoder::new(tokenizer_json, mapping, weights, drop_unknown))
+            .detach(|| {
+                let encoder = TextEncoder::new(tokenizer_json, mapping, weights, drop_unknown)?;
+                if native {
+                    Ok(encoder)
+                } else {
+                    encoder.without_native()
+                }
+            })
             .map_err(to_py)?;
-        let encoder = if native {
-            encoder
-        } else {
-            encoder.without_native()
-        };
         let (rows, width) = table.with(py, |t| {
             encoder.check_table(t).map_err(to_py)?;
             Ok((t.rows(), t.width()))
@@ -281,7 +283,7 @@ impl PyModel {
         self.encoder.vocab_size()
     }
 
-    /// `"native-wordpiece"` or `"tokenizers"`: which tokenizer implementation runs.
+    /// `"native-wordpiece"`, `"native-unigram"` or `"tokenizers"`: which tokenizer implementation runs.
     #[getter]
     fn backend(&self) -> &'static str {
         self.encoder.backend()
@@ -309,8 +311,9 @@ impl PyModel {
 
     /// The median length in characters of the vocabulary's tokens (model2vec's text cut uses it).
     #[getter]
-    fn median_token_chars(&self) -> usize {
-        self.encoder.median_token_chars()
+    fn median_token_chars(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| self.encoder.median_token_chars())
+            .map_err(to_py)
     }
 
     /// The unknown token's id when it is dropped before pooling, else `None`.

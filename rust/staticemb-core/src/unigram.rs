@@ -1,0 +1,693 @@
+//! A native SentencePiece Unigram pipeline: the ids of the `tokenizers` crate, without building it.
+//!
+//! Supported `tokenizer.json` configurations (everything else goes to the crate):
+//! - normalizer: none, or any sequence of `Precompiled` (SentencePiece's charsmap, read with the
+//!   `spm_precompiled` crate that `tokenizers` itself uses), `NFC`/`NFD`/`NFKC`/`NFKD`, `Lowercase`, `Strip`,
+//!   `Replace` of a literal string, and `Replace` of the regex `" {2,}"` (XLM-R's run-of-spaces rule);
+//! - pre-tokenizer: `Metaspace` (any replacement character, prepend scheme and split setting);
+//! - model: `Unigram`, with or without `byte_fallback`.
+//!
+//! The Viterbi search is the crate's (`Unigram::encode_optimized`, after SentencePiece): the same candidate
+//! order, the same strict comparisons in `f64`, the same unknown-character penalty and fusing of unknown runs,
+//! so ids are identical, ties included. Vocabulary prefixes are enumerated by a character-wise double-array
+//! trie ([`crawdad`]), built once from the pieces; nothing else of the 250k-piece vocabulary is kept.
+//!
+//! Texts that contain an added token (in the raw or the normalized text) are left to the `tokenizers`
+//! crate, exactly as with the native WordPiece.
+
+use std::sync::OnceLock;
+
+use ahash::AHashMap;
+use aho_corasick::AhoCorasick;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use spm_precompiled::Precompiled;
+use unicode_normalization_alignments::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// The crate's penalty below the lowest piece score for an unknown character (`K_UNK_PENALTY`).
+const UNK_PENALTY: f64 = 10.0;
+
+/// One normalization step.
+enum Step {
+    Precompiled(Box<CharsMap>),
+    Nfc,
+    Nfd,
+    Nfkc,
+    Nfkd,
+    Lowercase,
+    Strip {
+        left: bool,
+        right: bool,
+    },
+    Replace {
+        from: String,
+        to: String,
+    },
+    /// `Replace` of the regex `" {2,}"`: every run of two or more spaces becomes `to`.
+    CollapseSpaces {
+        to: String,
+    },
+}
+
+/// When the Metaspace pre-tokenizer prepends its replacement character.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prepend {
+    Always,
+    First,
+    Never,
+}
+
+/// The parts of a `tokenizer.json` the native pipeline reads; the rest is validated by the crate types.
+#[derive(Deserialize)]
+struct FileJson<'a> {
+    #[serde(borrow, default)]
+    normalizer: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pre_tokenizer: Option<&'a RawValue>,
+    #[serde(borrow)]
+    model: &'a RawValue,
+    #[serde(default)]
+    added_tokens: Vec<AddedJson>,
+    #[serde(default)]
+    truncation: Option<TruncationJson>,
+}
+
+#[derive(Deserialize)]
+struct AddedJson {
+    id: u32,
+    content: String,
+    #[serde(default)]
+    normalized: bool,
+}
+
+/// The truncation block of a `tokenizer.json`.
+#[derive(Deserialize)]
+pub(crate) struct TruncationJson {
+    pub(crate) max_length: usize,
+    #[serde(default)]
+    direction: Option<String>,
+}
+
+impl TruncationJson {
+    /// Whether the file keeps the end of a text (`"direction": "Left"`).
+    pub(crate) fn keeps_end(&self) -> bool {
+        self.direction.as_deref() == Some("Left")
+    }
+}
+
+#[derive(Deserialize)]
+struct ModelKind<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct UnigramJson {
+    vocab: Vec<(String, f64)>,
+    #[serde(default)]
+    unk_id: Option<usize>,
+    #[serde(default)]
+    byte_fallback: bool,
+}
+
+/// What a `tokenizer.json` says besides the pipeline: the facts the encoder needs without the crate.
+pub(crate) struct FileFacts {
+    /// One more than the largest id (pieces and added tokens).
+    pub(crate) vocab: usize,
+    pub(crate) unk_id: Option<u32>,
+    pub(crate) truncation: Option<TruncationJson>,
+}
+
+/// SentencePiece's precompiled charsmap with a per-character memo: the crate's `transform` allocates on
+/// every call, so the result for each single code point is computed once, by lazily built pages.
+struct CharsMap {
+    map: Precompiled,
+    pages: Vec<OnceLock<Box<CharPage>>>,
+}
+
+const PAGE: usize = 256;
+const KEEP: u32 = u32::MAX;
+
+struct CharPage {
+    /// `KEEP`, or `offset << 8 | len` into `text`.
+    slots: [u32; PAGE],
+    text: String,
+}
+
+impl CharsMap {
+    fn new(map: Precompiled) -> Self {
+        let pages = (0..(char::MAX as usize + 1).div_ceil(PAGE))
+            .map(|_| OnceLock::new())
+            .collect();
+        CharsMap { map, pages }
+    }
+
+    /// The charsmap's output for the one-character string `c`, or `None` to keep it.
+    fn char(&self, c: char) -> Option<&str> {
+        let index = c as usize / PAGE;
+        let page = self.pages[index].get_or_init(|| {
+            let mut slots = [KEEP; PAGE];
+            let mut text = String::new();
+            let mut buf = [0u8; 4];
+            for (k, slot) in slots.iter_mut().enumerate() {
+                let Some(c) = char::from_u32((index * PAGE + k) as u32) else {
+                    continue;
+                };
+                if let Some(out) = self.map.transform(c.encode_utf8(&mut buf)) {
+                    if out.len() < 256 && text.len() < (1 << 24) {
+                        *slot = (text.len() as u32) << 8 | out.len() as u32;
+                        text.push_str(out);
+                    }
+                }
+            }
+            Box::new(CharPage { slots, text })
+        });
+        let slot = page.slots[c as usize % PAGE];
+        if slot != KEEP {
+            let (start, len) = ((slot >> 8) as usize, (slot & 0xFF) as usize);
+            return Some(&page.text[start..start + len]);
+        }
+        // Long outputs (never in practice) are not memoised.
+        let mut buf = [0u8; 4];
+        self.map.transform(c.encode_utf8(&mut buf))
+    }
+
+    /// The crate's `Precompiled::normalize`: each extended grapheme cluster shorter than 6 bytes is looked
+    /// up whole; otherwise (or when absent) its characters are looked up one by one.
+    fn apply(&self, text: &str, out: &mut String) {
+        if text.is_ascii() && !text.contains('\r') {
+            // ASCII without CR: every grapheme is one character.
+            for c in text.chars() {
+                match self.char(c) {
+                    Some(n) => out.push_str(n),
+                    None => out.push(c),
+                }
+            }
+            return;
+        }
+        for g in text.graphemes(true) {
+            let mut chars = g.chars();
+            let first = chars.next().expect("a grapheme is never empty");
+            if chars.next().is_none() {
+                match self.char(first) {
+                    Some(n) => out.push_str(n),
+                    None => out.push(first),
+                }
+                continue;
+            }
+            if g.len() < 6 {
+                if let Some(n) = self.map.transform(g) {
+                    out.push_str(n);
+                    continue;
+                }
+            }
+            for c in g.chars() {
+                match self.char(c) {
+                    Some(n) => out.push_str(n),
+                    None => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+/// The native Unigram pipeline of one `tokenizer.json` (see the module docs).
+pub struct NativeUnigram {
+    steps: Vec<Step>,
+    replacement: char,
+    prepend: Prepend,
+    split: bool,
+    /// Unique pieces; the value of a key is its index in `trie_ids`.
+    trie: crawdad::Trie,
+    /// The id of each trie key (the last id holding that string, as in the crate's `token_to_ids`).
+    trie_ids: Vec<u32>,
+    scores: Vec<f64>,
+    unk: Option<u32>,
+    unk_score: f64,
+    /// With byte fallback: the id of `<0xXX>` for each byte, where the vocabulary has it.
+    bytes: Option<Box<[Option<u32>; 256]>>,
+    added_raw: Option<AhoCorasick>,
+    added_normalized: Option<AhoCorasick>,
+}
+
+/// Reusable buffers of one worker.
+#[derive(Default)]
+pub struct UnigramScratch {
+    normalized: String,
+    swap: String,
+    word: Vec<char>,
+    nodes: Vec<Node>,
+    path: Vec<(usize, usize, u32)>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Node {
+    score: f64,
+    start: usize,
+    id: u32,
+    reached: bool,
+}
+
+impl NativeUnigram {
+    /// Build the native pipeline for `json` when its configuration is supported, with the facts the encoder
+    /// needs; `Ok(None)` for any other configuration. The normalizer, pre-tokenizer and added tokens are also
+    /// parsed by the crate's own types, so a file the crate rejects is rejected here with its message.
+    pub(crate) fn from_json(json: &str) -> Result<Option<(Self, FileFacts)>, String> {
+        let Ok(file) = serde_json::from_str::<FileJson<'_>>(json) else {
+            return Ok(None);
+        };
+        let kind: ModelKind<'_> =
+            serde_json::from_str(file.model.get()).map_err(|e| e.to_string())?;
+        if kind.kind != Some("Unigram") {
+            return Ok(None);
+        }
+        let Some(pre) = file.pre_tokenizer else {
+            return Ok(None);
+        };
+        // The crate's own types validate the parts this pipeline reads.
+        if let Some(n) = file.normalizer {
+            serde_json::from_str::<tokenizers::NormalizerWrapper>(n.get())
+                .map_err(|e| e.to_string())?;
+        }
+        serde_json::from_str::<tokenizers::PreTokenizerWrapper>(pre.get())
+            .map_err(|e| e.to_string())?;
+        let pre: Value = serde_json::from_str(pre.get()).map_err(|e| e.to_string())?;
+        let Some((replacement, prepend, split)) = metaspace(&pre) else {
+            return Ok(None);
+        };
+        let steps = match file.normalizer {
+            None => Vec::new(),
+            Some(n) => {
+                let n: Value = serde_json::from_str(n.get()).map_err(|e| e.to_string())?;
+                let mut steps = Vec::new();
+                if !normalizer_steps(&n, &mut steps)? {
+                    return Ok(None);
+                }
+                steps
+            }
+        };
+        let model: UnigramJson =
+            serde_json::from_str(file.model.get()).map_err(|e| e.to_string())?;
+        let n = model.vocab.len();
+        if let Some(unk) = model.unk_id {
+            if n == 0 {
+                return Err("Unigram: the vocabulary is empty".into());
+            }
+            if unk >= n {
+                return Err("Unigram: the unknown token id is not in the vocabulary".into());
+            }
+        }
+        if n > u32::MAX as usize / 2 {
+            return Ok(None);
+        }
+        let mut last: AHashMap<&str, u32> = AHashMap::with_capacity(n);
+        let mut min_score = f64::INFINITY;
+        for (id, (piece, score)) in model.vocab.iter().enumerate() {
+            last.insert(piece.as_str(), id as u32);
+            if *score < min_score {
+                min_score = *score;
+            }
+        }
+        let mut keys: Vec<(&str, u32)> = last
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(&k, &id)| (k, id))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let Ok(trie) = crawdad::Trie::from_keys(keys.iter().map(|(k, _)| *k)) else {
+            return Ok(None);
+        };
+        let trie_ids = keys.iter().map(|&(_, id)| id).collect();
+        let bytes = model.byte_fallback.then(|| {
+            let mut ids = Box::new([None; 256]);
+            for (b, slot) in ids.iter_mut().enumerate() {
+                *slot = last.get(format!("<0x{b:02X}>").as_str()).copied();
+            }
+            ids
+        });
+        let scores = model.vocab.iter().map(|(_, s)| *s).collect();
+        drop(last);
+
+        let mut native = NativeUnigram {
+            steps,
+            replacement,
+            prepend,
+            split,
+            trie,
+            trie_ids,
+            scores,
+            unk: model.unk_id.map(|u| u as u32),
+            unk_score: min_score - UNK_PENALTY,
+            bytes,
+            added_raw: None,
+            added_normalized: None,
+        };
+        // Added tokens: the crate finds `normalized: false` ones in the raw text and `normalized: true` ones
+        // in the normalized text (by their normalized content); a text with either goes to the crate.
+        let (mut raw, mut normalized) = (Vec::new(), Vec::new());
+        let mut vocab = n;
+        for t in &file.added_tokens {
+            vocab = vocab.max(t.id as usize + 1);
+            if t.content.is_empty() {
+                continue;
+            }
+            if t.normalized {
+                let mut content = String::new();
+                native.normalize(&t.content, &mut content, &mut String::new());
+                if !content.is_empty() {
+                    normalized.push(content);
+                }
+                normalized.push(t.content.clone());
+            } else {
+                raw.push(t.content.clone());
+            }
+        }
+        let automaton = |p: Vec<String>| -> Result<Option<AhoCorasick>, String> {
+            if p.is_empty() {
+                Ok(None)
+            } else {
+                AhoCorasick::new(&p).map(Some).map_err(|e| e.to_string())
+            }
+        };
+        native.added_raw = automaton(raw)?;
+        native.added_normalized = automaton(normalized)?;
+        let facts = FileFacts {
+            vocab,
+            unk_id: native.unk,
+            truncation: file.truncation,
+        };
+        Ok(Some((native, facts)))
+    }
+
+    /// Run the normalizer steps over `text` into `out` (`swap` is a second buffer).
+    fn normalize(&self, text: &str, out: &mut String, swap: &mut String) {
+        out.clear();
+        out.push_str(text);
+        for step in &self.steps {
+            swap.clear();
+            match step {
+                Step::Precompiled(map) => map.apply(out, swap),
+                Step::Nfc => swap.extend(out.nfc().map(|(c, _)| c)),
+                Step::Nfd => swap.extend(out.nfd().map(|(c, _)| c)),
+                Step::Nfkc => swap.extend(out.nfkc().map(|(c, _)| c)),
+                Step::Nfkd => swap.extend(out.nfkd().map(|(c, _)| c)),
+                Step::Lowercase => swap.extend(out.chars().flat_map(char::to_lowercase)),
+                Step::Strip { left, right } => {
+                    let mut s = out.as_str();
+                    if *left {
+                        s = s.trim_start_matches(char::is_whitespace);
+                    }
+                    if *right {
+                        s = s.trim_end_matches(char::is_whitespace);
+                    }
+                    swap.push_str(s);
+                }
+                Step::Replace { from, to } => {
+                    if from.is_empty() {
+                        swap.push_str(out);
+                    } else {
+                        let mut rest = out.as_str();
+                        while let Some(at) = rest.find(from.as_str()) {
+                            swap.push_str(&rest[..at]);
+                            swap.push_str(to);
+                            rest = &rest[at + from.len()..];
+                        }
+                        swap.push_str(rest);
+                    }
+                }
+                Step::CollapseSpaces { to } => {
+                    let bytes = out.as_bytes();
+                    let mut i = 0;
+                    while i < bytes.len() {
+                        if bytes[i] == b' ' {
+                            let mut j = i + 1;
+                            while j < bytes.len() && bytes[j] == b' ' {
+                                j += 1;
+                            }
+                            if j - i >= 2 {
+                                swap.push_str(to);
+                            } else {
+                                swap.push(' ');
+                            }
+                            i = j;
+                        } else {
+                            let next = out[i..].find(' ').map_or(bytes.len(), |k| i + k);
+                            swap.push_str(&out[i..next]);
+                            i = next;
+                        }
+                    }
+                }
+            }
+            std::mem::swap(out, swap);
+        }
+    }
+
+    /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the crate must run
+    /// instead: the text contains an added token, or it needs an unknown token the model does not have.
+    pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, s: &mut UnigramScratch) -> bool {
+        if let Some(ac) = &self.added_raw {
+            if ac.is_match(text) {
+                return false;
+            }
+        }
+        let mut normalized = std::mem::take(&mut s.normalized);
+        let mut swap = std::mem::take(&mut s.swap);
+        self.normalize(text, &mut normalized, &mut swap);
+        s.swap = swap;
+        if let Some(ac) = &self.added_normalized {
+            if ac.is_match(&normalized) {
+                s.normalized = normalized;
+                return false;
+            }
+        }
+        let before = ids.len();
+        let ok = self.push_normalized(&normalized, ids, s);
+        s.normalized = normalized;
+        if !ok {
+            ids.truncate(before);
+        }
+        ok
+    }
+
+    /// Metaspace, then the Unigram model on each word.
+    fn push_normalized(
+        &self,
+        normalized: &str,
+        ids: &mut Vec<u32>,
+        s: &mut UnigramScratch,
+    ) -> bool {
+        if normalized.is_empty() {
+            return true;
+        }
+        if normalized.contains(crawdad::END_MARKER) {
+            return false; // the trie's terminator: such texts are left to the crate
+        }
+        let r = self.replacement;
+        s.word.clear();
+        // The crate replaces spaces first, then prepends unless the result starts with the replacement.
+        if self.prepend != Prepend::Never && !normalized.starts_with([r, ' ']) {
+            s.word.push(r);
+        }
+        s.word
+            .extend(normalized.chars().map(|c| if c == ' ' { r } else { c }));
+        let chars = std::mem::take(&mut s.word);
+        let mut ok = true;
+        if self.split {
+            // MergedWithNext: every replacement character starts a new word.
+            let mut start = 0;
+            for i in 1..=chars.len() {
+                if i == chars.len() || chars[i] == r {
+                    if !self.push_word(&chars[start..i], ids, s) {
+                        ok = false;
+                        break;
+                    }
+                    start = i;
+                }
+            }
+        } else {
+            ok = self.push_word(&chars, ids, s);
+        }
+        s.word = chars;
+        ok
+    }
+
+    /// The crate's `Unigram::encode_optimized` + `tokenize` on one word.
+    fn push_word(&self, word: &[char], ids: &mut Vec<u32>, s: &mut UnigramScratch) -> bool {
+        let n = word.len();
+        s.nodes.clear();
+        s.nodes.resize(n + 1, Node::default());
+        for start in 0..n {
+            let till_here = s.nodes[start].score;
+            let mut single = false;
+            for (value, len) in self
+                .trie
+                .common_prefix_search(word[start..].iter().copied())
+            {
+                let id = self.trie_ids[value as usize];
+                let score = self.scores[id as usize] + till_here;
+                let target = &mut s.nodes[start + len];
+                if !target.reached || score > target.score {
+                    *target = Node {
+                        score,
+                        start,
+                        id,
+                        reached: true,
+                    };
+                }
+                single |= len == 1;
+            }
+            if !single {
+                let Some(unk) = self.unk else {
+                    return false; // the crate raises MissingUnkId
+                };
+                let score = self.unk_score + till_here;
+                let target = &mut s.nodes[start + 1];
+                if !target.reached || score > target.score {
+                    *target = Node {
+                        score,
+                        start,
+                        id: unk,
+                        reached: true,
+                    };
+                }
+            }
+        }
+        // Backtrack into (start, end, id) spans, fusing runs of unknown tokens.
+        s.path.clear();
+        let mut end = n;
+        while end > 0 {
+            let node = s.nodes[end];
+            match s.path.last_mut() {
+                Some(last) if Some(node.id) == self.unk && last.2 == node.id && last.0 == end => {
+                    last.0 = node.start;
+                }
+                _ => s.path.push((node.start, end, node.id)),
+            }
+            end = node.start;
+        }
+        for &(start, end, id) in s.path.iter().rev() {
+            if Some(id) != self.unk {
+                ids.push(id);
+                continue;
+            }
+            // An unknown span (or a piece equal to the unknown token): the crate looks the string up.
+            let piece = &word[start..end];
+            if let Some(v) = self.trie.exact_match(piece.iter().copied()) {
+                ids.push(self.trie_ids[v as usize]);
+                continue;
+            }
+            if let Some(bytes) = &self.bytes {
+                let mut buf = [0u8; 4];
+                let mut byte_ids = Vec::new();
+                let all = piece.iter().all(|c| {
+                    c.encode_utf8(&mut buf)
+                        .bytes()
+                        .all(|b| match bytes[b as usize] {
+                            Some(id) => {
+                                byte_ids.push(id);
+                                true
+                            }
+                            None => false,
+                        })
+                });
+                if all {
+                    ids.extend(byte_ids);
+                    continue;
+                }
+            }
+            ids.push(id);
+        }
+        true
+    }
+}
+
+/// `(replacement, prepend, split)` of a Metaspace pre-tokenizer; `None` for anything else.
+fn metaspace(pre: &Value) -> Option<(char, Prepend, bool)> {
+    if pre.get("type")?.as_str()? != "Metaspace" {
+        return None;
+    }
+    let mut chars = pre.get("replacement")?.as_str()?.chars();
+    let replacement = chars.next()?;
+    if chars.next().is_some() {
+        return None;
+    }
+    let mut prepend = match pre.get("prepend_scheme").and_then(Value::as_str) {
+        None | Some("always") => Prepend::Always,
+        Some("first") => Prepend::First,
+        Some("never") => Prepend::Never,
+        Some(_) => return None,
+    };
+    if pre.get("add_prefix_space").and_then(Value::as_bool) == Some(false) {
+        prepend = Prepend::Never;
+    }
+    let split = pre.get("split").and_then(Value::as_bool).unwrap_or(true);
+    Some((replacement, prepend, split))
+}
+
+/// Append the steps of a normalizer; `Ok(false)` when one is not supported natively.
+fn normalizer_steps(n: &Value, steps: &mut Vec<Step>) -> Result<bool, String> {
+    let Some(kind) = n.get("type").and_then(Value::as_str) else {
+        return Ok(false);
+    };
+    let step = match kind {
+        "Sequence" => {
+            let Some(list) = n.get("normalizers").and_then(Value::as_array) else {
+                return Ok(false);
+            };
+            for inner in list {
+                if !normalizer_steps(inner, steps)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        "Precompiled" => {
+            // The crate's deserializer (spm_precompiled) decodes and checks the charsmap; a malformed one
+            // can make it panic, which the caller catches.
+            let map: Precompiled = serde_json::from_str(&n.to_string())
+                .map_err(|e| format!("Precompiled: {e:.200}"))?;
+            Step::Precompiled(Box::new(CharsMap::new(map)))
+        }
+        "NFC" => Step::Nfc,
+        "NFD" => Step::Nfd,
+        "NFKC" => Step::Nfkc,
+        "NFKD" => Step::Nfkd,
+        "Lowercase" => Step::Lowercase,
+        "Strip" => Step::Strip {
+            left: n
+                .get("strip_left")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            right: n
+                .get("strip_right")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        },
+        "Replace" => {
+            let Some(to) = n.get("content").and_then(Value::as_str) else {
+                return Ok(false);
+            };
+            let to = to.to_string();
+            let pattern = n.get("pattern");
+            if let Some(from) = pattern
+                .and_then(|p| p.get("String"))
+                .and_then(Value::as_str)
+            {
+                Step::Replace {
+                    from: from.to_string(),
+                    to,
+                }
+            } else if pattern.and_then(|p| p.get("Regex")).and_then(Value::as_str) == Some(" {2,}")
+            {
+                Step::CollapseSpaces { to }
+            } else {
+                return Ok(false);
+            }
+        }
+        _ => return Ok(false),
+    };
+    steps.push(step);
+    Ok(true)
+}
