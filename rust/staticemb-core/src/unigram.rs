@@ -118,6 +118,9 @@ pub(crate) struct FileFacts {
     pub(crate) vocab: usize,
     pub(crate) unk_id: Option<u32>,
     pub(crate) truncation: Option<TruncationJson>,
+    /// The median length in characters of the distinct token strings (pieces and added tokens), rounded
+    /// down: what `TextEncoder::median_token_chars` computes from the crate's vocabulary.
+    pub(crate) median_token_chars: usize,
 }
 
 /// SentencePiece's precompiled charsmap with a per-character memo: the crate's `transform` allocates on
@@ -288,6 +291,16 @@ impl NativeUnigram {
                 steps
             }
         };
+        // Metaspace's `first` scheme prepends only when the normalized text starts at original offset 0;
+        // steps that can remove leading characters would need alignments, so those files use the crate.
+        let may_drop_lead = |step: &Step| match step {
+            Step::Precompiled(_) | Step::Strip { .. } => true,
+            Step::Replace { to, .. } | Step::CollapseSpaces { to } => to.is_empty(),
+            _ => false,
+        };
+        if prepend == Prepend::First && steps.iter().any(may_drop_lead) {
+            return Ok(None);
+        }
         let model: UnigramJson =
             serde_json::from_str(file.model.get()).map_err(|e| e.to_string())?;
         let n = model.vocab.len();
@@ -328,6 +341,14 @@ impl NativeUnigram {
             ids
         });
         let scores = model.vocab.iter().map(|(_, s)| *s).collect();
+        let mut lengths: Vec<usize> = last.keys().map(|k| k.chars().count()).collect();
+        let mut seen_added = ahash::AHashSet::new();
+        for t in &file.added_tokens {
+            if !last.contains_key(t.content.as_str()) && seen_added.insert(t.content.as_str()) {
+                lengths.push(t.content.chars().count());
+            }
+        }
+        let median_token_chars = median(&mut lengths);
         drop(last);
 
         let mut native = NativeUnigram {
@@ -377,6 +398,7 @@ impl NativeUnigram {
             vocab,
             unk_id: native.unk,
             truncation: file.truncation,
+            median_token_chars,
         };
         Ok(Some((native, facts)))
     }
@@ -600,6 +622,20 @@ impl NativeUnigram {
             ids.push(id);
         }
         true
+    }
+}
+
+/// The median of `values` (the mean of the middle two, rounded down), 0 when empty.
+pub(crate) fn median(values: &mut [usize]) -> usize {
+    if values.is_empty() {
+        return 0;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2
     }
 }
 

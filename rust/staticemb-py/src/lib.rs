@@ -12,7 +12,7 @@ use numpy::{
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use staticemb_core::{
     Error, Kernel, PoolOptions, Table, TensorSlice, TextEncoder, Threads, TokenId, Truncation,
@@ -236,7 +236,7 @@ impl PyModel {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        tokenizer_json: &str,
+        tokenizer_json: &Bound<'_, PyAny>,
         table: &Bound<'_, PyAny>,
         scales: Option<&Bound<'_, PyAny>>,
         mapping: Option<PyReadonlyArray1<'_, i64>>,
@@ -244,6 +244,21 @@ impl PyModel {
         drop_unknown: bool,
         native: bool,
     ) -> PyResult<Self> {
+        // `tokenizer.json` as str, or as the file's bytes (no Python copy of a large vocabulary).
+        let tokenizer_json: &str = if let Ok(bytes) = tokenizer_json.cast::<PyBytes>() {
+            std::str::from_utf8(bytes.as_bytes()).map_err(|e| {
+                TokenizerError::new_err(format!(
+                    "tokenizer error: tokenizer.json is not UTF-8 text: {e}"
+                ))
+            })?
+        } else if let Ok(text) = tokenizer_json.cast::<PyString>() {
+            text.to_str()?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "tokenizer_json must be str or bytes, not {}",
+                tokenizer_json.get_type().name()?
+            )));
+        };
         let table = TableRef::extract(table, scales)?;
         let mapping = mapping
             .as_ref()
