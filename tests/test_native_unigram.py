@@ -50,7 +50,7 @@ def assert_same_ids(model, tokenizer, texts):
     ids, offsets = model.tokenize(texts)
     ends = list(offsets[1:]) + [len(ids)]
     refs = tokenizer.encode_batch(texts, add_special_tokens=False)
-    for i, (text, ref) in enumerate(zip(texts, refs)):
+    for i, (text, ref) in enumerate(zip(texts, refs, strict=True)):
         ours = ids[offsets[i] : ends[i]].tolist()
         assert ours == ref.ids, f"text {i} {text[:200]!r}"
 
@@ -125,7 +125,7 @@ def test_matches_model2vec_on_a_250k_model(xlmr_model_path):
     for kwargs in ({}, {"max_length": 16}, {"max_length": None}):
         np.testing.assert_allclose(ours.encode(texts, **kwargs), ref.encode(texts, **kwargs), atol=1e-5, rtol=1e-5)
     pos = ours.encode_as_sequence(texts[:50])
-    for a, b in zip(pos, ref.encode_as_sequence(texts[:50])):
+    for a, b in zip(pos, ref.encode_as_sequence(texts[:50]), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 

@@ -15,6 +15,8 @@
 //! Texts that contain an added token (in the raw or the normalized text) are left to the `tokenizers`
 //! crate, exactly as with the native WordPiece.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use ahash::AHashMap;
@@ -28,6 +30,26 @@ use unicode_segmentation::UnicodeSegmentation;
 
 /// The crate's penalty below the lowest piece score for an unknown character (`K_UNK_PENALTY`).
 const UNK_PENALTY: f64 = 10.0;
+
+/// Words of at most this many characters have their ids cached, per thread.
+const CACHED_WORD_CHARS: usize = 24;
+/// A thread's word cache is emptied when it holds this many words.
+const CACHE_WORDS: usize = 65_536;
+
+/// Each pipeline's identity for the thread-local word cache.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Ids of recently seen words, per worker thread (rayon's workers outlive a call): natural text repeats its
+/// words, and a hit skips the Viterbi search. The cache serves one pipeline at a time (`owner`).
+#[derive(Default)]
+struct WordCache {
+    owner: u64,
+    words: AHashMap<Box<[char]>, Box<[u32]>>,
+}
+
+thread_local! {
+    static WORD_CACHE: RefCell<WordCache> = RefCell::default();
+}
 
 /// One normalization step.
 enum Step {
@@ -136,7 +158,38 @@ const KEEP: u32 = u32::MAX;
 struct CharPage {
     /// `KEEP`, or `offset << 8 | len` into `text`.
     slots: [u32; PAGE],
+    /// Bit `k`: code point `k` of the page may form a grapheme cluster with a neighbour (see [`joins`]).
+    joins: [u64; PAGE / 64],
     text: String,
+}
+
+/// Whether `c` may share an extended grapheme cluster with the character before or after it. Probed with
+/// `unicode-segmentation` itself against one representative of every class a cluster rule pairs: a letter,
+/// Hangul L, V, LV, LVT and T jamo, a regional indicator, CR. Every rule (CR LF, Hangul sequences, Extend,
+/// ZWJ, SpacingMark, Prepend, regional indicator pairs, and the emoji and Indic rules, which need an Extend
+/// or ZWJ) has a side among the flagged characters, so a text with none of them is one cluster per character.
+fn joins(c: char) -> bool {
+    const PROBES: [char; 8] = [
+        'a',
+        '\u{1100}',
+        '\u{1161}',
+        '\u{AC00}',
+        '\u{AC01}',
+        '\u{11A8}',
+        '\u{1F1E6}',
+        '\r',
+    ];
+    let mut buf = String::with_capacity(8);
+    PROBES.iter().any(|&p| {
+        buf.clear();
+        buf.push(p);
+        buf.push(c);
+        let before = buf.graphemes(true).count() == 1;
+        buf.clear();
+        buf.push(c);
+        buf.push(p);
+        before || buf.graphemes(true).count() == 1
+    }) || c == '\n'
 }
 
 impl CharsMap {
@@ -147,17 +200,22 @@ impl CharsMap {
         CharsMap { map, pages }
     }
 
-    /// The charsmap's output for the one-character string `c`, or `None` to keep it.
-    fn char(&self, c: char) -> Option<&str> {
+    /// The charsmap's output for the one-character string `c` (`None`: keep it), and whether `c` may share a
+    /// grapheme cluster with a neighbour.
+    fn char(&self, c: char) -> (Option<&str>, bool) {
         let index = c as usize / PAGE;
         let page = self.pages[index].get_or_init(|| {
             let mut slots = [KEEP; PAGE];
+            let mut joining = [0u64; PAGE / 64];
             let mut text = String::new();
             let mut buf = [0u8; 4];
             for (k, slot) in slots.iter_mut().enumerate() {
                 let Some(c) = char::from_u32((index * PAGE + k) as u32) else {
                     continue;
                 };
+                if joins(c) {
+                    joining[k / 64] |= 1 << (k % 64);
+                }
                 if let Some(out) = self.map.transform(c.encode_utf8(&mut buf)) {
                     if out.len() < 256 && text.len() < (1 << 24) {
                         *slot = (text.len() as u32) << 8 | out.len() as u32;
@@ -165,36 +223,51 @@ impl CharsMap {
                     }
                 }
             }
-            Box::new(CharPage { slots, text })
+            Box::new(CharPage {
+                slots,
+                joins: joining,
+                text,
+            })
         });
-        let slot = page.slots[c as usize % PAGE];
+        let k = c as usize % PAGE;
+        let slot = page.slots[k];
+        let joins = page.joins[k / 64] >> (k % 64) & 1 == 1;
         if slot != KEEP {
             let (start, len) = ((slot >> 8) as usize, (slot & 0xFF) as usize);
-            return Some(&page.text[start..start + len]);
+            return (Some(&page.text[start..start + len]), joins);
         }
         // Long outputs (never in practice) are not memoised.
         let mut buf = [0u8; 4];
-        self.map.transform(c.encode_utf8(&mut buf))
+        (self.map.transform(c.encode_utf8(&mut buf)), joins)
     }
 
     /// The crate's `Precompiled::normalize`: each extended grapheme cluster shorter than 6 bytes is looked
     /// up whole; otherwise (or when absent) its characters are looked up one by one.
     fn apply(&self, text: &str, out: &mut String) {
-        if text.is_ascii() && !text.contains('\r') {
-            // ASCII without CR: every grapheme is one character.
-            for c in text.chars() {
-                match self.char(c) {
-                    Some(n) => out.push_str(n),
-                    None => out.push(c),
-                }
+        // Most texts hold no character that can join a neighbour's cluster: then every cluster is one
+        // character and the memo answers alone. Otherwise the text is segmented.
+        let start = out.len();
+        let mut simple = true;
+        for c in text.chars() {
+            let (mapped, joins) = self.char(c);
+            if joins {
+                simple = false;
+                break;
             }
+            match mapped {
+                Some(n) => out.push_str(n),
+                None => out.push(c),
+            }
+        }
+        if simple {
             return;
         }
+        out.truncate(start);
         for g in text.graphemes(true) {
             let mut chars = g.chars();
             let first = chars.next().expect("a grapheme is never empty");
             if chars.next().is_none() {
-                match self.char(first) {
+                match self.char(first).0 {
                     Some(n) => out.push_str(n),
                     None => out.push(first),
                 }
@@ -207,7 +280,7 @@ impl CharsMap {
                 }
             }
             for c in g.chars() {
-                match self.char(c) {
+                match self.char(c).0 {
                     Some(n) => out.push_str(n),
                     None => out.push(c),
                 }
@@ -218,15 +291,17 @@ impl CharsMap {
 
 /// The native Unigram pipeline of one `tokenizer.json` (see the module docs).
 pub struct NativeUnigram {
+    /// Identity for the thread-local word cache.
+    id: u64,
     steps: Vec<Step>,
     replacement: char,
     prepend: Prepend,
     split: bool,
-    /// Unique pieces; the value of a key is its index in `trie_ids`.
+    /// Unique pieces; the value of a key is its index in `pieces`.
     trie: crawdad::Trie,
-    /// The id of each trie key (the last id holding that string, as in the crate's `token_to_ids`).
-    trie_ids: Vec<u32>,
-    scores: Vec<f64>,
+    /// Id and score of each trie key: the last id holding that string (as in the crate's `token_to_ids`), side
+    /// by side with its score so that a match costs one memory access.
+    pieces: Pieces,
     unk: Option<u32>,
     unk_score: f64,
     /// With byte fallback: the id of `<0xXX>` for each byte, where the vocabulary has it.
@@ -243,6 +318,53 @@ pub struct UnigramScratch {
     word: Vec<char>,
     nodes: Vec<Node>,
     path: Vec<(usize, usize, u32)>,
+}
+
+/// The trie's values: (score, id) per key. Scores that are all exact in `f32` (every SentencePiece model's:
+/// its scores are floats) are kept as `f32`, halving the table the search touches at random; the sums are
+/// still taken in `f64`, so the path and its ties are the crate's.
+enum Pieces {
+    Narrow(Vec<Narrow>),
+    Wide(Vec<Wide>),
+}
+
+#[derive(Clone, Copy)]
+struct Narrow {
+    score: f32,
+    id: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Wide {
+    score: f64,
+    id: u32,
+}
+
+trait Scored: Copy {
+    fn get(self) -> (f64, u32);
+}
+
+impl Scored for Narrow {
+    #[inline(always)]
+    fn get(self) -> (f64, u32) {
+        (f64::from(self.score), self.id)
+    }
+}
+
+impl Scored for Wide {
+    #[inline(always)]
+    fn get(self) -> (f64, u32) {
+        (self.score, self.id)
+    }
+}
+
+impl Pieces {
+    fn id(&self, value: u32) -> u32 {
+        match self {
+            Pieces::Narrow(p) => p[value as usize].id,
+            Pieces::Wide(p) => p[value as usize].id,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -332,7 +454,29 @@ impl NativeUnigram {
         let Ok(trie) = crawdad::Trie::from_keys(keys.iter().map(|(k, _)| *k)) else {
             return Ok(None);
         };
-        let trie_ids = keys.iter().map(|&(_, id)| id).collect();
+        let exact = |s: f64| f64::from(s as f32) == s;
+        let pieces = if keys
+            .iter()
+            .all(|&(_, id)| exact(model.vocab[id as usize].1))
+        {
+            Pieces::Narrow(
+                keys.iter()
+                    .map(|&(_, id)| Narrow {
+                        score: model.vocab[id as usize].1 as f32,
+                        id,
+                    })
+                    .collect(),
+            )
+        } else {
+            Pieces::Wide(
+                keys.iter()
+                    .map(|&(_, id)| Wide {
+                        score: model.vocab[id as usize].1,
+                        id,
+                    })
+                    .collect(),
+            )
+        };
         let bytes = model.byte_fallback.then(|| {
             let mut ids = Box::new([None; 256]);
             for (b, slot) in ids.iter_mut().enumerate() {
@@ -340,7 +484,6 @@ impl NativeUnigram {
             }
             ids
         });
-        let scores = model.vocab.iter().map(|(_, s)| *s).collect();
         let mut lengths: Vec<usize> = last.keys().map(|k| k.chars().count()).collect();
         let mut seen_added = ahash::AHashSet::new();
         for t in &file.added_tokens {
@@ -352,13 +495,13 @@ impl NativeUnigram {
         drop(last);
 
         let mut native = NativeUnigram {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             steps,
             replacement,
             prepend,
             split,
             trie,
-            trie_ids,
-            scores,
+            pieces,
             unk: model.unk_id.map(|u| u as u32),
             unk_score: min_score - UNK_PENALTY,
             bytes,
@@ -515,28 +658,73 @@ impl NativeUnigram {
         s.word
             .extend(normalized.chars().map(|c| if c == ' ' { r } else { c }));
         let chars = std::mem::take(&mut s.word);
-        let mut ok = true;
-        if self.split {
-            // MergedWithNext: every replacement character starts a new word.
-            let mut start = 0;
-            for i in 1..=chars.len() {
-                if i == chars.len() || chars[i] == r {
-                    if !self.push_word(&chars[start..i], ids, s) {
-                        ok = false;
-                        break;
-                    }
-                    start = i;
-                }
+        let ok = WORD_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.owner != self.id {
+                cache.words.clear();
+                cache.owner = self.id;
             }
-        } else {
-            ok = self.push_word(&chars, ids, s);
-        }
+            if self.split {
+                // MergedWithNext: every replacement character starts a new word.
+                let mut start = 0;
+                for i in 1..=chars.len() {
+                    if i == chars.len() || chars[i] == r {
+                        if !self.push_cached_word(&chars[start..i], ids, s, &mut cache) {
+                            return false;
+                        }
+                        start = i;
+                    }
+                }
+                true
+            } else {
+                self.push_cached_word(&chars, ids, s, &mut cache)
+            }
+        });
         s.word = chars;
         ok
     }
 
+    /// [`NativeUnigram::push_word`] through the thread's word cache.
+    fn push_cached_word(
+        &self,
+        word: &[char],
+        ids: &mut Vec<u32>,
+        s: &mut UnigramScratch,
+        cache: &mut WordCache,
+    ) -> bool {
+        if word.len() > CACHED_WORD_CHARS {
+            return self.push_word(word, ids, s);
+        }
+        if let Some(hit) = cache.words.get(word) {
+            ids.extend_from_slice(hit);
+            return true;
+        }
+        let before = ids.len();
+        if !self.push_word(word, ids, s) {
+            return false;
+        }
+        if cache.words.len() >= CACHE_WORDS {
+            cache.words.clear();
+        }
+        cache.words.insert(word.into(), ids[before..].into());
+        true
+    }
+
     /// The crate's `Unigram::encode_optimized` + `tokenize` on one word.
     fn push_word(&self, word: &[char], ids: &mut Vec<u32>, s: &mut UnigramScratch) -> bool {
+        match &self.pieces {
+            Pieces::Narrow(p) => self.push_word_with(p, word, ids, s),
+            Pieces::Wide(p) => self.push_word_with(p, word, ids, s),
+        }
+    }
+
+    fn push_word_with<P: Scored>(
+        &self,
+        pieces: &[P],
+        word: &[char],
+        ids: &mut Vec<u32>,
+        s: &mut UnigramScratch,
+    ) -> bool {
         let n = word.len();
         s.nodes.clear();
         s.nodes.resize(n + 1, Node::default());
@@ -547,8 +735,8 @@ impl NativeUnigram {
                 .trie
                 .common_prefix_search(word[start..].iter().copied())
             {
-                let id = self.trie_ids[value as usize];
-                let score = self.scores[id as usize] + till_here;
+                let (score, id) = pieces[value as usize].get();
+                let score = score + till_here;
                 let target = &mut s.nodes[start + len];
                 if !target.reached || score > target.score {
                     *target = Node {
@@ -597,7 +785,7 @@ impl NativeUnigram {
             // An unknown span (or a piece equal to the unknown token): the crate looks the string up.
             let piece = &word[start..end];
             if let Some(v) = self.trie.exact_match(piece.iter().copied()) {
-                ids.push(self.trie_ids[v as usize]);
+                ids.push(self.pieces.id(v));
                 continue;
             }
             if let Some(bytes) = &self.bytes {

@@ -183,6 +183,19 @@ fn build_encoders() -> Vec<TextEncoder> {
             json!(0),
             false,
         ),
+        // Scores that are not exact in f32 (a model trained by `tokenizers`): kept as f64, ties included.
+        tokenizer(
+            json!({"type": "NFKC"}),
+            metaspace("always", true),
+            vocab(&[
+                ("ab", -2.000_000_000_1),
+                ("▁ab", -4.000_000_000_1),
+                ("c", -0.1),
+                ("bc", -2.1),
+            ]),
+            json!(0),
+            false,
+        ),
         // A different replacement character and a Replace that produces it.
         tokenizer(
             json!({"type": "Replace", "pattern": {"String": "_"}, "content": "ー"}),
