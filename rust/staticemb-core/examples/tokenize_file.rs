@@ -1,17 +1,19 @@
 //! Tokenize every line of a text file, repeatedly, on one thread: a harness for profilers.
 //!
-//! `cargo run --release --example tokenize_file -- tokenizer.json texts.txt [repeats] [native|crate]`
+//! `cargo run --release --example tokenize_file -- tokenizer.json texts.txt [repeats] [native|crate|pretok]`
+//! (`pretok`: the crate's added-token extraction, normalizer and pre-tokenizer only, without the model).
 
 use std::time::Instant;
 
 use staticemb_core::{TextEncoder, TokenScratch};
+use tokenizers::PreTokenizer;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = std::fs::read_to_string(&args[1]).expect("tokenizer.json");
     let text = std::fs::read_to_string(&args[2]).expect("texts");
     let repeats: usize = args.get(3).map_or(5, |r| r.parse().expect("repeats"));
-    let crate_only = args.get(4).is_some_and(|m| m == "crate");
+    let mode = args.get(4).map_or("native", String::as_str);
     let lines: Vec<&str> = text.lines().collect();
     let start = Instant::now();
     let enc = TextEncoder::from_json(&json).expect("a tokenizer");
@@ -27,10 +29,19 @@ fn main() {
     for _ in 0..repeats {
         for line in &lines {
             ids.clear();
-            if crate_only {
-                enc.push_token_ids_crate(line, &mut ids).unwrap();
-            } else {
-                enc.push_token_ids(line, &mut ids, &mut scratch).unwrap();
+            match mode {
+                "crate" => enc.push_token_ids_crate(line, &mut ids).unwrap(),
+                "pretok" => {
+                    let tok = enc.tokenizer().unwrap();
+                    let mut pre = tok
+                        .get_added_vocabulary()
+                        .extract_and_normalize(tok.get_normalizer(), line);
+                    if let Some(pt) = tok.get_pre_tokenizer() {
+                        pt.pre_tokenize(&mut pre).unwrap();
+                    }
+                    ids.push(0);
+                }
+                _ => enc.push_token_ids(line, &mut ids, &mut scratch).unwrap(),
             }
             tokens += ids.len();
         }

@@ -129,7 +129,7 @@ impl Truncation {
 /// The native tokenizer pipeline of an encoder, if its configuration has one.
 enum Native {
     None,
-    WordPiece(BertWordPiece),
+    WordPiece(Box<BertWordPiece>),
     Unigram(NativeUnigram),
 }
 
@@ -250,7 +250,7 @@ impl TextEncoder {
                     tokenizer.with_padding(None);
                     tokenizer.with_truncation(None)?;
                     let native = match BertWordPiece::from_tokenizer(&tokenizer) {
-                        Some(wp) => Native::WordPiece(wp),
+                        Some(wp) => Native::WordPiece(Box::new(wp)),
                         None => Native::None,
                     };
                     Ok((tokenizer, native, file_truncation))

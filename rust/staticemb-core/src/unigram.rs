@@ -120,9 +120,9 @@ impl TruncationJson {
 }
 
 #[derive(Deserialize)]
-struct ModelKind<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<&'a str>,
+struct ModelKind {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -383,9 +383,11 @@ impl NativeUnigram {
         let Ok(file) = serde_json::from_str::<FileJson<'_>>(json) else {
             return Ok(None);
         };
-        let kind: ModelKind<'_> =
-            serde_json::from_str(file.model.get()).map_err(|e| e.to_string())?;
-        if kind.kind != Some("Unigram") {
+        // Anything unexpected is left to the crate, which reports it in its own words.
+        let Ok(kind) = serde_json::from_str::<ModelKind>(file.model.get()) else {
+            return Ok(None);
+        };
+        if kind.kind.as_deref() != Some("Unigram") {
             return Ok(None);
         }
         let Some(pre) = file.pre_tokenizer else {
@@ -423,8 +425,9 @@ impl NativeUnigram {
         if prepend == Prepend::First && steps.iter().any(may_drop_lead) {
             return Ok(None);
         }
-        let model: UnigramJson =
-            serde_json::from_str(file.model.get()).map_err(|e| e.to_string())?;
+        let Ok(model) = serde_json::from_str::<UnigramJson>(file.model.get()) else {
+            return Ok(None);
+        };
         let n = model.vocab.len();
         if let Some(unk) = model.unk_id {
             if n == 0 {
