@@ -38,7 +38,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 REFERENCE_FIXTURES = frozenset(
     {"bert_tokenizer_path", "bert_tokenizer", "st_folder", "st_norm_folder", "st_reference", "m2v_folder",
-     "xlmr_tokenizer_path", "xlmr_bytefallback_path", "xlmr_model_path"}
+     "xlmr_tokenizer_path", "xlmr_bytefallback_path", "xlmr_model_path", "bytelevel_bpe_path"}
 )
 CORPUS_FIXTURES = frozenset({"real_texts"})
 
@@ -117,6 +117,14 @@ def xlmr_model_path() -> Path:
     from training.xlmr import xlmr_model_path
 
     return xlmr_model_path()
+
+
+@pytest.fixture(scope="session")
+def bytelevel_bpe_path() -> Path:
+    """A GPT-2-style byte-level BPE (50,000 tokens) trained on Debian's descriptions (training.bytelevel_bpe)."""
+    from training.bytelevel_bpe import bytelevel_bpe_path
+
+    return bytelevel_bpe_path()
 
 
 @pytest.fixture(scope="session")

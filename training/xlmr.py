@@ -25,7 +25,6 @@ import struct
 from pathlib import Path
 
 import numpy as np
-
 from staticemb._paths import data_dir
 
 SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}

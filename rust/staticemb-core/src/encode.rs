@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use tokenizers::models::ModelWrapper;
 use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 
+use crate::bytebpe::{ByteBpeScratch, NativeByteBpe};
 use crate::error::{Error, Result};
 use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, PoolOptions};
@@ -131,6 +132,7 @@ enum Native {
     None,
     WordPiece(Box<BertWordPiece>),
     Unigram(NativeUnigram),
+    ByteBpe(Box<NativeByteBpe>),
 }
 
 /// The `tokenizers` crate's tokenizer: parsed at load, or, when a native pipeline that needs nothing from it
@@ -170,6 +172,7 @@ impl CrateTokenizer {
 pub struct TokenScratch {
     wordpiece: WordPieceScratch,
     unigram: UnigramScratch,
+    bytebpe: ByteBpeScratch,
 }
 
 /// A tokenizer plus a token map, shareable across threads. The table is passed per call so that the caller
@@ -251,7 +254,10 @@ impl TextEncoder {
                     tokenizer.with_truncation(None)?;
                     let native = match BertWordPiece::from_tokenizer(&tokenizer) {
                         Some(wp) => Native::WordPiece(Box::new(wp)),
-                        None => Native::None,
+                        None => match NativeByteBpe::from_json(json) {
+                            Ok(Some(bpe)) => Native::ByteBpe(Box::new(bpe)),
+                            _ => Native::None,
+                        },
                     };
                     Ok((tokenizer, native, file_truncation))
                 })?;
@@ -303,6 +309,7 @@ impl TextEncoder {
         match self.native {
             Native::WordPiece(_) => "native-wordpiece",
             Native::Unigram(_) => "native-unigram",
+            Native::ByteBpe(_) => "native-bytelevel-bpe",
             Native::None => "tokenizers",
         }
     }
@@ -424,6 +431,11 @@ impl TextEncoder {
                         ids.truncate(before);
                         scratch.unigram = UnigramScratch::default();
                     }
+                }
+            }
+            Native::ByteBpe(native) => {
+                if native.push_ids(text, ids, &mut scratch.bytebpe) {
+                    return Ok(());
                 }
             }
             Native::None => {}

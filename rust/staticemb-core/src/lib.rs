@@ -9,6 +9,7 @@
 //! The public API is the items re-exported here. The modules are private: their helpers (the scalar reference
 //! kernels, the chunked thread drivers) reach tests, benches and fuzz targets through [`internals`] only.
 
+mod bytebpe;
 mod encode;
 mod error;
 mod kernels;
@@ -19,6 +20,7 @@ mod unigram;
 mod weights;
 mod wordpiece;
 
+pub use bytebpe::{ByteBpeScratch, NativeByteBpe};
 pub use encode::{TextEncoder, TokenMap, TokenScratch, Truncation};
 pub use error::{Error, Result};
 pub use kernels::Kernel;
