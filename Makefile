@@ -38,7 +38,7 @@ endif
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv wheel check-wheel install dev data-sources test test-rs test-py test-light test-wheel demo bench bench-rs fuzz fuzz-unigram fuzz-load lint \
+.PHONY: help venv wheel check-wheel install dev data-sources test test-rs test-py test-light test-wheel demo bench bench-rs fuzz fuzz-native fuzz-load lint \
 	lint-rs lint-py fmt clean \
 	training-data train-en train-multilingual baselines eval-models report
 
@@ -192,13 +192,14 @@ FUZZ_SECONDS ?= 120
 FUZZ_SEEDS   := rust/staticemb-core/fuzz/corpus/load
 fuzz:
 	cd rust/staticemb-core && RUSTC_BOOTSTRAP=1 cargo fuzz run tokenize -- -max_total_time=$(FUZZ_SECONDS)
-	$(MAKE) fuzz-unigram fuzz-load
+	$(MAKE) fuzz-native fuzz-load
 
-# The native Unigram against the crate on XLM-R (250,002 pieces, real charsmap) with and without byte fallback.
-fuzz-unigram: $(DEPS_STAMP)
-	$(PY) -c 'from training.xlmr import xlmr_tokenizer_path as p; print(p(), p(True), sep=":")' > $(VENV)/.xlmr-paths
-	cd rust/staticemb-core && STATICEMB_FUZZ_UNIGRAM=$$(cat ../../$(VENV)/.xlmr-paths) RUSTC_BOOTSTRAP=1 \
-		cargo fuzz run unigram -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+# The native Unigram and byte-level BPE against the crate on real vocabularies: XLM-R (250,002 pieces, its
+# charsmap) with and without byte fallback, and a GPT-2-style byte-level BPE trained on Debian's descriptions.
+fuzz-native: $(DEPS_STAMP)
+	$(PY) -c 'from training.xlmr import xlmr_tokenizer_path as x; from training.bytelevel_bpe import bytelevel_bpe_path as b; print(x(), x(True), b(), sep=":")' > $(VENV)/.native-paths
+	cd rust/staticemb-core && STATICEMB_FUZZ_NATIVE=$$(cat ../../$(VENV)/.native-paths) RUSTC_BOOTSTRAP=1 \
+		cargo fuzz run native -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 
 # Model loading from bytes (the weights file's validation, the tokenizer definition, the path to a vector),
 # seeded with the checked-in fixture models: input = 2-byte length of the weights file, the file, tokenizer.json.

@@ -3,9 +3,10 @@ real texts or more per pipeline.
 
     python benches/differential.py [--min-texts 1000000] [--output benches/RESULTS-differential.md]
 
-Pipelines: the native WordPiece on bert-base-uncased (the tokenizer of static-retrieval-mrl-en-v1), and the
+Pipelines: the native WordPiece on bert-base-uncased (the tokenizer of static-retrieval-mrl-en-v1), the
 native Unigram on XLM-R (250,002 pieces, SentencePiece's nmt_nfkc charsmap, Metaspace), with and without byte
-fallback (``training.xlmr``). Texts: every Debian package description in English and the 13 translations the
+fallback (``training.xlmr``), and the native byte-level BPE on a GPT-2-style vocabulary trained on Debian's
+descriptions (``training.bytelevel_bpe``). Texts: every Debian package description in English and the 13 translations the
 project reads (short and long, whole), each long description's lines, then the same texts upper-cased, title-cased
 and joined in pairs, until ``--min-texts``. Each pipeline's ids (``StaticModel.tokenize``) are compared with
 ``Tokenizer.encode_batch_fast(add_special_tokens=False)``; the first mismatches are printed and the run fails.
@@ -91,6 +92,7 @@ def run(args) -> int:
     from staticemb import StaticModel
     from tokenizers import Tokenizer
 
+    from training.bytelevel_bpe import bytelevel_bpe_path
     from training.xlmr import xlmr_tokenizer_path
 
     texts = corpus(args.min_texts)
@@ -105,6 +107,10 @@ def run(args) -> int:
         model = StaticModel(path.read_bytes(), np.zeros((tok.get_vocab_size(), 1), np.float32))
         name = "Unigram, XLM-R" + (" + byte fallback" if fallback else "")
         rows.append(compare(name, model, tok, texts))
+    path = bytelevel_bpe_path()
+    tok = Tokenizer.from_file(str(path))
+    model = StaticModel(path.read_bytes(), np.zeros((tok.get_vocab_size(), 1), np.float32))
+    rows.append(compare("byte-level BPE, GPT-2 style (50,000)", model, tok, texts))
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     lines = [
         "# Native tokenizers against Hugging Face tokenizers: a differential run",

@@ -363,7 +363,7 @@ impl NativeByteBpe {
             let mut start = 0;
             while start < normalized.len() {
                 let end = self.next_match(&normalized, start);
-                self.push_word(normalized[start..end].as_bytes(), ids, s, &mut cache);
+                self.push_word(&normalized.as_bytes()[start..end], ids, s, &mut cache);
                 start = end;
             }
         });
@@ -405,9 +405,7 @@ impl NativeByteBpe {
                 return start + end;
             }
         }
-        if first != ' ' && self.classes.of(first) != Class::Space {
-            unreachable!("a non-space character starts a class run");
-        }
+        debug_assert!(first == ' ' || self.classes.of(first) == Class::Space);
         // `\s+(?!\S)` then `\s+`: a whitespace run, less its last character when a non-space follows
         // (unless that leaves nothing).
         let mut end = rest.len();
@@ -482,7 +480,7 @@ impl NativeByteBpe {
             if self
                 .merges
                 .get(&(sym.id, right.id))
-                .is_none_or(|&(_, id)| id != new_id)
+                .map_or(true, |&(_, id)| id != new_id)
             {
                 continue;
             }
