@@ -238,7 +238,7 @@ def time_engine(engine: Engine, repeats: int) -> float:
 def format_table(results: list[Result]) -> str:
     ref = results[0]
     rows = [
-        "| engine | settings | sentences | seconds | sentences/s | staticemb(1024) speed-up |",
+        "| engine | settings | sentences | seconds | sentences/s | first row's speed-up |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in results:

@@ -143,9 +143,10 @@ class StaticModel:
             scales: one float32 scale per row of an int8 table (row value = scale * int8 value); ``None``
                 means 1 (model2vec's int8 tables are averaged as they are).
             tokenizer_backend: ``"auto"`` uses staticemb's native WordPiece for BERT-style tokenizers
-                (BertNormalizer + BertPreTokenizer + WordPiece) and its native Unigram for SentencePiece ones
-                (Precompiled/NFKC-style normalizers + Metaspace + Unigram) — the same ids, several times
-                faster — and the ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
+                (BertNormalizer + BertPreTokenizer + WordPiece), its native Unigram for SentencePiece ones
+                (Precompiled/NFKC-style normalizers + Metaspace + Unigram) and its native byte-level BPE for
+                GPT-2-style ones (ByteLevel + BPE) — the same ids, about ten times faster — and the
+                ``tokenizers`` crate for everything else; ``"tokenizers"`` always uses the crate.
             prompts, default_prompt_name, similarity_fn_name, truncate_dim: as in Sentence Transformers.
             max_length: the most tokens a text keeps by default (``None``: every token, staticemb's default).
             truncation: which tokens ``max_length`` keeps: ``"right"`` (the first), ``"left"`` (the last), or
@@ -434,8 +435,9 @@ class StaticModel:
     def tokenizer_backend(self) -> str:
         """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style WordPiece),
         ``"native-unigram"`` (staticemb's own, for SentencePiece Unigram with Metaspace: XLM-R, T5-style and
-        Llama-style byte-fallback vocabularies) or ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate, for
-        every other configuration). Both native pipelines give exactly the crate's ids."""
+        Llama-style byte-fallback vocabularies), ``"native-bytelevel-bpe"`` (staticemb's own, for GPT-2-style
+        byte-level BPE) or ``"tokenizers"`` (the Hugging Face ``tokenizers`` crate, for every other
+        configuration). The native pipelines give exactly the crate's ids."""
         return str(self._native.backend)
 
     @property

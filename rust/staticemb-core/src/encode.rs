@@ -128,9 +128,12 @@ impl Truncation {
 }
 
 /// The native tokenizer pipeline of an encoder, if its configuration has one.
+// One per encoder: the size difference between variants costs nothing, a box would cost a pointer chase per
+// text on the WordPiece path.
+#[allow(clippy::large_enum_variant)]
 enum Native {
     None,
-    WordPiece(Box<BertWordPiece>),
+    WordPiece(BertWordPiece),
     Unigram(NativeUnigram),
     ByteBpe(Box<NativeByteBpe>),
 }
@@ -253,7 +256,7 @@ impl TextEncoder {
                     tokenizer.with_padding(None);
                     tokenizer.with_truncation(None)?;
                     let native = match BertWordPiece::from_tokenizer(&tokenizer) {
-                        Some(wp) => Native::WordPiece(Box::new(wp)),
+                        Some(wp) => Native::WordPiece(wp),
                         None => match NativeByteBpe::from_json(json) {
                             Ok(Some(bpe)) => Native::ByteBpe(Box::new(bpe)),
                             _ => Native::None,
@@ -303,8 +306,9 @@ impl TextEncoder {
     }
 
     /// Which tokenizer runs: `"native-wordpiece"` (BERT-style WordPiece, see [`BertWordPiece`]),
-    /// `"native-unigram"` (SentencePiece Unigram with Metaspace, see [`NativeUnigram`]) or `"tokenizers"`
-    /// (the `tokenizers` crate, for every other `tokenizer.json`).
+    /// `"native-unigram"` (SentencePiece Unigram with Metaspace, see [`NativeUnigram`]),
+    /// `"native-bytelevel-bpe"` (GPT-2-style byte-level BPE, see [`NativeByteBpe`]) or `"tokenizers"` (the
+    /// `tokenizers` crate, for every other `tokenizer.json`).
     pub fn backend(&self) -> &'static str {
         match self.native {
             Native::WordPiece(_) => "native-wordpiece",
@@ -413,34 +417,45 @@ impl TextEncoder {
         ids: &mut Vec<u32>,
         scratch: &mut TokenScratch,
     ) -> Result<()> {
-        match &self.native {
-            Native::WordPiece(native) => {
-                if native.push_ids(text, ids, &mut scratch.wordpiece) {
-                    return Ok(());
-                }
-            }
+        let done = match &self.native {
+            Native::WordPiece(native) => native.push_ids(text, ids, &mut scratch.wordpiece),
+            Native::None => false,
+            other => Self::push_other_native(other, text, ids, scratch),
+        };
+        if done {
+            Ok(())
+        } else {
+            self.push_token_ids_crate(text, ids)
+        }
+    }
+
+    /// The native Unigram and byte-level BPE arms of [`TextEncoder::push_token_ids`], kept out of line so
+    /// that the WordPiece path stays as it was.
+    #[inline(never)]
+    fn push_other_native(
+        native: &Native,
+        text: &str,
+        ids: &mut Vec<u32>,
+        scratch: &mut TokenScratch,
+    ) -> bool {
+        match native {
             Native::Unigram(native) => {
                 // The charsmap comes from the file: a malformed one may panic `spm_precompiled`.
                 let before = ids.len();
                 match catch_unwind(AssertUnwindSafe(|| {
                     native.push_ids(text, ids, &mut scratch.unigram)
                 })) {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => {}
+                    Ok(done) => done,
                     Err(_) => {
                         ids.truncate(before);
                         scratch.unigram = UnigramScratch::default();
+                        false
                     }
                 }
             }
-            Native::ByteBpe(native) => {
-                if native.push_ids(text, ids, &mut scratch.bytebpe) {
-                    return Ok(());
-                }
-            }
-            Native::None => {}
+            Native::ByteBpe(native) => native.push_ids(text, ids, &mut scratch.bytebpe),
+            Native::WordPiece(_) | Native::None => false,
         }
-        self.push_token_ids_crate(text, ids)
     }
 
     /// [`TextEncoder::push_token_ids`] through the `tokenizers` crate only.

@@ -298,7 +298,8 @@ impl PyModel {
         self.encoder.vocab_size()
     }
 
-    /// `"native-wordpiece"`, `"native-unigram"` or `"tokenizers"`: which tokenizer implementation runs.
+    /// `"native-wordpiece"`, `"native-unigram"`, `"native-bytelevel-bpe"` or `"tokenizers"`: which tokenizer
+    /// implementation runs.
     #[getter]
     fn backend(&self) -> &'static str {
         self.encoder.backend()
