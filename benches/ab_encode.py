@@ -1,0 +1,45 @@
+"""One side of an A/B comparison of two staticemb builds: encode and tokenize speed on one thread.
+
+    PYTHONPATH=<package dir of build A> python benches/ab_encode.py en|ml
+    PYTHONPATH=<package dir of build B> python benches/ab_encode.py en|ml
+
+Run the two sides alternately, several times (this VM's speed drifts by tens of percent within minutes), and
+compare the best of each side. The model is the random 30,522 x 1024 table with the bert-base-uncased tokenizer
+(native WordPiece); ``en`` = the first 50,000 Debian sentences, ``ml`` = 50,000 translated Debian summaries in
+13 languages. Prints encode and tokenize texts/s, best of 7 each, on one thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main() -> None:
+    import staticemb
+    from _common import bert_tokenizer, load_sentences, reference_table
+    from compare_peers import multilingual_summaries
+    from staticemb import StaticModel
+
+    which = sys.argv[1] if len(sys.argv) > 1 else "en"
+    texts = load_sentences(50_000) if which == "en" else multilingual_summaries(50_000)
+    model = StaticModel(bert_tokenizer(), reference_table())
+    model.encode(texts[:2000])
+    encode = tokenize = float("inf")
+    for _ in range(7):
+        start = time.perf_counter()
+        model.encode(texts, num_threads=1)
+        encode = min(encode, time.perf_counter() - start)
+        start = time.perf_counter()
+        model.tokenize(texts, num_threads=1)
+        tokenize = min(tokenize, time.perf_counter() - start)
+    where = os.path.dirname(staticemb.__file__)
+    print(f"{where} {which}: encode {len(texts) / encode:,.0f}/s tokenize {len(texts) / tokenize:,.0f}/s")
+
+
+if __name__ == "__main__":
+    main()
