@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use ahash::AHashMap;
-use aho_corasick::AhoCorasick;
 use serde::Deserialize;
+
+use crate::added::{AddedGuard, AddedJson};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use unicode_normalization_alignments::UnicodeNormalization;
@@ -129,13 +130,6 @@ struct FileJson<'a> {
 }
 
 #[derive(Deserialize)]
-struct AddedJson {
-    content: String,
-    #[serde(default)]
-    normalized: bool,
-}
-
-#[derive(Deserialize)]
 struct BpeJson {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -173,8 +167,7 @@ pub struct NativeByteBpe {
     merges: AHashMap<(u32, u32), (u32, u32)>,
     /// With `ignore_merges`: whole words (as bytes) that are one token.
     whole: Option<AHashMap<Box<[u8]>, u32>>,
-    added_raw: Option<AhoCorasick>,
-    added_normalized: Option<AhoCorasick>,
+    added: AddedGuard,
 }
 
 /// Reusable buffers of one worker.
@@ -295,34 +288,13 @@ impl NativeByteBpe {
             byte_ids,
             merges,
             whole,
-            added_raw: None,
-            added_normalized: None,
+            added: AddedGuard::default(),
         };
-        let (mut raw, mut normalized) = (Vec::new(), Vec::new());
-        for t in &file.added_tokens {
-            if t.content.is_empty() {
-                continue;
-            }
-            if t.normalized {
-                let mut content = String::new();
-                native.normalize(&t.content, &mut content);
-                if !content.is_empty() {
-                    normalized.push(content);
-                }
-                normalized.push(t.content.clone());
-            } else {
-                raw.push(t.content.clone());
-            }
-        }
-        let automaton = |p: Vec<String>| -> Result<Option<AhoCorasick>, String> {
-            if p.is_empty() {
-                Ok(None)
-            } else {
-                AhoCorasick::new(&p).map(Some).map_err(|e| e.to_string())
-            }
-        };
-        native.added_raw = automaton(raw)?;
-        native.added_normalized = automaton(normalized)?;
+        native.added = AddedGuard::new(&file.added_tokens, |t| {
+            let mut out = String::new();
+            native.normalize(t, &mut out);
+            out
+        })?;
         Ok(Some(native))
     }
 
@@ -338,18 +310,14 @@ impl NativeByteBpe {
     /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the text contains
     /// an added token: the caller must then use the `tokenizers` crate.
     pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, s: &mut ByteBpeScratch) -> bool {
-        if let Some(ac) = &self.added_raw {
-            if ac.is_match(text) {
-                return false;
-            }
+        if self.added.in_raw(text) {
+            return false;
         }
         let mut normalized = std::mem::take(&mut s.normalized);
         self.normalize(text, &mut normalized);
-        if let Some(ac) = &self.added_normalized {
-            if ac.is_match(&normalized) {
-                s.normalized = normalized;
-                return false;
-            }
+        if self.added.in_normalized(&normalized) {
+            s.normalized = normalized;
+            return false;
         }
         if !normalized.is_empty() && self.add_prefix_space && !normalized.starts_with(' ') {
             normalized.insert(0, ' ');

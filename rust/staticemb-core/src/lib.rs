@@ -9,6 +9,7 @@
 //! The public API is the items re-exported here. The modules are private: their helpers (the scalar reference
 //! kernels, the chunked thread drivers) reach tests, benches and fuzz targets through [`internals`] only.
 
+mod added;
 mod bytebpe;
 mod encode;
 mod error;

@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use ahash::AHashMap;
-use aho_corasick::AhoCorasick;
 use serde::Deserialize;
+
+use crate::added::{AddedGuard, AddedJson};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use spm_precompiled::Precompiled;
@@ -94,14 +95,6 @@ struct FileJson<'a> {
     added_tokens: Vec<AddedJson>,
     #[serde(default)]
     truncation: Option<TruncationJson>,
-}
-
-#[derive(Deserialize)]
-struct AddedJson {
-    id: u32,
-    content: String,
-    #[serde(default)]
-    normalized: bool,
 }
 
 /// The truncation block of a `tokenizer.json`.
@@ -306,8 +299,7 @@ pub struct NativeUnigram {
     unk_score: f64,
     /// With byte fallback: the id of `<0xXX>` for each byte, where the vocabulary has it.
     bytes: Option<Box<[Option<u32>; 256]>>,
-    added_raw: Option<AhoCorasick>,
-    added_normalized: Option<AhoCorasick>,
+    added: AddedGuard,
 }
 
 /// Reusable buffers of one worker.
@@ -508,38 +500,18 @@ impl NativeUnigram {
             unk: model.unk_id.map(|u| u as u32),
             unk_score: min_score - UNK_PENALTY,
             bytes,
-            added_raw: None,
-            added_normalized: None,
+            added: AddedGuard::default(),
         };
-        // Added tokens: the crate finds `normalized: false` ones in the raw text and `normalized: true` ones
-        // in the normalized text (by their normalized content); a text with either goes to the crate.
-        let (mut raw, mut normalized) = (Vec::new(), Vec::new());
-        let mut vocab = n;
-        for t in &file.added_tokens {
-            vocab = vocab.max(t.id as usize + 1);
-            if t.content.is_empty() {
-                continue;
-            }
-            if t.normalized {
-                let mut content = String::new();
-                native.normalize(&t.content, &mut content, &mut String::new());
-                if !content.is_empty() {
-                    normalized.push(content);
-                }
-                normalized.push(t.content.clone());
-            } else {
-                raw.push(t.content.clone());
-            }
-        }
-        let automaton = |p: Vec<String>| -> Result<Option<AhoCorasick>, String> {
-            if p.is_empty() {
-                Ok(None)
-            } else {
-                AhoCorasick::new(&p).map(Some).map_err(|e| e.to_string())
-            }
-        };
-        native.added_raw = automaton(raw)?;
-        native.added_normalized = automaton(normalized)?;
+        let vocab = file
+            .added_tokens
+            .iter()
+            .map(|t| t.id as usize + 1)
+            .fold(n, usize::max);
+        native.added = AddedGuard::new(&file.added_tokens, |t| {
+            let mut out = String::new();
+            native.normalize(t, &mut out, &mut String::new());
+            out
+        })?;
         let facts = FileFacts {
             vocab,
             unk_id: native.unk,
@@ -615,20 +587,16 @@ impl NativeUnigram {
     /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the crate must run
     /// instead: the text contains an added token, or it needs an unknown token the model does not have.
     pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, s: &mut UnigramScratch) -> bool {
-        if let Some(ac) = &self.added_raw {
-            if ac.is_match(text) {
-                return false;
-            }
+        if self.added.in_raw(text) {
+            return false;
         }
         let mut normalized = std::mem::take(&mut s.normalized);
         let mut swap = std::mem::take(&mut s.swap);
         self.normalize(text, &mut normalized, &mut swap);
         s.swap = swap;
-        if let Some(ac) = &self.added_normalized {
-            if ac.is_match(&normalized) {
-                s.normalized = normalized;
-                return false;
-            }
+        if self.added.in_normalized(&normalized) {
+            s.normalized = normalized;
+            return false;
         }
         let before = ids.len();
         let ok = self.push_normalized(&normalized, ids, s);
