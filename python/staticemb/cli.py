@@ -184,7 +184,7 @@ def _model_specs(specs: list[str]) -> list[tuple[str | None, str]]:
             name, spec = spec.split("=", 1)
             if not name or not spec:
                 raise InvalidInputError(f"a labelled model is NAME=PATH, got {name}={spec}")
-        if spec.lower() != "bm25" and not Path(spec).expanduser().exists() and looks_like_local_path(spec):
+        if spec.lower() not in ("bm25", "bm25-stem") and not Path(spec).expanduser().exists() and looks_like_local_path(spec):
             raise InvalidInputError(f"model not found: {spec} (no such folder)")
         out.append((name, spec))
     return out
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", parents=[common],
                        help="score models on task files (retrieval, classification, bitext, word similarity)")
-    p.add_argument("models", nargs="+", help="model folders / Hub ids, 'bm25', or NAME=PATH to label one")
+    p.add_argument("models", nargs="+", help="model folders / Hub ids, 'bm25', 'bm25-stem', or NAME=PATH to label one")
     p.add_argument("--tasks", nargs="+", required=True, help="task files or folders of them")
     p.add_argument("--only", nargs="+", help="task names or types to run")
     p.add_argument("--dims", type=_widths,

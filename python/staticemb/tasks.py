@@ -11,7 +11,7 @@ A task file is a JSON object with a ``type``:
 - ``wordsim``: ``pairs``: ``[word1, word2, gold score]``. Scores Spearman's rho between cosine and gold.
 
 Every task also has a ``name``. :func:`evaluate` runs a static model at every Matryoshka width, a transformer
-(any Sentence Transformers folder or Hub id) at its width, or BM25 (``"bm25"``: retrieval tasks only), so
+(any Sentence Transformers folder or Hub id) at its width, or BM25 (``"bm25"``, ``"bm25-stem"``: retrieval tasks only), so
 baselines are scored on exactly the same splits. ``staticemb eval MODEL --tasks DIR`` is the command line.
 """
 
@@ -210,23 +210,34 @@ class TransformerEncoder(Encoder):
 
 
 class BM25Scorer(Encoder):
-    """Okapi BM25 (the ``bm25s`` package, English stop words removed): a lexical baseline for retrieval."""
+    """Okapi BM25 (the ``bm25s`` package, English stop words removed): a lexical baseline for retrieval. With
+    ``stem``, every token is reduced by the Snowball English stemmer (``PyStemmer``) first, as strong lexical
+    baselines do (``"bm25-stem"``)."""
 
     kind = "bm25"
 
-    def __init__(self, name: str = "BM25") -> None:
+    def __init__(self, name: str | None = None, *, stem: bool = False) -> None:
         import bm25s  # noqa: F401 - fail early with a clear ImportError
 
-        self.name = name
+        self.stemmer = None
+        if stem:
+            try:
+                import Stemmer
+            except ImportError:
+                raise ImportError("BM25 with stemming needs PyStemmer: pip install PyStemmer") from None
+            self.stemmer = Stemmer.Stemmer("english")
+        self.name = name or ("BM25 (stemmed)" if stem else "BM25")
         self.dims = [0]
 
     def scores(self, queries: Sequence[str], corpus: Sequence[str]) -> np.ndarray:
         import bm25s
 
+        def tokenize(texts: Sequence[str]):
+            return bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, show_progress=False)
+
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(list(corpus), stopwords="en", show_progress=False), show_progress=False)
-        tokens = bm25s.tokenize(list(queries), stopwords="en", show_progress=False)
-        docs, scores = retriever.retrieve(tokens, k=len(corpus), show_progress=False, n_threads=0)
+        retriever.index(tokenize(corpus), show_progress=False)
+        docs, scores = retriever.retrieve(tokenize(queries), k=len(corpus), show_progress=False, n_threads=0)
         out = np.zeros((len(queries), len(corpus)), dtype=np.float32)
         np.put_along_axis(out, np.asarray(docs), np.asarray(scores, dtype=np.float32), axis=1)
         return out
@@ -245,8 +256,8 @@ def open_model(spec: str, *, name: str | None = None, dims: Sequence[int] | None
     """``"bm25"``, a static model (any folder or Hub id :meth:`StaticModel.from_pretrained` reads), or else a
     Sentence Transformers model. A folder that is a static model but does not load (a corrupt or missing file)
     raises the static loader's error; it is not retried as a transformer."""
-    if spec.lower() == "bm25":
-        return BM25Scorer()
+    if spec.lower() in ("bm25", "bm25-stem"):
+        return BM25Scorer(name, stem=spec.lower() == "bm25-stem")
     from .model import StaticModel
 
     label = name or Path(spec).name or spec
