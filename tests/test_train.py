@@ -129,7 +129,7 @@ def test_distill_then_teacher_regression(tmp_path, pairs_file, minilm, real_text
     })
     losses = _losses(log)
     assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
-    assert any((tmp_path / "cache").glob("*.npy"))  # teacher embeddings cached
+    assert any((tmp_path / "cache").glob("*/*.keys"))  # teacher embeddings cached
     assert StaticModel.from_pretrained(out).full_dim == 48
 
 
@@ -239,3 +239,38 @@ def test_bm25_with_stemming_matches_word_forms():
     # "connections"/"connects" and "running"/"run" share stems, not tokens: only "processes" matches plainly.
     assert s[0, 0] > p[0, 0] > 0 and p[0, 1] == s[0, 1] == 0
     assert open_model("bm25-stem", name="lexical").name == "lexical"
+
+
+def test_teacher_cache_is_per_text_and_resumable(tmp_path, minilm, real_texts, monkeypatch):
+    from sentence_transformers import SentenceTransformer
+    from staticemb.train import trainer
+
+    texts = list(dict.fromkeys(real_texts))[:40]
+    encoded: list[int] = []
+    real_encode = SentenceTransformer.encode
+
+    def counting(self, sentences, *args, **kwargs):
+        encoded.append(len(sentences))
+        return real_encode(self, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", counting)
+    monkeypatch.setattr(trainer, "TEACHER_CHUNK", 8)
+    first = trainer.teacher_embeddings(minilm, texts[:20], cache_dir=tmp_path)
+    assert encoded == [8, 8, 4] and first.shape == (20, 384) and first.dtype == np.float32
+    folder = next(tmp_path.iterdir())
+    assert len(list(folder.glob("*.keys"))) == 3 and not list(folder.glob("*.partial"))
+    # A reordered superset with repeats embeds only the new texts; every row is the teacher's vector.
+    encoded.clear()
+    mixed = texts[30:] + texts[:20][::-1] + texts[20:30] + texts[:2]
+    again = trainer.teacher_embeddings(minilm, mixed, cache_dir=tmp_path)
+    assert encoded == [8, 8, 4]
+    direct = SentenceTransformer(minilm, device="cpu").encode(mixed, normalize_embeddings=True)
+    np.testing.assert_allclose(again, direct, atol=1e-5)
+    np.testing.assert_array_equal(again[10:30], first[::-1])
+    # A shard cut short by a crash (keys missing or inconsistent) is ignored, never misread.
+    broken = sorted(folder.glob("*.keys"))[0]
+    broken.write_bytes(broken.read_bytes()[:-20])
+    encoded.clear()
+    again = trainer.teacher_embeddings(minilm, texts[:20], cache_dir=tmp_path)
+    assert sum(encoded) == 8
+    np.testing.assert_allclose(again, first, atol=1e-6)

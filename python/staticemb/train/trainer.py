@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -245,30 +246,61 @@ def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, s
     return ds
 
 
+#: Texts embedded between two writes of the teacher cache: an interrupted run loses at most this many.
+TEACHER_CHUNK = 4096
+
+
 def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | os.PathLike | None = None,
                        batch_size: int = 64, device: str | None = None) -> np.ndarray:
-    """The teacher's normalized embeddings of ``texts`` (float32), cached on disk by teacher and text hash.
+    """The teacher's normalized embeddings of ``texts`` (float32), cached on disk text by text.
 
-    ``teacher`` is any Sentence Transformers model (a folder or a Hub id)."""
-    h = hashlib.sha1(str(teacher).encode())
-    for t in texts:
-        h.update(t.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    cache = Path(cache_dir) if cache_dir else data_dir() / "teacher-cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / f"{h.hexdigest()}.npy"
-    if target.exists():
-        return np.load(target)
-    from sentence_transformers import SentenceTransformer
+    ``teacher`` is any Sentence Transformers model (a folder or a Hub id). The cache (``cache_dir``, default
+    ``<data dir>/teacher-cache``) holds one folder per teacher of shards: ``<id>.npy`` (embeddings) and
+    ``<id>.keys`` (the SHA-1 of each text, 20 bytes a row), written after every :data:`TEACHER_CHUNK` new texts,
+    the keys last (a shard without them is ignored). So a later call reuses every text any earlier call
+    embedded (a subset, a superset, another order), and an interrupted run resumes where it stopped."""
+    folder = (Path(cache_dir) if cache_dir else data_dir() / "teacher-cache") / hashlib.sha1(
+        str(teacher).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
+    rows: dict[bytes, np.ndarray] = {}
+    for key_file in sorted(folder.glob("*.keys")):
+        digests = key_file.read_bytes()
+        try:
+            emb = np.load(key_file.with_suffix(".npy"), mmap_mode="r")
+        except (OSError, ValueError):
+            continue
+        if len(digests) % 20 or emb.ndim != 2 or emb.shape[0] != len(digests) // 20:
+            logger.warning("ignoring the inconsistent teacher cache shard %s", key_file)
+            continue
+        for i in range(emb.shape[0]):
+            rows[digests[20 * i:20 * i + 20]] = emb[i]
+    missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in rows}.items())
+    if missing:
+        from sentence_transformers import SentenceTransformer
+        from tqdm.auto import tqdm
 
-    model = SentenceTransformer(str(teacher), device=device or _device())
-    logger.info("embedding %d texts with the teacher %s", len(texts), teacher)
-    emb = model.encode(list(texts), batch_size=batch_size, show_progress_bar=True, convert_to_numpy=True,
-                       normalize_embeddings=True).astype(np.float32)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")  # one per process: ranks of a multi-GPU run race here
-    np.save(tmp, emb)
-    os.replace(tmp, target)
-    return emb
+        model = SentenceTransformer(str(teacher), device=device or _device())
+        logger.info("embedding %d texts with the teacher %s (%d cached)", len(missing), teacher,
+                    len(keys) - len(missing))
+        with tqdm(total=len(missing), desc="teacher embeddings", unit="text") as bar:
+            for start in range(0, len(missing), TEACHER_CHUNK):
+                chunk = missing[start:start + TEACHER_CHUNK]
+                emb = model.encode([t for _, t in chunk], batch_size=batch_size, show_progress_bar=False,
+                                   convert_to_numpy=True, normalize_embeddings=True).astype(np.float32)
+                # One name per process: ranks of a multi-GPU run may write at once.
+                shard = folder / f"{time.time_ns():x}-{os.getpid()}"
+                partial = folder / f"{shard.name}.partial"
+                with open(partial, "wb") as f:
+                    np.save(f, emb)
+                os.replace(partial, shard.with_suffix(".npy"))
+                partial.write_bytes(b"".join(k for k, _ in chunk))
+                os.replace(partial, shard.with_suffix(".keys"))
+                rows.update((k, e) for (k, _), e in zip(chunk, emb, strict=True))
+                bar.update(len(chunk))
+    if not keys:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([np.asarray(rows[k], dtype=np.float32) for k in keys])
 
 
 # ------------------------------------------------------------------------------------------------ models
