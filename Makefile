@@ -40,7 +40,7 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help venv wheel check-wheel install dev data-sources test test-rs test-py test-light test-wheel demo bench bench-rs fuzz fuzz-native fuzz-load lint \
 	lint-rs lint-py fmt clean \
-	training-data train-en train-multilingual baselines eval-models report
+	training-data train-en train-multilingual loso baselines eval-models report
 
 help:
 	@echo "make demo   - set up, build a static model offline and search the Debian package descriptions"
@@ -50,6 +50,7 @@ help:
 	@echo "make lint   - rustfmt --check, clippy -D warnings, ruff, mypy, stubtest (_core.pyi against the binary)"
 	@echo "make dev    - editable install for development (maturin develop --release)"
 	@echo "make train-en train-multilingual eval-models report - the two trained models and training/RESULTS*.md"
+	@echo "make loso   - leave one source out: the English recipe without each source, scored on it (RESULTS-loso.md)"
 
 # ---------------------------------------------------------------- environment
 
@@ -154,6 +155,10 @@ train-multilingual: training-data
 		--dim 1024 --corpus $(foreach l,$(LANGS),$(DATA)/training/pairs/bitext-$(l).jsonl) \
 		--output $(MODELS)/multilingual-distilled-1024'
 	$(TEACHER_ENV) $(SE) train training/configs/multilingual.json
+
+# Generalization: each English source held out of training in turn and scored (training/RESULTS-loso.md).
+loso: training-data
+	$(TEACHER_ENV) $(PY) -m training.loso
 
 # The baselines: a plain model2vec distillation of the same teacher, BM25, and the transformers themselves.
 baselines: training-data

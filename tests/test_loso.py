@@ -1,0 +1,55 @@
+"""training/loso.py: what each leave-one-source-out fold may train on, and its report."""
+
+from __future__ import annotations
+
+import pytest
+from staticemb import corpora
+
+from training import datasets as D
+from training import loso
+
+pytestmark = pytest.mark.corpus  # the real corpora
+
+
+@pytest.fixture(scope="module")
+def src() -> D.Sources:
+    return D.Sources()
+
+
+@pytest.mark.parametrize("source", list(loso.SOURCES))
+def test_a_fold_never_sees_its_held_out_source(src, source):
+    try:
+        held = loso.source_texts(src, source)
+    except corpora.SourceMissingError as e:
+        pytest.skip(f"source missing: {e}")
+    pair_names, task = loso.SOURCES[source]
+    # Every text of the source's test and dev tasks is held out of the fold ...
+    for split in ("test", "dev"):
+        t = D.load_task(task, split)
+        assert set(t["queries"]) <= held and set(t["corpus"]) <= held
+    # ... and every text of its training pairs too, in whichever pair set it would come.
+    train = D.load_pairs(pair_names[0])
+    assert {a for a, _ in train} <= held and {p for _, p in train} <= held
+    unlabeled = D.load_unlabeled()
+    texts, pair_sets, dev = loso.fold_inputs(source, src, unlabeled)
+    assert not set(texts) & held and len(texts) < len(unlabeled)
+    assert set(texts) == {t for t in unlabeled if t not in held}
+    assert not set(pair_sets) & set(pair_names) and "en-wordnet" in pair_sets
+    assert task not in dev and dev
+    # Every other source keeps its pairs; a fold of every source (None) drops nothing.
+    everything = loso.fold_inputs(None, src, unlabeled)
+    assert everything[0] == unlabeled and everything[1] == list(loso.ENGLISH_PAIRS)
+    assert set(everything[1]) - set(pair_sets) == set(pair_names)
+
+
+def test_report_table():
+    rows = [
+        {"source": "bbc", "1024": 0.90, "256": 0.89, "BM25": 0.91, "BM25 (stemmed)": 0.92, "all-MiniLM-L6-v2": 0.93},
+        {"source": "pydoc", "1024": 0.70, "256": 0.69, "BM25": 0.60, "BM25 (stemmed)": 0.65, "all-MiniLM-L6-v2": 0.72},
+    ]
+    text = loso.render(rows, "python -m training.loso", 600)
+    assert "| bbc | 90.0 | 89.0 | 98.9% | 91.0 | 92.0 | 93.0 | 96.8% | -2.0 |" in text
+    assert "| pydoc | 70.0 | 69.0 | 98.6% | 60.0 | 65.0 | 72.0 | 97.2% | +5.0 |" in text
+    assert "| **mean** | 80.0 | 79.0 | 98.8% | 75.5 | 78.5 | 82.5 | 97.0% | +1.5 |" in text
+    assert "beats BM25 with stemming on 1 of 2 held-out sources" in text
+    assert "`python -m training.loso` (10 min)" in text

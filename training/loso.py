@@ -1,0 +1,230 @@
+"""Leave one source out: for each English source, train the English recipe without it, then score the model on
+that source's held-out test split beside BM25, BM25 with stemming and all-MiniLM-L6-v2.
+
+    python -m training.loso [--sources debian wikipedia bbc pydoc rustdoc] [--output training/RESULTS-loso.md]
+
+``make loso`` runs it. A source's test split measures memory, not generalization, when the model trained on the
+same source's other items; here the held-out source gave the model nothing: not its pairs, not its texts for
+teacher regression, not its dev split for choices. Each fold runs the two stages of ``make train-en``:
+
+1. teacher regression (``training/configs/en-regress.json``) from the shared MiniLM distillation
+   (``<data>/models/en-distilled-1024``, made first if missing), on the 30,000 unlabeled texts that stage
+   samples, less every text of the held-out source;
+2. ``MatryoshkaLoss(MNRL)`` (``training/configs/en-retrieval.json``) on every English pair set but the held-out
+   source's, with the dev splits of the other sources as evaluators.
+
+WordNet is never held out: it has no retrieval task. Folds are written to ``<data>/models/loso/<source>/``
+and reused when present (``--refresh`` retrains); baseline scores are cached in ``<data>/results/loso/``.
+Teacher embeddings are cached text by text, so the folds share them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from staticemb.corpora import data_dir
+
+from . import datasets as D
+from .report import hardware
+from .teachers import minilm_path
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+#: Source -> (its English pair sets, its retrieval task).
+SOURCES: dict[str, tuple[tuple[str, ...], str]] = {
+    "debian": (("en-debian",), "retrieval-debian"),
+    "wikipedia": (("en-wikipedia",), "retrieval-wikipedia"),
+    "bbc": (("en-bbc",), "retrieval-bbc"),
+    "pydoc": (("en-pydoc",), "retrieval-pydoc"),
+    "rustdoc": (("en-rustdoc",), "retrieval-rustdoc"),
+}
+ENGLISH_PAIRS = ("en-debian", "en-wordnet", "en-wikipedia", "en-bbc", "en-pydoc", "en-rustdoc")
+DIMS = (256, 1024)
+BASELINES = {"BM25": "bm25", "BM25 (stemmed)": "bm25-stem", "all-MiniLM-L6-v2": None}
+
+
+def source_texts(src: D.Sources, source: str) -> set[str]:
+    """Every text of ``source``, in every split: what a fold holding it out may not train on."""
+    texts: set[str] = set()
+    if source == "debian":
+        texts.update(t for d in src.debian("en") for t in (d.short, d.long))
+    elif source == "wikipedia":
+        texts.update(t for s in src.wikipedia("en") for t in (s.title, s.description, s.extract))
+    elif source == "bbc":
+        texts.update(t for a in src.bbc() for t in (a.title, a.body))
+    else:
+        texts.update(t for d in src.code(source) for t in (d.summary, d.body))
+    return {t.strip() for t in texts} - {""}
+
+
+def regression_texts(config: dict[str, Any]) -> list[str]:
+    """The unlabeled texts the regression stage of ``make train-en`` trains on: its file, sampled as the
+    trainer samples it (``max_rows`` after a seeded shuffle)."""
+    from staticemb.train.trainer import _read_dataset, _text_columns
+
+    path = config["train_datasets"]["unlabeled"]
+    ds = _text_columns(_read_dataset(path), path, ["text"], config.get("max_rows"), config.get("seed", 12))
+    return list(ds["text"])
+
+
+def fold_inputs(
+    source: str | None, src: D.Sources, unlabeled: Sequence[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """What a fold without ``source`` trains on: the ``unlabeled`` texts that are not the source's, the English
+    pair sets but the source's, and the dev retrieval tasks of the other sources (for its evaluators)."""
+    held = source_texts(src, source) if source else set()
+    texts = [t for t in unlabeled if t.strip() not in held]
+    skip = set(SOURCES[source][0]) if source else set()
+    pair_sets = [n for n in ENGLISH_PAIRS if n not in skip]
+    dev = [SOURCES[s][1] for s in ("debian", "wikipedia", "pydoc") if s != source]
+    return texts, pair_sets, dev
+
+
+def _config(name: str, **overrides: Any) -> dict[str, Any]:
+    from staticemb.train import TrainConfig
+
+    raw = json.loads((CONFIGS / name).read_text(encoding="utf-8"))
+    raw.pop("_comment", None)
+    raw.update(overrides)
+    return TrainConfig.from_dict(raw).__dict__
+
+
+def _run(args: list[str]) -> None:
+    print("+", shlex.join(args), flush=True)
+    subprocess.run(args, check=True)
+
+
+def distilled(models: Path, teacher: str) -> Path:
+    out = models / "en-distilled-1024"
+    if not (out / "modules.json").exists():
+        _run([sys.executable, "-m", "staticemb", "distill", "--teacher", teacher, "--dim", "1024",
+              "--output", str(out)])
+    return out
+
+
+def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
+    """The two stages without ``source`` (``None``: every source) under ``<models>/loso/<source>``."""
+    from staticemb.train import train
+
+    fold = models / "loso" / (source or "all")
+    final = fold / "model"
+    if (final / "modules.json").exists() and not refresh:
+        return final
+    regress = _config("en-regress.json")
+    texts, pair_sets, dev_tasks = fold_inputs(source, src, regression_texts(regress))
+    fold.mkdir(parents=True, exist_ok=True)
+    unlabeled = fold / "unlabeled.jsonl"
+    D._write_jsonl(unlabeled, ({"text": t} for t in texts))
+    dev = [str(D.task_path(t, "dev")) for t in dev_tasks]
+    pairs = {n: str(D.pairs_path(n)) for n in pair_sets}
+    started = time.perf_counter()
+    train({**regress, "output_dir": str(fold / "regressed"), "init": str(distilled(models, teacher)),
+           "teacher": teacher, "train_datasets": {"unlabeled": str(unlabeled)}, "max_rows": None,
+           "eval_tasks": dev[:1]})
+    train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
+           "train_datasets": pairs, "eval_tasks": dev})
+    (fold / "fold.json").write_text(json.dumps({
+        "held_out": source, "regression_texts": len(texts), "pair_sets": sorted(pairs),
+        "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+    return final
+
+
+def score(spec: str, name: str, task: str, dims: Sequence[int] | None, cache: Path | None) -> dict[str, float]:
+    """NDCG@10 (and the rest) of one model on one test task, per width; cached in ``cache`` when given."""
+    if cache is not None and cache.exists():
+        return json.loads(cache.read_text())
+    from staticemb.tasks import evaluate, load_task, open_model
+
+    encoder = open_model(spec, name=name, dims=dims)
+    result = evaluate(encoder, [load_task(D.task_path(task, "test"))])
+    scores = {d: m["NDCG@10"] for d, m in result["tasks"][task]["scores"].items()}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(scores))
+    return scores
+
+
+def render(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}"
+
+    lines = [
+        "# Leave one source out (English)",
+        "",
+        f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        f"- command: `{command}` ({seconds / 60:.0f} min)",
+        f"- machine: {hardware()}",
+        "- each fold: the English recipe (teacher regression, then MatryoshkaLoss(MNRL)) trained without the",
+        "  held-out source's pairs, texts and dev split; scored on that source's test split (NDCG@10, %)",
+        "",
+        "| held-out source | fold model 1024-d | fold model 256-d | 256/1024 | BM25 | BM25 (stemmed) | "
+        "all-MiniLM-L6-v2 | fold / MiniLM | fold − BM25 (stemmed) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        full, small, mini, stem = r["1024"], r["256"], r["all-MiniLM-L6-v2"], r["BM25 (stemmed)"]
+        lines.append(
+            f"| {r['source']} | {pct(full)} | {pct(small)} | {100 * small / full:.1f}% | {pct(r['BM25'])} | "
+            f"{pct(stem)} | {pct(mini)} | {100 * full / mini:.1f}% | {100 * (full - stem):+.1f} |"
+        )
+    if rows:
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("1024", "256", "BM25", "BM25 (stemmed)",
+                                                                  "all-MiniLM-L6-v2")}
+        lines.append(
+            f"| **mean** | {pct(mean['1024'])} | {pct(mean['256'])} | {100 * mean['256'] / mean['1024']:.1f}% | "
+            f"{pct(mean['BM25'])} | {pct(mean['BM25 (stemmed)'])} | {pct(mean['all-MiniLM-L6-v2'])} | "
+            f"{100 * mean['1024'] / mean['all-MiniLM-L6-v2']:.1f}% | "
+            f"{100 * (mean['1024'] - mean['BM25 (stemmed)']):+.1f} |"
+        )
+        wins = sum(r["1024"] > r["BM25 (stemmed)"] for r in rows)
+        lines += ["", f"The fold model beats BM25 with stemming on {wins} of {len(rows)} held-out sources."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-loso.md")
+    parser.add_argument("--refresh", action="store_true", help="retrain folds that exist")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = time.perf_counter()
+    D.build()
+    src = D.Sources()
+    root = data_dir()
+    models, cache = root / "models", root / "results" / "loso"
+    teacher = str(minilm_path())
+    os.environ.setdefault("MINILM", teacher)  # the configs name the teacher as ${MINILM}
+    rows = []
+    try:
+        for source in args.sources:
+            task = SOURCES[source][1]
+            model = train_fold(source, models=models, src=src, teacher=teacher, refresh=args.refresh)
+            fold = score(str(model), f"loso-{source}", task, DIMS, None)
+            row: dict[str, Any] = {"source": source, "1024": fold["1024"], "256": fold["256"]}
+            for name, spec in BASELINES.items():
+                s = score(spec or teacher, name, task, None, cache / f"{task}-{spec or 'minilm'}.json")
+                row[name] = next(iter(s.values()))
+            rows.append(row)
+            print(render(rows, "", 0).splitlines()[-3 if len(rows) else -1], flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
+        return 130
+    command = "python -m training.loso" + (
+        f" --sources {' '.join(args.sources)}" if args.sources != list(SOURCES) else "")
+    args.output.write_text(render(rows, command, time.perf_counter() - started), encoding="utf-8")
+    print(args.output.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
