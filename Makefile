@@ -18,8 +18,8 @@ FULL_DEPS   := $(LIGHT_DEPS) torch sentence-transformers "model2vec[distill]" gt
 WHEEL_STAMP := $(VENV)/.wheel-installed
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 PY_SOURCES   := $(shell find python -type f)
-APT_LANGS    := en,de,fr,it,da,es,ja,ru,pt_BR,ko,uk,pl,cs,zh_CN
-APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN,$(firstword $(wildcard /var/lib/apt/lists/*_i18n_Translation-$(l).lz4)))
+APT_LANGS    := en,de,fr,it,da,es,ja,ru,pt_BR,ko,uk,pl,cs,zh_CN,sk,fi,nl,sv,hu
+APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN sk fi nl sv hu,$(firstword $(wildcard /var/lib/apt/lists/*_i18n_Translation-$(l).lz4)))
 WORDNET      := $(wildcard /usr/share/wordnet/data.noun)
 AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -92,7 +92,7 @@ dev: $(DEPS_STAMP)
 # Real text from Debian: package descriptions in 14 languages (apt's translation indexes: the demo corpus and
 # the tokenizer's differential tests) and WordNet. Fetched only when missing; needs root (or sudo).
 data-sources:
-ifneq ($(words $(APT_INDEXES)),14)
+ifneq ($(words $(APT_INDEXES)),19)
 	$(AS_ROOT) apt-get update -o Acquire::Languages="$(APT_LANGS)"
 endif
 ifeq ($(WORDNET),)

@@ -371,6 +371,37 @@ def test_code_tasks_hold_out_whole_libraries(sample, src, root):
         assert not {t for pair in train for t in pair} & src.held_out
 
 
+def test_held_out_languages_are_never_trained_on(src, root):
+    english = src.english_by_md5
+    trained = {t for name in D.PAIR_SETS for pair in D.load_pairs(name, root) for t in pair}
+    shared = {t for lang in corpora.TRANSLATION_LANGS for r in src.debian(lang) for t in (r.short, r.long)}
+    for lang in corpora.HELD_OUT_LANGS:
+        assert lang not in corpora.TRANSLATION_LANGS
+        records = corpora.debian_translations(lang)
+        task = D.load_task(f"bitext-{lang}", "test", root)
+        pairs = list(zip(task["source"], task["target"], strict=True))
+        assert len(pairs) >= (1000 if lang == "sk" else 25), lang
+        truth = {
+            ((t.long, english[t.md5].long) if t.long and english[t.md5].long else (t.short, english[t.md5].short))
+            for t in records
+            if t.md5 in english
+        }
+        assert set(pairs) <= truth
+        # No translated text trains: a "translation" equal to its English original may (as English), and so
+        # may a string that is also another language's translation ("server X2Go" in Slovak and Italian).
+        translated = {
+            t
+            for r in records
+            if r.md5 in english
+            for t, e in ((r.short, english[r.md5].short), (r.long, english[r.md5].long))
+            if t != e
+        }
+        translated -= shared
+        assert len(translated) > 20 and not translated & trained, lang
+        with pytest.raises(ValueError):
+            D.task_path(f"bitext-{lang}", "dev", root)
+
+
 def test_wordsim_tasks():
     simlex = D.wordsim_task("wordsim-simlex999")
     ws353 = D.wordsim_task("wordsim-wordsim353")

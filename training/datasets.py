@@ -62,7 +62,9 @@ from the dev split in the same formats, for evaluators during training:
   ``classification-wikipedia`` text = extract, label = topic, without the "Uncategorized" articles):
   ``{"type": "classification", "name", "train_texts", "train_labels", "test_texts", "test_labels"}``, the train
   side from the train split, the test side from the test (or dev) split; texts unique, none on both sides.
-- bitext (``bitext-<lang>``): ``{"type": "bitext", "name", "lang", "source": [str], "target": [str]}``,
+- bitext (``bitext-<lang>``, and test tasks for the languages never trained on,
+  :data:`~staticemb.corpora.HELD_OUT_LANGS`, from every package): ``{"type": "bitext", "name", "lang",
+  "source": [str], "target": [str]}``,
   ``source[i]`` the translation of the English ``target[i]``: one pair per package, the long descriptions when
   both have one, else the short ones; untranslated texts dropped, no source or target twice, at most
   :data:`BITEXT_TASK_CAP` pairs (SHA-1 subsample of the md5s).
@@ -88,6 +90,7 @@ from typing import Any
 
 from staticemb import corpora
 from staticemb.corpora import (
+    HELD_OUT_LANGS,
     TRANSLATION_LANGS,
     CodeDoc,
     NewsArticle,
@@ -151,8 +154,8 @@ DEV_TASKS: tuple[str, ...] = (
     "classification-wikipedia",
     *(f"bitext-{lang}" for lang in TRANSLATION_LANGS),
 )
-#: Tasks built from the test split (``tasks/``).
-TASKS: tuple[str, ...] = DEV_TASKS + WORDSIM_TASKS
+#: Tasks built from the test split (``tasks/``); the languages never trained on have a test task only.
+TASKS: tuple[str, ...] = DEV_TASKS + tuple(f"bitext-{lang}" for lang in HELD_OUT_LANGS) + WORDSIM_TASKS
 UNLABELED = ("en",)
 
 Pair = tuple[str, str]
@@ -582,15 +585,18 @@ def wikipedia_classification(src: Sources, split: str = "test") -> Task:
 def bitext_task(src: Sources, lang: str, split: str = "test", cap: int = BITEXT_TASK_CAP) -> Task:
     """``bitext-<lang>``: one (translation, English) pair per package of ``split``, long descriptions when both
     have one, else short ones; untranslated pairs dropped; no source or target twice (the first kept); at most
-    ``cap`` pairs (the md5s first in SHA-1 order), in package order."""
+    ``cap`` pairs (the md5s first in SHA-1 order), in package order. A language of
+    :data:`~staticemb.corpora.HELD_OUT_LANGS` never trains, so its task takes every package, whatever the split
+    (their English sides include training texts of ``en-debian``)."""
     _check_split(split)
     english = src.english_by_md5
+    every_package = lang in HELD_OUT_LANGS
     candidates: list[tuple[str, str, str]] = []
     sources: set[str] = set()
     targets: set[str] = set()
     for t in src.debian(lang):
         e = english.get(t.md5)
-        if e is None or debian_split(t.md5) != split:
+        if e is None or (not every_package and debian_split(t.md5) != split):
             continue
         source, target = (t.long, e.long) if t.long and e.long else (t.short, e.short)
         source, target = source.strip(), target.strip()
@@ -652,6 +658,8 @@ def task_builders() -> dict[str, Callable[[Sources, str], Task]]:
         "classification-wikipedia": wikipedia_classification,
     }
     for lang in TRANSLATION_LANGS:
+        builders[f"bitext-{lang}"] = lambda src, split, lang=lang: bitext_task(src, lang, split)
+    for lang in HELD_OUT_LANGS:
         builders[f"bitext-{lang}"] = lambda src, split, lang=lang: bitext_task(src, lang, split)
     for name in WORDSIM_TASKS:
         builders[name] = lambda src, split, name=name: wordsim_task(name)

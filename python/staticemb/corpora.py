@@ -36,6 +36,7 @@ from ._paths import data_dir
 __all__ = [
     "APT_LANGUAGES",
     "APT_UPDATE_COMMAND",
+    "HELD_OUT_LANGS",
     "TRANSLATION_LANGS",
     "WIKIPEDIA_LANGS",
     "NewsArticle",
@@ -61,7 +62,10 @@ __all__ = [
 APT_LISTS = Path(os.environ.get("STATICEMB_APT_LISTS", "/var/lib/apt/lists"))
 #: Debian's translation languages with a useful amount of text, English first.
 TRANSLATION_LANGS = ("de", "fr", "it", "da", "es", "ja", "ru", "pt_BR", "ko", "uk", "pl", "cs", "zh_CN")
-APT_LANGUAGES = ("en",) + TRANSLATION_LANGS
+#: Debian translations that never train: languages for evaluation only (Slovak, Finnish, Dutch,
+#: Swedish, Hungarian; Turkish has six usable pairs).
+HELD_OUT_LANGS = ("sk", "fi", "nl", "sv", "hu")
+APT_LANGUAGES = ("en",) + TRANSLATION_LANGS + HELD_OUT_LANGS
 APT_UPDATE_COMMAND = f'apt-get update -o Acquire::Languages="{",".join(APT_LANGUAGES)}"'
 WORDNET_DIR = Path(os.environ.get("STATICEMB_WORDNET", "/usr/share/wordnet"))
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -202,11 +206,11 @@ def package_dir(module: str, pip_name: str) -> Path:
 
 
 def debian_translations(lang: str, *, refresh: bool = False) -> list[PackageDescription]:
-    """Debian package descriptions translated into ``lang`` (one of :data:`TRANSLATION_LANGS`), sorted by
-    package name. ``md5`` is the English original's ``Description-md5``: join with
-    ``debian_descriptions("en")`` for parallel pairs."""
-    if lang not in TRANSLATION_LANGS:
-        raise ValueError(f"lang must be one of {TRANSLATION_LANGS}, got {lang!r}")
+    """Debian package descriptions translated into ``lang`` (one of :data:`TRANSLATION_LANGS` or
+    :data:`HELD_OUT_LANGS`), sorted by package name. ``md5`` is the English original's ``Description-md5``:
+    join with ``debian_descriptions("en")`` for parallel pairs."""
+    if lang not in TRANSLATION_LANGS + HELD_OUT_LANGS:
+        raise ValueError(f"lang must be one of {TRANSLATION_LANGS + HELD_OUT_LANGS}, got {lang!r}")
     return debian_descriptions(lang, refresh=refresh)
 
 
