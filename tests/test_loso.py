@@ -53,3 +53,12 @@ def test_report_table():
     assert "| **mean** | 80.0 | 79.0 | 98.8% | 75.5 | 78.5 | 82.5 | 97.0% | +1.5 |" in text
     assert "beats BM25 with stemming on 1 of 2 held-out sources" in text
     assert "`python -m training.loso` (10 min)" in text
+
+
+def test_plot(tmp_path):
+    rows = [
+        {"source": s, "1024": 0.8, "256": 0.78, "BM25": 0.7, "BM25 (stemmed)": 0.72, "all-MiniLM-L6-v2": 0.85}
+        for s in loso.SOURCES
+    ]
+    loso.plot(rows, tmp_path / "figures" / "loso.png")
+    assert (tmp_path / "figures" / "loso.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

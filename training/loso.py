@@ -190,6 +190,29 @@ def render(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Grouped bars: NDCG@10 per held-out source for the fold model (1024-d and 256-d) and the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [("fold model 1024-d", "1024"), ("fold model 256-d", "256"), *((n, n) for n in BASELINES)]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(series)
+    for i, (label, key) in enumerate(series):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(rows))]
+        ax.bar(xs, [100 * r[key] for r in rows], width, label=label)
+    ax.set_xticks(range(len(rows)), [r["source"] for r in rows])
+    ax.set_ylabel("NDCG@10 (%) on the held-out source")
+    ax.set_title("Leave one source out: each model trained without the source it is scored on")
+    ax.legend(fontsize=8, ncols=3, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
@@ -221,7 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     command = "python -m training.loso" + (
         f" --sources {' '.join(args.sources)}" if args.sources != list(SOURCES) else "")
-    args.output.write_text(render(rows, command, time.perf_counter() - started), encoding="utf-8")
+    figure = args.output.parent / "figures" / "loso.png"
+    plot(rows, figure)
+    report = render(rows, command, time.perf_counter() - started)
+    report += f"\n![leave one source out](figures/{figure.name})\n"
+    args.output.write_text(report, encoding="utf-8")
     print(args.output.read_text(encoding="utf-8"))
     return 0
 
