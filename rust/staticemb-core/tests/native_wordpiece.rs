@@ -103,3 +103,45 @@ proptest! {
 thread_local! {
     static ENCODERS: std::rc::Rc<Vec<TextEncoder>> = std::rc::Rc::new(encoders());
 }
+
+/// A WordPiece `tokenizer.json` over `pieces` (word-initial) and `cont` (continuations, without `##`), lower
+/// case, no accent stripping (so pieces with accents and CJK characters stay as written).
+fn random_vocab_json(pieces: &[String], cont: &[String]) -> String {
+    let mut vocab: Vec<String> = vec!["[UNK]".into()];
+    vocab.extend(pieces.iter().cloned());
+    vocab.extend(cont.iter().map(|c| format!("##{c}")));
+    vocab.sort();
+    vocab.dedup();
+    let entries: Vec<String> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("\"{t}\": {i}"))
+        .collect();
+    format!(
+        r###"{{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+  "normalizer": {{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": false,
+                  "strip_accents": false, "lowercase": true}},
+  "pre_tokenizer": {{"type": "BertPreTokenizer"}}, "post_processor": null, "decoder": null,
+  "model": {{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+             "max_input_chars_per_word": 100, "vocab": {{{}}}}}}}"###,
+        entries.join(", ")
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(192))]
+
+    /// Random vocabularies whose pieces share prefixes of one, two and three bytes with pieces of every
+    /// length (ASCII, two-byte and three-byte characters): the longest-match search, and the bound on the
+    /// longest piece that can match at a position, give the crate's ids on words of the same alphabet.
+    #[test]
+    fn longest_match_on_random_vocabularies(
+        pieces in prop::collection::vec("[abé日]{1,7}", 1..40),
+        cont in prop::collection::vec("[abé日]{1,7}", 0..40),
+        words in prop::collection::vec("[abé日]{1,16}", 1..12),
+    ) {
+        let enc = TextEncoder::from_json(&random_vocab_json(&pieces, &cont)).unwrap();
+        prop_assert_eq!(enc.backend(), "native-wordpiece");
+        check(std::slice::from_ref(&enc), &words.join(" "))?;
+    }
+}
