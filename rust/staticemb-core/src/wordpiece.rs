@@ -33,8 +33,10 @@ pub struct BertWordPiece {
     strip_accents: bool,
     lowercase: bool,
     /// Word-initial pieces, and continuation pieces keyed without their prefix.
-    first: Pieces,
-    cont: Pieces,
+    first: AHashMap<Box<str>, u32>,
+    cont: AHashMap<Box<str>, u32>,
+    max_first: usize,
+    max_cont: usize,
     unk: u32,
     max_chars: usize,
     /// Added tokens matched against the raw text (`normalized: false`) and against the normalized text.
@@ -80,16 +82,18 @@ impl BertWordPiece {
         let vocab = wp.get_vocab();
         let unk = *vocab.get(&wp.unk_token)?;
         let prefix = wp.continuing_subword_prefix.as_str();
-        let mut first = Pieces::default();
-        let mut cont = Pieces::default();
+        let mut first: AHashMap<Box<str>, u32> = AHashMap::with_capacity(vocab.len());
+        let mut cont: AHashMap<Box<str>, u32> = AHashMap::new();
         for (piece, &id) in &vocab {
-            first.insert(piece, id);
+            first.insert(piece.as_str().into(), id);
             if let Some(rest) = piece.strip_prefix(prefix) {
                 if !rest.is_empty() || prefix.is_empty() {
-                    cont.insert(rest, id);
+                    cont.insert(rest.into(), id);
                 }
             }
         }
+        let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
+        let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
         // The crate finds `normalized: false` tokens in the raw text, and `normalized: true` tokens in the
         // normalized text by their *normalized* content (it runs the normalizer over each token's content).
         // A text is left to the crate whenever one of these patterns occurs, so the automata must find a
@@ -147,6 +151,8 @@ impl BertWordPiece {
             lowercase: norm.lowercase,
             first,
             cont,
+            max_first,
+            max_cont,
             unk,
             max_chars: wp.max_input_chars_per_word,
             added_raw: automaton(raw)?,
@@ -364,21 +370,19 @@ impl BertWordPiece {
         let mark = ids.len();
         let mut start = 0;
         while start < word.len() {
-            let pieces = if start == 0 { &self.first } else { &self.cont };
-            // The longest candidate first: in most text it is the whole word and a piece. When it is
-            // not, the prefix bound skips the candidates no piece can match.
-            let mut end = floor_char_boundary(word, (start + pieces.max).min(word.len()));
-            let mut found = pieces.ids.get(&word[start..end]).copied();
-            if found.is_none() && end > start {
-                let longest = pieces.longest_at(&word.as_bytes()[start..]);
-                end = floor_char_boundary(word, (start + longest).min(end - 1));
-                while end > start {
-                    if let Some(&id) = pieces.ids.get(&word[start..end]) {
-                        found = Some(id);
-                        break;
-                    }
-                    end = floor_char_boundary(word, end - 1);
+            let (map, max) = if start == 0 {
+                (&self.first, self.max_first)
+            } else {
+                (&self.cont, self.max_cont)
+            };
+            let mut end = floor_char_boundary(word, (start + max).min(word.len()));
+            let mut found = None;
+            while end > start {
+                if let Some(&id) = map.get(&word[start..end]) {
+                    found = Some(id);
+                    break;
                 }
+                end = floor_char_boundary(word, end - 1);
             }
             match found {
                 Some(id) => {
@@ -496,52 +500,6 @@ impl Page {
         }
         page
     }
-}
-
-/// One WordPiece lookup table (word-initial pieces, or continuation pieces without their prefix), with a
-/// bound on the longest piece that can match at a position, so that the greedy longest-match search starts
-/// near the answer instead of at the longest piece of the vocabulary: most candidates it would otherwise
-/// hash are ruled out by one integer lookup (a non-Latin word that splits into single characters took
-/// quadratically many string lookups). The bound never changes which piece matches.
-#[derive(Default)]
-struct Pieces {
-    ids: AHashMap<Box<str>, u32>,
-    /// The longest piece, in bytes.
-    max: usize,
-    /// For every three-byte prefix of a piece of three or more bytes: the longest such piece, in bytes.
-    by_prefix: AHashMap<u32, u32>,
-}
-
-impl Pieces {
-    fn insert(&mut self, piece: &str, id: u32) {
-        let b = piece.as_bytes();
-        if b.len() >= 3 {
-            let longest = self.by_prefix.entry(prefix_key(b)).or_insert(0);
-            *longest = (*longest).max(b.len() as u32);
-        }
-        self.max = self.max.max(b.len());
-        self.ids.insert(piece.into(), id);
-    }
-
-    /// An upper bound on the byte length of any piece that is a prefix of `rest` (non-empty): a piece of
-    /// three or more bytes shares `rest`'s first three bytes, and the others are at most two bytes long.
-    #[inline]
-    fn longest_at(&self, rest: &[u8]) -> usize {
-        let bound = if rest.len() >= 3 {
-            self.by_prefix
-                .get(&prefix_key(rest))
-                .map_or(2, |&n| n as usize)
-        } else {
-            rest.len()
-        };
-        bound.min(self.max).min(rest.len())
-    }
-}
-
-/// The first three bytes of `b` (at least three long) as a map key.
-#[inline(always)]
-fn prefix_key(b: &[u8]) -> u32 {
-    u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16
 }
 
 /// The largest char boundary of `s` at or below `i`.
