@@ -6,7 +6,8 @@
 //! with the full Unicode pipeline kept for the few characters whose result depends on their neighbours),
 //! split into words, and match each word greedily against two hash maps (word-initial pieces and continuation
 //! pieces, the latter keyed without their `##` prefix), never trying a piece longer than the longest one in
-//! the vocabulary. Character classes come from the same crates the
+//! the vocabulary. A word that is not one piece is answered from a per-thread memo ([`WordMemo`]) after its
+//! first occurrence: on text in another script or language than the vocabulary's, most words are. Character classes come from the same crates the
 //! `tokenizers` crate uses (`unicode_categories`, `unicode-normalization-alignments`) and the same `char`
 //! methods, so the Unicode tables agree; `tests/native_wordpiece.rs` checks every code point of the tables.
 //!
@@ -14,6 +15,8 @@
 //! crate: [`BertWordPiece::push_ids`] returns `false` and the caller falls back. Any `tokenizer.json` that
 //! is not exactly this pipeline is not handled here at all ([`BertWordPiece::from_tokenizer`] is `None`).
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use ahash::AHashMap;
@@ -46,6 +49,30 @@ pub struct BertWordPiece {
     ascii_norm: [u8; 128],
     /// BertPreTokenizer on one ASCII byte.
     ascii_class: [Class; 128],
+    /// Identifies this pipeline to the per-thread [`WordMemo`].
+    id: u64,
+}
+
+/// Each [`BertWordPiece`] gets its own id, so that a thread's [`WordMemo`] never serves another vocabulary.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Words of at most this many bytes are memoized.
+const MEMO_WORD_BYTES: usize = 48;
+/// The memo is emptied when it holds this many words (a few MB per thread at most).
+const MEMO_WORDS: usize = 1 << 15;
+
+/// The ids of recently seen words that are not a single vocabulary piece, per thread: greedy matching of such
+/// a word probes the vocabulary once per candidate piece (a German or Polish word in an English vocabulary
+/// takes dozens of probes), while the memo answers with one. It memoizes a pure function of the normalized
+/// word for one pipeline (`owner`), so it cannot change an id; it lives across calls because the workers do.
+#[derive(Default)]
+struct WordMemo {
+    owner: Option<u64>,
+    words: AHashMap<Box<str>, Box<[u32]>>,
+}
+
+thread_local! {
+    static WORD_MEMO: RefCell<WordMemo> = RefCell::new(WordMemo::default());
 }
 
 /// Marks an ASCII byte that the normalizer removes (no ASCII byte maps to it).
@@ -159,6 +186,7 @@ impl BertWordPiece {
             added_normalized: automaton(normalized)?,
             ascii_norm,
             ascii_class,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -177,8 +205,21 @@ impl BertWordPiece {
                 return false;
             }
         }
-        // BertPreTokenizer: whitespace separates words and is dropped; punctuation is a word of its own.
-        // ASCII bytes are classified by table; other characters are decoded and classified one by one.
+        WORD_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if memo.owner != Some(self.id) {
+                memo.words.clear();
+                memo.owner = Some(self.id);
+            }
+            self.split(normalized, ids, &mut memo);
+        });
+        true
+    }
+
+    /// BertPreTokenizer then WordPiece on normalized text: whitespace separates words and is dropped;
+    /// punctuation is a word of its own. ASCII bytes are classified by table; other characters are decoded
+    /// and classified one by one.
+    fn split(&self, normalized: &str, ids: &mut Vec<u32>, memo: &mut WordMemo) {
         let bytes = normalized.as_bytes();
         let mut start = None;
         let mut i = 0;
@@ -211,19 +252,18 @@ impl BertWordPiece {
                 }
                 _ => {
                     if let Some(s) = start.take() {
-                        self.word(&normalized[s..i], ids);
+                        self.word(&normalized[s..i], ids, memo);
                     }
                     if class == Class::Punct {
-                        self.word(&normalized[i..i + len], ids);
+                        self.word(&normalized[i..i + len], ids, memo);
                     }
                 }
             }
             i += len;
         }
         if let Some(s) = start {
-            self.word(&normalized[s..], ids);
+            self.word(&normalized[s..], ids, memo);
         }
-        true
     }
 
     /// BertNormalizer, into `scratch.normalized`.
@@ -355,9 +395,33 @@ impl BertWordPiece {
         }
     }
 
+    /// WordPiece on one (non-empty) word, through the memo unless the word is a single piece.
+    fn word(&self, word: &str, ids: &mut Vec<u32>, memo: &mut WordMemo) {
+        if word.len() <= self.max_first {
+            if let Some(&id) = self.first.get(word) {
+                ids.push(id);
+                return;
+            }
+        }
+        if word.len() > MEMO_WORD_BYTES {
+            self.match_word(word, ids);
+            return;
+        }
+        if let Some(known) = memo.words.get(word) {
+            ids.extend_from_slice(known);
+            return;
+        }
+        let mark = ids.len();
+        self.match_word(word, ids);
+        if memo.words.len() >= MEMO_WORDS {
+            memo.words.clear();
+        }
+        memo.words.insert(word.into(), ids[mark..].into());
+    }
+
     /// WordPiece on one (non-empty) word: greedy longest match from the left; any unmatched remainder makes
     /// the whole word the unknown token.
-    fn word(&self, word: &str, ids: &mut Vec<u32>) {
+    fn match_word(&self, word: &str, ids: &mut Vec<u32>) {
         let n_chars = if word.is_ascii() {
             word.len()
         } else {

@@ -132,8 +132,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(192))]
 
     /// Random vocabularies whose pieces share prefixes of one, two and three bytes with pieces of every
-    /// length (ASCII, two-byte and three-byte characters): the longest-match search, and the bound on the
-    /// longest piece that can match at a position, give the crate's ids on words of the same alphabet.
+    /// length (ASCII, two-byte and three-byte characters): the longest-match search gives the crate's ids on
+    /// words of the same alphabet (each case is a new vocabulary on the same thread: the word memo must follow).
     #[test]
     fn longest_match_on_random_vocabularies(
         pieces in prop::collection::vec("[abé日]{1,7}", 1..40),
@@ -143,5 +143,40 @@ proptest! {
         let enc = TextEncoder::from_json(&random_vocab_json(&pieces, &cont)).unwrap();
         prop_assert_eq!(enc.backend(), "native-wordpiece");
         check(std::slice::from_ref(&enc), &words.join(" "))?;
+    }
+}
+
+/// The per-thread word memo: two vocabularies that split the same words differently, alternating text by text on
+/// one thread, over more distinct words than the memo holds (so it is emptied and refilled), twice over (so
+/// the second pass is answered from it).
+#[test]
+fn word_memo_follows_the_vocabulary() {
+    let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let a = TextEncoder::from_json(&random_vocab_json(
+        &s(&["a", "ab", "bé"]),
+        &s(&["b", "é", "ba"]),
+    ))
+    .unwrap();
+    let b = TextEncoder::from_json(&random_vocab_json(
+        &s(&["a", "b"]),
+        &s(&["ab", "é", "b", "a"]),
+    ))
+    .unwrap();
+    let encs = [a, b];
+    let alphabet = ['a', 'b', 'é'];
+    let words: Vec<String> = (0..45_000usize)
+        .map(|i| {
+            let (mut n, mut w) = (i + 3, String::new());
+            while n > 0 {
+                w.push(alphabet[n % 3]);
+                n /= 3;
+            }
+            w
+        })
+        .collect();
+    for _ in 0..2 {
+        for chunk in words.chunks(300) {
+            check(&encs, &chunk.join(" ")).unwrap();
+        }
     }
 }
