@@ -62,3 +62,40 @@ def test_plot(tmp_path):
     ]
     loso.plot(rows, tmp_path / "figures" / "loso.png")
     assert (tmp_path / "figures" / "loso.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bm25_negatives_are_hard_and_never_the_positive():
+    import bm25s
+    import numpy as np
+    import Stemmer
+
+    from training import hard_negatives as hn
+
+    try:
+        descriptions = corpora.debian_descriptions("en")[:3000]
+    except corpora.SourceMissingError as e:
+        pytest.skip(f"source missing: {e}")
+    pairs = [(d.short, d.long) for d in descriptions if d.short.strip() and d.long.strip()]
+    # A near-duplicate of a positive (one word added) must not be taken for a negative of it, nor it of that.
+    a, p = pairs[0]
+    pairs.append((a + " tool", p + " Extra"))
+    out = hn.mine(pairs)
+    assert [(r["anchor"], r["positive"]) for r in out] == pairs
+    assert out[0]["negative"] != out[-1]["positive"] and out[-1]["negative"] != out[0]["positive"]
+    positives = {p for _, p in pairs}
+    stemmer = Stemmer.Stemmer("english")
+    docs = sorted(positives)
+    index = {d: i for i, d in enumerate(docs)}
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(docs, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    below_margin = harder = 0
+    for r in out[:300]:
+        assert r["negative"] in positives and r["negative"] not in (r["anchor"], r["positive"])
+        query = bm25s.tokenize([r["anchor"]], stopwords="en", stemmer=stemmer, return_ids=False,
+                               show_progress=False)[0]
+        scores = retriever.get_scores(query)
+        neg, pos = scores[index[r["negative"]]], scores[index[r["positive"]]]
+        below_margin += bool(0 < neg < hn.MARGIN * pos)
+        harder += bool(neg > np.quantile(scores, 0.99))
+    # Nearly every anchor gets a mined negative: scored below its positive, and among the top 1% of documents.
+    assert below_margin > 0.8 * 300 and harder > 0.8 * 300
