@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import sys
 import time
@@ -29,12 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from staticemb.corpora import data_dir
-
 from . import datasets as D
 from . import loso
 from .report import hardware
-from .teachers import minilm_path
 
 #: Candidates per anchor: the negative is drawn from the first DEPTH BM25 hits that qualify.
 DEPTH = 10
@@ -163,14 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-hardneg.md")
     parser.add_argument("--refresh", action="store_true", help="mine and retrain what exists")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    D.build()
-    src = D.Sources()
-    root = data_dir()
-    models, cache = root / "models", root / "results" / "loso"
-    teacher = str(minilm_path())
-    os.environ.setdefault("MINILM", teacher)
+    src, models, cache, teacher = loso.prepare()
     rows = []
     try:
         for source in args.sources:

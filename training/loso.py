@@ -215,20 +215,25 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def prepare() -> tuple[D.Sources, Path, Path, str]:
+    """Build the training data when missing; return the sources, the models folder, the baseline-score cache
+    and the teacher's path (also set as ``$MINILM``, the name the configs use)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    D.build()
+    root = data_dir()
+    teacher = str(minilm_path())
+    os.environ.setdefault("MINILM", teacher)
+    return D.Sources(), root / "models", root / "results" / "loso", teacher
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-loso.md")
     parser.add_argument("--refresh", action="store_true", help="retrain folds that exist")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    D.build()
-    src = D.Sources()
-    root = data_dir()
-    models, cache = root / "models", root / "results" / "loso"
-    teacher = str(minilm_path())
-    os.environ.setdefault("MINILM", teacher)  # the configs name the teacher as ${MINILM}
+    src, models, cache, teacher = prepare()
     rows = []
     try:
         for source in args.sources:

@@ -28,6 +28,7 @@ import glob
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -456,19 +457,27 @@ def python_docstrings(*, refresh: bool = False, progress: bool = True) -> list[C
             raise SourceMissingError("no Python sources found under the interpreter's stdlib or site-packages")
         from tqdm.auto import tqdm
 
-        seen: set[tuple[str, str]] = set()
-        out = []
-        for package, path in tqdm(files, desc="python docstrings", unit="file", disable=not progress):
-            rel = path.with_suffix("").parts
-            anchor = rel.index(package) if package in rel else len(rel) - 1
-            module = ".".join(p for p in rel[anchor:] if p != "__init__")
-            for d in _python_file_docs(package, module, path):
-                if (d.summary, d.body) not in seen:
-                    seen.add((d.summary, d.body))
-                    out.append(d)
-        return out
+        def docs() -> Iterator[CodeDoc]:
+            for package, path in tqdm(files, desc="python docstrings", unit="file", disable=not progress):
+                rel = path.with_suffix("").parts
+                anchor = rel.index(package) if package in rel else len(rel) - 1
+                module = ".".join(p for p in rel[anchor:] if p != "__init__")
+                yield from _python_file_docs(package, module, path)
+
+        return _unique_docs(docs())
 
     return _cached("python-docstrings", CodeDoc, build, refresh)
+
+
+def _unique_docs(docs: Iterable[CodeDoc]) -> list[CodeDoc]:
+    """``docs`` in order, without repeats of a (summary, body) pair (vendored copies, re-exports)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for d in docs:
+        if (d.summary, d.body) not in seen:
+            seen.add((d.summary, d.body))
+            out.append(d)
+    return out
 
 
 def _cargo_registry() -> Path:
@@ -545,15 +554,12 @@ def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[C
         ]
         from tqdm.auto import tqdm
 
-        seen: set[tuple[str, str]] = set()
-        out = []
-        for name, folder, path in tqdm(files, desc="rust doc comments", unit="file", disable=not progress):
-            rel = path.relative_to(folder / "src").with_suffix("").parts
-            module = "::".join([name.replace("-", "_"), *(p for p in rel if p not in ("lib", "mod", "main"))])
-            for d in _rust_file_docs(name, module, path):
-                if (d.summary, d.body) not in seen:
-                    seen.add((d.summary, d.body))
-                    out.append(d)
-        return out
+        def docs() -> Iterator[CodeDoc]:
+            for name, folder, path in tqdm(files, desc="rust doc comments", unit="file", disable=not progress):
+                rel = path.relative_to(folder / "src").with_suffix("").parts
+                module = "::".join([name.replace("-", "_"), *(p for p in rel if p not in ("lib", "mod", "main"))])
+                yield from _rust_file_docs(name, module, path)
+
+        return _unique_docs(docs())
 
     return _cached("rust-doc-comments", CodeDoc, build, refresh)
