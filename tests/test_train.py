@@ -89,6 +89,35 @@ def test_resume_from_checkpoint(tmp_path, pairs_file, bert_tokenizer_path):
     assert steps == sorted(steps) and len(steps) == len(set(steps))
 
 
+def test_sif_option_folds_weights_counted_on_the_training_texts(tmp_path, pairs_file, bert_tokenizer_path):
+    """``"sif": a`` scales each trained row by a / (a + p_t), p_t counted on the stage's own distinct texts: the
+    saved table is the last checkpoint's (the trained table) times those weights, row by row."""
+    from staticemb.train.weighting import sif_weights, token_counts
+    from tokenizers import Tokenizer
+
+    out, _ = train(_config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=8, sif=1e-3))
+    trained = StaticModel.from_pretrained(out / "checkpoints" / "checkpoint-8").dequantized()
+    final = StaticModel.from_pretrained(out).dequantized()
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+    texts = list(dict.fromkeys(t for r in rows for t in (r["anchor"], r["positive"])))
+    tok = Tokenizer.from_file(str(bert_tokenizer_path))
+    counts = token_counts(tok, texts)
+    # The counts are the tokenizer's own (the crate's ids), every token of every distinct text once: no padding
+    # and no truncation (the file has both), as a static model pools every token.
+    tok.no_padding()
+    tok.no_truncation()
+    crate = np.bincount(np.concatenate([e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]),
+                        minlength=len(counts))
+    np.testing.assert_array_equal(counts, crate)
+    w = sif_weights(counts, 1e-3)
+    assert 0 < w.min() < 0.1 and w.max() == 1.0
+    np.testing.assert_allclose(final, trained * w[:, None], rtol=1e-6, atol=1e-7)
+    # Frequent tokens shrink, unseen ones keep their trained rows.
+    frequent, unseen = int(np.argmax(counts)), int(np.flatnonzero(counts == 0)[0])
+    assert np.linalg.norm(final[frequent]) < 0.1 * np.linalg.norm(trained[frequent])
+    np.testing.assert_array_equal(final[unseen], trained[unseen])
+
+
 def test_distill_then_teacher_regression(tmp_path, pairs_file, minilm, real_texts):
     """Vocabulary distillation into a small tokenizer trained on real text, then the similarity-distillation
     stage fits it to the teacher's embeddings: its loss goes down."""
@@ -143,6 +172,9 @@ def test_config_errors(tmp_path, pairs_file, bert_tokenizer_path):
         TrainConfig.from_dict({**good, "loss": "triplet"})
     with pytest.raises(InvalidInputError, match="needs a 'teacher'"):
         TrainConfig.from_dict({**good, "loss": "distill"})
+    for bad_a in (0, -1e-3, float("nan"), float("inf"), "1e-3", True, [1e-3]):
+        with pytest.raises(InvalidInputError, match="SIF coefficient must be a positive finite number"):
+            TrainConfig.from_dict({**good, "sif": bad_a})
     with pytest.raises(InvalidInputError, match="not found"):
         train({**good, "train_datasets": {"x": str(tmp_path / "missing.jsonl")}})
     bad = tmp_path / "bad.jsonl"

@@ -13,6 +13,7 @@ from typing import Any
 from .. import _inputs
 from .._paths import data_dir
 from ..errors import InvalidInputError
+from .weighting import check_coefficient
 
 MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 1024)
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -70,6 +71,11 @@ class TrainConfig:
     dataloader_num_workers: int = 0
     #: Where teacher embeddings are cached (default ``<data dir>/teacher-cache``).
     cache_dir: str | None = None
+    #: After training, fold SIF weights ``a / (a + p_t)`` into the table (row ``t`` scaled), ``p_t`` being
+    #: token ``t``'s share of the tokens of this stage's training texts (every text column of every train
+    #: dataset, each distinct text once); ``None`` leaves the table as trained. See
+    #: :mod:`staticemb.train.weighting`.
+    sif: float | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
@@ -115,6 +121,8 @@ class TrainConfig:
             raise InvalidInputError("batch_sampler must be 'no_duplicates' or 'batch_sampler'")
         if self.multi_dataset_batch_sampler not in ("proportional", "round_robin"):
             raise InvalidInputError("multi_dataset_batch_sampler must be 'proportional' or 'round_robin'")
+        if self.sif is not None:
+            check_coefficient(self.sif)
 
 
 def _is_int(value: Any) -> bool:

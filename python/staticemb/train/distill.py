@@ -12,6 +12,7 @@ import numpy as np
 
 from .._paths import data_dir, looks_like_local_path
 from ..errors import InvalidInputError, ModelFormatError
+from .weighting import sif_weights, token_counts
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +190,6 @@ def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, d
     _, _, vt = np.linalg.svd(emb, full_matrices=False)
     table = emb @ vt[:k].T
     if corpus is not None:
-        ids = [np.asarray(enc.ids, dtype=np.int64) for enc in tok.encode_batch(list(corpus), add_special_tokens=False)]
-        counts = np.bincount(np.concatenate(ids) if ids else np.zeros(0, np.int64), minlength=len(vocab))
-        counts = counts.astype(np.float64)
-        p = counts / max(counts.sum(), 1.0)
-        table *= (sif_coefficient / (sif_coefficient + p))[:, None]
+        table *= sif_weights(token_counts(tok, corpus, vocab_size=len(vocab)), sif_coefficient)[:, None]
     table[_special_ids(tok)] = 0.0
     return table.astype(np.float32), tok

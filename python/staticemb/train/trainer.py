@@ -150,6 +150,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         resume = None
     trainer.train(resume_from_checkpoint=resume)
     if trainer.is_world_process_zero():
+        if config.sif is not None:
+            fold_sif_weights(module, _training_texts(train), config.sif)
         model.save(str(out))
         (out / "training_log.json").write_text(json.dumps(
             {"config": dataclasses.asdict(config), "world_size": args.world_size,
@@ -304,6 +306,32 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
 
 
 # ------------------------------------------------------------------------------------------------ models
+
+
+def _training_texts(datasets: Mapping[str, Any]) -> list[str]:
+    """Every distinct text of every text column of the stage's train datasets, in order of appearance."""
+    texts: dict[str, None] = {}
+    for ds in datasets.values():
+        for column in ds.column_names:
+            if column != "label":
+                texts.update(dict.fromkeys(ds[column]))
+    return list(texts)
+
+
+def fold_sif_weights(module: Any, texts: Sequence[str], a: float) -> np.ndarray:
+    """Scale row ``t`` of a ``StaticEmbedding``'s table by the SIF weight of token ``t`` counted on ``texts``
+    (:mod:`staticemb.train.weighting`), in place; returns the weights."""
+    import torch
+
+    from .weighting import sif_weights, token_counts
+
+    table = module.embedding.weight
+    weights = sif_weights(token_counts(module.tokenizer, texts, vocab_size=table.shape[0]), a)
+    logger.info("SIF weights (a = %g) from %d training texts: min %.3g, median %.3g", a, len(texts),
+                float(weights.min()), float(np.median(weights)))
+    with torch.no_grad():
+        table.mul_(torch.from_numpy(weights).to(device=table.device, dtype=table.dtype)[:, None])
+    return weights
 
 
 def _static_module(init: str | None, tokenizer: str | None, embedding_dim: int):

@@ -1,0 +1,84 @@
+"""Smooth inverse frequency (SIF) token weights: the one implementation used by distillation, by the trainer's
+``sif`` option and by the experiments in ``training/``.
+
+A static model averages its tokens' rows, so frequent, uninformative tokens ("the", "of", "##s") pull every
+text towards one direction. SIF (Arora et al., 2017) weighs token ``t`` by ``a / (a + p_t)``, ``p_t`` being the
+token's share of the tokens of a corpus; a token never seen gets ``p_t = 0`` and weight 1. Folded into the table
+(row ``t`` times ``w_t``), the mean of a text's rows is its SIF-weighted sum divided by its token count: the
+same direction as the weighted mean, so the model stays a plain table that every static-model library encodes
+identically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+#: Texts tokenized per call while counting (bounds the id buffer, and lets a progress bar move).
+_CHUNK = 20_000
+
+
+def check_coefficient(a: Any) -> float:
+    """``a`` as a float, or :class:`InvalidInputError` unless it is a finite number above 0."""
+    if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a <= 0:
+        raise InvalidInputError(f"the SIF coefficient must be a positive finite number, not {a!r}")
+    return float(a)
+
+
+def token_counts(tokenizer: Any, texts: Iterable[str], *, vocab_size: int | None = None,
+                 progress: Any = None) -> np.ndarray:
+    """How often each token id occurs in ``texts`` (no special tokens), as int64 counts of length
+    ``vocab_size`` (default: the tokenizer's vocabulary, added tokens included).
+
+    ``tokenizer`` is anything :class:`~staticemb.StaticModel` accepts (a ``tokenizers.Tokenizer``, a
+    ``tokenizer.json`` string); texts are tokenized by staticemb itself (the same ids as the ``tokenizers``
+    crate), ``_CHUNK`` at a time; ``progress`` (a tqdm bar) is advanced by the texts counted."""
+    from ..model import StaticModel
+
+    size = _vocab_size(tokenizer) if vocab_size is None else int(vocab_size)
+    counter = StaticModel(tokenizer, np.zeros((size, 1), np.float32))
+    counts = np.zeros(size, dtype=np.int64)
+    chunk: list[str] = []
+
+    def flush() -> None:
+        ids, _ = counter.tokenize(chunk)
+        counts[:] += np.bincount(ids, minlength=size)[:size]
+        if progress is not None:
+            progress.update(len(chunk))
+        chunk.clear()
+
+    for text in texts:
+        chunk.append(text)
+        if len(chunk) == _CHUNK:
+            flush()
+    if chunk:
+        flush()
+    return counts
+
+
+def sif_weights(counts: np.ndarray, a: float) -> np.ndarray:
+    """``a / (a + p_t)`` with ``p_t = counts[t] / counts.sum()``, as float32: in (0, 1], 1 for a token never
+    counted, smaller the more frequent the token."""
+    a = check_coefficient(a)
+    counts = np.asarray(counts)
+    if counts.ndim != 1 or counts.dtype.kind not in "iuf" or (counts.size and counts.min() < 0):
+        raise InvalidInputError("token counts must be a 1-D array of non-negative numbers")
+    p = counts.astype(np.float64) / max(float(counts.sum()), 1.0)
+    return (a / (a + p)).astype(np.float32)
+
+
+def _vocab_size(tokenizer: Any) -> int:
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
+        return int(tokenizer.get_vocab_size(with_added_tokens=True))
+    if isinstance(tokenizer, (str, bytes)):
+        text = tokenizer.decode() if isinstance(tokenizer, bytes) else tokenizer
+        return int(Tokenizer.from_str(text).get_vocab_size(with_added_tokens=True))
+    # A transformers fast tokenizer.
+    return int(len(tokenizer))
