@@ -266,14 +266,27 @@ def conclusion(rows: list[dict[str, Any]], labels: Sequence[str]) -> str:
         best = max(labels, key=lambda x: sum(r[x] for r in widest))
         gap = sum(r["stem"] - max(r[best], r["unweighted"]) for r in widest) / len(widest)
         gaps.append(f"{model} {100 * gap:+.1f}")
+    folds = [r for r in rows if r["model"].startswith("loso/") and not r["model"].endswith("-hn")
+             and r["dim"] == max(x["dim"] for x in rows)]
+    decision = ""
+    if folds:
+        x = labels[0]
+        helped = sum(r[x] > r["unweighted"] for r in folds)
+        decision = (
+            f" **Decision.** The recipe would fold SIF weights in (the trainer's `\"sif\"`) only if a={x} helped "
+            f"every trained fold on its held-out source; it helps {helped} of {len(folds)} "
+            f"(mean {100 * sum(r[x] - r['unweighted'] for r in folds) / len(folds):+.1f} points at "
+            f"{folds[0]['dim']}-d), so " + ("it is adopted." if helped == len(folds) else
+                                           "`training/configs/en-retrieval.json` leaves `sif` unset.")
+        )
     return (
         "**Conclusion.** Change in mean NDCG@10 (points) from folding SIF weights into the table, on sources the "
         "model and the frequencies never saw — " + ". ".join(parts) + ". BM25 (stemmed) minus the widest table "
         "with the better weight, mean points: " + ", ".join(gaps) + ". Caveats: the "
-        "trained folds are scored on one held-out source (pydoc), where a point is within what one test split "
+        "trained folds are each scored on their one held-out source, where a point is within what one test split "
         "swings; the weights are a fixed grid, not tuned, but naming the better column after the fact is an "
         "optimistic pick; the frequencies come from the other sources' train splits, so a source whose "
-        "vocabulary differs from theirs (code documentation) gets weights from another distribution."
+        "vocabulary differs from theirs (code documentation) gets weights from another distribution." + decision
     )
 
 
