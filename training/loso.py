@@ -111,12 +111,15 @@ def distilled(models: Path, teacher: str) -> Path:
     return out
 
 
-def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
-    """The two stages without ``source`` (``None``: every source) under ``<models>/loso/<source>``."""
+def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str, refresh: bool,
+               init: Path | None = None, variant: str = "") -> Path:
+    """The two stages without ``source`` (``None``: every source) under ``<models>/loso/<source>``: from the
+    MiniLM distillation, or from ``init`` (a table made from the fold's own training texts only) into
+    ``model<variant>``, ``regressed<variant>`` and ``fold<variant>.json``."""
     from staticemb.train import train
 
-    fold = models / "loso" / (source or "all")
-    final = fold / "model"
+    fold = fold_dir(models, source)
+    final = fold / f"model{variant}"
     if (final / "modules.json").exists() and not refresh:
         return final
     regress = _config("en-regress.json")
@@ -127,15 +130,21 @@ def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str
     dev = [str(D.task_path(t, "dev")) for t in dev_tasks]
     pairs = {n: str(D.pairs_path(n)) for n in pair_sets}
     started = time.perf_counter()
-    train({**regress, "output_dir": str(fold / "regressed"), "init": str(distilled(models, teacher)),
-           "teacher": teacher, "train_datasets": {"unlabeled": str(unlabeled)}, "max_rows": None,
-           "eval_tasks": dev[:1]})
-    train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
+    train({**regress, "output_dir": str(fold / f"regressed{variant}"),
+           "init": str(init or distilled(models, teacher)), "teacher": teacher,
+           "train_datasets": {"unlabeled": str(unlabeled)}, "max_rows": None, "eval_tasks": dev[:1]})
+    train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / f"regressed{variant}"),
            "train_datasets": pairs, "eval_tasks": dev})
-    (fold / "fold.json").write_text(json.dumps({
+    (fold / f"fold{variant}.json").write_text(json.dumps({
         "held_out": source, "regression_texts": len(texts), "pair_sets": sorted(pairs),
-        "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+        "init": str(init) if init else "en-distilled-1024", "seconds": round(time.perf_counter() - started, 1)},
+        indent=1))
     return final
+
+
+def fold_dir(models: Path, source: str | None) -> Path:
+    """``<models>/loso/<source>``: where the fold without ``source`` keeps its models and files."""
+    return models / "loso" / (source or "all")
 
 
 def score(spec: str, name: str, task: str, dims: Sequence[int] | None, cache: Path | None) -> dict[str, float]:
