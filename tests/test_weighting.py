@@ -71,21 +71,27 @@ def test_held_out_source_never_counted(buckets):
 
 @pytest.mark.corpus
 def test_buckets_hold_each_source_apart():
-    """The real buckets: no text of source s lies in any other bucket, so s's frequencies never include it."""
+    """Real texts of every source, of no source and of two sources: each lands in its own source's bucket
+    only, so the frequencies used for held-out source s never include one of s's texts."""
     from training import datasets as D
     from training import loso
 
-    if not all(D.pairs_path(n).exists() for n in loso.ENGLISH_PAIRS):
-        pytest.skip("training data not built (python -m training.datasets)")
     src = D.Sources()
-    texts, dropped = W.bucket_texts(src)
-    assert set(texts) == set(W.BUCKETS) and dropped < 10
+    owners = {s: loso.source_texts(src, s) for s in loso.SOURCES}
+    # 200 texts of each source that no other source also has.
+    sample = {s: sorted(held.difference(*(o for k, o in owners.items() if k != s)))[:200]
+              for s, held in owners.items()}
+    shared = "a text of two sources"
+    owners["pydoc"].add(shared)
+    owners["rustdoc"].add(shared)
+    others = ["a WordNet gloss of no source", "another text of none"]
+    pool = [t for texts in sample.values() for t in texts] + others + [shared]
+    texts, dropped = W.assign_buckets(pool, owners)
+    assert dropped == 1 and set(texts) == set(W.BUCKETS)
+    assert texts[W.REST] == sorted(others)
     for s in loso.SOURCES:
-        held = loso.source_texts(src, s)
-        assert texts[s] and set(texts[s]) <= held
-        assert all(not set(texts[b]) & held for b in W.BUCKETS if b != s)
-        pairs = D.load_pairs(loso.SOURCES[s][0][0])
-        assert {a.strip() for a, _ in pairs[:500]} <= set(texts[s])  # its train split is counted, in its bucket
+        assert set(texts[s]) == set(sample[s]) and set(texts[s]) <= owners[s]
+        assert all(not set(texts[b]) & owners[s] for b in W.BUCKETS if b != s)
 
 
 def test_weights_in_unit_interval_and_decreasing_in_frequency(buckets):

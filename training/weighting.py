@@ -113,8 +113,14 @@ def bucket_texts(src: D.Sources) -> tuple[dict[str, list[str]], int]:
                 pool.update((row["anchor"].strip(), row["positive"].strip()))
     pool.update(t.strip() for t in D.load_unlabeled())
     pool.discard("")
-    owners = {s: loso.source_texts(src, s) for s in loso.SOURCES}
-    out: dict[str, list[str]] = {b: [] for b in BUCKETS}
+    return assign_buckets(pool, {s: loso.source_texts(src, s) for s in loso.SOURCES})
+
+
+def assign_buckets(pool: Iterable[str], owners: Mapping[str, set[str]]) -> tuple[dict[str, list[str]], int]:
+    """Each text of ``pool`` in the bucket of the one source whose texts (``owners``) hold it, or in
+    :data:`REST` when none does; a text of two sources is dropped. Returns the buckets (sorted texts) and how
+    many texts were dropped."""
+    out: dict[str, list[str]] = {b: [] for b in (*owners, REST)}
     dropped = 0
     for text in sorted(pool):
         mine = [s for s, held in owners.items() if text in held]
