@@ -101,7 +101,7 @@ def test_sif_option_folds_weights_counted_on_the_training_texts(tmp_path, pairs_
     rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
     texts = list(dict.fromkeys(t for r in rows for t in (r["anchor"], r["positive"])))
     tok = Tokenizer.from_file(str(bert_tokenizer_path))
-    counts = token_counts(tok, texts)
+    counts = token_counts(tok, texts, vocab_size=tok.get_vocab_size())
     # The counts are the tokenizer's own (the crate's ids), every token of every distinct text once: no padding
     # and no truncation (the file has both), as a static model pools every token.
     tok.no_padding()

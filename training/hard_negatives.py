@@ -108,7 +108,7 @@ def train_hn(source: str, *, models: Path, src: D.Sources, teacher: str, refresh
     from staticemb.train import train
 
     loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)
-    fold = models / "loso" / source
+    fold = loso.fold_dir(models, source)
     final = fold / "model-hn"
     if (final / "modules.json").exists() and not refresh:
         return final
@@ -166,18 +166,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for source in args.sources:
             task = loso.SOURCES[source][1]
             hn = train_hn(source, models=models, src=src, teacher=teacher, refresh=args.refresh)
-            base = loso.score(str(models / "loso" / source / "model"), f"loso-{source}", task, loso.DIMS, None)
+            base = loso.score(str(loso.fold_dir(models, source) / "model"), f"loso-{source}", task, loso.DIMS,
+                              None)
             mined = loso.score(str(hn), f"loso-hn-{source}", task, loso.DIMS, None)
-            stem = loso.score("bm25-stem", "BM25 (stemmed)", task, None, cache / f"{task}-bm25-stem.json")
+            stem = loso.baseline("BM25 (stemmed)", task, cache)
             rows.append({"source": source, "pairs 1024": base["1024"], "hn 1024": mined["1024"],
-                         "pairs 256": base["256"], "hn 256": mined["256"], "stem": next(iter(stem.values()))})
+                         "pairs 256": base["256"], "hn 256": mined["256"], "stem": stem})
             print(render(rows, "", 0).splitlines()[-1], flush=True)
     except KeyboardInterrupt:
         print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
         return 130
     command = "python -m training.hard_negatives" + (
         f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else "")
-    folds = [models / "loso" / source / "fold-hn.json" for source in args.sources]
+    folds = [loso.fold_dir(models, source) / "fold-hn.json" for source in args.sources]
     training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
     args.output.write_text(render(rows, command, time.perf_counter() - started, training), encoding="utf-8")
     print(args.output.read_text(encoding="utf-8"))

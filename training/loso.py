@@ -147,6 +147,30 @@ def fold_dir(models: Path, source: str | None) -> Path:
     return models / "loso" / (source or "all")
 
 
+def pair_texts(pair_sets: Sequence[str]) -> list[str]:
+    """Every distinct text (anchor, positive) of the train-split pair sets ``pair_sets``, in order."""
+    texts: dict[str, None] = {}
+    for name in pair_sets:
+        with open(D.pairs_path(name), encoding="utf-8") as f:
+            for row in map(json.loads, f):
+                texts.update(dict.fromkeys((row["anchor"], row["positive"])))
+    return list(texts)
+
+
+def baseline_cache(cache: Path, task: str, name: str) -> Path:
+    """Where the score of baseline ``name`` (a key of :data:`BASELINES`) on ``task`` is cached."""
+    return cache / f"{task}-{BASELINES[name] or 'minilm'}.json"
+
+
+def baseline(name: str, task: str, cache: Path, teacher: str | None = None) -> float:
+    """The NDCG@10 of baseline ``name`` (a key of :data:`BASELINES`; all-MiniLM-L6-v2 needs ``teacher``, its
+    path) on ``task``'s test split, cached under ``cache``."""
+    spec = BASELINES[name] or teacher
+    if spec is None:
+        raise ValueError(f"{name} needs the teacher's path")
+    return next(iter(score(spec, name, task, None, baseline_cache(cache, task, name)).values()))
+
+
 def score(spec: str, name: str, task: str, dims: Sequence[int] | None, cache: Path | None) -> dict[str, float]:
     """NDCG@10 (and the rest) of one model on one test task, per width; cached in ``cache`` when given."""
     if cache is not None and cache.exists():
@@ -250,9 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             model = train_fold(source, models=models, src=src, teacher=teacher, refresh=args.refresh)
             fold = score(str(model), f"loso-{source}", task, DIMS, None)
             row: dict[str, Any] = {"source": source, "1024": fold["1024"], "256": fold["256"]}
-            for name, spec in BASELINES.items():
-                s = score(spec or teacher, name, task, None, cache / f"{task}-{spec or 'minilm'}.json")
-                row[name] = next(iter(s.values()))
+            for name in BASELINES:
+                row[name] = baseline(name, task, cache, teacher)
             rows.append(row)
             print(render(rows, "", 0).splitlines()[-3 if len(rows) else -1], flush=True)
     except KeyboardInterrupt:
@@ -262,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" --sources {' '.join(args.sources)}" if args.sources != list(SOURCES) else "")
     figure = args.output.parent / "figures" / "loso.png"
     plot(rows, figure)
-    folds = [models / "loso" / source / "fold.json" for source in args.sources]
+    folds = [fold_dir(models, source) / "fold.json" for source in args.sources]
     training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
     report = render(rows, command, time.perf_counter() - started, training)
     report += f"\n![leave one source out](figures/{figure.name})\n"

@@ -44,13 +44,9 @@ VARIANT = "-vocab"
 def fold_texts(fold: Path) -> list[str]:
     """The distinct texts a fold trains on: its regression texts (``unlabeled.jsonl``) and the anchors and
     positives of its pair sets (``fold.json``); none is a text of the held-out source."""
-    texts: dict[str, None] = {}
     with open(fold / "unlabeled.jsonl", encoding="utf-8") as f:
-        texts.update(dict.fromkeys(json.loads(line)["text"] for line in f))
-    for name in json.loads((fold / "fold.json").read_text())["pair_sets"]:
-        with open(D.pairs_path(name), encoding="utf-8") as f:
-            for row in map(json.loads, f):
-                texts.update(dict.fromkeys((row["anchor"], row["positive"])))
+        texts = dict.fromkeys(json.loads(line)["text"] for line in f)
+    texts.update(dict.fromkeys(loso.pair_texts(json.loads((fold / "fold.json").read_text())["pair_sets"])))
     return list(texts)
 
 
@@ -199,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "source": source, "words": added,
                 "plain": loso.score(str(plain), f"loso-{source}", task, loso.DIMS, None),
                 "vocab": loso.score(str(vocab), f"loso-{source}-vocab", task, loso.DIMS, None),
-                "stem": next(iter(loso.score("bm25-stem", "BM25 (stemmed)", task, None,
-                                             cache / f"{task}-bm25-stem.json").values())),
+                "stem": loso.baseline("BM25 (stemmed)", task, cache),
             }
             measured = speed([StaticModel.from_pretrained(m) for m in (plain, vocab)], docs)
             row["tokens"] = tuple(m[0] for m in measured)

@@ -80,13 +80,7 @@ def recipe_counts(model: Any, fold: Path) -> np.ndarray:
     """The counts ``staticemb train`` with ``"sif"`` uses for a leave-one-source-out fold: every distinct text
     (anchor, positive) of the pair sets its contrastive stage trained on (``fold.json``), which never include
     the held-out source's."""
-    pair_sets = json.loads((fold / "fold.json").read_text())["pair_sets"]
-    texts: dict[str, None] = {}
-    for name in pair_sets:
-        with open(D.pairs_path(name), encoding="utf-8") as f:
-            for row in map(json.loads, f):
-                texts.update(dict.fromkeys((row["anchor"], row["positive"])))
-    return count_tokens(model, texts)
+    return count_tokens(model, loso.pair_texts(json.loads((fold / "fold.json").read_text())["pair_sets"]))
 
 
 def weighted(model: Any, weights: np.ndarray) -> Any:
@@ -338,11 +332,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scores = {"unweighted": score_model(model, name, task)}
                 for a, x in zip(args.a, labels, strict=True):
                     scores[x] = score_model(weighted(model, sif_weights(held, a)), f"{name} SIF {x}", task)
-                stem = loso.score("bm25-stem", "BM25 (stemmed)", task, None, baselines / f"{task}-bm25-stem.json")
+                stem = loso.baseline("BM25 (stemmed)", task, baselines)
                 rho = norm_frequency_correlation(model, held)
                 notes.append(f"{name}, {source} held out: rank correlation of row norm with token count {rho:+.2f}")
                 for dim in sorted(scores["unweighted"], key=int, reverse=True):
-                    row = {"model": name, "source": source, "dim": int(dim), "stem": next(iter(stem.values())),
+                    row = {"model": name, "source": source, "dim": int(dim), "stem": stem,
                            **{k: v[dim] for k, v in scores.items()}}
                     rows.append(row)
                     tqdm.write(f"{name} | {source} | {dim} | " + " | ".join(
@@ -351,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ninterrupted; token counts already made are cached and reused", file=sys.stderr)
         return 130
     missing = [s for s in loso.SOURCES
-               if not (baselines / f"{loso.SOURCES[s][1]}-minilm.json").exists()]
+               if not loso.baseline_cache(baselines, loso.SOURCES[s][1], "all-MiniLM-L6-v2").exists()]
     if missing:
         notes.append("all-MiniLM-L6-v2 is not cached for " + ", ".join(missing)
                      + " (`python -m training.loso` caches it); not recomputed here")

@@ -30,17 +30,16 @@ def check_coefficient(a: Any) -> float:
     return float(a)
 
 
-def token_counts(tokenizer: Any, texts: Iterable[str], *, vocab_size: int | None = None,
-                 progress: Any = None) -> np.ndarray:
+def token_counts(tokenizer: Any, texts: Iterable[str], *, vocab_size: int, progress: Any = None) -> np.ndarray:
     """How often each token id occurs in ``texts`` (no special tokens), as int64 counts of length
-    ``vocab_size`` (default: the tokenizer's vocabulary, added tokens included).
+    ``vocab_size`` (at least the tokenizer's vocabulary, added tokens included).
 
     ``tokenizer`` is anything :class:`~staticemb.StaticModel` accepts (a ``tokenizers.Tokenizer``, a
     ``tokenizer.json`` string); texts are tokenized by staticemb itself (the same ids as the ``tokenizers``
     crate), ``_CHUNK`` at a time; ``progress`` (a tqdm bar) is advanced by the texts counted."""
     from ..model import StaticModel
 
-    size = _vocab_size(tokenizer) if vocab_size is None else int(vocab_size)
+    size = int(vocab_size)
     counter = StaticModel(tokenizer, np.zeros((size, 1), np.float32))
     counts = np.zeros(size, dtype=np.int64)
     chunk: list[str] = []
@@ -71,14 +70,3 @@ def sif_weights(counts: np.ndarray, a: float) -> np.ndarray:
     p = counts.astype(np.float64) / max(float(counts.sum()), 1.0)
     return (a / (a + p)).astype(np.float32)
 
-
-def _vocab_size(tokenizer: Any) -> int:
-    from tokenizers import Tokenizer
-
-    if isinstance(tokenizer, Tokenizer):
-        return int(tokenizer.get_vocab_size(with_added_tokens=True))
-    if isinstance(tokenizer, (str, bytes)):
-        text = tokenizer.decode() if isinstance(tokenizer, bytes) else tokenizer
-        return int(Tokenizer.from_str(text).get_vocab_size(with_added_tokens=True))
-    # A transformers fast tokenizer.
-    return int(len(tokenizer))
