@@ -273,6 +273,46 @@ def test_bm25_with_stemming_matches_word_forms():
     assert open_model("bm25-stem", name="lexical").name == "lexical"
 
 
+def test_teacher_cache_follows_the_model_not_its_path(tmp_path, minilm, real_texts, monkeypatch):
+    """A copy of the teacher elsewhere reuses the cache; the same path with a changed model never reads the old
+    rows (it once did: the cache was named after the path)."""
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+    from staticemb.train import trainer
+
+    texts = list(dict.fromkeys(real_texts))[:12]
+    cache = tmp_path / "cache"
+    first = trainer.teacher_embeddings(minilm, texts, cache_dir=cache)
+    copy = tmp_path / "copy"
+    shutil.copytree(minilm, copy)
+    assert trainer.teacher_fingerprint(copy) == trainer.teacher_fingerprint(minilm)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the teacher was run although every text is cached")
+
+    with monkeypatch.context() as m:
+        m.setattr(SentenceTransformer, "encode", refuse)
+        np.testing.assert_array_equal(trainer.teacher_embeddings(str(copy), texts, cache_dir=cache), first)
+    # The copy's pooling changed from mean to CLS: a different model at the same path, a different folder.
+    pooling = copy / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    pooling.write_text(json.dumps(config))
+    assert trainer.teacher_fingerprint(copy) != trainer.teacher_fingerprint(minilm)
+    changed = trainer.teacher_embeddings(str(copy), texts, cache_dir=cache)
+    direct = SentenceTransformer(str(copy), device="cpu").encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(changed, direct, atol=1e-5)
+    assert np.abs(changed - first).max() > 0.1
+    assert len([d for d in cache.iterdir() if d.is_dir()]) == 2
+    # Hidden files (a git checkout's metadata) do not count; a Hub id is named by itself.
+    before = trainer.teacher_fingerprint(copy)
+    (copy / ".git").mkdir()
+    (copy / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    assert trainer.teacher_fingerprint(copy) == before
+    assert trainer.teacher_fingerprint("org/model") != trainer.teacher_fingerprint("org/other")
+
+
 def test_teacher_cache_is_per_text_and_resumable(tmp_path, minilm, real_texts, monkeypatch):
     from sentence_transformers import SentenceTransformer
     from staticemb.train import trainer

@@ -85,8 +85,13 @@ def fold_inputs(
     texts = [t for t in unlabeled if t.strip() not in held]
     skip = set(SOURCES[source][0]) if source else set()
     pair_sets = [n for n in ENGLISH_PAIRS if n not in skip]
-    dev = [SOURCES[s][1] for s in ("debian", "wikipedia", "pydoc") if s != source]
-    return texts, pair_sets, dev
+    return texts, pair_sets, dev_tasks(source)
+
+
+def dev_tasks(source: str | None) -> list[str]:
+    """The dev retrieval tasks a fold without ``source`` may make its choices on (its evaluators): those of the
+    other sources among Debian, Wikipedia and Python docstrings."""
+    return [SOURCES[s][1] for s in ("debian", "wikipedia", "pydoc") if s != source]
 
 
 def _config(name: str, **overrides: Any) -> dict[str, Any]:

@@ -85,15 +85,23 @@ def recipe_counts(model: Any, fold: Path) -> np.ndarray:
 
 def weighted(model: Any, weights: np.ndarray) -> Any:
     """A copy of ``model`` whose row ``t`` is scaled by ``weights[t]`` (every other option kept)."""
+    table = model.dequantized()
+    if weights.shape != (table.shape[0],):
+        raise ValueError(f"{weights.shape[0]} weights for {table.shape[0]} rows")
+    return with_table(model, table * weights[:, None])
+
+
+def with_table(model: Any, table: np.ndarray) -> Any:
+    """A copy of ``model`` (a plain table: no token mapping, no model2vec weights) with ``table`` as its float32
+    table, every other option kept."""
     from staticemb import StaticModel
 
     state = model.__getstate__()
     if state["token_mapping"] is not None or state["weights"] is not None:
-        raise ValueError("fold SIF weights into a plain table (no token mapping, no model2vec weights)")
-    table = model.dequantized()
-    if weights.shape != (table.shape[0],):
-        raise ValueError(f"{weights.shape[0]} weights for {table.shape[0]} rows")
-    state.update(embeddings=table * weights[:, None], scales=None)
+        raise ValueError("change the rows of a plain table only (no token mapping, no model2vec weights)")
+    if table.shape[0] != len(state["embeddings"]):
+        raise ValueError(f"{table.shape[0]} rows for a table of {len(state['embeddings'])}")
+    state.update(embeddings=np.ascontiguousarray(table, dtype=np.float32), scales=None)
     return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
 
 
@@ -153,12 +161,12 @@ def bucket_counts(model: Any, cache: Path) -> tuple[dict[str, np.ndarray], dict[
 # ---------------------------------------------------------------- scoring
 
 
-def score_model(model: Any, name: str, task: str) -> dict[str, float]:
-    """NDCG@10 of an in-memory static model on ``task``'s test split at :data:`training.loso.DIMS`: the
+def score_model(model: Any, name: str, task: str, split: str = "test") -> dict[str, float]:
+    """NDCG@10 of an in-memory static model on ``task``'s ``split`` at :data:`training.loso.DIMS`: the
     evaluation of :func:`training.loso.score`."""
     from staticemb.tasks import StaticEncoder, evaluate, load_task
 
-    result = evaluate(StaticEncoder(model, name, loso.DIMS), [load_task(D.task_path(task, "test"))])
+    result = evaluate(StaticEncoder(model, name, loso.DIMS), [load_task(D.task_path(task, split))])
     return {d: m["NDCG@10"] for d, m in result["tasks"][task]["scores"].items()}
 
 

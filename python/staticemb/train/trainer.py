@@ -252,6 +252,29 @@ def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, s
 TEACHER_CHUNK = 4096
 
 
+def teacher_fingerprint(teacher: str | os.PathLike) -> str:
+    """The teacher cache's folder name for ``teacher``: for a local folder, a digest of the relative path and
+    content of every file in it (hidden files and folders aside), so the name follows the model, not where it
+    lies; for anything else (a Hub id), a digest of the name."""
+    digest = hashlib.sha1(b"staticemb teacher cache 2\0")
+    root = Path(teacher)
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        if not files:
+            raise ValueError(f"the teacher folder {root} holds no files")
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode("utf-8", "surrogatepass") + b"\0")
+            content = hashlib.sha1()
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    content.update(block)
+            digest.update(content.digest())
+    else:
+        digest.update(b"name\0" + str(teacher).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
 def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | os.PathLike | None = None,
                        batch_size: int = 64, device: str | None = None) -> np.ndarray:
     """The teacher's normalized embeddings of ``texts`` (float32), cached on disk text by text.
@@ -260,9 +283,10 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
     ``<data dir>/teacher-cache``) holds one folder per teacher of shards: ``<id>.npy`` (embeddings) and
     ``<id>.keys`` (the SHA-1 of each text, 20 bytes a row), written after every :data:`TEACHER_CHUNK` new texts,
     the keys last (a shard without them is ignored). So a later call reuses every text any earlier call
-    embedded (a subset, a superset, another order), and an interrupted run resumes where it stopped."""
-    folder = (Path(cache_dir) if cache_dir else data_dir() / "teacher-cache") / hashlib.sha1(
-        str(teacher).encode()).hexdigest()[:16]
+    embedded (a subset, a superset, another order), and an interrupted run resumes where it stopped. The
+    folder is named by :func:`teacher_fingerprint`: a copy of the same teacher elsewhere shares it, and a
+    teacher folder whose files change gets a new one instead of stale rows."""
+    folder = (Path(cache_dir) if cache_dir else data_dir() / "teacher-cache") / teacher_fingerprint(teacher)
     folder.mkdir(parents=True, exist_ok=True)
     keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
     rows: dict[bytes, np.ndarray] = {}
