@@ -78,3 +78,22 @@ def test_dev_tasks_never_name_the_held_out_source():
 def test_with_table_refuses_mismatched_tables(model, table):
     with pytest.raises(ValueError, match="rows for a table"):
         W.with_table(model, table[:-1])
+
+
+def test_report_adopts_only_what_helps_every_fold_at_both_widths():
+    untrained = [{"model": "t", "source": s, "dim": d, "stem": 0.8, 0.0: 0.5, 1.0: 0.55, 2.0: 0.6}
+                 for s in ("a", "b") for d in (1024, 256)]
+
+    def fold(source, lex256):
+        return {"source": source, "dev": {0.0: 0.6, 1.0: 0.7}, "scale": 1.0, "stem": 0.8,
+                "plain": {"1024": 0.60, "256": 0.58}, "posthoc": {"1024": 0.61, "256": 0.57},
+                "lex": {"1024": 0.62, "256": lex256}}
+
+    mixed = L.render(untrained, [fold("a", 0.59), fold("b", 0.57)], [1.0, 2.0], command="c", seconds=60,
+                     minutes=5)
+    assert "helped 1 of 2, so the shipped configs do not use it" in mixed
+    assert "+2.0 at 1024-d and +0.0 at 256-d" in mixed
+    assert "| a | 0: 60.0, 1: 70.0 | 1 | 256 | 58.0 | 57.0 | 59.0 | 80.0 |" in mixed
+    both = L.render(untrained, [fold("a", 0.59), fold("b", 0.59)], [1.0, 2.0], command="c", seconds=60, minutes=5)
+    assert "helped 2 of 2, so it qualifies" in both
+    assert "t: mean 50.0 at s=0, +10.0 at s=2 (better on 2 of 2)" in both
