@@ -80,7 +80,8 @@ def test_with_table_refuses_mismatched_tables(model, table):
         W.with_table(model, table[:-1])
 
 
-def test_report_adopts_only_what_helps_every_fold_at_both_widths():
+def test_report_adopts_only_what_helps_every_fold_at_both_widths(monkeypatch):
+    monkeypatch.setattr(L, "hardware", lambda: "a test machine")  # the wheel tier has no torch to ask
     untrained = [{"model": "t", "source": s, "dim": d, "stem": 0.8, 0.0: 0.5, 1.0: 0.55, 2.0: 0.6}
                  for s in ("a", "b") for d in (1024, 256)]
 
