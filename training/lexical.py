@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -85,14 +84,10 @@ def with_lexical(model: Any, counts: np.ndarray, scale: float, seed: int = SEED)
 
 
 def mpnet_distilled(models: Path) -> Path:
-    """all-mpnet-base-v2 distilled into bert-base-uncased at 1,024 columns (made once)."""
+    """all-mpnet-base-v2 distilled into bert-base-uncased (MiniLM's tokenizer) at 1,024 columns (made once)."""
     from .teachers import minilm_path, mpnet_path
 
-    out = models / MPNET_DISTILLED
-    if not (out / "modules.json").exists():
-        subprocess.run([sys.executable, "-m", "staticemb", "distill", "--teacher", str(mpnet_path()),
-                        "--tokenizer", str(minilm_path()), "--dim", "1024", "--output", str(out)], check=True)
-    return out
+    return loso.distilled(models, str(mpnet_path()), MPNET_DISTILLED, tokenizer=str(minilm_path()))
 
 
 def choose_scale(model: Any, counts: np.ndarray, source: str, scales: Sequence[float]) -> tuple[float, dict]:
@@ -214,10 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     trained: list[dict[str, Any]] = []
     try:
         tables = {"en-distilled-1024": loso.distilled(models, teacher), MPNET_DISTILLED: mpnet_distilled(models)}
+        loaded = {name: StaticModel.from_pretrained(path, normalize=False) for name, path in tables.items()}
+        buckets = {name: W.bucket_counts(model, cache)[0] for name, model in loaded.items()}
         jobs = [(name, source) for name in tables for source in loso.SOURCES]
         for name, source in tqdm(jobs, desc="untrained tables", unit="source"):
-            model = StaticModel.from_pretrained(tables[name], normalize=False)
-            counts = W.held_out_counts(W.bucket_counts(model, cache)[0], source)
+            model = loaded[name]
+            counts = W.held_out_counts(buckets[name], source)
             task = loso.SOURCES[source][1]
             scores = {0.0: W.score_model(model, name, task)}
             for s in args.scales:
@@ -226,10 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for dim in ("1024", "256"):
                 untrained.append({"model": name, "source": source, "dim": int(dim), "stem": stem,
                                   **{s: v[dim] for s, v in scores.items()}})
+        base = loaded["en-distilled-1024"]
         for source in args.sources:
             task = loso.SOURCES[source][1]
-            base = StaticModel.from_pretrained(tables["en-distilled-1024"], normalize=False)
-            counts = W.held_out_counts(W.bucket_counts(base, cache)[0], source)
+            counts = W.held_out_counts(buckets["en-distilled-1024"], source)
             scale, dev = choose_scale(base, counts, source, args.scales)
             print(f"{source}: dev means {dev}; scale {scale:g}", flush=True)
             plain = loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)

@@ -108,11 +108,13 @@ def _run(args: list[str]) -> None:
     subprocess.run(args, check=True)
 
 
-def distilled(models: Path, teacher: str) -> Path:
-    out = models / "en-distilled-1024"
+def distilled(models: Path, teacher: str, name: str = "en-distilled-1024", tokenizer: str | None = None) -> Path:
+    """``<models>/<name>``: ``teacher`` distilled at 1,024 columns (into ``tokenizer``'s vocabulary when given,
+    else the teacher's own), made once."""
+    out = models / name
     if not (out / "modules.json").exists():
         _run([sys.executable, "-m", "staticemb", "distill", "--teacher", teacher, "--dim", "1024",
-              "--output", str(out)])
+              *(["--tokenizer", tokenizer] if tokenizer else []), "--output", str(out)])
     return out
 
 
