@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+from staticemb import corpora
 from staticemb.corpora import HELD_OUT_LANGS, TRANSLATION_LANGS
 
 from training import languages as L
@@ -25,4 +28,69 @@ def test_table_groups_trained_and_held_out_languages(monkeypatch):
     # Held-out mean: four languages at 90 and Hungarian at 40.
     assert "| **mean, held out** | | | 80.0 | 70.0 | 50.0 |" in text
     assert "Held-out languages: mean 80.0% at 1024-d" in text
-    assert "the lowest language overall is hu at 40.0% (below 50%)" in text
+    assert "the lowest language is hu at 40.0% (below 50%)" in text
+    assert "User-interface" not in text
+
+
+def test_ui_table_counts_every_language_and_names_the_lowest(monkeypatch):
+    monkeypatch.setattr(L, "hardware", lambda: "a test machine")
+    langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
+    debian = {lang: {"1024": 0.9, "256": 0.8} for lang in langs}
+    minilm = {lang: {"384": 0.5} for lang in langs}
+    ui = {lang: {"1024": 0.8, "256": 0.7} for lang in L.UI_LANGS}
+    ui["el"] = {"1024": 0.2, "256": 0.1}
+    ui_minilm = {lang: {"384": 0.4} for lang in L.UI_LANGS}
+    text = L.render(debian, minilm, {lang: 100 for lang in langs}, command="c", seconds=60, model_path=Path("m"),
+                    ui=(ui, ui_minilm, {lang: 1000 for lang in L.UI_LANGS}))
+    part = text.split("## User-interface messages")[1]
+    rows = [line for line in part.splitlines() if line.startswith("| ") and not line.startswith("| language")]
+    assert [r.split(" | ")[0][2:] for r in rows[: len(L.UI_LANGS)]] == list(L.UI_LANGS)
+    n_out = len(L.UI_LANGS) - len(TRANSLATION_LANGS)
+    assert "| **mean, trained** | | | 80.0 | 70.0 | 40.0 |" in part
+    held_mean = 100 * (0.8 * (n_out - 1) + 0.2) / n_out
+    assert f"{held_mean:.1f}% over the {n_out} the model never trained on" in part
+    assert "the lowest is el at 20.0% (below 50%)" in part
+
+
+def _catalog(path: Path, entries: list[dict]) -> None:
+    import polib
+    po = polib.POFile()
+    po.metadata = {"Content-Type": "text/plain; charset=UTF-8"}
+    for e in entries:
+        po.append(polib.POEntry(**e))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    po.save_as_mofile(str(path))
+
+
+@pytest.mark.corpus
+def test_ui_messages_read_installed_catalogs_and_build_a_task(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(corpora, "LOCALE_DIR", tmp_path / "locale")
+    _catalog(tmp_path / "locale" / "xx" / "LC_MESSAGES" / "alpha.mo", [
+        {"msgid": "_Open the file", "msgstr": "Datei _öffnen"},
+        {"msgid": "Save  all\nchanges", "msgstr": "Alle Änderungen speichern"},
+        {"msgid": "%d file copied", "msgid_plural": "%d files copied",
+         "msgstr_plural": {0: "%d Datei kopiert", 1: "%d Dateien kopiert"}},
+        {"msgid": "OK", "msgstr": "Gut"},  # one word: dropped
+        {"msgid": "Not translated yet", "msgstr": ""},  # untranslated: dropped
+        {"msgid": "Same text here", "msgstr": "Same text here"},  # identical: dropped
+    ])
+    _catalog(tmp_path / "locale" / "xx" / "LC_MESSAGES" / "beta.mo", [
+        {"msgid": "_Open the file", "msgstr": "Eine andere Übersetzung"},  # seen in alpha: its first kept
+        {"msgid": "Quit the program", "msgstr": "Programm beenden"},
+    ])
+    got = corpora.ui_messages("xx")
+    assert got == [
+        corpora.UIMessage("alpha", "%d file copied", "%d Datei kopiert"),
+        corpora.UIMessage("alpha", "Open the file", "Datei öffnen"),
+        corpora.UIMessage("alpha", "Save all changes", "Alle Änderungen speichern"),
+        corpora.UIMessage("beta", "Quit the program", "Programm beenden"),
+    ]
+    task = json.loads(L.ui_task("xx", cap=3).read_text(encoding="utf-8"))
+    assert task["type"] == "bitext" and task["name"] == "ui-xx" and len(task["source"]) == 3
+    by_english = {m.english: m.translation for m in got}
+    assert all(by_english[e] == t for t, e in zip(task["source"], task["target"], strict=True))
+    with pytest.raises(corpora.SourceMissingError, match="no gettext catalogs"):
+        corpora.ui_messages("yy")
+    with pytest.raises(ValueError, match="locale name"):
+        corpora.ui_messages("../etc")

@@ -20,6 +20,9 @@ Sources (``make data-sources`` installs the system ones):
   (``sysconfig``'s ``stdlib`` and ``purelib``), parsed with :mod:`ast`, never imported.
 - Rust doc comments: the crate sources in cargo's registry (``$CARGO_HOME/registry/src``, filled by any cargo
   build of this repository).
+- User-interface messages: the gettext catalogs of the programs installed on this machine
+  (``/usr/share/locale/<lang>/LC_MESSAGES/*.mo``, read with PyPI ``polib``). Which programs, and so which
+  messages, depends on the machine.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ __all__ = [
     "NewsArticle",
     "PackageDescription",
     "SourceMissingError",
+    "UIMessage",
     "WikipediaSummary",
     "WordNetSynset",
     "CodeDoc",
@@ -55,6 +59,7 @@ __all__ = [
     "python_docstrings",
     "rust_doc_comments",
     "split_sentences",
+    "ui_messages",
     "wikipedia_summaries",
     "wordnet_synsets",
     "wordnet_texts",
@@ -69,6 +74,7 @@ HELD_OUT_LANGS = ("sk", "fi", "nl", "sv", "hu")
 APT_LANGUAGES = ("en",) + TRANSLATION_LANGS + HELD_OUT_LANGS
 APT_UPDATE_COMMAND = f'apt-get update -o Acquire::Languages="{",".join(APT_LANGUAGES)}"'
 WORDNET_DIR = Path(os.environ.get("STATICEMB_WORDNET", "/usr/share/wordnet"))
+LOCALE_DIR = Path(os.environ.get("STATICEMB_LOCALE_DIR", "/usr/share/locale"))
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -299,6 +305,67 @@ def wikipedia_summaries(lang: str = "en", *, refresh: bool = False) -> list[Wiki
         return sorted((s for s in items if s.title and s.extract), key=lambda s: s.title)
 
     return _cached(f"wikipedia-summaries-{lang}", WikipediaSummary, build, refresh)
+
+
+@dataclass(frozen=True)
+class UIMessage:
+    domain: str  # the catalog's program ("coreutils")
+    english: str  # the message as the program's source writes it (gettext's msgid)
+    translation: str
+
+
+_MNEMONIC = re.compile(r"[_&](?=\w)")
+
+
+def _ui_text(text: str) -> str:
+    """A message as a reader sees it: keyboard mnemonics (``_Open``, ``&Save``) dropped, whitespace collapsed."""
+    return " ".join(_MNEMONIC.sub("", text).split())
+
+
+def ui_messages(lang: str, *, refresh: bool = False) -> list[UIMessage]:
+    """English user-interface messages and their ``lang`` translations from the gettext catalogs installed on
+    this machine (:data:`LOCALE_DIR` ``/<lang>/LC_MESSAGES/*.mo``), in (domain, English) order. Kept: translated
+    messages with at least two words of letters and at most 300 characters, differing from their translation;
+    a plural entry gives its singular form; an English message seen twice keeps its first catalog's
+    translation; fuzzy entries and catalog headers are skipped. Messages are shown text: mnemonics removed and
+    whitespace collapsed."""
+    if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", lang):
+        raise ValueError(f"lang must be a locale name such as 'de' or 'pt_BR', got {lang!r}")
+
+    def build():
+        import polib
+
+        folder = LOCALE_DIR / lang / "LC_MESSAGES"
+        files = sorted(folder.glob("*.mo"))
+        if not files:
+            raise SourceMissingError(
+                f"no gettext catalogs in {folder}: programs with {lang} translations must be installed "
+                "(Debian ships them with each package)"
+            )
+        seen: set[str] = set()
+        items: list[UIMessage] = []
+        for path in files:
+            try:
+                catalog = polib.mofile(str(path))
+            except (OSError, ValueError) as e:  # a damaged catalog is skipped, not fatal
+                print(f"warning: skipping {path}: {e}")
+                continue
+            kept = []
+            for entry in catalog:
+                if entry.obsolete or "fuzzy" in entry.flags or not entry.msgid:
+                    continue
+                translated = entry.msgstr_plural.get(0, "") if entry.msgid_plural else entry.msgstr
+                english, translation = _ui_text(entry.msgid), _ui_text(translated)
+                words = [w for w in english.split() if any(c.isalpha() for c in w)]
+                if (len(words) < 2 or len(english) > 300 or not translation or translation == english
+                        or english in seen):
+                    continue
+                seen.add(english)
+                kept.append(UIMessage(path.stem, english, translation))
+            items += sorted(kept, key=lambda m: m.english)
+        return items
+
+    return _cached(f"ui-messages-{lang}", UIMessage, build, refresh)
 
 
 @dataclass(frozen=True)

@@ -596,3 +596,61 @@ fn truncation_keeps_the_first_or_last_tokens_before_the_token_map() {
     assert_eq!(enc.token_ids("hello xyz world the cat").unwrap().len(), 5);
     assert!(enc.median_token_chars().unwrap() >= 1);
 }
+
+/// Texts that repeat tokens (and, through a mapping, rows) are gathered once per distinct row with its count
+/// or total weight: the vector is still the mean over every token, with or without a mapping, weights, a
+/// dropped unknown token, normalization, and bags longer than `BLOCK_ROWS`.
+#[test]
+fn repeated_tokens_give_the_mean_over_every_token() {
+    let m = mapping();
+    let w = token_weights();
+    let repeated = "the cat the cat, the cat! hello hello hello world xyz xyz the";
+    let short = "the the the"; // under the repeat threshold: gathered as it is
+    let long = "the cat hello world ".repeat(700); // 2,800 tokens, 4 distinct
+    let distinct = "hello world the cat , ! a playing played"; // nothing repeats
+    let texts = [repeated, short, long.as_str(), distinct];
+    let ids: Vec<Vec<u32>> = {
+        let plain = TextEncoder::from_json(TOKENIZER).unwrap();
+        texts.iter().map(|t| plain.token_ids(t).unwrap()).collect()
+    };
+    assert!(ids[0].len() >= 8 && ids[0].contains(&UNK));
+    assert_eq!(ids[2].len(), 2800);
+    for (map, weights, drop) in [
+        (None, None, false),
+        (None, Some(&w), false),
+        (Some(&m), None, true),
+        (Some(&m), Some(&w), true),
+    ] {
+        let enc = TextEncoder::new(
+            TOKENIZER,
+            map.map(Vec::as_slice),
+            weights.map(Vec::as_slice),
+            drop,
+        )
+        .unwrap();
+        let data = table_data(enc.required_rows());
+        for normalize in [false, true] {
+            for dim in [WIDTH, 5] {
+                let o = opts(dim, normalize, Threads::Fixed(2));
+                let out = encode(&enc, &texts, &data, &o);
+                for (i, text_ids) in ids.iter().enumerate() {
+                    let kept: Vec<(f32, u32)> = text_ids
+                        .iter()
+                        .filter(|&&id| !(drop && id == UNK))
+                        .map(|&id| {
+                            let row = map.map_or(id, |m| m[id as usize] as u32);
+                            (weights.map_or(1.0, |w| w[id as usize]), row)
+                        })
+                        .collect();
+                    let want = expected(&data, &kept, kept.len(), dim, normalize);
+                    let what = format!(
+                        "text {i}, map {}, weights {}, dim {dim}, normalize {normalize}",
+                        map.is_some(),
+                        weights.is_some()
+                    );
+                    assert_vec(&out[i * dim..(i + 1) * dim], &want, &what);
+                }
+            }
+        }
+    }
+}
