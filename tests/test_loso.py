@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from staticemb import corpora
 
@@ -99,3 +101,35 @@ def test_bm25_negatives_are_hard_and_never_the_positive():
         harder += bool(neg > np.quantile(scores, 0.99))
     # Nearly every anchor gets a mined negative: scored below its positive, and among the top 1% of documents.
     assert below_margin > 0.8 * 300 and harder > 0.8 * 300
+
+
+def test_a_finished_fold_keeps_its_models_and_drops_its_checkpoints(tmp_path, monkeypatch):
+    """``train_fold`` with the trainer faked: both stages run in order, each from the last one's output; once the
+    fold is written its checkpoints are gone, and a second call reuses the final model without training."""
+    import staticemb.train
+
+    calls = []
+
+    def fake_train(config):
+        out = tmp_path / config["output_dir"]
+        calls.append((out.name, config["init"]))
+        (out / "checkpoints" / "checkpoint-1").mkdir(parents=True)
+        (out / "modules.json").write_text("[]")
+
+    monkeypatch.setattr(staticemb.train, "train", fake_train)
+    monkeypatch.setenv("MINILM", str(tmp_path / "teacher"))  # the configs name their teacher through it
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(loso, "fold_inputs", lambda source, src, texts: (["a text"], ["en-wordnet"], ["retrieval-bbc"]))
+    monkeypatch.setattr(loso, "regression_texts", lambda config: 1)
+    monkeypatch.setattr(loso, "distilled", lambda models, teacher: models / "en-distilled-1024")
+    monkeypatch.setattr(D, "task_path", lambda name, split="test": tmp_path / f"{name}.json")
+    monkeypatch.setattr(D, "pairs_path", lambda name: tmp_path / f"{name}.jsonl")
+    final = loso.train_fold("debian", models=tmp_path, src=None, teacher="t", refresh=False)
+    fold = tmp_path / "loso" / "debian"
+    assert final == fold / "model"
+    assert calls == [("regressed", str(tmp_path / "en-distilled-1024")), ("model", str(fold / "regressed"))]
+    assert (final / "modules.json").is_file() and (fold / "regressed" / "modules.json").is_file()
+    assert not (final / "checkpoints").exists() and not (fold / "regressed" / "checkpoints").exists()
+    assert json.loads((fold / "fold.json").read_text())["held_out"] == "debian"
+    assert loso.train_fold("debian", models=tmp_path, src=None, teacher="t", refresh=False) == final
+    assert len(calls) == 2

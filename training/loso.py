@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -146,6 +147,9 @@ def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str
         "held_out": source, "regression_texts": len(texts), "pair_sets": sorted(pairs),
         "init": str(init) if init else "en-distilled-1024", "seconds": round(time.perf_counter() - started, 1)},
         indent=1))
+    # A finished fold is reused from its final folders alone; its checkpoints (GBs per fold) only served resuming.
+    for stage in (fold / f"regressed{variant}", final):
+        shutil.rmtree(stage / "checkpoints", ignore_errors=True)
     return final
 
 
