@@ -10,6 +10,7 @@ from staticemb import corpora
 from staticemb.corpora import HELD_OUT_LANGS, TRANSLATION_LANGS
 
 from training import languages as L
+from training import ui
 
 
 def test_table_groups_trained_and_held_out_languages(monkeypatch):
@@ -86,11 +87,41 @@ def test_ui_messages_read_installed_catalogs_and_build_a_task(tmp_path, monkeypa
         corpora.UIMessage("alpha", "Save all changes", "Alle Änderungen speichern"),
         corpora.UIMessage("beta", "Quit the program", "Programm beenden"),
     ]
-    task = json.loads(L.ui_task("xx", cap=3).read_text(encoding="utf-8"))
-    assert task["type"] == "bitext" and task["name"] == "ui-xx" and len(task["source"]) == 3
+    # Programs split in halves by name: alpha's messages test, beta's train (the experiment's pairs).
+    assert (L.ui_split("alpha"), L.ui_split("beta")) == ("test", "train")
+    task = json.loads(L.ui_task("xx", cap=5).read_text(encoding="utf-8"))
+    assert task["type"] == "bitext" and task["name"] == "ui-xx"
+    assert sorted(task["target"]) == ["%d file copied", "Open the file", "Save all changes"]
     by_english = {m.english: m.translation for m in got}
     assert all(by_english[e] == t for t, e in zip(task["source"], task["target"], strict=True))
+    assert ui.ui_pairs("xx", frozenset()) == [("Programm beenden", "Quit the program")]
+    assert ui.ui_pairs("xx", frozenset({"Quit the program"})) == []
     with pytest.raises(corpora.SourceMissingError, match="no gettext catalogs"):
         corpora.ui_messages("yy")
     with pytest.raises(ValueError, match="locale name"):
         corpora.ui_messages("../etc")
+
+
+def test_ui_experiment_adopts_only_a_variant_better_on_every_held_out_mean(monkeypatch):
+    monkeypatch.setattr(ui, "hardware", lambda: "a test machine")
+    debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
+
+    def scores(ui_held: float, debian_held: float) -> dict:
+        return {
+            "ui": {x: {"1024": 0.6 if x in TRANSLATION_LANGS else ui_held, "256": 0.5} for x in L.UI_LANGS},
+            "debian": {x: {"1024": 0.9 if x in TRANSLATION_LANGS else debian_held, "256": 0.8} for x in debian_langs},
+        }
+
+    base = scores(0.40, 0.80)
+    # Better on both held-out means at 1024-d but equal at 256-d: not adopted.
+    text, adopted = ui.render(base, scores(0.50, 0.85), {"de": 10}, command="c", seconds=60, train_seconds=30)
+    assert not adopted and "**not adopted**: +10.0, +0.0, +5.0, +0.0" in text
+    assert "| user-interface messages, test-half programs | held out (11) | 40.0 | 50.0 | 50.0 | 50.0 |" in text
+    assert "| tr | no | 40.0 → 50.0 | – |" in text and "| fi | no | 40.0 → 50.0 | 80.0 → 85.0 |" in text
+    better = scores(0.50, 0.85)
+    for kind in better:
+        for x in better[kind]:
+            if x not in TRANSLATION_LANGS:
+                better[kind][x]["256"] += 0.1
+    _, adopted = ui.render(base, better, {"de": 10}, command="c", seconds=60, train_seconds=30)
+    assert adopted

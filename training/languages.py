@@ -13,7 +13,9 @@ all-MiniLM-L6-v2, the English teacher its table was distilled from (scores cache
 A second table scores a text type the model never trained on, in more languages: user-interface messages of the
 programs installed on this machine (:func:`staticemb.corpora.ui_messages`, their gettext catalogs), each
 translated message to be matched with its English original among :data:`UI_CAP` messages of its language
-(``<data>/training/tasks-ui/ui-<lang>.json``). No gettext catalog is in any training set.
+(``<data>/training/tasks-ui/ui-<lang>.json``), drawn from the catalogs of the test half of the programs
+(:func:`ui_split`, by program name). The main recipe trains on no gettext catalog; the experiment
+``python -m training.ui`` trains on the other half, in the training languages only.
 """
 
 from __future__ import annotations
@@ -41,13 +43,21 @@ UI_LANGS = (*TRANSLATION_LANGS, *HELD_OUT_LANGS, "tr", "ro", "ca", "id", "vi", "
 UI_CAP = 1000
 
 
+def ui_split(domain: str) -> str:
+    """``"train"`` or ``"test"``: the half a program's catalogs belong to, by a SHA-1 of its name (about even),
+    the same in every language, so that no program's messages are on both sides."""
+    return "train" if hashlib.sha1(f"ui-split\0{domain}".encode()).digest()[0] < 128 else "test"
+
+
 def ui_task(lang: str, cap: int = UI_CAP) -> Path:
     """``<data>/training/tasks-ui/ui-<lang>.json``, built once: a bitext task of ``cap`` user-interface messages
-    (translation -> English), the first in SHA-1 order of their English text, no translation twice."""
+    (translation -> English) of test-half programs (:func:`ui_split`), the first in SHA-1 order of their
+    English text, no translation twice."""
     path = data_dir() / "training" / "tasks-ui" / f"ui-{lang}.json"
     if path.is_file():
         return path
-    order = sorted(ui_messages(lang), key=lambda m: hashlib.sha1(f"ui-{lang}\0{m.english}".encode()).digest())
+    test = [m for m in ui_messages(lang) if ui_split(m.domain) == "test"]
+    order = sorted(test, key=lambda m: hashlib.sha1(f"ui-{lang}\0{m.english}".encode()).digest())
     source: list[str] = []
     target: list[str] = []
     seen: set[str] = set()
@@ -164,7 +174,8 @@ def render(ours: dict[str, dict[str, float]], minilm: dict[str, dict[str, float]
             "",
             "## User-interface messages (a text type the model never trained on)",
             "",
-            "The gettext catalogs of the programs installed on this machine (`staticemb.corpora.ui_messages`): "
+            "The gettext catalogs of the programs installed on this machine (`staticemb.corpora.ui_messages`), "
+            "test half of the programs (`training.languages.ui_split`): "
             f"up to {UI_CAP:,} translated messages per language, each matched against the English originals of "
             "its language's task. Short and technical (`%s` placeholders, option names), so the pairs share "
             "some tokens whatever the language.",
