@@ -380,7 +380,9 @@ def test_held_out_languages_are_never_trained_on(src, root):
         records = corpora.debian_translations(lang)
         task = D.load_task(f"bitext-{lang}", "test", root)
         pairs = list(zip(task["source"], task["target"], strict=True))
-        assert len(pairs) >= (1000 if lang == "sk" else 25), lang
+        # Not empty, and not a handful: the counts move with Debian's translation indexes (Hungarian had 23
+        # packages in this 1-in-6 sample on 2026-12-02, 25 or more before).
+        assert len(pairs) >= (1000 if lang == "sk" else 15), lang
         truth = {
             ((t.long, english[t.md5].long) if t.long and english[t.md5].long else (t.short, english[t.md5].short))
             for t in records

@@ -76,18 +76,26 @@ def write_pairs() -> dict[str, int]:
     return counts
 
 
-def train_variant(models: Path) -> tuple[Path, float]:
-    """The recipe's config plus the user-interface pair sets, into ``<models>/staticemb-multilingual-ui``."""
+def train_model(models: Path, *, ui: bool, seed: int | None = None) -> tuple[Path, float]:
+    """The recipe's config, plus the user-interface pair sets when ``ui``, into
+    ``<models>/staticemb-multilingual-ui`` (or, with another ``seed`` than the config's, into
+    ``<models>/staticemb-multilingual[-ui]-seed<seed>``, for the recipe too). Returns the folder and the seconds
+    spent training (0 when it was there already)."""
     from staticemb.train import train
 
-    out = models / VARIANT
-    if (out / "modules.json").exists():
-        return out, 0.0
+    name = VARIANT if ui else L.MODEL
+    if seed is not None:
+        name += f"-seed{seed}"
+    out = models / name
+    if (out / "modules.json").exists() or (not ui and seed is None):
+        return out, 0.0  # the recipe's own model is `make train-multilingual`'s
     config = _config("multilingual.json")
     datasets = dict(config["train_datasets"])
-    datasets.update({f"ui-{lang}": str(pairs_path(lang)) for lang in TRANSLATION_LANGS})
+    if ui:
+        datasets.update({f"ui-{lang}": str(pairs_path(lang)) for lang in TRANSLATION_LANGS})
     started = time.perf_counter()
-    train({**config, "output_dir": str(out), "train_datasets": datasets})
+    train({**config, "output_dir": str(out), "train_datasets": datasets,
+           **({"seed": seed} if seed is not None else {})})
     return out, time.perf_counter() - started
 
 
@@ -96,7 +104,8 @@ def mean(scores: dict[str, dict[str, float]], langs: Sequence[str], dim: str) ->
 
 
 def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict[str, dict[str, float]]],
-           counts: dict[str, int], *, command: str, seconds: float, train_seconds: float) -> tuple[str, bool]:
+           counts: dict[str, int], *, command: str, seconds: float, train_seconds: float,
+           seed: int | None = None) -> tuple[str, bool]:
     """The report and whether the variant is adopted. ``base``/``variant``: ``{"ui": scores, "debian": scores}``
     with scores ``{lang: {dim: accuracy}}``."""
     ui_held = [x for x in L.UI_LANGS if x not in TRANSLATION_LANGS]
@@ -112,7 +121,8 @@ def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict
         f"- machine: {hardware()}",
         "- recipe: `<data>/models/staticemb-multilingual` (`make train-multilingual`); variant: the same config "
         f"plus {sum(counts.values()):,} user-interface pairs of the train half of the programs in the 13 training "
-        f"languages (`<data>/models/{VARIANT}`)",
+        f"languages (`<data>/models/{VARIANT}`)"
+        + (f"; both arms trained again with seed {seed} (`-seed{seed}` folders)" if seed is not None else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
         "",
         "| text type | languages | recipe 1024-d | variant 1024-d | recipe 256-d | variant 256-d |",
@@ -156,6 +166,8 @@ def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-ui.md")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="train both arms again with this seed (the recipe's model and the variant)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     models = data_dir() / "models"
@@ -166,18 +178,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         D.build()
         counts = write_pairs()
-        variant, train_seconds = train_variant(models)
+        recipe, recipe_seconds = train_model(models, ui=False, seed=args.seed)
+        variant, variant_seconds = train_model(models, ui=True, seed=args.seed)
         debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
-        scores = {
-            name: {"ui": L.score(str(path), name, L.DIMS, L.UI_LANGS, kind="ui"),
-                   "debian": L.score(str(path), name, L.DIMS, debian_langs)}
-            for name, path in ((L.MODEL, recipe), (VARIANT, variant))
-        }
+        scores = [
+            {"ui": L.score(str(path), path.name, L.DIMS, L.UI_LANGS, kind="ui"),
+             "debian": L.score(str(path), path.name, L.DIMS, debian_langs)}
+            for path in (recipe, variant)
+        ]
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    report, _ = render(scores[L.MODEL], scores[VARIANT], counts, command="python -m training.ui",
-                       seconds=time.perf_counter() - started, train_seconds=train_seconds)
+    command = "python -m training.ui" + (f" --seed {args.seed} --output <file>" if args.seed is not None else "")
+    report, _ = render(scores[0], scores[1], counts, command=command, seconds=time.perf_counter() - started,
+                       train_seconds=recipe_seconds + variant_seconds, seed=args.seed)
     args.output.write_text(report, encoding="utf-8")
     print(report)
     return 0
