@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import sys
 import time
@@ -46,7 +45,7 @@ UI_CAP = 1000
 def ui_split(domain: str) -> str:
     """``"train"`` or ``"test"``: the half a program's catalogs belong to, by a SHA-1 of its name (about even),
     the same in every language, so that no program's messages are on both sides."""
-    return "train" if hashlib.sha1(f"ui-split\0{domain}".encode()).digest()[0] < 128 else "test"
+    return "train" if D._sha("ui-split", domain)[0] < 128 else "test"
 
 
 def ui_task(lang: str, cap: int = UI_CAP) -> Path:
@@ -57,7 +56,7 @@ def ui_task(lang: str, cap: int = UI_CAP) -> Path:
     if path.is_file():
         return path
     test = [m for m in ui_messages(lang) if ui_split(m.domain) == "test"]
-    order = sorted(test, key=lambda m: hashlib.sha1(f"ui-{lang}\0{m.english}".encode()).digest())
+    order = sorted(test, key=lambda m: D._sha(f"ui-{lang}", m.english))
     source: list[str] = []
     target: list[str] = []
     seen: set[str] = set()
@@ -68,12 +67,14 @@ def ui_task(lang: str, cap: int = UI_CAP) -> Path:
             target.append(m.english)
             if len(source) == cap:
                 break
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"type": "bitext", "name": f"ui-{lang}", "lang": lang, "source": source,
-                               "target": target}, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    D._write_json(path, {"type": "bitext", "name": f"ui-{lang}", "lang": lang, "source": source, "target": target})
     return path
+
+
+def task_file(lang: str, kind: str = "bitext") -> Path:
+    """The test task of ``lang``: its Debian bitext split (``kind="bitext"``) or its user-interface messages
+    (``kind="ui"``)."""
+    return D.task_path(f"bitext-{lang}", "test") if kind == "bitext" else ui_task(lang)
 
 
 def score(spec: str, name: str, dims: Sequence[int] | None, langs: Sequence[str],
@@ -87,10 +88,7 @@ def score(spec: str, name: str, dims: Sequence[int] | None, langs: Sequence[str]
             return cached
     from staticemb.tasks import evaluate, load_task, open_model
 
-    def path(lang: str) -> Path:
-        return D.task_path(f"bitext-{lang}", "test") if kind == "bitext" else ui_task(lang)
-
-    tasks = [load_task(path(lang)) for lang in langs]
+    tasks = [load_task(task_file(lang, kind)) for lang in langs]
     encoder = open_model(spec, name=name, dims=dims)
     result = evaluate(encoder, tasks)
     out = {lang: {d: s["accuracy"] for d, s in result["tasks"][f"{kind}-{lang}"]["scores"].items()}
@@ -101,8 +99,13 @@ def score(spec: str, name: str, dims: Sequence[int] | None, langs: Sequence[str]
     return out
 
 
-def pairs(lang: str) -> int:
-    return len(json.loads(D.task_path(f"bitext-{lang}", "test").read_text(encoding="utf-8"))["source"])
+def pairs(lang: str, kind: str = "bitext") -> int:
+    return len(json.loads(task_file(lang, kind).read_text(encoding="utf-8"))["source"])
+
+
+def mean(scores: dict[str, dict[str, float]], langs: Sequence[str], dim: str) -> float:
+    """The mean accuracy of ``langs`` at width ``dim`` (a key of each language's scores)."""
+    return sum(scores[lang][dim] for lang in langs) / len(langs)
 
 
 def _pct(x: float) -> str:
@@ -122,9 +125,9 @@ def _rows(ours: dict[str, dict[str, float]], minilm: dict[str, dict[str, float]]
                          f"{_pct(ours[lang]['1024'])} | {_pct(ours[lang]['256'])} | "
                          f"{_pct(next(iter(minilm[lang].values())))} |")
     for label, langs in groups.items():
-        mean = {k: sum(ours[lang][k] for lang in langs) / len(langs) for k in ("1024", "256")}
         mini = sum(next(iter(minilm[lang].values())) for lang in langs) / len(langs)
-        lines.append(f"| **mean, {label}** | | | {_pct(mean['1024'])} | {_pct(mean['256'])} | {_pct(mini)} |")
+        lines.append(f"| **mean, {label}** | | | {_pct(mean(ours, langs, '1024'))} | {_pct(mean(ours, langs, '256'))} "
+                     f"| {_pct(mini)} |")
     return lines
 
 
@@ -155,7 +158,7 @@ def render(ours: dict[str, dict[str, float]], minilm: dict[str, dict[str, float]
         *_rows(ours, minilm, sizes, _groups([*TRANSLATION_LANGS, *HELD_OUT_LANGS])),
     ]
     held = list(HELD_OUT_LANGS)
-    mean_held = sum(ours[lang]["1024"] for lang in held) / len(held)
+    mean_held = mean(ours, held, "1024")
     worst = min(ours, key=lambda lang: ours[lang]["1024"])
     lines += [
         "",
@@ -167,8 +170,8 @@ def render(ours: dict[str, dict[str, float]], minilm: dict[str, dict[str, float]
         u_ours, u_minilm, u_sizes = ui
         groups = _groups(list(u_ours))
         every = [x for g in groups.values() for x in g]
-        mean_all = sum(u_ours[x]["1024"] for x in every) / len(every)
-        mean_out = sum(u_ours[x]["1024"] for x in groups["held out"]) / len(groups["held out"])
+        mean_all = mean(u_ours, every, "1024")
+        mean_out = mean(u_ours, groups["held out"], "1024")
         low = min(every, key=lambda x: u_ours[x]["1024"])
         lines += [
             "",
@@ -187,10 +190,6 @@ def render(ours: dict[str, dict[str, float]], minilm: dict[str, dict[str, float]
             f"{_pct(u_ours[low]['1024'])}% ({'below' if u_ours[low]['1024'] < 0.5 else 'not below'} 50%).",
         ]
     return "\n".join(lines) + "\n"
-
-
-def pairs_ui(lang: str) -> int:
-    return len(json.loads(ui_task(lang).read_text(encoding="utf-8"))["source"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     report = render(ours, minilm, {lang: pairs(lang) for lang in langs}, command="python -m training.languages",
                     seconds=time.perf_counter() - started, model_path=Path("<data>") / "models" / MODEL,
-                    ui=(ui_ours, ui_minilm, {lang: pairs_ui(lang) for lang in UI_LANGS}))
+                    ui=(ui_ours, ui_minilm, {lang: pairs(lang, "ui") for lang in UI_LANGS}))
     args.output.write_text(report, encoding="utf-8")
     print(report)
     return 0

@@ -99,20 +99,12 @@ def train_model(models: Path, *, ui: bool, seed: int | None = None) -> tuple[Pat
     return out, time.perf_counter() - started
 
 
-def mean(scores: dict[str, dict[str, float]], langs: Sequence[str], dim: str) -> float:
-    return sum(scores[lang][dim] for lang in langs) / len(langs)
-
-
 def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict[str, dict[str, float]]],
            counts: dict[str, int], *, command: str, seconds: float, train_seconds: float,
            seed: int | None = None) -> tuple[str, bool]:
     """The report and whether the variant is adopted. ``base``/``variant``: ``{"ui": scores, "debian": scores}``
     with scores ``{lang: {dim: accuracy}}``."""
-    ui_held = [x for x in L.UI_LANGS if x not in TRANSLATION_LANGS]
-    groups = {
-        "ui": {"trained": list(TRANSLATION_LANGS), "held out": ui_held},
-        "debian": {"trained": list(TRANSLATION_LANGS), "held out": list(HELD_OUT_LANGS)},
-    }
+    groups = {"ui": L._groups(L.UI_LANGS), "debian": L._groups([*TRANSLATION_LANGS, *HELD_OUT_LANGS])}
     lines = [
         "# Experiment: user-interface messages as a second multilingual text type",
         "",
@@ -133,7 +125,7 @@ def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict
         for group, langs in groups[kind].items():
             cells = []
             for dim in ("1024", "256"):
-                b, v = mean(base[kind], langs, dim), mean(variant[kind], langs, dim)
+                b, v = L.mean(base[kind], langs, dim), L.mean(variant[kind], langs, dim)
                 cells.append((b, v))
                 if group == "held out":
                     gains.append(v - b)

@@ -31,6 +31,7 @@ import glob
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -348,7 +349,7 @@ def ui_messages(lang: str, *, refresh: bool = False) -> list[UIMessage]:
             try:
                 catalog = polib.mofile(str(path))
             except (OSError, ValueError) as e:  # a damaged catalog is skipped, not fatal
-                print(f"warning: skipping {path}: {e}")
+                warnings.warn(f"skipping {path}: {e}", stacklevel=2)
                 continue
             kept = []
             for entry in catalog:

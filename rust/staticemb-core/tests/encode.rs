@@ -597,15 +597,15 @@ fn truncation_keeps_the_first_or_last_tokens_before_the_token_map() {
     assert!(enc.median_token_chars().unwrap() >= 1);
 }
 
-/// Texts that repeat tokens (and, through a mapping, rows) are gathered once per distinct row with its count
-/// or total weight: the vector is still the mean over every token, with or without a mapping, weights, a
-/// dropped unknown token, normalization, and bags longer than `BLOCK_ROWS`.
+/// Texts that repeat tokens (and, through a mapping, rows) pool to the mean over every token, counted as often
+/// as it occurs, with or without a mapping, weights, a dropped unknown token, normalization, and bags longer
+/// than `BLOCK_ROWS`: whatever way the gather treats repeats, the vector must not change.
 #[test]
 fn repeated_tokens_give_the_mean_over_every_token() {
     let m = mapping();
     let w = token_weights();
     let repeated = "the cat the cat, the cat! hello hello hello world xyz xyz the";
-    let short = "the the the"; // under the repeat threshold: gathered as it is
+    let short = "the the the"; // a short bag of one row
     let long = "the cat hello world ".repeat(700); // 2,800 tokens, 4 distinct
     let distinct = "hello world the cat , ! a playing played"; // nothing repeats
     let texts = [repeated, short, long.as_str(), distinct];
