@@ -96,6 +96,14 @@ def test_ui_messages_read_installed_catalogs_and_build_a_task(tmp_path, monkeypa
     assert all(by_english[e] == t for t, e in zip(task["source"], task["target"], strict=True))
     assert ui.ui_pairs("xx", frozenset()) == [("Programm beenden", "Quit the program")]
     assert ui.ui_pairs("xx", frozenset({"Quit the program"})) == []
+    # Hostile catalogs beside good ones: a wrong magic number and a valid header cut short are skipped.
+    folder = tmp_path / "locale" / "zz" / "LC_MESSAGES"
+    _catalog(folder / "good.mo", [{"msgid": "Quit the program", "msgstr": "Programm beenden"}])
+    (folder / "garbage.mo").write_bytes(b"not a catalog at all")
+    (folder / "truncated.mo").write_bytes((folder / "good.mo").read_bytes()[:12])
+    with pytest.warns(UserWarning, match="skipping") as caught:
+        assert corpora.ui_messages("zz") == [corpora.UIMessage("good", "Quit the program", "Programm beenden")]
+    assert sorted(Path(str(w.message).split()[1].rstrip(":")).name for w in caught) == ["garbage.mo", "truncated.mo"]
     with pytest.raises(corpora.SourceMissingError, match="no gettext catalogs"):
         corpora.ui_messages("yy")
     with pytest.raises(ValueError, match="locale name"):

@@ -31,6 +31,7 @@ import glob
 import json
 import os
 import re
+import struct
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -348,7 +349,7 @@ def ui_messages(lang: str, *, refresh: bool = False) -> list[UIMessage]:
         for path in files:
             try:
                 catalog = polib.mofile(str(path))
-            except (OSError, ValueError) as e:  # a damaged catalog is skipped, not fatal
+            except (OSError, ValueError, struct.error) as e:  # a damaged or truncated catalog is skipped
                 warnings.warn(f"skipping {path}: {e}", stacklevel=2)
                 continue
             kept = []
