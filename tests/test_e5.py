@@ -98,3 +98,47 @@ def test_e5_report_holds_the_e5_start_to_its_rule(monkeypatch):
             better["debian"][x]["256"] = 0.9
     text, met = e5.render({**arms, e5.ARMS[3]: better}, command="c", seconds=60, train_seconds=30)
     assert met and "**met**: +10.0, +10.0, +5.0, +10.0" in text
+
+
+def test_map_unseen_carries_untrained_rows_into_the_trained_space():
+    """Rows that never occur in training keep their start; the map fitted on the others moves them the way
+    training moved the rest (here an exact linear change), and leaves the trained rows alone."""
+    from training.xlmr_vocab import map_unseen
+
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((400, 16)).astype(np.float32)
+    change = rng.standard_normal((16, 16))
+    counts = rng.integers(0, 5, size=400)
+    counts[:50] = 0
+    trained = (start @ change).astype(np.float32)
+    trained[counts == 0] = start[counts == 0]  # what training leaves behind
+    table, r2, replaced = map_unseen(start, trained, counts, ridge=1e-9)
+    assert replaced == int((counts == 0).sum()) and r2 > 0.999999
+    np.testing.assert_allclose(table, start @ change, rtol=1e-3, atol=1e-3)
+    np.testing.assert_array_equal(table[counts > 0], trained[counts > 0])
+    with pytest.raises(ValueError, match="shapes differ"):
+        map_unseen(start, trained[:-1], counts)
+    with pytest.raises(ValueError, match="cannot fit"):
+        map_unseen(start, trained, np.zeros(400, dtype=int))
+
+
+def test_xlmr_report_states_speed_and_the_rule(monkeypatch):
+    from training import xlmr_vocab as X
+
+    monkeypatch.setattr(X, "hardware", lambda: "a test machine")
+    debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
+
+    def scores(held: float) -> dict:
+        return {"ui": {x: {"1024": held, "256": held} for x in L.UI_LANGS},
+                "debian": {x: {"1024": held, "256": held} for x in debian_langs}}
+
+    arms = dict(zip(X.ARMS, (scores(0.5), scores(0.3), scores(0.55), scores(0.6)), strict=True))
+    rates = {X.ARMS[0]: 300_000.0, X.ARMS[3]: 200_000.0}
+    text, met = X.render(arms, rates, {"replaced": 1234, "r2": 0.25, "rows": 250_002}, command="c", seconds=60,
+                         train_seconds=30)
+    assert met and "**met**: +10.0, +10.0, +10.0, +10.0" in text
+    assert "recipe (60k WordPiece) 300,000 texts/s; XLM-R, trained, unseen rows mapped 200,000 texts/s" in text
+    assert "1,234 rows that never occur" in text and "R² 0.25" in text
+    _, met = X.render({**arms, X.ARMS[3]: scores(0.5)}, rates, {"replaced": 1, "r2": 0.1, "rows": 9}, command="c",
+                      seconds=1, train_seconds=1)
+    assert not met

@@ -146,8 +146,6 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
            seed: int | None = None) -> tuple[str, bool]:
     """The report and whether the e5 start keeps its place. ``arms``: the :data:`ARMS`, each
     ``{"ui": scores, "debian": scores}``."""
-    groups = {"ui": L._groups(L.UI_LANGS), "debian": L._groups([*TRANSLATION_LANGS, *HELD_OUT_LANGS])}
-    names = list(arms)
     lines = [
         "# Experiment: multilingual-e5-small as the multilingual model's teacher",
         "",
@@ -161,6 +159,25 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
         + (f"; both trained arms with seed {seed} (`-seed{seed}` folders)" if seed is not None else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
         "",
+    ]
+    table, gains = compare(arms, ARMS[2], ARMS[3])
+    met = all(g > 0 for g in gains)
+    lines += [
+        *table,
+        "",
+        "Rule (the e5 start must raise the held-out mean of both text types at both widths over the MiniLM "
+        "start): " + ("**met**" if met else "**not met**") + ": "
+        + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).",
+    ]
+    return "\n".join(lines) + "\n", met
+
+
+def compare(arms: dict[str, Scores], base: str, candidate: str) -> tuple[list[str], list[float]]:
+    """The means table and the per-language table of ``arms`` (columns in their order), and the gains of
+    ``candidate`` over ``base`` on the held-out means (UI 1024, UI 256, Debian 1024, Debian 256)."""
+    groups = {"ui": L._groups(L.UI_LANGS), "debian": L._groups([*TRANSLATION_LANGS, *HELD_OUT_LANGS])}
+    names = list(arms)
+    lines = [
         "| text type | languages | dim | " + " | ".join(names) + " |",
         "|---|---|---:|" + "---:|" * len(names),
     ]
@@ -170,10 +187,9 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
             for dim in ("1024", "256"):
                 means = {n: L.mean(arms[n][kind], langs, dim) for n in names}
                 if group == "held out":
-                    gains.append(means[ARMS[3]] - means[ARMS[2]])
+                    gains.append(means[candidate] - means[base])
                 lines.append(f"| {label} | {group} ({len(langs)}) | {dim} | "
                              + " | ".join(f"{100 * means[n]:.1f}" for n in names) + " |")
-    adopted = all(g > 0 for g in gains)
     lines += [
         "",
         "Per language, 1024-d (" + " / ".join(names) + "):",
@@ -184,15 +200,17 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
     for lang in L.UI_LANGS:
         ui = " / ".join(f"{100 * arms[n]['ui'][lang]['1024']:.1f}" for n in names)
         debian = (" / ".join(f"{100 * arms[n]['debian'][lang]['1024']:.1f}" for n in names)
-                  if lang in arms[ARMS[2]]["debian"] else "–")
+                  if lang in arms[base]["debian"] else "–")
         lines.append(f"| {lang} | {'yes' if lang in TRANSLATION_LANGS else 'no'} | {ui} | {debian} |")
-    lines += [
-        "",
-        "Rule (the e5 start must raise the held-out mean of both text types at both widths over the MiniLM "
-        "start): " + ("**met**" if adopted else "**not met**") + ": "
-        + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).",
-    ]
-    return "\n".join(lines) + "\n", adopted
+    return lines, gains
+
+
+def score_arms(paths: dict[str, Path]) -> dict[str, Scores]:
+    """Every model of ``paths`` scored on the user-interface and the Debian test tasks."""
+    debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
+    return {name: {"ui": L.score(str(path), path.name, L.DIMS, L.UI_LANGS, kind="ui"),
+                   "debian": L.score(str(path), path.name, L.DIMS, debian_langs)}
+            for name, path in paths.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,11 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         start = minilm_init(models)
         baseline, more = train_arm(models, start, MINILM_MODEL, args.seed)
-        debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
-        arms = {}
-        for name, path in zip(ARMS, (start, init, baseline, recipe), strict=True):
-            arms[name] = {"ui": L.score(str(path), path.name, L.DIMS, L.UI_LANGS, kind="ui"),
-                          "debian": L.score(str(path), path.name, L.DIMS, debian_langs)}
+        arms = score_arms(dict(zip(ARMS, (start, init, baseline, recipe), strict=True)))
     except KeyboardInterrupt:
         print("\ninterrupted; the cached embedding chunks and finished models are kept and reused", file=sys.stderr)
         return 130
