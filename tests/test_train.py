@@ -152,6 +152,8 @@ def test_distill_with_an_encoder_equals_the_sentence_transformers_teacher(tmp_pa
 
     with pytest.raises(InvalidInputError, match="tokenizer"):
         distill("e5", encoder=encode)
+    with pytest.raises(InvalidInputError, match="callable"):
+        distill("e5", tokenizer=str(tok_path), encoder="e5")
     with pytest.raises(InvalidInputError, match=r"\(500, width\) array"):
         distill("e5", tokenizer=str(tok_path), encoder=lambda s: np.zeros((len(s) - 1, 8)))
     with pytest.raises(InvalidInputError, match="finite"):

@@ -43,6 +43,8 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
 
     if encoder is None:
         _check_source("teacher", teacher)
+    elif not callable(encoder):
+        raise InvalidInputError(f"encoder must be a callable (a list of strings -> an array), not {encoder!r}")
     elif tokenizer is None:
         raise InvalidInputError("an encoder embeds the entries of a vocabulary: give tokenizer= as well")
     for name, value in (("dim", dim), ("pca_dims", pca_dims)):
