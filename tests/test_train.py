@@ -118,19 +118,25 @@ def test_sif_option_folds_weights_counted_on_the_training_texts(tmp_path, pairs_
     np.testing.assert_array_equal(final[unseen], trained[unseen])
 
 
-def test_distill_with_an_encoder_equals_the_sentence_transformers_teacher(tmp_path, minilm, real_texts):
-    """``encoder=`` (a teacher Sentence Transformers cannot load) takes the teacher's place: given the teacher's
-    own encode, it makes the same table; it receives every vocabulary entry in id order, markers stripped; the
-    card names the teacher; and a wrong encoder or a missing tokenizer is refused."""
-    from sentence_transformers import SentenceTransformer
+def _small_wordpiece(texts, size, path):
+    """An uncased WordPiece of ``size`` entries learned on ``texts``, saved at ``path``: (tokenizer, path)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(real_texts[:2000], trainers.WordPieceTrainer(vocab_size=500, special_tokens=["[PAD]", "[UNK]"]))
-    tok_path = tmp_path / "tokenizer.json"
-    tok.save(str(tok_path))
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=size, special_tokens=["[PAD]", "[UNK]"]))
+    tok.save(str(path))
+    return tok, path
+
+
+def test_distill_with_an_encoder_equals_the_sentence_transformers_teacher(tmp_path, minilm, real_texts):
+    """``encoder=`` (a teacher Sentence Transformers cannot load) takes the teacher's place: given the teacher's
+    own encode, it makes the same table; it receives every vocabulary entry in id order, markers stripped; the
+    card names the teacher; and a wrong encoder or a missing tokenizer is refused."""
+    from sentence_transformers import SentenceTransformer
+
+    tok, tok_path = _small_wordpiece(real_texts[:2000], 500, tmp_path / "tokenizer.json")
     teacher = SentenceTransformer(minilm, device="cpu")
     seen: list[list[str]] = []
 
@@ -163,15 +169,7 @@ def test_distill_with_an_encoder_equals_the_sentence_transformers_teacher(tmp_pa
 def test_distill_then_teacher_regression(tmp_path, pairs_file, minilm, real_texts):
     """Vocabulary distillation into a small tokenizer trained on real text, then the similarity-distillation
     stage fits it to the teacher's embeddings: its loss goes down."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(real_texts[:3000], trainers.WordPieceTrainer(vocab_size=800, special_tokens=["[PAD]", "[UNK]"]))
-    tok_path = tmp_path / "tokenizer.json"
-    tok.save(str(tok_path))
-
+    tok, tok_path = _small_wordpiece(real_texts[:3000], 800, tmp_path / "tokenizer.json")
     init = distill(minilm, tokenizer=str(tok_path), dim=48, pca_dims=32, corpus=real_texts[:3000],
                    output=tmp_path / "init")
     assert init.full_dim == 48 and init.vocab_size == tok.get_vocab_size()
