@@ -87,7 +87,7 @@ def test_e5_report_holds_the_e5_start_to_its_rule(monkeypatch):
     text, met = e5.render(arms, command="c", seconds=60, train_seconds=30)
     # Better held-out means at 1024-d but equal at 256-d: the rule is not met.
     assert not met and "**not met**: +10.0, +0.0, +5.0, +0.0" in text
-    assert "| MiniLM start | e5 start | trained from MiniLM | trained from e5 (recipe) |" in text
+    assert "| MiniLM start | e5 start | trained from MiniLM | trained from e5 |" in text
     assert ("| user-interface messages, test-half programs | held out (11) | 1024 | 20.0 | 30.0 | 40.0 | 50.0 |"
             in text)
     assert "| el | no | 20.0 / 30.0 / 40.0 / 50.0 | – |" in text
@@ -137,7 +137,7 @@ def test_xlmr_report_states_speed_and_the_rule(monkeypatch):
     text, met = X.render(arms, rates, {"replaced": 1234, "r2": 0.25, "rows": 250_002}, command="c", seconds=60,
                          train_seconds=30)
     assert met and "**met**: +10.0, +10.0, +10.0, +10.0" in text
-    assert "recipe (60k WordPiece) 300,000 texts/s; XLM-R, trained, unseen rows mapped 200,000 texts/s" in text
+    assert "60k WordPiece, e5 start, trained 300,000 texts/s; XLM-R, trained, unseen rows mapped 200,000 texts/s" in text
     assert "1,234 rows that never occur" in text and "R² 0.25" in text
     _, met = X.render({**arms, X.ARMS[3]: scores(0.5)}, rates, {"replaced": 1, "r2": 0.1, "rows": 9}, command="c",
                       seconds=1, train_seconds=1)

@@ -2,7 +2,7 @@
 
     python -m training.xlmr_vocab --init-only      # the recipe's start   (`make train-multilingual`, step 1)
     python -m training.xlmr_vocab --map MODEL_DIR  # its last step, in place (`make train-multilingual`, step 3)
-    python -m training.xlmr_vocab [--output training/RESULTS-xlmr-vocab.md]   # the experiment that chose it
+    python -m training.xlmr_vocab [--seed N] [--output training/RESULTS-xlmr-vocab.md]   # the experiment
 
 A WordPiece learned on the 13 training languages breaks a language that never trains (Greek, Turkish,
 Vietnamese ...) into short pieces shared with the training languages, and Greek into letters. XLM-R's
@@ -105,10 +105,11 @@ def map_folder(init: Path, trained: Path, out: Path) -> dict[str, Any]:
     return {"r2": r2, "replaced": replaced, "rows": len(table)}
 
 
-def mapped_model(models: Path, init: Path, trained: Path) -> tuple[Path, dict[str, Any]]:
-    """``<models>/staticemb-multilingual-xlmr-mapped`` (made once) and what the map did."""
-    out = models / MAPPED
-    info_path = models.parent / "results" / "xlmr-vocab" / f"{MAPPED}.json"
+def mapped_model(models: Path, init: Path, trained: Path, seed: int | None = None) -> tuple[Path, dict[str, Any]]:
+    """``<models>/staticemb-multilingual-xlmr-mapped`` (``-seed<N>``; made once) and what the map did."""
+    name = MAPPED + (f"-seed{seed}" if seed is not None else "")
+    out = models / name
+    info_path = models.parent / "results" / "xlmr-vocab" / f"{name}.json"
     if info_path.exists() and (out / "modules.json").exists():
         return out, json.loads(info_path.read_text())
     info = map_folder(init, trained, out)
@@ -143,7 +144,7 @@ def _timed(model: Any, texts: list[str]) -> float:
 
 
 def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, Any], *, command: str,
-           seconds: float, train_seconds: float) -> tuple[str, bool]:
+           seconds: float, train_seconds: float, seed: int | None = None) -> tuple[str, bool]:
     """The report and whether the mapped XLM-R model meets the rule against the recipe's."""
     lines = [
         "# Experiment: XLM-R's vocabulary for the multilingual model, started from multilingual-e5-small",
@@ -154,7 +155,9 @@ def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, 
         f"- 60k WordPiece: `<data>/models/{e5.WORDPIECE_MODEL}` (`python -m training.e5`); XLM-R: "
         f"250,002 pieces embedded by {e5.TEACHER} (`{INIT}`), trained with the same config (`{MODEL}`), then its "
         f"{info['replaced']:,} rows that never occur in the training texts mapped from the start by a least-squares "
-        f"map fitted on the others (R² {info['r2']:.2f}; `{MAPPED}`)",
+        f"map fitted on the others (R² {info['r2']:.2f}; `{MAPPED}`)"
+        + (f"; the WordPiece and XLM-R arms trained with seed {seed} (`-seed{seed}` folders)" if seed is not None
+           else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
         "",
     ]
@@ -180,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     what.add_argument("--map", type=Path, metavar="MODEL_DIR",
                       help="map the unseen rows of a model trained from the start, in place, and stop")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-xlmr-vocab.md")
+    parser.add_argument("--seed", type=int, default=None, help="train the WordPiece and XLM-R arms with this seed")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     root = data_dir()
@@ -196,19 +200,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = map_folder(init, args.map, args.map)
             print(f"mapped {info['replaced']:,} of {info['rows']:,} rows of {args.map} (fit R² {info['r2']:.2f})")
             return 0
-        wordpiece = models / e5.WORDPIECE_MODEL
+        suffix = f"-seed{args.seed}" if args.seed is not None else ""
+        wordpiece = models / (e5.WORDPIECE_MODEL + suffix)
         if not (wordpiece / "modules.json").exists():
-            print(f"no model at {wordpiece}: run `python -m training.e5` first", file=sys.stderr)
+            print(f"no model at {wordpiece}: run `python -m training.e5{suffix and ' --seed ' + str(args.seed)}` "
+                  "first", file=sys.stderr)
             return 2
-        trained, seconds = e5.train_arm(models, init, MODEL)
-        mapped, info = mapped_model(models, init, trained)
+        trained, seconds = e5.train_arm(models, init, MODEL, args.seed)
+        mapped, info = mapped_model(models, init, trained, args.seed)
         arms = e5.score_arms(dict(zip(ARMS, (wordpiece, init, trained, mapped), strict=True)))
         rates = speed({ARMS[0]: wordpiece, ARMS[3]: mapped})
     except KeyboardInterrupt:
         print("\ninterrupted; the cached embedding chunks and finished models are kept and reused", file=sys.stderr)
         return 130
-    report, _ = render(arms, rates, info, command="python -m training.xlmr_vocab",
-                       seconds=time.perf_counter() - started, train_seconds=seconds)
+    command = "python -m training.xlmr_vocab" + (f" --seed {args.seed} --output <file>" if args.seed is not None
+                                                  else "")
+    report, _ = render(arms, rates, info, command=command, seconds=time.perf_counter() - started,
+                       train_seconds=seconds, seed=args.seed)
     args.output.write_text(report, encoding="utf-8")
     print(report)
     return 0
