@@ -104,25 +104,30 @@ def _corpus() -> list[str]:
 def make_init(models: Path, cache: Path, tokenizer: Path | None = None, name: str = INIT) -> Path:
     """``<models>/<name>``: every entry of ``tokenizer`` (default: the 60k multilingual WordPiece) embedded by
     multilingual-e5-small, distilled as the recipe distils (made once)."""
-    from staticemb.train import distill
-
-    out = models / name
-    if not (out / "modules.json").exists():
-        distill(TEACHER, tokenizer=str(tokenizer or models / VOCAB), dim=1024, corpus=_corpus(), output=out,
-                encoder=e5_encoder(cache))
-    return out
+    return _distilled(models / name, TEACHER, tokenizer or models / VOCAB, e5_encoder(cache))
 
 
 def minilm_init(models: Path) -> Path:
     """``<models>/multilingual-distilled-1024``: the same entries embedded by all-MiniLM-L6-v2 (made once)."""
-    from staticemb.train import distill
-
     from .teachers import minilm_path
 
-    out = models / MINILM_INIT
+    return _distilled(models / MINILM_INIT, str(minilm_path()), models / VOCAB)
+
+
+def _distilled(out: Path, teacher: str, tokenizer: Path, encoder: Callable[[list[str]], np.ndarray] | None = None
+               ) -> Path:
+    """``out``: ``tokenizer``'s entries embedded by ``teacher`` (through ``encoder`` when given) at 1,024 columns,
+    SIF weights from the training bitext (made once)."""
+    from staticemb.train import distill
+
     if not (out / "modules.json").exists():
-        distill(str(minilm_path()), tokenizer=str(models / VOCAB), dim=1024, corpus=_corpus(), output=out)
+        distill(teacher, tokenizer=str(tokenizer), dim=1024, corpus=_corpus(), output=out, encoder=encoder)
     return out
+
+
+def seeded(name: str, seed: int | None) -> str:
+    """A model folder's name for a run with another seed than the config's (``<name>-seed<N>``)."""
+    return name if seed is None else f"{name}-seed{seed}"
 
 
 def train_arm(models: Path, init: Path, name: str, seed: int | None = None) -> tuple[Path, float]:
@@ -130,7 +135,7 @@ def train_arm(models: Path, init: Path, name: str, seed: int | None = None) -> t
     config's); the folder and the seconds spent training (0 when it was there already)."""
     from staticemb.train import train
 
-    out = models / (name + (f"-seed{seed}" if seed is not None else ""))
+    out = models / seeded(name, seed)
     if (out / "modules.json").exists():
         return out, 0.0
     started = time.perf_counter()
@@ -161,15 +166,16 @@ def render(arms: dict[str, Scores], *, command: str, seconds: float, train_secon
         "",
     ]
     table, gains = compare(arms, ARMS[2], ARMS[3])
+    rule, met = verdict(gains, "the e5 start must raise the held-out mean of both text types at both widths over "
+                               "the MiniLM start")
+    return "\n".join([*lines, *table, "", rule]) + "\n", met
+
+
+def verdict(gains: list[float], rule: str) -> tuple[str, bool]:
+    """The report's last line for the held-out gains of :func:`compare`, and whether every gain is above 0."""
     met = all(g > 0 for g in gains)
-    lines += [
-        *table,
-        "",
-        "Rule (the e5 start must raise the held-out mean of both text types at both widths over the MiniLM "
-        "start): " + ("**met**" if met else "**not met**") + ": "
-        + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).",
-    ]
-    return "\n".join(lines) + "\n", met
+    return (f"Rule ({rule}): " + ("**met**" if met else "**not met**") + ": "
+            + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).", met)
 
 
 def compare(arms: dict[str, Scores], base: str, candidate: str) -> tuple[list[str], list[float]]:

@@ -33,6 +33,7 @@ from staticemb.corpora import HELD_OUT_LANGS, TRANSLATION_LANGS, data_dir, ui_me
 
 from . import datasets as D
 from . import languages as L
+from .e5 import seeded
 from .loso import _config
 from .report import hardware
 from .xlmr_vocab import map_folder
@@ -85,10 +86,7 @@ def train_model(models: Path, *, ui: bool, seed: int | None = None) -> tuple[Pat
     spent training (0 when it was there already)."""
     from staticemb.train import train
 
-    name = VARIANT if ui else L.MODEL
-    if seed is not None:
-        name += f"-seed{seed}"
-    out = models / name
+    out = models / seeded(VARIANT if ui else L.MODEL, seed)
     if (out / "modules.json").exists() or (not ui and seed is None):
         return out, 0.0  # the recipe's own model is `make train-multilingual`'s
     config = _config("multilingual.json")

@@ -107,7 +107,7 @@ def map_folder(init: Path, trained: Path, out: Path) -> dict[str, Any]:
 
 def mapped_model(models: Path, init: Path, trained: Path, seed: int | None = None) -> tuple[Path, dict[str, Any]]:
     """``<models>/staticemb-multilingual-xlmr-mapped`` (``-seed<N>``; made once) and what the map did."""
-    name = MAPPED + (f"-seed{seed}" if seed is not None else "")
+    name = e5.seeded(MAPPED, seed)
     out = models / name
     info_path = models.parent / "results" / "xlmr-vocab" / f"{name}.json"
     if info_path.exists() and (out / "modules.json").exists():
@@ -162,16 +162,15 @@ def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, 
         "",
     ]
     table, gains = e5.compare(arms, ARMS[0], ARMS[3])
-    met = all(g > 0 for g in gains)
+    rule, met = e5.verdict(gains, "the mapped XLM-R model must raise the held-out mean of both text types at both "
+                                  "widths over the 60k WordPiece")
     lines += [
         *table,
         "",
         "Encode speed on the same texts (all test texts of both task kinds, 1024-d, 2 threads, best of 3): "
         + "; ".join(f"{name} {rate:,.0f} texts/s" for name, rate in rates.items()) + ".",
         "",
-        "Rule (the mapped XLM-R model must raise the held-out mean of both text types at both widths over the "
-        "60k WordPiece): " + ("**met**" if met else "**not met**") + ": "
-        + ", ".join(f"{100 * g:+.1f}" for g in gains) + " (UI 1024, UI 256, Debian 1024, Debian 256).",
+        rule,
     ]
     return "\n".join(lines) + "\n", met
 
@@ -200,11 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = map_folder(init, args.map, args.map)
             print(f"mapped {info['replaced']:,} of {info['rows']:,} rows of {args.map} (fit R² {info['r2']:.2f})")
             return 0
-        suffix = f"-seed{args.seed}" if args.seed is not None else ""
-        wordpiece = models / (e5.WORDPIECE_MODEL + suffix)
+        wordpiece = models / e5.seeded(e5.WORDPIECE_MODEL, args.seed)
         if not (wordpiece / "modules.json").exists():
-            print(f"no model at {wordpiece}: run `python -m training.e5{suffix and ' --seed ' + str(args.seed)}` "
-                  "first", file=sys.stderr)
+            seed = f" --seed {args.seed}" if args.seed is not None else ""
+            print(f"no model at {wordpiece}: run `python -m training.e5{seed}` first", file=sys.stderr)
             return 2
         trained, seconds = e5.train_arm(models, init, MODEL, args.seed)
         mapped, info = mapped_model(models, init, trained, args.seed)
