@@ -1,12 +1,12 @@
-"""One side of an A/B comparison of two staticemb builds: encode and tokenize speed on one thread.
+"""One side of an A/B comparison of two staticemb builds: encode and tokenize speed on a chosen number of threads.
 
-    PYTHONPATH=<package dir of build A> python benches/ab_encode.py en|ml
-    PYTHONPATH=<package dir of build B> python benches/ab_encode.py en|ml
+    PYTHONPATH=<package dir of build A> python benches/ab_encode.py en|ml [threads]
+    PYTHONPATH=<package dir of build B> python benches/ab_encode.py en|ml [threads]
 
 Run the two sides alternately, several times (this VM's speed drifts by tens of percent within minutes), and
 compare the best of each side. The model is the random 30,522 x 1024 table with the bert-base-uncased tokenizer
 (native WordPiece); ``en`` = the first 50,000 Debian sentences, ``ml`` = 50,000 translated Debian summaries in
-13 languages. Prints encode and tokenize texts/s, best of 7 each, on one thread.
+13 languages. Prints encode and tokenize texts/s, best of 7 each, on ``threads`` threads (default 1).
 """
 
 from __future__ import annotations
@@ -26,19 +26,20 @@ def main() -> None:
     from staticemb import StaticModel
 
     which = sys.argv[1] if len(sys.argv) > 1 else "en"
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     texts = load_sentences(50_000) if which == "en" else multilingual_summaries(50_000)
     model = StaticModel(bert_tokenizer(), reference_table())
     model.encode(texts[:2000])
     encode = tokenize = float("inf")
     for _ in range(7):
         start = time.perf_counter()
-        model.encode(texts, num_threads=1)
+        model.encode(texts, num_threads=threads)
         encode = min(encode, time.perf_counter() - start)
         start = time.perf_counter()
-        model.tokenize(texts, num_threads=1)
+        model.tokenize(texts, num_threads=threads)
         tokenize = min(tokenize, time.perf_counter() - start)
     where = os.path.dirname(staticemb.__file__)
-    print(f"{where} {which}: encode {len(texts) / encode:,.0f}/s tokenize {len(texts) / tokenize:,.0f}/s")
+    print(f"{where} {which} T={threads}: encode {len(texts) / encode:,.0f}/s tokenize {len(texts) / tokenize:,.0f}/s")
 
 
 if __name__ == "__main__":

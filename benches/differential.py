@@ -1,7 +1,8 @@
 """Differential run: staticemb's native tokenizers against Hugging Face ``tokenizers``, id for id, on a million
 real texts or more per pipeline.
 
-    python benches/differential.py [--min-texts 1000000] [--output benches/RESULTS-differential.md]
+    python benches/differential.py [--min-texts 1000000] [--pipelines wordpiece,unigram,bpe] \
+        [--output benches/RESULTS-differential.md]
 
 Pipelines: the native WordPiece on bert-base-uncased (the tokenizer of static-retrieval-mrl-en-v1), the
 native Unigram on XLM-R (250,002 pieces, SentencePiece's nmt_nfkc charsmap, Metaspace), with and without byte
@@ -29,6 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from _common import bert_tokenizer, cpu_model, publish, run_main
 
 CHUNK = 20_000
+PIPELINES = ("wordpiece", "unigram", "bpe")
 
 
 def corpus(min_texts: int) -> list[str]:
@@ -82,6 +84,8 @@ def compare(name: str, model, tokenizer, texts: list[str]) -> dict:
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--min-texts", type=int, default=1_000_000)
+    parser.add_argument("--pipelines", default=",".join(PIPELINES),
+                        help=f"comma-separated subset of {', '.join(PIPELINES)} (default: all)")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benches" / "RESULTS-differential.md")
     return parser.parse_args(argv)
 
@@ -95,22 +99,28 @@ def run(args) -> int:
     from training.bytelevel_bpe import bytelevel_bpe_path
     from training.xlmr import xlmr_tokenizer_path
 
+    chosen = [p.strip() for p in args.pipelines.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PIPELINES))
+    if unknown or not chosen:
+        raise SystemExit(f"--pipelines takes a comma-separated subset of {', '.join(PIPELINES)}; got {args.pipelines!r}")
     texts = corpus(args.min_texts)
     print(f"{len(texts):,} texts")
     rows = []
-    bert = bert_tokenizer()
-    rows.append(compare("WordPiece, bert-base-uncased", StaticModel(bert, np.zeros((bert.get_vocab_size(), 1),
-                        np.float32)), bert, texts))
-    for fallback in (False, True):
+    if "wordpiece" in chosen:
+        bert = bert_tokenizer()
+        rows.append(compare("WordPiece, bert-base-uncased", StaticModel(bert, np.zeros((bert.get_vocab_size(), 1),
+                            np.float32)), bert, texts))
+    for fallback in (False, True) if "unigram" in chosen else ():
         path = xlmr_tokenizer_path(byte_fallback=fallback)
         tok = Tokenizer.from_file(str(path))
         model = StaticModel(path.read_bytes(), np.zeros((tok.get_vocab_size(), 1), np.float32))
         name = "Unigram, XLM-R" + (" + byte fallback" if fallback else "")
         rows.append(compare(name, model, tok, texts))
-    path = bytelevel_bpe_path()
-    tok = Tokenizer.from_file(str(path))
-    model = StaticModel(path.read_bytes(), np.zeros((tok.get_vocab_size(), 1), np.float32))
-    rows.append(compare("byte-level BPE, GPT-2 style (50,000)", model, tok, texts))
+    if "bpe" in chosen:
+        path = bytelevel_bpe_path()
+        tok = Tokenizer.from_file(str(path))
+        model = StaticModel(path.read_bytes(), np.zeros((tok.get_vocab_size(), 1), np.float32))
+        rows.append(compare("byte-level BPE, GPT-2 style (50,000)", model, tok, texts))
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     lines = [
         "# Native tokenizers against Hugging Face tokenizers: a differential run",
