@@ -114,7 +114,7 @@ pub struct Truncation {
 }
 
 impl Truncation {
-    /// [`Truncation::apply`] to the ids from `start` on (one text's ids at the end of a flat buffer).
+    /// Keep at most `max_tokens` of the ids from `start` on (one text's ids, at the end of a flat buffer).
     fn apply_from(self, ids: &mut Vec<u32>, start: usize) {
         if let Some(m) = self.max_tokens {
             let n = ids.len() - start;
@@ -522,7 +522,7 @@ impl TextEncoder {
         for_each_chunk(opts.threads, out, opts.dim, per_chunk, |first, chunk| {
             // Tokenize the worker's whole chunk (at most 256 texts) into one reused id buffer, then pool it:
             // the tokenizer's tables and memo stay in cache while it runs, instead of being evicted by every
-            // text's gather (+5-8% at 1024-d on 2 threads, benches/RESULTS.md).
+            // text's gather (ahead at 1024-d in 4 of 5 in-process comparisons, benches/RESULTS.md 2026-12-03).
             let mut s = Scratch::default();
             let n = chunk.len() / opts.dim;
             for (j, text) in texts[first..first + n].iter().enumerate() {
@@ -542,13 +542,8 @@ impl TextEncoder {
         })
     }
 
-    /// Pool `s.ids` (token ids below the vocabulary size) into `row`, applying the token map: drop, map to
+    /// Pool `ids` (token ids below the vocabulary size) into `row`, applying the token map: drop, map to
     /// rows, weight. The one implementation of model2vec's semantics, for texts and for raw ids alike.
-    fn pool_mapped(&self, table: &Table<'_>, opts: &PoolOptions, s: &mut Scratch, row: &mut [f32]) {
-        self.pool_slice(table, opts, &s.ids, &mut s.rows, &mut s.weights, row);
-    }
-
-    /// [`TextEncoder::pool_mapped`] over any slice of ids, with its scratch buffers.
     fn pool_slice(
         &self,
         table: &Table<'_>,
@@ -616,7 +611,14 @@ impl TextEncoder {
                 scratch
                     .ids
                     .extend(ids[s..e].iter().map(|&id| id.index() as u32));
-                self.pool_mapped(table, opts, scratch, row);
+                self.pool_slice(
+                    table,
+                    opts,
+                    &scratch.ids,
+                    &mut scratch.rows,
+                    &mut scratch.weights,
+                    row,
+                );
             },
         )
     }
