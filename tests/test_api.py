@@ -152,3 +152,38 @@ def test_encode_as_sequence_rows_average_to_encode(name):
         model.encode_as_sequence(texts, max_length=-1)
     with pytest.raises(TypeError):
         model.encode_as_sequence([None])
+
+
+def test_each_encode_returns_its_own_writable_array(model, bert_tokenizer, table):
+    """Outputs come from staticemb's allocator and reuse a dropped output's memory: every value is rewritten,
+    and arrays that are alive never share memory."""
+    texts = ["the first batch of text", "", "ünïcödé wörds and 中文", "x" * 500] * 50
+    first = model.encode(texts)
+    kept = first.copy()
+    assert first.flags.c_contiguous and first.flags.writeable and first.dtype == np.float32
+    second = model.encode(texts[::-1])
+    assert not np.shares_memory(first, second)
+    first[:] = np.nan  # writing one output leaves the other alone
+    np.testing.assert_array_equal(second, kept[::-1])
+    del first, second
+    for dim in (1024, 256, 7):
+        again = model.encode(texts[:7], dim=dim)  # likely in the memory of the outputs just dropped
+        want = np.stack([naive_mean(bert_tokenizer, table, t, dim) for t in texts[:7]])
+        np.testing.assert_allclose(again, want, rtol=1e-5, atol=1e-6)
+        del again
+    empty = model.encode([])
+    assert empty.shape == (0, 1024) and empty.dtype == np.float32
+
+
+def test_encode_batches_report_progress_and_stop_on_interrupt(model):
+    texts = [f"text number {i}" for i in range(10)]
+    seen = []
+    out = model._native.encode(texts, 16, False, None, None, False, 3, seen.append)
+    assert seen == [3, 3, 3, 1]
+    np.testing.assert_array_equal(out, model.encode(texts, dim=16))
+
+    def interrupt(n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model._native.encode(texts, 16, False, None, None, False, 3, interrupt)

@@ -181,7 +181,7 @@ def test_native_model_refuses_bad_arrays(model, bert_tokenizer):
     with pytest.raises(TypeError, match="ids must be a 1-D"):
         native.embed_ids_into(np.array([1.0]), np.array([0]), np.empty((1, 8), np.float32), False)
     with pytest.raises(InvalidInputError, match="C-contiguous"):
-        native.encode_into(["a"], np.empty((1, 16), np.float32)[:, ::2], False)
+        native.embed_ids_into(np.array([1]), np.array([0]), np.empty((1, 16), np.float32)[:, ::2], False)
     with pytest.raises(InvalidInputError, match="C-contiguous"):
         core.Model(json_text, np.asfortranarray(table))
 

@@ -1,6 +1,7 @@
 """Type stubs for the native module ``staticemb._core`` (checked against the binary by ``make lint``:
 ``python -m mypy.stubtest staticemb._core``)."""
 
+from collections.abc import Callable
 from typing import Any, final
 
 import numpy as np
@@ -48,15 +49,17 @@ class Model:
     def file_truncation(self) -> tuple[int, bool] | None: ...
     @property
     def median_token_chars(self) -> int: ...
-    def encode_into(
+    def encode(
         self,
         texts: list[str],
-        out: npt.NDArray[np.float32],
+        dim: int,
         normalize: bool,
         num_threads: int | None = None,
         max_tokens: int | None = None,
         keep_end: bool = False,
-    ) -> None: ...
+        batch_size: int = 16384,
+        progress: Callable[[int], object] | None = None,
+    ) -> npt.NDArray[np.float32]: ...
     def embed_ids_into(
         self,
         ids: npt.NDArray[np.int64] | npt.NDArray[np.int32] | npt.NDArray[np.uint32],

@@ -496,8 +496,8 @@ class StaticModel:
             prompt_name: a key of :attr:`prompts`; its prompt is prepended to every text. ``None`` uses
                 :attr:`default_prompt_name` when set.
             prompt: a prompt string to prepend (wins over ``prompt_name``).
-            batch_size: texts handed to the Rust core per call (default 16,384); the GIL is released during
-                each call and Ctrl-C is honoured between calls.
+            batch_size: texts encoded per batch (default 16,384); the GIL is released during each batch, and
+                Ctrl-C and the progress bar are handled between batches.
             show_progress_bar: show a tqdm bar.
             output_value: ``"sentence_embedding"`` (the only output of a static model).
             precision: ``"float32"``, ``"int8"``, ``"uint8"``, ``"binary"`` or ``"ubinary"``: Sentence
@@ -635,22 +635,13 @@ class StaticModel:
     def _encode_rows(
         self, items: list, k: int, norm: bool, batch: int, threads: int | None, progress: bool, cap: int | None
     ) -> np.ndarray:
-        n = len(items)
-        out = np.empty((n, k), dtype=np.float32)
         keep_end = self._truncation == "left"
-        if n == 0:
-            return out
-        if n <= batch and not progress:
-            self._native.encode_into(items, out, norm, threads, cap, keep_end)
-            return out
+        if not progress:
+            return self._native.encode(items, k, norm, threads, cap, keep_end, batch)
         from tqdm.auto import tqdm
 
-        with tqdm(total=n, disable=not progress, unit="text", desc="encode") as bar:
-            for start in range(0, n, batch):
-                chunk = items[start : start + batch]
-                self._native.encode_into(chunk, out[start : start + len(chunk)], norm, threads, cap, keep_end)
-                bar.update(len(chunk))
-        return out
+        with tqdm(total=len(items), unit="text", desc="encode") as bar:
+            return self._native.encode(items, k, norm, threads, cap, keep_end, batch, bar.update)
 
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:

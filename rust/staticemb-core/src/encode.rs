@@ -1,5 +1,6 @@
 //! Text → vector: tokenize with a Hugging Face `tokenizer.json` and pool, in one pass per text.
 
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -507,6 +508,45 @@ impl TextEncoder {
         truncation: Truncation,
         out: &mut [f32],
     ) -> Result<()> {
+        self.encode_rows(texts, 0, table, opts, truncation, out, |chunk| chunk)
+    }
+
+    /// [`TextEncoder::encode_truncated`] into memory that need not be initialized (the spare capacity of a
+    /// fresh or recycled `Vec`): each worker zeroes its own chunk (at most 256 rows, so the zeroing stays in
+    /// its cache) just before it writes the rows. On `Ok`, every element of `out` is initialized.
+    /// `first_text` is the position of `texts[0]` in the caller's whole input, for error messages (a caller
+    /// that works in batches names the text of the whole input).
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_truncated_uninit(
+        &self,
+        texts: &[&str],
+        first_text: usize,
+        table: &Table<'_>,
+        opts: &PoolOptions,
+        truncation: Truncation,
+        out: &mut [MaybeUninit<f32>],
+    ) -> Result<()> {
+        self.encode_rows(texts, first_text, table, opts, truncation, out, |chunk| {
+            chunk.fill(MaybeUninit::new(0.0));
+            // SAFETY: every element of `chunk` was initialized by the fill above, and `MaybeUninit<f32>` has
+            // the layout of `f32`.
+            unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
+        })
+    }
+
+    /// The one implementation behind both: `rows` turns a worker's chunk of `out` into the `f32` rows it
+    /// writes.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_rows<T: Send>(
+        &self,
+        texts: &[&str],
+        first_text: usize,
+        table: &Table<'_>,
+        opts: &PoolOptions,
+        truncation: Truncation,
+        out: &mut [T],
+        rows: fn(&mut [T]) -> &mut [f32],
+    ) -> Result<()> {
         table.check_dim(opts.dim)?;
         self.check_table(table)?;
         let expected = texts.len() * opts.dim;
@@ -528,10 +568,11 @@ impl TextEncoder {
             for (j, text) in texts[first..first + n].iter().enumerate() {
                 let start = s.ids.len();
                 self.push_token_ids(text, &mut s.ids, &mut s.tokens)
-                    .map_err(|e| in_text(first + j, e))?;
+                    .map_err(|e| in_text(first_text + first + j, e))?;
                 truncation.apply_from(&mut s.ids, start);
                 s.ends.push(s.ids.len());
             }
+            let chunk = rows(chunk);
             let mut start = 0;
             for (row, &end) in chunk.chunks_exact_mut(opts.dim).zip(&s.ends) {
                 let ids = &s.ids[start..end];

@@ -121,19 +121,33 @@ impl Kernel {
         weights: Option<&[f32]>,
         out: &mut [f32],
     ) {
+        self.sum_rows_table_scaled(table, rows, weights, 1.0, out)
+    }
+
+    /// [`Kernel::sum_rows_table`] with the sum multiplied by `factor` before it is stored (a mean is the sum
+    /// times `1 / n`): the same float32 product as scaling `out` afterwards, without a second pass over it.
+    #[inline]
+    pub fn sum_rows_table_scaled<I: TokenId>(
+        self,
+        table: &Table<'_>,
+        rows: &[I],
+        weights: Option<&[f32]>,
+        factor: f32,
+        out: &mut [f32],
+    ) {
         let width = table.width();
         match table.storage() {
-            Storage::F32(d) => self.sum_rows_of(d, None, width, rows, weights, out),
+            Storage::F32(d) => self.sum_rows_impl(d, None, width, rows, weights, factor, out),
             #[cfg(target_arch = "x86_64")]
             Storage::F16(d)
                 if matches!(self, Kernel::Avx2 | Kernel::Avx512) && has_avx2_fma_f16c() =>
             {
                 // SAFETY: the guard has just confirmed AVX2, FMA and F16C on this CPU.
-                unsafe { sum_rows_f16c(d, width, rows, weights, out) }
+                unsafe { sum_rows_f16c(d, width, rows, weights, factor, out) }
             }
-            Storage::F16(d) => self.sum_rows_of(d, None, width, rows, weights, out),
+            Storage::F16(d) => self.sum_rows_impl(d, None, width, rows, weights, factor, out),
             Storage::I8 { values, scales } => {
-                self.sum_rows_of(values, Some(scales), width, rows, weights, out)
+                self.sum_rows_impl(values, Some(scales), width, rows, weights, factor, out)
             }
         }
     }
@@ -150,29 +164,49 @@ impl Kernel {
         weights: Option<&[f32]>,
         out: &mut [f32],
     ) {
+        self.sum_rows_impl(data, scales, width, rows, weights, 1.0, out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn sum_rows_impl<E: Element, I: TokenId>(
+        self,
+        data: &[E],
+        scales: Option<&[f32]>,
+        width: usize,
+        rows: &[I],
+        weights: Option<&[f32]>,
+        factor: f32,
+        out: &mut [f32],
+    ) {
         debug_assert!(out.len() <= width);
         if let Some(w) = weights {
             assert_eq!(w.len(), rows.len(), "one weight per row");
         }
         match self {
-            Kernel::Scalar => sum_rows_scalar_of(data, scales, width, rows, weights, out),
+            Kernel::Scalar => {
+                sum_rows_scalar_of(data, scales, width, rows, weights, out);
+                if factor != 1.0 {
+                    scale(out, factor);
+                }
+            }
             Kernel::Baseline => {
-                sum_rows_blocked::<E, I, 32>(data, scales, width, rows, weights, out)
+                sum_rows_blocked::<E, I, 32>(data, scales, width, rows, weights, factor, out)
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 if has_avx2_fma() => {
                 // SAFETY: the guard has just confirmed AVX2 and FMA on this CPU (the check is a cached load).
-                unsafe { sum_rows_avx2(data, scales, width, rows, weights, out) }
+                unsafe { sum_rows_avx2(data, scales, width, rows, weights, factor, out) }
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 if std::is_x86_feature_detected!("avx512f") => {
                 // SAFETY: the guard has just confirmed AVX-512F on this CPU.
-                unsafe { sum_rows_avx512(data, scales, width, rows, weights, out) }
+                unsafe { sum_rows_avx512(data, scales, width, rows, weights, factor, out) }
             }
             // A variant named on a CPU that lacks its features (the enum is public) falls back safely.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 | Kernel::Avx512 => {
-                sum_rows_blocked::<E, I, 32>(data, scales, width, rows, weights, out)
+                sum_rows_blocked::<E, I, 32>(data, scales, width, rows, weights, factor, out)
             }
         }
     }
@@ -199,6 +233,7 @@ unsafe fn sum_rows_f16c<I: TokenId>(
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
+    factor: f32,
     out: &mut [f32],
 ) {
     use std::arch::x86_64::*;
@@ -225,10 +260,11 @@ unsafe fn sum_rows_f16c<I: TokenId>(
                 };
             }
         }
+        let f = _mm256_set1_ps(factor);
         for (j, a) in acc.iter().enumerate() {
             let dst = &mut out[col + 8 * j..col + 8 * j + 8];
             // SAFETY: `dst` holds exactly 8 f32; `_mm256_storeu_ps` has no alignment requirement.
-            unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), *a) };
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), _mm256_mul_ps(*a, f)) };
         }
         col += B;
     }
@@ -248,6 +284,9 @@ unsafe fn sum_rows_f16c<I: TokenId>(
                     .zip(row)
                     .for_each(|(o, &h)| *o += w[i] * f16_to_f32(h)),
             }
+        }
+        if factor != 1.0 {
+            scale(tail, factor);
         }
     }
 }
@@ -349,6 +388,7 @@ fn sum_rows_blocked<E: Element, I: TokenId, const B: usize>(
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
+    factor: f32,
     out: &mut [f32],
 ) {
     let k = out.len();
@@ -380,7 +420,9 @@ fn sum_rows_blocked<E: Element, I: TokenId, const B: usize>(
                 }
             }
         }
-        out[col..col + B].copy_from_slice(&acc);
+        for (o, a) in out[col..col + B].iter_mut().zip(&acc) {
+            *o = a * factor;
+        }
         col += B;
     }
     if full < k {
@@ -400,6 +442,9 @@ fn sum_rows_blocked<E: Element, I: TokenId, const B: usize>(
                 }
             }
         }
+        if factor != 1.0 {
+            scale(tail, factor);
+        }
     }
 }
 
@@ -411,10 +456,11 @@ unsafe fn sum_rows_avx2<E: Element, I: TokenId>(
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
+    factor: f32,
     out: &mut [f32],
 ) {
     // 64 floats = 8 ymm accumulators, half of the 16 registers.
-    sum_rows_blocked::<E, I, 64>(data, scales, width, rows, weights, out)
+    sum_rows_blocked::<E, I, 64>(data, scales, width, rows, weights, factor, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -425,10 +471,11 @@ unsafe fn sum_rows_avx512<E: Element, I: TokenId>(
     width: usize,
     rows: &[I],
     weights: Option<&[f32]>,
+    factor: f32,
     out: &mut [f32],
 ) {
     // 128 floats = 8 zmm accumulators.
-    sum_rows_blocked::<E, I, 128>(data, scales, width, rows, weights, out)
+    sum_rows_blocked::<E, I, 128>(data, scales, width, rows, weights, factor, out)
 }
 
 /// Multiply in place by `s`.

@@ -1,7 +1,7 @@
 //! Pooling of pre-tokenized input: flat ids plus bag offsets, the `torch.nn.EmbeddingBag` convention.
 
 use crate::error::{Error, Result};
-use crate::kernels::{l2_normalize, scale, Kernel};
+use crate::kernels::{l2_normalize, Kernel};
 use crate::table::{Table, TokenId};
 use crate::threads::{for_each_chunk, Threads};
 
@@ -163,8 +163,9 @@ pub fn pool_one<I: TokenId>(
         return;
     }
     if ids.len() <= BLOCK_ROWS {
-        opts.kernel.sum_rows_table(table, ids, weights, row);
-        scale(row, 1.0 / ids.len() as f32);
+        // The mean's 1/n is applied as the kernel stores the sum: no second pass over the row.
+        opts.kernel
+            .sum_rows_table_scaled(table, ids, weights, 1.0 / ids.len() as f32, row);
     } else {
         let mut total = vec![0.0f64; row.len()];
         for (b, block) in ids.chunks(BLOCK_ROWS).enumerate() {

@@ -154,15 +154,16 @@ fn install_fork_handler() {
 
 /// Split `out` into chunks of `rows_per_chunk` rows of `row_len` values and run `job(first_row, chunk)` on
 /// each, serially or on the pool. The first error is returned.
-pub fn for_each_chunk<F>(
+pub fn for_each_chunk<T, F>(
     threads: Threads,
-    out: &mut [f32],
+    out: &mut [T],
     row_len: usize,
     rows_per_chunk: usize,
     job: F,
 ) -> Result<()>
 where
-    F: Fn(usize, &mut [f32]) -> Result<()> + Sync + Send,
+    T: Send,
+    F: Fn(usize, &mut [T]) -> Result<()> + Sync + Send,
 {
     if out.is_empty() {
         return Ok(());

@@ -654,3 +654,67 @@ fn repeated_tokens_give_the_mean_over_every_token() {
         }
     }
 }
+
+#[test]
+fn encoding_into_uninitialized_memory_writes_every_value_as_encode_does() {
+    let enc = TextEncoder::new(TOKENIZER, None, None, true).unwrap();
+    let data = table_data(VOCAB);
+    let table = Table::new(&data, VOCAB, WIDTH).unwrap();
+    // Enough texts for several worker chunks, including empty ones (zero rows) and unknown-only ones.
+    let base = [
+        "hello world",
+        "",
+        "the cat, playing!",
+        "xyz",
+        "played cats the hello",
+    ];
+    let texts: Vec<&str> = (0..1_000).map(|i| base[i % base.len()]).collect();
+    for dim in [1, 5, WIDTH] {
+        for threads in [Threads::Current, Threads::Fixed(2)] {
+            let o = opts(dim, dim == 5, threads);
+            let t = Truncation {
+                max_tokens: Some(3),
+                keep_end: dim == 1,
+            };
+            let mut want = vec![f32::NAN; texts.len() * dim];
+            enc.encode_truncated(&texts, &table, &o, t, &mut want)
+                .unwrap();
+            // A recycled buffer full of NaN stands for memory that was never initialized.
+            let mut buf: Vec<f32> = vec![f32::NAN; texts.len() * dim];
+            buf.clear();
+            let spare = &mut buf.spare_capacity_mut()[..texts.len() * dim];
+            enc.encode_truncated_uninit(&texts, 0, &table, &o, t, spare)
+                .unwrap();
+            // SAFETY: `Ok` means every element of `spare` was written.
+            unsafe { buf.set_len(texts.len() * dim) };
+            assert_eq!(
+                buf.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "dim {dim}, {threads:?}"
+            );
+        }
+    }
+    // The output length is checked as for an initialized buffer.
+    let mut short = Vec::<f32>::with_capacity(3);
+    let o = opts(WIDTH, false, Threads::Current);
+    let err = enc
+        .encode_truncated_uninit(
+            &["a"],
+            0,
+            &table,
+            &o,
+            Truncation::default(),
+            &mut short.spare_capacity_mut()[..3],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Output {
+                len: 3,
+                expected: 12
+            }
+        ),
+        "{err}"
+    );
+}

@@ -157,3 +157,40 @@ fn float16_tables_through_every_kernel_match_the_reference() {
         }
     }
 }
+
+#[test]
+fn a_scaled_sum_is_the_sum_scaled_afterwards_bit_for_bit() {
+    // `sum_rows_table_scaled` applies the mean's 1/n as it stores; it must give exactly the float32 products
+    // of summing first and scaling after, on every storage and kernel (including the tail columns).
+    for width in [8usize, 63, 64, 65, 200, 1024] {
+        let rows = 50;
+        let (f32s, f16s, i8s, scales) = tables(rows, width, 11 + width as u64);
+        let all = [
+            Table::new(&f32s, rows, width).unwrap(),
+            Table::f16(&f16s, rows, width).unwrap(),
+            Table::i8(&i8s, &scales, rows, width).unwrap(),
+        ];
+        let ids: Vec<u32> = (0..23).map(|i| (i * 7 % rows) as u32).collect();
+        let weights: Vec<f32> = (0..23).map(|i| 0.5 + i as f32 / 23.0).collect();
+        let factor = 1.0 / ids.len() as f32;
+        for table in &all {
+            for w in [None, Some(weights.as_slice())] {
+                for kernel in Kernel::available() {
+                    for dim in [1, width / 2 + 1, width] {
+                        let mut want = vec![f32::NAN; dim];
+                        kernel.sum_rows_table(table, &ids, w, &mut want);
+                        want.iter_mut().for_each(|x| *x *= factor);
+                        let mut got = vec![f32::NAN; dim];
+                        kernel.sum_rows_table_scaled(table, &ids, w, factor, &mut got);
+                        assert_eq!(
+                            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            "{kernel:?} width {width} dim {dim} weights {}",
+                            w.is_some()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -8,9 +8,10 @@
 use std::sync::{Arc, OnceLock};
 
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2,
+    PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyMemoryError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
@@ -19,9 +20,31 @@ use staticemb_core::{
 };
 
 // Tokenization allocates small strings and vectors for every word; mimalloc's thread-local free lists make
-// that markedly cheaper than glibc malloc under several threads (see benches/RESULTS.md).
+// that markedly cheaper than glibc malloc under several threads (see benches/RESULTS.md). `encode`'s output
+// arrays come from it too (see `allocator_policy`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_decommits` and `mi_option_purge_delay` (their positions in the v3
+/// `mi_option_e` enum of the bundled `mimalloc.h`; `libmimalloc-sys` names only a few options).
+const MI_OPTION_PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// How memory freed by this extension goes back to the system: at once, but lazily (`MADV_FREE` on Linux,
+/// the equivalents elsewhere), instead of mimalloc's default of unmapping it after a delay.
+///
+/// `encode` returns arrays allocated here. When a caller drops one and encodes again (a batch loop), the next
+/// output reuses those pages as they are; memory from the system instead costs a page fault and the kernel's
+/// zeroing per page, which measured 17-25% of a 1024-d encode on a VM (benches/RESULTS.md, 2026-12-03). The
+/// system can still take the pages back whenever it needs memory; until it does, they count in the process's
+/// RSS. `MIMALLOC_PURGE_DECOMMITS=1` and `MIMALLOC_PURGE_DELAY` in the environment take precedence.
+fn allocator_policy() {
+    // SAFETY: plain option setters of the linked mimalloc; `set_default` leaves options the environment set.
+    unsafe {
+        libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DECOMMITS, 0);
+        libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
 
 pyo3::import_exception!(staticemb.errors, StaticembError);
 pyo3::import_exception!(staticemb.errors, InvalidInputError);
@@ -338,33 +361,68 @@ impl PyModel {
         self.encoder.dropped_unknown()
     }
 
-    /// Encode `texts` (a list of str) into `out` (len(texts) x dim, C-contiguous float32), keeping at most
+    /// Encode `texts` (a list of str) into a new `len(texts) x dim` float32 array, keeping at most
     /// `max_tokens` token ids per text (the last ones with `keep_end`).
-    #[pyo3(signature = (texts, out, normalize, num_threads=None, max_tokens=None, keep_end=false))]
+    ///
+    /// The work runs in batches of `batch_size` texts with the GIL released; between batches, pending
+    /// signals are handled (Ctrl-C raises `KeyboardInterrupt`) and `progress(n)` is called with the batch's
+    /// size. The array is allocated here, so that memory a dropped output held is reused without a page
+    /// fault ([`allocator_policy`]); the workers write each row, and no uninitialized value is ever visible.
+    #[pyo3(signature = (texts, dim, normalize, num_threads=None, max_tokens=None, keep_end=false, batch_size=16384, progress=None))]
     #[allow(clippy::too_many_arguments)]
-    fn encode_into(
+    fn encode<'py>(
         &self,
-        py: Python<'_>,
-        texts: &Bound<'_, PyList>,
-        mut out: PyReadwriteArray2<'_, f32>,
+        py: Python<'py>,
+        texts: &Bound<'py, PyList>,
+        dim: usize,
         normalize: bool,
         num_threads: Option<usize>,
         max_tokens: Option<usize>,
         keep_end: bool,
-    ) -> PyResult<()> {
+        batch_size: usize,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
-        let (out, dim) = out_slice(&mut out, strs.len())?;
+        let n = strs.len();
+        let len = n.checked_mul(dim).ok_or_else(|| {
+            PyMemoryError::new_err(format!("an output of {n} x {dim} float32 is too large"))
+        })?;
+        let mut values: Vec<f32> = Vec::new();
+        values.try_reserve_exact(len).map_err(|_| {
+            PyMemoryError::new_err(format!(
+                "cannot allocate the {n} x {dim} float32 output ({} bytes)",
+                len.saturating_mul(4)
+            ))
+        })?;
         let opts = options(dim, normalize, num_threads);
         let truncation = Truncation {
             max_tokens,
             keep_end,
         };
         let enc = &self.encoder;
-        self.table.with(py, |table| {
-            py.detach(|| enc.encode_truncated(&strs, table, &opts, truncation, out))
+        let batch = batch_size.max(1);
+        let spare = &mut values.spare_capacity_mut()[..len];
+        for (b, texts) in strs.chunks(batch).enumerate() {
+            let first = b * batch;
+            let out = &mut spare[first * dim..(first + texts.len()) * dim];
+            self.table.with(py, |table| {
+                py.detach(|| {
+                    enc.encode_truncated_uninit(texts, first, table, &opts, truncation, out)
+                })
                 .map_err(to_py)
-        })
+            })?;
+            py.check_signals()?;
+            if let Some(progress) = &progress {
+                progress.call1((texts.len(),))?;
+            }
+        }
+        // SAFETY: `len` values were reserved, and every batch above returned `Ok`, which initializes each
+        // element of its part of `spare`; together the batches cover all of it.
+        unsafe { values.set_len(len) };
+        let array = numpy::ndarray::Array2::from_shape_vec((n, dim), values)
+            .expect("n x dim values for an n x dim array");
+        Ok(array.into_pyarray(py))
     }
 
     /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into `out`, applying the model's
@@ -509,6 +567,7 @@ fn cached_pools() -> usize {
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    allocator_policy();
     m.add_class::<PyModel>()?;
     m.add_function(wrap_pyfunction!(read_model_weights, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_name, m)?)?;
