@@ -187,3 +187,38 @@ def test_encode_batches_report_progress_and_stop_on_interrupt(model):
 
     with pytest.raises(KeyboardInterrupt):
         model._native.encode(texts, 16, False, None, None, False, 3, interrupt)
+
+
+_MEMORY_PROBE = """
+import sys
+sys.path.insert(0, {tests!r})
+from _hostile import tiny_model
+def kib(field):
+    return next(int(l.split()[1]) for l in open("/proc/self/smaps_rollup") if l.startswith(field + ":"))
+model = tiny_model(dim=1024)
+out = model.encode(["a few words"] * 40_000)  # 160 MB
+rss = kib("Rss")
+del out
+print(rss - kib("Rss"), kib("LazyFree"))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="Linux smaps_rollup only")
+@pytest.mark.parametrize("decommit", [None, "1"])
+def test_a_dropped_output_goes_back_to_the_system(decommit, tmp_path):
+    """By default a dropped output is freed lazily (the kernel may take it back, the next encode reuses it);
+    MIMALLOC_PURGE_DECOMMITS=1 in the environment returns it at once."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
+    if decommit:
+        env["MIMALLOC_PURGE_DECOMMITS"] = decommit
+    code = _MEMORY_PROBE.format(tests=str(Path(__file__).parent))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    released_kib, lazy_kib = map(int, run.stdout.split())
+    if decommit:
+        assert released_kib > 120_000, run.stdout
+    else:
+        assert lazy_kib > 120_000, run.stdout

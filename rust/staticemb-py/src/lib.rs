@@ -25,8 +25,9 @@ use staticemb_core::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_decommits` and `mi_option_purge_delay` (their positions in the v3
-/// `mi_option_e` enum of the bundled `mimalloc.h`; `libmimalloc-sys` names only a few options).
+/// mimalloc's `mi_option_purge_decommits` and `mi_option_purge_delay`: their positions in the `mi_option_e`
+/// enum of the bundled `mimalloc.h` (the same in v2 and v3; `libmimalloc-sys` names only a few options).
+/// `tests/test_api.py::test_a_dropped_output_goes_back_to_the_system` checks their effect.
 const MI_OPTION_PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
