@@ -427,7 +427,7 @@ impl PyModel {
     }
 
     /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into `out`, applying the model's
-    /// token map, as `encode_into` does for texts.
+    /// token map, as `encode` does for texts.
     #[pyo3(signature = (ids, offsets, out, normalize, num_threads=None))]
     fn embed_ids_into(
         &self,
