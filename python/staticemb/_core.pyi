@@ -60,14 +60,14 @@ class Model:
         batch_size: int = 16384,
         progress: Callable[[int], object] | None = None,
     ) -> npt.NDArray[np.float32]: ...
-    def embed_ids_into(
+    def embed_ids(
         self,
         ids: npt.NDArray[np.int64] | npt.NDArray[np.int32] | npt.NDArray[np.uint32],
         offsets: npt.NDArray[np.int64],
-        out: npt.NDArray[np.float32],
+        dim: int,
         normalize: bool,
         num_threads: int | None = None,
-    ) -> None: ...
+    ) -> npt.NDArray[np.float32]: ...
     def tokenize(
         self, texts: list[str], num_threads: int | None = None
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...

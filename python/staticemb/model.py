@@ -726,9 +726,7 @@ class StaticModel:
         k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
         norm = _inputs.flag("normalize", normalize, default=self._normalize)
         threads = _inputs.num_threads(num_threads)
-        out = np.empty((len(off_arr), k), dtype=np.float32)
-        self._native.embed_ids_into(ids_arr, off_arr, out, norm, threads)
-        return out
+        return self._native.embed_ids(ids_arr, off_arr, k, norm, threads)
 
     def similarity(self, a: Any, b: Any | None = None) -> np.ndarray:
         """Similarity matrix between two sets of embeddings (or texts, which are encoded first), with

@@ -11,7 +11,7 @@ use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
 use crate::bytebpe::{ByteBpeScratch, NativeByteBpe};
 use crate::error::{Error, Result};
 use crate::pool::{check_offsets, for_each_bag};
-use crate::pool::{pool_one, PoolOptions};
+use crate::pool::{pool_one, zeroed_rows, PoolOptions};
 use crate::table::{check_ids_below, Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
 use crate::unigram::{median, NativeUnigram, UnigramScratch};
@@ -526,12 +526,7 @@ impl TextEncoder {
         truncation: Truncation,
         out: &mut [MaybeUninit<f32>],
     ) -> Result<()> {
-        self.encode_rows(texts, first_text, table, opts, truncation, out, |chunk| {
-            chunk.fill(MaybeUninit::new(0.0));
-            // SAFETY: every element of `chunk` was initialized by the fill above, and `MaybeUninit<f32>` has
-            // the layout of `f32`.
-            unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
-        })
+        self.encode_rows(texts, first_text, table, opts, truncation, out, zeroed_rows)
     }
 
     /// The one implementation behind both: `rows` turns a worker's chunk of `out` into the `f32` rows it
@@ -636,6 +631,31 @@ impl TextEncoder {
         opts: &PoolOptions,
         out: &mut [f32],
     ) -> Result<()> {
+        self.pool_ids_rows(table, ids, offsets, opts, out, |rows| rows)
+    }
+
+    /// [`TextEncoder::pool_ids`] into memory that need not be initialized, as
+    /// [`TextEncoder::encode_truncated_uninit`]. On `Ok`, every element of `out` is initialized.
+    pub fn pool_ids_uninit<I: TokenId, O: TokenId>(
+        &self,
+        table: &Table<'_>,
+        ids: &[I],
+        offsets: &[O],
+        opts: &PoolOptions,
+        out: &mut [MaybeUninit<f32>],
+    ) -> Result<()> {
+        self.pool_ids_rows(table, ids, offsets, opts, out, zeroed_rows)
+    }
+
+    fn pool_ids_rows<I: TokenId, O: TokenId, T: Send>(
+        &self,
+        table: &Table<'_>,
+        ids: &[I],
+        offsets: &[O],
+        opts: &PoolOptions,
+        out: &mut [T],
+        rows: fn(&mut [T]) -> &mut [f32],
+    ) -> Result<()> {
         table.check_dim(opts.dim)?;
         self.check_table(table)?;
         check_offsets(offsets, ids.len())?;
@@ -645,6 +665,7 @@ impl TextEncoder {
             offsets,
             ids.len(),
             out,
+            rows,
             Scratch::default,
             |scratch, (s, e), row| {
                 scratch.ids.clear();

@@ -1,5 +1,7 @@
 //! Pooling of pre-tokenized input: flat ids plus bag offsets, the `torch.nn.EmbeddingBag` convention.
 
+use std::mem::MaybeUninit;
+
 use crate::error::{Error, Result};
 use crate::kernels::{l2_normalize, Kernel};
 use crate::table::{Table, TokenId};
@@ -92,6 +94,7 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
         offsets,
         ids.len(),
         out,
+        |rows| rows,
         || (),
         |_, (s, e), row| {
             pool_one(table, &ids[s..e], weights.map(|w| &w[s..e]), opts, row);
@@ -102,16 +105,18 @@ pub fn pool_bags<I: TokenId, O: TokenId>(
 /// Run `job(state, (start, end), row)` for every bag of validated `offsets` over `n_ids` ids, each with its
 /// own output row of `out`, which must hold `offsets.len()` x `opts.dim` values ([`Error::Output`]
 /// otherwise), in chunks of a few thousand ids on `opts.threads`; `state` (scratch buffers) is made by `init`
-/// once per chunk.
-pub(crate) fn for_each_bag<O, S, I, F>(
+/// once per chunk, and `rows` turns a chunk of `out` into the `f32` rows the jobs write.
+pub(crate) fn for_each_bag<T, O, S, I, F>(
     opts: &PoolOptions,
     offsets: &[O],
     n_ids: usize,
-    out: &mut [f32],
+    out: &mut [T],
+    rows: fn(&mut [T]) -> &mut [f32],
     init: I,
     job: F,
 ) -> Result<()>
 where
+    T: Send,
     O: TokenId,
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, (usize, usize), &mut [f32]) + Sync + Send,
@@ -138,11 +143,20 @@ where
     let per_chunk = (4096 * n / n_ids.max(1)).clamp(1, 1024);
     for_each_chunk(opts.threads, out, dim, per_chunk, |first, chunk| {
         let mut state = init();
-        for (j, row) in chunk.chunks_exact_mut(dim).enumerate() {
+        for (j, row) in rows(chunk).chunks_exact_mut(dim).enumerate() {
             job(&mut state, bounds(first + j), row);
         }
         Ok(())
     })
+}
+
+/// A chunk of uninitialized output as `f32` rows: zeroed first (by the worker that writes it, while the chunk
+/// is in its cache), so that every value is initialized whatever the writer does afterwards.
+pub(crate) fn zeroed_rows(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    chunk.fill(MaybeUninit::new(0.0));
+    // SAFETY: every element of `chunk` was initialized by the fill above, and `MaybeUninit<f32>` has the
+    // layout of `f32`.
+    unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// Bags longer than this are summed in blocks whose partial sums are added in f64, so that the error of

@@ -718,3 +718,37 @@ fn encoding_into_uninitialized_memory_writes_every_value_as_encode_does() {
         "{err}"
     );
 }
+
+#[test]
+fn pooling_ids_into_uninitialized_memory_writes_every_value_as_pool_ids_does() {
+    let data = table_data(VOCAB);
+    let table = Table::new(&data, VOCAB, WIDTH).unwrap();
+    let weights = token_weights();
+    let enc = TextEncoder::new(TOKENIZER, None, Some(&weights), true).unwrap();
+    // Bags of every length 0..7 over all ids, several worker chunks.
+    let mut ids = Vec::new();
+    let mut offsets = Vec::new();
+    for b in 0..3_000u32 {
+        offsets.push(ids.len() as i64);
+        ids.extend((0..b % 7).map(|k| (b + k) % VOCAB as u32));
+    }
+    for dim in [1, 5, WIDTH] {
+        for threads in [Threads::Current, Threads::Fixed(2)] {
+            let o = opts(dim, dim == 5, threads);
+            let mut want = vec![f32::NAN; offsets.len() * dim];
+            enc.pool_ids(&table, &ids, &offsets, &o, &mut want).unwrap();
+            let mut buf: Vec<f32> = vec![f32::NAN; offsets.len() * dim];
+            buf.clear();
+            let spare = &mut buf.spare_capacity_mut()[..offsets.len() * dim];
+            enc.pool_ids_uninit(&table, &ids, &offsets, &o, spare)
+                .unwrap();
+            // SAFETY: `Ok` means every element of `spare` was written.
+            unsafe { buf.set_len(offsets.len() * dim) };
+            assert_eq!(
+                buf.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "dim {dim}, {threads:?}"
+            );
+        }
+    }
+}

@@ -5,11 +5,11 @@
 //! exceptions of `staticemb.errors`. Meaning (which texts, which `dim`, how many threads) is decided and
 //! checked once in Python (`staticemb._inputs`); invariants the kernels rely on are checked in the core.
 
+use std::mem::MaybeUninit;
 use std::sync::{Arc, OnceLock};
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyMemoryError, PyTypeError};
 use pyo3::prelude::*;
@@ -185,25 +185,27 @@ impl TableRef {
     }
 }
 
-/// The rows of a caller's `out` array as one mutable slice, with its width.
-fn out_slice<'a>(
-    out: &'a mut PyReadwriteArray2<'_, f32>,
-    rows: usize,
-) -> PyResult<(&'a mut [f32], usize)> {
-    let shape = out.shape().to_vec();
-    if !out.is_c_contiguous() {
-        return Err(invalid("the output array must be C-contiguous and aligned"));
-    }
-    if shape[0] != rows {
-        return Err(invalid(format!(
-            "the output array has {} rows, expected {rows}",
-            shape[0]
-        )));
-    }
-    let slice = out
-        .as_slice_mut()
-        .map_err(|_| invalid("the output array must be C-contiguous and aligned"))?;
-    Ok((slice, shape[1]))
+/// Room for an `n x dim` float32 output from this extension's allocator ([`allocator_policy`]), not yet
+/// initialized; `MemoryError` when it cannot be had.
+fn output_vec(n: usize, dim: usize) -> PyResult<Vec<f32>> {
+    let len = n.checked_mul(dim).ok_or_else(|| {
+        PyMemoryError::new_err(format!("an output of {n} x {dim} float32 is too large"))
+    })?;
+    let mut values: Vec<f32> = Vec::new();
+    values.try_reserve_exact(len).map_err(|_| {
+        PyMemoryError::new_err(format!(
+            "cannot allocate the {n} x {dim} float32 output ({} bytes)",
+            len.saturating_mul(4)
+        ))
+    })?;
+    Ok(values)
+}
+
+/// `n x dim` values as a NumPy array that owns them (no copy).
+fn rows_array(py: Python<'_>, values: Vec<f32>, n: usize, dim: usize) -> Bound<'_, PyArray2<f32>> {
+    numpy::ndarray::Array2::from_shape_vec((n, dim), values)
+        .expect("n x dim values for an n x dim array")
+        .into_pyarray(py)
 }
 
 /// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
@@ -386,16 +388,8 @@ impl PyModel {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
         let n = strs.len();
-        let len = n.checked_mul(dim).ok_or_else(|| {
-            PyMemoryError::new_err(format!("an output of {n} x {dim} float32 is too large"))
-        })?;
-        let mut values: Vec<f32> = Vec::new();
-        values.try_reserve_exact(len).map_err(|_| {
-            PyMemoryError::new_err(format!(
-                "cannot allocate the {n} x {dim} float32 output ({} bytes)",
-                len.saturating_mul(4)
-            ))
-        })?;
+        let mut values = output_vec(n, dim)?;
+        let len = n * dim;
         let opts = options(dim, normalize, num_threads);
         let truncation = Truncation {
             max_tokens,
@@ -421,27 +415,29 @@ impl PyModel {
         // SAFETY: `len` values were reserved, and every batch above returned `Ok`, which initializes each
         // element of its part of `spare`; together the batches cover all of it.
         unsafe { values.set_len(len) };
-        let array = numpy::ndarray::Array2::from_shape_vec((n, dim), values)
-            .expect("n x dim values for an n x dim array");
-        Ok(array.into_pyarray(py))
+        Ok(rows_array(py, values, n, dim))
     }
 
-    /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into `out`, applying the model's
-    /// token map, as `encode` does for texts.
-    #[pyo3(signature = (ids, offsets, out, normalize, num_threads=None))]
-    fn embed_ids_into(
+    /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into a new `len(offsets) x dim`
+    /// float32 array, applying the model's token map, as `encode` does for texts (and with its output
+    /// memory).
+    #[pyo3(signature = (ids, offsets, dim, normalize, num_threads=None))]
+    fn embed_ids<'py>(
         &self,
-        py: Python<'_>,
-        ids: &Bound<'_, PyAny>,
-        offsets: PyReadonlyArray1<'_, i64>,
-        mut out: PyReadwriteArray2<'_, f32>,
+        py: Python<'py>,
+        ids: &Bound<'py, PyAny>,
+        offsets: PyReadonlyArray1<'py, i64>,
+        dim: usize,
         normalize: bool,
         num_threads: Option<usize>,
-    ) -> PyResult<()> {
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
-        let (out, dim) = out_slice(&mut out, offsets.len())?;
+        let n = offsets.len();
+        let mut values = output_vec(n, dim)?;
+        let len = n * dim;
+        let out = &mut values.spare_capacity_mut()[..len];
         let opts = options(dim, normalize, num_threads);
-        if let Some(r) = self.embed_typed::<i64>(py, ids, offsets, &opts, out) {
+        let done = if let Some(r) = self.embed_typed::<i64>(py, ids, offsets, &opts, out) {
             r
         } else if let Some(r) = self.embed_typed::<u32>(py, ids, offsets, &opts, out) {
             r
@@ -451,7 +447,12 @@ impl PyModel {
             Err(PyTypeError::new_err(
                 "ids must be a 1-D int32, uint32 or int64 array",
             ))
-        }
+        };
+        done?;
+        // SAFETY: `len` values were reserved, and `pool_ids_uninit` returned `Ok`, which initializes every
+        // element of `out`, the first `len` of them.
+        unsafe { values.set_len(len) };
+        Ok(rows_array(py, values, n, dim))
     }
 
     /// Token ids of each text, flattened, with bag start offsets: `(ids uint32, offsets int64)`.
@@ -481,7 +482,7 @@ impl PyModel {
         ids: &Bound<'_, PyAny>,
         offsets: &[i64],
         opts: &PoolOptions,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
     ) -> Option<PyResult<()>> {
         let ids = ids.cast::<PyArray1<I>>().ok()?;
         Some((|| {
@@ -489,7 +490,7 @@ impl PyModel {
             let ids = ids.as_slice().map_err(slice_err("ids"))?;
             let enc = &self.encoder;
             self.table.with(py, |table| {
-                py.detach(|| enc.pool_ids(table, ids, offsets, opts, out))
+                py.detach(|| enc.pool_ids_uninit(table, ids, offsets, opts, out))
                     .map_err(to_py)
             })
         })())
