@@ -185,9 +185,15 @@ impl TableRef {
     }
 }
 
-/// Room for an `n x dim` float32 output from this extension's allocator ([`allocator_policy`]), not yet
-/// initialized; `MemoryError` when it cannot be had.
-fn output_vec(n: usize, dim: usize) -> PyResult<Vec<f32>> {
+/// A new `n x dim` float32 array from this extension's allocator ([`allocator_policy`]): `fill` gets its
+/// memory uninitialized and must, when it returns `Ok`, have initialized every value (the core's `*_uninit`
+/// functions do). `MemoryError` when the memory cannot be had.
+fn new_rows<'py>(
+    py: Python<'py>,
+    n: usize,
+    dim: usize,
+    fill: impl FnOnce(&mut [MaybeUninit<f32>]) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let len = n.checked_mul(dim).ok_or_else(|| {
         PyMemoryError::new_err(format!("an output of {n} x {dim} float32 is too large"))
     })?;
@@ -198,14 +204,13 @@ fn output_vec(n: usize, dim: usize) -> PyResult<Vec<f32>> {
             len.saturating_mul(4)
         ))
     })?;
-    Ok(values)
-}
-
-/// `n x dim` values as a NumPy array that owns them (no copy).
-fn rows_array(py: Python<'_>, values: Vec<f32>, n: usize, dim: usize) -> Bound<'_, PyArray2<f32>> {
-    numpy::ndarray::Array2::from_shape_vec((n, dim), values)
+    fill(&mut values.spare_capacity_mut()[..len])?;
+    // SAFETY: `len` values were reserved, and `fill` returned `Ok`, which by its contract initialized each
+    // of them.
+    unsafe { values.set_len(len) };
+    Ok(numpy::ndarray::Array2::from_shape_vec((n, dim), values)
         .expect("n x dim values for an n x dim array")
-        .into_pyarray(py)
+        .into_pyarray(py))
 }
 
 /// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
@@ -387,9 +392,6 @@ impl PyModel {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let items = text_items(texts)?;
         let strs = text_strs(&items)?;
-        let n = strs.len();
-        let mut values = output_vec(n, dim)?;
-        let len = n * dim;
         let opts = options(dim, normalize, num_threads);
         let truncation = Truncation {
             max_tokens,
@@ -397,25 +399,24 @@ impl PyModel {
         };
         let enc = &self.encoder;
         let batch = batch_size.max(1);
-        let spare = &mut values.spare_capacity_mut()[..len];
-        for (b, texts) in strs.chunks(batch).enumerate() {
-            let first = b * batch;
-            let out = &mut spare[first * dim..(first + texts.len()) * dim];
-            self.table.with(py, |table| {
-                py.detach(|| {
-                    enc.encode_truncated_uninit(texts, first, table, &opts, truncation, out)
-                })
-                .map_err(to_py)
-            })?;
-            py.check_signals()?;
-            if let Some(progress) = &progress {
-                progress.call1((texts.len(),))?;
+        new_rows(py, strs.len(), dim, |spare| {
+            for (b, texts) in strs.chunks(batch).enumerate() {
+                let first = b * batch;
+                let out = &mut spare[first * dim..(first + texts.len()) * dim];
+                self.table.with(py, |table| {
+                    py.detach(|| {
+                        enc.encode_truncated_uninit(texts, first, table, &opts, truncation, out)
+                    })
+                    .map_err(to_py)
+                })?;
+                py.check_signals()?;
+                if let Some(progress) = &progress {
+                    progress.call1((texts.len(),))?;
+                }
             }
-        }
-        // SAFETY: `len` values were reserved, and every batch above returned `Ok`, which initializes each
-        // element of its part of `spare`; together the batches cover all of it.
-        unsafe { values.set_len(len) };
-        Ok(rows_array(py, values, n, dim))
+            // The batches cover `spare` (each returned `Ok`, so each initialized its part).
+            Ok(())
+        })
     }
 
     /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into a new `len(offsets) x dim`
@@ -432,27 +433,20 @@ impl PyModel {
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
-        let n = offsets.len();
-        let mut values = output_vec(n, dim)?;
-        let len = n * dim;
-        let out = &mut values.spare_capacity_mut()[..len];
         let opts = options(dim, normalize, num_threads);
-        let done = if let Some(r) = self.embed_typed::<i64>(py, ids, offsets, &opts, out) {
-            r
-        } else if let Some(r) = self.embed_typed::<u32>(py, ids, offsets, &opts, out) {
-            r
-        } else if let Some(r) = self.embed_typed::<i32>(py, ids, offsets, &opts, out) {
-            r
-        } else {
-            Err(PyTypeError::new_err(
-                "ids must be a 1-D int32, uint32 or int64 array",
-            ))
-        };
-        done?;
-        // SAFETY: `len` values were reserved, and `pool_ids_uninit` returned `Ok`, which initializes every
-        // element of `out`, the first `len` of them.
-        unsafe { values.set_len(len) };
-        Ok(rows_array(py, values, n, dim))
+        new_rows(py, offsets.len(), dim, |out| {
+            if let Some(r) = self.embed_typed::<i64>(py, ids, offsets, &opts, out) {
+                r
+            } else if let Some(r) = self.embed_typed::<u32>(py, ids, offsets, &opts, out) {
+                r
+            } else if let Some(r) = self.embed_typed::<i32>(py, ids, offsets, &opts, out) {
+                r
+            } else {
+                Err(PyTypeError::new_err(
+                    "ids must be a 1-D int32, uint32 or int64 array",
+                ))
+            }
+        })
     }
 
     /// Token ids of each text, flattened, with bag start offsets: `(ids uint32, offsets int64)`.
