@@ -21,6 +21,7 @@ PY_SOURCES   := $(shell find python -type f)
 APT_LANGS    := en,de,fr,it,da,es,ja,ru,pt_BR,ko,uk,pl,cs,zh_CN,sk,fi,nl,sv,hu
 APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN sk fi nl sv hu,$(firstword $(wildcard /var/lib/apt/lists/*_i18n_Translation-$(l).lz4)))
 WORDNET      := $(wildcard /usr/share/wordnet/data.noun)
+GROFF        := $(shell command -v groff)
 AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # On Linux the wheel is manylinux2014 (glibc >= 2.17: Debian 8+, Ubuntu 14.04+, RHEL/CentOS 7+, Amazon Linux 2),
@@ -97,6 +98,9 @@ ifneq ($(words $(APT_INDEXES)),19)
 endif
 ifeq ($(WORDNET),)
 	$(AS_ROOT) apt-get install -y --no-install-recommends wordnet-base
+endif
+ifeq ($(GROFF),)
+	$(AS_ROOT) apt-get install -y --no-install-recommends groff-base
 endif
 
 # ---------------------------------------------------------------- the two commands

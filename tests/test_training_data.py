@@ -38,6 +38,7 @@ def _load_sample() -> dict:
         "bbc": corpora.bbc_news(),
         "pydoc": corpora.python_docstrings()[::PYDOC_EVERY],
         "rustdoc": corpora.rust_doc_comments(),
+        "manpage": corpora.man_pages(),
         "all_md5s": [d.md5 for d in english],
     }
 
@@ -58,6 +59,7 @@ def _sources(sample: dict) -> D.Sources:
         bbc=sample["bbc"],
         pydoc=sample["pydoc"],
         rustdoc=sample["rustdoc"],
+        manpage=sample["manpage"],
     )
 
 
@@ -84,7 +86,7 @@ def _held_texts(sample: dict, src: D.Sources) -> set[str]:
             for t in (s.title, s.description, s.extract)
         )
     held.update(t for a in src.bbc() if D.bbc_split(a.topic, a.name) != "train" for t in (a.title, a.body))
-    for source in ("pydoc", "rustdoc"):
+    for source in D.CODE_SOURCES:
         held.update(
             t for d in sample[source] if D.code_split(source, d.package) != "train" for t in (d.summary, d.body)
         )
@@ -304,7 +306,13 @@ def test_code_documentation_readers(sample):
     rust = {d.name: d for d in sample["rustdoc"]}
     assert {"rayon", "serde_json", "tokenizers"} <= {d.package for d in rust.values()}
     assert rust["serde_json::de::from_str"].summary.startswith("Deserialize an instance of type `T` from a string")
-    for docs in (pydoc.values(), rust.values()):
+    man = {d.name: d for d in sample["manpage"]}
+    assert man["ls(1)"].summary == "ls - list directory contents" and man["ls(1)"].package == "ls"
+    assert man["ls(1)"].body.startswith("List information about the FILEs")
+    assert man["git-commit(1)"].package == "git" and "\\f" not in man["git-commit(1)"].body
+    families = Counter(d.package for d in man.values())
+    assert len(families) > 500 and max(families.values()) <= corpora.MAN_FAMILY_CAP
+    for docs in (pydoc.values(), rust.values(), man.values()):
         for d in docs:
             assert corpora.CODE_SUMMARY_CHARS[0] <= len(d.summary) <= corpora.CODE_SUMMARY_CHARS[1]
             assert "\n" not in d.summary and not d.summary.startswith(" ")
@@ -354,7 +362,7 @@ def test_python_docstring_parsing(tmp_path):
 
 
 def test_code_tasks_hold_out_whole_libraries(sample, src, root):
-    for source in ("pydoc", "rustdoc"):
+    for source in D.CODE_SOURCES:
         docs = src.code(source)
         split_of = {d.package: D.code_split(source, d.package) for d in docs}
         by_text = {(d.summary, d.body): d for d in docs}
@@ -465,6 +473,61 @@ def test_builds_are_deterministic(sample, root, tmp_path):
     assert D.unlabeled_path("en", other).read_bytes() == D.unlabeled_path("en", root).read_bytes()
     for name in D.TASKS:
         assert D.task_path(name, "test", other).read_bytes() == D.task_path(name, "test", root).read_bytes()
+
+
+def _roff(name: str, summary: str, description: str) -> bytes:
+    return (
+        f'.TH {name.upper()} 1 "2026" "demo" "User Commands"\n.SH NAME\n{name} \\- {summary}\n'
+        f".SH SYNOPSIS\n.B {name}\n[\\fIOPTION\\fR]...\n.SH DESCRIPTION\n{description}\n"
+        ".SH SEE ALSO\n.BR ls (1)\n"
+    ).encode()
+
+
+def test_man_page_reading(tmp_path, monkeypatch):
+    import gzip
+
+    body = "The \\fBdemo-tool\\fR program frobnicates the widgets it is given, one at a time, in order."
+    description = f"{body}\n.PP\nA second paragraph: {body}\n.TP\n.B \\-v\nPrint what it does."
+    man1, man3 = tmp_path / "man1", tmp_path / "man3"
+    man1.mkdir()
+    man3.mkdir()
+    (man1 / "demo-tool.1.gz").write_bytes(gzip.compress(_roff("demo-tool", "frobnicate the widgets", description)))
+    other = _roff("demo-other", "no description here", "Notes only.").replace(b".SH DESCRIPTION", b".SH NOTES")
+    (man1 / "demo-other.1").write_bytes(other)
+    (man1 / "alias.1.gz").write_bytes(gzip.compress(b".so man1/demo-tool.1\n"))
+    (man1 / "link.1.gz").symlink_to(man1 / "demo-tool.1.gz")
+    (man3 / "broken.3.gz").write_bytes(b"not gzip at all")
+    (man3 / "bomb.3.gz").write_bytes(gzip.compress(b"x" * (corpora._MAX_SOURCE_BYTES + 10)))
+    (man3 / "noext").write_bytes(b".TH X 3\n")
+
+    files = corpora._man_files(tmp_path)
+    assert [n for n, _ in files] == ["alias.1", "bomb.3", "broken.3", "demo-other.1", "demo-tool.1"]
+    docs = {n: corpora._man_page_doc(n, text) for n, p in files if (text := corpora._render_man_page(p))}
+    # The alias, the file that is not gzip and the oversized one render to nothing.
+    assert set(docs) == {"demo-other.1", "demo-tool.1"}
+    assert docs["demo-other.1"] is None  # no DESCRIPTION
+    doc = docs["demo-tool.1"]
+    assert (doc.package, doc.name, doc.summary) == ("demo", "demo-tool(1)", "demo-tool - frobnicate the widgets")
+    plain = body.replace("\\fB", "").replace("\\fR", "")
+    assert doc.body.split("\n\n")[:2] == [plain, f"A second paragraph: {plain}"]
+    assert "-v" in doc.body and "\\" not in doc.body and "SEE ALSO" not in doc.body
+
+    monkeypatch.setattr(corpora, "MAN_FAMILY_CAP", 1)
+    capped = [n for n, _ in corpora._man_files(tmp_path)]  # one page of the demo family, one of each other
+    assert len(capped) == 4 and sum(n.startswith("demo-") for n in capped) == 1
+    assert corpora.man_family("git-commit") == "git" and corpora.man_family("Dpkg::Version") == "dpkg"
+    assert corpora.man_family("pthread_create") == "pthread" and corpora.man_family("-weird") == "-weird"
+
+
+def test_missing_manual_pages_fail_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(corpora, "MAN_DIR", tmp_path / "empty")
+    with pytest.raises(corpora.SourceMissingError, match=r"no manual pages under .*empty"):
+        corpora.man_pages(progress=False)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(corpora.SourceMissingError, match="apt-get install groff-base"):
+        corpora.man_pages(progress=False)
+    assert not (tmp_path / "data" / "man-pages.jsonl").exists()
 
 
 # ---------------------------------------------------------------- missing sources

@@ -19,9 +19,10 @@ Splits (:func:`split_of`): every underlying item has a key, and SHA-1 of the key
   in ``wiki-<lang>-en``, none in the splits.
 - BBC news: ``bbc:<topic>/<file>``, with a larger share held out (test 20 %, dev 5 %: 429 test and 95 dev
   articles). The 133 articles that occur twice under different file names are kept once (the first).
-- Code documentation (:func:`~staticemb.corpora.python_docstrings`, :func:`~staticemb.corpora.rust_doc_comments`):
-  ``pydoc:<package>`` and ``rustdoc:<crate>``, so a whole library is held out, never one function of it
-  (test 15 %, dev 5 % of the libraries).
+- Code documentation (:func:`~staticemb.corpora.python_docstrings`, :func:`~staticemb.corpora.rust_doc_comments`,
+  :func:`~staticemb.corpora.man_pages`): ``pydoc:<package>``, ``rustdoc:<crate>`` and ``manpage:<family>``, so a
+  whole library (all the ``git-*`` pages) is held out, never one function of it (test 15 %, dev 5 % of the
+  libraries).
 
 No held-out text leaks: a training pair or unlabeled text in which either side equals any text of any ``dev``
 or ``test`` item (Debian short/long descriptions in every language, Wikipedia titles, descriptions and
@@ -39,7 +40,8 @@ without duplicate pairs, empty sides or anchor == positive:
   every synset is eligible; the word-similarity sets are kept as a zero-shot probe and not filtered out.
 - ``en-wikipedia``: description -> extract and title -> extract (English).
 - ``en-bbc``: title -> body.
-- ``en-pydoc``, ``en-rustdoc``: a docstring's (doc comment's) summary -> its body.
+- ``en-pydoc``, ``en-rustdoc``, ``en-manpage``: a docstring's (doc comment's) summary -> its body; a manual
+  page's NAME line -> its DESCRIPTION.
 - ``bitext-<lang>`` for each of :data:`~staticemb.corpora.TRANSLATION_LANGS`: translated short -> English
   short and translated long -> English long, for the same md5.
 - ``wiki-fr-en``, ``wiki-es-en``: extract -> English extract and description -> English description of the
@@ -54,7 +56,8 @@ order.
 from the dev split in the same formats, for evaluators during training:
 
 - retrieval (``retrieval-debian`` short -> long, ``retrieval-wikipedia`` description -> extract,
-  ``retrieval-bbc`` title -> body, ``retrieval-pydoc`` and ``retrieval-rustdoc`` summary -> body, at most
+  ``retrieval-bbc`` title -> body, ``retrieval-pydoc``, ``retrieval-rustdoc`` and ``retrieval-manpage``
+  summary -> body, at most
   :data:`CODE_TASK_CAP` pairs and :data:`CODE_TASK_PACKAGE_CAP` of one library): ``{"type": "retrieval", "name", "queries": [str], "corpus": [str],
   "relevant": [[int, ...], ...]}``. Queries and documents are unique; ``relevant[i]`` lists the corpus indices
   of every document paired with query ``i`` (a description shared by several packages has them all).
@@ -111,7 +114,7 @@ SPLITS = ("train", "dev", "test")
 
 WORDNET_PAIRS_CAP = 60_000
 BITEXT_TASK_CAP = 2_000
-UNLABELED_CAP = 70_000
+UNLABELED_CAP = 72_000
 #: Pairs in a code-documentation retrieval task, and at most this many from one library (SHA-1 subsamples).
 CODE_TASK_CAP = 2_000
 CODE_TASK_PACKAGE_CAP = 200
@@ -126,6 +129,7 @@ UNLABELED_QUOTAS = {
     "wordnet-definition": 17_000,
     "pydoc-body": 7_000,
     "rustdoc-body": 3_000,
+    "manpage-body": 2_000,
 }
 #: Wikipedia languages aligned with English by title for ``wiki-<lang>-en``.
 WIKI_PAIR_LANGS = ("fr", "es")
@@ -139,6 +143,7 @@ PAIR_SETS: tuple[str, ...] = (
     "en-bbc",
     "en-pydoc",
     "en-rustdoc",
+    "en-manpage",
     *(f"bitext-{lang}" for lang in TRANSLATION_LANGS),
     *(f"wiki-{lang}-en" for lang in WIKI_PAIR_LANGS),
 )
@@ -150,6 +155,7 @@ DEV_TASKS: tuple[str, ...] = (
     "retrieval-bbc",
     "retrieval-pydoc",
     "retrieval-rustdoc",
+    "retrieval-manpage",
     "classification-bbc",
     "classification-wikipedia",
     *(f"bitext-{lang}" for lang in TRANSLATION_LANGS),
@@ -165,6 +171,7 @@ Task = dict[str, Any]
 CODE_SOURCES: dict[str, Callable[[], list[CodeDoc]]] = {
     "pydoc": corpora.python_docstrings,
     "rustdoc": corpora.rust_doc_comments,
+    "manpage": corpora.man_pages,
 }
 
 
@@ -197,7 +204,7 @@ def bbc_split(topic: str, name: str) -> str:
 
 
 def code_split(source: str, package: str) -> str:
-    """The split of a documented code item by its library: ``source`` "pydoc" or "rustdoc" (test 15 %, dev
+    """The split of a documented code item by its library: ``source`` one of :data:`CODE_SOURCES` (test 15 %, dev
     5 % of the libraries: there are a few hundred, of very different sizes)."""
     return split_of(f"{source}:{package}", test_share=CODE_TEST_SHARE, dev_share=CODE_DEV_SHARE)
 
@@ -235,6 +242,7 @@ class Sources:
         bbc: list[NewsArticle] | None = None,
         pydoc: list[CodeDoc] | None = None,
         rustdoc: list[CodeDoc] | None = None,
+        manpage: list[CodeDoc] | None = None,
     ) -> None:
         self._debian = dict(debian or {})
         self._code: dict[str, list[CodeDoc]] = {}
@@ -242,6 +250,8 @@ class Sources:
             self._code["pydoc"] = pydoc
         if rustdoc is not None:
             self._code["rustdoc"] = rustdoc
+        if manpage is not None:
+            self._code["manpage"] = manpage
         self._wordnet = wordnet
         self._wikipedia = {lang: _unique_titles(items) for lang, items in (wikipedia or {}).items()}
         self._bbc = _unique_bodies(bbc) if bbc is not None else None
@@ -268,7 +278,8 @@ class Sources:
         return self._bbc
 
     def code(self, source: str) -> list[CodeDoc]:
-        """Documented code items: ``source`` "pydoc" (Python docstrings) or "rustdoc" (Rust doc comments)."""
+        """Documented code items: ``source`` "pydoc" (Python docstrings), "rustdoc" (Rust doc comments) or
+        "manpage" (manual pages)."""
         if source not in self._code:
             if source not in CODE_SOURCES:
                 raise ValueError(f"source must be one of {CODE_SOURCES}, got {source!r}")
@@ -373,7 +384,7 @@ def bbc_pairs(src: Sources) -> list[Pair]:
 
 
 def code_pairs(src: Sources, source: str) -> list[Pair]:
-    """``en-pydoc`` / ``en-rustdoc``: summary -> body of the libraries in the train split."""
+    """``en-pydoc`` / ``en-rustdoc`` / ``en-manpage``: summary -> body of the libraries in the train split."""
     return _train_pairs(
         ((d.summary, d.body) for d in src.code(source) if code_split(source, d.package) == "train"),
         src.held_out,
@@ -419,6 +430,7 @@ def pair_builders() -> dict[str, Callable[[Sources], list[Pair]]]:
         "en-bbc": bbc_pairs,
         "en-pydoc": lambda src: code_pairs(src, "pydoc"),
         "en-rustdoc": lambda src: code_pairs(src, "rustdoc"),
+        "en-manpage": lambda src: code_pairs(src, "manpage"),
     }
     for lang in TRANSLATION_LANGS:
         builders[f"bitext-{lang}"] = lambda src, lang=lang: bitext_pairs(src, lang)
@@ -542,7 +554,7 @@ def code_retrieval(
     cap: int = CODE_TASK_CAP,
     package_cap: int = CODE_TASK_PACKAGE_CAP,
 ) -> Task:
-    """``retrieval-pydoc`` / ``retrieval-rustdoc``: summary -> body of the libraries in ``split``, at most
+    """``retrieval-pydoc`` / ``retrieval-rustdoc`` / ``retrieval-manpage``: summary -> body of the libraries in ``split``, at most
     ``package_cap`` items of one library and ``cap`` in all (SHA-1 order), in corpus order."""
     _check_split(split)
     items = [d for d in src.code(source) if code_split(source, d.package) == split]
@@ -654,6 +666,7 @@ def task_builders() -> dict[str, Callable[[Sources, str], Task]]:
         "retrieval-bbc": bbc_retrieval,
         "retrieval-pydoc": lambda src, split: code_retrieval(src, "pydoc", split),
         "retrieval-rustdoc": lambda src, split: code_retrieval(src, "rustdoc", split),
+        "retrieval-manpage": lambda src, split: code_retrieval(src, "manpage", split),
         "classification-bbc": bbc_classification,
         "classification-wikipedia": wikipedia_classification,
     }

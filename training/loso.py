@@ -1,7 +1,7 @@
 """Leave one source out: for each English source, train the English recipe without it, then score the model on
 that source's held-out test split beside BM25, BM25 with stemming and all-MiniLM-L6-v2.
 
-    python -m training.loso [--sources debian wikipedia bbc pydoc rustdoc] [--output training/RESULTS-loso.md]
+    python -m training.loso [--sources debian wikipedia bbc pydoc rustdoc manpage] [--output training/RESULTS-loso.md]
 
 ``make loso`` runs it. A source's test split measures memory, not generalization, when the model trained on the
 same source's other items; here the held-out source gave the model nothing: not its pairs, not its texts for
@@ -47,8 +47,9 @@ SOURCES: dict[str, tuple[tuple[str, ...], str]] = {
     "bbc": (("en-bbc",), "retrieval-bbc"),
     "pydoc": (("en-pydoc",), "retrieval-pydoc"),
     "rustdoc": (("en-rustdoc",), "retrieval-rustdoc"),
+    "manpage": (("en-manpage",), "retrieval-manpage"),
 }
-ENGLISH_PAIRS = ("en-debian", "en-wordnet", "en-wikipedia", "en-bbc", "en-pydoc", "en-rustdoc")
+ENGLISH_PAIRS = ("en-debian", "en-wordnet", "en-wikipedia", "en-bbc", "en-pydoc", "en-rustdoc", "en-manpage")
 DIMS = (256, 1024)
 BASELINES = {"BM25": "bm25", "BM25 (stemmed)": "bm25-stem", "all-MiniLM-L6-v2": None}
 
@@ -294,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     command = "python -m training.loso" + (
         f" --sources {' '.join(args.sources)}" if args.sources != list(SOURCES) else "")
-    figure = args.output.parent / "figures" / "loso.png"
+    figure = args.output.parent / "figures" / f"{args.output.stem.removeprefix('RESULTS-')}.png"
     plot(rows, figure)
     folds = [fold_dir(models, source) / "fold.json" for source in args.sources]
     training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())

@@ -20,6 +20,9 @@ Sources (``make data-sources`` installs the system ones):
   (``sysconfig``'s ``stdlib`` and ``purelib``), parsed with :mod:`ast`, never imported.
 - Rust doc comments: the crate sources in cargo's registry (``$CARGO_HOME/registry/src``, filled by any cargo
   build of this repository).
+- Manual pages: the English pages installed on this machine (``/usr/share/man/man[1-8]``), rendered to text
+  with groff (Debian ``groff-base``, which ``man-db`` pulls in): the NAME line and the DESCRIPTION section.
+  Which pages, and so which documents, depends on the machine.
 - User-interface messages: the gettext catalogs of the programs installed on this machine
   (``/usr/share/locale/<lang>/LC_MESSAGES/*.mo``, read with PyPI ``polib``). Which programs, and so which
   messages, depends on the machine.
@@ -33,6 +36,7 @@ import os
 import re
 import struct
 import warnings
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,6 +61,7 @@ __all__ = [
     "debian_descriptions",
     "debian_sentences",
     "debian_translations",
+    "man_pages",
     "package_dir",
     "python_docstrings",
     "rust_doc_comments",
@@ -75,6 +80,7 @@ TRANSLATION_LANGS = ("de", "fr", "it", "da", "es", "ja", "ru", "pt_BR", "ko", "u
 HELD_OUT_LANGS = ("sk", "fi", "nl", "sv", "hu")
 APT_LANGUAGES = ("en",) + TRANSLATION_LANGS + HELD_OUT_LANGS
 APT_UPDATE_COMMAND = f'apt-get update -o Acquire::Languages="{",".join(APT_LANGUAGES)}"'
+MAN_DIR = Path(os.environ.get("STATICEMB_MAN_DIR", "/usr/share/man"))
 WORDNET_DIR = Path(os.environ.get("STATICEMB_WORDNET", "/usr/share/wordnet"))
 LOCALE_DIR = Path(os.environ.get("STATICEMB_LOCALE_DIR", "/usr/share/locale"))
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -632,3 +638,138 @@ def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[C
         return _unique_docs(docs())
 
     return _cached("rust-doc-comments", CodeDoc, build, refresh)
+
+
+# ---------------------------------------------------------------- manual pages
+
+#: The manual sections read: commands, system calls, library functions, devices, file formats, games,
+#: overviews and administration.
+MAN_SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8")
+#: At most this many pages of one family (:func:`man_family`), a SHA-1 subsample by page: one tool's
+#: generated pages (a cloud CLI ships 16,000, one per subcommand) would otherwise make most of the corpus.
+MAN_FAMILY_CAP = 200
+_MAN_FAMILY = re.compile(r"[-_.:]")
+_MAN_HEADING = re.compile(r"^[A-Z][A-Z0-9 ,/&()-]*$")
+_MAN_RENDER = ("groff", "-t", "-mandoc", "-Tutf8", "-P-cbou", "-rLL=2000n", "-rHY=0")
+
+
+def man_family(name: str) -> str:
+    """The family of a manual page: its name up to the first ``-``, ``_``, ``.`` or ``:``, lower-cased
+    (``git-commit`` and ``git-log`` are ``git``; ``Dpkg::Version`` is ``dpkg``). A family is held out whole."""
+    return (_MAN_FAMILY.split(name, maxsplit=1)[0] or name).lower()
+
+
+def _man_sections(text: str) -> dict[str, list[str]]:
+    """A rendered page's sections: heading (a line at column 0 in capitals) -> its lines, dedented."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            heading = line.strip()
+            current = sections.setdefault(heading, []) if _MAN_HEADING.match(heading) else None
+        elif current is not None:
+            current.append(line.strip())
+    return sections
+
+
+def _man_page_doc(name: str, text: str) -> CodeDoc | None:
+    """The :class:`CodeDoc` of a page rendered to ``text``: summary the NAME line, body the DESCRIPTION
+    section (paragraphs kept), within :data:`CODE_SUMMARY_CHARS` / :data:`CODE_BODY_CHARS` as for code."""
+    sections = _man_sections(text)
+    head = sections.get("NAME")
+    description = sections.get("DESCRIPTION")
+    if not head or not description:
+        return None
+    paragraphs = "\n".join(description).strip()
+    paragraphs = re.sub(r"\n{3,}", "\n\n", paragraphs)
+    split = _summary_body(" ".join(" ".join(head).split()) + "\n\n" + paragraphs)
+    if split is None:
+        return None
+    page, _, section = name.rpartition(".")
+    return CodeDoc(man_family(page), f"{page}({section})", *split)
+
+
+def _man_source(path: Path) -> bytes | None:
+    """The roff source of a page file (gzip-compressed or plain), or ``None`` for an alias (``.so``), an
+    unreadable or oversized file."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            d = zlib.decompressobj(wbits=47)
+            raw = d.decompress(raw, _MAX_SOURCE_BYTES)
+            if d.unconsumed_tail:
+                return None
+    except (OSError, zlib.error):
+        return None
+    return None if raw.lstrip().startswith(b".so ") or len(raw) >= _MAX_SOURCE_BYTES else raw
+
+
+def _render_man_page(path: Path) -> str | None:
+    import subprocess
+
+    source = _man_source(path)
+    if source is None:
+        return None
+    try:
+        done = subprocess.run(list(_MAN_RENDER), input=source, capture_output=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+
+
+def _man_files(root: Path) -> list[tuple[str, Path]]:
+    """(page name with section, file) of every English page under ``root`` (links and aliases left out: they
+    repeat a page), at most :data:`MAN_FAMILY_CAP` of one family, sorted by name."""
+    import hashlib
+
+    families: dict[str, list[tuple[str, Path]]] = {}
+    for section in MAN_SECTIONS:
+        folder = root / f"man{section}"
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.is_symlink() or not path.is_file():
+                continue
+            name = path.name.removesuffix(".gz")
+            if "." not in name:
+                continue
+            families.setdefault(man_family(name.rpartition(".")[0]), []).append((name, path))
+    out = []
+    for pages in families.values():
+        pages.sort(key=lambda p: hashlib.sha1(p[0].encode()).digest())
+        out += pages[:MAN_FAMILY_CAP]
+    return sorted(out)
+
+
+def man_pages(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
+    """The English manual pages installed on this machine as code documentation: ``package`` the page's family
+    (:func:`man_family`), ``name`` the page with its section (``ls(1)``), ``summary`` the NAME line
+    (``ls - list directory contents``), ``body`` the DESCRIPTION section, rendered by groff. At most
+    :data:`MAN_FAMILY_CAP` pages of one family; deduplicated like :func:`python_docstrings`. Cached on first
+    use (rendering takes a minute or two)."""
+
+    def build():
+        import shutil
+        from concurrent.futures import ThreadPoolExecutor
+
+        if shutil.which("groff") is None:
+            raise SourceMissingError("groff is not installed: apt-get install groff-base (man-db needs it too)")
+        files = _man_files(MAN_DIR) if MAN_DIR.is_dir() else []
+        if not files:
+            raise SourceMissingError(
+                f"no manual pages under {MAN_DIR}/man[1-8] (STATICEMB_MAN_DIR): install man-db and packages "
+                "with their pages (a minimal image may exclude /usr/share/man in /etc/dpkg/dpkg.cfg.d)"
+            )
+        from tqdm.auto import tqdm
+
+        def docs() -> Iterator[CodeDoc]:
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+                rendered = pool.map(_render_man_page, [path for _, path in files])
+                for (name, _), text in tqdm(
+                    zip(files, rendered, strict=True), total=len(files), desc="manual pages", unit="page", disable=not progress
+                ):
+                    doc = _man_page_doc(name, text) if text else None
+                    if doc is not None:
+                        yield doc
+
+        return _unique_docs(docs())
+
+    return _cached("man-pages", CodeDoc, build, refresh)
