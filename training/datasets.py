@@ -245,13 +245,8 @@ class Sources:
         manpage: list[CodeDoc] | None = None,
     ) -> None:
         self._debian = dict(debian or {})
-        self._code: dict[str, list[CodeDoc]] = {}
-        if pydoc is not None:
-            self._code["pydoc"] = pydoc
-        if rustdoc is not None:
-            self._code["rustdoc"] = rustdoc
-        if manpage is not None:
-            self._code["manpage"] = manpage
+        given = {"pydoc": pydoc, "rustdoc": rustdoc, "manpage": manpage}
+        self._code: dict[str, list[CodeDoc]] = {k: v for k, v in given.items() if v is not None}
         self._wordnet = wordnet
         self._wikipedia = {lang: _unique_titles(items) for lang, items in (wikipedia or {}).items()}
         self._bbc = _unique_bodies(bbc) if bbc is not None else None
@@ -428,10 +423,9 @@ def pair_builders() -> dict[str, Callable[[Sources], list[Pair]]]:
         "en-wordnet": wordnet_pairs,
         "en-wikipedia": wikipedia_pairs,
         "en-bbc": bbc_pairs,
-        "en-pydoc": lambda src: code_pairs(src, "pydoc"),
-        "en-rustdoc": lambda src: code_pairs(src, "rustdoc"),
-        "en-manpage": lambda src: code_pairs(src, "manpage"),
     }
+    for source in CODE_SOURCES:
+        builders[f"en-{source}"] = lambda src, source=source: code_pairs(src, source)
     for lang in TRANSLATION_LANGS:
         builders[f"bitext-{lang}"] = lambda src, lang=lang: bitext_pairs(src, lang)
     for lang in WIKI_PAIR_LANGS:
@@ -664,12 +658,11 @@ def task_builders() -> dict[str, Callable[[Sources, str], Task]]:
         "retrieval-debian": debian_retrieval,
         "retrieval-wikipedia": wikipedia_retrieval,
         "retrieval-bbc": bbc_retrieval,
-        "retrieval-pydoc": lambda src, split: code_retrieval(src, "pydoc", split),
-        "retrieval-rustdoc": lambda src, split: code_retrieval(src, "rustdoc", split),
-        "retrieval-manpage": lambda src, split: code_retrieval(src, "manpage", split),
         "classification-bbc": bbc_classification,
         "classification-wikipedia": wikipedia_classification,
     }
+    for source in CODE_SOURCES:
+        builders[f"retrieval-{source}"] = lambda src, split, source=source: code_retrieval(src, source, split)
     for lang in TRANSLATION_LANGS:
         builders[f"bitext-{lang}"] = lambda src, split, lang=lang: bitext_task(src, lang, split)
     for lang in HELD_OUT_LANGS:

@@ -761,7 +761,8 @@ def man_pages(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
         from tqdm.auto import tqdm
 
         def docs() -> Iterator[CodeDoc]:
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+            try:
                 rendered = pool.map(_render_man_page, [path for _, path in files])
                 for (name, _), text in tqdm(
                     zip(files, rendered, strict=True), total=len(files), desc="manual pages", unit="page", disable=not progress
@@ -769,6 +770,8 @@ def man_pages(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
                     doc = _man_page_doc(name, text) if text else None
                     if doc is not None:
                         yield doc
+            finally:  # Ctrl-C: drop the pages not yet rendered instead of waiting for them
+                pool.shutdown(cancel_futures=True)
 
         return _unique_docs(docs())
 
