@@ -1,0 +1,203 @@
+"""Inverse-cloze pairs (a passage cut out of a text -> the rest of the text) under leave-one-source-out.
+
+    python -m training.cropping [--sources debian bbc pydoc ...] [--output training/RESULTS-cropping.md]
+
+Every English pair set but WordNet maps something short (a title, a summary line) to a long text. The long texts
+are a second source of pairs that needs no labels: cut a passage of :data:`MIN_WORDS`-:data:`MAX_WORDS` words out
+of a text of at least :data:`MIN_TEXT_WORDS` words, and pair the passage with what is left of the text (the
+inverse cloze task of unsupervised dense retrieval). The passage is removed, so its words are found in the rest
+only where the text repeats them: what a title shares with its body. One pair per long text, the cut drawn from a
+generator seeded by the text's SHA-1 (the same pairs on every machine). Files are cached in
+``<data>/training/pairs-crop/crop-<name>.jsonl``, made from the train-split pair file ``<name>``, so they hold no
+evaluation text, and a fold gets the crops of its own pair sets only.
+
+The experiment: for each held-out source, the leave-one-source-out fold of ``training.loso`` (made first when
+missing) is compared with the same fold whose second stage (MatryoshkaLoss(MNRL), from the same regressed table)
+also trains on the crop pairs of its pair sets, under ``<data>/models/loso/<source>/model-crop``.
+
+Rule, fixed before the run: the crop pairs join the recipe only if they raise the held-out mean at 1024-d and at
+256-d by more than one point (the swing of one run) and lower no held-out source by more than one point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import random
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import datasets as D
+from . import loso
+from .report import hardware
+
+#: The passage cut out of a text: this many words at least, and at most.
+MIN_WORDS, MAX_WORDS = 6, 24
+#: A text shorter than this (in words) gives no pair: the passage would be most of it.
+MIN_TEXT_WORDS = 40
+#: The pair sets whose long side is cut (WordNet's definitions are a line each).
+CROPPED = tuple(n for n in loso.ENGLISH_PAIRS if n != "en-wordnet")
+
+
+def crop_path(name: str, root: Path | str | None = None) -> Path:
+    """``<root>/pairs-crop/crop-<name>.jsonl``: the inverse-cloze pairs of pair set ``name``."""
+    return D.pairs_path(name, root).parent.parent / "pairs-crop" / f"crop-{name}.jsonl"
+
+
+def crop(text: str) -> tuple[str, str] | None:
+    """(passage, the rest) of ``text``, split on whitespace and joined with single spaces; ``None`` for a text of
+    fewer than :data:`MIN_TEXT_WORDS` words. The cut depends on the text alone."""
+    words = text.split()
+    if len(words) < MIN_TEXT_WORDS:
+        return None
+    rng = random.Random(hashlib.sha1(text.encode("utf-8")).digest())
+    size = rng.randint(MIN_WORDS, min(MAX_WORDS, len(words) // 4))
+    start = rng.randrange(len(words) - size + 1)
+    return " ".join(words[start:start + size]), " ".join(words[:start] + words[start + size:])
+
+
+def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """One inverse-cloze pair per distinct long text of ``texts``, in first-seen order."""
+    out = []
+    for text in dict.fromkeys(texts):
+        pair = crop(text)
+        if pair is not None:
+            out.append(pair)
+    return out
+
+
+def build(names: Sequence[str], root: Path | str | None = None, refresh: bool = False) -> dict[str, Path]:
+    """Cut (or reuse) the crop file of every pair set in ``names``; returns ``crop-<name>`` -> its path."""
+    out = {}
+    for name in names:
+        path = crop_path(name, root)
+        if refresh or not path.exists():
+            with open(D.pairs_path(name, root), encoding="utf-8") as f:
+                pairs = crop_pairs(row["positive"] for row in map(json.loads, f))
+            print(f"{name}: {len(pairs):,} crop pairs", flush=True)
+            D._write_jsonl(path, ({"anchor": a, "positive": p} for a, p in pairs))
+        out[f"crop-{name}"] = path
+    return out
+
+
+def train_crop(source: str, *, models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
+    """The fold without ``source`` whose second stage also trains on the crop pairs of its pair sets."""
+    from staticemb.train import train
+
+    loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)
+    fold = loso.fold_dir(models, source)
+    final = fold / "model-crop"
+    if (final / "modules.json").exists() and not refresh:
+        return final
+    _, pair_sets, dev_tasks = loso.fold_inputs(source, src, [])
+    datasets = {n: str(D.pairs_path(n)) for n in pair_sets}
+    datasets.update({n: str(p) for n, p in build([n for n in pair_sets if n in CROPPED]).items()})
+    started = time.perf_counter()
+    train({**loso._config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
+           "train_datasets": datasets, "eval_tasks": [str(D.task_path(t, "dev")) for t in dev_tasks]})
+    (fold / "fold-crop.json").write_text(json.dumps({
+        "held_out": source, "pair_sets": sorted(datasets), "seconds": round(time.perf_counter() - started, 1)},
+        indent=1))
+    return final
+
+
+KEYS = ("pairs 1024", "crop 1024", "pairs 256", "crop 256", "stem", "minilm")
+
+
+def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
+    """The rule of the module's description: (adopted, why)."""
+    mean = _mean(rows)
+    gains = {dim: mean[f"crop {dim}"] - mean[f"pairs {dim}"] for dim in ("1024", "256")}
+    worst = min(rows, key=lambda r: r["crop 1024"] - r["pairs 1024"])
+    drop = worst["crop 1024"] - worst["pairs 1024"]
+    adopted = all(g > 0.01 for g in gains.values()) and drop >= -0.01
+    why = (f"mean {100 * gains['1024']:+.1f} at 1024-d and {100 * gains['256']:+.1f} at 256-d; "
+           f"smallest change {100 * drop:+.1f} ({worst['source']})")
+    return adopted, why
+
+
+def render(rows: list[dict[str, Any]], command: str, seconds: float, training: float | None = None,
+           sizes: dict[str, int] | None = None) -> str:
+    lines = [
+        "# Inverse-cloze pairs under leave one source out (English)",
+        "",
+        f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        f"- command: `{command}` ({seconds / 60:.0f} min"
+        + (f"; the crop stages took {training / 60:.0f} min in all)" if training else ")"),
+        f"- machine: {hardware()}",
+        "- both models share the fold's first stage (teacher regression without the held-out source); the second",
+        "  stage (MatryoshkaLoss(MNRL), `training/configs/en-retrieval.json`) trains on the fold's pair sets, alone",
+        f"  or with one inverse-cloze pair per long text of them (a passage of {MIN_WORDS}-{MAX_WORDS} words cut out"
+        " -> the rest);",
+        "  NDCG@10 (%) on the held-out test split",
+        "",
+        "| held-out source | pairs 1024-d | + crops 1024-d | change | pairs 256-d | + crops 256-d | change | "
+        "BM25 (stemmed) | all-MiniLM-L6-v2 | + crops − BM25 (stemmed) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [_row(r) for r in rows + ([_mean(rows)] if len(rows) > 1 else [])]
+    if sizes:
+        lines += ["", "Crop pairs per pair set: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + "."]
+    if rows:
+        adopted, why = decide(rows)
+        lines += ["", "Decision (the held-out mean up by more than one point at both widths, no source down by more "
+                  "than one): " + ("**adopted**" if adopted else "**not adopted**") + f": {why}."]
+    return "\n".join(lines) + "\n"
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (f"| {r['source']} | {100 * r['pairs 1024']:.1f} | {100 * r['crop 1024']:.1f} | "
+            f"{100 * (r['crop 1024'] - r['pairs 1024']):+.1f} | {100 * r['pairs 256']:.1f} | "
+            f"{100 * r['crop 256']:.1f} | {100 * (r['crop 256'] - r['pairs 256']):+.1f} | {100 * r['stem']:.1f} | "
+            f"{100 * r['minilm']:.1f} | {100 * (r['crop 1024'] - r['stem']):+.1f} |")
+
+
+def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"source": "**mean**", **{k: sum(r[k] for r in rows) / len(rows) for k in KEYS}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", nargs="+", choices=list(loso.SOURCES), default=list(loso.SOURCES))
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-cropping.md")
+    parser.add_argument("--refresh", action="store_true", help="cut and retrain what exists")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    src, models, cache, teacher = loso.prepare()
+    rows = []
+    try:
+        for source in args.sources:
+            task = loso.SOURCES[source][1]
+            model = train_crop(source, models=models, src=src, teacher=teacher, refresh=args.refresh)
+            base = loso.score(str(loso.fold_dir(models, source) / "model"), f"loso-{source}", task, loso.DIMS,
+                              None)
+            crops = loso.score(str(model), f"loso-crop-{source}", task, loso.DIMS, None)
+            rows.append({"source": source, "pairs 1024": base["1024"], "crop 1024": crops["1024"],
+                         "pairs 256": base["256"], "crop 256": crops["256"],
+                         "stem": loso.baseline("BM25 (stemmed)", task, cache),
+                         "minilm": loso.baseline("all-MiniLM-L6-v2", task, cache, teacher)})
+            print(_row(rows[-1]), flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
+        return 130
+    command = "python -m training.cropping" + (
+        f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else "")
+    folds = [loso.fold_dir(models, source) / "fold-crop.json" for source in args.sources]
+    training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
+    sizes = {}
+    for name in CROPPED:
+        if crop_path(name).exists():
+            with open(crop_path(name), encoding="utf-8") as f:
+                sizes[name] = sum(1 for _ in f)
+    args.output.write_text(render(rows, command, time.perf_counter() - started, training, sizes), encoding="utf-8")
+    print(args.output.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
