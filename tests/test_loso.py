@@ -141,3 +141,46 @@ def test_a_finished_fold_keeps_its_models_and_drops_its_checkpoints(tmp_path, mo
     assert json.loads((fold / "fold.json").read_text())["held_out"] == "debian"
     assert loso.train_fold("debian", models=tmp_path, src=None, teacher="t", refresh=False) == final
     assert len(calls) == 2
+
+
+def test_a_second_stage_variant_starts_from_the_folds_regressed_table(tmp_path, monkeypatch):
+    """``second_stage`` with the trainer faked: the fold is made first, the variant trains from the fold's
+    regressed table on the files ``datasets`` names for the fold's pair sets, records itself, drops its
+    checkpoints, and is reused on a second call."""
+    import staticemb.train
+
+    calls = []
+
+    def fake_train(config):
+        out = tmp_path / config["output_dir"]
+        calls.append((out.name, config["init"], config["train_datasets"]))
+        (out / "checkpoints" / "checkpoint-1").mkdir(parents=True)
+        (out / "modules.json").write_text("[]")
+
+    monkeypatch.setattr(staticemb.train, "train", fake_train)
+    monkeypatch.setenv("MINILM", str(tmp_path / "teacher"))
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(loso, "fold_inputs", lambda source, src, texts: (["a text"], ["en-wordnet", "en-bbc"],
+                                                                          ["retrieval-pydoc"]))
+    monkeypatch.setattr(loso, "regression_texts", lambda config: 1)
+    monkeypatch.setattr(loso, "distilled", lambda models, teacher: models / "en-distilled-1024")
+    monkeypatch.setattr(D, "task_path", lambda name, split="test": tmp_path / f"{name}.json")
+    monkeypatch.setattr(D, "pairs_path", lambda name: tmp_path / f"{name}.jsonl")
+    seen = []
+
+    def datasets(pair_sets):
+        seen.append(pair_sets)
+        return {f"x-{n}": tmp_path / f"x-{n}.jsonl" for n in pair_sets}
+
+    model = loso.second_stage("debian", "x", datasets, models=tmp_path, src=None, teacher="t", refresh=False)
+    fold = tmp_path / "loso" / "debian"
+    assert model == fold / "model-x" and seen == [["en-wordnet", "en-bbc"]]
+    assert [c[:2] for c in calls] == [("regressed", str(tmp_path / "en-distilled-1024")),
+                                      ("model", str(fold / "regressed")), ("model-x", str(fold / "regressed"))]
+    assert calls[-1][2] == {"x-en-wordnet": str(tmp_path / "x-en-wordnet.jsonl"),
+                            "x-en-bbc": str(tmp_path / "x-en-bbc.jsonl")}
+    record = json.loads((fold / "fold-x.json").read_text())
+    assert record["held_out"] == "debian" and record["pair_sets"] == ["x-en-bbc", "x-en-wordnet"]
+    assert not (model / "checkpoints").exists()
+    assert loso.second_stage("debian", "x", datasets, models=tmp_path, src=None, teacher="t",
+                             refresh=False) == model and len(calls) == 3

@@ -21,19 +21,17 @@ Rule, fixed before the run: the crop pairs join the recipe only if they raise th
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
-import json
 import random
 import sys
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import datasets as D
 from . import loso
+from .loso import Row
 from .report import hardware
 
 #: The passage cut out of a text: this many words at least, and at most.
@@ -73,37 +71,20 @@ def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
 
 def build(names: Sequence[str], root: Path | str | None = None, refresh: bool = False) -> dict[str, Path]:
     """Cut (or reuse) the crop file of every pair set in ``names``; returns ``crop-<name>`` -> its path."""
-    out = {}
-    for name in names:
-        path = crop_path(name, root)
-        if refresh or not path.exists():
-            with open(D.pairs_path(name, root), encoding="utf-8") as f:
-                pairs = crop_pairs(row["positive"] for row in map(json.loads, f))
-            print(f"{name}: {len(pairs):,} crop pairs", flush=True)
-            D._write_jsonl(path, ({"anchor": a, "positive": p} for a, p in pairs))
-        out[f"crop-{name}"] = path
+
+    def make(name: str, rows: list[dict[str, str]]) -> Iterator[dict[str, str]]:
+        pairs = crop_pairs(row["positive"] for row in rows)
+        print(f"{name}: {len(pairs):,} crop pairs", flush=True)
+        return ({"anchor": a, "positive": p} for a, p in pairs)
+
+    return {f"crop-{n}": p for n, p in loso.derive(names, lambda n: crop_path(n, root), make, root, refresh).items()}
+
+
+def _datasets(pair_sets: list[str]) -> dict[str, str | Path]:
+    """The fold's pair sets and the crop files of those that have long texts."""
+    out: dict[str, str | Path] = {n: D.pairs_path(n) for n in pair_sets}
+    out.update(build([n for n in pair_sets if n in CROPPED]))
     return out
-
-
-def train_crop(source: str, *, models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
-    """The fold without ``source`` whose second stage also trains on the crop pairs of its pair sets."""
-    from staticemb.train import train
-
-    loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)
-    fold = loso.fold_dir(models, source)
-    final = fold / "model-crop"
-    if (final / "modules.json").exists() and not refresh:
-        return final
-    _, pair_sets, dev_tasks = loso.fold_inputs(source, src, [])
-    datasets = {n: str(D.pairs_path(n)) for n in pair_sets}
-    datasets.update({n: str(p) for n, p in build([n for n in pair_sets if n in CROPPED]).items()})
-    started = time.perf_counter()
-    train({**loso._config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
-           "train_datasets": datasets, "eval_tasks": [str(D.task_path(t, "dev")) for t in dev_tasks]})
-    (fold / "fold-crop.json").write_text(json.dumps({
-        "held_out": source, "pair_sets": sorted(datasets), "seconds": round(time.perf_counter() - started, 1)},
-        indent=1))
-    return final
 
 
 KEYS = ("pairs 1024", "crop 1024", "pairs 256", "crop 256", "stem", "minilm")
@@ -161,42 +142,24 @@ def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"source": "**mean**", **{k: sum(r[k] for r in rows) / len(rows) for k in KEYS}}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", nargs="+", choices=list(loso.SOURCES), default=list(loso.SOURCES))
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-cropping.md")
-    parser.add_argument("--refresh", action="store_true", help="cut and retrain what exists")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    src, models, cache, teacher = loso.prepare()
-    rows = []
-    try:
-        for source in args.sources:
-            task = loso.SOURCES[source][1]
-            model = train_crop(source, models=models, src=src, teacher=teacher, refresh=args.refresh)
-            base = loso.score(str(loso.fold_dir(models, source) / "model"), f"loso-{source}", task, loso.DIMS,
-                              None)
-            crops = loso.score(str(model), f"loso-crop-{source}", task, loso.DIMS, None)
-            rows.append({"source": source, "pairs 1024": base["1024"], "crop 1024": crops["1024"],
-                         "pairs 256": base["256"], "crop 256": crops["256"],
-                         "stem": loso.baseline("BM25 (stemmed)", task, cache),
-                         "minilm": loso.baseline("all-MiniLM-L6-v2", task, cache, teacher)})
-            print(_row(rows[-1]), flush=True)
-    except KeyboardInterrupt:
-        print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
-        return 130
-    command = "python -m training.cropping" + (
-        f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else "")
-    folds = [loso.fold_dir(models, source) / "fold-crop.json" for source in args.sources]
-    training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
+def _make_row(source: str, base: dict[str, float], crops: dict[str, float], baseline: Callable[[str], float]) -> Row:
+    return {"source": source, "pairs 1024": base["1024"], "crop 1024": crops["1024"], "pairs 256": base["256"],
+            "crop 256": crops["256"], "stem": baseline("BM25 (stemmed)"), "minilm": baseline("all-MiniLM-L6-v2")}
+
+
+def _report(rows: list[Row], command: str, seconds: float, training: float | None) -> str:
     sizes = {}
     for name in CROPPED:
         if crop_path(name).exists():
             with open(crop_path(name), encoding="utf-8") as f:
                 sizes[name] = sum(1 for _ in f)
-    args.output.write_text(render(rows, command, time.perf_counter() - started, training, sizes), encoding="utf-8")
-    print(args.output.read_text(encoding="utf-8"))
-    return 0
+    return render(rows, command, seconds, training, sizes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return loso.compare_main(argv, description=__doc__, command="python -m training.cropping", variant="crop",
+                             output=Path(__file__).resolve().parent / "RESULTS-cropping.md", datasets=_datasets,
+                             row=_make_row, render=_report)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,16 @@ trains on the mined triplets of the same pair sets, under ``<data>/models/loso/<
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import random
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import datasets as D
 from . import loso
+from .loso import Row
 from .report import hardware
 
 #: Candidates per anchor: the negative is drawn from the first DEPTH BM25 hits that qualify.
@@ -91,36 +89,16 @@ def mine(pairs: Sequence[tuple[str, str]], *, depth: int = DEPTH, margin: float 
 
 def build(names: Sequence[str], root: Path | str | None = None, refresh: bool = False) -> dict[str, Path]:
     """Mine (or reuse) the triplet file of every pair set in ``names``."""
-    out = {}
-    for name in names:
-        path = hn_path(name, root)
-        if refresh or not path.exists():
-            with open(D.pairs_path(name, root), encoding="utf-8") as f:
-                pairs = [(r["anchor"], r["positive"]) for r in map(json.loads, f)]
-            print(f"mining BM25 negatives for {name} ({len(pairs):,} pairs)", flush=True)
-            D._write_jsonl(path, mine(pairs))
-        out[name] = path
-    return out
+
+    def make(name: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        print(f"mining BM25 negatives for {name} ({len(rows):,} pairs)", flush=True)
+        return mine([(r["anchor"], r["positive"]) for r in rows])
+
+    return loso.derive(names, lambda n: hn_path(n, root), make, root, refresh)
 
 
-def train_hn(source: str, *, models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
-    """The fold without ``source`` whose second stage trains on mined triplets."""
-    from staticemb.train import train
-
-    loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)
-    fold = loso.fold_dir(models, source)
-    final = fold / "model-hn"
-    if (final / "modules.json").exists() and not refresh:
-        return final
-    _, pair_sets, dev_tasks = loso.fold_inputs(source, src, [])
-    triplets = {n: str(p) for n, p in build(pair_sets).items()}
-    started = time.perf_counter()
-    train({**loso._config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
-           "train_datasets": triplets, "eval_tasks": [str(D.task_path(t, "dev")) for t in dev_tasks]})
-    (fold / "fold-hn.json").write_text(json.dumps({
-        "held_out": source, "pair_sets": sorted(triplets), "seconds": round(time.perf_counter() - started, 1)},
-        indent=1))
-    return final
+def _triplets(pair_sets: list[str]) -> dict[str, Path]:
+    return build(pair_sets)
 
 
 def render(rows: list[dict[str, Any]], command: str, seconds: float, training: float | None = None) -> str:
@@ -153,36 +131,15 @@ def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"source": "**mean**", **{k: sum(r[k] for r in rows) / len(rows) for k in keys}}
 
 
+def _make_row(source: str, base: dict[str, float], mined: dict[str, float], baseline: Callable[[str], float]) -> Row:
+    return {"source": source, "pairs 1024": base["1024"], "hn 1024": mined["1024"], "pairs 256": base["256"],
+            "hn 256": mined["256"], "stem": baseline("BM25 (stemmed)")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", nargs="+", choices=list(loso.SOURCES), default=list(loso.SOURCES))
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-hardneg.md")
-    parser.add_argument("--refresh", action="store_true", help="mine and retrain what exists")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    src, models, cache, teacher = loso.prepare()
-    rows = []
-    try:
-        for source in args.sources:
-            task = loso.SOURCES[source][1]
-            hn = train_hn(source, models=models, src=src, teacher=teacher, refresh=args.refresh)
-            base = loso.score(str(loso.fold_dir(models, source) / "model"), f"loso-{source}", task, loso.DIMS,
-                              None)
-            mined = loso.score(str(hn), f"loso-hn-{source}", task, loso.DIMS, None)
-            stem = loso.baseline("BM25 (stemmed)", task, cache)
-            rows.append({"source": source, "pairs 1024": base["1024"], "hn 1024": mined["1024"],
-                         "pairs 256": base["256"], "hn 256": mined["256"], "stem": stem})
-            print(render(rows, "", 0).splitlines()[-1], flush=True)
-    except KeyboardInterrupt:
-        print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
-        return 130
-    command = "python -m training.hard_negatives" + (
-        f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else "")
-    folds = [loso.fold_dir(models, source) / "fold-hn.json" for source in args.sources]
-    training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
-    args.output.write_text(render(rows, command, time.perf_counter() - started, training), encoding="utf-8")
-    print(args.output.read_text(encoding="utf-8"))
-    return 0
+    return loso.compare_main(argv, description=__doc__, command="python -m training.hard_negatives", variant="hn",
+                             output=Path(__file__).resolve().parent / "RESULTS-hardneg.md", datasets=_triplets,
+                             row=_make_row, render=render)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,91 @@ def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str
     return final
 
 
+def _arguments(argv: Sequence[str] | None, description: str | None, output: Path, refresh: str) -> argparse.Namespace:
+    """``--sources``, ``--output`` (default ``output``) and ``--refresh`` (help ``refresh``)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
+    parser.add_argument("--output", type=Path, default=output)
+    parser.add_argument("--refresh", action="store_true", help=refresh)
+    return parser.parse_args(argv)
+
+
+def derive(names: Sequence[str], path: Callable[[str], Path],
+           make: Callable[[str, list[dict[str, str]]], Iterable[dict[str, str]]],
+           root: Path | str | None = None, refresh: bool = False) -> dict[str, Path]:
+    """For each pair set in ``names``: the file ``path(name)`` written from ``make(name, its train-split rows)``
+    unless it exists (or ``refresh``); returns name -> file."""
+    out = {}
+    for name in names:
+        out[name] = path(name)
+        if refresh or not out[name].exists():
+            with open(D.pairs_path(name, root), encoding="utf-8") as f:
+                rows = [json.loads(line) for line in f]
+            D._write_jsonl(out[name], make(name, rows))
+    return out
+
+
+def second_stage(source: str, variant: str, datasets: Callable[[list[str]], Mapping[str, str | Path]], *,
+                 models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
+    """The fold without ``source`` (made first when missing) with its second stage (MatryoshkaLoss(MNRL),
+    ``en-retrieval.json``) trained again from the fold's own regressed table on ``datasets(pair_sets)`` (name ->
+    file, from the fold's pair sets) into ``model-<variant>``, recorded in ``fold-<variant>.json``; reused when
+    present unless ``refresh``."""
+    from staticemb.train import train
+
+    train_fold(source, models=models, src=src, teacher=teacher, refresh=False)
+    fold = fold_dir(models, source)
+    final = fold / f"model-{variant}"
+    if (final / "modules.json").exists() and not refresh:
+        return final
+    _, pair_sets, dev = fold_inputs(source, src, [])
+    files = {n: str(p) for n, p in datasets(pair_sets).items()}
+    started = time.perf_counter()
+    train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
+           "train_datasets": files, "eval_tasks": [str(D.task_path(t, "dev")) for t in dev]})
+    (fold / f"fold-{variant}.json").write_text(json.dumps({
+        "held_out": source, "pair_sets": sorted(files), "seconds": round(time.perf_counter() - started, 1)},
+        indent=1))
+    shutil.rmtree(final / "checkpoints", ignore_errors=True)
+    return final
+
+
+Row = dict[str, Any]
+
+
+def compare_main(argv: Sequence[str] | None, *, description: str | None, command: str, variant: str, output: Path,
+                 datasets: Callable[[list[str]], Mapping[str, str | Path]],
+                 row: Callable[[str, dict[str, float], dict[str, float], Callable[[str], float]], Row],
+                 render: Callable[[list[Row], str, float, float | None], str]) -> int:
+    """The command line of an experiment that retrains the folds' second stage (:func:`second_stage`) and
+    scores each fold's model and its variant on the held-out source: ``row(source, fold scores, variant scores,
+    baseline)`` makes a table row (``baseline(name)``: the score of a key of :data:`BASELINES`), ``render(rows,
+    command, seconds, training seconds)`` the report written to ``--output``."""
+    args = _arguments(argv, description, output, "rebuild and retrain what exists")
+    started = time.perf_counter()
+    src, models, cache, teacher = prepare()
+    rows = []
+    try:
+        for source in args.sources:
+            task = SOURCES[source][1]
+            model = second_stage(source, variant, datasets, models=models, src=src, teacher=teacher,
+                                 refresh=args.refresh)
+            base = score(str(fold_dir(models, source) / "model"), f"loso-{source}", task, DIMS, None)
+            new = score(str(model), f"loso-{variant}-{source}", task, DIMS, None)
+            rows.append(row(source, base, new, lambda name, task=task: baseline(name, task, cache, teacher)))
+            print(f"{source}: {100 * base['1024']:.1f} -> {100 * new['1024']:.1f} NDCG@10 at 1024-d, "
+                  f"{100 * base['256']:.1f} -> {100 * new['256']:.1f} at 256-d", flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
+        return 130
+    command += f" --sources {' '.join(args.sources)}" if args.sources != list(SOURCES) else ""
+    folds = [fold_dir(models, source) / f"fold-{variant}.json" for source in args.sources]
+    training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
+    args.output.write_text(render(rows, command, time.perf_counter() - started, training), encoding="utf-8")
+    print(args.output.read_text(encoding="utf-8"))
+    return 0
+
+
 def fold_dir(models: Path, source: str | None) -> Path:
     """``<models>/loso/<source>``: where the fold without ``source`` keeps its models and files."""
     return models / "loso" / (source or "all")
@@ -272,11 +357,7 @@ def prepare() -> tuple[D.Sources, Path, Path, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-loso.md")
-    parser.add_argument("--refresh", action="store_true", help="retrain folds that exist")
-    args = parser.parse_args(argv)
+    args = _arguments(argv, __doc__, Path(__file__).resolve().parent / "RESULTS-loso.md", "retrain folds that exist")
     started = time.perf_counter()
     src, models, cache, teacher = prepare()
     rows = []
