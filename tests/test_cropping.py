@@ -75,7 +75,8 @@ def _row(source, base, crop, stem=0.8):
             "crop 256": crop - 0.01, "stem": stem, "minilm": 0.85}
 
 
-def test_report_and_rule():
+def test_report_and_rule(monkeypatch):
+    monkeypatch.setattr(C, "hardware", lambda: "a test machine")  # the real one asks torch, not in every tier
     rows = [_row("bbc", 0.80, 0.83), _row("debian", 0.70, 0.715)]
     text = C.render(rows, "python -m training.cropping", 600, sizes={"en-bbc": 1556})
     assert "| bbc | 80.0 | 83.0 | +3.0 | 79.0 | 82.0 | +3.0 | 80.0 | 85.0 | +3.0 |" in text
