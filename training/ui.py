@@ -3,8 +3,8 @@
     python -m training.ui [--output training/RESULTS-ui.md]
 
 The multilingual recipe (``training/configs/multilingual.json``, then its unseen rows mapped as
-``make train-multilingual`` does) trains on Debian descriptions, Wikipedia and WordNet. (RESULTS-ui-seed13.md was
-run when the recipe was the 60k WordPiece started from all-MiniLM-L6-v2; RESULTS-ui.md on XLM-R's vocabulary.) This
+``make train-multilingual`` does) trains on Debian descriptions, Wikipedia and WordNet. (RESULTS-ui.md and
+RESULTS-ui-seed13.md were run on the recipe with XLM-R's vocabulary.) This
 variant adds user-interface messages (:func:`staticemb.corpora.ui_messages`) of the *train* half of
 the programs (:func:`training.languages.ui_split`), translation -> English, in the 13 training languages only;
 any message whose English text or translation is in a test task of any language (or any other held-out
