@@ -154,7 +154,7 @@ train-en: training-data
 train-multilingual: training-data
 	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --init-only
 	$(TEACHER_ENV) $(SE) train training/configs/multilingual.json
-	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --map $(MODELS)/staticemb-multilingual
+	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --map $(MODELS)/staticemb-multilingual-trained $(MODELS)/staticemb-multilingual
 
 # Generalization: each English source held out of training in turn and scored (training/RESULTS-loso.md).
 loso: training-data

@@ -100,26 +100,55 @@ def test_e5_report_holds_the_e5_start_to_its_rule(monkeypatch):
     assert met and "**met**: +10.0, +10.0, +5.0, +10.0" in text
 
 
-def test_map_unseen_carries_untrained_rows_into_the_trained_space():
-    """Rows that never occur in training keep their start; the map fitted on the others moves them the way
-    training moved the rest (here an exact linear change), and leaves the trained rows alone."""
-    from training.xlmr_vocab import map_unseen
+def test_carry_moves_rarely_trained_rows_with_their_nearest_well_trained_neighbours():
+    """Four clusters of rows in the teacher's columns, each moved by its own displacement in training: a row
+    seen rarely or never lands moved by its cluster's displacement (its own small one kept), whatever its noise
+    columns say; well-trained rows are untouched, and carrying twice from the same trained table gives the same
+    table."""
+    from training.xlmr_vocab import carry_untrained
 
     rng = np.random.default_rng(0)
-    start = rng.standard_normal((400, 16)).astype(np.float32)
-    change = rng.standard_normal((16, 16))
-    counts = rng.integers(0, 5, size=400)
-    counts[:50] = 0
-    trained = (start @ change).astype(np.float32)
-    trained[counts == 0] = start[counts == 0]  # what training leaves behind
-    table, r2, replaced = map_unseen(start, trained, counts, ridge=1e-9)
-    assert replaced == int((counts == 0).sum()) and r2 > 0.999999
-    np.testing.assert_allclose(table, start @ change, rtol=1e-3, atol=1e-3)
-    np.testing.assert_array_equal(table[counts > 0], trained[counts > 0])
+    centres = rng.standard_normal((4, 8)) * 5
+    cluster = np.repeat(np.arange(4), 100)
+    teacher = centres[cluster] + rng.standard_normal((400, 8)) * 0.1
+    start = np.concatenate([teacher, rng.standard_normal((400, 8)) * 3], axis=1).astype(np.float32)  # noise columns
+    shift = rng.standard_normal((4, 16)).astype(np.float32) * 4
+    counts = rng.integers(100, 1000, size=400)
+    counts[::5] = 0  # never seen: training leaves them at the start
+    counts[1::5] = 3  # seen a little: a small displacement of their own
+    own = np.zeros_like(start)
+    own[1::5] = 0.01
+    trained = start + shift[cluster]
+    trained[counts < 100] = start[counts < 100] + own[counts < 100]  # training barely moved the rare rows
+    table, carried = carry_untrained(start, trained, counts, threshold=100, neighbours=5, columns=8)
+    assert carried == int((counts < 100).sum())
+    np.testing.assert_array_equal(table[counts >= 100], trained[counts >= 100])
+    np.testing.assert_allclose(table, start + shift[cluster] + own, atol=1e-4)
+    again, _ = carry_untrained(start, trained, counts, threshold=100, neighbours=5, columns=8)
+    np.testing.assert_array_equal(table, again)
+    # over every column, the noise columns mislead: rows find neighbours in other clusters
+    wrong, _ = carry_untrained(start, trained, counts, threshold=100, neighbours=5, columns=None)
+    assert np.abs(wrong - (start + shift[cluster] + own)).max() > 1.0
+
+
+def test_carry_rejects_what_it_cannot_do():
+    from training.xlmr_vocab import carry_untrained
+
+    start = np.zeros((20, 4), np.float32)
+    counts = np.full(20, 500)
     with pytest.raises(ValueError, match="shapes differ"):
-        map_unseen(start, trained[:-1], counts)
-    with pytest.raises(ValueError, match="cannot fit"):
-        map_unseen(start, trained, np.zeros(400, dtype=int))
+        carry_untrained(start, start[:-1], counts)
+    with pytest.raises(ValueError, match="too few"):
+        carry_untrained(start, start, np.zeros(20, dtype=int))
+    with pytest.raises(ValueError, match="at least 1"):
+        carry_untrained(start, start, counts, neighbours=0)
+
+
+def test_map_folder_refuses_to_map_a_folder_onto_itself(tmp_path):
+    from training.xlmr_vocab import map_folder
+
+    with pytest.raises(ValueError, match="another folder"):
+        map_folder(tmp_path / "init", tmp_path / "m", tmp_path / "m" / ".." / "m")
 
 
 def test_xlmr_report_states_speed_and_the_rule(monkeypatch):
@@ -134,11 +163,11 @@ def test_xlmr_report_states_speed_and_the_rule(monkeypatch):
 
     arms = dict(zip(X.ARMS, (scores(0.5), scores(0.3), scores(0.55), scores(0.6)), strict=True))
     rates = {X.ARMS[0]: 300_000.0, X.ARMS[3]: 200_000.0}
-    text, met = X.render(arms, rates, {"replaced": 1234, "r2": 0.25, "rows": 250_002}, command="c", seconds=60,
+    text, met = X.render(arms, rates, {"carried": 1234, "unseen": 1000, "rows": 250_002, "threshold": 100, "neighbours": 8}, command="c", seconds=60,
                          train_seconds=30)
     assert met and "**met**: +10.0, +10.0, +10.0, +10.0" in text
-    assert "60k WordPiece, e5 start, trained 300,000 texts/s; XLM-R, trained, unseen rows mapped 200,000 texts/s" in text
-    assert "1,234 rows that never occur" in text and "R² 0.25" in text
-    _, met = X.render({**arms, X.ARMS[3]: scores(0.5)}, rates, {"replaced": 1, "r2": 0.1, "rows": 9}, command="c",
+    assert "60k WordPiece, e5 start, trained 300,000 texts/s; XLM-R, trained, rare rows carried 200,000 texts/s" in text
+    assert "1,234 rows that occur fewer than 100 times" in text and "their 8 nearest well-trained rows" in text
+    _, met = X.render({**arms, X.ARMS[3]: scores(0.5)}, rates, {"carried": 1, "unseen": 1, "rows": 9, "threshold": 100, "neighbours": 8}, command="c",
                       seconds=1, train_seconds=1)
     assert not met

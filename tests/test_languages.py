@@ -110,26 +110,34 @@ def test_ui_messages_read_installed_catalogs_and_build_a_task(tmp_path, monkeypa
         corpora.ui_messages("../etc")
 
 
-def test_ui_experiment_adopts_only_a_variant_better_on_every_held_out_mean(monkeypatch):
+def test_ui_experiment_reports_each_run_and_decides_over_the_pooled_seeds(monkeypatch):
     monkeypatch.setattr(ui, "hardware", lambda: "a test machine")
     debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
 
-    def scores(ui_held: float, debian_held: float) -> dict:
+    def scores(ui_held: float, debian_held: float, ui_256: float = 0.5) -> dict:
         return {
-            "ui": {x: {"1024": 0.6 if x in TRANSLATION_LANGS else ui_held, "256": 0.5} for x in L.UI_LANGS},
+            "ui": {x: {"1024": 0.6 if x in TRANSLATION_LANGS else ui_held,
+                       "256": 0.5 if x in TRANSLATION_LANGS else ui_256} for x in L.UI_LANGS},
             "debian": {x: {"1024": 0.9 if x in TRANSLATION_LANGS else debian_held, "256": 0.8} for x in debian_langs},
         }
 
     base = scores(0.40, 0.80)
-    # Better on both held-out means at 1024-d but equal at 256-d: not adopted.
-    text, adopted = ui.render(base, scores(0.50, 0.85), {"de": 10}, command="c", seconds=60, train_seconds=30)
-    assert not adopted and "**not adopted**: +10.0, +0.0, +5.0, +0.0" in text
+    text, gains = ui.render(base, scores(0.50, 0.85), {"de": 10}, command="c", seconds=60, train_seconds=30)
+    assert gains == pytest.approx([0.10, 0.0, 0.05, 0.0])
+    assert "Held-out gains of this run: +10.0, +0.0, +5.0, +0.0" in text
     assert "| user-interface messages, test-half programs | held out (11) | 40.0 | 50.0 | 50.0 | 50.0 |" in text
     assert "| tr | no | 40.0 → 50.0 | – |" in text and "| fi | no | 40.0 → 50.0 | 80.0 → 85.0 |" in text
-    better = scores(0.50, 0.85)
-    for kind in better:
-        for x in better[kind]:
-            if x not in TRANSLATION_LANGS:
-                better[kind][x]["256"] += 0.1
-    _, adopted = ui.render(base, better, {"de": 10}, command="c", seconds=60, train_seconds=30)
-    assert adopted
+
+    def run(variant: dict) -> dict:
+        return {"recipe": base, "variant": variant}
+
+    # UI up at both widths; Debian down 1.5 in one run and up 0.5 in the other: a mean of -0.5, adopted.
+    pooled = {"a": run(scores(0.50, 0.785, 0.55)), "b": run(scores(0.45, 0.805, 0.52))}
+    mean, adopted = ui.decide({k: ui.held_out_gains(v) for k, v in pooled.items()})
+    assert adopted and mean == pytest.approx([0.075, 0.035, -0.005, 0.0])
+    text, adopted = ui.render_pool(pooled, command="c")
+    assert adopted and "| **mean gain** | +7.5 | +3.5 | -0.5 | +0.0 | |" in text and "**adopted**." in text
+    assert "| a | 40.0 → 50.0 | 50.0 → 55.0 | 80.0 → 78.5 | 80.0 → 80.0 | " in text
+    # Debian down 1.5 on the mean: not adopted; UI not up at 256-d on the mean: not adopted.
+    assert not ui.decide({"a": [0.1, 0.1, -0.015, 0.0]})[1]
+    assert not ui.decide({"a": [0.1, 0.02, 0.0, 0.0], "b": [0.1, -0.02, 0.0, 0.0]})[1]

@@ -1,7 +1,7 @@
 """The multilingual model's vocabulary: XLM-R's 250k pieces, started from multilingual-e5-small.
 
     python -m training.xlmr_vocab --init-only      # the recipe's start   (`make train-multilingual`, step 1)
-    python -m training.xlmr_vocab --map MODEL_DIR  # its last step, in place (`make train-multilingual`, step 3)
+    python -m training.xlmr_vocab --map TRAINED_DIR OUT_DIR   # its last step (`make train-multilingual`, step 3)
     python -m training.xlmr_vocab [--seed N] [--output training/RESULTS-xlmr-vocab.md]   # the experiment
 
 A WordPiece learned on the 13 training languages breaks a language that never trains (Greek, Turkish,
@@ -13,11 +13,17 @@ piece starts from the teacher's cross-lingual view.
 1. **Start** (``--init-only``): every XLM-R piece embedded by multilingual-e5-small and distilled as
    :func:`training.e5.make_init` does (PCA, SIF on the training bitext, unit RMS, 1,024 columns) into
    ``<data>/models/xlmr-e5-distilled-1024`` (about 20 minutes of e5 on 2 cores, cached in chunks, resumable).
-2. **Trained**: ``training/configs/multilingual.json`` from that start.
-3. **Unseen rows mapped** (``--map``): training moves every row it sees and leaves the others where the start
-   put them, in a space the trained rows have left. A ridge least-squares linear map from start rows to trained
-   rows, fitted on the rows that occur in the training texts, carries every row that never occurs into the
-   trained space. The folder stays a plain table.
+2. **Trained**: ``training/configs/multilingual.json`` from that start, into
+   ``<data>/models/staticemb-multilingual-trained``.
+3. **Rarely trained rows carried** (``--map``, into ``<data>/models/staticemb-multilingual``): training moves
+   every row it sees often and leaves the others where the start put them (or nearly), in a space the
+   well-trained rows have left. Every row seen fewer than :data:`THRESHOLD` times in the training texts is moved
+   by the mean displacement of its :data:`NEIGHBOURS` nearest well-trained rows in the teacher's space
+   (:func:`carry_untrained`), so a piece of a language that never trains lands where training moved the pieces
+   the teacher finds closest to it. The folder stays a plain table. Until 2026-12-03 this step was one ridge
+   least-squares linear map fitted on all trained rows and applied to the never-seen ones (the figures of
+   RESULTS-xlmr-vocab*.md); the carry replaced it on the development split of the user-interface messages
+   (RESULTS-notes.md).
 
 The experiment trains step 2 into ``<data>/models/staticemb-multilingual-xlmr``, maps it into
 ``<data>/models/staticemb-multilingual-xlmr-mapped``, and scores both with the start beside the 60k WordPiece
@@ -35,7 +41,7 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,32 +57,49 @@ from .report import hardware
 INIT = "xlmr-e5-distilled-1024"
 MODEL = "staticemb-multilingual-xlmr"
 MAPPED = MODEL + "-mapped"
-ARMS = ("60k WordPiece, e5 start, trained", "XLM-R, e5 start", "XLM-R, trained", "XLM-R, trained, unseen rows mapped")
-RIDGE = 1e-2
+ARMS = ("60k WordPiece, e5 start, trained", "XLM-R, e5 start", "XLM-R, trained", "XLM-R, trained, rare rows carried")
+#: Rows that occur fewer times than this in the training texts are carried by their neighbours' displacement.
+THRESHOLD = 100
+NEIGHBOURS = 8
+#: multilingual-e5-small's width: the start's leading (principal-component) columns; the rest start as noise.
+TEACHER_DIM = 384
 
 
-def map_unseen(start: np.ndarray, trained: np.ndarray, counts: np.ndarray,
-               ridge: float = RIDGE) -> tuple[np.ndarray, float, int]:
-    """``trained`` with every row whose count is 0 replaced by ``start[row] @ W``, where ``W`` is the ridge
-    least-squares map (``ridge`` times the mean diagonal of ``XᵀX``) from the counted rows of ``start`` to theirs
-    in ``trained``. Returns the table, the fit's R² on the counted rows, and how many rows were replaced."""
+def carry_untrained(start: np.ndarray, trained: np.ndarray, counts: np.ndarray, *, threshold: int = THRESHOLD,
+                    neighbours: int = NEIGHBOURS, columns: int | None = TEACHER_DIM,
+                    chunk: int = 4096) -> tuple[np.ndarray, int]:
+    """``trained`` with every row that occurs fewer than ``threshold`` times in the training texts (``counts``)
+    moved by the mean displacement (trained minus start) of its ``neighbours`` nearest *well-trained* rows (those
+    that occur at least ``threshold`` times), nearest by cosine over the first ``columns`` columns of ``start``
+    (the teacher's principal components; the columns after them start as noise). A row that never occurs has no
+    displacement of its own and lands where training would have moved its neighbours; a rare one keeps its own
+    small displacement and gains theirs. Well-trained rows are returned unchanged, so the result depends only on
+    ``start`` and the trained table, never on an earlier carry. Returns the table and how many rows were
+    carried."""
     if start.shape != trained.shape or counts.shape != (start.shape[0],):
         raise ValueError(f"shapes differ: start {start.shape}, trained {trained.shape}, counts {counts.shape}")
-    seen = counts > 0
-    if seen.sum() <= start.shape[1]:
-        raise ValueError(f"{int(seen.sum())} counted rows cannot fit a map of {start.shape[1]} columns")
-    x, y = start[seen].astype(np.float64), trained[seen].astype(np.float64)
-    gram = x.T @ x
-    w = np.linalg.solve(gram + ridge * np.trace(gram) / len(gram) * np.eye(len(gram)), x.T @ y)
-    r2 = 1.0 - float(((x @ w - y) ** 2).sum() / ((y - y.mean(axis=0)) ** 2).sum())
+    if threshold < 1 or neighbours < 1:
+        raise ValueError(f"threshold ({threshold}) and neighbours ({neighbours}) must be at least 1")
+    well = np.flatnonzero(counts >= threshold)
+    rare = np.flatnonzero(counts < threshold)
+    if len(well) < neighbours:
+        raise ValueError(f"{len(well)} rows occur at least {threshold} times: too few for {neighbours} neighbours")
+    keys = np.ascontiguousarray(start[:, :columns], dtype=np.float32)
+    keys /= np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
+    known = keys[well]
+    moved = (trained[well].astype(np.float32) - start[well].astype(np.float32))
     out = trained.astype(np.float32, copy=True)
-    out[~seen] = (start[~seen].astype(np.float64) @ w).astype(np.float32)
-    return out, r2, int((~seen).sum())
+    for i in range(0, len(rare), chunk):
+        rows = rare[i:i + chunk]
+        sims = keys[rows] @ known.T
+        nearest = np.argpartition(-sims, neighbours - 1, axis=1)[:, :neighbours]
+        out[rows] += moved[nearest].mean(axis=1)
+    return out, len(rare)
 
 
-def training_texts() -> Iterator[str]:
-    """Both sides of every pair of the recipe's training sets."""
-    for path in _config("multilingual.json")["train_datasets"].values():
+def training_texts(datasets: Iterable[str | Path] | None = None) -> Iterator[str]:
+    """Both sides of every pair of ``datasets`` (pair files; default: the recipe's training sets)."""
+    for path in datasets if datasets is not None else _config("multilingual.json")["train_datasets"].values():
         with open(path, encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
@@ -84,25 +107,28 @@ def training_texts() -> Iterator[str]:
                 yield row["positive"]
 
 
-def map_folder(init: Path, trained: Path, out: Path) -> dict[str, Any]:
-    """Save ``trained`` with its unseen rows mapped from ``init`` (:func:`map_unseen`) as ``out`` (which may be
-    ``trained`` itself: the map is fitted on the counted rows only, so mapping twice gives the same table);
-    returns what the map did."""
+def map_folder(init: Path, trained: Path, out: Path, datasets: Iterable[str | Path] | None = None
+               ) -> dict[str, Any]:
+    """Save ``trained`` (trained from ``init`` on ``datasets``, default the recipe's) with its rarely trained rows
+    carried (:func:`carry_untrained`) as ``out``, a folder other than ``trained``: the carry needs the trained
+    table as training left it, so mapping ``trained`` again gives the same ``out``. Returns what the map did."""
     from staticemb import StaticModel
     from staticemb.train.weighting import token_counts
 
     from .weighting import with_table
 
+    if Path(out).resolve() == Path(trained).resolve():
+        raise ValueError(f"map {trained} into another folder: the map needs the trained table as training left it")
     start = StaticModel.from_pretrained(init, normalize=False)
     model = StaticModel.from_pretrained(trained, normalize=False)
     table = model.dequantized()
     if start.vocab_size != model.vocab_size or start.full_dim != model.full_dim:
         raise SystemExit(f"{trained} was not trained from {init}: the tables differ in shape")
-    tokenizer = (trained / "tokenizer.json").read_text(encoding="utf-8")
-    counts = token_counts(tokenizer, training_texts(), vocab_size=len(table))
-    new, r2, replaced = map_unseen(start.dequantized(), table, counts)
+    counts = token_counts(model.tokenizer, training_texts(datasets), vocab_size=len(table))
+    new, carried = carry_untrained(start.dequantized(), table, counts)
     with_table(model, new).save(out, overwrite=True)
-    return {"r2": r2, "replaced": replaced, "rows": len(table)}
+    return {"carried": carried, "unseen": int((counts == 0).sum()), "rows": len(table), "threshold": THRESHOLD,
+            "neighbours": NEIGHBOURS}
 
 
 def mapped_model(models: Path, init: Path, trained: Path, seed: int | None = None) -> tuple[Path, dict[str, Any]]:
@@ -154,8 +180,8 @@ def render(arms: dict[str, e5.Scores], rates: dict[str, float], info: dict[str, 
         f"- machine: {hardware()}",
         f"- 60k WordPiece: `<data>/models/{e5.WORDPIECE_MODEL}` (`python -m training.e5`); XLM-R: "
         f"250,002 pieces embedded by {e5.TEACHER} (`{INIT}`), trained with the same config (`{MODEL}`), then its "
-        f"{info['replaced']:,} rows that never occur in the training texts mapped from the start by a least-squares "
-        f"map fitted on the others (R² {info['r2']:.2f}; `{MAPPED}`)"
+        f"{info['carried']:,} rows that occur fewer than {info['threshold']} times in the training texts carried by "
+        f"the mean displacement of their {info['neighbours']} nearest well-trained rows (`{MAPPED}`)"
         + (f"; the WordPiece and XLM-R arms trained with seed {seed} (`-seed{seed}` folders)" if seed is not None
            else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
@@ -179,8 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--init-only", action="store_true", help="make the recipe's starting table and stop")
-    what.add_argument("--map", type=Path, metavar="MODEL_DIR",
-                      help="map the unseen rows of a model trained from the start, in place, and stop")
+    what.add_argument("--map", type=Path, nargs=2, metavar=("TRAINED_DIR", "OUT_DIR"),
+                      help="carry the rarely trained rows of a model trained from the start into OUT_DIR, and stop")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-xlmr-vocab.md")
     parser.add_argument("--seed", type=int, default=None, help="train the WordPiece and XLM-R arms with this seed")
     args = parser.parse_args(argv)
@@ -196,8 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"saved {init}")
             return 0
         if args.map is not None:
-            info = map_folder(init, args.map, args.map)
-            print(f"mapped {info['replaced']:,} of {info['rows']:,} rows of {args.map} (fit R² {info['r2']:.2f})")
+            info = map_folder(init, *args.map)
+            print(f"carried {info['carried']:,} of {info['rows']:,} rows of {args.map[0]} (seen fewer than "
+                  f"{info['threshold']} times in the training texts; {info['unseen']:,} never) into {args.map[1]}")
             return 0
         wordpiece = models / e5.seeded(e5.WORDPIECE_MODEL, args.seed)
         if not (wordpiece / "modules.json").exists():
