@@ -67,7 +67,7 @@ TEACHER_DIM = 384
 
 def carry_untrained(start: np.ndarray, trained: np.ndarray, counts: np.ndarray, *, threshold: int = THRESHOLD,
                     neighbours: int = NEIGHBOURS, columns: int | None = TEACHER_DIM,
-                    chunk: int = 4096) -> tuple[np.ndarray, int]:
+                    chunk: int = 1024) -> tuple[np.ndarray, int]:
     """``trained`` with every row that occurs fewer than ``threshold`` times in the training texts (``counts``)
     moved by the mean displacement (trained minus start) of its ``neighbours`` nearest *well-trained* rows (those
     that occur at least ``threshold`` times), nearest by cosine over the first ``columns`` columns of ``start``
@@ -92,7 +92,7 @@ def carry_untrained(start: np.ndarray, trained: np.ndarray, counts: np.ndarray, 
     for i in range(0, len(rare), chunk):
         rows = rare[i:i + chunk]
         sims = keys[rows] @ known.T
-        nearest = np.argpartition(-sims, neighbours - 1, axis=1)[:, :neighbours]
+        nearest = np.argpartition(sims, -neighbours, axis=1)[:, -neighbours:]
         out[rows] += moved[nearest].mean(axis=1)
     return out, len(rare)
 
