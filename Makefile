@@ -153,6 +153,7 @@ train-en: training-data
 
 train-multilingual: training-data
 	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --init-only
+	STATICEMB_DATA=$(DATA) $(PY) -m training.ui --pairs-only
 	$(TEACHER_ENV) $(SE) train training/configs/multilingual.json
 	STATICEMB_DATA=$(DATA) $(PY) -m training.xlmr_vocab --map $(MODELS)/staticemb-multilingual-trained $(MODELS)/staticemb-multilingual
 

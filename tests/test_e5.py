@@ -115,11 +115,11 @@ def test_carry_moves_rarely_trained_rows_with_their_nearest_well_trained_neighbo
     shift = rng.standard_normal((4, 16)).astype(np.float32) * 4
     counts = rng.integers(100, 1000, size=400)
     counts[::5] = 0  # never seen: training leaves them at the start
-    counts[1::5] = 3  # seen a little: a small displacement of their own
+    counts[1::5] = 3  # seen a little: a displacement of their own
     own = np.zeros_like(start)
     own[1::5] = 0.01
     trained = start + shift[cluster]
-    trained[counts < 100] = start[counts < 100] + own[counts < 100]  # training barely moved the rare rows
+    trained[counts < 100] = start[counts < 100] + own[counts < 100]  # the rare rows' few steps, not the cluster's
     table, carried = carry_untrained(start, trained, counts, threshold=100, neighbours=5, columns=8)
     assert carried == int((counts < 100).sum())
     np.testing.assert_array_equal(table[counts >= 100], trained[counts >= 100])

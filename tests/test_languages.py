@@ -129,7 +129,7 @@ def test_ui_experiment_reports_each_run_and_decides_over_the_pooled_seeds(monkey
     assert "| tr | no | 40.0 → 50.0 | – |" in text and "| fi | no | 40.0 → 50.0 | 80.0 → 85.0 |" in text
 
     def run(variant: dict) -> dict:
-        return {"recipe": base, "variant": variant}
+        return {"without": base, "with": variant}
 
     # UI up at both widths; Debian down 1.5 in one run and up 0.5 in the other: a mean of -0.5, adopted.
     pooled = {"a": run(scores(0.50, 0.785, 0.55)), "b": run(scores(0.45, 0.805, 0.52))}

@@ -10,12 +10,13 @@ the test split of every language's Debian translations: the 13 training language
 all-MiniLM-L6-v2, the English teacher its table was distilled from (scores cached in
 ``<data>/results/languages/``).
 
-A second table scores a text type the model never trained on, in more languages: user-interface messages of the
+A second table scores another text type, in more languages: user-interface messages of the
 programs installed on this machine (:func:`staticemb.corpora.ui_messages`, their gettext catalogs), each
 translated message to be matched with its English original among :data:`UI_CAP` messages of its language
 (``<data>/training/tasks-ui/ui-<lang>.json``), drawn from the catalogs of the test half of the programs
-(:func:`ui_split`, by program name). The main recipe trains on no gettext catalog; the experiment
-``python -m training.ui`` trains on the other half, in the training languages only.
+(:func:`ui_split`, by program name). The recipe trains on the catalogs of the other half, in its 13 training
+languages only (``python -m training.ui`` measures what that adds), so for the other 11 languages the table is
+held out entirely, language and program.
 """
 
 from __future__ import annotations
@@ -175,10 +176,11 @@ def render(ours: dict[str, dict[str, float]], minilm: dict[str, dict[str, float]
         low = min(every, key=lambda x: u_ours[x]["1024"])
         lines += [
             "",
-            "## User-interface messages (a text type the model never trained on)",
+            "## User-interface messages of programs the model never trained on",
             "",
             "The gettext catalogs of the programs installed on this machine (`staticemb.corpora.ui_messages`), "
-            "test half of the programs (`training.languages.ui_split`): "
+            "test half of the programs (`training.languages.ui_split`; the model trains on the other half's messages "
+            "in its 13 training languages, never on these programs or on the 11 other languages): "
             f"up to {UI_CAP:,} translated messages per language, each matched against the English originals of "
             "its language's task. Short and technical (`%s` placeholders, option names), so the pairs share "
             "some tokens whatever the language.",

@@ -169,7 +169,7 @@ Written by `python -m training.report` from the result files; the commands below
 
 ```bash
 make train-en            # distill all-MiniLM-L6-v2 -> 1024-d table, teacher regression, MatryoshkaLoss(MNRL)
-make train-multilingual  # XLM-R vocabulary embedded by multilingual-e5-small, MatryoshkaLoss(MNRL), rare rows carried
+make train-multilingual  # XLM-R pieces embedded by e5-small; Debian, Wikipedia, UI pairs; MNRL; rare rows carried
 make eval-models         # staticemb eval for both models and every baseline -> $STATICEMB_DATA/results/*.json
 make report              # this file and figures/*.png
 ```

@@ -1,15 +1,16 @@
-"""Experiment: does a second text type in the training languages carry over to languages and programs never seen?
+"""Experiment: what the user-interface pairs add, on languages and programs never seen.
 
-    python -m training.ui [--output training/RESULTS-ui.md]
+    python -m training.ui [--seed N] [--output training/RESULTS-ui.md]   # one run: both arms, scored
+    python -m training.ui --pool config-seed seed13 seed14 [--output training/RESULTS-ui-pooled.md]
+    python -m training.ui --pairs-only                                   # `make train-multilingual`, step 2
 
 The multilingual recipe (``training/configs/multilingual.json``, then its rarely trained rows carried as
-``make train-multilingual`` does) trains on Debian descriptions, Wikipedia and WordNet. (RESULTS-ui.md and
-RESULTS-ui-seed13.md were run on the recipe with XLM-R's vocabulary.) This
-variant adds user-interface messages (:func:`staticemb.corpora.ui_messages`) of the *train* half of
-the programs (:func:`training.languages.ui_split`), translation -> English, in the 13 training languages only;
-any message whose English text or translation is in a test task of any language (or any other held-out
-evaluation text) is dropped. The variant
-(``<data>/models/staticemb-multilingual-ui``) and the recipe's model are then scored on
+``make train-multilingual`` does) trains on Debian descriptions, Wikipedia, WordNet and, since 2026-12-03, the
+user-interface messages (:func:`staticemb.corpora.ui_messages`) of the *train* half of the programs
+(:func:`training.languages.ui_split`), translation -> English, in the 13 training languages only; any message
+whose English text or translation is in a test task of any language (or any other held-out evaluation text) is
+dropped (``--pairs-only`` writes them). The experiment trains the recipe without those pair sets
+(``<data>/models/staticemb-multilingual-noui``) and scores it beside the recipe's model on
 
 - the user-interface messages of the *test* half of the programs, in all 24 languages of
   :data:`training.languages.UI_LANGS`: for the 11 languages that never train this is held out entirely
@@ -17,8 +18,8 @@ evaluation text) is dropped. The variant
 - the Debian bitext test splits, whose held-out languages show whether the new pairs cost anything there.
 
 Each run writes its scores to ``<data>/results/ui/<run>.json``; ``--pool RUN ...`` decides over several seeds.
-Adoption rule (fixed on 2026-12-03 before the runs it decides on, with the carried rows of
-:func:`training.xlmr_vocab.carry_untrained` in both arms): over the pooled runs, the variant's mean gain in the
+The pairs were adopted under this rule (fixed on 2026-12-03 before the runs it decides on, with the carried rows of
+:func:`training.xlmr_vocab.carry_untrained` in both arms): over the pooled runs, the variant's (the pairs') mean gain in the
 held-out languages' mean on user-interface messages must be above 0 at 1024-d and at 256-d, and its mean change
 in the held-out languages' mean on Debian descriptions must be no worse than -1.0 point at either width (a mean
 of five languages of 125 to 2,000 pairs, which one Hungarian pair moves by 0.16; the two earlier seeds' recipe
@@ -47,7 +48,7 @@ from .loso import _config
 from .report import hardware
 from .xlmr_vocab import map_folder
 
-VARIANT = "staticemb-multilingual-ui"
+NO_UI = "staticemb-multilingual-noui"
 
 
 def pairs_path(lang: str) -> Path:
@@ -89,20 +90,17 @@ def write_pairs() -> dict[str, int]:
 
 
 def train_model(models: Path, *, ui: bool, seed: int | None = None) -> tuple[Path, float]:
-    """The recipe's config, plus the user-interface pair sets when ``ui``, trained into
-    ``<models>/staticemb-multilingual-ui-trained`` and carried (the recipe's last step, as
-    ``make train-multilingual`` does) into ``<models>/staticemb-multilingual-ui`` (or, with another ``seed`` than
-    the config's, ``<models>/staticemb-multilingual[-ui]-seed<seed>[-trained]``, for the recipe too). Returns the
-    final folder and the seconds spent (0 when it was there already)."""
+    """The recipe's config (``ui``) or the same without its user-interface pair sets, trained into
+    ``<models>/staticemb-multilingual[-noui][-seed<seed>]-trained`` and carried (the recipe's last step, as
+    ``make train-multilingual`` does) into the same name without ``-trained``; ``seed`` is another seed than
+    the config's. Returns the final folder and the seconds spent (0 when it was there already)."""
     from staticemb.train import train
 
-    out = models / seeded(VARIANT if ui else L.MODEL, seed)
-    if (out / "modules.json").exists() or (not ui and seed is None):
+    out = models / seeded(L.MODEL if ui else NO_UI, seed)
+    if (out / "modules.json").exists() or (ui and seed is None):
         return out, 0.0  # the recipe's own model is `make train-multilingual`'s
     config = _config("multilingual.json")
-    datasets = dict(config["train_datasets"])
-    if ui:
-        datasets.update({f"ui-{lang}": str(pairs_path(lang)) for lang in TRANSLATION_LANGS})
+    datasets = {k: v for k, v in config["train_datasets"].items() if ui or not k.startswith("ui-")}
     started = time.perf_counter()
     trained = out.with_name(out.name + "-trained")
     if not (trained / "modules.json").exists():
@@ -115,7 +113,8 @@ def train_model(models: Path, *, ui: bool, seed: int | None = None) -> tuple[Pat
 def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict[str, dict[str, float]]],
            counts: dict[str, int], *, command: str, seconds: float, train_seconds: float,
            seed: int | None = None) -> tuple[str, bool]:
-    """The report and whether the variant is adopted. ``base``/``variant``: ``{"ui": scores, "debian": scores}``
+    """The report of one run and the held-out gains of the pairs. ``base`` (without the user-interface pairs) /
+    ``variant`` (with them: the recipe): ``{"ui": scores, "debian": scores}``
     with scores ``{lang: {dim: accuracy}}``."""
     groups = {"ui": L._groups(L.UI_LANGS), "debian": L._groups([*TRANSLATION_LANGS, *HELD_OUT_LANGS])}
     lines = [
@@ -124,13 +123,13 @@ def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min, of which training {train_seconds / 60:.0f} min)",
         f"- machine: {hardware()}",
-        "- recipe: `<data>/models/staticemb-multilingual` (`make train-multilingual`); variant: the same config "
-        f"plus {sum(counts.values()):,} user-interface pairs of the train half of the programs in the 13 training "
-        f"languages (`<data>/models/{VARIANT}`)"
+        "- with the pairs: the recipe, `<data>/models/staticemb-multilingual` (`make train-multilingual`); without: "
+        f"the same config less its {sum(counts.values()):,} user-interface pairs of the train half of the programs "
+        f"in the 13 training languages (`<data>/models/{NO_UI}`)"
         + (f"; both arms trained again with seed {seed} (`-seed{seed}` folders)" if seed is not None else ""),
         "- accuracy (%): bitext mining, a translated text must rank its English original first in its task",
         "",
-        "| text type | languages | recipe 1024-d | variant 1024-d | recipe 256-d | variant 256-d |",
+        "| text type | languages | without 1024-d | with 1024-d | without 256-d | with 256-d |",
         "|---|---|---:|---:|---:|---:|",
     ]
     gains: list[float] = []
@@ -146,7 +145,7 @@ def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict
                          f"{100 * cells[1][0]:.1f} | {100 * cells[1][1]:.1f} |")
     lines += [
         "",
-        "Per language, 1024-d (recipe → variant):",
+        "Per language, 1024-d (without → with the user-interface pairs):",
         "",
         "| language | trained on | user-interface | Debian |",
         "|---|---|---:|---:|",
@@ -167,12 +166,12 @@ def render(base: dict[str, dict[str, dict[str, float]]], variant: dict[str, dict
 
 
 def held_out_gains(scores: dict[str, Any]) -> list[float]:
-    """The variant's gains on the held-out means (UI 1024, UI 256, Debian 1024, Debian 256) of one run's scores
-    (``{"recipe": {"ui": ..., "debian": ...}, "variant": ...}``)."""
+    """The pairs' gains on the held-out means (UI 1024, UI 256, Debian 1024, Debian 256) of one run's scores
+    (``{"without": {"ui": ..., "debian": ...}, "with": ...}``)."""
     out = []
     for kind, langs in (("ui", L._groups(L.UI_LANGS)["held out"]), ("debian", list(HELD_OUT_LANGS))):
         for dim in ("1024", "256"):
-            out.append(L.mean(scores["variant"][kind], langs, dim) - L.mean(scores["recipe"][kind], langs, dim))
+            out.append(L.mean(scores["with"][kind], langs, dim) - L.mean(scores["without"][kind], langs, dim))
     return out
 
 
@@ -183,7 +182,7 @@ def decide(runs: dict[str, list[float]]) -> tuple[list[float], bool]:
 
 
 def render_pool(runs: dict[str, dict[str, Any]], *, command: str) -> tuple[str, bool]:
-    """The pooled report of several runs' scores and whether the variant is adopted."""
+    """The pooled report of several runs' scores and whether the pairs are adopted."""
     gains = {name: held_out_gains(s) for name, s in runs.items()}
     mean, adopted = decide(gains)
     held = L._groups(L.UI_LANGS)["held out"]
@@ -193,19 +192,19 @@ def render_pool(runs: dict[str, dict[str, Any]], *, command: str) -> tuple[str, 
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}`; the runs' own reports are RESULTS-ui*.md",
         "- accuracy (%) of the held-out languages (11 on user-interface messages of the test-half programs, 5 on "
-        "Debian descriptions); recipe → variant",
+        "Debian descriptions); without → with the user-interface pairs",
         "",
-        "| run | UI 1024-d | UI 256-d | Debian 1024-d | Debian 256-d | lowest UI language, variant 1024-d |",
+        "| run | UI 1024-d | UI 256-d | Debian 1024-d | Debian 256-d | lowest UI language, with, 1024-d |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for name, s in runs.items():
         cells = []
         for kind, langs in (("ui", held), ("debian", list(HELD_OUT_LANGS))):
             for dim in ("1024", "256"):
-                cells.append(f"{100 * L.mean(s['recipe'][kind], langs, dim):.1f} → "
-                             f"{100 * L.mean(s['variant'][kind], langs, dim):.1f}")
-        low = min(held, key=lambda x: s["variant"]["ui"][x]["1024"])
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {low} {100 * s['variant']['ui'][low]['1024']:.1f} |")
+                cells.append(f"{100 * L.mean(s['without'][kind], langs, dim):.1f} → "
+                             f"{100 * L.mean(s['with'][kind], langs, dim):.1f}")
+        low = min(held, key=lambda x: s["with"]["ui"][x]["1024"])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {low} {100 * s['with']['ui'][low]['1024']:.1f} |")
     lines += [
         "| **mean gain** | " + " | ".join(f"{100 * g:+.1f}" for g in mean) + " | |",
         "",
@@ -228,10 +227,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-ui.md")
     parser.add_argument("--seed", type=int, default=None,
-                        help="train both arms again with this seed (the recipe's model and the variant)")
+                        help="train both arms again with this seed (the recipe's model and the one without the pairs)")
+    parser.add_argument("--pairs-only", action="store_true",
+                        help="write the user-interface pair sets the recipe trains on, and stop")
     parser.add_argument("--pool", nargs="+", metavar="RUN",
                         help="decide over runs already made (config-seed, seed13, ...) and write that report")
     args = parser.parse_args(argv)
+    if args.pairs_only:
+        try:
+            D.build()
+            counts = write_pairs()
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        print(f"{sum(counts.values()):,} user-interface pairs in {len(counts)} languages under "
+              f"{pairs_path(TRANSLATION_LANGS[0]).parent}")
+        return 0
     if args.pool:
         missing = [name for name in args.pool if not scores_path(name).is_file()]
         if missing:
@@ -251,23 +262,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         D.build()
         counts = write_pairs()
-        recipe, recipe_seconds = train_model(models, ui=False, seed=args.seed)
-        variant, variant_seconds = train_model(models, ui=True, seed=args.seed)
+        base, base_seconds = train_model(models, ui=False, seed=args.seed)
+        recipe, recipe_seconds = train_model(models, ui=True, seed=args.seed)
         debian_langs = [*TRANSLATION_LANGS, *HELD_OUT_LANGS]
         scores = [
             {"ui": L.score(str(path), path.name, L.DIMS, L.UI_LANGS, kind="ui"),
              "debian": L.score(str(path), path.name, L.DIMS, debian_langs)}
-            for path in (recipe, variant)
+            for path in (base, recipe)
         ]
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     path = scores_path(run_name(args.seed))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"recipe": scores[0], "variant": scores[1]}))
+    path.write_text(json.dumps({"without": scores[0], "with": scores[1]}))
     command = "python -m training.ui" + (f" --seed {args.seed} --output <file>" if args.seed is not None else "")
     report, _ = render(scores[0], scores[1], counts, command=command, seconds=time.perf_counter() - started,
-                       train_seconds=recipe_seconds + variant_seconds, seed=args.seed)
+                       train_seconds=base_seconds + recipe_seconds, seed=args.seed)
     args.output.write_text(report, encoding="utf-8")
     print(report)
     return 0

@@ -15,12 +15,13 @@ piece starts from the teacher's cross-lingual view.
    ``<data>/models/xlmr-e5-distilled-1024`` (about 20 minutes of e5 on 2 cores, cached in chunks, resumable).
 2. **Trained**: ``training/configs/multilingual.json`` from that start, into
    ``<data>/models/staticemb-multilingual-trained``.
-3. **Rarely trained rows carried** (``--map``, into ``<data>/models/staticemb-multilingual``): training moves
-   every row it sees often and leaves the others where the start put them (or nearly), in a space the
-   well-trained rows have left. Every row seen fewer than :data:`THRESHOLD` times in the training texts is moved
-   by the mean displacement of its :data:`NEIGHBOURS` nearest well-trained rows in the teacher's space
-   (:func:`carry_untrained`), so a piece of a language that never trains lands where training moved the pieces
-   the teacher finds closest to it. The folder stays a plain table. Until 2026-12-03 this step was one ridge
+3. **Rarely trained rows carried** (``--map``, into ``<data>/models/staticemb-multilingual``): training leaves
+   the rows it never sees where the start put them, and moves the ones it sees a few times on a few noisy steps
+   (Adam moves a row by about the learning rate per step whatever the gradient's size), while the space of the
+   well-trained rows moves away from the start. Every row seen fewer than :data:`THRESHOLD` times in the training
+   texts is moved by the mean displacement of its :data:`NEIGHBOURS` nearest well-trained rows in the teacher's
+   space (:func:`carry_untrained`), so a piece of a language that never trains lands where training moved the
+   pieces the teacher finds closest to it. The folder stays a plain table. Until 2026-12-03 this step was one ridge
    least-squares linear map fitted on all trained rows and applied to the never-seen ones (the figures of
    RESULTS-xlmr-vocab*.md); the carry replaced it on the development split of the user-interface messages
    (RESULTS-notes.md).
@@ -72,8 +73,8 @@ def carry_untrained(start: np.ndarray, trained: np.ndarray, counts: np.ndarray, 
     moved by the mean displacement (trained minus start) of its ``neighbours`` nearest *well-trained* rows (those
     that occur at least ``threshold`` times), nearest by cosine over the first ``columns`` columns of ``start``
     (the teacher's principal components; the columns after them start as noise). A row that never occurs has no
-    displacement of its own and lands where training would have moved its neighbours; a rare one keeps its own
-    small displacement and gains theirs. Well-trained rows are returned unchanged, so the result depends only on
+    displacement of its own and lands where training moved its neighbours; a rare one keeps its own
+    displacement and gains theirs. Well-trained rows are returned unchanged, so the result depends only on
     ``start`` and the trained table, never on an earlier carry. Returns the table and how many rows were
     carried."""
     if start.shape != trained.shape or counts.shape != (start.shape[0],):
