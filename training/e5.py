@@ -138,7 +138,10 @@ def train_arm(models: Path, init: Path, name: str, seed: int | None = None) -> t
     out = models / seeded(name, seed)
     if (out / "modules.json").exists():
         return out, 0.0
+    from .ui import write_pairs
+
     started = time.perf_counter()
+    write_pairs()  # the recipe's user-interface pair sets (kept when present)
     train({**_config("multilingual.json"), "init": str(init), "output_dir": str(out),
            **({"seed": seed} if seed is not None else {})})
     return out, time.perf_counter() - started
