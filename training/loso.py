@@ -121,10 +121,11 @@ def distilled(models: Path, teacher: str, name: str = "en-distilled-1024", token
 
 
 def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str, refresh: bool,
-               init: Path | None = None, variant: str = "") -> Path:
+               init: Path | None = None, variant: str = "", regress_teacher: str | None = None) -> Path:
     """The two stages without ``source`` (``None``: every source) under ``<models>/loso/<source>``: from the
     MiniLM distillation, or from ``init`` (a table made from the fold's own training texts only) into
-    ``model<variant>``, ``regressed<variant>`` and ``fold<variant>.json``."""
+    ``model<variant>``, ``regressed<variant>`` and ``fold<variant>.json``. The regression stage fits
+    ``regress_teacher``'s similarities when given, else ``teacher``'s."""
     from staticemb.train import train
 
     fold = fold_dir(models, source)
@@ -140,13 +141,14 @@ def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str
     pairs = {n: str(D.pairs_path(n)) for n in pair_sets}
     started = time.perf_counter()
     train({**regress, "output_dir": str(fold / f"regressed{variant}"),
-           "init": str(init or distilled(models, teacher)), "teacher": teacher,
+           "init": str(init or distilled(models, teacher)), "teacher": regress_teacher or teacher,
            "train_datasets": {"unlabeled": str(unlabeled)}, "max_rows": None, "eval_tasks": dev[:1]})
     train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / f"regressed{variant}"),
            "train_datasets": pairs, "eval_tasks": dev})
     (fold / f"fold{variant}.json").write_text(json.dumps({
         "held_out": source, "regression_texts": len(texts), "pair_sets": sorted(pairs),
-        "init": str(init) if init else "en-distilled-1024", "seconds": round(time.perf_counter() - started, 1)},
+        "init": str(init) if init else "en-distilled-1024", "regression_teacher": regress_teacher or teacher,
+        "seconds": round(time.perf_counter() - started, 1)},
         indent=1))
     # A finished fold is reused from its final folders alone; its checkpoints (GBs per fold) only served resuming.
     for stage in (fold / f"regressed{variant}", final):
