@@ -8,8 +8,9 @@ row's norm) when it is trained, from the training texts: on a source it never sa
 words (a package manager's "package", a library's "returns") weigh as much as they did in training. Here the
 SIF weight ``a / (a + p_t)`` of token ``t`` is counted on the searched corpus itself (the held-out test split's
 documents, never its queries or judgements: exactly what BM25's IDF sees) and applied to queries and documents
-alike, so the model stays one table and one mean (:func:`training.weighting.weighted`). It is set beside the
-unweighted table and beside SIF counted on the training texts (``training.weighting``: the trainer's ``"sif"``).
+alike (:meth:`staticemb.StaticModel.with_corpus_weights`), so the model stays one table and one mean. It is set
+beside the unweighted table and beside SIF counted on the training texts (``training.weighting``: the trainer's
+``"sif"``).
 
 Models: the untrained MiniLM distillation ``en-distilled-1024`` on all six sources (its counts of training
 texts leave the held-out source out), and the leave-one-source-out fold of each ``--sources`` source
@@ -46,23 +47,21 @@ COLUMNS = ("none", "train", "corpus")
 LABELS = {"none": "unweighted", "train": "SIF, training texts", "corpus": "SIF, searched corpus"}
 
 
-def corpus_counts(model: Any, task: str) -> Any:
-    """Token counts of ``task``'s test-split documents (no queries) under ``model``'s tokenizer."""
+def score_row(model: Any, name: str, source: str, train_counts: Any, a_grid: Sequence[float]) -> dict[str, Any]:
+    """NDCG@10 of ``model`` on ``source``'s test split: unweighted, with SIF weights from ``train_counts``
+    (folded into the table) and with :meth:`~staticemb.StaticModel.with_corpus_weights` on the split's documents
+    (never its queries), at each ``a``; keys ``"<column> <a> <dim>"`` (``"none <dim>"`` unweighted)."""
     from staticemb.tasks import load_task
 
-    return W.count_tokens(model, load_task(D.task_path(task, "test"))["corpus"])
-
-
-def score_row(model: Any, name: str, source: str, train_counts: Any, a_grid: Sequence[float]) -> dict[str, Any]:
-    """NDCG@10 of ``model`` on ``source``'s test split: unweighted, and with SIF weights from ``train_counts``
-    and from the searched corpus at each ``a``; keys ``"<column> <a> <dim>"`` (``"none <dim>"`` unweighted)."""
     task = loso.SOURCES[source][1]
-    counts = {"train": train_counts, "corpus": corpus_counts(model, task)}
+    corpus = load_task(D.task_path(task, "test"))["corpus"]
     row: dict[str, Any] = {"model": name, "source": source}
     row.update({f"none {d}": v for d, v in W.score_model(model, name, task).items()})
     for a in a_grid:
-        for column, c in counts.items():
-            scores = W.score_model(W.weighted(model, sif_weights(c, a)), f"{name} {column} {a:g}", task)
+        variants = {"train": W.weighted(model, sif_weights(train_counts, a)),
+                    "corpus": model.with_corpus_weights(corpus, a=a)}
+        for column, variant in variants.items():
+            scores = W.score_model(variant, f"{name} {column} {a:g}", task)
             row.update({f"{column} {a:g} {d}": v for d, v in scores.items()})
     return row
 

@@ -34,13 +34,14 @@ def token_counts(tokenizer: Any, texts: Iterable[str], *, vocab_size: int, progr
     """How often each token id occurs in ``texts`` (no special tokens), as int64 counts of length
     ``vocab_size`` (at least the tokenizer's vocabulary, added tokens included).
 
-    ``tokenizer`` is anything :class:`~staticemb.StaticModel` accepts (a ``tokenizers.Tokenizer``, a
-    ``tokenizer.json`` string); texts are tokenized by staticemb itself (the same ids as the ``tokenizers``
-    crate), ``_CHUNK`` at a time; ``progress`` (a tqdm bar) is advanced by the texts counted."""
+    ``tokenizer`` is a :class:`~staticemb.StaticModel` (its own tokenizer is used) or anything it accepts (a
+    ``tokenizers.Tokenizer``, a ``tokenizer.json`` string); texts are tokenized by staticemb itself (the same ids
+    as the ``tokenizers`` crate), ``_CHUNK`` at a time; ``progress`` (a tqdm bar) is advanced by the texts
+    counted."""
     from ..model import StaticModel
 
     size = int(vocab_size)
-    counter = StaticModel(tokenizer, np.zeros((size, 1), np.float32))
+    counter = tokenizer if isinstance(tokenizer, StaticModel) else StaticModel(tokenizer, np.zeros((size, 1), np.float32))
     counts = np.zeros(size, dtype=np.int64)
     chunk: list[str] = []
 
