@@ -134,3 +134,16 @@ def test_corpus_weights_refuse_bad_input(tiny_tokenizer_path, corpus, a, error, 
     model = _random_model(tiny_tokenizer_path)
     with pytest.raises(error, match=match):
         model.with_corpus_weights(corpus, a=a)
+
+
+def test_corpus_weights_show_progress_on_request(tiny_tokenizer_path, capsys):
+    import numpy as np
+
+    model, docs = _random_model(tiny_tokenizer_path), _docs()
+    quiet = model.with_corpus_weights(docs).__getstate__()["weights"]
+    assert "count tokens" not in capsys.readouterr().err
+    shown = model.with_corpus_weights(docs, show_progress_bar=True).__getstate__()["weights"]
+    assert "count tokens" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet, shown)
+    with pytest.raises((TypeError, InvalidInputError), match="show_progress_bar"):
+        model.with_corpus_weights(docs, show_progress_bar="yes")

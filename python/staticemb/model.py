@@ -431,7 +431,9 @@ class StaticModel:
         state.update(embeddings=values, scales=scales, info={**self._info, "quantized": dtype})
         return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
 
-    def with_corpus_weights(self, corpus: Sequence[str], *, a: float = 1e-3) -> StaticModel:
+    def with_corpus_weights(
+        self, corpus: Sequence[str], *, a: float = 1e-3, show_progress_bar: bool | None = None
+    ) -> StaticModel:
         """A copy of this model that weighs each token by its rarity in ``corpus``, the documents you will search,
         as BM25 weighs a term by its rarity in its collection.
 
@@ -445,15 +447,24 @@ class StaticModel:
         Args:
             corpus: the documents (a list of str), tokenized with this model's tokenizer.
             a: the SIF smoothing coefficient (positive; smaller weighs frequent tokens down harder).
+            show_progress_bar: show a tqdm bar while the corpus is counted.
         """
         from .train.weighting import check_coefficient, sif_weights, token_counts
 
         coefficient = check_coefficient(a)
+        progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
         items = _inputs.texts(corpus)
         if not items:
             raise InvalidInputError("corpus is empty: corpus weights need the documents to count tokens in")
         vocab = self.vocab_size
-        weights = sif_weights(token_counts(self, items, vocab_size=vocab), coefficient)
+        if progress:
+            from tqdm.auto import tqdm
+
+            with tqdm(total=len(items), unit="text", desc="count tokens") as bar:
+                counts = token_counts(self, items, vocab_size=vocab, progress=bar)
+        else:
+            counts = token_counts(self, items, vocab_size=vocab)
+        weights = sif_weights(counts, coefficient)
         if self._weights is not None:
             weights = np.concatenate([self._weights[:vocab] * weights, self._weights[vocab:]]).astype(np.float32)
         state = self.__getstate__()  # every constructor option, so a copy never forgets one
