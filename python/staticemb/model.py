@@ -441,8 +441,8 @@ class StaticModel:
         corpus never uses: 1), on top of any weights the model already has; each text's mean is then weighted, so
         the corpus's own frequent words ("package" in package descriptions, "returns" in docstrings) count less.
         Encode the documents **and the queries** with the copy. The table is shared, not copied (the weights are
-        one float32 per token id); :meth:`save` folds them into the table. On English sources a model never
-        trained on, ``a = 1e-3`` added 1–2 points of NDCG@10 to trained models (``training/RESULTS-corpus-weights.md``).
+        one float32 per token id); :meth:`save` folds them into the table. What it adds on sources a model never
+        trained on: ``training/RESULTS-corpus-weights.md``.
 
         Args:
             corpus: the documents (a list of str), tokenized with this model's tokenizer.
