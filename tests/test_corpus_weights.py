@@ -34,7 +34,7 @@ def test_report_and_rule(monkeypatch):
     assert C.decide([_row("debian", 0.70, 0.76), _row("pydoc", 0.46, 0.445)])[0] is False
     assert C.decide([_row("debian", 0.70, 0.705), _row("pydoc", 0.46, 0.465)])[0] is False
     assert C.decide([_row("debian", 0.70, 0.73, 0.70), _row("pydoc", 0.46, 0.49, 0.46)])[0] is False
-    assert C.decide([]) == (False, "no trained fold was scored")
+    assert C.decide([]) == (False, "no held-out source was scored")
     assert "**not adopted**" in C.render([], [_row("debian", 0.70, 0.70)], C.A_GRID, command="c", seconds=1)
 
 

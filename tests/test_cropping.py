@@ -82,7 +82,7 @@ def test_report_and_rule(monkeypatch):
     assert "| bbc | 80.0 | 83.0 | +3.0 | 79.0 | 82.0 | +3.0 | 80.0 | 85.0 | +3.0 |" in text
     assert "| **mean** | 75.0 | 77.2 | +2.2 |" in text
     assert "Crop pairs per pair set: en-bbc 1,556." in text
-    assert "**adopted**: mean +2.2 at 1024-d and +2.2 at 256-d; smallest change +1.5 (debian)" in text
+    assert "**adopted**: mean +2.2 at 1024-d and +2.2 at 256-d; smallest change at 1024-d +1.5 (debian)" in text
     # One source down by more than a point, or a mean gain within a point, keeps the recipe as it is.
     assert C.decide([_row("bbc", 0.80, 0.86), _row("debian", 0.70, 0.685)])[0] is False
     assert C.decide([_row("bbc", 0.80, 0.805), _row("debian", 0.70, 0.705)])[0] is False

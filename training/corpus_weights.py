@@ -67,15 +67,10 @@ def score_row(model: Any, name: str, source: str, train_counts: Any, a_grid: Seq
 
 
 def decide(rows: list[dict[str, Any]], a: float = RULE_A) -> tuple[bool, str]:
-    """The rule of the module's description over the trained folds' ``rows``: (adopted, why)."""
-    if not rows:
-        return False, "no trained fold was scored"
-    gain = {d: sum(r[f"corpus {a:g} {d}"] - r[f"none {d}"] for r in rows) / len(rows) for d in ("1024", "256")}
-    worst = min(rows, key=lambda r: r[f"corpus {a:g} 1024"] - r["none 1024"])
-    drop = worst[f"corpus {a:g} 1024"] - worst["none 1024"]
-    adopted = all(g > 0.01 for g in gain.values()) and drop >= -0.01
-    return adopted, (f"at a={a:g}, mean {100 * gain['1024']:+.1f} at 1024-d and {100 * gain['256']:+.1f} at "
-                     f"256-d; smallest change at 1024-d {100 * drop:+.1f} ({worst['source']})")
+    """The rule of the module's description (:func:`training.loso.rule`) over the trained folds' ``rows``:
+    (adopted, why)."""
+    adopted, why = loso.rule(rows, lambda d: f"none {d}", lambda d: f"corpus {a:g} {d}")
+    return adopted, (f"at a={a:g}, {why}" if rows else why)
 
 
 def _table(rows: list[dict[str, Any]], a_grid: Sequence[float]) -> list[str]:

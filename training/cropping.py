@@ -91,15 +91,8 @@ KEYS = ("pairs 1024", "crop 1024", "pairs 256", "crop 256", "stem", "minilm")
 
 
 def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
-    """The rule of the module's description: (adopted, why)."""
-    mean = _mean(rows)
-    gains = {dim: mean[f"crop {dim}"] - mean[f"pairs {dim}"] for dim in ("1024", "256")}
-    worst = min(rows, key=lambda r: r["crop 1024"] - r["pairs 1024"])
-    drop = worst["crop 1024"] - worst["pairs 1024"]
-    adopted = all(g > 0.01 for g in gains.values()) and drop >= -0.01
-    why = (f"mean {100 * gains['1024']:+.1f} at 1024-d and {100 * gains['256']:+.1f} at 256-d; "
-           f"smallest change {100 * drop:+.1f} ({worst['source']})")
-    return adopted, why
+    """The rule of the module's description (:func:`training.loso.rule`): (adopted, why)."""
+    return loso.rule(rows, lambda d: f"pairs {d}", lambda d: f"crop {d}")
 
 
 def render(rows: list[dict[str, Any]], command: str, seconds: float, training: float | None = None,

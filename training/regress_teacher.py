@@ -88,15 +88,8 @@ def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
-    """The rule of the module's description: (adopted, why)."""
-    mean = _mean(rows)
-    gains = {dim: mean[f"mpnet model {dim}"] - mean[f"minilm model {dim}"] for dim in ("1024", "256")}
-    worst = min(rows, key=lambda r: r["mpnet model 1024"] - r["minilm model 1024"])
-    drop = worst["mpnet model 1024"] - worst["minilm model 1024"]
-    adopted = all(g > 0.01 for g in gains.values()) and drop >= -0.01
-    why = (f"mean {100 * gains['1024']:+.1f} at 1024-d and {100 * gains['256']:+.1f} at 256-d; "
-           f"smallest change at 1024-d {100 * drop:+.1f} ({worst['source']})")
-    return adopted, why
+    """The rule of the module's description (:func:`training.loso.rule`, on the final models): (adopted, why)."""
+    return loso.rule(rows, lambda d: f"minilm model {d}", lambda d: f"mpnet model {d}")
 
 
 def _row(r: dict[str, Any]) -> str:
