@@ -6,6 +6,7 @@ the work runs in the native :class:`staticemb._core.Model`, built once per model
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -457,14 +458,13 @@ class StaticModel:
         if not items:
             raise InvalidInputError("corpus is empty: corpus weights need the documents to count tokens in")
         vocab = self.vocab_size
+        bar: Any = contextlib.nullcontext()
         if progress:
             from tqdm.auto import tqdm
 
-            with tqdm(total=len(items), unit="text", desc="count tokens") as bar:
-                counts = token_counts(self, items, vocab_size=vocab, progress=bar)
-        else:
-            counts = token_counts(self, items, vocab_size=vocab)
-        weights = sif_weights(counts, coefficient)
+            bar = tqdm(total=len(items), unit="text", desc="count tokens")
+        with bar as shown:
+            weights = sif_weights(token_counts(self, items, vocab_size=vocab, progress=shown), coefficient)
         if self._weights is not None:
             weights = np.concatenate([self._weights[:vocab] * weights, self._weights[vocab:]]).astype(np.float32)
         state = self.__getstate__()  # every constructor option, so a copy never forgets one
