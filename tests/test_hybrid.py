@@ -1,0 +1,73 @@
+"""training/hybrid.py: reciprocal rank fusion of BM25 and the static model, its report and its rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from staticemb.evaluation import multi_retrieval_metrics
+
+from training import hybrid as H
+
+
+def test_competition_ranks_share_ties_and_ignore_corpus_order():
+    scores = np.array([[0.1, 0.9, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    assert H.competition_ranks(scores).tolist() == [[4, 1, 2, 2, 5], [1, 1, 1, 1, 1]]
+    # Permuting the documents permutes the ranks and nothing else.
+    order = np.random.default_rng(0).permutation(5)
+    assert (H.competition_ranks(scores[:, order]) == H.competition_ranks(scores)[:, order]).all()
+    with pytest.raises(ValueError, match="2-D"):
+        H.competition_ranks(np.zeros(3))
+
+
+def test_fusion_sums_reciprocal_ranks():
+    a = np.array([[3.0, 2.0, 1.0]])
+    b = np.array([[0.1, 0.3, 0.2]])
+    fused = H.reciprocal_rank_fusion(a, b, k=60)
+    np.testing.assert_allclose(fused, [[1 / 61 + 1 / 63, 1 / 62 + 1 / 61, 1 / 63 + 1 / 62]])
+    # One ranking fused with itself keeps its order; with k = 0 the top document of both wins outright.
+    assert np.argsort(-H.reciprocal_rank_fusion(a, a)[0]).tolist() == [0, 1, 2]
+    assert H.reciprocal_rank_fusion(a, k=0)[0, 0] == 1.0
+    with pytest.raises(ValueError, match="different shapes"):
+        H.reciprocal_rank_fusion(a, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="at least one"):
+        H.reciprocal_rank_fusion()
+    with pytest.raises(ValueError, match="k must be"):
+        H.reciprocal_rank_fusion(a, k=-1)
+
+
+def test_fusion_recovers_what_either_ranking_misses():
+    # Each ranking puts the relevant document first for half of the queries and third for the other half, and
+    # the two disagree on every other document (one ranks them in the reverse order of the other): fused, the
+    # relevant document is first for every query.
+    n = 40
+    lexical, dense = np.zeros((n, n)), np.zeros((n, n))
+    for q in range(n):
+        others = [j for j in range(n) if j != q]
+        for scores, order, place in ((lexical, others, 0 if q % 2 else 2), (dense, others[::-1], 2 if q % 2 else 0)):
+            ranking = order[:place] + [q] + order[place:]
+            scores[q, ranking] = np.arange(n, 0, -1)
+    relevant = [[q] for q in range(n)]
+    assert multi_retrieval_metrics(lexical, relevant)["Recall@1"] == 0.5
+    assert multi_retrieval_metrics(dense, relevant)["Recall@1"] == 0.5
+    assert multi_retrieval_metrics(H.reciprocal_rank_fusion(lexical, dense), relevant)["Recall@1"] == 1.0
+
+
+def _row(source, bm25, fused, fused_256=None):
+    fused_256 = fused if fused_256 is None else fused_256
+    return {"source": source, "bm25": bm25, "minilm": 0.8, "static 1024": bm25 - 0.08, "static 256": bm25 - 0.09,
+            "fused 1024": fused, "fused 256": fused_256}
+
+
+def test_report_and_rule(monkeypatch):
+    monkeypatch.setattr(H, "hardware", lambda: "a test machine")
+    rows = [_row("debian", 0.80, 0.83), _row("pydoc", 0.50, 0.51)]
+    text = H.render(rows, command="c", seconds=60)
+    assert "| debian | 1024 | 72.0 | 80.0 | 83.0 | +3.0 | 80.0 |" in text
+    assert "| **mean of 2** | 256 | 56.0 | 65.0 | 67.0 | +2.0 | 80.0 |" in text
+    assert "**adopted**: smallest margin over BM25 (stemmed) at 256-d +1.0 (pydoc)" in text
+    # Below BM25 on one source, or at one width: not adopted.
+    assert H.decide([_row("debian", 0.80, 0.83), _row("pydoc", 0.50, 0.49)]) == (
+        False, "smallest margin over BM25 (stemmed) at 256-d -1.0 (pydoc); "
+               "smallest margin over BM25 (stemmed) at 1024-d -1.0 (pydoc)")
+    assert H.decide([_row("debian", 0.80, 0.83, 0.80)])[0] is False
+    assert H.decide([]) == (False, "no held-out source was scored")
