@@ -18,7 +18,8 @@ from typing import Any
 from staticemb.corpora import data_dir
 from staticemb.tasks import main_score, markdown_table, percent
 
-RETRIEVAL = ("retrieval-debian", "retrieval-wikipedia", "retrieval-bbc")
+RETRIEVAL = ("retrieval-debian", "retrieval-wikipedia", "retrieval-bbc", "retrieval-pydoc", "retrieval-rustdoc",
+             "retrieval-manpage")
 CLASSIFICATION = ("classification-bbc", "classification-wikipedia")
 WORDSIM = ("wordsim-simlex999", "wordsim-wordsim353")
 ENGLISH_MODEL = "staticemb-en"
@@ -162,8 +163,10 @@ HEADER = """# Training and evaluation results
 
 Two static models trained here with `staticemb train` (Sentence Transformers' trainer), scored with
 `staticemb eval` on held-out test splits that training never sees (`training/datasets.py`: Debian by
-`Description-md5`, Wikipedia by title, BBC by file), side by side with the baselines on the same splits.
-Written by `python -m training.report` from the result files; the commands below reproduce every number.
+`Description-md5`, Wikipedia by title, BBC by file, docstrings and doc comments by library, manual pages by
+family), side by side with the baselines on the same splits. Those splits come from the sources the models
+trained on; "Generalization" below scores sources held out of training entirely. Written by
+`python -m training.report` from the result files; the commands below reproduce every number.
 
 ## Commands
 
@@ -171,6 +174,7 @@ Written by `python -m training.report` from the result files; the commands below
 make train-en            # distill all-MiniLM-L6-v2 -> 1024-d table, teacher regression, MatryoshkaLoss(MNRL)
 make train-multilingual  # XLM-R pieces embedded by e5-small; Debian, Wikipedia, UI pairs; MNRL; rare rows carried
 make eval-models         # staticemb eval for both models and every baseline -> $STATICEMB_DATA/results/*.json
+make loso                # the English recipe without each source in turn, scored on it (RESULTS-loso.md)
 make report              # this file and figures/*.png
 ```
 
@@ -216,6 +220,19 @@ def training_runs(models: Path) -> str:
     return "\n".join(lines)
 
 
+def generalization(loso_report: Path) -> str:
+    """The leave-one-source-out table as ``python -m training.loso`` last wrote it (its own file is the one
+    owner of those numbers), with the studies that build on it."""
+    if not loso_report.exists():
+        return f"(no {loso_report.name}: run `make loso`)"
+    body = loso_report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    return (f"From [{loso_report.name}]({loso_report.name}): each fold is the English recipe trained without one "
+            "source and scored on that source's test split.\n\n" + body + "\n\nSearch-time corpus weights "
+            "([RESULTS-corpus-weights.md](RESULTS-corpus-weights.md)) and BM25 fused with the fold by reciprocal rank "
+            "([RESULTS-hybrid.md](RESULTS-hybrid.md)) are measured on the same folds; the multilingual model's "
+            "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", default=str(data_dir() / "results"))
@@ -233,7 +250,8 @@ def main() -> None:
         HEADER,
         f"Hardware: {hardware()}.\n",
         "## Training runs\n", training_runs(Path(args.models)),
-        "\n## Acceptance\n", acceptance(results),
+        "\n## In-domain checks (test splits of the training sources)\n", acceptance(results),
+        "\n## Generalization (sources held out of training entirely)\n", generalization(out / "RESULTS-loso.md"),
         "\n## Retrieval (NDCG@10, %, held-out test splits)\n", markdown_table(results, tasks=RETRIEVAL, mean=True),
         "\n### Retrieval, all metrics (full width)\n", retrieval_detail(results),
         "\n## Topic classification (kNN accuracy, k = 5, %)\n", markdown_table(results, tasks=CLASSIFICATION, mean=True),
