@@ -1,0 +1,42 @@
+"""training/target_crops.py: the held-out source's unlabeled documents as crop pairs, and the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training import cropping
+from training import datasets as D
+from training import target_crops as T
+
+
+def _long(k: int) -> str:
+    return " ".join(f"w{k}x{i}" for i in range(60))
+
+
+def test_a_fold_gets_its_pairs_and_the_held_out_sources_crops_only(tmp_path, monkeypatch):
+    (tmp_path / "pairs").mkdir()
+    for name in ("en-bbc", "en-debian"):
+        D._write_jsonl(D.pairs_path(name, tmp_path),
+                       [{"anchor": f"{name} summary {k}", "positive": _long(k)} for k in range(4)])
+    monkeypatch.setattr(D, "pairs_path", lambda name, root=None, _p=D.pairs_path: _p(name, root or tmp_path))
+    files = T._datasets("bbc")(["en-debian"])
+    assert set(files) == {"en-debian", "crop-en-bbc"}
+    crops = [json.loads(line) for line in open(files["crop-en-bbc"], encoding="utf-8")]
+    # Crops of the held-out source's long sides: never its summaries (the queries of its task).
+    assert len(crops) == 4 and not any("summary" in c["anchor"] + c["positive"] for c in crops)
+    assert [(c["anchor"], c["positive"]) for c in crops] == [cropping.crop(_long(k)) for k in range(4)]
+    # The held-out source's own pairs in its fold would be a leak.
+    with pytest.raises(RuntimeError, match="trains on its pairs"):
+        T._datasets("bbc")(["en-debian", "en-bbc"])
+
+
+def test_report(monkeypatch):
+    monkeypatch.setattr(T, "hardware", lambda: "a test machine")
+    rows = [{"source": "bbc", "pairs 1024": 0.80, "crop 1024": 0.83, "pairs 256": 0.79, "crop 256": 0.82,
+             "stem": 0.8, "minilm": 0.85}]
+    text = T.render(rows, "python -m training.target_crops", 600, 300)
+    assert "| bbc | 80.0 | 83.0 | +3.0 | 79.0 | 82.0 | +3.0 | 80.0 | 85.0 | +3.0 |" in text
+    assert "the second stages took 5 min in all" in text
+    assert "Decision" in text and "**adopted**" in text
