@@ -6,6 +6,7 @@ import json
 
 import pytest
 from staticemb import corpora
+from staticemb.train.crops import crop
 
 from training import cropping as C
 from training import datasets as D
@@ -13,32 +14,6 @@ from training import datasets as D
 
 def _text(n: int, tag: str = "w") -> str:
     return "\n".join(" ".join(f"{tag}{i}" for i in range(start, min(start + 7, n))) for start in range(0, n, 7))
-
-
-@pytest.mark.parametrize("n", [C.MIN_TEXT_WORDS, 57, 200, 5000])
-def test_a_crop_is_a_passage_cut_out_of_the_text(n):
-    text = _text(n)
-    passage, rest = C.crop(text)
-    words, cut, left = text.split(), passage.split(), rest.split()
-    assert C.MIN_WORDS <= len(cut) <= min(C.MAX_WORDS, n // 4)
-    # The passage is a run of the text's words; the rest is every other word, in order, once.
-    start = words.index(cut[0])
-    assert words[start:start + len(cut)] == cut
-    assert left == words[:start] + words[start + len(cut):]
-    assert "\n" not in passage + rest and "  " not in passage + rest
-    assert C.crop(text) == (passage, rest)  # the cut depends on the text alone
-
-
-def test_short_texts_give_no_pair_and_repeats_give_one():
-    assert C.crop(_text(C.MIN_TEXT_WORDS - 1)) is None
-    assert C.crop("") is None
-    long_a, long_b = _text(80, "a"), _text(80, "b")
-    pairs = C.crop_pairs([long_a, "too short", long_b, long_a])
-    assert len(pairs) == 2
-    assert pairs == [C.crop(long_a), C.crop(long_b)]
-    # Different texts are cut in different places (the cut is drawn from the text's hash).
-    starts = {_text(300, f"t{k}").split().index(C.crop(_text(300, f"t{k}"))[0].split()[0]) for k in range(20)}
-    assert len(starts) > 5
 
 
 def test_crop_files_come_from_the_long_side_of_train_pairs(tmp_path):
@@ -49,7 +24,7 @@ def test_crop_files_come_from_the_long_side_of_train_pairs(tmp_path):
     paths = C.build(["en-bbc"], tmp_path)
     assert paths == {"crop-en-bbc": tmp_path / "pairs-crop" / "crop-en-bbc.jsonl"}
     crops = [json.loads(line) for line in paths["crop-en-bbc"].read_text(encoding="utf-8").splitlines()]
-    assert [(c["anchor"], c["positive"]) for c in crops] == [C.crop(r["positive"]) for r in rows[:5]]
+    assert [(c["anchor"], c["positive"]) for c in crops] == [crop(r["positive"]) for r in rows[:5]]
     # Summaries never become crops; a cached file is reused.
     assert not any("summary" in c["anchor"] + c["positive"] for c in crops)
     paths["crop-en-bbc"].write_text("", encoding="utf-8")

@@ -263,6 +263,30 @@ def test_cli_train_and_eval(tmp_path, pairs_file, bert_tokenizer_path, capsys):
     assert main(["eval", str(model), "--tasks", str(tmp_path / "none.json")]) == 2
 
 
+def test_crop_pairs_of_unlabeled_documents_join_a_stage(tmp_path, pairs_file, bert_tokenizer_path, capsys):
+    """``staticemb crops`` then ``staticemb train ... --set train_datasets.NAME=``: the documented way to fit a
+    model to a corpus. The inverse-cloze task alone is learnable (the loss falls), and beside the config's own
+    pair set the stage trains on both."""
+    from staticemb.cli import main
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(pairs_file.read_text())  # the long descriptions (column "positive") as unlabeled documents
+    crops = tmp_path / "crops.jsonl"
+    assert main(["crops", str(docs), "--column", "positive", "-o", str(crops), "-q"]) == 0
+    assert "pairs from 1,024 documents" in capsys.readouterr().err
+    assert sum(1 for _ in crops.open()) > 64
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(_config(tmp_path, pairs_file, bert_tokenizer_path, train_datasets={})))
+    _, log = train(TrainConfig.from_file(cfg, **{"train_datasets.crops": str(crops)}))
+    losses = _losses(log)
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4]), losses
+    both = tmp_path / "both"
+    assert main(["train", str(cfg), "--set", "train_datasets.debian=" + str(pairs_file),
+                 "--set", "train_datasets.crops=" + str(crops), "--set", f"output_dir={both}",
+                 "--set", "max_steps=2"]) == 0
+    assert StaticModel.from_pretrained(both).full_dim == 64
+
+
 def test_task_files_are_checked(tmp_path):
     from staticemb.tasks import load_task, load_tasks
 

@@ -3,11 +3,10 @@
     python -m training.cropping [--sources debian bbc pydoc ...] [--output training/RESULTS-cropping.md]
 
 Every English pair set but WordNet maps something short (a title, a summary line) to a long text. The long texts
-are a second source of pairs that needs no labels: cut a passage of :data:`MIN_WORDS`-:data:`MAX_WORDS` words out
-of a text of at least :data:`MIN_TEXT_WORDS` words, and pair the passage with what is left of the text (the
-inverse cloze task of unsupervised dense retrieval). The passage is removed, so its words are found in the rest
-only where the text repeats them: what a title shares with its body. One pair per long text, the cut drawn from a
-generator seeded by the text's SHA-1 (the same pairs on every machine). Files are cached in
+are a second source of pairs that needs no labels: :func:`staticemb.train.crops.crop` cuts a passage of 6-24
+words out of a text of at least 40 words and pairs the passage with what is left of the text (the inverse cloze
+task of unsupervised dense retrieval). One pair per long text, the cut seeded by the text (the same pairs on
+every machine). Files are cached in
 ``<data>/training/pairs-crop/crop-<name>.jsonl``, made from the train-split pair file ``<name>``, so they hold no
 evaluation text, and a fold gets the crops of its own pair sets only.
 
@@ -22,22 +21,18 @@ Rule, fixed before the run: the crop pairs join the recipe only if they raise th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import random
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from staticemb.train.crops import MAX_WORDS, MIN_WORDS, crop_pairs
 
 from . import datasets as D
 from . import loso
 from .loso import Row
 from .report import hardware
 
-#: The passage cut out of a text: this many words at least, and at most.
-MIN_WORDS, MAX_WORDS = 6, 24
-#: A text shorter than this (in words) gives no pair: the passage would be most of it.
-MIN_TEXT_WORDS = 40
 #: The pair sets whose long side is cut (WordNet's definitions are a line each).
 CROPPED = tuple(n for n in loso.ENGLISH_PAIRS if n != "en-wordnet")
 
@@ -45,28 +40,6 @@ CROPPED = tuple(n for n in loso.ENGLISH_PAIRS if n != "en-wordnet")
 def crop_path(name: str, root: Path | str | None = None) -> Path:
     """``<root>/pairs-crop/crop-<name>.jsonl``: the inverse-cloze pairs of pair set ``name``."""
     return D.pairs_path(name, root).parent.parent / "pairs-crop" / f"crop-{name}.jsonl"
-
-
-def crop(text: str) -> tuple[str, str] | None:
-    """(passage, the rest) of ``text``, split on whitespace and joined with single spaces; ``None`` for a text of
-    fewer than :data:`MIN_TEXT_WORDS` words. The cut depends on the text alone."""
-    words = text.split()
-    if len(words) < MIN_TEXT_WORDS:
-        return None
-    rng = random.Random(hashlib.sha1(text.encode("utf-8")).digest())
-    size = rng.randint(MIN_WORDS, min(MAX_WORDS, len(words) // 4))
-    start = rng.randrange(len(words) - size + 1)
-    return " ".join(words[start:start + size]), " ".join(words[:start] + words[start + size:])
-
-
-def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
-    """One inverse-cloze pair per distinct long text of ``texts``, in first-seen order."""
-    out = []
-    for text in dict.fromkeys(texts):
-        pair = crop(text)
-        if pair is not None:
-            out.append(pair)
-    return out
 
 
 def build(names: Sequence[str], root: Path | str | None = None, refresh: bool = False) -> dict[str, Path]:

@@ -229,8 +229,11 @@ def generalization(loso_report: Path) -> str:
     body = loso_report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
     return (f"From [{loso_report.name}]({loso_report.name}): each fold is the English recipe trained without one "
             "source and scored on that source's test split.\n\n" + body + "\n\nSearch-time corpus weights "
-            "([RESULTS-corpus-weights.md](RESULTS-corpus-weights.md)) and BM25 fused with the fold by reciprocal rank "
-            "([RESULTS-hybrid.md](RESULTS-hybrid.md)) are measured on the same folds; the multilingual model's "
+            "([RESULTS-corpus-weights.md](RESULTS-corpus-weights.md)), BM25 fused with the fold by reciprocal rank "
+            "([RESULTS-hybrid.md](RESULTS-hybrid.md)), term-frequency saturation "
+            "([RESULTS-tf-saturation.md](RESULTS-tf-saturation.md)) and training on the held-out source's unlabeled "
+            "documents ([RESULTS-target-crops.md](RESULTS-target-crops.md)) are measured on the same folds; the "
+            "multilingual model's "
             "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
 
 

@@ -1,8 +1,9 @@
-"""The ``staticemb`` command: ``encode``, ``train``, ``distill`` and ``eval``.
+"""The ``staticemb`` command: ``encode``, ``crops``, ``train``, ``distill`` and ``eval``.
 
     staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL ...] [--dim K] [--precision P]
 
-    staticemb train CONFIG [--set key=value ...] [--resume]
+    staticemb crops INPUT... --output PAIRS.jsonl [--column text]
+    staticemb train CONFIG [--set key=value ...] [--set train_datasets.NAME=PAIRS.jsonl] [--resume]
     staticemb distill --teacher MODEL --output DIR [--tokenizer TOKENIZER] [--dim 1024] [--pca-dims N] [--corpus FILE]
     staticemb eval MODEL [MODEL ...] --tasks DIR [--only NAME ...] [--dims 64,256,1024] [--output results.json]
 
@@ -142,6 +143,33 @@ def cmd_encode(args) -> int:
     return 0
 
 
+def cmd_crops(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .bulk import expand_inputs, read_batches
+    from .train.crops import write_crop_pairs
+
+    out = _check_output(args.output, "--output", folder=False)
+    files = expand_inputs(args.inputs, args.format)
+    bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
+    read = 0
+
+    def documents():
+        nonlocal read
+        for texts, _ in read_batches(files, fmt=args.format, column=args.column, keep=[], rows=10_000):
+            yield from texts
+            read += len(texts)
+            bar.update(len(texts))
+
+    try:
+        n = write_crop_pairs(documents(), out)
+    finally:
+        bar.close()
+    print(f"wrote {n:,} pairs from {read:,} documents to {out}"
+          + ("" if n else " (no document has 40 words or more)"), file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
@@ -252,10 +280,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_encode)
 
+    p = sub.add_parser("crops", parents=[common],
+                       help="cut inverse-cloze training pairs out of unlabeled documents",
+                       description="One pair per distinct document of 40 words or more: a passage of 6-24 words cut "
+                       "out -> the rest of the document, as JSONL anchor/positive rows for a training stage's "
+                       "train_datasets (staticemb train CONFIG --set train_datasets.NAME=PAIRS.jsonl).")
+    p.add_argument("inputs", nargs="+", help="text (one document per line), JSONL, CSV, TSV or Parquet files, "
+                   "folders, glob patterns, or - for stdin")
+    p.add_argument("--output", "-o", required=True, help="the JSONL file of pairs")
+    p.add_argument("--column", default="text", help="the text field (JSONL) or column (CSV, TSV, Parquet)")
+    p.add_argument("--format", choices=sorted(set(INPUT_FORMATS.values())),
+                   help="read every input as this type (default: by file extension; stdin: text)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_crops)
+
     p = sub.add_parser("train", parents=[common],
                        help="run one training stage from a JSON config (Sentence Transformers trainer)")
     p.add_argument("config")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (JSON or text)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value (JSON or text); KEY.NAME sets one entry of a mapping, such as "
+                   "train_datasets.mine=pairs.jsonl")
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in OUTPUT_DIR/checkpoints")
     p.set_defaults(func=cmd_train)
 

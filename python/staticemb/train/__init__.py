@@ -15,14 +15,19 @@ Three entry points, each also a CLI command (``staticemb distill``, ``staticemb 
   and can be resumed, and the same code runs on a CPU, on one GPU (bf16) and on several GPUs
   (``accelerate launch -m staticemb train CONFIG`` or ``torchrun --nproc_per_node N -m staticemb train CONFIG``).
 
-One module per job: :mod:`.config` (the config and its ``$VAR`` expansion), :mod:`.distill`, :mod:`.losses` and
-:mod:`.trainer` (datasets, teacher embeddings, evaluators, the trainer). Sentence Transformers, ``datasets``,
+To fit a model to a kind of document without labels, :func:`write_crop_pairs` (``staticemb crops``) cuts one
+inverse-cloze pair (a passage -> the rest) out of each long document, for a stage's ``train_datasets``
+(``staticemb train CONFIG --set train_datasets.NAME=PAIRS.jsonl``).
+
+One module per job: :mod:`.config` (the config and its ``$VAR`` expansion), :mod:`.crops`, :mod:`.distill`,
+:mod:`.losses` and :mod:`.trainer` (datasets, teacher embeddings, evaluators, the trainer). Sentence Transformers, ``datasets``,
 ``torch`` and model2vec are imported only when these functions run, so ``import staticemb.train`` stays light.
 """
 
 from __future__ import annotations
 
 from .config import MATRYOSHKA_DIMS, TrainConfig, default_data_dir
+from .crops import crop_pairs, write_crop_pairs
 from .distill import demo_model, distill
 from .losses import similarity_distill_loss
 from .trainer import teacher_embeddings, train
@@ -30,10 +35,12 @@ from .trainer import teacher_embeddings, train
 __all__ = [
     "MATRYOSHKA_DIMS",
     "TrainConfig",
+    "crop_pairs",
     "default_data_dir",
     "demo_model",
     "distill",
     "similarity_distill_loss",
     "teacher_embeddings",
     "train",
+    "write_crop_pairs",
 ]

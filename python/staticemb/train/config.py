@@ -17,6 +17,8 @@ from .weighting import check_coefficient
 
 MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 1024)
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+#: The config fields that map names to values (``--set FIELD.NAME=VALUE`` sets one entry).
+_MAPPING_FIELDS = frozenset({"train_datasets"})
 
 
 def default_data_dir() -> Path:
@@ -80,13 +82,25 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
         """Read a JSON config. String values may use ``$VAR`` / ``${VAR}`` (environment; ``STATICEMB_DATA``
-        defaults to the data directory) and ``~``; relative paths stay relative to the working directory."""
+        defaults to the data directory) and ``~``; relative paths stay relative to the working directory.
+        ``overrides`` replace the file's values; a key ``"FIELD.NAME"`` sets one entry of a mapping field (say
+        ``"train_datasets.mine"``: one more training dataset) and keeps the others."""
         path = Path(path)
         raw = _inputs.json_file(path, "training config")
         if not isinstance(raw, dict):
             raise InvalidInputError(f"training config {path} must hold a JSON object")
         raw.pop("_comment", None)
-        raw.update(overrides)
+        for key, value in overrides.items():
+            parent, dot, name = key.partition(".")
+            if not dot:
+                raw[key] = value
+                continue
+            if not parent or not name or parent not in _MAPPING_FIELDS:
+                raise InvalidInputError(f"cannot set {key!r}: only the entries of {sorted(_MAPPING_FIELDS)} can be "
+                                        "set one by one (FIELD.NAME=VALUE)")
+            if not isinstance(raw.get(parent, {}), dict):
+                raise InvalidInputError(f"cannot set {key!r}: {parent} in {path} is not a mapping")
+            raw[parent] = {**raw.get(parent, {}), name: value}
         return cls.from_dict(raw)
 
     @classmethod
