@@ -96,6 +96,33 @@ def test_cli_crops_reads_documents_like_encode(tmp_path, capsys):
     assert (tmp_path / "none.jsonl").read_text() == ""
 
 
+def test_cli_crops_per_file_takes_each_file_as_one_document(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    (docs / "guide" / "deep").mkdir(parents=True)
+    (docs / ".git").mkdir()
+    files = {"a.md": _text(70, "a"), "guide/b.rst": _text(90, "b"), "guide/deep/c": _text(120, "c"),
+             "notes.txt": "a short note", ".hidden.md": _text(80, "h"), ".git/HEAD": _text(80, "g")}
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "crops.jsonl"
+    assert main(["crops", str(docs), "--per-file", "-o", str(out), "-q"]) == 0
+    # Every file not under a dot name, in sorted order, each one document (a text file is not split in lines).
+    expected = crop_pairs([files["a.md"], files["guide/b.rst"], files["guide/deep/c"], files["notes.txt"]])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["anchor"], r["positive"]) for r in rows] == expected and len(expected) == 3
+    assert "wrote 3 pairs from 4 documents" in capsys.readouterr().err
+    # Without --per-file the .txt file is read line by line and the other types are not inputs.
+    assert main(["crops", str(docs / "a.md"), "-o", str(out)]) == 2
+    assert "unknown input type '.md'" in capsys.readouterr().err
+    # A file that is not UTF-8 text is named; --column and --format do not apply to whole files.
+    (docs / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert main(["crops", str(docs), "--per-file", "-o", str(out)]) == 2
+    assert "logo.png: not UTF-8 text" in capsys.readouterr().err
+    assert main(["crops", str(docs / "a.md"), "--per-file", "--column", "body", "-o", str(out)]) == 2
+    assert "--per-file reads each file whole" in capsys.readouterr().err
+    assert [(r["anchor"], r["positive"]) for r in map(json.loads, out.read_text().splitlines())] == expected
+
+
 def test_set_adds_one_training_dataset_and_keeps_the_others(tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"output_dir": "out", "tokenizer": "tok.json",

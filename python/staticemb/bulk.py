@@ -84,9 +84,11 @@ class RunInfo:
 # ------------------------------------------------------------------------------------------------ inputs
 
 
-def expand_inputs(specs: Sequence[str], fmt: str | None = None) -> list[str]:
+def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: bool = False) -> list[str]:
     """Files named by ``specs`` (files, folders searched recursively, glob patterns, ``-`` for stdin), in
-    order, folders and patterns sorted. A name that matches nothing raises :class:`FileNotFoundError`."""
+    order, folders and patterns sorted. A name that matches nothing raises :class:`FileNotFoundError`. A folder
+    gives its files of the :data:`INPUT_FORMATS` types, or with ``any_file`` every file not under a hidden
+    (dot) name, and then the names' types are not checked."""
     files: list[str] = []
     for spec in specs:
         if spec == "-":
@@ -94,9 +96,12 @@ def expand_inputs(specs: Sequence[str], fmt: str | None = None) -> list[str]:
             continue
         path = Path(spec).expanduser()
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_FORMATS)
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and (
+                not any(part.startswith(".") for part in p.relative_to(path).parts) if any_file
+                else p.suffix.lower() in INPUT_FORMATS))
             if not found:
-                raise FileNotFoundError(f"{spec}: no {', '.join(INPUT_FORMATS)} files in this folder")
+                raise FileNotFoundError(f"{spec}: no {'' if any_file else ', '.join(INPUT_FORMATS) + ' '}files in "
+                                        "this folder")
             files.extend(found)
         elif path.is_file():
             files.append(str(path))
@@ -107,8 +112,9 @@ def expand_inputs(specs: Sequence[str], fmt: str | None = None) -> list[str]:
             files.extend(found)
         else:
             raise FileNotFoundError(f"{spec}: no such file or folder")
-    for f in files:
-        _format_of(f, fmt)
+    if not any_file:
+        for f in files:
+            _format_of(f, fmt)
     return files
 
 

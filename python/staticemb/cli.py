@@ -2,7 +2,7 @@
 
     staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL ...] [--dim K] [--precision P]
 
-    staticemb crops INPUT... --output PAIRS.jsonl [--column text]
+    staticemb crops INPUT... --output PAIRS.jsonl [--column text] [--per-file]
     staticemb train CONFIG [--set key=value ...] [--set train_datasets.NAME=PAIRS.jsonl] [--resume]
     staticemb distill --teacher MODEL --output DIR [--tokenizer TOKENIZER] [--dim 1024] [--pca-dims N] [--corpus FILE]
     staticemb eval MODEL [MODEL ...] --tasks DIR [--only NAME ...] [--dims 64,256,1024] [--output results.json]
@@ -149,14 +149,29 @@ def cmd_crops(args) -> int:
     from .bulk import expand_inputs, read_batches
     from .train.crops import write_crop_pairs
 
+    if args.per_file and (args.format or args.column != "text"):
+        raise InvalidInputError("--per-file reads each file whole: --format and --column do not apply")
     out = _check_output(args.output, "--output", folder=False)
-    files = expand_inputs(args.inputs, args.format)
+    files = expand_inputs(args.inputs, args.format, any_file=args.per_file)
     bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
     read = 0
 
+    def batches():
+        if not args.per_file:
+            yield from (texts for texts, _ in read_batches(files, fmt=args.format, column=args.column, keep=[],
+                                                              rows=10_000))
+            return
+        for path in files:
+            raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+            try:
+                yield [raw.decode("utf-8")]
+            except UnicodeDecodeError as e:
+                raise InvalidInputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); name the text "
+                                        "files, or a glob such as 'docs/**/*.md'") from None
+
     def documents():
         nonlocal read
-        for texts, _ in read_batches(files, fmt=args.format, column=args.column, keep=[], rows=10_000):
+        for texts in batches():
             yield from texts
             read += len(texts)
             bar.update(len(texts))
@@ -291,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", default="text", help="the text field (JSONL) or column (CSV, TSV, Parquet)")
     p.add_argument("--format", choices=sorted(set(INPUT_FORMATS.values())),
                    help="read every input as this type (default: by file extension; stdin: text)")
+    p.add_argument("--per-file", action="store_true",
+                   help="each file is one document, whatever its type (a folder gives every file in it)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_crops)
 
