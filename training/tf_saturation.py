@@ -52,21 +52,25 @@ RULE = "bm25"
 def pooled(model: Any, texts: Sequence[str], saturation: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Full-width vectors of ``texts``: each distinct token's folded row (weights and corpus weights applied)
     times ``saturation(tf)``, summed; unnormalized (the evaluation takes cosines at each width)."""
-    from scipy.sparse import csr_matrix
-
     ids, offsets = model.tokenize(list(texts))
     n = len(offsets)
     bounds = np.append(offsets, len(ids))
-    rows = np.repeat(np.arange(n), np.diff(bounds))
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds))
     table = model._folded_table()
     if model.drop_unknown:
         unk = model.tokenizer.token_to_id(model.tokenizer.model.unk_token)
         keep = ids != unk
         ids, rows = ids[keep], rows[keep]
-    counts = csr_matrix((np.ones(len(ids), np.float64), (rows, ids.astype(np.int64))), shape=(n, table.shape[0]))
-    counts.sum_duplicates()
-    counts.data = saturation(counts.data)
-    return np.asarray(counts.astype(np.float32) @ table, dtype=np.float32)
+    # Each text's distinct tokens and their counts: unique (row, id) keys, sorted by row.
+    keys, tf = np.unique(rows * table.shape[0] + ids.astype(np.int64), return_counts=True)
+    token, weight = keys % table.shape[0], saturation(tf.astype(np.float64)).astype(np.float32)
+    starts = np.searchsorted(keys // table.shape[0], np.arange(n + 1))
+    out = np.zeros((n, table.shape[1]), np.float32)
+    for r in range(n):
+        a, b = starts[r], starts[r + 1]
+        if b > a:
+            out[r] = weight[a:b] @ table[token[a:b]]
+    return out
 
 
 class SaturatedEncoder(StaticEncoder):
