@@ -13,7 +13,7 @@ file, library and page family). The first stage (teacher regression) still never
 
 Rule, fixed before the run: unlabeled in-domain crops become a documented way to fit a model to a corpus only if
 they raise the held-out mean at 1024-d and at 256-d by more than one point and lower no held-out source by more
-than one point at 1024-d (:func:`training.loso.rule`). Adopted on 2026-12-04 (every fold up, mean +3.5 and +3.6):
+than one point at 1024-d (:func:`training.loso.rule`). Adopted on 2026-12-04 (every fold up, mean +3.6 at both widths):
 the route is ``staticemb crops`` (:func:`staticemb.train.write_crop_pairs`, the same cut) and ``staticemb train
 CONFIG --set train_datasets.NAME=PAIRS.jsonl``.
 

@@ -9,7 +9,7 @@ order.
 
 What they are for: a model searches a kind of document better when its contrastive stage also trains on pairs
 cut from documents of that kind (``training/RESULTS-target-crops.md``: on every leave-one-source-out fold,
-+3.5 NDCG@10 on average). Write the pairs with :func:`write_crop_pairs` (or ``staticemb crops``) and add the
++3.6 NDCG@10 on average). Write the pairs with :func:`write_crop_pairs` (or ``staticemb crops``) and add the
 file to a stage's ``train_datasets`` beside its other pair sets::
 
     staticemb crops my-documents.jsonl --output my-crops.jsonl
