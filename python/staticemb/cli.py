@@ -147,7 +147,7 @@ def cmd_crops(args) -> int:
     from tqdm.auto import tqdm
 
     from .bulk import expand_inputs, read_batches
-    from .train.crops import write_crop_pairs
+    from .train.crops import MIN_TEXT_WORDS, write_crop_pairs
 
     if args.per_file and (args.format or args.column != "text"):
         raise InvalidInputError("--per-file reads each file whole: --format and --column do not apply")
@@ -156,11 +156,7 @@ def cmd_crops(args) -> int:
     bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
     read = 0
 
-    def batches():
-        if not args.per_file:
-            yield from (texts for texts, _ in read_batches(files, fmt=args.format, column=args.column, keep=[],
-                                                              rows=10_000))
-            return
+    def whole_files():
         for path in files:
             raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
             try:
@@ -171,7 +167,9 @@ def cmd_crops(args) -> int:
 
     def documents():
         nonlocal read
-        for texts in batches():
+        batches = whole_files() if args.per_file else (
+            texts for texts, _ in read_batches(files, fmt=args.format, column=args.column, keep=[], rows=10_000))
+        for texts in batches:
             yield from texts
             read += len(texts)
             bar.update(len(texts))
@@ -181,7 +179,7 @@ def cmd_crops(args) -> int:
     finally:
         bar.close()
     print(f"wrote {n:,} pairs from {read:,} documents to {out}"
-          + ("" if n else " (no document has 40 words or more)"), file=sys.stderr)
+          + ("" if n else f" (no document has {MIN_TEXT_WORDS} words or more)"), file=sys.stderr)
     return 0
 
 
@@ -273,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     from .bulk import BULK_PRECISIONS, INPUT_FORMATS
+    from .train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS
 
     p = sub.add_parser("encode", parents=[common], help="embed a corpus from files into Parquet parts or .npy",
                        description="Embed every text of the inputs, streaming, into a folder of Parquet parts "
@@ -297,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crops", parents=[common],
                        help="cut inverse-cloze training pairs out of unlabeled documents",
-                       description="One pair per distinct document of 40 words or more: a passage of 6-24 words cut "
-                       "out -> the rest of the document, as JSONL anchor/positive rows for a training stage's "
+                       description=f"One pair per distinct document of {MIN_TEXT_WORDS} words or more: a passage of "
+                       f"{MIN_WORDS}-{MAX_WORDS} words cut out -> the rest of the document, as JSONL anchor/positive rows for a training stage's "
                        "train_datasets (staticemb train CONFIG --set train_datasets.NAME=PAIRS.jsonl).")
     p.add_argument("inputs", nargs="+", help="text (one document per line), JSONL, CSV, TSV or Parquet files, "
                    "folders, glob patterns, or - for stdin")

@@ -34,23 +34,29 @@ MIN_WORDS, MAX_WORDS = 6, 24
 MIN_TEXT_WORDS = 40
 
 
+def _digest(text: str) -> bytes:
+    """The SHA-1 of ``text``'s UTF-8: the seed of its cut and its identity among a corpus's documents."""
+    try:
+        return hashlib.sha1(text.encode("utf-8")).digest()
+    except UnicodeEncodeError as e:
+        raise InvalidInputError(f"the text holds a lone surrogate at character {e.start}; it is not valid "
+                                "Unicode text") from None
+
+
+def _cut(words: list[str], seed: bytes) -> tuple[str, str]:
+    rng = random.Random(seed)
+    size = rng.randint(MIN_WORDS, min(MAX_WORDS, len(words) // 4))
+    start = rng.randrange(len(words) - size + 1)
+    return " ".join(words[start:start + size]), " ".join(words[:start] + words[start + size:])
+
+
 def crop(text: str) -> tuple[str, str] | None:
     """(passage, the rest) of ``text``, split on whitespace and joined with single spaces; ``None`` for a text of
     fewer than :data:`MIN_TEXT_WORDS` words. The cut depends on the text alone."""
     if not isinstance(text, str):
         raise TypeError(f"crop expects a str, got {type(text).__name__}")
     words = text.split()
-    if len(words) < MIN_TEXT_WORDS:
-        return None
-    try:
-        seed = hashlib.sha1(text.encode("utf-8")).digest()
-    except UnicodeEncodeError as e:
-        raise InvalidInputError(f"the text holds a lone surrogate at character {e.start}; it is not valid "
-                                "Unicode text") from None
-    rng = random.Random(seed)
-    size = rng.randint(MIN_WORDS, min(MAX_WORDS, len(words) // 4))
-    start = rng.randrange(len(words) - size + 1)
-    return " ".join(words[start:start + size]), " ".join(words[:start] + words[start + size:])
+    return _cut(words, _digest(text)) if len(words) >= MIN_TEXT_WORDS else None
 
 
 def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
@@ -62,16 +68,16 @@ def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
     for n, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"crop_pairs expects texts (str); item {n} is {type(text).__name__}")
+        words = text.split()
+        if len(words) < MIN_TEXT_WORDS:
+            continue
         try:
-            pair = crop(text)
+            seed = _digest(text)
         except InvalidInputError as e:
             raise InvalidInputError(f"text {n}: {e}") from None
-        if pair is None:
-            continue
-        key = hashlib.sha1(text.encode("utf-8")).digest()
-        if key not in seen:
-            seen.add(key)
-            out.append(pair)
+        if seed not in seen:  # a repeated document is cut once (its digest is its seed)
+            seen.add(seed)
+            out.append(_cut(words, seed))
     return out
 
 
