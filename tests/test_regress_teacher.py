@@ -152,3 +152,52 @@ def test_report_and_rule(monkeypatch):
     assert R.decide([_row("debian", 0.70, 0.705), _row("pydoc", 0.46, 0.465)])[0] is False
     assert R.decide([_row("debian", 0.70, 0.73, 0.0), _row("pydoc", 0.46, 0.49, 0.0)])[0] is False
     assert "**not adopted**" in R.render([_row("debian", 0.70, 0.70)], "c", 60, 256)
+
+
+def test_the_mpnet_column_shows_when_every_source_has_its_score(monkeypatch, tmp_path):
+    monkeypatch.setattr(R, "hardware", lambda: "a test machine")
+    rows = [{**_row("debian", 0.70, 0.73), "mpnet": 0.81}, {**_row("pydoc", 0.46, 0.474), "mpnet": 0.61}]
+    text = R.render(rows, "c", 60, 256)
+    assert "| all-MiniLM-L6-v2 | all-mpnet-base-v2 |" in text
+    assert "| 80.0 | 85.0 | 81.0 |" in text and "| 80.0 | 85.0 | 71.0 |" in text  # debian; the mean
+    rows[1]["mpnet"] = None
+    assert "all-mpnet-base-v2 |" not in R.render(rows, "c", 60, 256).split("\n\n")[1]
+    # The reference is read from its cache, computed only when asked for.
+    monkeypatch.setattr("training.teachers.mpnet_path", lambda: tmp_path / "mpnet")
+    assert R.mpnet_reference("retrieval-bbc", tmp_path, compute=False) is None
+    (tmp_path / "retrieval-bbc-mpnet.json").write_text('{"768": 0.93}')
+    assert R.mpnet_reference("retrieval-bbc", tmp_path, compute=False) == 0.93
+
+
+def test_a_second_stage_starts_from_the_named_first_stage(tmp_path, monkeypatch):
+    """``second_stage(..., base="-mpnet")`` makes the mpnet fold when missing and trains from its regressed
+    table (the crops of training.target_crops on the mpnet folds)."""
+    import staticemb.train
+
+    calls = []
+
+    def fake_train(config):
+        out = tmp_path / config["output_dir"]
+        calls.append((out.name, config["init"], config.get("teacher")))
+        (out / "modules.json").parent.mkdir(parents=True, exist_ok=True)
+        (out / "modules.json").write_text("[]")
+
+    monkeypatch.setattr(staticemb.train, "train", fake_train)
+    monkeypatch.setenv("MINILM", str(tmp_path / "minilm"))
+    monkeypatch.setattr(loso, "fold_inputs", lambda source, src, texts: (["a text"], ["en-wordnet"], ["retrieval-bbc"]))
+    monkeypatch.setattr(loso, "regression_texts", lambda config: 1)
+    monkeypatch.setattr(loso, "distilled", lambda models, teacher: models / "en-distilled-1024")
+    monkeypatch.setattr(D, "task_path", lambda name, split="test": tmp_path / f"{name}.json")
+    monkeypatch.setattr(D, "pairs_path", lambda name: tmp_path / f"{name}.jsonl")
+    fold = tmp_path / "loso" / "pydoc"
+    out = loso.second_stage("pydoc", "target-crop-mpnet", lambda sets: {"crop-en-pydoc": "crops.jsonl"},
+                            models=tmp_path, src=None, teacher="minilm", refresh=False, base=R.VARIANT,
+                            regress_teacher="mpnet-256")
+    assert out == fold / "model-target-crop-mpnet"
+    assert [c[0] for c in calls] == ["regressed-mpnet", "model-mpnet", "model-target-crop-mpnet"]
+    assert calls[0][2] == "mpnet-256" and calls[2][1] == str(fold / "regressed-mpnet")
+    # The plain fold's second stage is untouched, and a finished variant is reused.
+    assert not (fold / "model").exists()
+    loso.second_stage("pydoc", "target-crop-mpnet", lambda sets: {}, models=tmp_path, src=None, teacher="minilm",
+                      refresh=False, base=R.VARIANT, regress_teacher="mpnet-256")
+    assert len(calls) == 3

@@ -40,6 +40,9 @@ def test_report(monkeypatch):
     assert "| bbc | 80.0 | 83.0 | +3.0 | 79.0 | 82.0 | +3.0 | 80.0 | 85.0 | +3.0 |" in text
     assert "the second stages took 5 min in all" in text
     assert "Decision" in text and "**adopted**" in text
+    assert "teacher all-MiniLM-L6-v2)" in text
+    mpnet = T.render(rows, "python -m training.target_crops --regress-teacher mpnet", 600, 300, "mpnet")
+    assert "teacher all-mpnet-base-v2 (training.regress_teacher's folds))" in mpnet
 
 
 def test_report_with_corpus_weights(monkeypatch):

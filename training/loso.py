@@ -156,12 +156,16 @@ def train_fold(source: str | None, *, models: Path, src: D.Sources, teacher: str
     return final
 
 
-def _arguments(argv: Sequence[str] | None, description: str | None, output: Path, refresh: str) -> argparse.Namespace:
-    """``--sources``, ``--output`` (default ``output``) and ``--refresh`` (help ``refresh``)."""
+def _arguments(argv: Sequence[str] | None, description: str | None, output: Path, refresh: str,
+               extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """``--sources``, ``--output`` (default ``output``) and ``--refresh`` (help ``refresh``), and what ``extra``
+    adds to the parser."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
     parser.add_argument("--output", type=Path, default=output)
     parser.add_argument("--refresh", action="store_true", help=refresh)
+    if extra is not None:
+        extra(parser)
     return parser.parse_args(argv)
 
 
@@ -181,14 +185,17 @@ def derive(names: Sequence[str], path: Callable[[str], Path],
 
 
 def second_stage(source: str, variant: str, datasets: Callable[[list[str]], Mapping[str, str | Path]], *,
-                 models: Path, src: D.Sources, teacher: str, refresh: bool) -> Path:
+                 models: Path, src: D.Sources, teacher: str, refresh: bool, base: str = "",
+                 regress_teacher: str | None = None) -> Path:
     """The fold without ``source`` (made first when missing) with its second stage (MatryoshkaLoss(MNRL),
     ``en-retrieval.json``) trained again from the fold's own regressed table on ``datasets(pair_sets)`` (name ->
     file, from the fold's pair sets) into ``model-<variant>``, recorded in ``fold-<variant>.json``; reused when
-    present unless ``refresh``."""
+    present unless ``refresh``. ``base`` names the fold's first stage, ``regressed<base>`` (made by
+    :func:`train_fold` with ``variant=base`` and ``regress_teacher`` when missing)."""
     from staticemb.train import train
 
-    train_fold(source, models=models, src=src, teacher=teacher, refresh=False)
+    train_fold(source, models=models, src=src, teacher=teacher, refresh=False, variant=base,
+               regress_teacher=regress_teacher)
     fold = fold_dir(models, source)
     final = fold / f"model-{variant}"
     if (final / "modules.json").exists() and not refresh:
@@ -196,7 +203,7 @@ def second_stage(source: str, variant: str, datasets: Callable[[list[str]], Mapp
     _, pair_sets, dev = fold_inputs(source, src, [])
     files = {n: str(p) for n, p in datasets(pair_sets).items()}
     started = time.perf_counter()
-    train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / "regressed"),
+    train({**_config("en-retrieval.json"), "output_dir": str(final), "init": str(fold / f"regressed{base}"),
            "train_datasets": files, "eval_tasks": [str(D.task_path(t, "dev")) for t in dev]})
     (fold / f"fold-{variant}.json").write_text(json.dumps({
         "held_out": source, "pair_sets": sorted(files), "seconds": round(time.perf_counter() - started, 1)},

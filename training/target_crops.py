@@ -24,6 +24,7 @@ nothing, it reports where the held-out sources stand against BM25 with stemming 
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import sys
@@ -107,7 +108,11 @@ def _weighted_table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def render(rows: list[Row], command: str, seconds: float, training: float | None = None) -> str:
+TEACHERS = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2 (training.regress_teacher's folds)"}
+
+
+def render(rows: list[Row], command: str, seconds: float, training: float | None = None,
+           regress_teacher: str = "minilm") -> str:
     sizes = {}
     for source in (r["source"] for r in rows):
         for name in loso.SOURCES[source][0]:
@@ -121,7 +126,8 @@ def render(rows: list[Row], command: str, seconds: float, training: float | None
         f"- command: `{command}` ({seconds / 60:.0f} min"
         + (f"; the second stages took {training / 60:.0f} min in all)" if training else ")"),
         f"- machine: {hardware()}",
-        "- both models share the fold's first stage (teacher regression without the held-out source); the second",
+        "- both models share the fold's first stage (teacher regression without the held-out source, teacher "
+        f"{TEACHERS[regress_teacher]}); the second",
         "  stage (MatryoshkaLoss(MNRL), `training/configs/en-retrieval.json`) trains on the fold's pair sets, alone",
         f"  or with one inverse-cloze pair ({cropping.MIN_WORDS}-{cropping.MAX_WORDS} words cut out -> the rest) per "
         "long document of the held-out source's train split (no queries, no judgements, no test documents);",
@@ -143,26 +149,39 @@ def render(rows: list[Row], command: str, seconds: float, training: float | None
     return "\n".join(lines) + "\n"
 
 
+def _teacher_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--regress-teacher", choices=("minilm", "mpnet"), default="minilm",
+                        help="the first stage's teacher: the folds of training.loso (all-MiniLM-L6-v2) or of "
+                        "training.regress_teacher (all-mpnet-base-v2); default minilm")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = loso._arguments(argv, __doc__, Path(__file__).resolve().parent / "RESULTS-target-crops.md",
-                           "rebuild and retrain what exists")
+                           "rebuild and retrain what exists", _teacher_argument)
     started = time.perf_counter()
     src, models, cache, teacher = loso.prepare()
+    base_stage, regress_teacher, variant, base_name = "", None, VARIANT, "loso-{}"
+    if args.regress_teacher == "mpnet":
+        from . import regress_teacher as RT
+        from .teachers import mpnet_path
+
+        base_stage, variant, base_name = RT.VARIANT, VARIANT + RT.VARIANT, "model" + RT.VARIANT + "-{}"
+        regress_teacher = str(RT.capped_teacher(mpnet_path(), RT.MAX_SEQ_LENGTH, models))
     rows = []
     try:
         for source in args.sources:
             task = loso.SOURCES[source][1]
-            model = loso.second_stage(source, VARIANT, _datasets(source), models=models, src=src, teacher=teacher,
-                                      refresh=args.refresh)
-            base = loso.score(str(loso.fold_dir(models, source) / "model"), f"loso-{source}", task, loso.DIMS, None)
-            new = loso.score(str(model), f"loso-{VARIANT}-{source}", task, loso.DIMS, None)
+            model = loso.second_stage(source, variant, _datasets(source), models=models, src=src, teacher=teacher,
+                                      refresh=args.refresh, base=base_stage, regress_teacher=regress_teacher)
+            base_path = loso.fold_dir(models, source) / f"model{base_stage}"
+            base = loso.score(str(base_path), base_name.format(source), task, loso.DIMS, None)
+            new = loso.score(str(model), f"loso-{variant}-{source}", task, loso.DIMS, None)
 
             def baseline(name: str, task: str = task) -> float:
                 return loso.baseline(name, task, cache, teacher)
 
-            base_path = loso.fold_dir(models, source) / "model"
-            weighted = (corpus_weighted(base_path, f"loso-{source}", source),
-                        corpus_weighted(model, f"loso-{VARIANT}-{source}", source))
+            weighted = (corpus_weighted(base_path, base_name.format(source), source),
+                        corpus_weighted(model, f"loso-{variant}-{source}", source))
             rows.append(_make_row(source, base, new, baseline, weighted))
             print(f"{source}: {100 * base['1024']:.1f} -> {100 * new['1024']:.1f} NDCG@10 at 1024-d, "
                   f"{100 * base['256']:.1f} -> {100 * new['256']:.1f} at 256-d", flush=True)
@@ -171,9 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     command = "python -m training.target_crops"
     command += f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else ""
-    folds = [loso.fold_dir(models, source) / f"fold-{VARIANT}.json" for source in args.sources]
+    command += f" --regress-teacher {args.regress_teacher}" if args.regress_teacher != "minilm" else ""
+    folds = [loso.fold_dir(models, source) / f"fold-{variant}.json" for source in args.sources]
     training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
-    args.output.write_text(render(rows, command, time.perf_counter() - started, training), encoding="utf-8")
+    args.output.write_text(render(rows, command, time.perf_counter() - started, training,
+                                  args.regress_teacher), encoding="utf-8")
     print(args.output.read_text(encoding="utf-8"))
     return 0
 
