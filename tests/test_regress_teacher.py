@@ -98,9 +98,10 @@ def test_the_capped_real_teacher_reads_at_most_its_limit(tmp_path):
     np.testing.assert_allclose(b[1], full.encode([head])[0], atol=1e-5)
 
 
-def test_the_regression_stage_fits_the_given_teacher_from_minilms_distillation(tmp_path, monkeypatch):
-    """``train_fold(..., regress_teacher=)`` with the trainer faked: the variant starts from the MiniLM
-    distillation, regresses on the given teacher, trains its second stage from that, and records the teacher."""
+@pytest.fixture
+def fake_trainer(tmp_path, monkeypatch):
+    """The trainer faked (each call recorded as (output folder's name, init, teacher) and leaving a model folder),
+    and a fold's inputs stubbed: what ``loso.train_fold`` and ``loso.second_stage`` need, without training."""
     import staticemb.train
 
     calls = []
@@ -119,6 +120,13 @@ def test_the_regression_stage_fits_the_given_teacher_from_minilms_distillation(t
     monkeypatch.setattr(loso, "distilled", lambda models, teacher: models / "en-distilled-1024")
     monkeypatch.setattr(D, "task_path", lambda name, split="test": tmp_path / f"{name}.json")
     monkeypatch.setattr(D, "pairs_path", lambda name: tmp_path / f"{name}.jsonl")
+    return calls
+
+
+def test_the_regression_stage_fits_the_given_teacher_from_minilms_distillation(tmp_path, fake_trainer):
+    """``train_fold(..., regress_teacher=)`` with the trainer faked: the variant starts from the MiniLM
+    distillation, regresses on the given teacher, trains its second stage from that, and records the teacher."""
+    calls = fake_trainer
     loso.train_fold("pydoc", models=tmp_path, src=None, teacher="minilm", refresh=False, variant=R.VARIANT,
                     regress_teacher="mpnet-256")
     fold = tmp_path / "loso" / "pydoc"
@@ -169,26 +177,10 @@ def test_the_mpnet_column_shows_when_every_source_has_its_score(monkeypatch, tmp
     assert R.mpnet_reference("retrieval-bbc", tmp_path, compute=False) == 0.93
 
 
-def test_a_second_stage_starts_from_the_named_first_stage(tmp_path, monkeypatch):
+def test_a_second_stage_starts_from_the_named_first_stage(tmp_path, fake_trainer):
     """``second_stage(..., base="-mpnet")`` makes the mpnet fold when missing and trains from its regressed
     table (the crops of training.target_crops on the mpnet folds)."""
-    import staticemb.train
-
-    calls = []
-
-    def fake_train(config):
-        out = tmp_path / config["output_dir"]
-        calls.append((out.name, config["init"], config.get("teacher")))
-        (out / "modules.json").parent.mkdir(parents=True, exist_ok=True)
-        (out / "modules.json").write_text("[]")
-
-    monkeypatch.setattr(staticemb.train, "train", fake_train)
-    monkeypatch.setenv("MINILM", str(tmp_path / "minilm"))
-    monkeypatch.setattr(loso, "fold_inputs", lambda source, src, texts: (["a text"], ["en-wordnet"], ["retrieval-bbc"]))
-    monkeypatch.setattr(loso, "regression_texts", lambda config: 1)
-    monkeypatch.setattr(loso, "distilled", lambda models, teacher: models / "en-distilled-1024")
-    monkeypatch.setattr(D, "task_path", lambda name, split="test": tmp_path / f"{name}.json")
-    monkeypatch.setattr(D, "pairs_path", lambda name: tmp_path / f"{name}.jsonl")
+    calls = fake_trainer
     fold = tmp_path / "loso" / "pydoc"
     out = loso.second_stage("pydoc", "target-crop-mpnet", lambda sets: {"crop-en-pydoc": "crops.jsonl"},
                             models=tmp_path, src=None, teacher="minilm", refresh=False, base=R.VARIANT,
