@@ -30,6 +30,12 @@ def test_a_fold_gets_its_pairs_and_the_held_out_sources_crops_only(tmp_path, mon
     # The held-out source's own pairs in its fold would be a leak.
     with pytest.raises(RuntimeError, match="trains on its pairs"):
         T._datasets("bbc")(["en-debian", "en-bbc"])
+    # Filtered: the fold's pair sets as training.teacher_filter keeps them, the crops as before.
+    from training import teacher_filter
+
+    monkeypatch.setattr(teacher_filter, "build", lambda names: {n: tmp_path / f"kept-{n}.jsonl" for n in names})
+    filtered = T._datasets("bbc", filtered=True)(["en-debian"])
+    assert filtered == {"en-debian": tmp_path / "kept-en-debian.jsonl", "crop-en-bbc": files["crop-en-bbc"]}
 
 
 def test_report(monkeypatch):

@@ -39,15 +39,21 @@ from .report import hardware
 
 VARIANT = "target-crop"
 
-def _datasets(source: str) -> Callable[[list[str]], dict[str, str | Path]]:
-    """For the fold without ``source``: its pair sets and the crop files of ``source``'s pair sets (the long
-    texts of its train split; its pairs themselves are not used)."""
+def _datasets(source: str, filtered: bool = False) -> Callable[[list[str]], dict[str, str | Path]]:
+    """For the fold without ``source``: its pair sets (``filtered``: as :mod:`training.teacher_filter` keeps
+    them) and the crop files of ``source``'s pair sets (the long texts of its train split; its pairs themselves
+    are not used)."""
 
     def datasets(pair_sets: list[str]) -> dict[str, str | Path]:
         target = [n for n in loso.SOURCES[source][0] if n in cropping.CROPPED]
         if set(target) & set(pair_sets):
             raise RuntimeError(f"the fold without {source} trains on its pairs: {sorted(set(target) & set(pair_sets))}")
-        out: dict[str, str | Path] = {n: D.pairs_path(n) for n in pair_sets}
+        if filtered:
+            from . import teacher_filter
+
+            out: dict[str, str | Path] = dict(teacher_filter.build(pair_sets))
+        else:
+            out = {n: D.pairs_path(n) for n in pair_sets}
         out.update(cropping.build(target))
         return out
 
@@ -112,7 +118,7 @@ TEACHERS = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2 (training.
 
 
 def render(rows: list[Row], command: str, seconds: float, training: float | None = None,
-           regress_teacher: str = "minilm") -> str:
+           regress_teacher: str = "minilm", pairs: str = "all") -> str:
     sizes = {}
     for source in (r["source"] for r in rows):
         for name in loso.SOURCES[source][0]:
@@ -128,7 +134,8 @@ def render(rows: list[Row], command: str, seconds: float, training: float | None
         f"- machine: {hardware()}",
         "- both models share the fold's first stage (teacher regression without the held-out source, teacher "
         f"{TEACHERS[regress_teacher]}); the second",
-        "  stage (MatryoshkaLoss(MNRL), `training/configs/en-retrieval.json`) trains on the fold's pair sets, alone",
+        "  stage (MatryoshkaLoss(MNRL), `training/configs/en-retrieval.json`) trains on the fold's pair sets"
+        + (" (as training.teacher_filter keeps them, in both models)" if pairs == "filtered" else "") + ", alone",
         f"  or with one inverse-cloze pair ({cropping.MIN_WORDS}-{cropping.MAX_WORDS} words cut out -> the rest) per "
         "long document of the held-out source's train split (no queries, no judgements, no test documents);",
         "  NDCG@10 (%) on the held-out test split",
@@ -153,6 +160,9 @@ def _teacher_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regress-teacher", choices=("minilm", "mpnet"), default="minilm",
                         help="the first stage's teacher: the folds of training.loso (all-MiniLM-L6-v2) or of "
                         "training.regress_teacher (all-mpnet-base-v2); default minilm")
+    parser.add_argument("--pairs", choices=("all", "filtered"), default="all",
+                        help="the fold's pair sets whole, or as training.teacher_filter keeps them (then the "
+                        "crops are compared with that filtered fold); default all")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,13 +177,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         base_stage, variant, base_name = RT.VARIANT, VARIANT + RT.VARIANT, "model" + RT.VARIANT + "-{}"
         regress_teacher = str(RT.capped_teacher(mpnet_path(), RT.MAX_SEQ_LENGTH, models))
+    base_model = f"model{base_stage}"
+    if args.pairs == "filtered":
+        if args.regress_teacher != "minilm":
+            print("--pairs filtered is measured on the MiniLM folds only", file=sys.stderr)
+            return 2
+        from . import teacher_filter
+
+        variant, base_model = f"{VARIANT}-{teacher_filter.VARIANT}", f"model-{teacher_filter.VARIANT}"
+        base_name = f"loso-{teacher_filter.VARIANT}-{{}}"
     rows = []
     try:
         for source in args.sources:
             task = loso.SOURCES[source][1]
-            model = loso.second_stage(source, variant, _datasets(source), models=models, src=src, teacher=teacher,
-                                      refresh=args.refresh, base=base_stage, regress_teacher=regress_teacher)
-            base_path = loso.fold_dir(models, source) / f"model{base_stage}"
+            base_path = loso.fold_dir(models, source) / base_model
+            if args.pairs == "filtered" and not (base_path / "modules.json").exists():
+                print(f"{base_path} is missing: run python -m training.teacher_filter --sources {source} first",
+                      file=sys.stderr)
+                return 2
+            model = loso.second_stage(source, variant, _datasets(source, args.pairs == "filtered"), models=models,
+                                      src=src, teacher=teacher, refresh=args.refresh, base=base_stage,
+                                      regress_teacher=regress_teacher)
             base = loso.score(str(base_path), base_name.format(source), task, loso.DIMS, None)
             new = loso.score(str(model), f"loso-{variant}-{source}", task, loso.DIMS, None)
 
@@ -191,10 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m training.target_crops"
     command += f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else ""
     command += f" --regress-teacher {args.regress_teacher}" if args.regress_teacher != "minilm" else ""
+    command += f" --pairs {args.pairs}" if args.pairs != "all" else ""
     folds = [loso.fold_dir(models, source) / f"fold-{variant}.json" for source in args.sources]
     training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
     args.output.write_text(render(rows, command, time.perf_counter() - started, training,
-                                  args.regress_teacher), encoding="utf-8")
+                                  args.regress_teacher, args.pairs), encoding="utf-8")
     print(args.output.read_text(encoding="utf-8"))
     return 0
 
