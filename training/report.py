@@ -231,8 +231,10 @@ def generalization(loso_report: Path) -> str:
             "source and scored on that source's test split.\n\n" + body + "\n\nSearch-time corpus weights "
             "([RESULTS-corpus-weights.md](RESULTS-corpus-weights.md)), BM25 fused with the fold by reciprocal rank "
             "([RESULTS-hybrid.md](RESULTS-hybrid.md)), term-frequency saturation "
-            "([RESULTS-tf-saturation.md](RESULTS-tf-saturation.md)) and training on the held-out source's unlabeled "
-            "documents ([RESULTS-target-crops.md](RESULTS-target-crops.md)) are measured on the same folds; the "
+            "([RESULTS-tf-saturation.md](RESULTS-tf-saturation.md)), training on the held-out source's unlabeled "
+            "documents ([RESULTS-target-crops.md](RESULTS-target-crops.md)), all-mpnet-base-v2 as the regression "
+            "teacher ([RESULTS-regress-teacher.md](RESULTS-regress-teacher.md)) and pairs filtered by that teacher "
+            "([RESULTS-teacher-filter.md](RESULTS-teacher-filter.md)) are measured on the same folds; the "
             "multilingual model's "
             "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
 
