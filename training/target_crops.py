@@ -170,22 +170,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "rebuild and retrain what exists", _teacher_argument)
     started = time.perf_counter()
     src, models, cache, teacher = loso.prepare()
-    base_stage, regress_teacher, variant, base_name = "", None, VARIANT, "loso-{}"
+    # The fold's first stage ("regressed<base_stage>"), the model the crops are compared with and their variant.
+    base_stage, regress_teacher, base_model, variant = "", None, "model", VARIANT
     if args.regress_teacher == "mpnet":
         from . import regress_teacher as RT
         from .teachers import mpnet_path
 
-        base_stage, variant, base_name = RT.VARIANT, VARIANT + RT.VARIANT, "model" + RT.VARIANT + "-{}"
+        base_stage = RT.VARIANT
+        base_model, variant = base_model + RT.VARIANT, variant + RT.VARIANT
         regress_teacher = str(RT.capped_teacher(mpnet_path(), RT.MAX_SEQ_LENGTH, models))
-    base_model = f"model{base_stage}"
     if args.pairs == "filtered":
         if args.regress_teacher != "minilm":
             print("--pairs filtered is measured on the MiniLM folds only", file=sys.stderr)
             return 2
         from . import teacher_filter
 
-        variant, base_model = f"{VARIANT}-{teacher_filter.VARIANT}", f"model-{teacher_filter.VARIANT}"
-        base_name = f"loso-{teacher_filter.VARIANT}-{{}}"
+        base_model, variant = f"{base_model}-{teacher_filter.VARIANT}", f"{variant}-{teacher_filter.VARIANT}"
     rows = []
     try:
         for source in args.sources:
@@ -198,13 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             model = loso.second_stage(source, variant, _datasets(source, args.pairs == "filtered"), models=models,
                                       src=src, teacher=teacher, refresh=args.refresh, base=base_stage,
                                       regress_teacher=regress_teacher)
-            base = loso.score(str(base_path), base_name.format(source), task, loso.DIMS, None)
+            base = loso.score(str(base_path), f"loso-{base_model}-{source}", task, loso.DIMS, None)
             new = loso.score(str(model), f"loso-{variant}-{source}", task, loso.DIMS, None)
 
             def baseline(name: str, task: str = task) -> float:
                 return loso.baseline(name, task, cache, teacher)
 
-            weighted = (corpus_weighted(base_path, base_name.format(source), source),
+            weighted = (corpus_weighted(base_path, f"loso-{base_model}-{source}", source),
                         corpus_weighted(model, f"loso-{variant}-{source}", source))
             rows.append(_make_row(source, base, new, baseline, weighted))
             print(f"{source}: {100 * base['1024']:.1f} -> {100 * new['1024']:.1f} NDCG@10 at 1024-d, "
