@@ -1,0 +1,384 @@
+"""Passages the teacher picks out of the held-out source's unlabeled documents, as training pairs, under
+leave-one-source-out (English).
+
+    python -m training.teacher_passages [--sources debian pydoc ...] [--output training/RESULTS-teacher-passages.md]
+
+The adopted inverse-cloze pairs (``training.target_crops``) cut a *random* passage of 6-24 words out of each long
+document of the held-out source's train split and pair it with the rest. A query is rarely a random passage: it
+says what its document is about. Here the teacher picks the passage instead, still without any label: every
+sentence of 6-24 words of such a document (:func:`candidates`) and the document itself are embedded by
+all-mpnet-base-v2 (256 tokens, the folder of ``training.teacher_filter``), and the sentence closest to the
+document (cosine) is cut out and paired with the rest (:func:`passage_pairs`): the centroid sentence of extractive
+summarization. One pair per distinct document of at least 40 words that has such a sentence; the documents are
+the long sides of the source's train-split pairs, as for the crops (never a query, title, summary line or
+judgement, never a test document).
+
+The teacher's picks are cached in ``<data>/teacher-scores/<teacher fingerprint>/passages-<name>.npz`` with the SHA-1
+of the pair file they come from (:func:`picks`); the pairs in ``<data>/training/pairs-passage/passage-<name>.jsonl``.
+Embedding the 73,545 documents and their 362,680 sentences takes minutes on a GPU and most of a day on 2 cores
+(cached text by text, so an interrupted run resumes).
+
+The experiment: for each held-out source, the crop-trained fold of ``training.target_crops`` (``model-target-crop``:
+the fold's pair sets and one random crop per document) against the same second stage with one teacher-picked pair
+per document added, under ``<data>/models/loso/<source>/model-target-crop-passage``.
+
+Rule, fixed before the run (:func:`training.loso.rule`): the picked passages join the documented route for fitting
+a model to one's documents only if they raise the held-out mean over the crop-trained folds by more than one point
+at 1024-d and at 256-d and lower no held-out source by more than one point at 1024-d.
+
+The control (``--arm crops2``): the same second stage with a *second random* crop per document instead of the
+picked sentence (:func:`second_crop`, ``model-target-crop-2``, ``RESULTS-teacher-passages-control.md``). Two pairs
+per document either way; what the picked arm gains over the control is the teacher's choice, not the number of
+pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+VARIANT = "target-crop-passage"
+CONTROL = "target-crop-2"
+MAX_SEQ_LENGTH = 256
+#: A sentence ends at a word ending in ".", "!" or "?" (closing quotes or brackets after it allowed).
+_END = re.compile(r"[.!?][\"')\]]*$")
+
+
+def _bounds() -> tuple[int, int, int]:
+    from staticemb.train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS
+
+    return MIN_WORDS, MAX_WORDS, MIN_TEXT_WORDS
+
+
+def sentences(words: Sequence[str]) -> list[tuple[int, int]]:
+    """The word spans ``[start, end)`` of the sentences of ``words``, in order, covering every word."""
+    spans, start = [], 0
+    for i, word in enumerate(words):
+        if _END.search(word):
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(words):
+        spans.append((start, len(words)))
+    return spans
+
+
+def candidates(words: Sequence[str]) -> list[tuple[int, int]]:
+    """The sentences of ``words`` that may be picked: those as long as a crop's passage (6-24 words); none
+    for a document shorter than a crop's document (40 words)."""
+    low, high, shortest = _bounds()
+    if len(words) < shortest:
+        return []
+    return [(s, e) for s, e in sentences(words) if low <= e - s <= high]
+
+
+def documents(texts: Iterable[str]) -> list[tuple[list[str], list[tuple[int, int]]]]:
+    """(words, candidate spans) of every distinct text of ``texts`` (first-seen order) that has a candidate."""
+    out, seen = [], set()
+    for text in texts:
+        if text in seen:
+            continue
+        seen.add(text)
+        words = text.split()
+        spans = candidates(words)
+        if spans:
+            out.append((words, spans))
+    return out
+
+
+def teacher_inputs(docs: Sequence[tuple[list[str], list[tuple[int, int]]]]) -> tuple[list[str], list[str], np.ndarray]:
+    """What the teacher embeds: each document (its words joined by single spaces), every candidate sentence in
+    document order, and for each candidate the index of its document."""
+    texts = [" ".join(words) for words, _ in docs]
+    sents = [" ".join(words[s:e]) for words, spans in docs for s, e in spans]
+    owner = np.array([i for i, (_, spans) in enumerate(docs) for _ in spans], dtype=np.int64)
+    return texts, sents, owner
+
+
+def pick(doc_emb: np.ndarray, sent_emb: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each document (unit rows of ``doc_emb``): the index among *its own* candidates of the one whose
+    embedding (``sent_emb``, owned as ``owner`` says, grouped by document) is closest by cosine, the first on a
+    tie, and that cosine."""
+    cos = np.einsum("ij,ij->i", sent_emb, doc_emb[owner]).astype(np.float32)
+    starts = np.searchsorted(owner, np.arange(len(doc_emb)))
+    ends = np.searchsorted(owner, np.arange(len(doc_emb)), side="right")
+    if np.any(ends <= starts):
+        raise ValueError("every document needs at least one candidate")
+    best = np.array([int(np.argmax(cos[s:e])) for s, e in zip(starts, ends, strict=True)], dtype=np.int64)
+    return best, cos[starts + best]
+
+
+def passage_pairs(docs: Sequence[tuple[list[str], list[tuple[int, int]]]],
+                  best: np.ndarray) -> list[tuple[str, str]]:
+    """(picked sentence, the rest of its document) for each document, words joined by single spaces."""
+    if len(best) != len(docs):
+        raise ValueError(f"{len(best)} picks for {len(docs)} documents")
+    out = []
+    for (words, spans), b in zip(docs, best, strict=True):
+        s, e = spans[int(b)]
+        out.append((" ".join(words[s:e]), " ".join(words[:s] + words[e:])))
+    return out
+
+
+def _file_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_path(name: str, model: str) -> Path:
+    from staticemb.corpora import data_dir
+    from staticemb.train.trainer import teacher_fingerprint
+
+    return data_dir() / "teacher-scores" / teacher_fingerprint(model) / f"passages-{name}.npz"
+
+
+def save_picks(path: Path, best: np.ndarray, cos: np.ndarray, sha1: str) -> None:
+    """Write a picks file whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with open(partial, "wb") as f:
+        np.savez(f, best=np.asarray(best, dtype=np.int64), cos=np.asarray(cos, dtype=np.float32), sha1=np.array(sha1))
+    partial.replace(path)
+
+
+def picks(name: str, docs: Sequence[tuple[list[str], list[tuple[int, int]]]],
+          model: str | None = None) -> np.ndarray:
+    """The teacher's pick for each of pair set ``name``'s documents ``docs`` (cached; see the module's text)."""
+    from staticemb.train.trainer import teacher_embeddings
+
+    from . import datasets as D
+    from .teacher_filter import teacher
+
+    model = model or teacher()
+    sha1 = _file_sha1(D.pairs_path(name))
+    cache = cache_path(name, model)
+    if cache.exists():
+        with np.load(cache) as z:
+            if str(z["sha1"]) == sha1 and len(z["best"]) == len(docs):
+                return z["best"]
+    texts, sents, owner = teacher_inputs(docs)
+    emb = teacher_embeddings(model, texts + sents)
+    best, cos = pick(emb[:len(texts)], emb[len(texts):], owner)
+    save_picks(cache, best, cos, sha1)
+    return best
+
+
+def passage_path(name: str) -> Path:
+    from . import datasets as D
+
+    return D.pairs_path(name).parent.parent / "pairs-passage" / f"passage-{name}.jsonl"
+
+
+def build(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
+    """The picked-passage file of every pair set in ``names`` (written unless present); ``passage-<name>`` ->
+    path."""
+    from . import loso
+
+    def make(name: str, rows: list[dict[str, str]]):
+        docs = documents(row["positive"] for row in rows)
+        pairs = passage_pairs(docs, picks(name, docs))
+        print(f"{name}: {len(pairs):,} picked-passage pairs", flush=True)
+        return ({"anchor": a, "positive": p} for a, p in pairs)
+
+    return {f"passage-{n}": p for n, p in loso.derive(names, passage_path, make, refresh=refresh).items()}
+
+
+def second_crop(text: str) -> tuple[str, str] | None:
+    """A second inverse-cloze pair of ``text`` (:func:`staticemb.train.crops.crop`'s cut, drawn from another seed
+    derived from the text), ``None`` for a text too short to crop."""
+    from staticemb.train.crops import _cut, _digest
+
+    words = text.split()
+    if len(words) < _bounds()[2]:
+        return None
+    return _cut(words, hashlib.sha1(b"second crop\0" + _digest(text)).digest())
+
+
+def second_crop_path(name: str) -> Path:
+    from . import datasets as D
+
+    return D.pairs_path(name).parent.parent / "pairs-crop2" / f"crop2-{name}.jsonl"
+
+
+def build_second_crops(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
+    """The second-crop file of every pair set in ``names`` (one per distinct long text, as the first crops);
+    ``crop2-<name>`` -> path."""
+    from . import loso
+
+    def make(name: str, rows: list[dict[str, str]]):
+        texts = dict.fromkeys(row["positive"] for row in rows)
+        pairs = [p for p in map(second_crop, texts) if p is not None]
+        print(f"{name}: {len(pairs):,} second crops", flush=True)
+        return ({"anchor": a, "positive": p} for a, p in pairs)
+
+    return {f"crop2-{n}": p for n, p in loso.derive(names, second_crop_path, make, refresh=refresh).items()}
+
+
+#: Arm -> (the variant's name, the builder of its extra pair files, what the extra pair is).
+ARMS: dict[str, tuple[str, Callable[[Sequence[str]], dict[str, Path]], str]] = {
+    "picked": (VARIANT, lambda names: build(names), "the sentence all-mpnet-base-v2 ({} tokens) finds closest to "
+               "the document, cut out -> the rest"),
+    "crops2": (CONTROL, lambda names: build_second_crops(names), "a second random crop (another seed), the "
+               "control"),
+}
+
+
+def _datasets(source: str, arm: str = "picked") -> Callable[[list[str]], dict[str, str | Path]]:
+    """The crop-trained fold's datasets (``training.target_crops``) and the held-out source's extra pairs of
+    ``arm`` (picked passages, or second crops)."""
+    from . import cropping, loso, target_crops
+
+    crops = target_crops._datasets(source)
+
+    def datasets(pair_sets: list[str]) -> dict[str, str | Path]:
+        out = crops(pair_sets)
+        out.update(ARMS[arm][1]([n for n in loso.SOURCES[source][0] if n in cropping.CROPPED]))
+        return out
+
+    return datasets
+
+
+KEYS = ("crops 1024", "picked 1024", "crops 256", "picked 256", "crops cw 1024", "picked cw 1024",
+        "crops cw 256", "picked cw 256", "stem", "minilm")
+
+
+def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
+    """The rule of the module's description (:func:`training.loso.rule`): (adopted, why)."""
+    from . import loso
+
+    return loso.rule(rows, lambda d: f"crops {d}", lambda d: f"picked {d}")
+
+
+def _sizes(rows: list[dict[str, Any]], arm: str) -> dict[str, int]:
+    from . import loso
+
+    path = passage_path if arm == "picked" else second_crop_path
+    sizes = {}
+    for source in (r["source"] for r in rows):
+        for name in loso.SOURCES[source][0]:
+            if path(name).exists():
+                with open(path(name), encoding="utf-8") as f:
+                    sizes[name] = sum(1 for _ in f)
+    return sizes
+
+
+def render(rows: list[dict[str, Any]], command: str, seconds: float, training: float | None = None,
+           arm: str = "picked") -> str:
+    from .report import hardware
+
+    sizes = _sizes(rows, arm)
+    mean = {"source": "**mean**", **{k: sum(r[k] for r in rows) / len(rows) for k in KEYS}} if rows else None
+    table = rows + ([mean] if mean and len(rows) > 1 else [])
+    extra = "picked" if arm == "picked" else "2nd crop"
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}"
+
+    lines = [
+        "# Teacher-picked passages of the held-out source's documents (English)" if arm == "picked" else
+        "# A second random crop of the held-out source's documents: the control of the teacher-picked passages",
+        "",
+        f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        f"- command: `{command}` ({seconds / 60:.0f} min"
+        + (f"; the second stages took {training / 60:.0f} min in all)" if training else ")"),
+        f"- machine: {hardware()}",
+        "- both models share the fold's first stage (teacher regression without the held-out source); the second stage",
+        "  (MatryoshkaLoss(MNRL), `training/configs/en-retrieval.json`) trains on the fold's pair sets and one random crop",
+        "  per long document of the held-out source's train split (`training.target_crops`), and here also on one pair",
+        f"  per such document: {ARMS[arm][2].format(MAX_SEQ_LENGTH)};",
+        "  NDCG@10 (%) on the held-out test split, searched plainly and with the test split's token weights",
+        "  (`with_corpus_weights(documents, a=1e-3)`)",
+        "",
+        f"| held-out source | crops 1024-d | + {extra} 1024-d | change | crops 256-d | + {extra} 256-d | change | "
+        f"crops, weights 1024-d | + {extra}, weights 1024-d | + {extra}, weights 256-d | BM25 (stemmed) | "
+        "all-MiniLM-L6-v2 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in table:
+        lines.append(
+            f"| {r['source']} | {pct(r['crops 1024'])} | {pct(r['picked 1024'])} | "
+            f"{100 * (r['picked 1024'] - r['crops 1024']):+.1f} | {pct(r['crops 256'])} | {pct(r['picked 256'])} | "
+            f"{100 * (r['picked 256'] - r['crops 256']):+.1f} | {pct(r['crops cw 1024'])} | "
+            f"{pct(r['picked cw 1024'])} | {pct(r['picked cw 256'])} | {pct(r['stem'])} | {pct(r['minilm'])} |")
+    if sizes:
+        lines += ["", f"Extra pairs ({extra}) of the held-out source's train split: "
+                  + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + "."]
+    if rows and mean is not None:
+        adopted, why = decide(rows)
+        lines += ["", "Decision (over the crop-trained folds: the held-out mean up by more than one point at both "
+                  "widths, no source down by more than one at 1024-d): "
+                  + ("**adopted**" if adopted else "**not adopted**") + f": {why}."]
+        for key, label in (("picked", "plain search"), ("picked cw", "with corpus weights")):
+            above = [r["source"] for r in rows if r[f"{key} 1024"] > r["stem"]]
+            lines.append(f"- + {extra}, {label}: mean {pct(mean[f'{key} 1024'])} at 1024-d = "
+                         f"{100 * mean[f'{key} 1024'] / mean['minilm']:.1f}% of all-MiniLM-L6-v2; 256-d keeps "
+                         f"{100 * mean[f'{key} 256'] / mean[f'{key} 1024']:.1f}%; above BM25 with stemming on "
+                         f"{len(above)} of {len(rows)}" + (f" ({', '.join(above)})" if above else "") + ".")
+    return "\n".join(lines) + "\n"
+
+
+def _arm_argument(parser: Any) -> None:
+    parser.add_argument("--arm", choices=list(ARMS), default="picked",
+                        help="the extra pair per document: the teacher's pick (default), or a second random crop "
+                        "(the control; its report defaults to RESULTS-teacher-passages-control.md)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from . import loso, target_crops
+
+    here = Path(__file__).resolve().parent
+    args = loso._arguments(argv, __doc__, here / "RESULTS-teacher-passages.md", "rebuild and retrain what exists",
+                           _arm_argument)
+    if args.arm != "picked" and args.output == here / "RESULTS-teacher-passages.md":
+        args.output = here / "RESULTS-teacher-passages-control.md"
+    variant = ARMS[args.arm][0]
+    started = time.perf_counter()
+    src, models, cache, teacher = loso.prepare()
+    rows = []
+    try:
+        for source in args.sources:
+            task = loso.SOURCES[source][1]
+            base = loso.second_stage(source, target_crops.VARIANT, target_crops._datasets(source), models=models,
+                                     src=src, teacher=teacher, refresh=False)
+            model = loso.second_stage(source, variant, _datasets(source, args.arm), models=models, src=src,
+                                      teacher=teacher, refresh=args.refresh)
+            arms = (("crops", base, target_crops.VARIANT), ("picked", model, variant))
+            row: dict[str, Any] = {"source": source}
+            for key, path, name in arms:
+                plain = loso.score(str(path), f"loso-{name}-{source}", task, loso.DIMS, None)
+                weighted = target_crops.corpus_weighted(path, f"loso-{name}-{source}", source)
+                for d in ("1024", "256"):
+                    row[f"{key} {d}"] = plain[d]
+                    row[f"{key} cw {d}"] = weighted[d]
+            row["stem"] = loso.baseline("BM25 (stemmed)", task, cache, teacher)
+            row["minilm"] = loso.baseline("all-MiniLM-L6-v2", task, cache, teacher)
+            rows.append(row)
+            print(f"{source}: {100 * row['crops 1024']:.1f} -> {100 * row['picked 1024']:.1f} NDCG@10 at 1024-d, "
+                  f"{100 * row['crops 256']:.1f} -> {100 * row['picked 256']:.1f} at 256-d", flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished folds are kept and reused", file=sys.stderr)
+        return 130
+    command = "python -m training.teacher_passages"
+    command += f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else ""
+    command += f" --arm {args.arm}" if args.arm != "picked" else ""
+    folds = [loso.fold_dir(models, source) / f"fold-{variant}.json" for source in args.sources]
+    training = sum(json.loads(f.read_text())["seconds"] for f in folds if f.exists())
+    args.output.write_text(render(rows, command, time.perf_counter() - started, training, args.arm),
+                           encoding="utf-8")
+    print(args.output.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
