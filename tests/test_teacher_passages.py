@@ -1,4 +1,4 @@
-"""training/teacher_passages.py: sentences and candidates, the teacher's pick, the pairs, the cache, the report."""
+"""training/teacher_passages.py: the teacher's picks cached per pair file, the passage files, the control arm, the report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from staticemb.train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS
+from staticemb.train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS, passage_documents
 
 from training import datasets as D
 from training import teacher_passages as T
@@ -17,71 +17,12 @@ def _words(n, tag="w"):
     return [f"{tag}{i}" for i in range(n)]
 
 
-def test_sentences_cover_every_word_once_in_order():
-    words = "It parses XML. Fast, too! Does it (really?) work? \"Yes.\" [See docs.] trailing words".split()
-    spans = T.sentences(words)
-    assert [" ".join(words[s:e]) for s, e in spans] == [
-        "It parses XML.", "Fast, too!", "Does it (really?)", "work?", "\"Yes.\"", "[See docs.]", "trailing words"]
-    assert [i for s, e in spans for i in range(s, e)] == list(range(len(words)))
-    assert T.sentences([]) == []
-
-
-def test_candidates_are_sentences_of_a_crops_length_in_a_long_enough_document():
-    short = _words(MIN_WORDS - 1) + ["end."]      # MIN_WORDS words: the shortest candidate
-    long = _words(MAX_WORDS, "x") + ["end."]      # MAX_WORDS + 1 words: too long
-    fitting = _words(MAX_WORDS - 1, "y") + ["end."]  # MAX_WORDS words: the longest candidate
-    tiny = ["Too", "short."]
-    filler = _words(MIN_TEXT_WORDS, "f")
-    words = short + long + tiny + fitting + filler
-    spans = T.candidates(words)
-    assert [e - s for s, e in spans] == [MIN_WORDS, MAX_WORDS]
-    assert words[spans[1][0]] == "y0"
-    # The same sentences in a document under the crops' minimum give nothing.
-    assert T.candidates((short + fitting)[:MIN_TEXT_WORDS - 1]) == []
-
-
-def _doc(k, sentences=3):
-    """A long document: ``sentences`` candidate sentences about topic k, then filler without an end."""
+def _doc(k, n_sentences=3):
+    """A long document: ``n_sentences`` candidate sentences about topic k, then filler without an end."""
     out = []
-    for j in range(sentences):
+    for j in range(n_sentences):
         out += [f"t{k}s{j}w{i}" for i in range(MIN_WORDS)] + ["stop."]
     return " ".join(out + [f"f{k}w{i}" for i in range(MIN_TEXT_WORDS)])
-
-
-def test_documents_are_distinct_long_and_have_a_candidate():
-    no_sentence = " ".join(_words(MIN_TEXT_WORDS + 5))
-    docs = T.documents([_doc(1), "short text.", _doc(1), no_sentence, "  " + _doc(2).replace(" ", "   ")])
-    assert len(docs) == 2
-    assert [len(spans) for _, spans in docs] == [3, 3]
-    texts, sents, owner = T.teacher_inputs(docs)
-    assert texts[1] == _doc(2)  # whitespace normalized
-    assert owner.tolist() == [0, 0, 0, 1, 1, 1] and sents[0].startswith("t1s0w0") and sents[0].endswith("stop.")
-
-
-def test_the_pick_is_each_documents_own_closest_candidate_first_on_a_tie():
-    doc = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
-    sent = np.array([[0.0, 1.0], [0.8, 0.6], [1.0, 0.0],      # doc 0: the last is closest
-                     [0.6, 0.8], [0.6, 0.8],                  # doc 1: a tie, the first wins
-                     [1.0, 0.0]], dtype=np.float32)           # doc 2: its only candidate
-    best, cos = T.pick(doc, sent, np.array([0, 0, 0, 1, 1, 2]))
-    assert best.tolist() == [2, 0, 0]
-    np.testing.assert_allclose(cos, [1.0, 0.8, 0.6], atol=1e-6)
-    # A candidate of another document never wins, however close.
-    best, _ = T.pick(doc[:2], np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32), np.array([0, 1]))
-    assert best.tolist() == [0, 0]
-    with pytest.raises(ValueError, match="at least one candidate"):
-        T.pick(doc, sent[:3], np.array([0, 0, 2]))
-
-
-def test_a_pair_is_the_picked_sentence_and_the_rest_of_its_document():
-    docs = T.documents([_doc(1), _doc(2)])
-    pairs = T.passage_pairs(docs, np.array([1, 0]))
-    assert pairs[0][0] == " ".join(f"t1s1w{i}" for i in range(MIN_WORDS)) + " stop."
-    assert pairs[0][0] not in pairs[0][1] and pairs[0][1].startswith("t1s0w0") and "t1s2w0" in pairs[0][1]
-    for (anchor, rest), text in zip(pairs, [_doc(1), _doc(2)], strict=True):
-        assert sorted((anchor + " " + rest).split()) == sorted(text.split())
-    with pytest.raises(ValueError, match="2 documents"):
-        T.passage_pairs(docs, np.array([0]))
 
 
 @pytest.fixture
@@ -117,7 +58,7 @@ def fake_teacher(tmp_path, monkeypatch):
 
 def test_picks_are_cached_by_the_pair_files_digest(fake_teacher):
     tmp_path, rows, calls = fake_teacher
-    docs = T.documents(r["positive"] for r in rows)
+    docs = passage_documents(r["positive"] for r in rows)
     best = T.picks("en-bbc", docs, model="teacher")
     assert best.tolist() == [1] * 5 and len(calls) == 1
     cache = tmp_path / "data" / "teacher-scores" / "fake" / "passages-en-bbc.npz"
@@ -125,7 +66,7 @@ def test_picks_are_cached_by_the_pair_files_digest(fake_teacher):
     assert T.picks("en-bbc", docs, model="teacher").tolist() == best.tolist() and len(calls) == 1
     # A changed pair file is picked again, not read from the stale cache.
     D._write_jsonl(D.pairs_path("en-bbc"), rows[:3])
-    docs = T.documents(r["positive"] for r in rows[:3])
+    docs = passage_documents(r["positive"] for r in rows[:3])
     assert len(T.picks("en-bbc", docs, model="teacher")) == 3 and len(calls) == 2
 
 

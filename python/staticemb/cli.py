@@ -2,7 +2,7 @@
 
     staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL ...] [--dim K] [--precision P]
 
-    staticemb crops INPUT... --output PAIRS.jsonl [--column text] [--per-file]
+    staticemb crops INPUT... --output PAIRS.jsonl [--column text] [--per-file] [--teacher MODEL]
     staticemb train CONFIG [--set key=value ...] [--set train_datasets.NAME=PAIRS.jsonl] [--resume]
     staticemb distill --teacher MODEL --output DIR [--tokenizer TOKENIZER] [--dim 1024] [--pca-dims N] [--corpus FILE]
     staticemb eval MODEL [MODEL ...] --tasks DIR [--only NAME ...] [--dims 64,256,1024] [--output results.json]
@@ -147,7 +147,7 @@ def cmd_crops(args) -> int:
     from tqdm.auto import tqdm
 
     from .bulk import expand_inputs, read_batches
-    from .train.crops import MIN_TEXT_WORDS, write_crop_pairs
+    from .train.crops import MIN_TEXT_WORDS, teacher_passage_pairs, write_crop_pairs, write_pairs
 
     if args.per_file and (args.format or args.column != "text"):
         raise InvalidInputError("--per-file reads each file whole: --format and --column do not apply")
@@ -175,11 +175,17 @@ def cmd_crops(args) -> int:
             bar.update(len(texts))
 
     try:
-        n = write_crop_pairs(documents(), out)
+        if args.teacher:
+            texts = list(documents())
+            bar.close()
+            n = write_pairs(teacher_passage_pairs(texts, args.teacher), out)
+        else:
+            n = write_crop_pairs(documents(), out)
     finally:
         bar.close()
     print(f"wrote {n:,} pairs from {read:,} documents to {out}"
-          + ("" if n else f" (no document has {MIN_TEXT_WORDS} words or more)"), file=sys.stderr)
+          + ("" if n else f" (no document has {MIN_TEXT_WORDS} words or more"
+             + (" and a sentence to pick)" if args.teacher else ")")), file=sys.stderr)
     return 0
 
 
@@ -307,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read every input as this type (default: by file extension; stdin: text)")
     p.add_argument("--per-file", action="store_true",
                    help="each file is one document, whatever its type (a folder gives every file in it)")
+    p.add_argument("--teacher", metavar="MODEL",
+                   help=f"instead of a random passage, cut out the sentence of {MIN_WORDS}-{MAX_WORDS} words this "
+                   "Sentence Transformers model (folder or Hub id) finds closest to its document; train on these "
+                   "pairs beside the random crops (two files, two train_datasets entries)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_crops)
 

@@ -15,6 +15,14 @@ file to a stage's ``train_datasets`` beside its other pair sets::
     staticemb crops my-documents.jsonl --output my-crops.jsonl
     staticemb train training/configs/en-retrieval.json --set train_datasets.mine=my-crops.jsonl \\
         --set output_dir=my-model
+
+Teacher-picked passages: a query says what its document is about, which a random passage rarely does. With a
+transformer teacher, :func:`teacher_passage_pairs` (``staticemb crops --teacher MODEL``) cuts out, instead, the
+sentence of :data:`MIN_WORDS`-:data:`MAX_WORDS` words that the teacher finds closest to its document (cosine of
+their embeddings: the centroid sentence of extractive summarization) and pairs it with the rest. Added to a stage
+beside the random crops of the same documents, they raised every held-out source again
+(``training/RESULTS-teacher-passages.md``). The teacher's embeddings are cached text by text
+(:func:`staticemb.train.trainer.teacher_embeddings`), so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -23,8 +31,12 @@ import hashlib
 import json
 import os
 import random
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import InvalidInputError
 
@@ -85,8 +97,12 @@ def write_crop_pairs(texts: Iterable[str], path: str | os.PathLike) -> int:
     """Write :func:`crop_pairs` of ``texts`` to ``path`` as JSONL rows ``{"anchor": passage, "positive": rest}``
     (a stage's ``train_datasets`` file) and return how many. The file appears whole or not at all: it is written
     beside ``path`` and renamed."""
+    return write_pairs(crop_pairs(texts), path)
+
+
+def write_pairs(pairs: Sequence[tuple[str, str]], path: str | os.PathLike) -> int:
+    """Write ``(anchor, positive)`` pairs to ``path`` as JSONL rows, whole or not at all; returns how many."""
     path = Path(path).expanduser()
-    pairs = crop_pairs(texts)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -96,3 +112,111 @@ def write_crop_pairs(texts: Iterable[str], path: str | os.PathLike) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return len(pairs)
+
+
+# ------------------------------------------------------------------------------------------ teacher-picked passages
+
+#: A sentence ends at a word ending in ".", "!" or "?" (closing quotes or brackets after it allowed).
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+
+#: A document as the passage picker sees it: its words and the word spans of its candidate sentences.
+Document = tuple[list[str], list[tuple[int, int]]]
+
+
+def sentences(words: Sequence[str]) -> list[tuple[int, int]]:
+    """The word spans ``[start, end)`` of the sentences of ``words``, in order, covering every word."""
+    spans, start = [], 0
+    for i, word in enumerate(words):
+        if _SENTENCE_END.search(word):
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(words):
+        spans.append((start, len(words)))
+    return spans
+
+
+def passage_candidates(words: Sequence[str]) -> list[tuple[int, int]]:
+    """The sentences of ``words`` a teacher may pick: those of :data:`MIN_WORDS`-:data:`MAX_WORDS` words, in a
+    document of :data:`MIN_TEXT_WORDS` words or more (none in a shorter one)."""
+    if len(words) < MIN_TEXT_WORDS:
+        return []
+    return [(s, e) for s, e in sentences(words) if MIN_WORDS <= e - s <= MAX_WORDS]
+
+
+def passage_documents(texts: Iterable[str]) -> list[Document]:
+    """(words, candidate spans) of every distinct text of ``texts`` (first-seen order) that has a candidate."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("passage_documents expects an iterable of texts, not a single string")
+    out: list[Document] = []
+    seen: set[bytes] = set()
+    for n, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"passage_documents expects texts (str); item {n} is {type(text).__name__}")
+        words = text.split()
+        spans = passage_candidates(words)
+        if not spans:
+            continue
+        try:
+            digest = _digest(text)
+        except InvalidInputError as e:
+            raise InvalidInputError(f"text {n}: {e}") from None
+        if digest not in seen:
+            seen.add(digest)
+            out.append((words, spans))
+    return out
+
+
+def teacher_inputs(docs: Sequence[Document]) -> tuple[list[str], list[str], np.ndarray]:
+    """What the teacher embeds: each document (its words joined by single spaces), every candidate sentence in
+    document order, and for each candidate the index of its document."""
+    texts = [" ".join(words) for words, _ in docs]
+    sents = [" ".join(words[s:e]) for words, spans in docs for s, e in spans]
+    owner = np.array([i for i, (_, spans) in enumerate(docs) for _ in spans], dtype=np.int64)
+    return texts, sents, owner
+
+
+def pick_passages(doc_emb: np.ndarray, sent_emb: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each document (unit rows of ``doc_emb``): the index among *its own* candidates of the one whose
+    embedding (a row of ``sent_emb``, owned as ``owner`` says, grouped by document) is closest by cosine, the
+    first on a tie, and that cosine."""
+    owner = np.asarray(owner)
+    if len(owner) != len(sent_emb) or np.any(np.diff(owner) < 0):
+        raise ValueError("owner must give, in document order, the document of every candidate")
+    cos = np.einsum("ij,ij->i", sent_emb, doc_emb[owner]).astype(np.float32)
+    starts = np.searchsorted(owner, np.arange(len(doc_emb)))
+    ends = np.searchsorted(owner, np.arange(len(doc_emb)), side="right")
+    if np.any(ends <= starts):
+        raise ValueError("every document needs at least one candidate")
+    best = np.array([int(np.argmax(cos[s:e])) for s, e in zip(starts, ends, strict=True)], dtype=np.int64)
+    return best, cos[starts + best]
+
+
+def passage_pairs(docs: Sequence[Document], best: Sequence[int] | np.ndarray) -> list[tuple[str, str]]:
+    """(picked sentence, the rest of its document) for each document, words joined by single spaces."""
+    if len(best) != len(docs):
+        raise ValueError(f"{len(best)} picks for {len(docs)} documents")
+    out = []
+    for (words, spans), b in zip(docs, best, strict=True):
+        s, e = spans[int(b)]
+        out.append((" ".join(words[s:e]), " ".join(words[:s] + words[e:])))
+    return out
+
+
+def teacher_passage_pairs(texts: Iterable[str], teacher: str | os.PathLike, *, cache_dir: Any = None,
+                          device: str | None = None, batch_size: int = 64) -> list[tuple[str, str]]:
+    """One pair per distinct text of :data:`MIN_TEXT_WORDS` words or more that has a sentence of
+    :data:`MIN_WORDS`-:data:`MAX_WORDS` words: the sentence ``teacher`` (a Sentence Transformers folder or Hub
+    id) finds closest to the text, and the rest of the text. The teacher's embeddings are cached
+    (:func:`staticemb.train.trainer.teacher_embeddings`, ``cache_dir``)."""
+    from .distill import _check_source
+    from .trainer import teacher_embeddings
+
+    _check_source("teacher", teacher)
+    docs = passage_documents(texts)
+    if not docs:
+        return []
+    doc_texts, sents, owner = teacher_inputs(docs)
+    emb = teacher_embeddings(str(teacher), doc_texts + sents, cache_dir=cache_dir, device=device,
+                             batch_size=batch_size)
+    best, _ = pick_passages(emb[:len(doc_texts)], emb[len(doc_texts):], owner)
+    return passage_pairs(docs, best)
