@@ -135,3 +135,14 @@ def test_the_control_arm_trains_on_second_crops(fake_teacher):
     assert [(p["anchor"], p["positive"]) for p in pairs] == [T.second_crop(r["positive"]) for r in rows]
     assert calls == []  # no teacher
     assert T.ARMS["crops2"][0] == T.CONTROL != T.VARIANT
+
+
+def test_the_lead_arm_pairs_each_documents_first_candidate_without_a_teacher(fake_teacher):
+    tmp_path, rows, calls = fake_teacher
+    files = T.build_lead(["en-bbc"])
+    pairs = [json.loads(line) for line in open(files["lead-en-bbc"], encoding="utf-8")]
+    assert len(pairs) == 5 and calls == []
+    for k, pair in enumerate(pairs):
+        assert pair["anchor"] == " ".join(f"t{k}s0w{i}" for i in range(MIN_WORDS)) + " stop."
+        assert pair["positive"].startswith(f"t{k}s1w0")
+    assert T.ARMS["lead"][0] == T.LEAD and "+ lead 1024-d" in T.render([], "c", 1, arm="lead")

@@ -233,8 +233,10 @@ def generalization(loso_report: Path) -> str:
             "([RESULTS-hybrid.md](RESULTS-hybrid.md)), term-frequency saturation "
             "([RESULTS-tf-saturation.md](RESULTS-tf-saturation.md)), training on the held-out source's unlabeled "
             "documents ([RESULTS-target-crops.md](RESULTS-target-crops.md)), all-mpnet-base-v2 as the regression "
-            "teacher ([RESULTS-regress-teacher.md](RESULTS-regress-teacher.md)) and pairs filtered by that teacher "
-            "([RESULTS-teacher-filter.md](RESULTS-teacher-filter.md)) are measured on the same folds; the "
+            "teacher ([RESULTS-regress-teacher.md](RESULTS-regress-teacher.md)), pairs filtered by that teacher "
+            "([RESULTS-teacher-filter.md](RESULTS-teacher-filter.md)) and passages it picks out of the held-out "
+            "source's documents ([RESULTS-teacher-passages.md](RESULTS-teacher-passages.md)) are measured on the "
+            "same folds; the "
             "multilingual model's "
             "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
 

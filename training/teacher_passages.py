@@ -31,7 +31,9 @@ at 1024-d and at 256-d and lower no held-out source by more than one point at 10
 The control (``--arm crops2``): the same second stage with a *second random* crop per document instead of the
 picked sentence (:func:`second_crop`, ``model-target-crop-2``, ``RESULTS-teacher-passages-control.md``). Two pairs
 per document either way; what the picked arm gains over the control is the teacher's choice, not the number of
-pairs.
+pairs. The lead arm (``--arm lead``, ``model-target-crop-lead``, ``RESULTS-teacher-passages-lead.md``): the first
+candidate sentence of the same documents instead of the teacher's pick, which all-mpnet-base-v2 picks anyway in
+most Debian and Wikipedia descriptions: what the teacher adds over the lead sentence.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 
 VARIANT = "target-crop-passage"
 CONTROL = "target-crop-2"
+LEAD = "target-crop-lead"
 MAX_SEQ_LENGTH = 256
 
 
@@ -155,12 +158,37 @@ def build_second_crops(names: Sequence[str], refresh: bool = False) -> dict[str,
     return {f"crop2-{n}": p for n, p in loso.derive(names, second_crop_path, make, refresh=refresh).items()}
 
 
+def lead_path(name: str) -> Path:
+    from . import datasets as D
+
+    return D.pairs_path(name).parent.parent / "pairs-lead" / f"lead-{name}.jsonl"
+
+
+def build_lead(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
+    """The lead-sentence file of every pair set in ``names``: the pairs of the picked passages with the first
+    candidate of each document in place of the teacher's pick (the same documents, no teacher); ``lead-<name>``
+    -> path."""
+    from staticemb.train.crops import passage_documents, passage_pairs
+
+    from . import loso
+
+    def make(name: str, rows: list[dict[str, str]]):
+        docs = passage_documents(row["positive"] for row in rows)
+        pairs = passage_pairs(docs, np.zeros(len(docs), dtype=np.int64))
+        print(f"{name}: {len(pairs):,} lead-sentence pairs", flush=True)
+        return ({"anchor": a, "positive": p} for a, p in pairs)
+
+    return {f"lead-{n}": p for n, p in loso.derive(names, lead_path, make, refresh=refresh).items()}
+
+
 #: Arm -> (the variant's name, the builder of its extra pair files, what the extra pair is).
 ARMS: dict[str, tuple[str, Callable[[Sequence[str]], dict[str, Path]], str]] = {
     "picked": (VARIANT, lambda names: build(names), "the sentence all-mpnet-base-v2 ({} tokens) finds closest to "
                "the document, cut out -> the rest"),
     "crops2": (CONTROL, lambda names: build_second_crops(names), "a second random crop (another seed), the "
                "control"),
+    "lead": (LEAD, lambda names: build_lead(names), "the document's first sentence of 6-24 words, cut out -> the "
+             "rest (the picked passages' documents, no teacher)"),
 }
 
 
@@ -193,7 +221,7 @@ def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
 def _sizes(rows: list[dict[str, Any]], arm: str) -> dict[str, int]:
     from . import loso
 
-    path = passage_path if arm == "picked" else second_crop_path
+    path = {"picked": passage_path, "crops2": second_crop_path, "lead": lead_path}[arm]
     sizes = {}
     for source in (r["source"] for r in rows):
         for name in loso.SOURCES[source][0]:
@@ -210,14 +238,17 @@ def render(rows: list[dict[str, Any]], command: str, seconds: float, training: f
     sizes = _sizes(rows, arm)
     mean = {"source": "**mean**", **{k: sum(r[k] for r in rows) / len(rows) for k in KEYS}} if rows else None
     table = rows + ([mean] if mean and len(rows) > 1 else [])
-    extra = "picked" if arm == "picked" else "2nd crop"
+    extra = {"picked": "picked", "crops2": "2nd crop", "lead": "lead"}[arm]
 
     def pct(x: float) -> str:
         return f"{100 * x:.1f}"
 
     lines = [
-        "# Teacher-picked passages of the held-out source's documents (English)" if arm == "picked" else
-        "# A second random crop of the held-out source's documents: the control of the teacher-picked passages",
+        {"picked": "# Teacher-picked passages of the held-out source's documents (English)",
+         "crops2": "# A second random crop of the held-out source's documents: the control of the teacher-picked "
+                   "passages",
+         "lead": "# The first sentence of the held-out source's documents: the teacher-picked passages without "
+                 "the teacher"}[arm],
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min"
@@ -260,8 +291,9 @@ def render(rows: list[dict[str, Any]], command: str, seconds: float, training: f
 
 def _arm_argument(parser: Any) -> None:
     parser.add_argument("--arm", choices=list(ARMS), default="picked",
-                        help="the extra pair per document: the teacher's pick (default), or a second random crop "
-                        "(the control; its report defaults to RESULTS-teacher-passages-control.md)")
+                        help="the extra pair per document: the teacher's pick (default), a second random crop "
+                        "(crops2: its report defaults to RESULTS-teacher-passages-control.md) or the first "
+                        "candidate sentence (lead: RESULTS-teacher-passages-lead.md)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = loso._arguments(argv, __doc__, here / "RESULTS-teacher-passages.md", "rebuild and retrain what exists",
                            _arm_argument)
     if args.arm != "picked" and args.output == here / "RESULTS-teacher-passages.md":
-        args.output = here / "RESULTS-teacher-passages-control.md"
+        args.output = here / {"crops2": "RESULTS-teacher-passages-control.md",
+                              "lead": "RESULTS-teacher-passages-lead.md"}[args.arm]
     variant = ARMS[args.arm][0]
     started = time.perf_counter()
     src, models, cache, teacher = loso.prepare()
