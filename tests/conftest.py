@@ -215,3 +215,27 @@ def tiny_st_folder() -> Path:
     """A Sentence Transformers folder (StaticEmbedding + Normalize, width 16) written by Sentence
     Transformers. Read-only: copy it (``shutil.copytree``) before changing it."""
     return FIXTURES / "st-tiny"
+
+
+@pytest.fixture
+def fake_teacher_embeddings(monkeypatch) -> list:
+    """``staticemb.train.trainer.teacher_embeddings`` replaced by a fake teacher whose vector of a text is its bag of
+    (hashed) words, so texts that share words agree, and ``teacher_fingerprint`` by the constant ``"fake"``. Returns
+    the list the calls are recorded in, as ``(teacher, texts)``."""
+    import hashlib
+
+    import staticemb.train.trainer as trainer
+
+    calls: list = []
+
+    def embeddings(teacher, texts, **kwargs):
+        calls.append((teacher, list(texts)))
+        out = np.zeros((len(texts), 4096), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for word in t.split():
+                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % 4096] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    monkeypatch.setattr(trainer, "teacher_embeddings", embeddings)
+    monkeypatch.setattr(trainer, "teacher_fingerprint", lambda teacher: "fake")
+    return calls

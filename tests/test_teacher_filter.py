@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -45,26 +44,13 @@ def test_the_top_fraction_or_at_least_ten_are_kept():
 
 
 @pytest.fixture
-def pair_files(tmp_path, monkeypatch):
-    """A pair set under a data folder of its own, and a fake teacher: a text's vector is its bag of words
-    (hashed), so an anchor agrees with the positives that share its words."""
+def pair_files(tmp_path, monkeypatch, fake_teacher_embeddings):
+    """A pair set under a data folder of its own, and the fake bag-of-words teacher (conftest): an anchor agrees
+    with the positives that share its words."""
     monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
     (tmp_path / "pairs").mkdir()
     monkeypatch.setattr(D, "pairs_path", lambda name, root=None: tmp_path / "pairs" / f"{name}.jsonl")
-    calls = []
-
-    def embeddings(teacher, texts, **kwargs):
-        calls.append(list(texts))
-        out = np.zeros((len(texts), 4096), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for word in t.split():
-                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % 4096] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    import staticemb.train.trainer as trainer
-
-    monkeypatch.setattr(trainer, "teacher_embeddings", embeddings)
-    monkeypatch.setattr(trainer, "teacher_fingerprint", lambda teacher: "fake")
+    calls = fake_teacher_embeddings
     rows = [{"anchor": f"w{k} summary", "positive": f"w{k} body"} for k in range(30)]
     rows[3] = {"anchor": "w4 summary", "positive": "zz unrelated"}  # a false pair: w4's positive outranks it
     D._write_jsonl(D.pairs_path("en-bbc"), rows)
@@ -74,7 +60,7 @@ def pair_files(tmp_path, monkeypatch):
 def test_scores_are_cached_by_the_pair_files_digest(pair_files):
     tmp_path, rows, calls = pair_files
     scores = T.pair_scores("en-bbc", model="teacher")
-    assert len(calls) == 1 and calls[0][:30] == [r["anchor"] for r in rows]
+    assert len(calls) == 1 and calls[0][1][:30] == [r["anchor"] for r in rows]
     assert scores["rank"][3] > 0 and scores["rank"][[0, 1, 2, 4]].tolist() == [0, 0, 0, 0]
     cache = tmp_path / "data" / "teacher-scores" / "fake" / "en-bbc.npz"
     assert cache.is_file() and not cache.with_suffix(".partial").exists()

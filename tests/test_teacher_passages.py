@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
-import numpy as np
 import pytest
 from staticemb.train.crops import MAX_WORDS, MIN_TEXT_WORDS, MIN_WORDS, passage_documents
 
@@ -26,26 +24,13 @@ def _doc(k, n_sentences=3):
 
 
 @pytest.fixture
-def fake_teacher(tmp_path, monkeypatch):
-    """A pair set under a data folder of its own, and a fake teacher whose vector of a text is its bag of words
-    (hashed) with the topic word of each sentence doubled: a sentence is closest to a document that repeats it."""
+def fake_teacher(tmp_path, monkeypatch, fake_teacher_embeddings):
+    """A pair set under a data folder of its own, and the fake bag-of-words teacher (conftest): a sentence is
+    closest to a document that repeats its words."""
     monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
     (tmp_path / "pairs").mkdir()
     monkeypatch.setattr(D, "pairs_path", lambda name, root=None: tmp_path / "pairs" / f"{name}.jsonl")
-    calls = []
-
-    def embeddings(teacher, texts, **kwargs):
-        calls.append(list(texts))
-        out = np.zeros((len(texts), 4096), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for word in t.split():
-                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % 4096] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    import staticemb.train.trainer as trainer
-
-    monkeypatch.setattr(trainer, "teacher_embeddings", embeddings)
-    monkeypatch.setattr(trainer, "teacher_fingerprint", lambda teacher: "fake")
+    calls = fake_teacher_embeddings
     # Each document repeats its second sentence's words in its filler: the teacher should pick that one.
     texts = []
     for k in range(5):

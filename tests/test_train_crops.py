@@ -248,32 +248,14 @@ def test_pick_refuses_candidates_out_of_document_order():
         pick_passages(doc, doc, np.array([0]))
 
 
-def _bag_teacher(calls):
-    """A fake teacher: a text's vector is its bag of (hashed) words."""
-    import hashlib
-
-    def embeddings(teacher, texts, **kwargs):
-        calls.append((teacher, list(texts)))
-        out = np.zeros((len(texts), 4096), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for word in t.split():
-                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % 4096] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    return embeddings
-
-
 def _echoing_doc(k):
     """A long document whose filler repeats its second sentence's words: a bag-of-words teacher picks it."""
     second = " ".join(f"t{k}s1w{i}" for i in range(MIN_WORDS))
     return _doc(k) + " " + second + " " + second
 
 
-def test_teacher_passage_pairs_cut_out_the_teachers_pick(monkeypatch):
-    import staticemb.train.trainer as trainer
-
-    calls = []
-    monkeypatch.setattr(trainer, "teacher_embeddings", _bag_teacher(calls))
+def test_teacher_passage_pairs_cut_out_the_teachers_pick(fake_teacher_embeddings):
+    calls = fake_teacher_embeddings
     texts = [_echoing_doc(k) for k in range(4)] + ["too short.", _echoing_doc(0)]
     pairs = teacher_passage_pairs(texts, "some/teacher")
     assert [a for a, _ in pairs] == [" ".join(f"t{k}s1w{i}" for i in range(MIN_WORDS)) + " stop." for k in range(4)]
@@ -290,11 +272,7 @@ def test_a_missing_teacher_folder_is_named(tmp_path):
         teacher_passage_pairs([_doc(1)], "")
 
 
-def test_cli_crops_teacher_writes_the_picked_pairs(tmp_path, capsys, monkeypatch):
-    import staticemb.train.trainer as trainer
-
-    calls = []
-    monkeypatch.setattr(trainer, "teacher_embeddings", _bag_teacher(calls))
+def test_cli_crops_teacher_writes_the_picked_pairs(tmp_path, capsys, fake_teacher_embeddings):
     docs = tmp_path / "docs.txt"
     docs.write_text("".join(_echoing_doc(k) + "\n" for k in range(3)) + "short line\n", encoding="utf-8")
     out = tmp_path / "picked.jsonl"

@@ -58,14 +58,6 @@ LEAD = "target-crop-lead"
 MAX_SEQ_LENGTH = 256
 
 
-def _file_sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_path(name: str, model: str) -> Path:
     from staticemb.corpora import data_dir
     from staticemb.train.trainer import teacher_fingerprint
@@ -89,7 +81,7 @@ def picks(name: str, docs: Sequence[Document], model: str | None = None) -> np.n
     from staticemb.train.trainer import teacher_embeddings
 
     from . import datasets as D
-    from .teacher_filter import teacher
+    from .teacher_filter import _file_sha1, teacher
 
     model = model or teacher()
     sha1 = _file_sha1(D.pairs_path(name))
