@@ -98,6 +98,8 @@ def test_report_and_rule(monkeypatch):
     assert "**not adopted**" in T.render([row("bbc", 0.8, 0.8)], "c", 60)
     control = T.render(rows, "python -m training.teacher_passages --arm crops2", 600, arm="crops2")
     assert "+ 2nd crop 1024-d" in control and "a second random crop" in control and "+ picked" not in control
+    lead = T.render(rows, "python -m training.teacher_passages --arm lead", 600, arm="lead")
+    assert "+ lead 1024-d" in lead and "first sentence" in lead and "+ picked" not in lead
 
 
 def test_the_control_cuts_a_second_crop_of_the_same_size_bounds_from_another_seed():
@@ -130,4 +132,4 @@ def test_the_lead_arm_pairs_each_documents_first_candidate_without_a_teacher(fak
     for k, pair in enumerate(pairs):
         assert pair["anchor"] == " ".join(f"t{k}s0w{i}" for i in range(MIN_WORDS)) + " stop."
         assert pair["positive"].startswith(f"t{k}s1w0")
-    assert T.ARMS["lead"][0] == T.LEAD and "+ lead 1024-d" in T.render([], "c", 1, arm="lead")
+    assert T.ARMS["lead"][0] == T.LEAD
