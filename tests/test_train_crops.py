@@ -16,6 +16,7 @@ from staticemb.train.crops import (
     MIN_WORDS,
     crop,
     crop_pairs,
+    lead_passage_pairs,
     passage_candidates,
     passage_documents,
     passage_pairs,
@@ -263,6 +264,28 @@ def test_teacher_passage_pairs_cut_out_the_teachers_pick(fake_teacher_embeddings
     # One call: the documents, then their candidates (3 each).
     assert len(calls) == 1 and calls[0][0] == "some/teacher" and len(calls[0][1]) == 4 + 12
     assert teacher_passage_pairs(["short"], "some/teacher") == [] and len(calls) == 1  # nothing to embed
+
+
+def test_lead_passage_pairs_cut_out_each_documents_first_candidate():
+    texts = [_echoing_doc(k) for k in range(3)] + ["too short.", _echoing_doc(0)]
+    pairs = lead_passage_pairs(iter(texts))
+    assert [a for a, _ in pairs] == [" ".join(f"t{k}s0w{i}" for i in range(MIN_WORDS)) + " stop." for k in range(3)]
+    assert pairs == passage_pairs(passage_documents(texts), np.zeros(3, dtype=np.int64))
+    # A document whose first sentence is too long or too short: its first sentence of 6-24 words is cut out.
+    text = "Short one. " + " ".join(_seq(MAX_WORDS + 1)) + ". " + _doc(7)
+    assert lead_passage_pairs([text])[0][0].startswith("t7s0w0")
+
+
+def test_cli_crops_lead_needs_no_teacher_and_excludes_one(tmp_path, capsys, fake_teacher_embeddings):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("".join(_echoing_doc(k) + "\n" for k in range(3)), encoding="utf-8")
+    out = tmp_path / "lead.jsonl"
+    assert main(["crops", str(docs), "--lead", "-o", str(out), "-q"]) == 0
+    assert "wrote 3 pairs from 3 documents" in capsys.readouterr().err and fake_teacher_embeddings == []
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["anchor"], r["positive"]) for r in rows] == lead_passage_pairs([_echoing_doc(k) for k in range(3)])
+    assert main(["crops", str(docs), "--lead", "--teacher", "t", "-o", str(out)]) == 2
+    assert "give one" in capsys.readouterr().err
 
 
 def test_a_missing_teacher_folder_is_named(tmp_path):

@@ -160,13 +160,12 @@ def build_lead(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
     """The lead-sentence file of every pair set in ``names``: the pairs of the picked passages with the first
     candidate of each document in place of the teacher's pick (the same documents, no teacher); ``lead-<name>``
     -> path."""
-    from staticemb.train.crops import passage_documents, passage_pairs
+    from staticemb.train.crops import lead_passage_pairs
 
     from . import loso
 
     def make(name: str, rows: list[dict[str, str]]):
-        docs = passage_documents(row["positive"] for row in rows)
-        pairs = passage_pairs(docs, np.zeros(len(docs), dtype=np.int64))
+        pairs = lead_passage_pairs(row["positive"] for row in rows)
         print(f"{name}: {len(pairs):,} lead-sentence pairs", flush=True)
         return ({"anchor": a, "positive": p} for a, p in pairs)
 

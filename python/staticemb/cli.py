@@ -2,7 +2,7 @@
 
     staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL ...] [--dim K] [--precision P]
 
-    staticemb crops INPUT... --output PAIRS.jsonl [--column text] [--per-file] [--teacher MODEL]
+    staticemb crops INPUT... --output PAIRS.jsonl [--column text] [--per-file] [--teacher MODEL | --lead]
     staticemb train CONFIG [--set key=value ...] [--set train_datasets.NAME=PAIRS.jsonl] [--resume]
     staticemb distill --teacher MODEL --output DIR [--tokenizer TOKENIZER] [--dim 1024] [--pca-dims N] [--corpus FILE]
     staticemb eval MODEL [MODEL ...] --tasks DIR [--only NAME ...] [--dims 64,256,1024] [--output results.json]
@@ -147,10 +147,18 @@ def cmd_crops(args) -> int:
     from tqdm.auto import tqdm
 
     from .bulk import expand_inputs, read_batches
-    from .train.crops import MIN_TEXT_WORDS, teacher_passage_pairs, write_crop_pairs, write_pairs
+    from .train.crops import (
+        MIN_TEXT_WORDS,
+        lead_passage_pairs,
+        teacher_passage_pairs,
+        write_crop_pairs,
+        write_pairs,
+    )
 
     if args.per_file and (args.format or args.column != "text"):
         raise InvalidInputError("--per-file reads each file whole: --format and --column do not apply")
+    if args.teacher and args.lead:
+        raise InvalidInputError("--teacher and --lead choose the passage two ways: give one")
     out = _check_output(args.output, "--output", folder=False)
     files = expand_inputs(args.inputs, args.format, any_file=args.per_file)
     bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
@@ -179,13 +187,15 @@ def cmd_crops(args) -> int:
             texts = list(documents())
             bar.close()
             n = write_pairs(teacher_passage_pairs(texts, args.teacher), out)
+        elif args.lead:
+            n = write_pairs(lead_passage_pairs(documents()), out)
         else:
             n = write_crop_pairs(documents(), out)
     finally:
         bar.close()
     print(f"wrote {n:,} pairs from {read:,} documents to {out}"
           + ("" if n else f" (no document has {MIN_TEXT_WORDS} words or more"
-             + (" and a sentence to pick)" if args.teacher else ")")), file=sys.stderr)
+             + (" and a sentence to pick)" if args.teacher or args.lead else ")")), file=sys.stderr)
     return 0
 
 
@@ -317,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"instead of a random passage, cut out the sentence of {MIN_WORDS}-{MAX_WORDS} words this "
                    "Sentence Transformers model (folder or Hub id) finds closest to its document; train on these "
                    "pairs beside the random crops (two files, two train_datasets entries)")
+    p.add_argument("--lead", action="store_true",
+                   help=f"instead of a random passage, cut out the document's first sentence of {MIN_WORDS}-{MAX_WORDS} "
+                   "words (no teacher); train on these pairs beside the random crops")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_crops)
 

@@ -19,7 +19,8 @@ To fit a model to a kind of document without labels, :func:`write_crop_pairs` (`
 inverse-cloze pair (a passage -> the rest) out of each long document, for a stage's ``train_datasets``
 (``staticemb train CONFIG --set train_datasets.NAME=PAIRS.jsonl``); with a transformer teacher,
 :func:`teacher_passage_pairs` (``staticemb crops --teacher MODEL``) cuts out the sentence the teacher finds closest
-to its document instead, a second set of pairs to train on beside the random crops.
+to its document instead, a second set of pairs to train on beside the random crops, and
+:func:`lead_passage_pairs` (``--lead``) the document's first such sentence, with no teacher.
 
 One module per job: :mod:`.config` (the config and its ``$VAR`` expansion), :mod:`.crops`, :mod:`.distill`,
 :mod:`.losses` and :mod:`.trainer` (datasets, teacher embeddings, evaluators, the trainer). Sentence Transformers, ``datasets``,
@@ -29,7 +30,7 @@ One module per job: :mod:`.config` (the config and its ``$VAR`` expansion), :mod
 from __future__ import annotations
 
 from .config import MATRYOSHKA_DIMS, TrainConfig, default_data_dir
-from .crops import crop_pairs, teacher_passage_pairs, write_crop_pairs
+from .crops import crop_pairs, lead_passage_pairs, teacher_passage_pairs, write_crop_pairs
 from .distill import demo_model, distill
 from .losses import similarity_distill_loss
 from .trainer import teacher_embeddings, train
@@ -41,6 +42,7 @@ __all__ = [
     "default_data_dir",
     "demo_model",
     "distill",
+    "lead_passage_pairs",
     "similarity_distill_loss",
     "teacher_embeddings",
     "teacher_passage_pairs",

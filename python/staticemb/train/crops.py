@@ -202,6 +202,14 @@ def passage_pairs(docs: Sequence[Document], best: Sequence[int] | np.ndarray) ->
     return out
 
 
+def lead_passage_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """One pair per distinct text of :data:`MIN_TEXT_WORDS` words or more that has a sentence of
+    :data:`MIN_WORDS`-:data:`MAX_WORDS` words: the first such sentence, and the rest of the text. No teacher: the
+    sentence a teacher most often picks in descriptions that open by saying what they describe."""
+    docs = passage_documents(texts)
+    return passage_pairs(docs, np.zeros(len(docs), dtype=np.int64))
+
+
 def teacher_passage_pairs(texts: Iterable[str], teacher: str | os.PathLike, *, cache_dir: Any = None,
                           device: str | None = None, batch_size: int = 64) -> list[tuple[str, str]]:
     """One pair per distinct text of :data:`MIN_TEXT_WORDS` words or more that has a sentence of
