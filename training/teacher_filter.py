@@ -106,12 +106,17 @@ def pair_scores(name: str, model: str | None = None) -> dict[str, np.ndarray]:
     index = {p: i for i, p in enumerate(positives)}
     emb = teacher_embeddings(model, [a for a, _ in pairs] + positives)
     cos, rank = rank_positives(emb[:len(pairs)], emb[len(pairs):], np.array([index[p] for _, p in pairs]))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".partial")
-    with open(partial, "wb") as f:
-        np.savez(f, cos=cos, rank=rank, sha1=np.array(sha1))
-    partial.replace(cache)
+    save_npz(cache, cos=cos, rank=rank, sha1=np.array(sha1))
     return {"cos": cos, "rank": rank}
+
+
+def save_npz(path: Path, **arrays: Any) -> None:
+    """Write a cache of teacher scores whole or not at all (beside ``path``, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with open(partial, "wb") as f:
+        np.savez(f, **arrays)
+    partial.replace(path)
 
 
 def keep(rank: np.ndarray, distinct_positives: int) -> np.ndarray:

@@ -45,9 +45,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+from . import datasets as D
 
 if TYPE_CHECKING:
     from staticemb.train.crops import Document
@@ -67,11 +69,9 @@ def cache_path(name: str, model: str) -> Path:
 
 def save_picks(path: Path, best: np.ndarray, cos: np.ndarray, sha1: str) -> None:
     """Write a picks file whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with open(partial, "wb") as f:
-        np.savez(f, best=np.asarray(best, dtype=np.int64), cos=np.asarray(cos, dtype=np.float32), sha1=np.array(sha1))
-    partial.replace(path)
+    from .teacher_filter import save_npz
+
+    save_npz(path, best=np.asarray(best, dtype=np.int64), cos=np.asarray(cos, dtype=np.float32), sha1=np.array(sha1))
 
 
 def picks(name: str, docs: Sequence[Document], model: str | None = None) -> np.ndarray:
@@ -80,7 +80,6 @@ def picks(name: str, docs: Sequence[Document], model: str | None = None) -> np.n
     from staticemb.train.crops import pick_passages, teacher_inputs
     from staticemb.train.trainer import teacher_embeddings
 
-    from . import datasets as D
     from .teacher_filter import _file_sha1, teacher
 
     model = model or teacher()
@@ -97,10 +96,28 @@ def picks(name: str, docs: Sequence[Document], model: str | None = None) -> np.n
     return best
 
 
-def passage_path(name: str) -> Path:
-    from . import datasets as D
+def _pairs_path(folder: str, prefix: str) -> Callable[[str], Path]:
+    return lambda name: D.pairs_path(name).parent.parent / folder / f"{prefix}-{name}.jsonl"
 
-    return D.pairs_path(name).parent.parent / "pairs-passage" / f"passage-{name}.jsonl"
+
+passage_path = _pairs_path("pairs-passage", "passage")
+second_crop_path = _pairs_path("pairs-crop2", "crop2")
+lead_path = _pairs_path("pairs-lead", "lead")
+
+
+def _build(names: Sequence[str], path: Callable[[str], Path], prefix: str, what: str,
+           pairs: Callable[[str, list[dict[str, str]]], list[tuple[str, str]]],
+           refresh: bool) -> dict[str, Path]:
+    """``pairs(name, its train-split rows)`` of every pair set in ``names``, written to ``path(name)`` unless
+    present; ``<prefix>-<name>`` -> path."""
+    from . import loso
+
+    def make(name: str, rows: list[dict[str, str]]):
+        made = pairs(name, rows)
+        print(f"{name}: {len(made):,} {what}", flush=True)
+        return ({"anchor": a, "positive": p} for a, p in made)
+
+    return {f"{prefix}-{n}": p for n, p in loso.derive(names, path, make, refresh=refresh).items()}
 
 
 def build(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
@@ -108,15 +125,11 @@ def build(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
     path."""
     from staticemb.train.crops import passage_documents, passage_pairs
 
-    from . import loso
-
-    def make(name: str, rows: list[dict[str, str]]):
+    def pairs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, str]]:
         docs = passage_documents(row["positive"] for row in rows)
-        pairs = passage_pairs(docs, picks(name, docs))
-        print(f"{name}: {len(pairs):,} picked-passage pairs", flush=True)
-        return ({"anchor": a, "positive": p} for a, p in pairs)
+        return passage_pairs(docs, picks(name, docs))
 
-    return {f"passage-{n}": p for n, p in loso.derive(names, passage_path, make, refresh=refresh).items()}
+    return _build(names, passage_path, "passage", "picked-passage pairs", pairs, refresh)
 
 
 def second_crop(text: str) -> tuple[str, str] | None:
@@ -130,30 +143,14 @@ def second_crop(text: str) -> tuple[str, str] | None:
     return _cut(words, hashlib.sha1(b"second crop\0" + _digest(text)).digest())
 
 
-def second_crop_path(name: str) -> Path:
-    from . import datasets as D
-
-    return D.pairs_path(name).parent.parent / "pairs-crop2" / f"crop2-{name}.jsonl"
-
-
 def build_second_crops(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
     """The second-crop file of every pair set in ``names`` (one per distinct long text, as the first crops);
     ``crop2-<name>`` -> path."""
-    from . import loso
 
-    def make(name: str, rows: list[dict[str, str]]):
-        texts = dict.fromkeys(row["positive"] for row in rows)
-        pairs = [p for p in map(second_crop, texts) if p is not None]
-        print(f"{name}: {len(pairs):,} second crops", flush=True)
-        return ({"anchor": a, "positive": p} for a, p in pairs)
+    def pairs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+        return [p for p in map(second_crop, dict.fromkeys(row["positive"] for row in rows)) if p is not None]
 
-    return {f"crop2-{n}": p for n, p in loso.derive(names, second_crop_path, make, refresh=refresh).items()}
-
-
-def lead_path(name: str) -> Path:
-    from . import datasets as D
-
-    return D.pairs_path(name).parent.parent / "pairs-lead" / f"lead-{name}.jsonl"
+    return _build(names, second_crop_path, "crop2", "second crops", pairs, refresh)
 
 
 def build_lead(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
@@ -162,37 +159,50 @@ def build_lead(names: Sequence[str], refresh: bool = False) -> dict[str, Path]:
     -> path."""
     from staticemb.train.crops import lead_passage_pairs
 
-    from . import loso
+    def pairs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+        return lead_passage_pairs(row["positive"] for row in rows)
 
-    def make(name: str, rows: list[dict[str, str]]):
-        pairs = lead_passage_pairs(row["positive"] for row in rows)
-        print(f"{name}: {len(pairs):,} lead-sentence pairs", flush=True)
-        return ({"anchor": a, "positive": p} for a, p in pairs)
-
-    return {f"lead-{n}": p for n, p in loso.derive(names, lead_path, make, refresh=refresh).items()}
+    return _build(names, lead_path, "lead", "lead-sentence pairs", pairs, refresh)
 
 
-#: Arm -> (the variant's name, the builder of its extra pair files, what the extra pair is).
-ARMS: dict[str, tuple[str, Callable[[Sequence[str]], dict[str, Path]], str]] = {
-    "picked": (VARIANT, lambda names: build(names), "the sentence all-mpnet-base-v2 ({} tokens) finds closest to "
-               "the document, cut out -> the rest"),
-    "crops2": (CONTROL, lambda names: build_second_crops(names), "a second random crop (another seed), the "
-               "control"),
-    "lead": (LEAD, lambda names: build_lead(names), "the document's first sentence of 6-24 words, cut out -> the "
-             "rest (the picked passages' documents, no teacher)"),
+class Arm(NamedTuple):
+    """One extra pair per document, as an experiment arm."""
+
+    variant: str  #: the fold's model is ``model-<variant>``
+    build: Callable[[Sequence[str]], dict[str, Path]]  #: the builder of its pair files
+    path: Callable[[str], Path]  #: a pair set's file
+    label: str  #: its columns in the report
+    title: str  #: the report's title
+    pair: str  #: what the extra pair is, in the report
+    report: str  #: the report's default file, beside this module
+
+
+# The builders are looked up when called (a test replaces them).
+ARMS: dict[str, Arm] = {
+    "picked": Arm(VARIANT, lambda names: build(names), passage_path, "picked",
+                  "# Teacher-picked passages of the held-out source's documents (English)",
+                  "the sentence all-mpnet-base-v2 ({} tokens) finds closest to the document, cut out -> the rest",
+                  "RESULTS-teacher-passages.md"),
+    "crops2": Arm(CONTROL, lambda names: build_second_crops(names), second_crop_path, "2nd crop",
+                  "# A second random crop of the held-out source's documents: the control of the teacher-picked "
+                  "passages", "a second random crop (another seed), the control", "RESULTS-teacher-passages-control.md"),
+    "lead": Arm(LEAD, lambda names: build_lead(names), lead_path, "lead",
+                "# The first sentence of the held-out source's documents: the teacher-picked passages without the "
+                "teacher", "the document's first sentence of 6-24 words, cut out -> the rest (the picked passages' "
+                "documents, no teacher)", "RESULTS-teacher-passages-lead.md"),
 }
 
 
 def _datasets(source: str, arm: str = "picked") -> Callable[[list[str]], dict[str, str | Path]]:
     """The crop-trained fold's datasets (``training.target_crops``) and the held-out source's extra pairs of
-    ``arm`` (picked passages, or second crops)."""
+    ``arm`` (a key of :data:`ARMS`)."""
     from . import cropping, loso, target_crops
 
     crops = target_crops._datasets(source)
 
     def datasets(pair_sets: list[str]) -> dict[str, str | Path]:
         out = crops(pair_sets)
-        out.update(ARMS[arm][1]([n for n in loso.SOURCES[source][0] if n in cropping.CROPPED]))
+        out.update(ARMS[arm].build([n for n in loso.SOURCES[source][0] if n in cropping.CROPPED]))
         return out
 
     return datasets
@@ -212,7 +222,7 @@ def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
 def _sizes(rows: list[dict[str, Any]], arm: str) -> dict[str, int]:
     from . import loso
 
-    path = {"picked": passage_path, "crops2": second_crop_path, "lead": lead_path}[arm]
+    path = ARMS[arm].path
     sizes = {}
     for source in (r["source"] for r in rows):
         for name in loso.SOURCES[source][0]:
@@ -229,17 +239,13 @@ def render(rows: list[dict[str, Any]], command: str, seconds: float, training: f
     sizes = _sizes(rows, arm)
     mean = {"source": "**mean**", **{k: sum(r[k] for r in rows) / len(rows) for k in KEYS}} if rows else None
     table = rows + ([mean] if mean and len(rows) > 1 else [])
-    extra = {"picked": "picked", "crops2": "2nd crop", "lead": "lead"}[arm]
+    extra = ARMS[arm].label
 
     def pct(x: float) -> str:
         return f"{100 * x:.1f}"
 
     lines = [
-        {"picked": "# Teacher-picked passages of the held-out source's documents (English)",
-         "crops2": "# A second random crop of the held-out source's documents: the control of the teacher-picked "
-                   "passages",
-         "lead": "# The first sentence of the held-out source's documents: the teacher-picked passages without "
-                 "the teacher"}[arm],
+        ARMS[arm].title,
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min"
@@ -248,7 +254,7 @@ def render(rows: list[dict[str, Any]], command: str, seconds: float, training: f
         "- both models share the fold's first stage (teacher regression without the held-out source); the second stage",
         "  (MatryoshkaLoss(MNRL), `training/configs/en-retrieval.json`) trains on the fold's pair sets and one random crop",
         "  per long document of the held-out source's train split (`training.target_crops`), and here also on one pair",
-        f"  per such document: {ARMS[arm][2].format(MAX_SEQ_LENGTH)};",
+        f"  per such document: {ARMS[arm].pair.format(MAX_SEQ_LENGTH)};",
         "  NDCG@10 (%) on the held-out test split, searched plainly and with the test split's token weights",
         "  (`with_corpus_weights(documents, a=1e-3)`)",
         "",
@@ -291,12 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import loso, target_crops
 
     here = Path(__file__).resolve().parent
-    args = loso._arguments(argv, __doc__, here / "RESULTS-teacher-passages.md", "rebuild and retrain what exists",
+    args = loso._arguments(argv, __doc__, here / ARMS["picked"].report, "rebuild and retrain what exists",
                            _arm_argument)
-    if args.arm != "picked" and args.output == here / "RESULTS-teacher-passages.md":
-        args.output = here / {"crops2": "RESULTS-teacher-passages-control.md",
-                              "lead": "RESULTS-teacher-passages-lead.md"}[args.arm]
-    variant = ARMS[args.arm][0]
+    if args.output == here / ARMS["picked"].report:  # each arm's report has a file of its own
+        args.output = here / ARMS[args.arm].report
+    variant = ARMS[args.arm].variant
     started = time.perf_counter()
     src, models, cache, teacher = loso.prepare()
     rows = []

@@ -32,7 +32,7 @@ import json
 import os
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,26 +71,31 @@ def crop(text: str) -> tuple[str, str] | None:
     return _cut(words, _digest(text)) if len(words) >= MIN_TEXT_WORDS else None
 
 
-def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
-    """One inverse-cloze pair per distinct long text of ``texts``, in first-seen order (see :func:`crop`)."""
+def _distinct_long_texts(texts: Iterable[str], caller: str) -> Iterator[tuple[list[str], bytes]]:
+    """The words and SHA-1 of every distinct text of ``texts`` with :data:`MIN_TEXT_WORDS` words or more, in
+    first-seen order; a single string, a non-string item or a text holding a lone surrogate is refused by name."""
     if isinstance(texts, (str, bytes)):
-        raise TypeError("crop_pairs expects an iterable of texts, not a single string")
-    out = []
+        raise TypeError(f"{caller} expects an iterable of texts, not a single string")
     seen: set[bytes] = set()
     for n, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(f"crop_pairs expects texts (str); item {n} is {type(text).__name__}")
+            raise TypeError(f"{caller} expects texts (str); item {n} is {type(text).__name__}")
         words = text.split()
         if len(words) < MIN_TEXT_WORDS:
             continue
         try:
-            seed = _digest(text)
+            digest = _digest(text)
         except InvalidInputError as e:
             raise InvalidInputError(f"text {n}: {e}") from None
-        if seed not in seen:  # a repeated document is cut once (its digest is its seed)
-            seen.add(seed)
-            out.append(_cut(words, seed))
-    return out
+        if digest not in seen:
+            seen.add(digest)
+            yield words, digest
+
+
+def crop_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """One inverse-cloze pair per distinct long text of ``texts``, in first-seen order (see :func:`crop`)."""
+    # A repeated document is cut once (its digest is its seed).
+    return [_cut(words, seed) for words, seed in _distinct_long_texts(texts, "crop_pairs")]
 
 
 def write_crop_pairs(texts: Iterable[str], path: str | os.PathLike) -> int:
@@ -145,25 +150,8 @@ def passage_candidates(words: Sequence[str]) -> list[tuple[int, int]]:
 
 def passage_documents(texts: Iterable[str]) -> list[Document]:
     """(words, candidate spans) of every distinct text of ``texts`` (first-seen order) that has a candidate."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("passage_documents expects an iterable of texts, not a single string")
-    out: list[Document] = []
-    seen: set[bytes] = set()
-    for n, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"passage_documents expects texts (str); item {n} is {type(text).__name__}")
-        words = text.split()
-        spans = passage_candidates(words)
-        if not spans:
-            continue
-        try:
-            digest = _digest(text)
-        except InvalidInputError as e:
-            raise InvalidInputError(f"text {n}: {e}") from None
-        if digest not in seen:
-            seen.add(digest)
-            out.append((words, spans))
-    return out
+    docs = ((words, passage_candidates(words)) for words, _ in _distinct_long_texts(texts, "passage_documents"))
+    return [(words, spans) for words, spans in docs if spans]
 
 
 def teacher_inputs(docs: Sequence[Document]) -> tuple[list[str], list[str], np.ndarray]:
