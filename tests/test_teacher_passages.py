@@ -133,3 +133,17 @@ def test_the_lead_arm_pairs_each_documents_first_candidate_without_a_teacher(fak
         assert pair["anchor"] == " ".join(f"t{k}s0w{i}" for i in range(MIN_WORDS)) + " stop."
         assert pair["positive"].startswith(f"t{k}s1w0")
     assert T.ARMS["lead"][0] == T.LEAD
+
+
+def test_the_lead_kept_arm_pairs_the_same_sentence_with_the_whole_document(fake_teacher):
+    tmp_path, rows, calls = fake_teacher
+    lead = [json.loads(line) for line in open(T.build_lead(["en-bbc"])["lead-en-bbc"], encoding="utf-8")]
+    files = T.build_lead_kept(["en-bbc"])
+    pairs = [json.loads(line) for line in open(files["leadkept-en-bbc"], encoding="utf-8")]
+    assert calls == [] and [p["anchor"] for p in pairs] == [p["anchor"] for p in lead]
+    # The positive is the document itself (the repeated row gives no second pair), the anchor still in it.
+    assert [p["positive"] for p in pairs] == [" ".join(r["positive"].split()) for r in rows]
+    assert all(p["positive"].startswith(p["anchor"] + " ") for p in pairs)
+    assert T.ARMS["lead-kept"].variant == T.LEAD_KEPT not in (T.LEAD, T.VARIANT, T.CONTROL)
+    text = T.render([], "python -m training.teacher_passages --arm lead-kept", 60, arm="lead-kept")
+    assert "kept in the document" in text and "+ lead kept 1024-d" in text
