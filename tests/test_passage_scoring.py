@@ -8,23 +8,6 @@ import pytest
 from training import passage_scoring as P
 
 
-def test_passages_pack_sentences_to_the_minimum_and_cut_at_the_maximum():
-    text = "Short one. " + " ".join(f"w{i}" for i in range(8)) + ". Tail end."
-    parts = P.passages(text)
-    # "Short one." is packed with the next sentence; the two-word tail joins the passage before it.
-    assert parts == [" ".join(["Short", "one."] + [f"w{i}" for i in range(7)] + ["w7.", "Tail", "end."])]
-    long = " ".join(f"x{i}" for i in range(2 * P.MAX_WORDS + 5))  # no sentence end at all
-    parts = P.passages(long)
-    assert [len(p.split()) for p in parts] == [P.MAX_WORDS, P.MAX_WORDS, 5]
-    assert " ".join(parts) == long
-    assert P.passages("a b") == ["a b"] and P.passages("") == [""] and P.passages("   ") == [""]
-    sentences = " ".join(f"s{k}a s{k}b s{k}c s{k}d s{k}e s{k}f." for k in range(3))
-    assert len(P.passages(sentences)) == 3
-    # Every word of the text is in exactly one passage, in order.
-    for t in (text, long, sentences):
-        assert " ".join(P.passages(t)).split() == t.split()
-
-
 def test_passage_scores_match_a_direct_computation():
     rng = np.random.default_rng(0)
     q, d = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
@@ -64,3 +47,15 @@ def test_report_and_rule():
     assert "**adopted**" in text and "| **mean of 2** | lead | 1024 | 75.0 | 78.5 (+3.5) |" in text
     assert "above BM25 with stemming on 1 of 2 (bbc)" in text
     assert P.decide([_row("debian", 0.70, 0.75), _row("pydoc", 0.46, 0.44)])[0] is False
+
+
+def test_the_rules_score_is_the_librarys_passage_search():
+    from staticemb import passage_search
+
+    rng = np.random.default_rng(5)
+    owner = np.repeat(np.arange(12), rng.integers(1, 4, size=12))
+    q, d, p = rng.normal(size=(9, 8)), rng.normal(size=(12, 8)), rng.normal(size=(len(owner), 8))
+    scores = P.passage_scores(q, d, p, owner)[P.RULE]
+    for row, hits in zip(scores, passage_search(q, d, p, owner, top_k=5), strict=True):
+        assert [h["corpus_id"] for h in hits] == np.argsort(-row, kind="stable")[:5].tolist()
+        np.testing.assert_allclose([h["score"] for h in hits], np.sort(row)[::-1][:5], rtol=1e-6)

@@ -5,10 +5,11 @@
 A static model's document vector is the mean of all its tokens, so in a long document the few words a short
 query shares with it are diluted by everything else, where BM25 normalizes length and saturates repeats. The
 standard answer of dense retrieval for long documents is to score passages: a document's score is its best
-passage's (MaxP, Dai and Callan, 2019). Here a document's passages are its sentences
-(:func:`staticemb.train.crops.sentences`, whitespace words) packed in order until each has at least
-:data:`MIN_WORDS` words, and cut into pieces of at most :data:`MAX_WORDS` words (lists, code and man pages often
-have no sentence ends); constants fixed before any score.
+passage's (MaxP, Dai and Callan, 2019). Here a document's passages are its sentences (whitespace words)
+packed in order until each has at least :data:`MIN_WORDS` words, and cut into pieces of at most
+:data:`MAX_WORDS` words (lists, code and man pages often have no sentence ends); constants fixed before any
+score. The split was written here for the run and moved into the library unchanged as
+:func:`staticemb.split_passages`, the score as :func:`staticemb.passage_search`.
 
 Scores of a query ``q`` against a document ``d`` with passages ``p``, all cosines at the same width:
 
@@ -37,38 +38,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from staticemb.search import PASSAGE_MAX_WORDS, PASSAGE_MIN_WORDS
 
 from . import datasets as D
 from . import loso
 from .report import hardware
 
 A = 1e-3
-MIN_WORDS, MAX_WORDS = 6, 48
+MIN_WORDS, MAX_WORDS = PASSAGE_MIN_WORDS, PASSAGE_MAX_WORDS  # 6 and 48, the library's defaults
 SCORES = ("doc", "doc+maxp", "maxp", "doc+firstp")
 RULE = "doc+maxp"
 MODELS = {"lead": "fold + crops + lead", "fold": "fold"}
-
-
-def passages(text: str) -> list[str]:
-    """``text``'s passages: its sentences packed in order to at least :data:`MIN_WORDS` words (a short tail joins
-    the passage before it), each cut into pieces of at most :data:`MAX_WORDS` words; a text of fewer words is
-    one passage (an empty text: one empty passage), so every document has one."""
-    from staticemb.train.crops import sentences
-
-    words = text.split()
-    packed: list[tuple[int, int]] = []
-    start = 0
-    for _, end in sentences(words):
-        if end - start >= MIN_WORDS:
-            packed.append((start, end))
-            start = end
-    if start < len(words):
-        if packed:
-            packed[-1] = (packed[-1][0], len(words))
-        else:
-            packed.append((start, len(words)))
-    out = [" ".join(words[i:min(i + MAX_WORDS, e)]) for s, e in packed for i in range(s, e, MAX_WORDS)]
-    return out or [""]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -98,19 +78,19 @@ def passage_scores(queries: np.ndarray, docs: np.ndarray, parts: np.ndarray, own
 def score_model(model: Any, source: str) -> dict[str, float]:
     """NDCG@10 of each score of :data:`SCORES` on ``source``'s test split, at each width of
     :data:`training.loso.DIMS`, with the split's corpus weights: ``"<score> <dim>"`` -> NDCG@10."""
+    from staticemb import split_passages
     from staticemb.evaluation import multi_retrieval_metrics
     from staticemb.tasks import load_task
 
     task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
     weighted = model.with_corpus_weights(task["corpus"], a=A)
-    split = [passages(text) for text in task["corpus"]]
-    owner = np.repeat(np.arange(len(split)), [len(s) for s in split])
+    parts, owner = split_passages(task["corpus"])
     full = weighted.full_dim
 
     def encode(texts: list[str]) -> np.ndarray:
         return weighted.encode(texts, normalize=False, dim=full)
 
-    q, d, p = encode(task["queries"]), encode(task["corpus"]), encode([x for s in split for x in s])
+    q, d, p = encode(task["queries"]), encode(task["corpus"]), encode(parts)
     row: dict[str, float] = {}
     for dim in loso.DIMS:
         for name, scores in passage_scores(q[:, :dim], d[:, :dim], p[:, :dim], owner).items():

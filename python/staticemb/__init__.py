@@ -20,7 +20,7 @@ from .errors import (
     TokenizerError,
 )
 from .model import StaticModel
-from .search import semantic_search
+from .search import passage_search, semantic_search, split_passages
 
 __version__: str = _core.__version__
 
@@ -35,8 +35,10 @@ __all__ = [
     "default_threads",
     "kernel_name",
     "max_threads",
+    "passage_search",
     "quantize_embeddings",
     "semantic_search",
+    "split_passages",
 ]
 
 

@@ -31,13 +31,13 @@ import hashlib
 import json
 import os
 import random
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._text import sentences
 from ..errors import InvalidInputError
 
 #: The passage cut out of a document: this many words at least, and at most.
@@ -121,23 +121,8 @@ def write_pairs(pairs: Sequence[tuple[str, str]], path: str | os.PathLike) -> in
 
 # ------------------------------------------------------------------------------------------ teacher-picked passages
 
-#: A sentence ends at a word ending in ".", "!" or "?" (closing quotes or brackets after it allowed).
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
-
 #: A document as the passage picker sees it: its words and the word spans of its candidate sentences.
 Document = tuple[list[str], list[tuple[int, int]]]
-
-
-def sentences(words: Sequence[str]) -> list[tuple[int, int]]:
-    """The word spans ``[start, end)`` of the sentences of ``words``, in order, covering every word."""
-    spans, start = [], 0
-    for i, word in enumerate(words):
-        if _SENTENCE_END.search(word):
-            spans.append((start, i + 1))
-            start = i + 1
-    if start < len(words):
-        spans.append((start, len(words)))
-    return spans
 
 
 def passage_candidates(words: Sequence[str]) -> list[tuple[int, int]]:
