@@ -146,6 +146,10 @@ def test_encode_as_sequence_rows_average_to_encode(name):
     assert all(len(s) <= 3 for s in model.encode_as_sequence(texts, max_length=3))
     assert model.encode_as_sequence("").shape == (0, model.dim)
     assert model.encode_as_sequence([]) == []
+    # Texts without tokens anywhere in the list, the last ones included (an IndexError until 2026-12-04).
+    mixed = model.encode_as_sequence(["", texts[0], "", texts[1], "", ""], dim=8)
+    assert [len(s) for s in mixed] == [0, len(sequences[0]), 0, len(sequences[1]), 0, 0]
+    np.testing.assert_array_equal(mixed[3], sequences[1])
     with pytest.raises(InvalidInputError, match="unexpected arguments: nope"):
         model.encode_as_sequence(texts, nope=1)
     with pytest.raises(InvalidInputError):

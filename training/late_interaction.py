@@ -15,7 +15,8 @@ weights, corpus weights included):
     terms(q, d) = sum_t n_t max_s cos(e_t, e_s) / sum_t n_t
 
 (late interaction over static token vectors; no index of vectors per token is needed, only each document's
-distinct token ids). Scores compared, all at the same width, with the test split's corpus weights:
+distinct token ids). Written here for the run and moved into the library as :class:`staticemb.SearchIndex`, whose
+parts this module now reads. Scores compared, all at the same width, with the test split's corpus weights:
 
 - ``doc+maxp``: ``cos(q, d) + max_p cos(q, p)``, adopted in RESULTS-passage-scoring.md;
 - ``doc+maxp+terms``: that plus ``terms(q, d)`` with equal weight (the rule's arm);
@@ -51,75 +52,26 @@ RULE = "doc+maxp+terms"
 MODELS = P.MODELS
 
 
-def distinct_tokens(model: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's distinct token ids, the tokens :meth:`StaticModel.encode` pools (the unknown token dropped
-    where the model drops it), sorted, concatenated: ``(ids, starts)`` with ``starts`` of length
-    ``len(texts) + 1``."""
-    ids, offsets = model.tokenize(list(texts))
-    n = len(offsets)
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(np.append(offsets, len(ids))))
-    ids = ids.astype(np.int64)
-    if model.drop_unknown:
-        unk = model.tokenizer.token_to_id(model.tokenizer.model.unk_token)
-        keep = ids != unk
-        ids, rows = ids[keep], rows[keep]
-    vocab = int(ids.max()) + 1 if len(ids) else 1
-    keys = np.unique(rows * vocab + ids)
-    return keys % vocab, np.searchsorted(keys // vocab, np.arange(n + 1))
-
-
-def term_scores(table: np.ndarray, queries: tuple[np.ndarray, np.ndarray], docs: tuple[np.ndarray, np.ndarray],
-                block: int = 256) -> np.ndarray:
-    """``terms(q, d)`` of the module's description for every query and document, ``table`` being the folded
-    table at the width scored and ``queries`` / ``docs`` what :func:`distinct_tokens` gives. A text with no
-    token scores 0."""
-    from scipy import sparse
-
-    q_ids, q_starts = queries
-    d_ids, d_starts = docs
-    n_q, n_d = len(q_starts) - 1, len(d_starts) - 1
-    norms = np.linalg.norm(table, axis=1)
-    unit = table / np.maximum(norms, 1e-12)[:, None]
-    terms, q_col = np.unique(q_ids, return_inverse=True)
-    doc_vocab, d_pos = np.unique(d_ids, return_inverse=True)
-    has = np.diff(d_starts) > 0
-    starts = d_starts[:-1][has]
-    best = np.zeros((len(terms), n_d), dtype=np.float32)  # best[t, d] = max_s cos(e_t, e_s)
-    for i in range(0, len(terms), block):
-        sim = unit[terms[i:i + block]] @ unit[doc_vocab].T
-        if len(d_ids):
-            best[i:i + block][:, has] = np.maximum.reduceat(sim[:, d_pos], starts, axis=1)
-    q_rows = np.repeat(np.arange(n_q), np.diff(q_starts))
-    weights = norms[q_ids].astype(np.float64)
-    total = np.bincount(q_rows, weights=weights, minlength=n_q)
-    w = sparse.csr_matrix((weights / np.maximum(total, 1e-12)[q_rows], (q_rows, q_col)), shape=(n_q, len(terms)))
-    return np.asarray(w @ best, dtype=np.float32)
+def components(index: Any, queries: list[str]) -> dict[str, np.ndarray]:
+    """The parts of :class:`staticemb.SearchIndex`'s score (``"document"``, ``"passages"``, ``"terms"``) of every
+    query against every document of ``index``, each a ``(queries, documents)`` array."""
+    blocks = list(index._score_parts(queries, len(index)))
+    return {name: np.concatenate([parts[name] for _, parts in blocks], axis=1) for name in blocks[0][1]}
 
 
 def score_model(model: Any, source: str) -> dict[str, float]:
     """NDCG@10 of each score of :data:`SCORES` on ``source``'s test split at each width, with the split's corpus
     weights: ``"<score> <dim>"`` -> NDCG@10."""
-    from staticemb import split_passages
+    from staticemb import SearchIndex
     from staticemb.evaluation import multi_retrieval_metrics
     from staticemb.tasks import load_task
 
     task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
-    weighted = model.with_corpus_weights(task["corpus"], a=A)
-    parts, owner = split_passages(task["corpus"])
-    full = weighted.full_dim
-
-    def encode(texts: list[str]) -> np.ndarray:
-        return weighted.encode(texts, normalize=False, dim=full)
-
-    q, d, p = encode(task["queries"]), encode(task["corpus"]), encode(parts)
-    q_tok, d_tok = distinct_tokens(weighted, task["queries"]), distinct_tokens(weighted, task["corpus"])
-    folded = weighted._folded_table()
     row: dict[str, float] = {}
     for dim in loso.DIMS:
-        dense = P.passage_scores(q[:, :dim], d[:, :dim], p[:, :dim], owner)
-        terms = term_scores(folded[:, :dim], q_tok, d_tok)
-        scores = {"doc+maxp": dense["doc+maxp"], "doc+maxp+terms": dense["doc+maxp"] + terms, "terms": terms,
-                  "doc+terms": dense["doc"] + terms}
+        c = components(SearchIndex(model, task["corpus"], dim=dim, a=A), task["queries"])
+        scores = {"doc+maxp": c["document"] + c["passages"], "doc+maxp+terms": c["document"] + c["passages"] + c["terms"],
+                  "terms": c["terms"], "doc+terms": c["document"] + c["terms"]}
         for name, s in scores.items():
             row[f"{name} {dim}"] = multi_retrieval_metrics(s, task["relevant"])["NDCG@10"]
     return row

@@ -19,6 +19,7 @@ from .errors import (
     TokenIdError,
     TokenizerError,
 )
+from .index import SearchIndex
 from .model import StaticModel
 from .search import passage_search, semantic_search, split_passages
 
@@ -27,6 +28,7 @@ __version__: str = _core.__version__
 __all__ = [
     "InvalidInputError",
     "ModelFormatError",
+    "SearchIndex",
     "StaticModel",
     "StaticembError",
     "TokenIdError",

@@ -646,6 +646,14 @@ class StaticModel:
         cap = _inputs.count("max_length", max_length)
         k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
         threads = _inputs.num_threads(num_threads)
+        ids, counts = self._pooled_ids(items, cap, threads)
+        vectors = self._token_rows(ids, k)
+        result = np.split(vectors, np.cumsum(counts)[:-1]) if len(items) else []
+        return result[0] if single else result
+
+    def _pooled_ids(self, items: list, cap: int | None, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The token ids each text pools, concatenated, and how many each text has: ``max_length`` ``cap``
+        applied with the model's truncation rule, the dropped unknown token left out."""
         if cap is not None and self._truncation == "model2vec":
             chars = cap * self._native.median_token_chars
             items = [t[:chars] if isinstance(t, str) else t for t in items]
@@ -660,17 +668,20 @@ class StaticModel:
             keep &= position < cap
         if self._native.dropped_unknown is not None:
             keep &= ids != self._native.dropped_unknown
-        counts = np.add.reduceat(keep.astype(np.int64), bounds[:-1]) if len(ids) else np.zeros(len(items), np.int64)
-        counts[lengths == 0] = 0  # reduceat gives the next element for an empty bag
-        ids = ids[keep]
+        owner = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+        counts = np.bincount(owner[keep], minlength=len(items)).astype(np.int64)
+        return ids[keep], counts
+
+    def _token_rows(self, ids: np.ndarray, k: int) -> np.ndarray:
+        """The first ``k`` columns of the rows that :meth:`encode` pools for token ids ``ids`` (mapping, row
+        scales and weights applied), float32."""
         rows = ids if self._mapping is None else self._mapping[ids]
         vectors = np.asarray(self._table[rows, :k], dtype=np.float32)
         if self._scales is not None:
             vectors *= self._scales[rows, None]
         if self._weights is not None:
             vectors *= self._weights[ids, None]
-        result = np.split(vectors, np.cumsum(counts)[:-1]) if len(items) else []
-        return result[0] if single else result
+        return vectors
 
     def _encode_rows(
         self, items: list, k: int, norm: bool, batch: int, threads: int | None, progress: bool, cap: int | None

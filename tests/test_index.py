@@ -1,0 +1,177 @@
+"""staticemb.SearchIndex: the whole document, its best passage and the query's terms matched through the table,
+against a direct computation on the real bert-base-uncased tokenizer and real text (and the light tier's tiny
+tokenizer); chunking, model options (weights, quantization, unknown-token drop, max_length, prompts), bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import staticemb.index as I
+from staticemb import InvalidInputError, SearchIndex, StaticModel, split_passages
+
+
+def _unit(x):
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passages=True, terms=True):
+    """The index's scores computed the plain way, one query and one document at a time."""
+    if corpus_weights:
+        model = model.with_corpus_weights(documents)
+    k = dim or model.dim
+    cap = model._max_length
+    q = _unit(model.encode(queries, dim=k))
+    d = _unit(model.encode(documents, dim=k))
+    parts, owner = split_passages(documents)
+    p = _unit(model.encode(parts, dim=k))
+    q_tok = model.encode_as_sequence(queries, dim=k, max_length=cap)
+    d_tok = model.encode_as_sequence(documents, dim=k, max_length=cap)
+    out = np.zeros((len(queries), len(documents)))
+    for i in range(len(queries)):
+        rows = np.unique(q_tok[i], axis=0) if len(q_tok[i]) else q_tok[i]
+        for j in range(len(documents)):
+            score = q[i] @ d[j]
+            if passages:
+                score += max(q[i] @ p[n] for n in np.flatnonzero(owner == j))
+            if terms and len(rows) and len(d_tok[j]):
+                norms = np.linalg.norm(rows, axis=1)
+                best = (_unit(rows) @ _unit(d_tok[j]).T).max(axis=1)
+                score += (norms * best).sum() / norms.sum()
+            out[i, j] = score
+    return out
+
+
+def _corpus(real_texts, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    docs = [" ".join(real_texts[i] for i in rng.choice(len(real_texts), size=int(rng.integers(1, 6)), replace=False))
+            for _ in range(n)]
+    queries = [" ".join(real_texts[int(i)].split()[:6]) for i in rng.choice(len(real_texts), size=15)]
+    return docs, queries + [docs[3], "", docs[7].split()[0]]
+
+
+@pytest.mark.parametrize("options", [{}, {"dim": 256}, {"corpus_weights": False}, {"passages": False},
+                                     {"terms": False}, {"passages": False, "terms": False}])
+def test_scores_are_the_direct_computation_on_a_real_tokenizer_and_real_text(bert_tokenizer, table, real_texts,
+                                                                           options):
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts)
+    index = SearchIndex(model, docs, **options)
+    np.testing.assert_allclose(index.scores(queries), _direct(model, docs, queries, **options), atol=2e-5)
+    # A document searched with its own text scores 1 on its terms: every one of its tokens is there.
+    assert index.dim == options.get("dim", model.dim) and len(index) == len(docs)
+
+
+def test_search_is_the_top_k_of_the_scores_in_any_blocks(bert_tokenizer, table, real_texts, monkeypatch):
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=60, seed=1)
+    index = SearchIndex(model, docs)
+    scores = index.scores(queries)
+    expected = [np.lexsort((np.arange(len(docs)), -row))[:7].tolist() for row in scores]
+    # Tiny blocks everywhere: query tokens, summed queries, gathered slots, documents, queries.
+    monkeypatch.setattr(I, "_TERM_BLOCK", 3)
+    monkeypatch.setattr(I, "_PAIR_QUERIES", 2)
+    monkeypatch.setattr(I, "_BUCKET_ENTRIES", 5)
+    monkeypatch.setattr(I, "_ENTRIES_PER_DOC", 2)
+    for q_chunk, c_chunk in ((1, 1), (4, 7), (1000, 1000)):
+        hits = index.search(queries, top_k=7, query_chunk_size=q_chunk, corpus_chunk_size=c_chunk)
+        assert [[h["corpus_id"] for h in row] for row in hits] == expected
+        for row, got in zip(scores, hits, strict=True):
+            np.testing.assert_allclose([h["score"] for h in got], np.sort(row)[::-1][:7], atol=1e-5)
+    np.testing.assert_allclose(index.scores(queries, query_chunk_size=3), scores, atol=1e-6)
+
+
+def test_a_document_searched_by_its_own_text_comes_first(bert_tokenizer, table, real_texts):
+    model = StaticModel(bert_tokenizer, table)
+    docs = [real_texts[i] for i in range(100, 160)]
+    hits = SearchIndex(model, docs).search(docs[:20], top_k=1)
+    assert [h[0]["corpus_id"] for h in hits] == list(range(20))
+    assert all(2.9 < h[0]["score"] <= 3.0 + 1e-5 for h in hits)  # 1 + 1 (one passage) + 1 (every term), at most
+
+
+def test_the_terms_credit_a_query_word_a_long_document_has_where_its_mean_does_not(tiny_tokenizer_path):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tiny_tokenizer_path))
+    rng = np.random.default_rng(0)
+    model = StaticModel(tok, rng.normal(size=(tok.get_vocab_size(), 24)).astype(np.float32))
+    filler = " ".join(["the model reads the table"] * 30)
+    docs = [filler + " python", "rust library python", filler]
+    index = SearchIndex(model, docs, passages=False, corpus_weights=False)
+    plain = SearchIndex(model, docs, passages=False, terms=False, corpus_weights=False)
+    with_terms, without = index.scores(["python rust"])[0], plain.scores(["python rust"])[0]
+    terms = with_terms - without
+    assert terms[1] == pytest.approx(1.0, abs=1e-5) and terms[1] > terms[0] > terms[2]
+
+
+@pytest.mark.parametrize("variant", ["weights", "int8", "float16", "drop_unknown", "max_length", "prompt"])
+def test_model_options_are_pooled_as_encode_pools_them(bert_tokenizer, table, real_texts, variant):
+    rng = np.random.default_rng(2)
+    kwargs = {}
+    if variant == "weights":
+        kwargs["weights"] = rng.uniform(0.2, 2.0, table.shape[0]).astype(np.float32)
+    if variant == "drop_unknown":
+        kwargs["drop_unknown"] = True
+    if variant == "max_length":
+        kwargs["max_length"] = 12
+    if variant == "prompt":
+        kwargs.update(prompts={"query": "query: "}, default_prompt_name="query")
+    model = StaticModel(bert_tokenizer, table, **kwargs)
+    if variant in ("int8", "float16"):
+        model = model.quantize(variant)
+    docs, queries = _corpus(real_texts, n=25, seed=3)
+    if variant == "drop_unknown":
+        docs[0] += " \u2603\u2604 unknownglyphs"  # characters bert-base-uncased maps to [UNK]
+        queries.append("\u2603 python")
+    if variant == "prompt":  # the prompt is part of every text the terms see, as encode makes it part of its vectors
+        expected = _direct(StaticModel(bert_tokenizer, table), ["query: " + d for d in docs],
+                           ["query: " + q for q in queries], corpus_weights=False, passages=False)
+        got = SearchIndex(model, docs, corpus_weights=False, passages=False).scores(queries)
+        np.testing.assert_allclose(got, expected, atol=2e-5)
+        return
+    got = SearchIndex(model, docs).scores(queries)
+    np.testing.assert_allclose(got, _direct(model, docs, queries), atol=5e-5)
+
+
+@pytest.mark.parametrize("documents, error, match", [
+    ([], InvalidInputError, "at least one document"),
+    (None, TypeError, "not None"),
+    ("one text", TypeError, "not a single str"),
+    (["fine", None], TypeError, "document 1 is NoneType"),
+    ({"a"}, TypeError, "ordered"),
+])
+def test_bad_documents_are_named(tiny_st_folder, documents, error, match):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    with pytest.raises(error, match=match):
+        SearchIndex(model, documents)
+
+
+def test_bad_arguments_are_named(tiny_st_folder):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    index = SearchIndex(model, ["a first document", "a second one"])
+    with pytest.raises(TypeError, match="StaticModel"):
+        SearchIndex("model", ["text"])
+    with pytest.raises(InvalidInputError, match="dim must be between"):
+        SearchIndex(model, ["text"], dim=model.full_dim + 1)
+    with pytest.raises(TypeError, match="query 1 is int"):
+        index.search(["fine", 3])
+    with pytest.raises(TypeError, match="not a single str"):
+        index.search("one query")
+    with pytest.raises(InvalidInputError, match="top_k must be at least 1"):
+        index.search(["q"], top_k=0)
+    with pytest.raises(InvalidInputError, match="passages must be True, False or None"):
+        SearchIndex(model, ["text"], passages="yes")
+    with pytest.raises(InvalidInputError, match="a must be|coefficient|positive"):
+        SearchIndex(model, ["text"], a=-1.0)
+    assert index.search([]) == [] and index.scores([]).shape == (0, 2)
+    assert [len(h) for h in index.search(["", "document"], top_k=5)] == [2, 2]
+    assert "2 documents" in repr(index) and "terms" in repr(index)
+
+
+def test_empty_and_huge_texts(tiny_st_folder):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    huge = " ".join(["word"] * 200_000) + " needle"
+    index = SearchIndex(model, ["", "   ", huge, "needle in a haystack"])
+    scores = index.scores(["needle", ""])
+    assert np.isfinite(scores).all() and scores[1].max() == 0.0
+    assert scores[0, 0] == 0.0 and scores[0, 2] > 0 and scores[0, 3] > 0
