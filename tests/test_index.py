@@ -175,3 +175,18 @@ def test_empty_and_huge_texts(tiny_st_folder):
     scores = index.scores(["needle", ""])
     assert np.isfinite(scores).all() and scores[1].max() == 0.0
     assert scores[0, 0] == 0.0 and scores[0, 2] > 0 and scores[0, 3] > 0
+
+
+def test_an_index_pickles_and_is_searched_from_threads_alike(tiny_st_folder):
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    docs = [f"document {i} about topic {i % 7}. It has a second sentence with words {i * 3}." for i in range(50)]
+    queries = [f"topic {i % 7} words {i}" for i in range(30)]
+    index = SearchIndex(model, docs)
+    expected = index.search(queries, top_k=5)
+    assert pickle.loads(pickle.dumps(index)).search(queries, top_k=5) == expected
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: index.search(queries, top_k=5), range(8)))
+    assert all(r == expected for r in results)

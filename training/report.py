@@ -236,8 +236,9 @@ def generalization(loso_report: Path) -> str:
             "teacher ([RESULTS-regress-teacher.md](RESULTS-regress-teacher.md)), pairs filtered by that teacher "
             "([RESULTS-teacher-filter.md](RESULTS-teacher-filter.md)) and passages it picks out of the held-out "
             "source's documents ([RESULTS-teacher-passages.md](RESULTS-teacher-passages.md)) are measured on the "
-            "same folds, and so is a document scored by its best passage as well as its whole "
-            "([RESULTS-passage-scoring.md](RESULTS-passage-scoring.md)); the "
+            "same folds, and so are a document scored by its best passage as well as its whole "
+            "([RESULTS-passage-scoring.md](RESULTS-passage-scoring.md)) and the query's terms matched through the "
+            "table ([RESULTS-late-interaction.md](RESULTS-late-interaction.md)); the "
             "multilingual model's "
             "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
 
