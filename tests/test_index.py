@@ -68,10 +68,9 @@ def test_search_is_the_top_k_of_the_scores_in_any_blocks(bert_tokenizer, table, 
     index = SearchIndex(model, docs)
     scores = index.scores(queries)
     expected = [np.lexsort((np.arange(len(docs)), -row))[:7].tolist() for row in scores]
-    # Tiny blocks everywhere: query tokens, summed queries, gathered slots, documents, queries.
+    # Tiny blocks everywhere: query tokens, summed queries, documents, queries.
     monkeypatch.setattr(I, "_TERM_BLOCK", 3)
     monkeypatch.setattr(I, "_PAIR_QUERIES", 2)
-    monkeypatch.setattr(I, "_BUCKET_ENTRIES", 5)
     monkeypatch.setattr(I, "_ENTRIES_PER_DOC", 2)
     for q_chunk, c_chunk in ((1, 1), (4, 7), (1000, 1000)):
         hits = index.search(queries, top_k=7, query_chunk_size=q_chunk, corpus_chunk_size=c_chunk)
@@ -190,3 +189,33 @@ def test_an_index_pickles_and_is_searched_from_threads_alike(tiny_st_folder):
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: index.search(queries, top_k=5), range(8)))
     assert all(r == expected for r in results)
+
+
+def test_the_cores_segment_max_is_numpys_and_refuses_bad_buffers():
+    from staticemb import TokenIdError, _core
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(30, 7)).astype(np.float32)
+    rows = rng.integers(0, 30, size=50).astype(np.int64)
+    offsets = np.array([0, 0, 5, 6, 20, 20, 49], np.int64)  # empty segments, one of a single row, the rest
+    out = _core.segment_max(values, rows, offsets, -np.inf, num_threads=2)
+    ends = np.append(offsets[1:], len(rows))
+    for s, (a, b) in enumerate(zip(offsets, ends, strict=True)):
+        expected = values[rows[a:b]].max(axis=0) if b > a else np.full(7, -np.inf, np.float32)
+        np.testing.assert_array_equal(out[s], expected)
+    np.testing.assert_array_equal(_core.segment_max(values, rows, offsets, -np.inf, num_threads=1), out)
+    assert _core.segment_max(values, rows, offsets[:0], 0.0).shape == (0, 7)
+    with pytest.raises(TokenIdError, match="token id 30 at position 1"):
+        _core.segment_max(values, np.array([0, 30], np.int64), np.array([0], np.int64), 0.0)
+    with pytest.raises(TokenIdError, match="token id -2"):
+        _core.segment_max(values, np.array([-2], np.int64), np.array([0], np.int64), 0.0)
+    with pytest.raises(InvalidInputError, match="offsets"):
+        _core.segment_max(values, rows, np.array([0, 60], np.int64), 0.0)
+    with pytest.raises(InvalidInputError, match="non-decreasing"):
+        _core.segment_max(values, rows, np.array([0, 9, 3], np.int64), 0.0)
+    with pytest.raises(InvalidInputError, match="values must be a C-contiguous"):
+        _core.segment_max(values[:, ::2], rows, offsets, 0.0)
+    with pytest.raises(TypeError):
+        _core.segment_max(values.astype(np.float64), rows, offsets, 0.0)
+    with pytest.raises(TypeError):
+        _core.segment_max(values, rows.astype(np.int32), offsets, 0.0)

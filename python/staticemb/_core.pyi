@@ -16,6 +16,7 @@ __all__ = [
     "default_threads",
     "kernel_name",
     "read_model_weights",
+    "segment_max",
     "__version__",
 ]
 
@@ -73,6 +74,13 @@ class Model:
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
 
 def read_model_weights(data: npt.NDArray[np.uint8]) -> dict[str, Any]: ...
+def segment_max(
+    values: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    fill: float,
+    num_threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...
 def kernel_name() -> str: ...
 def available_kernels() -> list[str]: ...
 def default_threads() -> int: ...

@@ -35,16 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs
+from . import _core, _inputs
 from .errors import InvalidInputError
 from .search import _NO_ID, _positive_int, _update, split_passages
 
 __all__ = ["SearchIndex"]
 
-_TERM_BLOCK = 256  # query tokens compared with the collection's tokens at a time
-_ENTRIES_PER_DOC = 32  # a block holds at most corpus_chunk_size * this many (document, token) entries
+_TERM_BLOCK = 1024  # query tokens compared with the collection's tokens at a time
+_ENTRIES_PER_DOC = 256  # a block holds at most corpus_chunk_size * this many (document, token) entries
+_PASSAGES_PER_DOC = 4  # ... and this many passages
 _PAIR_QUERIES = 512  # queries whose token matches are summed at a time
-_BUCKET_ENTRIES = 1 << 16  # (document, token) slots gathered at a time
 
 
 class SearchIndex:
@@ -218,11 +218,13 @@ class SearchIndex:
             start = end
 
     def _block_end(self, start: int, c_chunk: int) -> int:
-        """The end of the block of documents from ``start``: at most ``c_chunk`` documents, ``c_chunk`` passages
-        and ``_ENTRIES_PER_DOC * c_chunk`` token entries, one document at least."""
+        """The end of the block of documents from ``start``: at most ``c_chunk`` documents,
+        ``_PASSAGES_PER_DOC * c_chunk`` passages and ``_ENTRIES_PER_DOC * c_chunk`` token entries, one document at
+        least."""
         end = min(start + c_chunk, len(self))
         if self._passages:
-            end = min(end, int(np.searchsorted(self._bounds, self._bounds[start] + c_chunk, "right")) - 1)
+            budget = _PASSAGES_PER_DOC * c_chunk
+            end = min(end, int(np.searchsorted(self._bounds, self._bounds[start] + budget, "right")) - 1)
         if self._terms:
             budget = _ENTRIES_PER_DOC * c_chunk
             end = min(end, int(np.searchsorted(self._starts, self._starts[start] + budget, "right")) - 1)
@@ -236,36 +238,14 @@ class SearchIndex:
         if e1 == e0:
             return best
         used, position = np.unique(self._entries[e0:e1], return_inverse=True)
-        rows = self._vocab_rows[used]
-        buckets = _length_buckets(self._starts[start:end + 1] - e0, position, len(used))
+        rows, position = self._vocab_rows[used], position.astype(np.int64)
+        offsets = (self._starts[start:end] - e0).astype(np.int64)
+        has = self._starts[start + 1:end + 1] > self._starts[start:end]
         for t0 in range(0, len(term_unit), _TERM_BLOCK):
-            sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens)
-            padded = np.concatenate([sim, np.full((1, sim.shape[1]), -np.inf, np.float32)])  # the padding row
-            for docs, take in buckets:
-                best[t0:t0 + _TERM_BLOCK, docs] = padded[take].max(axis=1).T
+            sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens), C order
+            # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
+            best[t0:t0 + _TERM_BLOCK] = np.where(has, _core.segment_max(sim, position, offsets, -np.inf).T, 0.0)
         return best
-
-
-def _length_buckets(starts: np.ndarray, position: np.ndarray, pad: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Documents grouped by their number of tokens rounded up to a power of two, as ``(documents, take)``:
-    ``take[i, j]`` is the row of document ``documents[i]``'s ``j``-th token (``pad`` past its last), so that a
-    maximum over ``take``'s rows is one vectorised reduction (NumPy's ``reduceat`` over ragged segments is
-    several times slower). Each group holds at most ``_BUCKET_ENTRIES`` entries; documents without tokens are
-    left out."""
-    lengths = np.diff(starts)
-    has = np.flatnonzero(lengths > 0)
-    width = np.ones(len(lengths), np.int64)
-    width[has] = 1 << np.ceil(np.log2(lengths[has])).astype(np.int64)
-    out = []
-    for w in np.unique(width[has]):
-        docs = has[width[has] == w]
-        cols = np.arange(w)
-        for i in range(0, len(docs), max(1, _BUCKET_ENTRIES // int(w))):
-            part = docs[i:i + max(1, _BUCKET_ENTRIES // int(w))]
-            take = starts[part][:, None] + cols
-            valid = cols < lengths[part][:, None]
-            out.append((part, np.where(valid, position[np.minimum(take, len(position) - 1)], pad)))
-    return out
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

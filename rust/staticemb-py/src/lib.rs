@@ -9,7 +9,8 @@ use std::mem::MaybeUninit;
 use std::sync::{Arc, OnceLock};
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyMemoryError, PyTypeError};
 use pyo3::prelude::*;
@@ -530,6 +531,42 @@ fn read_model_weights<'py>(
     Ok(d)
 }
 
+/// For each segment `s` (starts `offsets`, the last ending at `len(rows)`), the element-wise maximum of rows
+/// `rows[offsets[s]:offsets[s + 1]]` of `values` (a C-contiguous float32 matrix), `fill` for an empty
+/// segment: a new `len(offsets) x values.shape[1]` float32 array, computed without the GIL.
+#[pyfunction]
+#[pyo3(signature = (values, rows, offsets, fill, num_threads=None))]
+fn segment_max<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray2<'py, f32>,
+    rows: PyReadonlyArray1<'py, i64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    fill: f32,
+    num_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let width = values.shape()[1];
+    let matrix = values.as_slice().map_err(slice_err("values"))?;
+    let rows = rows.as_slice().map_err(slice_err("rows"))?;
+    let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
+    let n = offsets.len();
+    let len = n.checked_mul(width).ok_or_else(|| {
+        PyMemoryError::new_err(format!("an output of {n} x {width} float32 is too large"))
+    })?;
+    let mut out: Vec<f32> = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| {
+        PyMemoryError::new_err(format!("cannot allocate the {n} x {width} float32 output"))
+    })?;
+    out.resize(len, fill);
+    let threads = threads(num_threads);
+    py.detach(|| {
+        staticemb_core::segment_max(matrix, width, rows, offsets, fill, &mut out, threads)
+    })
+    .map_err(to_py)?;
+    Ok(numpy::ndarray::Array2::from_shape_vec((n, width), out)
+        .expect("n x width values for an n x width array")
+        .into_pyarray(py))
+}
+
 /// Name of the SIMD kernel this process uses.
 #[pyfunction]
 fn kernel_name() -> &'static str {
@@ -566,6 +603,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     allocator_policy();
     m.add_class::<PyModel>()?;
     m.add_function(wrap_pyfunction!(read_model_weights, m)?)?;
+    m.add_function(wrap_pyfunction!(segment_max, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_name, m)?)?;
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
