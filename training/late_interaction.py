@@ -31,12 +31,8 @@ than one point at 1024-d (:func:`training.loso.rule`).
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +40,6 @@ import numpy as np
 from . import datasets as D
 from . import loso
 from . import passage_scoring as P
-from .report import hardware
 
 A = 1e-3
 SCORES = ("doc+maxp", "doc+maxp+terms", "terms", "doc+terms")
@@ -77,88 +72,25 @@ def score_model(model: Any, source: str) -> dict[str, float]:
     return row
 
 
+def _describe() -> list[str]:
+    return ["- terms(q, d) = sum over q's distinct tokens t of n_t max over d's tokens s cos(e_t, e_s), over sum n_t",
+            "  (n_t: the norm of t's folded row); doc+maxp = cos(q, d) + max over passages cos(q, p)"]
+
+
+STUDY = P.Study("# Query terms matched one by one through the table, on held-out sources (English)", _describe,
+                SCORES, RULE, score_model, "training.late_interaction", "RESULTS-late-interaction.md")
+
+
 def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
-    """The rule of the module's description, over the lead-trained folds: (adopted, why)."""
-    return loso.rule(rows, lambda d: f"lead doc+maxp {d}", lambda d: f"lead {RULE} {d}")
+    return P.decide_study(STUDY, rows)
 
 
 def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    adopted, why = decide(rows)
-    lines = [
-        "# Query terms matched one by one through the table, on held-out sources (English)",
-        "",
-        f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
-        f"- command: `{command}` ({seconds / 60:.0f} min)",
-        f"- machine: {hardware()}",
-        "- terms(q, d) = sum over q's distinct tokens t of n_t max over d's tokens s cos(e_t, e_s), over sum n_t",
-        "  (n_t: the norm of t's folded row); doc+maxp = cos(q, d) + max over passages cos(q, p)",
-        f"- models searched with the held-out test split's corpus weights (a={A:g}): "
-        + "; ".join(f"{k} = {v}" for k, v in MODELS.items()),
-        "- NDCG@10 (%) on the held-out source's test split; in brackets the change from doc+maxp",
-        "",
-        "| held-out source | model | dim | " + " | ".join(SCORES) + " | BM25 (stemmed) | all-MiniLM-L6-v2 |",
-        "|---|---|---:|" + "---:|" * (len(SCORES) + 2),
-    ]
-    keys = [k for k in rows[0] if k != "source"] if rows else []
-    mean = {"source": f"**mean of {len(rows)}**", **{k: sum(r[k] for r in rows) / len(rows) for k in keys}}
-    for r in rows + ([mean] if len(rows) > 1 else []):
-        for model in MODELS:
-            for dim in reversed(loso.DIMS):
-                base = r[f"{model} doc+maxp {dim}"]
-                cells = [r["source"], model, str(dim), f"{100 * base:.1f}"]
-                cells += [f"{100 * r[f'{model} {s} {dim}']:.1f} ({100 * (r[f'{model} {s} {dim}'] - base):+.1f})"
-                          for s in SCORES[1:]]
-                cells += [f"{100 * r['stem']:.1f}", f"{100 * r['minilm']:.1f}"]
-                lines.append("| " + " | ".join(cells) + " |")
-    if rows:
-        above = [r["source"] for r in rows if r[f"lead {RULE} 1024"] > r["stem"]]
-        lines += ["", f"Decision ({RULE} against doc+maxp over the lead-trained folds: mean up by more than one "
-                  "point at both widths, no fold down by more than one at 1024-d): "
-                  + ("**adopted**" if adopted else "**not adopted**") + f": {why}.",
-                  f"- lead + {RULE}: mean {100 * mean[f'lead {RULE} 1024']:.1f} at 1024-d = "
-                  f"{100 * mean[f'lead {RULE} 1024'] / mean['minilm']:.1f}% of all-MiniLM-L6-v2; 256-d keeps "
-                  f"{100 * mean[f'lead {RULE} 256'] / mean[f'lead {RULE} 1024']:.1f}%; above BM25 with stemming on "
-                  f"{len(above)} of {len(rows)}" + (f" ({', '.join(above)})" if above else "") + "."]
-    return "\n".join(lines) + "\n"
+    return P.render_study(STUDY, rows, command=command, seconds=seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", nargs="*", choices=list(loso.SOURCES), default=list(loso.SOURCES),
-                        help="folds to score (trained first when missing)")
-    parser.add_argument("--output", type=Path,
-                        default=Path(__file__).resolve().parent / "RESULTS-late-interaction.md")
-    args = parser.parse_args(argv)
-    from staticemb import StaticModel
-
-    from . import teacher_passages as T
-
-    started = time.perf_counter()
-    src, models, baselines, teacher = loso.prepare()
-    rows: list[dict[str, Any]] = []
-    try:
-        for source in args.sources:
-            paths = {"fold": loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False),
-                     "lead": loso.second_stage(source, T.LEAD, T._datasets(source, "lead"), models=models, src=src,
-                                               teacher=teacher, refresh=False)}
-            row: dict[str, Any] = {"source": source}
-            for key in MODELS:
-                scores = score_model(StaticModel.from_pretrained(paths[key], normalize=False), source)
-                row.update({f"{key} {k}": v for k, v in scores.items()})
-            task = loso.SOURCES[source][1]
-            row["stem"] = loso.baseline("BM25 (stemmed)", task, baselines)
-            row["minilm"] = loso.baseline("all-MiniLM-L6-v2", task, baselines, teacher)
-            rows.append(row)
-            print(f"{source}: " + ", ".join(f"{s} {100 * row[f'lead {s} 1024']:.1f}" for s in SCORES), flush=True)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    command = "python -m training.late_interaction"
-    command += f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else ""
-    report = render(rows, command=command, seconds=time.perf_counter() - started)
-    args.output.write_text(report, encoding="utf-8")
-    print(report)
-    return 0
+    return P.study_main(STUDY, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ import argparse
 import datetime as dt
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from staticemb.search import PASSAGE_MAX_WORDS, PASSAGE_MIN_WORDS
@@ -98,58 +98,72 @@ def score_model(model: Any, source: str) -> dict[str, float]:
     return row
 
 
-def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
+class Study(NamedTuple):
+    """A search-time study of the folds: scores compared on the lead-trained and plain folds, the first score of
+    ``scores`` the base the rule compares ``rule`` with."""
+
+    title: str  #: the report's title
+    describe: Callable[[], list[str]]  #: the report's lines saying what the scores are
+    scores: tuple[str, ...]  #: the scores compared, the base first
+    rule: str  #: the score the rule decides on
+    score_model: Callable[[Any, str], dict[str, float]]  #: (model, source) -> "<score> <dim>" -> NDCG@10
+    module: str  #: the command's module
+    output: str  #: the report's file, beside this module
+
+
+def decide_study(study: Study, rows: list[dict[str, Any]]) -> tuple[bool, str]:
     """The rule of the module's description, over the lead-trained folds: (adopted, why)."""
-    return loso.rule(rows, lambda d: f"lead doc {d}", lambda d: f"lead {RULE} {d}")
+    return loso.rule(rows, lambda d: f"lead {study.scores[0]} {d}", lambda d: f"lead {study.rule} {d}")
 
 
-def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    adopted, why = decide(rows)
+def render_study(study: Study, rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
+    adopted, why = decide_study(study, rows)
+    base_name = study.scores[0]
     lines = [
-        "# A document scored by its best passage as well as by its whole, on held-out sources (English)",
+        study.title,
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min)",
         f"- machine: {hardware()}",
-        f"- passages: a document's sentences packed to at least {MIN_WORDS} words, cut at {MAX_WORDS} words;",
-        "  scores: doc = cos(q, d); doc+maxp = cos(q, d) + max over passages cos(q, p) (the rule's arm); maxp; ",
-        "  doc+firstp = cos(q, d) + cos(q, first passage)",
+        *study.describe(),
         f"- models searched with the held-out test split's corpus weights (a={A:g}): "
         + "; ".join(f"{k} = {v}" for k, v in MODELS.items()),
-        "- NDCG@10 (%) on the held-out source's test split; in brackets the change from doc",
+        f"- NDCG@10 (%) on the held-out source's test split; in brackets the change from {base_name}",
         "",
-        "| held-out source | model | dim | " + " | ".join(SCORES) + " | BM25 (stemmed) | all-MiniLM-L6-v2 |",
-        "|---|---|---:|" + "---:|" * (len(SCORES) + 2),
+        "| held-out source | model | dim | " + " | ".join(study.scores) + " | BM25 (stemmed) | all-MiniLM-L6-v2 |",
+        "|---|---|---:|" + "---:|" * (len(study.scores) + 2),
     ]
     keys = [k for k in rows[0] if k != "source"] if rows else []
     mean = {"source": f"**mean of {len(rows)}**", **{k: sum(r[k] for r in rows) / len(rows) for k in keys}}
     for r in rows + ([mean] if len(rows) > 1 else []):
         for model in MODELS:
             for dim in reversed(loso.DIMS):
-                base = r[f"{model} doc {dim}"]
+                base = r[f"{model} {base_name} {dim}"]
                 cells = [r["source"], model, str(dim), f"{100 * base:.1f}"]
                 cells += [f"{100 * r[f'{model} {s} {dim}']:.1f} ({100 * (r[f'{model} {s} {dim}'] - base):+.1f})"
-                          for s in SCORES[1:]]
+                          for s in study.scores[1:]]
                 cells += [f"{100 * r['stem']:.1f}", f"{100 * r['minilm']:.1f}"]
                 lines.append("| " + " | ".join(cells) + " |")
     if rows:
-        above = [r["source"] for r in rows if r[f"lead {RULE} 1024"] > r["stem"]]
-        lines += ["", f"Decision ({RULE} against doc over the lead-trained folds: mean up by more than one point at "
-                  "both widths, no fold down by more than one at 1024-d): "
+        rule = study.rule
+        above = [r["source"] for r in rows if r[f"lead {rule} 1024"] > r["stem"]]
+        lines += ["", f"Decision ({rule} against {base_name} over the lead-trained folds: mean up by more than one "
+                  "point at both widths, no fold down by more than one at 1024-d): "
                   + ("**adopted**" if adopted else "**not adopted**") + f": {why}.",
-                  f"- lead + {RULE}: mean {100 * mean[f'lead {RULE} 1024']:.1f} at 1024-d = "
-                  f"{100 * mean[f'lead {RULE} 1024'] / mean['minilm']:.1f}% of all-MiniLM-L6-v2; 256-d keeps "
-                  f"{100 * mean[f'lead {RULE} 256'] / mean[f'lead {RULE} 1024']:.1f}%; above BM25 with stemming on "
+                  f"- lead + {rule}: mean {100 * mean[f'lead {rule} 1024']:.1f} at 1024-d = "
+                  f"{100 * mean[f'lead {rule} 1024'] / mean['minilm']:.1f}% of all-MiniLM-L6-v2; 256-d keeps "
+                  f"{100 * mean[f'lead {rule} 256'] / mean[f'lead {rule} 1024']:.1f}%; above BM25 with stemming on "
                   f"{len(above)} of {len(rows)}" + (f" ({', '.join(above)})" if above else "") + "."]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def study_main(study: Study, description: str | None, argv: Sequence[str] | None = None) -> int:
+    """The command line of a study: score the lead-trained and the plain fold of each source (trained first
+    when missing), write the report."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", nargs="*", choices=list(loso.SOURCES), default=list(loso.SOURCES),
                         help="folds to score (trained first when missing)")
-    parser.add_argument("--output", type=Path,
-                        default=Path(__file__).resolve().parent / "RESULTS-passage-scoring.md")
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / study.output)
     args = parser.parse_args(argv)
     from staticemb import StaticModel
 
@@ -165,22 +179,45 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                teacher=teacher, refresh=False)}
             row: dict[str, Any] = {"source": source}
             for key in MODELS:
-                scores = score_model(StaticModel.from_pretrained(paths[key], normalize=False), source)
+                scores = study.score_model(StaticModel.from_pretrained(paths[key], normalize=False), source)
                 row.update({f"{key} {k}": v for k, v in scores.items()})
             task = loso.SOURCES[source][1]
             row["stem"] = loso.baseline("BM25 (stemmed)", task, baselines)
             row["minilm"] = loso.baseline("all-MiniLM-L6-v2", task, baselines, teacher)
             rows.append(row)
-            print(f"{source}: " + ", ".join(f"{s} {100 * row[f'lead {s} 1024']:.1f}" for s in SCORES), flush=True)
+            print(f"{source}: " + ", ".join(f"{s} {100 * row[f'lead {s} 1024']:.1f}" for s in study.scores),
+                  flush=True)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    command = "python -m training.passage_scoring"
+    command = f"python -m {study.module}"
     command += f" --sources {' '.join(args.sources)}" if args.sources != list(loso.SOURCES) else ""
-    report = render(rows, command=command, seconds=time.perf_counter() - started)
+    report = render_study(study, rows, command=command, seconds=time.perf_counter() - started)
     args.output.write_text(report, encoding="utf-8")
     print(report)
     return 0
+
+
+def _describe() -> list[str]:
+    return [f"- passages: a document's sentences packed to at least {MIN_WORDS} words, cut at {MAX_WORDS} words;",
+            "  scores: doc = cos(q, d); doc+maxp = cos(q, d) + max over passages cos(q, p) (the rule's arm); maxp; ",
+            "  doc+firstp = cos(q, d) + cos(q, first passage)"]
+
+
+STUDY = Study("# A document scored by its best passage as well as by its whole, on held-out sources (English)",
+              _describe, SCORES, RULE, score_model, "training.passage_scoring", "RESULTS-passage-scoring.md")
+
+
+def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
+    return decide_study(STUDY, rows)
+
+
+def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
+    return render_study(STUDY, rows, command=command, seconds=seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return study_main(STUDY, __doc__, argv)
 
 
 if __name__ == "__main__":
