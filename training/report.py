@@ -196,8 +196,10 @@ def hardware() -> str:
         pass
     import os
 
-    import torch
-
+    try:
+        import torch
+    except ImportError:  # the light environment has no torch; a report still says what machine it ran on
+        return f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, no torch"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return f"{cpu}, {os.cpu_count()} logical CPUs, GPU: {gpu}; Python {platform.python_version()}, torch {torch.__version__}"
 
