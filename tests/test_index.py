@@ -167,6 +167,8 @@ def test_bad_arguments_are_named(tiny_st_folder):
     with pytest.raises(InvalidInputError, match="a must be|coefficient|positive"):
         SearchIndex(model, ["text"], a=-1.0)
     assert index.search([]) == [] and index.scores([]).shape == (0, 2)
+    assert index.search(["a document"], corpus_chunk_size=2**62, query_chunk_size=2**70) == index.search(
+        ["a document"])
     assert [len(h) for h in index.search(["", "document"], top_k=5)] == [2, 2]
     assert "2 documents" in repr(index) and "terms" in repr(index)
 
@@ -219,6 +221,8 @@ def test_the_cores_segment_max_is_numpys_and_refuses_bad_buffers():
         _core.segment_max(values, rows, np.array([0, 9, 3], np.int64), 0.0)
     with pytest.raises(InvalidInputError, match="values must be a C-contiguous"):
         _core.segment_max(values[:, ::2], rows, offsets, 0.0)
+    with pytest.raises(InvalidInputError, match="values must be a C-contiguous"):
+        _core.segment_max(np.asfortranarray(values), rows, offsets, 0.0)
     with pytest.raises(TypeError):
         _core.segment_max(values.astype(np.float64), rows, offsets, 0.0)
     with pytest.raises(TypeError):

@@ -149,3 +149,26 @@ def test_passage_search_names_bad_embeddings():
     with pytest.raises(TypeError, match="top_k must be an int"):
         passage_search(q, d, p, owner, top_k=None)
     assert passage_search(np.zeros((0, 4)), d, p, owner) == []
+
+
+def test_an_unsigned_owner_out_of_order_is_refused_and_an_empty_one_accepted():
+    d = np.eye(2, 4, dtype=np.float32)
+    q = np.array([[1, 0, 0, 0]], np.float32)
+    p = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0]], np.float32)
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int64):
+        with pytest.raises(InvalidInputError, match="non-decreasing"):
+            passage_search(q, d, p, np.array([0, 1, 1, 0], dtype))
+        hits = passage_search(q, d, p, np.array([0, 0, 1, 1], dtype))
+        assert [(h["corpus_id"], h["score"]) for h in hits[0]] == [(0, 1.0), (1, 1.0)]  # a tie, by id
+    assert passage_search(q, d[:0], p[:0], []) == [[]]
+
+
+def test_huge_chunk_sizes_mean_one_block_and_bad_documents_are_named():
+    rng = np.random.default_rng(3)
+    q, d, p = rng.normal(size=(3, 4)), rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    expected = passage_search(q, d, p, np.arange(5))
+    assert passage_search(q, d, p, np.arange(5), query_chunk_size=2**70, corpus_chunk_size=2**63) == expected
+    bad = d.copy()
+    bad[3, 0] = np.inf
+    with pytest.raises(InvalidInputError, match=r"document_embeddings hold NaN or infinity \(row 3\)"):
+        passage_search(q, bad, p, np.arange(5))

@@ -129,6 +129,7 @@ class SearchIndex:
         top_k = _positive_int(top_k, "top_k")
         q_chunk = _positive_int(query_chunk_size, "query_chunk_size")
         c_chunk = _positive_int(corpus_chunk_size, "corpus_chunk_size")
+        c_chunk = min(c_chunk, len(self))  # no block is larger than the collection
         items = self._queries(queries)
         n, k = len(items), min(top_k, len(self))
         best_scores = np.full((n, k), -np.inf)

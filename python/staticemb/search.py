@@ -250,6 +250,9 @@ def passage_search(
         )
     n_queries, n_docs = queries.shape[0], documents.shape[0]
     bounds = _passage_bounds(passage_owner, len(parts), n_docs)
+    corpus_chunk_size = min(corpus_chunk_size, max(n_docs, len(parts), 1))  # no block is larger than everything
+    if not np.isfinite(documents).all():
+        raise InvalidInputError(f"document_embeddings hold NaN or infinity (row {_first_bad(documents)})")
     scorer = _Scorer(queries, documents, "float32", None)
     k = min(top_k, n_docs)
     if n_queries == 0:
@@ -284,6 +287,8 @@ def passage_search(
 def _passage_bounds(owner: Any, n_passages: int, n_docs: int) -> np.ndarray:
     """``bounds[d]:bounds[d + 1]`` are document ``d``'s passages, from a checked ``passage_owner``."""
     array = _as_array(owner, "passage_owner")
+    if array.size == 0 and array.ndim == 1:
+        array = array.astype(np.int64)  # an empty list reads as float64
     if array.ndim != 1 or array.dtype.kind not in "iu":
         raise InvalidInputError(
             f"passage_owner must be a 1-D array of document indices (integers), got dtype {array.dtype.name} "
@@ -294,6 +299,7 @@ def _passage_bounds(owner: Any, n_passages: int, n_docs: int) -> np.ndarray:
     if n_passages and (array.min() < 0 or array.max() >= n_docs):
         bad = int(np.flatnonzero((array < 0) | (array >= n_docs))[0])
         raise InvalidInputError(f"passage_owner[{bad}] = {int(array[bad])} is not a document index (0..{n_docs - 1})")
+    array = array.astype(np.int64)  # in range, so exact; unsigned differences would wrap instead of going negative
     if np.any(np.diff(array) < 0):
         bad = int(np.flatnonzero(np.diff(array) < 0)[0]) + 1
         raise InvalidInputError(

@@ -545,6 +545,10 @@ fn segment_max<'py>(
     num_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let width = values.shape()[1];
+    if !values.is_c_contiguous() {
+        // `as_slice` also accepts a Fortran-ordered array, whose flat order is not the rows'.
+        return Err(invalid("values must be a C-contiguous, aligned array"));
+    }
     let matrix = values.as_slice().map_err(slice_err("values"))?;
     let rows = rows.as_slice().map_err(slice_err("rows"))?;
     let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
