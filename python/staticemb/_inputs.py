@@ -66,6 +66,17 @@ def texts(value: Any) -> list:
     raise TypeError(f"texts must be a list of str, not {_type_name(value)}")
 
 
+def str_texts(value: Any, what: str, item: str) -> list[str]:
+    """:func:`texts`, every item checked to be a ``str`` here (for callers that read the texts in Python before
+    the binding sees them): a ``TypeError`` names the first that is not, as ``"<what> must be str; <item> n is
+    <type>"``."""
+    items = texts(value)
+    for n, text in enumerate(items):
+        if not isinstance(text, str):
+            raise TypeError(f"{what} must be str; {item} {n} is {_type_name(text)}")
+    return items
+
+
 def dim(value: Any, *, full: int, default: int) -> int:
     """An output width in ``1..=full``; ``None`` gives ``default``."""
     if value is None:

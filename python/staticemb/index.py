@@ -70,10 +70,7 @@ class SearchIndex:
 
         if not isinstance(model, StaticModel):
             raise TypeError(f"model must be a staticemb.StaticModel, not {type(model).__name__}")
-        docs = _inputs.texts(documents)
-        for n, text in enumerate(docs):
-            if not isinstance(text, str):
-                raise TypeError(f"documents must be str; document {n} is {type(text).__name__}")
+        docs = _inputs.str_texts(documents, "documents", "document")
         if not docs:
             raise InvalidInputError("documents is empty: an index needs at least one document")
         progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
@@ -91,14 +88,13 @@ class SearchIndex:
             self._parts = self._encode(parts, progress)
             self._bounds = np.searchsorted(owner, np.arange(len(docs) + 1)).astype(np.int64)
         # Each document's distinct pooled tokens, as positions into the collection's vocabulary.
-        self._vocab = np.zeros(0, np.int64)
         self._entries = np.zeros(0, np.int64)
         self._starts = np.zeros(len(docs) + 1, np.int64)
         if self._terms:
             ids, starts = self._distinct_tokens(docs)
-            self._vocab, self._entries = np.unique(ids, return_inverse=True)
+            vocab, self._entries = np.unique(ids, return_inverse=True)
             self._starts = starts
-            self._vocab_rows = _unit(self._model._token_rows(self._vocab, self._dim))
+            self._vocab_rows = _unit(self._model._token_rows(vocab, self._dim))
 
     # ------------------------------------------------------------------ public
 
@@ -155,11 +151,7 @@ class SearchIndex:
     # ------------------------------------------------------------------ internals
 
     def _queries(self, queries: Iterable[str]) -> list[str]:
-        items = _inputs.texts(queries)
-        for n, text in enumerate(items):
-            if not isinstance(text, str):
-                raise TypeError(f"queries must be str; query {n} is {type(text).__name__}")
-        return items
+        return _inputs.str_texts(queries, "queries", "query")
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress))
@@ -196,8 +188,8 @@ class SearchIndex:
             pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
             totals = np.bincount(pair_query, weights=norms[pair_term], minlength=len(items))
             pair_weight = (norms[pair_term] / np.maximum(totals, 1e-12)[pair_query]).astype(np.float32)
-            firsts = q_starts[:-1][np.diff(q_starts) > 0]  # the first pair of each query with tokens
-            has_terms = np.diff(q_starts) > 0
+            with_terms = np.flatnonzero(np.diff(q_starts) > 0)  # the queries that have tokens
+            firsts = q_starts[with_terms]  # the first (query, token) pair of each
         start = 0
         while start < len(self):
             end = self._block_end(start, c_chunk)
@@ -212,8 +204,7 @@ class SearchIndex:
                     for i in range(0, len(firsts), _PAIR_QUERIES):  # bounded memory: a few queries' pairs at a time
                         lo = firsts[i]
                         hi = firsts[i + _PAIR_QUERIES] if i + _PAIR_QUERIES < len(firsts) else len(pair_term)
-                        rows = np.flatnonzero(has_terms)[i:i + _PAIR_QUERIES]
-                        sums[rows] = np.add.reduceat(best[pair_term[lo:hi]] * pair_weight[lo:hi, None],
+                        sums[with_terms[i:i + _PAIR_QUERIES]] = np.add.reduceat(best[pair_term[lo:hi]] * pair_weight[lo:hi, None],
                                                      firsts[i:i + _PAIR_QUERIES] - lo, axis=0)
                 parts["terms"] = sums
             yield start, parts

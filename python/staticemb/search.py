@@ -102,17 +102,10 @@ def semantic_search(
     For approximate search over large corpora use an index: ``sentence_transformers.quantization``'s
     ``semantic_search_usearch`` or ``semantic_search_faiss``.
     """
-    queries = _as_array(query_embeddings, "query_embeddings")
+    queries, top_k, query_chunk_size, corpus_chunk_size = _search_arguments(
+        query_embeddings, top_k, query_chunk_size, corpus_chunk_size
+    )
     corpus = _as_array(corpus_embeddings, "corpus_embeddings")
-    top_k = _positive_int(top_k, "top_k")
-    query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
-    corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
-    if queries.ndim == 1:
-        queries = queries[None, :]
-    if queries.ndim != 2:
-        raise InvalidInputError(
-            f"query_embeddings must be 1-D (one query) or 2-D (queries x dim), got shape {queries.shape}"
-        )
     if corpus.ndim != 2:
         raise InvalidInputError(f"corpus_embeddings must be 2-D (entries x dim), got shape {corpus.shape}")
     scorer = _Scorer(queries, corpus, _precision(corpus, corpus_precision), score_function)
@@ -165,12 +158,10 @@ def split_passages(
     lo, hi = _positive_int(min_words, "min_words"), _positive_int(max_words, "max_words")
     if lo > hi:
         raise InvalidInputError(f"min_words ({lo}) must not exceed max_words ({hi})")
-    texts = _inputs.texts(documents)
+    texts = _inputs.str_texts(documents, "documents", "document")
     out: list[str] = []
     counts = np.zeros(len(texts), dtype=np.int64)
     for n, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"documents must be str; document {n} is {type(text).__name__}")
         words = text.split()
         packed: list[tuple[int, int]] = []
         start = 0
@@ -227,14 +218,11 @@ def passage_search(
         InvalidInputError: shapes or widths that do not match, non-float or non-finite embeddings, or a
             ``passage_owner`` that does not list every document, in order.
     """
-    queries = _as_array(query_embeddings, "query_embeddings")
+    queries, top_k, query_chunk_size, corpus_chunk_size = _search_arguments(
+        query_embeddings, top_k, query_chunk_size, corpus_chunk_size
+    )
     documents = _as_array(document_embeddings, "document_embeddings")
     parts = _as_array(passage_embeddings, "passage_embeddings")
-    top_k = _positive_int(top_k, "top_k")
-    query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
-    corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
-    if queries.ndim == 1:
-        queries = queries[None, :]
     for name, array in (("query_embeddings", queries), ("document_embeddings", documents),
                         ("passage_embeddings", parts)):
         if array.ndim != 2:
@@ -251,9 +239,8 @@ def passage_search(
     n_queries, n_docs = queries.shape[0], documents.shape[0]
     bounds = _passage_bounds(passage_owner, len(parts), n_docs)
     corpus_chunk_size = min(corpus_chunk_size, max(n_docs, len(parts), 1))  # no block is larger than everything
-    if not np.isfinite(documents).all():
-        raise InvalidInputError(f"document_embeddings hold NaN or infinity (row {_first_bad(documents)})")
-    scorer = _Scorer(queries, documents, "float32", None)
+    scorer = _Scorer(queries, documents, "float32", None, "document_embeddings")
+    part_scorer = _Scorer(queries, parts, "float32", None, "passage_embeddings")
     k = min(top_k, n_docs)
     if n_queries == 0:
         return []
@@ -269,9 +256,7 @@ def passage_search(
         end = max(end, start + 1)
         p0, p1 = int(bounds[start]), int(bounds[end])
         block = scorer.prepare_block(documents[start:end], start)
-        if not np.isfinite(parts[p0:p1]).all():
-            raise InvalidInputError(f"passage_embeddings hold NaN or infinity (row {p0 + _first_bad(parts[p0:p1])})")
-        passages = _normalize(np.array(parts[p0:p1], dtype=scorer.dtype, order="C", copy=True))
+        passages = part_scorer.prepare_block(parts[p0:p1], p0)
         for q0 in range(0, n_queries, query_chunk_size):
             q = prepared[q0 : q0 + query_chunk_size]
             scores = scorer.scores(q, block)
@@ -406,8 +391,16 @@ def _merge_into(
 class _Scorer:
     """Prepares queries once and each corpus block once, and scores a query block against a corpus block."""
 
-    def __init__(self, queries: np.ndarray, corpus: np.ndarray, precision: str, score_function: Any) -> None:
+    def __init__(
+        self,
+        queries: np.ndarray,
+        corpus: np.ndarray,
+        precision: str,
+        score_function: Any,
+        corpus_name: str = "corpus_embeddings",
+    ) -> None:
         self.precision = precision
+        self.corpus_name = corpus_name  # the argument the corpus came in, as errors name it
         self.custom: Callable[[np.ndarray, np.ndarray], Any] | None = None
         self.cosine = False
         self.packed_query = False
@@ -448,7 +441,7 @@ class _Scorer:
             if corpus.dtype in (np.uint8, np.int8) and (q_dim + 7) // 8 == c_dim:
                 hint = ' (a packed binary corpus? pass corpus_precision="ubinary" or "binary")'
             raise InvalidInputError(
-                f"query_embeddings have {q_dim} dimensions but corpus_embeddings have {c_dim}{hint}"
+                f"query_embeddings have {q_dim} dimensions but {corpus_name} have {c_dim}{hint}"
             )
         if precision in ("int8", "uint8"):
             expected = np.dtype(precision)
@@ -502,7 +495,7 @@ class _Scorer:
             return bits
         if self.precision == "float32" and not np.isfinite(block).all():
             raise InvalidInputError(
-                f"corpus_embeddings hold NaN or infinity (row {start + _first_bad(block)})"
+                f"{self.corpus_name} hold NaN or infinity (row {start + _first_bad(block)})"
             )
         if self.custom is not None:
             return block
@@ -558,6 +551,24 @@ def _max_abs(dtype: np.dtype[Any]) -> int:
 
 
 # ---------------------------------------------------------------- argument checks
+
+
+def _search_arguments(
+    query_embeddings: Any, top_k: Any, query_chunk_size: Any, corpus_chunk_size: Any
+) -> tuple[np.ndarray, int, int, int]:
+    """The arguments every search takes: the queries as a 2-D array (one 1-D query becomes one row), and
+    ``top_k`` and the chunk sizes as positive ints."""
+    queries = _as_array(query_embeddings, "query_embeddings")
+    top_k = _positive_int(top_k, "top_k")
+    query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
+    corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
+    if queries.ndim == 1:
+        queries = queries[None, :]
+    if queries.ndim != 2:
+        raise InvalidInputError(
+            f"query_embeddings must be 1-D (one query) or 2-D (queries x dim), got shape {queries.shape}"
+        )
+    return queries, top_k, query_chunk_size, corpus_chunk_size
 
 
 def _as_array(value: Any, name: str) -> np.ndarray:
