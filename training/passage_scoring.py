@@ -109,11 +109,13 @@ class Study(NamedTuple):
     score_model: Callable[[Any, str], dict[str, float]]  #: (model, source) -> "<score> <dim>" -> NDCG@10
     module: str  #: the command's module
     output: str  #: the report's file, beside this module
+    gain: float = 0.01  #: the mean gain the rule asks for at both widths (:func:`training.loso.rule`)
 
 
 def decide_study(study: Study, rows: list[dict[str, Any]]) -> tuple[bool, str]:
     """The rule of the module's description, over the lead-trained folds: (adopted, why)."""
-    return loso.rule(rows, lambda d: f"lead {study.scores[0]} {d}", lambda d: f"lead {study.rule} {d}")
+    return loso.rule(rows, lambda d: f"lead {study.scores[0]} {d}", lambda d: f"lead {study.rule} {d}",
+                     gain=study.gain)
 
 
 def render_study(study: Study, rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
@@ -147,8 +149,9 @@ def render_study(study: Study, rows: list[dict[str, Any]], *, command: str, seco
     if rows:
         rule = study.rule
         above = [r["source"] for r in rows if r[f"lead {rule} 1024"] > r["stem"]]
-        lines += ["", f"Decision ({rule} against {base_name} over the lead-trained folds: mean up by more than one "
-                  "point at both widths, no fold down by more than one at 1024-d): "
+        gain = "one point" if study.gain == 0.01 else f"{100 * study.gain:g} point"
+        lines += ["", f"Decision ({rule} against {base_name} over the lead-trained folds: mean up by more than {gain} "
+                  "at both widths, no fold down by more than one point at 1024-d): "
                   + ("**adopted**" if adopted else "**not adopted**") + f": {why}.",
                   f"- lead + {rule}: mean {100 * mean[f'lead {rule} 1024']:.1f} at 1024-d = "
                   f"{100 * mean[f'lead {rule} 1024'] / mean['minilm']:.1f}% of all-MiniLM-L6-v2; 256-d keeps "

@@ -33,6 +33,14 @@ pub enum Error {
     #[error("output buffer holds {len} values, expected {expected}")]
     Output { len: usize, expected: usize },
 
+    /// A per-entry array does not have one value per entry.
+    #[error("{what} holds {len} values, expected {expected} (one per row index)")]
+    Lengths {
+        what: &'static str,
+        len: usize,
+        expected: usize,
+    },
+
     /// Per-token weights or the token-to-row mapping do not fit the tokenizer or table.
     #[error("{0}")]
     Vocab(String),

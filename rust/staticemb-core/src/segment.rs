@@ -11,15 +11,18 @@ use crate::threads::{for_each_chunk, Threads};
 const SEGMENTS_PER_CHUNK: usize = 64;
 
 /// `out[s, :]` = the element-wise maximum of rows `rows[offsets[s]..offsets[s + 1]]` of `values` (row-major,
-/// `width` columns; the last segment ends at `rows.len()`), or `fill` in every column for an empty segment.
+/// `width` columns; the last segment ends at `rows.len()`), each times its entry of `scales` where given (one
+/// factor per entry of `rows`), or `fill` in every column for an empty segment.
 ///
 /// `offsets` are segment starts, as the pooling's bag offsets: `offsets[0] == 0`, non-decreasing, at most
 /// `rows.len()`. Every row index is checked before any work starts. NaN is never chosen over a number (the
 /// maximum keeps the first value unless a later one is greater).
+#[allow(clippy::too_many_arguments)] // one buffer each, as the pooling functions take them
 pub fn segment_max(
     values: &[f32],
     width: usize,
     rows: &[i64],
+    scales: Option<&[f32]>,
     offsets: &[i64],
     fill: f32,
     out: &mut [f32],
@@ -41,6 +44,15 @@ pub fn segment_max(
         });
     }
     check_offsets(offsets, rows.len())?;
+    if let Some(scales) = scales {
+        if scales.len() != rows.len() {
+            return Err(Error::Lengths {
+                what: "scales",
+                len: scales.len(),
+                expected: rows.len(),
+            });
+        }
+    }
     if let Some((position, &id)) = rows
         .iter()
         .enumerate()
@@ -58,11 +70,23 @@ pub fn segment_max(
             let start = offsets[s] as usize;
             let end = offsets.get(s + 1).map_or(rows.len(), |&o| o as usize);
             target.fill(fill);
-            for &r in &rows[start..end] {
+            for (i, &r) in rows.iter().enumerate().take(end).skip(start) {
                 let row = &values[r as usize * width..(r as usize + 1) * width];
-                for (t, &v) in target.iter_mut().zip(row) {
-                    if v > *t {
-                        *t = v;
+                match scales {
+                    None => {
+                        for (t, &v) in target.iter_mut().zip(row) {
+                            if v > *t {
+                                *t = v;
+                            }
+                        }
+                    }
+                    Some(scales) => {
+                        let f = scales[i];
+                        for (t, &v) in target.iter_mut().zip(row) {
+                            if v * f > *t {
+                                *t = v * f;
+                            }
+                        }
                     }
                 }
             }
@@ -103,6 +127,7 @@ mod tests {
                 &values,
                 width,
                 &rows,
+                None,
                 &offsets,
                 f32::NEG_INFINITY,
                 &mut out,
@@ -118,6 +143,55 @@ mod tests {
     }
 
     #[test]
+    fn scales_multiply_each_entry_before_the_maximum() {
+        let width = 3;
+        let values: Vec<f32> = (0..12).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+        let rows = [0, 2, 3, 1, 1];
+        let scales = [0.5, 2.0, 1.5, 3.0, 0.25];
+        let offsets = [0, 2, 2];
+        let mut out = vec![0.0; offsets.len() * width];
+        segment_max(
+            &values,
+            width,
+            &rows,
+            Some(&scales),
+            &offsets,
+            -1e9,
+            &mut out,
+            Threads::Fixed(2),
+        )
+        .unwrap();
+        let mut expected = vec![-1e9f32; offsets.len() * width];
+        for (s, range) in [(0, 0..2), (2, 2..5)] {
+            for i in range {
+                for c in 0..width {
+                    let v = values[rows[i] as usize * width + c] * scales[i];
+                    expected[s * width + c] = expected[s * width + c].max(v);
+                }
+            }
+        }
+        assert_eq!(out, expected);
+        let short = segment_max(
+            &values,
+            width,
+            &rows,
+            Some(&scales[..4]),
+            &offsets,
+            0.0,
+            &mut out,
+            Threads::Current,
+        );
+        assert!(matches!(
+            short,
+            Err(Error::Lengths {
+                what: "scales",
+                len: 4,
+                expected: 5
+            })
+        ));
+    }
+
+    #[test]
     fn refuses_bad_rows_offsets_and_shapes() {
         let values = vec![1.0f32; 12];
         let mut out = vec![0.0f32; 2 * 4];
@@ -125,6 +199,7 @@ mod tests {
             &values,
             4,
             &[0, 3],
+            None,
             &[0, 1],
             0.0,
             &mut out,
@@ -142,6 +217,7 @@ mod tests {
             &values,
             4,
             &[-1, 0],
+            None,
             &[0, 1],
             0.0,
             &mut out,
@@ -152,6 +228,7 @@ mod tests {
             &values,
             4,
             &[0, 1],
+            None,
             &[0, 3],
             0.0,
             &mut out,
@@ -162,16 +239,35 @@ mod tests {
             &values,
             4,
             &[0, 1],
+            None,
             &[1, 0],
             0.0,
             &mut out,
             Threads::Current,
         );
         assert!(matches!(decreasing, Err(Error::Offsets(_))));
-        let shape = segment_max(&values, 5, &[0], &[0, 1], 0.0, &mut out, Threads::Current);
+        let shape = segment_max(
+            &values,
+            5,
+            &[0],
+            None,
+            &[0, 1],
+            0.0,
+            &mut out,
+            Threads::Current,
+        );
         assert!(matches!(shape, Err(Error::TableShape { .. })));
         let mut small = vec![0.0f32; 3];
-        let output = segment_max(&values, 4, &[0], &[0, 1], 0.0, &mut small, Threads::Current);
+        let output = segment_max(
+            &values,
+            4,
+            &[0],
+            None,
+            &[0, 1],
+            0.0,
+            &mut small,
+            Threads::Current,
+        );
         assert!(matches!(
             output,
             Err(Error::Output {

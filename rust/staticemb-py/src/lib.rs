@@ -62,9 +62,11 @@ fn to_py(err: Error) -> PyErr {
         Error::Tokenizer(_) => TokenizerError::new_err(msg),
         Error::Vocab(_) | Error::Format(_) => ModelFormatError::new_err(msg),
         Error::ThreadPool { .. } => StaticembError::new_err(msg),
-        Error::TableShape { .. } | Error::Dim { .. } | Error::Offsets(_) | Error::Output { .. } => {
-            InvalidInputError::new_err(msg)
-        }
+        Error::TableShape { .. }
+        | Error::Dim { .. }
+        | Error::Offsets(_)
+        | Error::Output { .. }
+        | Error::Lengths { .. } => InvalidInputError::new_err(msg),
     }
 }
 
@@ -532,10 +534,11 @@ fn read_model_weights<'py>(
 }
 
 /// For each segment `s` (starts `offsets`, the last ending at `len(rows)`), the element-wise maximum of rows
-/// `rows[offsets[s]:offsets[s + 1]]` of `values` (a C-contiguous float32 matrix), `fill` for an empty
-/// segment: a new `len(offsets) x values.shape[1]` float32 array, computed without the GIL.
+/// `rows[offsets[s]:offsets[s + 1]]` of `values` (a C-contiguous float32 matrix), each times its entry of
+/// `scales` where given, `fill` for an empty segment: a new `len(offsets) x values.shape[1]` float32 array,
+/// computed without the GIL.
 #[pyfunction]
-#[pyo3(signature = (values, rows, offsets, fill, num_threads=None))]
+#[pyo3(signature = (values, rows, offsets, fill, num_threads=None, scales=None))]
 fn segment_max<'py>(
     py: Python<'py>,
     values: PyReadonlyArray2<'py, f32>,
@@ -543,6 +546,7 @@ fn segment_max<'py>(
     offsets: PyReadonlyArray1<'py, i64>,
     fill: f32,
     num_threads: Option<usize>,
+    scales: Option<PyReadonlyArray1<'py, f32>>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let width = values.shape()[1];
     if !values.is_c_contiguous() {
@@ -552,6 +556,10 @@ fn segment_max<'py>(
     let matrix = values.as_slice().map_err(slice_err("values"))?;
     let rows = rows.as_slice().map_err(slice_err("rows"))?;
     let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
+    let scales = match &scales {
+        Some(s) => Some(s.as_slice().map_err(slice_err("scales"))?),
+        None => None,
+    };
     let n = offsets.len();
     let len = n.checked_mul(width).ok_or_else(|| {
         PyMemoryError::new_err(format!("an output of {n} x {width} float32 is too large"))
@@ -563,7 +571,9 @@ fn segment_max<'py>(
     out.resize(len, fill);
     let threads = threads(num_threads);
     py.detach(|| {
-        staticemb_core::segment_max(matrix, width, rows, offsets, fill, &mut out, threads)
+        staticemb_core::segment_max(
+            matrix, width, rows, scales, offsets, fill, &mut out, threads,
+        )
     })
     .map_err(to_py)?;
     Ok(numpy::ndarray::Array2::from_shape_vec((n, width), out)
