@@ -15,7 +15,8 @@ def _unit(x):
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passages=True, terms=True):
+def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passages=True, terms=True,
+            term_frequency=False):
     """The index's scores computed the plain way, one query and one document at a time."""
     if corpus_weights:
         model = model.with_corpus_weights(documents)
@@ -27,6 +28,7 @@ def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passage
     p = _unit(model.encode(parts, dim=k))
     q_tok = model.encode_as_sequence(queries, dim=k, max_length=cap)
     d_tok = model.encode_as_sequence(documents, dim=k, max_length=cap)
+    mean_length = np.mean([len(t) for t in d_tok])
     out = np.zeros((len(queries), len(documents)))
     for i in range(len(queries)):
         rows = np.unique(q_tok[i], axis=0) if len(q_tok[i]) else q_tok[i]
@@ -36,7 +38,11 @@ def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passage
                 score += max(q[i] @ p[n] for n in np.flatnonzero(owner == j))
             if terms and len(rows) and len(d_tok[j]):
                 norms = np.linalg.norm(rows, axis=1)
-                best = (_unit(rows) @ _unit(d_tok[j]).T).max(axis=1)
+                tokens, counts = np.unique(d_tok[j], axis=0, return_counts=True)
+                factor = np.ones(len(tokens))
+                if term_frequency:  # BM25: k1 = 1.2, b = 0.75
+                    factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(d_tok[j]) / mean_length))
+                best = (_unit(rows) @ _unit(tokens).T * factor).max(axis=1)
                 score += (norms * best).sum() / norms.sum()
             out[i, j] = score
     return out
@@ -51,7 +57,8 @@ def _corpus(real_texts, n=40, seed=0):
 
 
 @pytest.mark.parametrize("options", [{}, {"dim": 256}, {"corpus_weights": False}, {"passages": False},
-                                     {"terms": False}, {"passages": False, "terms": False}])
+                                     {"terms": False}, {"passages": False, "terms": False},
+                                     {"term_frequency": True}, {"term_frequency": True, "dim": 256}])
 def test_scores_are_the_direct_computation_on_a_real_tokenizer_and_real_text(bert_tokenizer, table, real_texts,
                                                                            options):
     model = StaticModel(bert_tokenizer, table)
@@ -101,6 +108,27 @@ def test_the_terms_credit_a_query_word_a_long_document_has_where_its_mean_does_n
     with_terms, without = index.scores(["python rust"])[0], plain.scores(["python rust"])[0]
     terms = with_terms - without
     assert terms[1] == pytest.approx(1.0, abs=1e-5) and terms[1] > terms[0] > terms[2]
+
+
+def test_term_frequency_counts_repeats_and_shorter_documents_first(tiny_tokenizer_path):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tiny_tokenizer_path))
+    rng = np.random.default_rng(0)
+    model = StaticModel(tok, rng.normal(size=(tok.get_vocab_size(), 24)).astype(np.float32))
+    docs = ["python rust table", "python python python rust table", "python rust table " + "the model " * 20]
+    options = {"passages": False, "corpus_weights": False}
+    binary = SearchIndex(model, docs, **options)
+    counted = SearchIndex(model, docs, term_frequency=True, **options)
+    assert "term frequency" in repr(counted) and "term frequency" not in repr(binary)
+    terms = counted.scores(["python"])[0] - SearchIndex(model, docs, terms=False, **options).scores(["python"])[0]
+    # Binary: each document has "python" once or more, and the terms part is 1 for all three.
+    np.testing.assert_allclose(binary.scores(["python"])[0] - (counted.scores(["python"])[0] - terms), 1.0,
+                               atol=1e-5)
+    # Counted: three occurrences beat one, and one in a short document beats one in a long one.
+    assert terms[1] > terms[0] > terms[2]
+    with pytest.raises(InvalidInputError, match="term_frequency"):
+        SearchIndex(model, docs, term_frequency="yes")
 
 
 @pytest.mark.parametrize("variant", ["weights", "int8", "float16", "drop_unknown", "max_length", "prompt",

@@ -54,11 +54,12 @@ RULE = "doc+maxp+terms-tf"
 MODELS = P.MODELS
 
 
-def exact_terms(index: Any, queries: list[str]) -> np.ndarray:
+def exact_terms(index: Any, documents: list[str], queries: list[str]) -> np.ndarray:
     """``terms-tf`` with exact matches only: ``sum_t n_t bm25(c_t, L_d) / sum_t n_t`` over the query's distinct
-    tokens ``t`` (``c_t`` their count in the document), for every query against every document of ``index``."""
+    tokens ``t`` (``c_t`` their count in the document), for every query against every document of ``index``
+    (built on ``documents``)."""
     model = index.model
-    ids, starts, counts, lengths = index._token_counts(list(index._documents))
+    ids, starts, counts, lengths = index._token_counts(documents)
     factors = index._bm25(counts, lengths, starts)
     q_ids, q_starts, _, _ = index._token_counts(queries)
     weights = np.linalg.norm(model._token_rows(np.unique(q_ids), index.dim), axis=1)
@@ -95,7 +96,7 @@ def score_model(model: Any, source: str) -> dict[str, float]:
         tf = components(tf_index, task["queries"])
         whole = base["document"] + base["passages"]
         scores = {"doc+maxp+terms": whole + base["terms"], "doc+maxp+terms-tf": whole + tf["terms"],
-                  "terms-tf": tf["terms"], "doc+maxp+exact-tf": whole + exact_terms(tf_index, task["queries"])}
+                  "terms-tf": tf["terms"], "doc+maxp+exact-tf": whole + exact_terms(tf_index, task["corpus"], task["queries"])}
         for name, s in scores.items():
             row[f"{name} {dim}"] = multi_retrieval_metrics(s, task["relevant"])["NDCG@10"]
     return row

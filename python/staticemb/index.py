@@ -14,7 +14,10 @@ A document's score for a query ``q`` is the sum of three parts, each at the inde
 - ``terms(q, d) = sum_t n_t max_s cos(e_t, e_s) / sum_t n_t``: each distinct token ``t`` the query pools is
   matched to the closest token ``s`` the document pools (1 for the same token), weighted by the norm ``n_t`` of
   its row as the model pools it. It counts how many of the query's terms a document has, as BM25 does, and
-  still credits related ones.
+  still credits related ones. With ``term_frequency=True``, each document token's match also counts how often
+  the token occurs, as BM25 counts it: ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L / avgL))``
+  for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token seen once
+  in a document of the collection's mean length).
 
 Each part is encoded with the collection's token weights (:meth:`StaticModel.with_corpus_weights`, on by
 default). On six English sources the models never trained on, the three parts raised NDCG@10 on average
@@ -46,6 +49,7 @@ _TERM_BLOCK = 1024  # query tokens compared with the collection's tokens at a ti
 _ENTRIES_PER_DOC = 256  # a block holds at most corpus_chunk_size * this many (document, token) entries
 _PASSAGES_PER_DOC = 4  # ... and this many passages
 _PAIR_QUERIES = 512  # queries whose token matches are summed at a time
+BM25_K1, BM25_B = 1.2, 0.75  # BM25's standard saturation and length normalization, for ``term_frequency``
 
 
 class SearchIndex:
@@ -60,11 +64,13 @@ class SearchIndex:
         a: the SIF coefficient of the corpus weights.
         passages: add each document's best passage to its score.
         terms: add the query's terms matched through the table.
+        term_frequency: in the terms, weigh each document token's match by BM25's factor for its count in the
+            document and the document's length.
         show_progress_bar: tqdm bars while the collection is counted and encoded.
     """
 
     def __init__(self, model: Any, documents: Iterable[str], *, dim: int | None = None, corpus_weights: bool = True,
-                 a: float = 1e-3, passages: bool = True, terms: bool = True,
+                 a: float = 1e-3, passages: bool = True, terms: bool = True, term_frequency: bool = False,
                  show_progress_bar: bool | None = None) -> None:
         from .model import StaticModel
 
@@ -76,6 +82,7 @@ class SearchIndex:
         progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
         self._passages = _inputs.flag("passages", passages, default=True)
         self._terms = _inputs.flag("terms", terms, default=True)
+        self._term_frequency = _inputs.flag("term_frequency", term_frequency, default=False)
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
@@ -90,10 +97,14 @@ class SearchIndex:
         # Each document's distinct pooled tokens, as positions into the collection's vocabulary.
         self._entries = np.zeros(0, np.int64)
         self._starts = np.zeros(len(docs) + 1, np.int64)
+        self._scales: np.ndarray | None = None  # each entry's BM25 factor, with term_frequency
         if self._terms:
-            ids, starts = self._distinct_tokens(docs)
+            ids, starts, counts, lengths = self._token_counts(docs)
             vocab, self._entries = np.unique(ids, return_inverse=True)
             self._starts = starts
+            self._mean_length = float(lengths.mean())
+            if self._term_frequency:
+                self._scales = self._bm25(counts, lengths, starts)
             self._vocab_rows = _unit(self._model._token_rows(vocab, self._dim))
 
     # ------------------------------------------------------------------ public
@@ -113,6 +124,7 @@ class SearchIndex:
 
     def __repr__(self) -> str:
         parts = ["document"] + ["passages"] * self._passages + ["terms"] * self._terms
+        parts[-1] += " (term frequency)" * (self._terms and self._term_frequency)
         return f"SearchIndex({len(self)} documents, dim={self._dim}, scores: {' + '.join(parts)})"
 
     def search(self, queries: Iterable[str], top_k: int = 10, *, query_chunk_size: int = 4096,
@@ -156,15 +168,24 @@ class SearchIndex:
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress))
 
-    def _distinct_tokens(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Each text's distinct pooled token ids (sorted), concatenated, and where each text's start."""
+    def _token_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each text's distinct pooled token ids (sorted), concatenated; where each text's start; how often each
+        occurs in its text; and how many tokens each text pools."""
         prompt = self._model._resolve_prompt(None, None)
         items = [prompt + t for t in texts] if prompt else texts
-        ids, counts = self._model._pooled_ids(items, self._model._max_length, None)
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+        ids, lengths = self._model._pooled_ids(items, self._model._max_length, None)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         vocab = int(ids.max()) + 1 if len(ids) else 1
-        keys = np.unique(rows * vocab + ids.astype(np.int64))
-        return keys % vocab, np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
+        keys, counts = np.unique(rows * vocab + ids.astype(np.int64), return_counts=True)
+        starts = np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
+        return keys % vocab, starts, counts, np.asarray(lengths, np.int64)
+
+    def _bm25(self, counts: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """BM25's factor of each (text, token) entry: ``c (k1 + 1) / (c + k1 (1 - b + b L / avgL))``, ``c`` the
+        entry's count, ``L`` its text's length, ``avgL`` the collection's mean length."""
+        length = np.repeat(lengths, np.diff(starts)).astype(np.float64)
+        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(self._mean_length, 1e-12))
+        return (counts * (BM25_K1 + 1.0) / (counts + norm)).astype(np.float32)
 
     def _blocks(self, items: list[str], c_chunk: int) -> Iterator[tuple[int, np.ndarray]]:
         """``(first document, scores of every query against a block of documents)`` for the collection's
@@ -180,7 +201,7 @@ class SearchIndex:
         of every query against each block of documents, with the block's first document."""
         q = self._encode(items, False) if items else np.zeros((0, self._dim), np.float32)
         if self._terms:
-            q_ids, q_starts = self._distinct_tokens(items)
+            q_ids, q_starts, _, _ = self._token_counts(items)
             terms, pair_term = np.unique(q_ids, return_inverse=True)
             term_rows = self._model._token_rows(terms, self._dim)
             norms = np.linalg.norm(term_rows, axis=1)
@@ -232,12 +253,13 @@ class SearchIndex:
             return best
         used, position = np.unique(self._entries[e0:e1], return_inverse=True)
         rows, position = self._vocab_rows[used], position.astype(np.int64)
+        scales = None if self._scales is None else self._scales[e0:e1]
         offsets = (self._starts[start:end] - e0).astype(np.int64)
         has = self._starts[start + 1:end + 1] > self._starts[start:end]
         for t0 in range(0, len(term_unit), _TERM_BLOCK):
             sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens), C order
             # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
-            best[t0:t0 + _TERM_BLOCK] = np.where(has, _core.segment_max(sim, position, offsets, -np.inf).T, 0.0)
+            best[t0:t0 + _TERM_BLOCK] = np.where(has, _core.segment_max(sim, position, offsets, -np.inf, scales=scales).T, 0.0)
         return best
 
 
