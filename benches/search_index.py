@@ -1,7 +1,7 @@
 """Search speed of staticemb.SearchIndex on real text, beside the vector alone and BM25.
 
     python benches/search_index.py [--documents 10000] [--queries 1000] [--dim 1024] [--top-k 10] \\
-        [--output benches/RESULTS-search-index.md]
+        [--candidates 100 ...] [--output benches/RESULTS-search-index.md]
 
 Documents: the long descriptions of the first ``--documents`` English Debian packages (apt's translation index,
 ``staticemb.corpora.debian_descriptions``); queries: the short descriptions of the first ``--queries`` of them.
@@ -11,7 +11,8 @@ queries:
 
 - ``SearchIndex(model, documents)``: counting the collection's token weights, encoding the documents and their
   passages, listing each document's distinct tokens (the index build);
-- ``index.search``: the three parts (vector, best passage, terms), and ``SearchIndex(..., terms=False)`` and
+- ``index.search``: the three parts (vector, best passage, terms), exactly and through the vector's shortlist of
+  ``--candidates`` documents (``search(..., candidates=100)``), and ``SearchIndex(..., terms=False)`` and
   ``(..., passages=False, terms=False)`` for what each part costs;
 - ``semantic_search`` on the corpus-weighted vectors (the vector alone, as a user keeping vectors elsewhere);
 - BM25 with stemming (``bm25s`` with PyStemmer, as the evaluation's baseline): index build and retrieval.
@@ -43,6 +44,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=1_000)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--candidates", type=int, nargs="*", default=[100],
+                        help="also search through the vector's shortlist of this many candidates")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benches" / "RESULTS-search-index.md")
     return parser.parse_args(argv)
 
@@ -71,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         seconds, _ = timed(lambda: index.search(queries, top_k=args.top_k))
         rows.append((f"{name}: index build", build, f"{len(documents) / build:,.0f} documents/s"))
         rows.append((f"{name}: search", seconds, f"{len(queries) / seconds:,.0f} queries/s"))
+        if options.get("terms", True):  # the same index searched through the vector's shortlist
+            for n in args.candidates:
+                index.search(queries[:50], top_k=args.top_k, candidates=n)
+                seconds, _ = timed(lambda n=n: index.search(queries, top_k=args.top_k, candidates=n))
+                rows.append((f"{name}: search, candidates={n}", seconds, f"{len(queries) / seconds:,.0f} queries/s"))
 
     search_row("SearchIndex (vector + best passage + terms)")
     search_row("SearchIndex, terms=False (vector + best passage)", terms=False)

@@ -87,6 +87,48 @@ def test_search_is_the_top_k_of_the_scores_in_any_blocks(bert_tokenizer, table, 
     np.testing.assert_allclose(index.scores(queries, query_chunk_size=3), scores, atol=1e-6)
 
 
+@pytest.mark.parametrize("options", [{}, {"term_frequency": True, "dim": 256}, {"passages": False},
+                                     {"terms": False}])
+def test_rerank_gives_the_full_scores_of_any_candidates(bert_tokenizer, table, real_texts, options):
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=50, seed=3)
+    index = SearchIndex(model, docs, **options)
+    scores = index.scores(queries)
+    rng = np.random.default_rng(5)
+    lists = [rng.integers(0, len(docs), size=int(rng.integers(0, 12))).tolist() for _ in queries]
+    lists[0] = [7, 7, 3, 40, 3]  # repeats are scored once
+    lists[1] = np.array([49, 0], np.uint8)
+    hits = index.rerank(queries, lists)
+    for row, wanted, got in zip(scores, lists, hits, strict=True):
+        ids = sorted(set(np.asarray(wanted).tolist()))
+        expected = sorted(ids, key=lambda d: (-row[d], d))
+        assert [h["corpus_id"] for h in got] == expected
+        np.testing.assert_allclose([h["score"] for h in got], row[expected], atol=2e-5)
+    assert [len(h) for h in index.rerank(queries, lists, top_k=2)] == [min(2, len(set(c))) for c in
+                                                                        map(lambda c: np.asarray(c).tolist(), lists)]
+
+
+def test_search_with_candidates_rescores_the_vectors_shortlist(bert_tokenizer, table, real_texts):
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=60, seed=4)
+    index = SearchIndex(model, docs)
+    exact = index.search(queries, top_k=5)
+    # As many candidates as documents: the exact search.
+    assert index.search(queries, top_k=5, candidates=60) == exact
+    assert index.search(queries, top_k=5, candidates=10**9) == exact
+    # Fewer: the full score of the vector's best 12, in any chunks.
+    vectors = SearchIndex(model, docs, passages=False, terms=False)
+    shortlist = [[h["corpus_id"] for h in row] for row in vectors.search(queries, top_k=12)]
+    expected = index.rerank(queries, shortlist, top_k=5)
+    for q_chunk, c_chunk in ((1000, 1000), (4, 7)):
+        got = index.search(queries, top_k=5, candidates=12, query_chunk_size=q_chunk, corpus_chunk_size=c_chunk)
+        assert [[h["corpus_id"] for h in r] for r in got] == [[h["corpus_id"] for h in r] for r in expected]
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose([h["score"] for h in a], [h["score"] for h in b], atol=1e-5)
+    # candidates below top_k is raised to top_k.
+    assert [len(r) for r in index.search(queries, top_k=5, candidates=1)] == [5] * len(queries)
+
+
 def test_a_document_searched_by_its_own_text_comes_first(bert_tokenizer, table, real_texts):
     model = StaticModel(bert_tokenizer, table)
     docs = [real_texts[i] for i in range(100, 160)]
@@ -199,6 +241,23 @@ def test_bad_arguments_are_named(tiny_st_folder):
         ["a document"])
     assert [len(h) for h in index.search(["", "document"], top_k=5)] == [2, 2]
     assert "2 documents" in repr(index) and "terms" in repr(index)
+    with pytest.raises(InvalidInputError, match="candidates must be at least 1"):
+        index.search(["q"], candidates=0)
+    with pytest.raises(TypeError, match="candidates must be an int"):
+        index.search(["q"], candidates=2.5)
+    with pytest.raises(InvalidInputError, match="candidates has 1 lists for 2 queries"):
+        index.rerank(["q", "r"], [[0]])
+    with pytest.raises(InvalidInputError, match=r"candidates\[0\] holds 2, not a document index"):
+        index.rerank(["q"], [[0, 2]])
+    with pytest.raises(InvalidInputError, match=r"candidates\[1\] holds -1"):
+        index.rerank(["q", "r"], [[0], [-1]])
+    with pytest.raises(TypeError, match=r"candidates\[0\] must hold int"):
+        index.rerank(["q"], [[0.5]])
+    with pytest.raises(TypeError, match=r"candidates\[0\] must be a list"):
+        index.rerank(["q"], ["01"])
+    with pytest.raises(TypeError, match="candidates must be a sequence"):
+        index.rerank(["q"], 5)
+    assert index.rerank(["q", "r"], [[], [1]]) [0] == [] and index.rerank([], []) == []
 
 
 def test_empty_and_huge_texts(tiny_st_folder):
@@ -255,3 +314,13 @@ def test_the_cores_segment_max_is_numpys_and_refuses_bad_buffers():
         _core.segment_max(values.astype(np.float64), rows, offsets, 0.0)
     with pytest.raises(TypeError):
         _core.segment_max(values, rows.astype(np.int32), offsets, 0.0)
+    # Scales: each entry's row times its factor, before the maximum; one factor per row index.
+    scales = rng.uniform(-1.0, 3.0, size=len(rows)).astype(np.float32)
+    scaled = _core.segment_max(values, rows, offsets, -np.inf, num_threads=2, scales=scales)
+    for s, (a, b) in enumerate(zip(offsets, ends, strict=True)):
+        expected = (values[rows[a:b]] * scales[a:b, None]).max(axis=0) if b > a else np.full(7, -np.inf)
+        np.testing.assert_allclose(scaled[s], expected, rtol=1e-6)
+    with pytest.raises(InvalidInputError, match="scales holds 49 values, expected 50"):
+        _core.segment_max(values, rows, offsets, 0.0, scales=scales[:-1])
+    with pytest.raises(TypeError):
+        _core.segment_max(values, rows, offsets, 0.0, scales=scales.astype(np.float64))

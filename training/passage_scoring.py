@@ -105,7 +105,7 @@ class Study(NamedTuple):
     title: str  #: the report's title
     describe: Callable[[], list[str]]  #: the report's lines saying what the scores are
     scores: tuple[str, ...]  #: the scores compared, the base first
-    rule: str  #: the score the rule decides on
+    rule: str | None  #: the score the rule decides on (None: a study with no decision)
     score_model: Callable[[Any, str], dict[str, float]]  #: (model, source) -> "<score> <dim>" -> NDCG@10
     module: str  #: the command's module
     output: str  #: the report's file, beside this module
@@ -114,12 +114,13 @@ class Study(NamedTuple):
 
 def decide_study(study: Study, rows: list[dict[str, Any]]) -> tuple[bool, str]:
     """The rule of the module's description, over the lead-trained folds: (adopted, why)."""
+    if study.rule is None:
+        return False, "no rule"
     return loso.rule(rows, lambda d: f"lead {study.scores[0]} {d}", lambda d: f"lead {study.rule} {d}",
                      gain=study.gain)
 
 
 def render_study(study: Study, rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    adopted, why = decide_study(study, rows)
     base_name = study.scores[0]
     lines = [
         study.title,
@@ -146,7 +147,8 @@ def render_study(study: Study, rows: list[dict[str, Any]], *, command: str, seco
                           for s in study.scores[1:]]
                 cells += [f"{100 * r['stem']:.1f}", f"{100 * r['minilm']:.1f}"]
                 lines.append("| " + " | ".join(cells) + " |")
-    if rows:
+    if rows and study.rule is not None:
+        adopted, why = decide_study(study, rows)
         rule = study.rule
         above = [r["source"] for r in rows if r[f"lead {rule} 1024"] > r["stem"]]
         gain = "one point" if study.gain == 0.01 else f"{100 * study.gain:g} point"
