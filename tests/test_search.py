@@ -122,6 +122,21 @@ def test_dot_score_and_top_k_beyond_the_corpus():
     assert_matches_scores(hits, queries.astype(np.float64) @ corpus.T, 50, atol=1e-5)
 
 
+def test_cosine_of_huge_finite_vectors_is_the_cosine_of_their_directions():
+    # float32 rows above about 1e19 overflow their squared norm; their cosines must not come out 0.
+    rng = _rng(3)
+    corpus = rng.standard_normal((20, 16), dtype=np.float32)
+    queries = rng.standard_normal((4, 16), dtype=np.float32)
+    expected = semantic_search(queries, corpus, top_k=5)
+    huge_corpus, huge_queries = corpus * np.float32(1e30), queries * np.float32(3e25)
+    assert np.isfinite(huge_corpus).all() and np.isinf(np.einsum("ij,ij->i", huge_corpus, huge_corpus)).all()
+    for got in (semantic_search(huge_queries, huge_corpus, top_k=5), semantic_search(queries, huge_corpus, top_k=5),
+                semantic_search(huge_queries.astype(np.float64) * 1e140, corpus.astype(np.float64), top_k=5)):
+        assert [[h["corpus_id"] for h in r] for r in got] == [[h["corpus_id"] for h in r] for r in expected]
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose([h["score"] for h in a], [h["score"] for h in b], atol=1e-5)
+
+
 def test_one_dimensional_query_gives_one_list():
     rng = _rng(3)
     corpus = rng.standard_normal((50, 8), dtype=np.float32)

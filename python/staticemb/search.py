@@ -532,7 +532,16 @@ def _unpack(packed: np.ndarray, precision: str, n_bits: int, dtype: Any) -> np.n
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
+    """``x``'s rows divided by their norms (at least ``_EPS``), in place. A finite row whose squares overflow
+    (float32 values above about 1e19) is measured scaled down by its largest magnitude, not given an infinite
+    norm (which would make its cosines 0)."""
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    over = np.flatnonzero(np.isinf(norms))
+    if over.size:
+        rows = x[over]
+        scale = np.abs(rows).max(axis=1)  # finite: the callers refuse non-finite rows
+        rows = rows / scale[:, None]
+        norms[over] = scale * np.sqrt(np.einsum("ij,ij->i", rows, rows))
     x /= np.maximum(norms, _EPS)[:, None]
     return x
 
