@@ -80,6 +80,21 @@ def test_similarity(model):
         model.similarity(emb, emb[:, :10])
 
 
+def test_huge_finite_values_normalize_to_their_direction(bert_tokenizer, table):
+    # A table whose values' squares overflow float32 (about 1e19 and above) is still finite: its normalized
+    # vectors and cosines are those of the same table scaled down, not zeros.
+    texts = ["the cat sat on the mat", "quarterly tax report", "a cat"]
+    small, huge = StaticModel(bert_tokenizer, table), StaticModel(bert_tokenizer, table * np.float32(1e30))
+    expected = small.encode(texts, normalize=True)
+    got = huge.encode(texts, normalize=True)
+    assert np.isfinite(huge.encode(texts)).all()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    raw = huge.encode(texts)
+    np.testing.assert_allclose(huge.similarity(raw), small.similarity(small.encode(texts)), atol=1e-5)
+    np.testing.assert_allclose(huge.similarity_pairwise(raw, raw[::-1]),
+                               small.similarity_pairwise(expected, expected[::-1]), atol=1e-5)
+
+
 def test_pickle_round_trip(model):
     again = pickle.loads(pickle.dumps(model))
     texts = ["pickled models encode the same", "yes"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidInputError
+from .search import row_norms
 
 __all__ = [
     "bitext_accuracy",
@@ -31,8 +32,8 @@ def cosine_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
         raise InvalidInputError(f"need 2-D arrays of vectors, got shapes {q.shape} and {d.shape}")
     if q.shape[1] != d.shape[1]:
         raise InvalidInputError(f"cannot compare vectors of width {q.shape[1]} and {d.shape[1]}")
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    q = q / np.maximum(row_norms(q), 1e-12)[:, None]
+    d = d / np.maximum(row_norms(d), 1e-12)[:, None]
     return q @ d.T
 
 

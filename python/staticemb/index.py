@@ -45,7 +45,7 @@ import numpy as np
 
 from . import _core, _inputs
 from .errors import InvalidInputError
-from .search import _NO_ID, _positive_int, _update, split_passages
+from .search import _NO_ID, _positive_int, _update, row_norms, split_passages
 
 __all__ = ["SearchIndex"]
 
@@ -228,7 +228,7 @@ class SearchIndex:
         q_ids, q_starts, _, _ = self._token_counts(items)
         terms, pair_term = np.unique(q_ids, return_inverse=True)
         term_rows = self._model._token_rows(terms, self._dim)
-        norms = np.linalg.norm(term_rows, axis=1)
+        norms = row_norms(term_rows)
         term_unit = term_rows / np.maximum(norms, 1e-12)[:, None]
         pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
         totals = np.bincount(pair_query, weights=norms[pair_term], minlength=len(items))
@@ -374,4 +374,4 @@ def _starts_of(bounds: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return (x / np.maximum(row_norms(x), 1e-12)[:, None]).astype(np.float32)

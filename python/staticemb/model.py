@@ -807,9 +807,10 @@ class StaticModel:
             raise InvalidInputError(f"pairwise similarity needs two sets of the same shape, got {ea.shape} and {eb.shape}")
         fn = self.similarity_fn_name
         if fn == "cosine":
-            na = np.maximum(np.linalg.norm(ea, axis=1), 1e-12)
-            nb = np.maximum(np.linalg.norm(eb, axis=1), 1e-12)
-            return ((ea * eb).sum(axis=1) / (na * nb)).astype(np.float32)
+            from .search import row_norms
+
+            ea, eb = ea / np.maximum(row_norms(ea), 1e-12)[:, None], eb / np.maximum(row_norms(eb), 1e-12)[:, None]
+            return (ea * eb).sum(axis=1).astype(np.float32)
         if fn == "dot":
             return (ea * eb).sum(axis=1)
         order = 2 if fn == "euclidean" else 1

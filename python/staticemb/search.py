@@ -532,18 +532,24 @@ def _unpack(packed: np.ndarray, precision: str, n_bits: int, dtype: Any) -> np.n
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
-    """``x``'s rows divided by their norms (at least ``_EPS``), in place. A finite row whose squares overflow
-    (float32 values above about 1e19) is measured scaled down by its largest magnitude, not given an infinite
-    norm (which would make its cosines 0)."""
+    """``x``'s rows divided by their norms (at least ``_EPS``), in place."""
+    x /= np.maximum(row_norms(x), _EPS)[:, None]
+    return x
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of each row of the 2-D float array ``x``, in its dtype. A finite row whose squares
+    overflow (float32 values above about 1e19) is measured scaled down by its largest magnitude, not given an
+    infinite norm (which would make its cosines 0)."""
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     over = np.flatnonzero(np.isinf(norms))
     if over.size:
         rows = x[over]
-        scale = np.abs(rows).max(axis=1)  # finite: the callers refuse non-finite rows
-        rows = rows / scale[:, None]
-        norms[over] = scale * np.sqrt(np.einsum("ij,ij->i", rows, rows))
-    x /= np.maximum(norms, _EPS)[:, None]
-    return x
+        scale = np.abs(rows).max(axis=1)
+        finite = np.isfinite(scale)  # a row holding infinity keeps its infinite norm
+        rows = rows[finite] / scale[finite, None]
+        norms[over[finite]] = scale[finite] * np.sqrt(np.einsum("ij,ij->i", rows, rows))
+    return norms
 
 
 def _first_bad(x: np.ndarray) -> int:

@@ -487,9 +487,25 @@ pub fn scale(v: &mut [f32], s: f32) {
 }
 
 /// Divide by the Euclidean norm, as `torch.nn.functional.normalize` does (`x / max(||x||, 1e-12)`): a zero
-/// vector stays zero.
+/// vector stays zero. A finite vector whose squares overflow f32 (values above about 1e19) is measured scaled
+/// down by its largest magnitude, so it still comes out a unit vector rather than zero.
 #[inline]
 pub fn l2_normalize(v: &mut [f32]) {
+    let mut norm = sum_of_squares(v).sqrt();
+    if norm.is_infinite() {
+        let largest = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        if largest.is_finite() {
+            let inv = 1.0 / largest;
+            let scaled: f32 = v.iter().map(|x| (x * inv) * (x * inv)).sum();
+            norm = largest * scaled.sqrt();
+        }
+    }
+    let inv = 1.0 / norm.max(1e-12);
+    scale(v, inv);
+}
+
+#[inline]
+fn sum_of_squares(v: &[f32]) -> f32 {
     // Sixteen partial sums so that the loop vectorises (a single f32 sum would be a serial chain).
     let mut lanes = [0.0f32; 16];
     let chunks = v.chunks_exact(16);
@@ -499,7 +515,5 @@ pub fn l2_normalize(v: &mut [f32]) {
             lanes[j] += c[j] * c[j];
         }
     }
-    let norm = (lanes.iter().sum::<f32>() + rest.iter().map(|x| x * x).sum::<f32>()).sqrt();
-    let inv = 1.0 / norm.max(1e-12);
-    scale(v, inv);
+    lanes.iter().sum::<f32>() + rest.iter().map(|x| x * x).sum::<f32>()
 }

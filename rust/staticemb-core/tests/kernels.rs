@@ -237,6 +237,19 @@ fn l2_normalize_and_scale() {
         }
     }
 
+    // Finite values whose squares overflow f32 still give a unit vector in their direction.
+    for len in [1, 17, 1024] {
+        let small: Vec<f32> = (0..len).map(|_| rng.unit() * 50.0).collect();
+        let mut huge: Vec<f32> = small.iter().map(|x| x * 1e30).collect();
+        assert!(huge.iter().all(|x| x.is_finite()));
+        let mut expected = small.clone();
+        l2_normalize(&mut expected);
+        l2_normalize(&mut huge);
+        for (a, b) in huge.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-5, "len {len}: {a} vs {b}");
+        }
+    }
+
     let mut v = vec![1.0f32, -2.0, 4.0];
     scale(&mut v, 0.5);
     assert_eq!(v, [0.5, -1.0, 2.0]);
