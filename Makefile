@@ -191,6 +191,7 @@ bench: install data-sources bench-rs
 
 bench-rs:
 	cargo bench -p staticemb-core --bench pooling
+	cargo bench -p staticemb-core --bench segment
 
 # Fuzzing (cargo install cargo-fuzz first; RUSTC_BOOTSTRAP lets the stable toolchain accept the sanitizer flags):
 # the native WordPiece against the tokenizers crate, then model loading. `make fuzz FUZZ_SECONDS=600`.

@@ -30,7 +30,7 @@ compares every query with every document (exact, no approximation): besides the 
 :func:`staticemb.semantic_search`, each distinct query token is compared with each distinct token of the
 collection, and its best match taken over each document's tokens. For large collections,
 ``search(queries, candidates=100)`` gives the full score to the vector's best 100 documents only, so the cost
-grows with the collection through the dot products alone: over 60,000 package descriptions 8 times faster, and on
+grows with the collection through the dot products alone: over 60,000 package descriptions 6 times faster, and on
 the six held-out sources it changed the mean NDCG@10 by -0.2 to +0.1 (``training/RESULTS-shortlist.md``).
 :meth:`SearchIndex.rerank` scores candidates from any other first stage (an approximate vector index, BM25). Prompts are applied as :meth:`StaticModel.
 encode` applies them (the model's default prompt, if it has one, to queries and documents alike).

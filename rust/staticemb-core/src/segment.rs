@@ -15,8 +15,8 @@ const SEGMENTS_PER_CHUNK: usize = 64;
 /// factor per entry of `rows`), or `fill` in every column for an empty segment.
 ///
 /// `offsets` are segment starts, as the pooling's bag offsets: `offsets[0] == 0`, non-decreasing, at most
-/// `rows.len()`. Every row index is checked before any work starts. NaN is never chosen over a number (the
-/// maximum keeps the first value unless a later one is greater).
+/// `rows.len()`. Every row index is checked before any work starts. NaN is never chosen over a number
+/// (`f32::max`), not even over a NaN `fill`.
 #[allow(clippy::too_many_arguments)] // one buffer each, as the pooling functions take them
 pub fn segment_max(
     values: &[f32],
@@ -73,19 +73,16 @@ pub fn segment_max(
             for (i, &r) in rows.iter().enumerate().take(end).skip(start) {
                 let row = &values[r as usize * width..(r as usize + 1) * width];
                 match scales {
+                    // `f32::max` ignores NaN (keeps the number) and compiles to vector maxima.
                     None => {
                         for (t, &v) in target.iter_mut().zip(row) {
-                            if v > *t {
-                                *t = v;
-                            }
+                            *t = t.max(v);
                         }
                     }
                     Some(scales) => {
                         let f = scales[i];
                         for (t, &v) in target.iter_mut().zip(row) {
-                            if v * f > *t {
-                                *t = v * f;
-                            }
+                            *t = t.max(v * f);
                         }
                     }
                 }
@@ -140,6 +137,26 @@ mod tests {
         assert!(expected[width..2 * width]
             .iter()
             .all(|v| *v == f32::NEG_INFINITY));
+    }
+
+    #[test]
+    fn nan_is_never_chosen_over_a_number() {
+        let values = [f32::NAN, 1.0, -2.0, f32::NAN];
+        let mut out = vec![0.0f32; 2 * 2];
+        segment_max(
+            &values,
+            2,
+            &[0, 1, 1],
+            None,
+            &[0, 2],
+            f32::NAN,
+            &mut out,
+            Threads::Current,
+        )
+        .unwrap();
+        // Segment 0: rows 0 (NaN, 1) and 1 (-2, NaN); segment 1: row 1. A NaN fill gives way too.
+        assert_eq!(out[..3], [-2.0, 1.0, -2.0]);
+        assert!(out[3].is_nan(), "a column with no number keeps the NaN");
     }
 
     #[test]
