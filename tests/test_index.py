@@ -257,6 +257,23 @@ def test_bad_arguments_are_named(tiny_st_folder):
         index.rerank(["q"], ["01"])
     with pytest.raises(TypeError, match="candidates must be a sequence"):
         index.rerank(["q"], 5)
+    with pytest.raises(TypeError, match="candidates must be a sequence"):
+        index.rerank(["q"], np.array(1))
+    with pytest.raises(TypeError, match=r"candidates\[0\] must hold int document indices, not list"):
+        index.rerank(["q"], [[[1], [0, 1]]])  # ragged
+    with pytest.raises(TypeError, match=r"candidates\[0\] must hold int document indices, not bool"):
+        index.rerank(["q"], [[True, 1]])
+    with pytest.raises(TypeError, match=r"candidates\[0\] must be a list"):
+        index.rerank(["q"], [{1: "a"}])
+    for huge in (2**63, 2**64, 10**30):
+        with pytest.raises(InvalidInputError, match=f"candidates\\[0\\] holds {huge}"):
+            index.rerank(["q"], [[0, huge]])
+    with pytest.raises(InvalidInputError, match="term_frequency weighs the terms part"):
+        SearchIndex(model, ["text"], terms=False, term_frequency=True)
+    # A mix of NumPy integer types, and 2-D arrays of ids, are read as the ids they hold.
+    mixed = index.rerank(["a document"], [[np.int64(1), np.uint64(0), np.int8(1)]])
+    assert sorted(h["corpus_id"] for h in mixed[0]) == [0, 1]
+    assert index.rerank(["a document", "one"], np.array([[1, 0], [0, 0]], np.uint16))[1][0]["corpus_id"] == 0
     assert index.rerank(["q", "r"], [[], [1]]) [0] == [] and index.rerank([], []) == []
 
 

@@ -32,13 +32,15 @@ collection, and its best match taken over each document's tokens. For large coll
 ``search(queries, candidates=100)`` gives the full score to the vector's best 100 documents only, so the cost
 grows with the collection through the dot products alone: over 60,000 package descriptions 6 times faster, and on
 the six held-out sources it changed the mean NDCG@10 by -0.2 to +0.1 (``training/RESULTS-shortlist.md``).
-:meth:`SearchIndex.rerank` scores candidates from any other first stage (an approximate vector index, BM25). Prompts are applied as :meth:`StaticModel.
-encode` applies them (the model's default prompt, if it has one, to queries and documents alike).
+:meth:`SearchIndex.rerank` scores candidates from any other first stage (an approximate vector index, BM25).
+
+Prompts are applied as :meth:`StaticModel.encode` applies them (the model's default prompt, if it has one, to
+queries and documents alike).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,6 +89,8 @@ class SearchIndex:
         self._passages = _inputs.flag("passages", passages, default=True)
         self._terms = _inputs.flag("terms", terms, default=True)
         self._term_frequency = _inputs.flag("term_frequency", term_frequency, default=False)
+        if self._term_frequency and not self._terms:
+            raise InvalidInputError("term_frequency weighs the terms part: it needs terms=True")
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
@@ -139,7 +143,8 @@ class SearchIndex:
         ``candidates``: score every document by its vector alone, and the full score of the best ``candidates``
         of them only (at least ``top_k``; :meth:`rerank`). The search's cost then grows with the collection
         only through the vectors' dot products; the hits are the exact search's whenever those are among the
-        candidates. ``None`` (the default): every document gets the full score.
+        candidates (up to the last bits of float rounding, as for the chunk sizes). ``None`` (the default): every
+        document gets the full score.
 
         ``query_chunk_size`` queries and ``corpus_chunk_size`` documents are scored at a time (memory grows with
         their product); the result does not depend on them, except in the last bits of float rounding."""
@@ -163,9 +168,11 @@ class SearchIndex:
                ) -> list[list[dict[str, int | float]]]:
         """The full score of each query's ``candidates`` (document indices, from any first-stage search), best
         first, ties by increasing id, at most ``top_k`` of them (default all): :meth:`search`'s structure. A
-        candidate listed twice is scored once."""
+        candidate listed twice is scored once. Every candidate must be a document index, ``0 <= id < len(index)``:
+        drop an approximate index's ``-1`` padding first."""
         items = self._queries(queries)
-        if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence | np.ndarray):
+        if (isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence | np.ndarray)
+                or isinstance(candidates, np.ndarray) and candidates.ndim == 0):
             raise TypeError(f"candidates must be a sequence of document index lists, one per query, not "
                             f"{type(candidates).__name__}")
         if len(candidates) != len(items):
@@ -206,7 +213,8 @@ class SearchIndex:
                 _update(best_scores, best_ids, q0, scores, start, k)
         return best_scores, best_ids
 
-    def _rerank(self, items: list[str], lists: list[np.ndarray], top_k: int | None) -> list[list[dict[str, int | float]]]:
+    def _rerank(self, items: list[str], lists: list[np.ndarray], top_k: int | None
+                ) -> list[list[dict[str, int | float]]]:
         """Every query's full score of its own candidates (sorted, distinct document ids), best ``top_k``."""
         q = self._encode(items, False) if items else np.zeros((0, self._dim), np.float32)
         terms = self._query_terms(items) if self._terms else None
@@ -304,8 +312,9 @@ class SearchIndex:
                     for i in range(0, len(firsts), _PAIR_QUERIES):  # bounded memory: a few queries' pairs at a time
                         lo = firsts[i]
                         hi = firsts[i + _PAIR_QUERIES] if i + _PAIR_QUERIES < len(firsts) else len(pair_term)
-                        sums[with_terms[i:i + _PAIR_QUERIES]] = np.add.reduceat(best[pair_term[lo:hi]] * pair_weight[lo:hi, None],
-                                                     firsts[i:i + _PAIR_QUERIES] - lo, axis=0)
+                        weighted = best[pair_term[lo:hi]] * pair_weight[lo:hi, None]
+                        sums[with_terms[i:i + _PAIR_QUERIES]] = np.add.reduceat(weighted, firsts[i:i + _PAIR_QUERIES] - lo,
+                                                                                axis=0)
                 parts["terms"] = sums
             yield start, parts
             start = end
@@ -338,7 +347,8 @@ class SearchIndex:
         for t0 in range(0, len(term_unit), _TERM_BLOCK):
             sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens), C order
             # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
-            best[t0:t0 + _TERM_BLOCK] = np.where(has, _core.segment_max(sim, position, offsets, -np.inf, scales=scales).T, 0.0)
+            maxima = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
+            best[t0:t0 + _TERM_BLOCK] = np.where(has, maxima.T, 0.0)
         return best
 
 
@@ -349,16 +359,26 @@ def _hits(ids: np.ndarray, scores: np.ndarray) -> list[list[dict[str, int | floa
 
 def _candidate_ids(values: Any, i: int, n: int) -> np.ndarray:
     """Query ``i``'s candidates as sorted, distinct int64 document indices, checked against ``n`` documents."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
         raise TypeError(f"candidates[{i}] must be a list of document indices, not {type(values).__name__}")
-    ids = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
-    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-        raise TypeError(f"candidates[{i}] must hold int document indices, got {ids.dtype} of shape {ids.shape}")
-    bad = np.flatnonzero((ids < 0) | (ids >= n)) if ids.size else np.zeros(0, np.int64)
-    if len(bad):
-        raise InvalidInputError(f"candidates[{i}] holds {ids[bad[0]]}, not a document index of an index of "
-                                f"{n} documents")
-    return np.unique(ids.astype(np.int64))
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or (values.size and values.dtype.kind not in "iu"):
+            raise TypeError(f"candidates[{i}] must hold int document indices, got {values.dtype} of shape "
+                            f"{values.shape}")
+        bad = np.flatnonzero((values < 0) | (values >= n))
+        if len(bad):
+            raise InvalidInputError(f"candidates[{i}] holds {values[bad[0]]}, not a document index of an index of "
+                                    f"{n} documents")
+        return np.unique(values.astype(np.int64))
+    ids = []
+    for value in values:  # one by one: NumPy would promote a mix of int64 and uint64 to float, bools to ints
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"candidates[{i}] must hold int document indices, not {type(value).__name__}")
+        if not 0 <= int(value) < n:
+            raise InvalidInputError(f"candidates[{i}] holds {int(value)}, not a document index of an index of "
+                                    f"{n} documents")
+        ids.append(int(value))
+    return np.unique(np.array(ids, dtype=np.int64))
 
 
 def _ranges(bounds: np.ndarray, ids: np.ndarray) -> np.ndarray:
