@@ -59,9 +59,9 @@ def exact_terms(index: Any, documents: list[str], queries: list[str]) -> np.ndar
     tokens ``t`` (``c_t`` their count in the document), for every query against every document of ``index``
     (built on ``documents``)."""
     model = index.model
-    ids, starts, counts, lengths = index._token_counts(documents)
+    ids, starts, counts, lengths = index._term_counts(documents)
     factors = index._bm25(counts, lengths, starts)
-    q_ids, q_starts, _, _ = index._token_counts(queries)
+    q_ids, q_starts, _, _ = index._term_counts(queries)
     weights = np.linalg.norm(model._token_rows(np.unique(q_ids), index.dim), axis=1)
     weight_of = dict(zip(np.unique(q_ids).tolist(), weights.tolist(), strict=True))
     doc_of = np.repeat(np.arange(len(starts) - 1), np.diff(starts))

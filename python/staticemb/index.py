@@ -107,13 +107,13 @@ class SearchIndex:
         self._starts = np.zeros(len(docs) + 1, np.int64)
         self._scales: np.ndarray | None = None  # each entry's BM25 factor, with term_frequency
         if self._terms:
-            ids, starts, counts, lengths = self._token_counts(docs)
+            ids, starts, counts, lengths = self._term_counts(docs)
             vocab, self._entries = np.unique(ids, return_inverse=True)
             self._starts = starts
             self._mean_length = float(lengths.mean())
             if self._term_frequency:
                 self._scales = self._bm25(counts, lengths, starts)
-            self._vocab_rows = _unit(self._model._token_rows(vocab, self._dim))
+            self._vocab_rows = _unit(self._term_rows(vocab))
 
     # ------------------------------------------------------------------ public
 
@@ -233,9 +233,9 @@ class SearchIndex:
     def _query_terms(self, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The queries' distinct tokens: their unit rows, each (query, token) pair's token and weight (the
         token's norm over the sum of its query's), and where each query's pairs start."""
-        q_ids, q_starts, _, _ = self._token_counts(items)
+        q_ids, q_starts, _, _ = self._term_counts(items)
         terms, pair_term = np.unique(q_ids, return_inverse=True)
-        term_rows = self._model._token_rows(terms, self._dim)
+        term_rows = self._term_rows(terms)
         norms = row_norms(term_rows)
         term_unit = term_rows / np.maximum(norms, 1e-12)[:, None]
         pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
@@ -262,17 +262,26 @@ class SearchIndex:
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress))
 
-    def _token_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each text's distinct pooled token ids (sorted), concatenated; where each text's start; how often each
-        occurs in its text; and how many tokens each text pools."""
-        prompt = self._model._resolve_prompt(None, None)
-        items = [prompt + t for t in texts] if prompt else texts
-        ids, lengths = self._model._pooled_ids(items, self._model._max_length, None)
+    def _term_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each text's distinct terms (the token ids it pools), sorted, concatenated; where each text's start;
+        how often each occurs in its text; and how many terms each text has."""
+        ids, lengths = self._pooled_terms(texts)
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         vocab = int(ids.max()) + 1 if len(ids) else 1
         keys, counts = np.unique(rows * vocab + ids.astype(np.int64), return_counts=True)
         starts = np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
         return keys % vocab, starts, counts, np.asarray(lengths, np.int64)
+
+    def _pooled_terms(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The terms of each text in order, concatenated, and how many each text has: the token ids the model
+        pools (its prompt, ``max_length`` and unknown-token drop applied)."""
+        prompt = self._model._resolve_prompt(None, None)
+        items = [prompt + t for t in texts] if prompt else texts
+        return self._model._pooled_ids(items, self._model._max_length, None)
+
+    def _term_rows(self, terms: np.ndarray) -> np.ndarray:
+        """The vectors of ``terms`` at the index's width: the rows the model pools for those token ids."""
+        return self._model._token_rows(terms, self._dim)
 
     def _bm25(self, counts: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """BM25's factor of each (text, token) entry: ``c (k1 + 1) / (c + k1 (1 - b + b L / avgL))``, ``c`` the
