@@ -80,17 +80,11 @@ def _describe() -> list[str]:
 STUDY = P.Study("# Query terms matched one by one through the table, on held-out sources (English)", _describe,
                 SCORES, RULE, score_model, "training.late_interaction", "RESULTS-late-interaction.md")
 
-
-def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
-    return P.decide_study(STUDY, rows)
-
-
-def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    return P.render_study(STUDY, rows, command=command, seconds=seconds)
+decide, render = STUDY.decide, STUDY.render
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return P.study_main(STUDY, __doc__, argv)
+    return STUDY.main(__doc__, argv)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,18 @@ class Study(NamedTuple):
     output: str  #: the report's file, beside this module
     gain: float = 0.01  #: the mean gain the rule asks for at both widths (:func:`training.loso.rule`)
 
+    def decide(self, rows: list[dict[str, Any]]) -> tuple[bool, str]:
+        """:func:`decide_study` of this study."""
+        return decide_study(self, rows)
+
+    def render(self, rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
+        """:func:`render_study` of this study."""
+        return render_study(self, rows, command=command, seconds=seconds)
+
+    def main(self, description: str | None, argv: Sequence[str] | None = None) -> int:
+        """:func:`study_main` of this study."""
+        return study_main(self, description, argv)
+
 
 def decide_study(study: Study, rows: list[dict[str, Any]]) -> tuple[bool, str]:
     """The rule of the module's description, over the lead-trained folds: (adopted, why)."""
@@ -212,17 +224,11 @@ def _describe() -> list[str]:
 STUDY = Study("# A document scored by its best passage as well as by its whole, on held-out sources (English)",
               _describe, SCORES, RULE, score_model, "training.passage_scoring", "RESULTS-passage-scoring.md")
 
-
-def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
-    return decide_study(STUDY, rows)
-
-
-def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    return render_study(STUDY, rows, command=command, seconds=seconds)
+decide, render = STUDY.decide, STUDY.render
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return study_main(STUDY, __doc__, argv)
+    return STUDY.main(__doc__, argv)
 
 
 if __name__ == "__main__":

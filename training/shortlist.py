@@ -64,13 +64,11 @@ STUDY = P.Study("# A shortlist for the index: the full score of the vector's bes
                 "sources (English)", _describe, SCORES, None, score_model, "training.shortlist",
                 "RESULTS-shortlist.md")
 
-
-def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    return P.render_study(STUDY, rows, command=command, seconds=seconds)
+render = STUDY.render
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return P.study_main(STUDY, __doc__, argv)
+    return STUDY.main(__doc__, argv)
 
 
 if __name__ == "__main__":

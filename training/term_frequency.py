@@ -112,17 +112,11 @@ STUDY = P.Study("# How often a document has each query term, in the index's term
                 _describe, SCORES, RULE, score_model, "training.term_frequency", "RESULTS-term-frequency.md",
                 gain=0.005)
 
-
-def decide(rows: list[dict[str, Any]]) -> tuple[bool, str]:
-    return P.decide_study(STUDY, rows)
-
-
-def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
-    return P.render_study(STUDY, rows, command=command, seconds=seconds)
+decide, render = STUDY.decide, STUDY.render
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return P.study_main(STUDY, __doc__, argv)
+    return STUDY.main(__doc__, argv)
 
 
 if __name__ == "__main__":
