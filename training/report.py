@@ -242,8 +242,9 @@ def generalization(loso_report: Path) -> str:
             "([RESULTS-passage-scoring.md](RESULTS-passage-scoring.md)) and the query's terms matched through the "
             "table ([RESULTS-late-interaction.md](RESULTS-late-interaction.md)), with each term's frequency "
             "([RESULTS-term-frequency.md](RESULTS-term-frequency.md)), whole words in place of word pieces "
-            "([RESULTS-word-terms.md](RESULTS-word-terms.md)) and how sure the differences to BM25 are "
-            "([RESULTS-significance.md](RESULTS-significance.md)); the "
+            "([RESULTS-word-terms.md](RESULTS-word-terms.md)), how sure the differences to BM25 are "
+            "([RESULTS-significance.md](RESULTS-significance.md)) and package READMEs, a source none of the six was "
+            "drawn from ([RESULTS-search-readmes.md](RESULTS-search-readmes.md)); the "
             "multilingual model's "
             "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
 
