@@ -238,9 +238,10 @@ class SearchIndex:
         term_rows = self._term_rows(terms)
         norms = row_norms(term_rows)
         term_unit = term_rows / np.maximum(norms, 1e-12)[:, None]
+        weights = self._term_weights(terms, norms)
         pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
-        totals = np.bincount(pair_query, weights=norms[pair_term], minlength=len(items))
-        pair_weight = (norms[pair_term] / np.maximum(totals, 1e-12)[pair_query]).astype(np.float32)
+        totals = np.bincount(pair_query, weights=weights[pair_term], minlength=len(items))
+        pair_weight = (weights[pair_term] / np.maximum(totals, 1e-12)[pair_query]).astype(np.float32)
         return term_unit.astype(np.float32), pair_term, pair_weight, q_starts
 
     def _candidate_terms(self, terms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], i: int,
@@ -278,6 +279,10 @@ class SearchIndex:
         prompt = self._model._resolve_prompt(None, None)
         items = [prompt + t for t in texts] if prompt else texts
         return self._model._pooled_ids(items, self._model._max_length, None)
+
+    def _term_weights(self, terms: np.ndarray, norms: np.ndarray) -> np.ndarray:
+        """Each query term's weight in the terms part: the norm of its row as the model pools it."""
+        return norms
 
     def _term_rows(self, terms: np.ndarray) -> np.ndarray:
         """The vectors of ``terms`` at the index's width: the rows the model pools for those token ids."""
