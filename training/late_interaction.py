@@ -32,7 +32,7 @@ than one point at 1024-d (:func:`training.loso.rule`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,31 @@ def score_model(model: Any, source: str) -> dict[str, float]:
                   "terms": c["terms"], "doc+terms": c["document"] + c["terms"]}
         for name, s in scores.items():
             row[f"{name} {dim}"] = multi_retrieval_metrics(s, task["relevant"])["NDCG@10"]
+    return row
+
+
+def terms_variant(model: Any, source: str, name: str, build: Callable[..., Any],
+                  extra: Callable[[Any, dict[str, Any]], dict[str, np.ndarray]] | None = None) -> dict[str, float]:
+    """NDCG@10 on ``source``'s test split, at each width with the split's corpus weights, of the adopted index
+    (``doc+maxp+terms``) and of the same with the terms part of the index ``build(model, documents, dim=, a=)``
+    (``doc+maxp+<name>``, and ``<name>`` alone); ``extra(variant index, task)`` adds scores (name -> terms-like
+    part, added to the whole and best passage): ``"<score> <dim>"`` -> NDCG@10."""
+    from staticemb import SearchIndex
+    from staticemb.evaluation import multi_retrieval_metrics
+    from staticemb.tasks import load_task
+
+    task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
+    row: dict[str, float] = {}
+    for dim in loso.DIMS:
+        base = components(SearchIndex(model, task["corpus"], dim=dim, a=A), task["queries"])
+        index = build(model, task["corpus"], dim=dim, a=A)
+        variant = components(index, task["queries"])
+        whole = base["document"] + base["passages"]
+        scores = {"doc+maxp+terms": whole + base["terms"], f"doc+maxp+{name}": whole + variant["terms"],
+                  name: variant["terms"]}
+        scores.update({k: whole + v for k, v in (extra(index, task) if extra else {}).items()})
+        for key, s in scores.items():
+            row[f"{key} {dim}"] = multi_retrieval_metrics(s, task["relevant"])["NDCG@10"]
     return row
 
 

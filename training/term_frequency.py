@@ -43,10 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from . import datasets as D
-from . import loso
 from . import passage_scoring as P
-from .late_interaction import components
+from .late_interaction import terms_variant
 
 A = 1e-3
 SCORES = ("doc+maxp+terms", "doc+maxp+terms-tf", "terms-tf", "doc+maxp+exact-tf")
@@ -85,21 +83,15 @@ def score_model(model: Any, source: str) -> dict[str, float]:
     """NDCG@10 of each score of :data:`SCORES` on ``source``'s test split at each width, with the split's corpus
     weights: ``"<score> <dim>"`` -> NDCG@10."""
     from staticemb import SearchIndex
-    from staticemb.evaluation import multi_retrieval_metrics
-    from staticemb.tasks import load_task
 
-    task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
-    row: dict[str, float] = {}
-    for dim in loso.DIMS:
-        base = components(SearchIndex(model, task["corpus"], dim=dim, a=A), task["queries"])
-        tf_index = SearchIndex(model, task["corpus"], dim=dim, a=A, term_frequency=True)
-        tf = components(tf_index, task["queries"])
-        whole = base["document"] + base["passages"]
-        scores = {"doc+maxp+terms": whole + base["terms"], "doc+maxp+terms-tf": whole + tf["terms"],
-                  "terms-tf": tf["terms"], "doc+maxp+exact-tf": whole + exact_terms(tf_index, task["corpus"], task["queries"])}
-        for name, s in scores.items():
-            row[f"{name} {dim}"] = multi_retrieval_metrics(s, task["relevant"])["NDCG@10"]
-    return row
+    def counted(model: Any, documents: list[str], **options: Any) -> Any:
+        return SearchIndex(model, documents, term_frequency=True, **options)
+
+    def exact(index: Any, task: dict[str, Any]) -> dict[str, np.ndarray]:
+        return {"doc+maxp+exact-tf": exact_terms(index, task["corpus"], task["queries"])}
+
+    return terms_variant(model, source, "terms-tf", counted, exact)
+
 
 
 def _describe() -> list[str]:

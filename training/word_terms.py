@@ -37,10 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from . import datasets as D
-from . import loso
 from . import passage_scoring as P
-from .late_interaction import components
+from .late_interaction import terms_variant
 
 A = 1e-3
 SCORES = ("doc+maxp+terms", "doc+maxp+words", "words")
@@ -95,21 +93,8 @@ def word_index(model: Any, documents: list[str], **options: Any) -> Any:
 def score_model(model: Any, source: str) -> dict[str, float]:
     """NDCG@10 of each score of :data:`SCORES` on ``source``'s test split at each width, with the split's corpus
     weights: ``"<score> <dim>"`` -> NDCG@10."""
-    from staticemb import SearchIndex
-    from staticemb.evaluation import multi_retrieval_metrics
-    from staticemb.tasks import load_task
+    return terms_variant(model, source, "words", word_index)
 
-    task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
-    row: dict[str, float] = {}
-    for dim in loso.DIMS:
-        base = components(SearchIndex(model, task["corpus"], dim=dim, a=A), task["queries"])
-        words = components(word_index(model, task["corpus"], dim=dim, a=A), task["queries"])
-        whole = base["document"] + base["passages"]
-        scores = {"doc+maxp+terms": whole + base["terms"], "doc+maxp+words": whole + words["terms"],
-                  "words": words["terms"]}
-        for name, s in scores.items():
-            row[f"{name} {dim}"] = multi_retrieval_metrics(s, task["relevant"])["NDCG@10"]
-    return row
 
 
 def _describe() -> list[str]:
