@@ -47,7 +47,7 @@ import numpy as np
 
 from . import _core, _inputs
 from .errors import InvalidInputError
-from .search import _NO_ID, _positive_int, _update, row_norms, split_passages
+from .search import _NO_ID, _hits, _positive_int, _top_k, row_norms, split_passages
 
 __all__ = ["SearchIndex"]
 
@@ -158,11 +158,14 @@ class SearchIndex:
             hits = []
             for q0 in range(0, len(items), q_chunk):
                 chunk = items[q0:q0 + q_chunk]
-                ids = self._top(chunk, shortlist, c_chunk, full=False)[1]
-                hits += self._rerank(chunk, [row[row != _NO_ID] for row in ids], top_k)
+                q = self._encode_queries(chunk)
+                vectors = ((0, c0, q @ self._docs[c0:c0 + c_chunk].T) for c0 in range(0, len(self), c_chunk))
+                ids = _top_k(len(chunk), shortlist, vectors)[1]
+                hits += self._rerank(chunk, [row[row != _NO_ID] for row in ids], top_k, q)
             return hits
-        scores, ids = self._top(items, min(top_k, len(self)), c_chunk, full=True, q_chunk=q_chunk)
-        return _hits(ids, scores)
+        blocks = ((q0, start, scores) for q0 in range(0, len(items), q_chunk)
+                  for start, scores in self._blocks(items[q0:q0 + q_chunk], c_chunk))
+        return _hits(*_top_k(len(items), min(top_k, len(self)), blocks))
 
     def rerank(self, queries: Iterable[str], candidates: Sequence[Iterable[int]], top_k: int | None = None
                ) -> list[list[dict[str, int | float]]]:
@@ -179,7 +182,7 @@ class SearchIndex:
             raise InvalidInputError(f"candidates has {len(candidates)} lists for {len(items)} queries")
         lists = [_candidate_ids(c, i, len(self)) for i, c in enumerate(candidates)]
         k = None if top_k is None else _positive_int(top_k, "top_k")
-        return self._rerank(items, lists, k)
+        return self._rerank(items, lists, k, self._encode_queries(items))
 
     def scores(self, queries: Iterable[str], *, query_chunk_size: int = 4096) -> np.ndarray:
         """Every query's score for every document: a ``(queries, documents)`` float32 array."""
@@ -196,34 +199,20 @@ class SearchIndex:
     def _queries(self, queries: Iterable[str]) -> list[str]:
         return _inputs.str_texts(queries, "queries", "query")
 
-    def _top(self, items: list[str], k: int, c_chunk: int, *, full: bool, q_chunk: int | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``k`` (scores, ids) of each query by the full score, or by the vector alone."""
-        best_scores = np.full((len(items), k), -np.inf)
-        best_ids = np.full((len(items), k), _NO_ID, dtype=np.int64)
-        step = q_chunk or max(len(items), 1)
-        for q0 in range(0, len(items), step):
-            chunk = items[q0:q0 + step]
-            if full:
-                blocks = self._blocks(chunk, c_chunk)
-            else:
-                q = self._encode(chunk, False) if chunk else np.zeros((0, self._dim), np.float32)
-                blocks = ((c0, q @ self._docs[c0:c0 + c_chunk].T) for c0 in range(0, len(self), c_chunk))
-            for start, scores in blocks:
-                _update(best_scores, best_ids, q0, scores, start, k)
-        return best_scores, best_ids
+    def _encode_queries(self, items: list[str]) -> np.ndarray:
+        return self._encode(items, False) if items else np.zeros((0, self._dim), np.float32)
 
-    def _rerank(self, items: list[str], lists: list[np.ndarray], top_k: int | None
+    def _rerank(self, items: list[str], lists: list[np.ndarray], top_k: int | None, q: np.ndarray
                 ) -> list[list[dict[str, int | float]]]:
-        """Every query's full score of its own candidates (sorted, distinct document ids), best ``top_k``."""
-        q = self._encode(items, False) if items else np.zeros((0, self._dim), np.float32)
+        """Every query's full score of its own candidates (sorted, distinct document ids), best ``top_k``;
+        ``q``: the queries' vectors."""
         terms = self._query_terms(items) if self._terms else None
         hits = []
         for i, ids in enumerate(lists):
             scores = self._docs[ids] @ q[i]
             if self._passages and len(ids):
-                rows = _ranges(self._bounds, ids)
-                scores += np.maximum.reduceat(self._parts[rows] @ q[i], _starts_of(self._bounds, ids))
+                rows, starts = _ranges(self._bounds, ids)
+                scores += np.maximum.reduceat(self._parts[rows] @ q[i], starts)
             if terms is not None and len(ids):
                 scores += self._candidate_terms(terms, i, ids)
             order = np.lexsort((ids, -scores))[:top_k]
@@ -251,10 +240,9 @@ class SearchIndex:
         lo, hi = int(q_starts[i]), int(q_starts[i + 1])
         if lo == hi:
             return np.zeros(len(ids), np.float32)
-        entries = _ranges(self._starts, ids)
+        entries, offsets = _ranges(self._starts, ids)
         used, position = np.unique(self._entries[entries], return_inverse=True)
         sim = self._vocab_rows[used] @ term_unit[pair_term[lo:hi]].T  # (the candidates' tokens, query tokens)
-        offsets = _starts_of(self._starts, ids)
         scales = None if self._scales is None else np.ascontiguousarray(self._scales[entries])
         best = _core.segment_max(sim, position.astype(np.int64), offsets, -np.inf, scales=scales)
         has = (self._starts[ids + 1] > self._starts[ids])[:, None]
@@ -307,7 +295,7 @@ class SearchIndex:
     def _score_parts(self, items: list[str], c_chunk: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """The parts of the score (``"document"``, and ``"passages"`` and ``"terms"`` where the index has them)
         of every query against each block of documents, with the block's first document."""
-        q = self._encode(items, False) if items else np.zeros((0, self._dim), np.float32)
+        q = self._encode_queries(items)
         if self._terms:
             term_unit, pair_term, pair_weight, q_starts = self._query_terms(items)
             with_terms = np.flatnonzero(np.diff(q_starts) > 0)  # the queries that have tokens
@@ -366,11 +354,6 @@ class SearchIndex:
         return best
 
 
-def _hits(ids: np.ndarray, scores: np.ndarray) -> list[list[dict[str, int | float]]]:
-    return [[{"corpus_id": i, "score": s} for i, s in zip(row_ids, row, strict=True)]
-            for row_ids, row in zip(ids.tolist(), scores.tolist(), strict=True)]
-
-
 def _candidate_ids(values: Any, i: int, n: int) -> np.ndarray:
     """Query ``i``'s candidates as sorted, distinct int64 document indices, checked against ``n`` documents."""
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
@@ -395,16 +378,12 @@ def _candidate_ids(values: Any, i: int, n: int) -> np.ndarray:
     return np.unique(np.array(ids, dtype=np.int64))
 
 
-def _ranges(bounds: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """The positions ``bounds[d]:bounds[d + 1]`` of each document ``d`` of ``ids``, concatenated."""
+def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``bounds[d]:bounds[d + 1]`` of each document ``d`` of ``ids``, concatenated, and where each
+    document's start in that concatenation."""
     lengths = bounds[ids + 1] - bounds[ids]
-    return np.repeat(bounds[ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-
-
-def _starts_of(bounds: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Where each document of ``ids`` starts in :func:`_ranges`' concatenation."""
-    lengths = bounds[ids + 1] - bounds[ids]
-    return (np.cumsum(lengths) - lengths).astype(np.int64)
+    starts = (np.cumsum(lengths) - lengths).astype(np.int64)
+    return np.repeat(bounds[ids] - starts, lengths) + np.arange(int(lengths.sum())), starts
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

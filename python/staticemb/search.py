@@ -20,7 +20,7 @@ embeddings :meth:`StaticModel.encode` produces with ``precision=``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, Union
 
 import numpy as np
@@ -118,18 +118,15 @@ def semantic_search(
         return [[] for _ in range(n_queries)]
 
     prepared = scorer.prepare_queries(queries)
-    best_scores = np.full((n_queries, k), -np.inf)
-    best_ids = np.full((n_queries, k), _NO_ID, dtype=np.int64)
-    for start in range(0, n_corpus, corpus_chunk_size):
-        block = scorer.prepare_block(corpus[start : start + corpus_chunk_size], start)
-        for q0 in range(0, n_queries, query_chunk_size):
-            q1 = min(q0 + query_chunk_size, n_queries)
-            scores = scorer.scores(prepared[q0:q1], block)
-            _update(best_scores, best_ids, q0, scores, start, k)
-    return [
-        [{"corpus_id": i, "score": s} for i, s in zip(ids, scores, strict=True)]
-        for ids, scores in zip(best_ids.tolist(), best_scores.tolist(), strict=True)
-    ]
+
+    def blocks() -> Iterator[tuple[int, int, np.ndarray]]:
+        for start in range(0, n_corpus, corpus_chunk_size):
+            block = scorer.prepare_block(corpus[start : start + corpus_chunk_size], start)
+            for q0 in range(0, n_queries, query_chunk_size):
+                q1 = min(q0 + query_chunk_size, n_queries)
+                yield q0, start, scorer.scores(prepared[q0:q1], block)
+
+    return _hits(*_top_k(n_queries, k, blocks()))
 
 
 # ---------------------------------------------------------------- long documents: the whole and its best passage
@@ -247,26 +244,25 @@ def passage_search(
     if k == 0:
         return [[] for _ in range(n_queries)]
     prepared = scorer.prepare_queries(queries)
-    best_scores = np.full((n_queries, k), -np.inf)
-    best_ids = np.full((n_queries, k), _NO_ID, dtype=np.int64)
-    start = 0
-    while start < n_docs:
-        # At most corpus_chunk_size documents and passages a block (always one document at least).
-        end = min(start + corpus_chunk_size, int(np.searchsorted(bounds, bounds[start] + corpus_chunk_size, "right")) - 1)
-        end = max(end, start + 1)
-        p0, p1 = int(bounds[start]), int(bounds[end])
-        block = scorer.prepare_block(documents[start:end], start)
-        passages = part_scorer.prepare_block(parts[p0:p1], p0)
-        for q0 in range(0, n_queries, query_chunk_size):
-            q = prepared[q0 : q0 + query_chunk_size]
-            scores = scorer.scores(q, block)
-            scores += np.maximum.reduceat(q @ passages.T, bounds[start:end] - p0, axis=1)
-            _update(best_scores, best_ids, q0, scores, start, k)
-        start = end
-    return [
-        [{"corpus_id": i, "score": s} for i, s in zip(ids, scores, strict=True)]
-        for ids, scores in zip(best_ids.tolist(), best_scores.tolist(), strict=True)
-    ]
+
+    def blocks() -> Iterator[tuple[int, int, np.ndarray]]:
+        start = 0
+        while start < n_docs:
+            # At most corpus_chunk_size documents and passages a block (always one document at least).
+            last = int(np.searchsorted(bounds, bounds[start] + corpus_chunk_size, "right")) - 1
+            end = min(start + corpus_chunk_size, last)
+            end = max(end, start + 1)
+            p0, p1 = int(bounds[start]), int(bounds[end])
+            block = scorer.prepare_block(documents[start:end], start)
+            passages = part_scorer.prepare_block(parts[p0:p1], p0)
+            for q0 in range(0, n_queries, query_chunk_size):
+                q = prepared[q0 : q0 + query_chunk_size]
+                scores = scorer.scores(q, block)
+                scores += np.maximum.reduceat(q @ passages.T, bounds[start:end] - p0, axis=1)
+                yield q0, start, scores
+            start = end
+
+    return _hits(*_top_k(n_queries, k, blocks()))
 
 
 def _passage_bounds(owner: Any, n_passages: int, n_docs: int) -> np.ndarray:
@@ -322,6 +318,22 @@ def _block_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         cols[r] = np.concatenate([above, tied])
         top[r] = row[cols[r]]
     return top, cols
+
+
+def _top_k(n_queries: int, k: int, blocks: Iterable[tuple[int, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The running top ``k`` (scores, ids) of ``n_queries`` queries over score ``blocks``: ``(first query, first
+    corpus row, scores)``, in any order."""
+    best_scores = np.full((n_queries, k), -np.inf)
+    best_ids = np.full((n_queries, k), _NO_ID, dtype=np.int64)
+    for q0, start, scores in blocks:
+        _update(best_scores, best_ids, q0, scores, start, k)
+    return best_scores, best_ids
+
+
+def _hits(scores: np.ndarray, ids: np.ndarray) -> list[list[dict[str, int | float]]]:
+    """Rows of ``(scores, ids)`` as Sentence Transformers' hits: ``{"corpus_id", "score"}`` dicts."""
+    return [[{"corpus_id": i, "score": s} for i, s in zip(row_ids, row, strict=True)]
+            for row_ids, row in zip(ids.tolist(), scores.tolist(), strict=True)]
 
 
 def _update(
