@@ -102,6 +102,20 @@ def test_multi_relevant_metrics_by_hand():
         multi_retrieval_metrics(s, [[]] * 20)
     with pytest.raises(InvalidInputError, match="one relevant list per query"):
         multi_retrieval_metrics(s, [[0]])
+    # Sets and arrays of ids are lists of ids; anything else is named, never cast.
+    sets = multi_retrieval_metrics(s, [{int(r)} for r in rel], k=10)
+    arrays = multi_retrieval_metrics(s, [np.array([r]) for r in rel], k=10)
+    assert sets == arrays == multi
+    with pytest.raises(InvalidInputError, match=r"relevant\[0\] is empty"):
+        multi_retrieval_metrics(s, [[]] * 20)
+    with pytest.raises(InvalidInputError, match=r"relevant\[1\] holds 30, not a document index of 30"):
+        multi_retrieval_metrics(s, [[0], [30]] + [[0]] * 18)
+    with pytest.raises(TypeError, match=r"relevant\[0\] must hold int document indices, not float"):
+        multi_retrieval_metrics(s, [[1.7]] + [[0]] * 19)
+    with pytest.raises(TypeError, match=r"relevant\[0\] must hold int document indices, not str"):
+        multi_retrieval_metrics(s, [["3"]] + [[0]] * 19)
+    with pytest.raises(TypeError, match=r"relevant\[2\] must be a list of document indices, not int"):
+        multi_retrieval_metrics(s, [[0], [0], 5] + [[0]] * 17)
 
 
 def test_spearman_and_bitext_by_hand():

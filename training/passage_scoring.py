@@ -110,6 +110,7 @@ class Study(NamedTuple):
     module: str  #: the command's module
     output: str  #: the report's file, beside this module
     gain: float = 0.01  #: the mean gain the rule asks for at both widths (:func:`training.loso.rule`)
+    extra: Callable[[list[dict[str, Any]]], list[str]] | None = None  #: more report lines from the rows
 
     def decide(self, rows: list[dict[str, Any]]) -> tuple[bool, str]:
         """:func:`decide_study` of this study."""
@@ -171,6 +172,8 @@ def render_study(study: Study, rows: list[dict[str, Any]], *, command: str, seco
                   f"{100 * mean[f'lead {rule} 1024'] / mean['minilm']:.1f}% of all-MiniLM-L6-v2; 256-d keeps "
                   f"{100 * mean[f'lead {rule} 256'] / mean[f'lead {rule} 1024']:.1f}%; above BM25 with stemming on "
                   f"{len(above)} of {len(rows)}" + (f" ({', '.join(above)})" if above else "") + "."]
+    if rows and study.extra is not None:
+        lines += study.extra(rows)
     return "\n".join(lines) + "\n"
 
 

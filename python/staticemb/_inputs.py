@@ -147,6 +147,28 @@ def _int_vector(name: str, value: Any) -> np.ndarray:
     return arr
 
 
+def document_ids(values: Any, what: str, n: int) -> np.ndarray:
+    """``values`` (any iterable of ints: a list, a set, a 1-D integer array) as sorted, distinct int64 indices
+    of ``n`` documents; ``what`` names it in errors."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{what} must be a list of document indices, not {type(values).__name__}")
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or (values.size and values.dtype.kind not in "iu"):
+            raise TypeError(f"{what} must hold int document indices, got {values.dtype} of shape {values.shape}")
+        bad = np.flatnonzero((values < 0) | (values >= n))
+        if len(bad):
+            raise InvalidInputError(f"{what} holds {values[bad[0]]}, not a document index of {n} documents")
+        return np.unique(values.astype(np.int64))
+    ids = []
+    for value in values:  # one by one: NumPy would promote a mix of int64 and uint64 to float, bools to ints
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{what} must hold int document indices, not {type(value).__name__}")
+        if not 0 <= int(value) < n:
+            raise InvalidInputError(f"{what} holds {int(value)}, not a document index of {n} documents")
+        ids.append(int(value))
+    return np.unique(np.array(ids, dtype=np.int64))
+
+
 def ids_array(value: Any) -> np.ndarray:
     """Token ids as a 1-D integer array: int32, uint32 and int64 pass as they are (the binding reads all
     three), other integer dtypes are widened to int64."""

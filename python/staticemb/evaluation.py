@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._inputs import document_ids
 from .errors import InvalidInputError
 from .search import row_norms
 
@@ -100,7 +101,8 @@ def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels,
 def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: int = 10) -> dict[str, float]:
     """NDCG@k (binary relevance), MRR@k, Recall@1 and Recall@k with any number of relevant documents per query.
 
-    ``relevant[i]`` lists the documents relevant to query ``i`` (at least one). Recall@n is the share of a
+    ``relevant[i]`` holds the indices of the documents relevant to query ``i`` (at least one; a list, a set or
+    a 1-D integer array). Recall@n is the share of a
     query's relevant documents in its top n; ties are broken against relevant documents. With one relevant
     document per query this equals :func:`retrieval_metrics`.
     """
@@ -109,10 +111,10 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ndcg = mrr = r1 = rk = 0.0
-    for row, listed in zip(scores, relevant, strict=True):
-        rel = np.unique(np.asarray(listed, dtype=np.int64))
-        if rel.size == 0 or rel.min() < 0 or rel.max() >= scores.shape[1]:
-            raise InvalidInputError("every query needs at least one valid relevant document index")
+    for i, (row, listed) in enumerate(zip(scores, relevant, strict=True)):
+        rel = document_ids(listed, f"relevant[{i}]", scores.shape[1])
+        if rel.size == 0:
+            raise InvalidInputError(f"relevant[{i}] is empty: every query needs at least one relevant document")
         # Pessimistic ranks: a relevant document ranks below every document with the same score, and
         # below the other relevant documents it ties with.
         target = row[rel]

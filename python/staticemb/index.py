@@ -180,7 +180,7 @@ class SearchIndex:
                             f"{type(candidates).__name__}")
         if len(candidates) != len(items):
             raise InvalidInputError(f"candidates has {len(candidates)} lists for {len(items)} queries")
-        lists = [_candidate_ids(c, i, len(self)) for i, c in enumerate(candidates)]
+        lists = [_inputs.document_ids(c, f"candidates[{i}]", len(self)) for i, c in enumerate(candidates)]
         k = None if top_k is None else _positive_int(top_k, "top_k")
         return self._rerank(items, lists, k, self._encode_queries(items))
 
@@ -352,30 +352,6 @@ class SearchIndex:
             maxima = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
             best[t0:t0 + _TERM_BLOCK] = np.where(has, maxima.T, 0.0)
         return best
-
-
-def _candidate_ids(values: Any, i: int, n: int) -> np.ndarray:
-    """Query ``i``'s candidates as sorted, distinct int64 document indices, checked against ``n`` documents."""
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise TypeError(f"candidates[{i}] must be a list of document indices, not {type(values).__name__}")
-    if isinstance(values, np.ndarray):
-        if values.ndim != 1 or (values.size and values.dtype.kind not in "iu"):
-            raise TypeError(f"candidates[{i}] must hold int document indices, got {values.dtype} of shape "
-                            f"{values.shape}")
-        bad = np.flatnonzero((values < 0) | (values >= n))
-        if len(bad):
-            raise InvalidInputError(f"candidates[{i}] holds {values[bad[0]]}, not a document index of an index of "
-                                    f"{n} documents")
-        return np.unique(values.astype(np.int64))
-    ids = []
-    for value in values:  # one by one: NumPy would promote a mix of int64 and uint64 to float, bools to ints
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"candidates[{i}] must hold int document indices, not {type(value).__name__}")
-        if not 0 <= int(value) < n:
-            raise InvalidInputError(f"candidates[{i}] holds {int(value)}, not a document index of an index of "
-                                    f"{n} documents")
-        ids.append(int(value))
-    return np.unique(np.array(ids, dtype=np.int64))
 
 
 def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
