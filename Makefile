@@ -125,7 +125,7 @@ test-wheel: check-wheel
 	rm -rf $(WHEEL_VENV)
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install -q -c $(CONSTRAINTS) dist/staticemb-*.whl pytest pytest-benchmark \
-		pytest-asyncio hypothesis pyarrow
+		pytest-asyncio hypothesis pyarrow PyStemmer
 	cd tests && ../$(WHEEL_VENV)/bin/python -c 'import staticemb, sys; assert "site-packages" in staticemb.__file__, staticemb.__file__'
 	$(WHEEL_VENV)/bin/python -m pytest tests -m "not reference and not corpus" -q -p no:cacheprovider
 

@@ -341,3 +341,100 @@ def test_the_cores_segment_max_is_numpys_and_refuses_bad_buffers():
         _core.segment_max(values, rows, offsets, 0.0, scales=scales[:-1])
     with pytest.raises(TypeError):
         _core.segment_max(values, rows, offsets, 0.0, scales=scales.astype(np.float64))
+
+
+def _stem_terms(model, documents, queries, *, term_frequency=False):
+    """The terms part with English stems matched exactly, computed the plain way from the tokenizer's ids: a
+    token that starts a word (no ``##``) and is all letters is its lowercased Snowball stem, any other its id."""
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    vocab = {i: t for t, i in model.tokenizer.get_vocab().items()}
+
+    def key(i):
+        t = vocab[int(i)]
+        return ("stem", stemmer.stemWord(t.lower())) if not t.startswith("##") and t.isalpha() else ("id", int(i))
+
+    model = model.with_corpus_weights(documents)
+
+    def tokens(text):
+        ids = model.tokenize([text])[0]
+        return ids, model.encode_as_sequence([text], dim=model.dim)[0]
+
+    d_tok = [tokens(d) for d in documents]
+    mean_length = np.mean([len(ids) for ids, _ in d_tok])
+    out = np.zeros((len(queries), len(documents)))
+    for i, query in enumerate(queries):
+        q_ids, q_rows = tokens(query)
+        q_ids, first = np.unique(q_ids, return_index=True)
+        if not len(q_ids):
+            continue
+        rows = q_rows[first]
+        norms = np.linalg.norm(rows, axis=1)
+        for j, (ids, d_rows) in enumerate(d_tok):
+            if not len(ids):
+                continue
+            d_ids, d_first, counts = np.unique(ids, return_index=True, return_counts=True)
+            sim = _unit(rows) @ _unit(d_rows[d_first]).T
+            same = np.array([[key(a) == key(b) for b in d_ids] for a in q_ids])
+            sim[same] = 1.0
+            factor = np.ones(len(d_ids))
+            if term_frequency:
+                factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(ids) / mean_length))
+            out[i, j] = (norms * (sim * factor).max(axis=1)).sum() / norms.sum()
+    return out
+
+
+@pytest.mark.parametrize("term_frequency", [False, True])
+def test_stemmer_matches_tokens_with_the_same_stem_exactly(bert_tokenizer, table, real_texts, term_frequency):
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=30, seed=4)
+    docs[0] += " the elections and their profits"
+    queries += ["election profit", "profits elections", "profiting"]
+    index = SearchIndex(model, docs, stemmer="english", term_frequency=term_frequency, passages=False)
+    base = SearchIndex(model, docs, terms=False, passages=False).scores(queries)
+    terms = index.scores(queries) - base
+    np.testing.assert_allclose(terms, _stem_terms(model, docs, queries, term_frequency=term_frequency), atol=2e-5)
+    if not term_frequency:  # every stem of "election profit" is in document 0: a full match, as for its own words
+        assert terms[-3, 0] == pytest.approx(1.0, abs=1e-5)
+        plain = SearchIndex(model, docs, passages=False).scores(queries) - base
+        assert plain[-3, 0] < 0.99
+    assert "stemmer='english'" in repr(index)
+    # The shortlist and rerank paths score the same.
+    lists = [list(range(0, len(docs), 2))] * len(queries)
+    for row, got in zip(index.scores(queries), index.rerank(queries, lists), strict=True):
+        np.testing.assert_allclose([h["score"] for h in got], row[[h["corpus_id"] for h in got]], atol=2e-5)
+
+
+def test_stem_classes_follow_the_tokenizers_mark_of_word_starts():
+    from tokenizers import Tokenizer, models
+
+    pieces = [("<unk>", 0.0), ("\u2581running", -1.0), ("\u2581runs", -1.0), ("\u2581run", -1.0), ("ning", -2.0),
+              ("\u2581Profits", -1.0), ("profit", -2.0), ("\u25812024", -1.0)]
+    classes = I._stem_classes(Tokenizer(models.Unigram(pieces, unk_id=0)), "english")
+    assert classes[1] == classes[2] == classes[3]  # run, runs, running start words: one stem
+    assert classes[5] != classes[6]  # "profit" inside a word is a piece, not the word Profits
+    assert len(set(classes.tolist())) == 6
+    word_level = Tokenizer(models.WordLevel({"[UNK]": 0, "Walked": 1, "walking": 2, "walk": 3}, unk_token="[UNK]"))
+    assert len(set(I._stem_classes(word_level, "english")[1:].tolist())) == 1
+    bpe = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
+    with pytest.raises(InvalidInputError, match="marks where words start"):
+        I._stem_classes(bpe, "english")
+
+
+def test_stemmer_is_checked(tiny_st_folder):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    with pytest.raises(InvalidInputError, match=r"stemmer='klingon' is not a Snowball stemmer.*english"):
+        SearchIndex(model, ["a text"], stemmer="klingon")
+    with pytest.raises(TypeError, match="stemmer must be a Snowball language name"):
+        SearchIndex(model, ["a text"], stemmer=True)
+    with pytest.raises(InvalidInputError, match="stemmer matches the terms part"):
+        SearchIndex(model, ["a text"], stemmer="english", terms=False)
+
+
+def test_stemmer_without_pystemmer_says_what_to_install(tiny_st_folder, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "Stemmer", None)  # import Stemmer now raises ImportError
+    with pytest.raises(ImportError, match="pip install PyStemmer"):
+        SearchIndex(StaticModel.from_pretrained(tiny_st_folder), ["a text"], stemmer="english")

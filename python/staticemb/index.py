@@ -17,7 +17,9 @@ A document's score for a query ``q`` is the sum of three parts, each at the inde
   still credits related ones. With ``term_frequency=True``, each document token's match also counts how often
   the token occurs, as BM25 counts it: ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L / avgL))``
   for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token seen once
-  in a document of the collection's mean length).
+  in a document of the collection's mean length). With ``stemmer="english"`` (any Snowball language of
+  ``PyStemmer``), two tokens that start words and have the same stem match exactly (``profit`` and ``profits``
+  score 1, as BM25 with stemming counts them), whatever the cosine of their rows.
 
 Each part is encoded with the collection's token weights (:meth:`StaticModel.with_corpus_weights`, on by
 default). On six English sources the models never trained on, the three parts raised NDCG@10 on average
@@ -40,6 +42,7 @@ queries and documents alike).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -55,6 +58,7 @@ _TERM_BLOCK = 1024  # query tokens compared with the collection's tokens at a ti
 _ENTRIES_PER_DOC = 256  # a block holds at most corpus_chunk_size * this many (document, token) entries
 _PASSAGES_PER_DOC = 4  # ... and this many passages
 _PAIR_QUERIES = 512  # queries whose token matches are summed at a time
+_WORD_MARKS = ("\u2581", "\u0120")  # SentencePiece's and byte-level BPE's mark of a word's first piece
 BM25_K1, BM25_B = 1.2, 0.75  # BM25's standard saturation and length normalization, for ``term_frequency``
 
 
@@ -72,12 +76,16 @@ class SearchIndex:
         terms: add the query's terms matched through the table.
         term_frequency: in the terms, weigh each document token's match by BM25's factor for its count in the
             document and the document's length.
+        stemmer: in the terms, match two word-starting tokens with the same stem exactly: the name of a Snowball
+            stemmer of ``PyStemmer`` (``"english"``, ``"french"``, ...; ``pip install PyStemmer``), or ``None``
+            (the default) for no stemming. The tokenizer must mark where words start (WordPiece's ``##``,
+            SentencePiece's ``▁``, byte-level BPE's ``Ġ``, or a word-level vocabulary).
         show_progress_bar: tqdm bars while the collection is counted and encoded.
     """
 
     def __init__(self, model: Any, documents: Iterable[str], *, dim: int | None = None, corpus_weights: bool = True,
                  a: float = 1e-3, passages: bool = True, terms: bool = True, term_frequency: bool = False,
-                 show_progress_bar: bool | None = None) -> None:
+                 stemmer: str | None = None, show_progress_bar: bool | None = None) -> None:
         from .model import StaticModel
 
         if not isinstance(model, StaticModel):
@@ -91,6 +99,13 @@ class SearchIndex:
         self._term_frequency = _inputs.flag("term_frequency", term_frequency, default=False)
         if self._term_frequency and not self._terms:
             raise InvalidInputError("term_frequency weighs the terms part: it needs terms=True")
+        if stemmer is not None and not isinstance(stemmer, str):
+            raise TypeError(f"stemmer must be a Snowball language name (str) or None, not {type(stemmer).__name__}")
+        if stemmer is not None and not self._terms:
+            raise InvalidInputError("stemmer matches the terms part's tokens: it needs terms=True")
+        self._stemmer = stemmer
+        # Each token id's stem class (stemmer only): word-starting tokens with the same stem share one.
+        self._token_class = None if stemmer is None else _stem_classes(model.tokenizer, stemmer)
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
@@ -106,6 +121,7 @@ class SearchIndex:
         self._entries = np.zeros(0, np.int64)
         self._starts = np.zeros(len(docs) + 1, np.int64)
         self._scales: np.ndarray | None = None  # each entry's BM25 factor, with term_frequency
+        self._vocab_class = np.zeros(0, np.int64)  # each collection token's stem class, with a stemmer
         if self._terms:
             ids, starts, counts, lengths = self._term_counts(docs)
             vocab, self._entries = np.unique(ids, return_inverse=True)
@@ -114,6 +130,8 @@ class SearchIndex:
             if self._term_frequency:
                 self._scales = self._bm25(counts, lengths, starts)
             self._vocab_rows = _unit(self._term_rows(vocab))
+            if self._token_class is not None:
+                self._vocab_class = self._token_class[vocab]
 
     # ------------------------------------------------------------------ public
 
@@ -133,6 +151,7 @@ class SearchIndex:
     def __repr__(self) -> str:
         parts = ["document"] + ["passages"] * self._passages + ["terms"] * self._terms
         parts[-1] += " (term frequency)" * (self._terms and self._term_frequency)
+        parts[-1] += f" (stemmer={self._stemmer!r})" * (self._stemmer is not None)
         return f"SearchIndex({len(self)} documents, dim={self._dim}, scores: {' + '.join(parts)})"
 
     def search(self, queries: Iterable[str], top_k: int = 10, *, candidates: int | None = None,
@@ -219,9 +238,11 @@ class SearchIndex:
             hits.append([{"corpus_id": int(ids[j]), "score": float(scores[j])} for j in order])
         return hits
 
-    def _query_terms(self, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _query_terms(self, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray | None]:
         """The queries' distinct tokens: their unit rows, each (query, token) pair's token and weight (the
-        token's norm over the sum of its query's), and where each query's pairs start."""
+        token's norm over the sum of its query's), where each query's pairs start, and the tokens' stem classes
+        (None without a stemmer)."""
         q_ids, q_starts, _, _ = self._term_counts(items)
         terms, pair_term = np.unique(q_ids, return_inverse=True)
         term_rows = self._term_rows(terms)
@@ -231,18 +252,21 @@ class SearchIndex:
         pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
         totals = np.bincount(pair_query, weights=weights[pair_term], minlength=len(items))
         pair_weight = (weights[pair_term] / np.maximum(totals, 1e-12)[pair_query]).astype(np.float32)
-        return term_unit.astype(np.float32), pair_term, pair_weight, q_starts
+        term_class = None if self._token_class is None else self._token_class[terms]
+        return term_unit.astype(np.float32), pair_term, pair_weight, q_starts, term_class
 
-    def _candidate_terms(self, terms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], i: int,
-                         ids: np.ndarray) -> np.ndarray:
+    def _candidate_terms(self, terms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+                         i: int, ids: np.ndarray) -> np.ndarray:
         """Query ``i``'s terms part against documents ``ids``."""
-        term_unit, pair_term, pair_weight, q_starts = terms
+        term_unit, pair_term, pair_weight, q_starts, term_class = terms
         lo, hi = int(q_starts[i]), int(q_starts[i + 1])
         if lo == hi:
             return np.zeros(len(ids), np.float32)
         entries, offsets = _ranges(self._starts, ids)
         used, position = np.unique(self._entries[entries], return_inverse=True)
         sim = self._vocab_rows[used] @ term_unit[pair_term[lo:hi]].T  # (the candidates' tokens, query tokens)
+        if term_class is not None:
+            _stem_matches(sim, self._vocab_class[used], term_class[pair_term[lo:hi]])
         scales = None if self._scales is None else np.ascontiguousarray(self._scales[entries])
         best = _core.segment_max(sim, position.astype(np.int64), offsets, -np.inf, scales=scales)
         has = (self._starts[ids + 1] > self._starts[ids])[:, None]
@@ -297,7 +321,7 @@ class SearchIndex:
         of every query against each block of documents, with the block's first document."""
         q = self._encode_queries(items)
         if self._terms:
-            term_unit, pair_term, pair_weight, q_starts = self._query_terms(items)
+            term_unit, pair_term, pair_weight, q_starts, term_class = self._query_terms(items)
             with_terms = np.flatnonzero(np.diff(q_starts) > 0)  # the queries that have tokens
             firsts = q_starts[with_terms]  # the first (query, token) pair of each
         start = 0
@@ -310,7 +334,7 @@ class SearchIndex:
             if self._terms:
                 sums = np.zeros((len(items), end - start), np.float32)
                 if len(term_unit):
-                    best = self._best_matches(term_unit, start, end)  # (query tokens, documents of the block)
+                    best = self._best_matches(term_unit, term_class, start, end)  # (query tokens, block's documents)
                     for i in range(0, len(firsts), _PAIR_QUERIES):  # bounded memory: a few queries' pairs at a time
                         lo = firsts[i]
                         hi = firsts[i + _PAIR_QUERIES] if i + _PAIR_QUERIES < len(firsts) else len(pair_term)
@@ -334,9 +358,10 @@ class SearchIndex:
             end = min(end, int(np.searchsorted(self._starts, self._starts[start] + budget, "right")) - 1)
         return max(end, start + 1)
 
-    def _best_matches(self, term_unit: np.ndarray, start: int, end: int) -> np.ndarray:
+    def _best_matches(self, term_unit: np.ndarray, term_class: np.ndarray | None, start: int, end: int
+                      ) -> np.ndarray:
         """``best[t, d]``: the largest cosine between query token ``t`` and a token of document ``start + d``
-        (0 for a document without tokens)."""
+        (1 for a token of the same stem class, with a stemmer; 0 for a document without tokens)."""
         e0, e1 = int(self._starts[start]), int(self._starts[end])
         best = np.zeros((len(term_unit), end - start), np.float32)
         if e1 == e0:
@@ -348,10 +373,60 @@ class SearchIndex:
         has = self._starts[start + 1:end + 1] > self._starts[start:end]
         for t0 in range(0, len(term_unit), _TERM_BLOCK):
             sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens), C order
+            if term_class is not None:
+                _stem_matches(sim, self._vocab_class[used], term_class[t0:t0 + _TERM_BLOCK])
             # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
             maxima = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
             best[t0:t0 + _TERM_BLOCK] = np.where(has, maxima.T, 0.0)
         return best
+
+
+def _stem_classes(tokenizer: Any, language: str) -> np.ndarray:
+    """Each token id's stem class for ``tokenizer`` (a ``tokenizers.Tokenizer``): the tokens that start a word
+    and are made of letters share a class when their lowercased Snowball stems in ``language`` are equal; every
+    other token (a word piece, a number, punctuation, a special token) is a class of its own."""
+    try:
+        import Stemmer
+    except ImportError:
+        raise ImportError("stemmer= needs PyStemmer: pip install PyStemmer") from None
+    if language not in Stemmer.algorithms():
+        raise InvalidInputError(f"stemmer={language!r} is not a Snowball stemmer of PyStemmer; choose one of "
+                                f"{', '.join(sorted(Stemmer.algorithms()))}")
+    spec = json.loads(tokenizer.to_str())["model"]
+    vocab = tokenizer.get_vocab()
+    tokens = sorted(vocab, key=vocab.__getitem__)
+    if spec.get("type") == "WordLevel":
+        words = tokens
+        starts = np.ones(len(tokens), bool)
+    elif spec.get("type") == "WordPiece":
+        prefix = spec.get("continuing_subword_prefix") or "##"
+        words = tokens
+        starts = np.array([not t.startswith(prefix) for t in tokens], bool)
+    else:  # SentencePiece's Metaspace and byte-level BPE mark a word's first piece
+        starts = np.array([t[:1] in _WORD_MARKS for t in tokens], bool)
+        words = [t[1:] if start else t for t, start in zip(tokens, starts, strict=True)]
+        if not starts.any():
+            raise InvalidInputError("stemmer= needs a tokenizer that marks where words start (WordPiece, "
+                                    f"SentencePiece or byte-level BPE); this {spec.get('type')} vocabulary marks none")
+    stems = Stemmer.Stemmer(language).stemWords([w.lower() for w in words])
+    keys: dict[tuple[str, str], int] = {}
+    classes = np.empty(max(vocab.values()) + 1, np.int64)
+    for token, word, stem, start in zip(tokens, words, stems, starts, strict=True):
+        key = ("stem", stem) if start and word.isalpha() else ("token", token)
+        classes[vocab[token]] = keys.setdefault(key, len(keys))
+    return classes
+
+
+def _stem_matches(sim: np.ndarray, token_class: np.ndarray, term_class: np.ndarray) -> None:
+    """Set ``sim[u, t]`` to 1 where collection token ``u`` and query token ``t`` have the same stem class."""
+    order = np.argsort(term_class, kind="stable")
+    sorted_class = term_class[order]
+    lo = np.searchsorted(sorted_class, token_class, "left")
+    n = np.searchsorted(sorted_class, token_class, "right") - lo
+    total = int(n.sum())
+    if total:
+        within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+        sim[np.repeat(np.arange(len(token_class)), n), order[np.repeat(lo, n) + within]] = 1.0
 
 
 def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
