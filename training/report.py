@@ -243,6 +243,8 @@ def generalization(loso_report: Path) -> str:
             "table ([RESULTS-late-interaction.md](RESULTS-late-interaction.md)), with each term's frequency "
             "([RESULTS-term-frequency.md](RESULTS-term-frequency.md)), whole words in place of word pieces "
             "([RESULTS-word-terms.md](RESULTS-word-terms.md)), IDF weights ([RESULTS-term-idf.md](RESULTS-term-idf.md)), "
+            "stemmed matches ([RESULTS-stem-terms.md](RESULTS-stem-terms.md)), the parts' weights chosen by each "
+            "fold on its training sources ([RESULTS-fold-weights.md](RESULTS-fold-weights.md)), "
             "how sure the differences to BM25 are "
             "([RESULTS-significance.md](RESULTS-significance.md)) and package READMEs, a source none of the six was "
             "drawn from ([RESULTS-search-readmes.md](RESULTS-search-readmes.md)); the "
