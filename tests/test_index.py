@@ -417,6 +417,11 @@ def test_stem_classes_follow_the_tokenizers_mark_of_word_starts():
     assert len(set(classes.tolist())) == 6
     word_level = Tokenizer(models.WordLevel({"[UNK]": 0, "Walked": 1, "walking": 2, "walk": 3}, unk_token="[UNK]"))
     assert len(set(I._stem_classes(word_level, "english")[1:].tolist())) == 1
+    # Ids the vocabulary lacks (a gap, or beyond it up to the model's size) are classes of their own.
+    gaps = Tokenizer(models.WordLevel({"[UNK]": 0, "walk": 1, "walked": 5}, unk_token="[UNK]"))
+    classes = I._stem_classes(gaps, "english", size=9)
+    assert len(classes) == 9 and classes[1] == classes[5]
+    assert len(set(classes.tolist())) == 8
     bpe = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
     with pytest.raises(InvalidInputError, match="marks where words start"):
         I._stem_classes(bpe, "english")

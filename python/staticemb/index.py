@@ -42,7 +42,6 @@ queries and documents alike).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -105,7 +104,7 @@ class SearchIndex:
             raise InvalidInputError("stemmer matches the terms part's tokens: it needs terms=True")
         self._stemmer = stemmer
         # Each token id's stem class (stemmer only): word-starting tokens with the same stem share one.
-        self._token_class = None if stemmer is None else _stem_classes(model.tokenizer, stemmer)
+        self._token_class = None if stemmer is None else _stem_classes(model.tokenizer, stemmer, model.vocab_size)
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
@@ -381,10 +380,11 @@ class SearchIndex:
         return best
 
 
-def _stem_classes(tokenizer: Any, language: str) -> np.ndarray:
-    """Each token id's stem class for ``tokenizer`` (a ``tokenizers.Tokenizer``): the tokens that start a word
-    and are made of letters share a class when their lowercased Snowball stems in ``language`` are equal; every
-    other token (a word piece, a number, punctuation, a special token) is a class of its own."""
+def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> np.ndarray:
+    """Each token id's stem class for ``tokenizer`` (a ``tokenizers.Tokenizer``), for ids ``0 ..
+    max(size, largest id + 1) - 1``: the tokens that start a word and are made of letters share a class when their
+    lowercased Snowball stems in ``language`` are equal; every other token (a word piece, a number, punctuation, a
+    special token) and every id the vocabulary lacks is a class of its own."""
     try:
         import Stemmer
     except ImportError:
@@ -392,28 +392,26 @@ def _stem_classes(tokenizer: Any, language: str) -> np.ndarray:
     if language not in Stemmer.algorithms():
         raise InvalidInputError(f"stemmer={language!r} is not a Snowball stemmer of PyStemmer; choose one of "
                                 f"{', '.join(sorted(Stemmer.algorithms()))}")
-    spec = json.loads(tokenizer.to_str())["model"]
+    kind = type(tokenizer.model).__name__
     vocab = tokenizer.get_vocab()
     tokens = sorted(vocab, key=vocab.__getitem__)
-    if spec.get("type") == "WordLevel":
-        words = tokens
-        starts = np.ones(len(tokens), bool)
-    elif spec.get("type") == "WordPiece":
-        prefix = spec.get("continuing_subword_prefix") or "##"
-        words = tokens
-        starts = np.array([not t.startswith(prefix) for t in tokens], bool)
+    if kind == "WordLevel":
+        words, starts = tokens, [True] * len(tokens)
+    elif kind == "WordPiece":
+        prefix = tokenizer.model.continuing_subword_prefix or "##"
+        words, starts = tokens, [not t.startswith(prefix) for t in tokens]
     else:  # SentencePiece's Metaspace and byte-level BPE mark a word's first piece
-        starts = np.array([t[:1] in _WORD_MARKS for t in tokens], bool)
+        starts = [t[:1] in _WORD_MARKS for t in tokens]
         words = [t[1:] if start else t for t, start in zip(tokens, starts, strict=True)]
-        if not starts.any():
+        if not any(starts):
             raise InvalidInputError("stemmer= needs a tokenizer that marks where words start (WordPiece, "
-                                    f"SentencePiece or byte-level BPE); this {spec.get('type')} vocabulary marks none")
-    stems = Stemmer.Stemmer(language).stemWords([w.lower() for w in words])
-    keys: dict[tuple[str, str], int] = {}
-    classes = np.empty(max(vocab.values()) + 1, np.int64)
-    for token, word, stem, start in zip(tokens, words, stems, starts, strict=True):
-        key = ("stem", stem) if start and word.isalpha() else ("token", token)
-        classes[vocab[token]] = keys.setdefault(key, len(keys))
+                                    f"SentencePiece or byte-level BPE); this {kind} vocabulary marks none")
+    stemmed = [(vocab[t], w) for t, w, start in zip(tokens, words, starts, strict=True) if start and w.isalpha()]
+    stems = Stemmer.Stemmer(language).stemWords([w.lower() for _, w in stemmed])
+    keys: dict[str, int] = {}
+    classes = -1 - np.arange(max(size, max(vocab.values(), default=-1) + 1), dtype=np.int64)  # own class each
+    for (i, _), stem in zip(stemmed, stems, strict=True):
+        classes[i] = keys.setdefault(stem, len(keys))
     return classes
 
 
