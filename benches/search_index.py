@@ -12,7 +12,8 @@ queries:
 - ``SearchIndex(model, documents)``: counting the collection's token weights, encoding the documents and their
   passages, listing each document's distinct tokens (the index build);
 - ``index.search``: the three parts (vector, best passage, terms), exactly and through the vector's shortlist of
-  ``--candidates`` documents (``search(..., candidates=100)``), and ``SearchIndex(..., terms=False)`` and
+  ``--candidates`` documents (``search(..., candidates=100)``), the same with ``stemmer="english"``, and
+  ``SearchIndex(..., terms=False)`` and
   ``(..., passages=False, terms=False)`` for what each part costs;
 - ``semantic_search`` on the corpus-weighted vectors (the vector alone, as a user keeping vectors elsewhere);
 - BM25 with stemming (``bm25s`` with PyStemmer, as the evaluation's baseline): index build and retrieval.
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     model = StaticModel(bert_tokenizer(), reference_table())
     rows: list[tuple[str, float, str]] = []
 
-    def search_row(name: str, **options: bool) -> None:
+    def search_row(name: str, **options: object) -> None:
         build, index = timed(lambda: SearchIndex(model, documents, dim=args.dim, **options))
         index.search(queries[:50], top_k=args.top_k)  # warm-up
         seconds, _ = timed(lambda: index.search(queries, top_k=args.top_k))
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 rows.append((f"{name}: search, candidates={n}", seconds, f"{len(queries) / seconds:,.0f} queries/s"))
 
     search_row("SearchIndex (vector + best passage + terms)")
+    search_row('SearchIndex, stemmer="english"', stemmer="english")
     search_row("SearchIndex, terms=False (vector + best passage)", terms=False)
     search_row("SearchIndex, passages=False, terms=False (vector)", passages=False, terms=False)
 

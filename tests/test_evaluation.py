@@ -114,6 +114,8 @@ def test_multi_relevant_metrics_by_hand():
         multi_retrieval_metrics(s, [[1.7]] + [[0]] * 19)
     with pytest.raises(TypeError, match=r"relevant\[0\] must hold int document indices, not str"):
         multi_retrieval_metrics(s, [["3"]] + [[0]] * 19)
+    with pytest.raises(TypeError, match=r"relevant\[0\] must be a list or array of document indices, not a masked"):
+        multi_retrieval_metrics(s, [np.ma.masked_array([5, 40], mask=[False, True])] + [[0]] * 19)
     with pytest.raises(TypeError, match=r"relevant\[2\] must be a list of document indices, not int"):
         multi_retrieval_metrics(s, [[0], [0], 5] + [[0]] * 17)
 

@@ -344,39 +344,46 @@ def test_the_cores_segment_max_is_numpys_and_refuses_bad_buffers():
 
 
 def _stem_terms(model, documents, queries, *, term_frequency=False):
-    """The terms part with English stems matched exactly, computed the plain way from the tokenizer's ids: a
-    token that starts a word (no ``##``) and is all letters is its lowercased Snowball stem, any other its id."""
+    """The terms part with English stems matched exactly, computed the plain way from the tokenizer's tokens: a
+    token is a whole word where it is all letters, no ``##`` piece, and the next token is no ``##`` piece of
+    letters; a query token and a document token that are whole words somewhere in their texts and have the same
+    lowercased Snowball stem match exactly."""
     import Stemmer
 
     stemmer = Stemmer.Stemmer("english")
     vocab = {i: t for t, i in model.tokenizer.get_vocab().items()}
-
-    def key(i):
-        t = vocab[int(i)]
-        return ("stem", stemmer.stemWord(t.lower())) if not t.startswith("##") and t.isalpha() else ("id", int(i))
-
     model = model.with_corpus_weights(documents)
 
     def tokens(text):
-        ids = model.tokenize([text])[0]
-        return ids, model.encode_as_sequence([text], dim=model.dim)[0]
+        ids = [int(i) for i in model.tokenize([text])[0]]
+        strings = [vocab[i] for i in ids]
+        whole = {}
+        for n, (i, t) in enumerate(zip(ids, strings, strict=True)):
+            nxt = strings[n + 1] if n + 1 < len(strings) else None
+            ok = (not t.startswith("##") and t.isalpha()
+                  and (nxt is None or not nxt.startswith("##") or not nxt[2:].isalpha()))
+            whole[i] = whole.get(i, False) or ok
+        return np.array(ids), model.encode_as_sequence([text], dim=model.dim)[0], whole
+
+    def stem(i):
+        return stemmer.stemWord(vocab[int(i)].lower())
 
     d_tok = [tokens(d) for d in documents]
-    mean_length = np.mean([len(ids) for ids, _ in d_tok])
+    mean_length = np.mean([len(ids) for ids, _, _ in d_tok])
     out = np.zeros((len(queries), len(documents)))
     for i, query in enumerate(queries):
-        q_ids, q_rows = tokens(query)
-        q_ids, first = np.unique(q_ids, return_index=True)
+        q_ids, q_rows, q_whole = tokens(query)
         if not len(q_ids):
             continue
+        q_ids, first = np.unique(q_ids, return_index=True)
         rows = q_rows[first]
         norms = np.linalg.norm(rows, axis=1)
-        for j, (ids, d_rows) in enumerate(d_tok):
+        for j, (ids, d_rows, d_whole) in enumerate(d_tok):
             if not len(ids):
                 continue
             d_ids, d_first, counts = np.unique(ids, return_index=True, return_counts=True)
             sim = _unit(rows) @ _unit(d_rows[d_first]).T
-            same = np.array([[key(a) == key(b) for b in d_ids] for a in q_ids])
+            same = np.array([[q_whole[a] and d_whole[b] and stem(a) == stem(b) for b in d_ids] for a in q_ids])
             sim[same] = 1.0
             factor = np.ones(len(d_ids))
             if term_frequency:
@@ -390,7 +397,8 @@ def test_stemmer_matches_tokens_with_the_same_stem_exactly(bert_tokenizer, table
     model = StaticModel(bert_tokenizer, table)
     docs, queries = _corpus(real_texts, n=30, seed=4)
     docs[0] += " the elections and their profits"
-    queries += ["election profit", "profits elections", "profiting"]
+    docs[1] += " pineapples are sweet"
+    queries += ["pines", "election profit", "profits elections", "profiting"]
     index = SearchIndex(model, docs, stemmer="english", term_frequency=term_frequency, passages=False)
     base = SearchIndex(model, docs, terms=False, passages=False).scores(queries)
     terms = index.scores(queries) - base
@@ -399,6 +407,8 @@ def test_stemmer_matches_tokens_with_the_same_stem_exactly(bert_tokenizer, table
         assert terms[-3, 0] == pytest.approx(1.0, abs=1e-5)
         plain = SearchIndex(model, docs, passages=False).scores(queries) - base
         assert plain[-3, 0] < 0.99
+        # "pine" only starts "pine ##apple ##s": no whole word, so "pines" gets no exact match there.
+        assert terms[-4, 1] == pytest.approx(plain[-4, 1], abs=1e-6) and terms[-4, 1] < 0.99
     assert "stemmer='english'" in repr(index)
     # The shortlist and rerank paths score the same.
     lists = [list(range(0, len(docs), 2))] * len(queries)
@@ -406,20 +416,25 @@ def test_stemmer_matches_tokens_with_the_same_stem_exactly(bert_tokenizer, table
         np.testing.assert_allclose([h["score"] for h in got], row[[h["corpus_id"] for h in got]], atol=2e-5)
 
 
-def test_stem_classes_follow_the_tokenizers_mark_of_word_starts():
+def test_stem_classes_and_whole_words_follow_the_tokenizers_marks():
     from tokenizers import Tokenizer, models
 
     pieces = [("<unk>", 0.0), ("\u2581running", -1.0), ("\u2581runs", -1.0), ("\u2581run", -1.0), ("ning", -2.0),
-              ("\u2581Profits", -1.0), ("profit", -2.0), ("\u25812024", -1.0)]
-    classes = I._stem_classes(Tokenizer(models.Unigram(pieces, unk_id=0)), "english")
-    assert classes[1] == classes[2] == classes[3]  # run, runs, running start words: one stem
-    assert classes[5] != classes[6]  # "profit" inside a word is a piece, not the word Profits
-    assert len(set(classes.tolist())) == 6
+              ("\u2581Profits", -1.0), ("profit", -2.0), ("\u25812024", -1.0), ("\u2581(", -1.0), (")", -1.0)]
+    stems = I._stem_classes(Tokenizer(models.Unigram(pieces, unk_id=0)), "english")
+    classes = stems.classes
+    assert classes[1] == classes[2] == classes[3] and classes[5] == classes[6]  # run, runs, running; profit(s)
+    assert len(set(classes.tolist())) == len(pieces) - 3
+    # Whole words, by occurrence: "▁run ning" is one word of two pieces, neither whole; "▁runs" is; a text's
+    # first token and one after punctuation start words without the mark ("profit", "(profit)").
+    texts = [[3, 4], [2], [6], [8, 6, 9], [3, 6], [7]]
+    whole = stems.whole(np.concatenate(texts), np.array([len(t) for t in texts]))
+    assert whole.tolist() == [False, False, True, True, False, True, False, False, False, False]
     word_level = Tokenizer(models.WordLevel({"[UNK]": 0, "Walked": 1, "walking": 2, "walk": 3}, unk_token="[UNK]"))
-    assert len(set(I._stem_classes(word_level, "english")[1:].tolist())) == 1
+    assert len(set(I._stem_classes(word_level, "english").classes[1:].tolist())) == 1
     # Ids the vocabulary lacks (a gap, or beyond it up to the model's size) are classes of their own.
     gaps = Tokenizer(models.WordLevel({"[UNK]": 0, "walk": 1, "walked": 5}, unk_token="[UNK]"))
-    classes = I._stem_classes(gaps, "english", size=9)
+    classes = I._stem_classes(gaps, "english", size=9).classes
     assert len(classes) == 9 and classes[1] == classes[5]
     assert len(set(classes.tolist())) == 8
     bpe = Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")]))
@@ -427,10 +442,36 @@ def test_stem_classes_follow_the_tokenizers_mark_of_word_starts():
         I._stem_classes(bpe, "english")
 
 
+def test_whole_words_of_wordpiece_and_byte_level_vocabularies(bert_tokenizer):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(bert_tokenizer.to_str())
+    stems = I._stem_classes(tok, "english")
+    for text, expected in (("pineapples", None), ("pines", True), ("profits, elections", True)):
+        ids = tok.encode(text, add_special_tokens=False).ids
+        whole = stems.whole(np.array(ids), np.array([len(ids)]))
+        words = [t for t, w in zip(tok.encode(text, add_special_tokens=False).tokens, whole, strict=True) if w]
+        if expected is None:
+            assert not whole.any(), text
+        else:
+            assert words == [w for w in text.replace(",", " ").split()], (text, words)
+    vocab = tok.get_vocab()
+    assert stems.classes[vocab["profit"]] == stems.classes[vocab["profits"]]
+    # A byte-level vocabulary is read as the text its symbols stand for: "Ġélection" is the French word élection.
+    from tokenizers import decoders, models, pre_tokenizers
+
+    symbols = {"<unk>": 0, "\u0120\u00c3\u00a9lection": 1, "\u0120\u00c3\u00a9lections": 2, "\u0120profit": 3}
+    bl = Tokenizer(models.BPE(symbols, [], unk_token="<unk>"))
+    bl.pre_tokenizer, bl.decoder = pre_tokenizers.ByteLevel(), decoders.ByteLevel()
+    classes = I._stem_classes(bl, "french").classes
+    assert classes[1] == classes[2] != classes[3]
+
+
 def test_stemmer_is_checked(tiny_st_folder):
     model = StaticModel.from_pretrained(tiny_st_folder)
     with pytest.raises(InvalidInputError, match=r"stemmer='klingon' is not a Snowball stemmer.*english"):
         SearchIndex(model, ["a text"], stemmer="klingon")
+    assert "stemmer='en'" in repr(SearchIndex(model, ["a text"], stemmer="en"))  # PyStemmer's own aliases
     with pytest.raises(TypeError, match="stemmer must be a Snowball language name"):
         SearchIndex(model, ["a text"], stemmer=True)
     with pytest.raises(InvalidInputError, match="stemmer matches the terms part"):

@@ -152,6 +152,8 @@ def document_ids(values: Any, what: str, n: int) -> np.ndarray:
     of ``n`` documents; ``what`` names it in errors."""
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
         raise TypeError(f"{what} must be a list of document indices, not {type(values).__name__}")
+    if isinstance(values, np.ma.MaskedArray):
+        raise TypeError(f"{what} must be a list or array of document indices, not a masked array")
     if isinstance(values, np.ndarray):
         if values.ndim != 1 or (values.size and values.dtype.kind not in "iu"):
             raise TypeError(f"{what} must hold int document indices, got {values.dtype} of shape {values.shape}")

@@ -43,7 +43,7 @@ queries and documents alike).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -57,7 +57,7 @@ _TERM_BLOCK = 1024  # query tokens compared with the collection's tokens at a ti
 _ENTRIES_PER_DOC = 256  # a block holds at most corpus_chunk_size * this many (document, token) entries
 _PASSAGES_PER_DOC = 4  # ... and this many passages
 _PAIR_QUERIES = 512  # queries whose token matches are summed at a time
-_WORD_MARKS = ("\u2581", "\u0120")  # SentencePiece's and byte-level BPE's mark of a word's first piece
+_METASPACE_MARK, _BYTE_LEVEL_MARK = "\u2581", "\u0120"  # SentencePiece's and byte-level BPE's word-start marks
 BM25_K1, BM25_B = 1.2, 0.75  # BM25's standard saturation and length normalization, for ``term_frequency``
 
 
@@ -103,8 +103,8 @@ class SearchIndex:
         if stemmer is not None and not self._terms:
             raise InvalidInputError("stemmer matches the terms part's tokens: it needs terms=True")
         self._stemmer = stemmer
-        # Each token id's stem class (stemmer only): word-starting tokens with the same stem share one.
-        self._token_class = None if stemmer is None else _stem_classes(model.tokenizer, stemmer, model.vocab_size)
+        # Each token id's stem class and word marks (stemmer only): whole words with the same stem share a class.
+        self._stems = None if stemmer is None else _stem_classes(model.tokenizer, stemmer, model.vocab_size)
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
@@ -121,16 +121,18 @@ class SearchIndex:
         self._starts = np.zeros(len(docs) + 1, np.int64)
         self._scales: np.ndarray | None = None  # each entry's BM25 factor, with term_frequency
         self._vocab_class = np.zeros(0, np.int64)  # each collection token's stem class, with a stemmer
+        self._entry_whole = np.zeros(0, np.int64)  # 1 where the entry's token is a whole word in its document
         if self._terms:
-            ids, starts, counts, lengths = self._term_counts(docs)
+            ids, starts, counts, lengths, whole = self._term_entries(docs)
             vocab, self._entries = np.unique(ids, return_inverse=True)
             self._starts = starts
             self._mean_length = float(lengths.mean())
             if self._term_frequency:
                 self._scales = self._bm25(counts, lengths, starts)
             self._vocab_rows = _unit(self._term_rows(vocab))
-            if self._token_class is not None:
-                self._vocab_class = self._token_class[vocab]
+            if self._stems is not None and whole is not None:
+                self._vocab_class = self._stems.classes[vocab]
+                self._entry_whole = whole.astype(np.int64)
 
     # ------------------------------------------------------------------ public
 
@@ -241,9 +243,15 @@ class SearchIndex:
                                                       np.ndarray | None]:
         """The queries' distinct tokens: their unit rows, each (query, token) pair's token and weight (the
         token's norm over the sum of its query's), where each query's pairs start, and the tokens' stem classes
-        (None without a stemmer)."""
-        q_ids, q_starts, _, _ = self._term_counts(items)
-        terms, pair_term = np.unique(q_ids, return_inverse=True)
+        (None without a stemmer; a token that is no whole word of its query gets a class of its own)."""
+        q_ids, q_starts, _, _, q_whole = self._term_entries(items)
+        term_class = None
+        if self._stems is None or q_whole is None:
+            terms, pair_term = np.unique(q_ids, return_inverse=True)
+        else:  # a token is one term where it is a whole word of its query and another where it is not
+            keys, pair_term = np.unique(q_ids.astype(np.int64) * 2 + q_whole, return_inverse=True)
+            terms = keys // 2
+            term_class = np.where(keys % 2 == 1, self._stems.classes[terms], -1 - terms)
         term_rows = self._term_rows(terms)
         norms = row_norms(term_rows)
         term_unit = term_rows / np.maximum(norms, 1e-12)[:, None]
@@ -251,7 +259,6 @@ class SearchIndex:
         pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
         totals = np.bincount(pair_query, weights=weights[pair_term], minlength=len(items))
         pair_weight = (weights[pair_term] / np.maximum(totals, 1e-12)[pair_query]).astype(np.float32)
-        term_class = None if self._token_class is None else self._token_class[terms]
         return term_unit.astype(np.float32), pair_term, pair_weight, q_starts, term_class
 
     def _candidate_terms(self, terms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
@@ -263,13 +270,22 @@ class SearchIndex:
             return np.zeros(len(ids), np.float32)
         entries, offsets = _ranges(self._starts, ids)
         used, position = np.unique(self._entries[entries], return_inverse=True)
+        position = position.astype(np.int64)
         sim = self._vocab_rows[used] @ term_unit[pair_term[lo:hi]].T  # (the candidates' tokens, query tokens)
         if term_class is not None:
-            _stem_matches(sim, self._vocab_class[used], term_class[pair_term[lo:hi]])
+            sim = self._with_stems(sim, used, term_class[pair_term[lo:hi]])
+            position += len(used) * self._entry_whole[entries]
         scales = None if self._scales is None else np.ascontiguousarray(self._scales[entries])
-        best = _core.segment_max(sim, position.astype(np.int64), offsets, -np.inf, scales=scales)
+        best = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
         has = (self._starts[ids + 1] > self._starts[ids])[:, None]
         return np.where(has, best, 0.0) @ pair_weight[lo:hi]
+
+    def _with_stems(self, sim: np.ndarray, used: np.ndarray, term_class: np.ndarray) -> np.ndarray:
+        """``sim`` (the collection tokens ``used`` against query terms) stacked on a copy of it in which a
+        token and a term of the same stem class match exactly: the rows an entry that is a whole word reads."""
+        stemmed = sim.copy()
+        _stem_matches(stemmed, self._vocab_class[used], term_class)
+        return np.concatenate([sim, stemmed])
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress))
@@ -277,12 +293,23 @@ class SearchIndex:
     def _term_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each text's distinct terms (the token ids it pools), sorted, concatenated; where each text's start;
         how often each occurs in its text; and how many terms each text has."""
+        return self._term_entries(texts)[:4]
+
+    def _term_entries(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray | None]:
+        """:meth:`_term_counts`, and with a stemmer whether each entry's token is a whole word of its text at
+        least once (None without)."""
         ids, lengths = self._pooled_terms(texts)
+        lengths = np.asarray(lengths, np.int64)
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         vocab = int(ids.max()) + 1 if len(ids) else 1
-        keys, counts = np.unique(rows * vocab + ids.astype(np.int64), return_counts=True)
+        keys, inverse, counts = np.unique(rows * vocab + ids.astype(np.int64), return_inverse=True,
+                                          return_counts=True)
         starts = np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
-        return keys % vocab, starts, counts, np.asarray(lengths, np.int64)
+        whole = None
+        if self._stems is not None:
+            whole = np.bincount(inverse, weights=self._stems.whole(ids, lengths), minlength=len(keys)) > 0
+        return keys % vocab, starts, counts, lengths, whole
 
     def _pooled_terms(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The terms of each text in order, concatenated, and how many each text has: the token ids the model
@@ -367,52 +394,99 @@ class SearchIndex:
             return best
         used, position = np.unique(self._entries[e0:e1], return_inverse=True)
         rows, position = self._vocab_rows[used], position.astype(np.int64)
+        if term_class is not None:  # whole-word entries read the stemmed copy of the similarities
+            position += len(used) * self._entry_whole[e0:e1]
         scales = None if self._scales is None else self._scales[e0:e1]
         offsets = (self._starts[start:end] - e0).astype(np.int64)
         has = self._starts[start + 1:end + 1] > self._starts[start:end]
         for t0 in range(0, len(term_unit), _TERM_BLOCK):
             sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens), C order
             if term_class is not None:
-                _stem_matches(sim, self._vocab_class[used], term_class[t0:t0 + _TERM_BLOCK])
+                sim = self._with_stems(sim, used, term_class[t0:t0 + _TERM_BLOCK])
             # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
             maxima = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
             best[t0:t0 + _TERM_BLOCK] = np.where(has, maxima.T, 0.0)
         return best
 
 
-def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> np.ndarray:
-    """Each token id's stem class for ``tokenizer`` (a ``tokenizers.Tokenizer``), for ids ``0 ..
-    max(size, largest id + 1) - 1``: the tokens that start a word and are made of letters share a class when their
-    lowercased Snowball stems in ``language`` are equal; every other token (a word piece, a number, punctuation, a
-    special token) and every id the vocabulary lacks is a class of its own."""
+class _Stems(NamedTuple):
+    """What the terms part needs to match whole words by their stems, per token id."""
+
+    classes: np.ndarray  #: the stem class a token has where it is a whole word of letters (else -1 - id)
+    marked: np.ndarray  #: the token carries the tokenizer's mark of a word's first piece
+    pieces: np.ndarray  #: the token can only continue a word (WordPiece's ``##`` pieces)
+    letters: np.ndarray  #: the token's text (its mark removed) is made of letters
+
+    def whole(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Whether each token of texts ``ids`` (concatenated, ``lengths`` tokens each) is a whole word of letters:
+        it starts a word (it carries the mark, or is its text's first token or follows one that is not letters,
+        and is no ``##`` piece) and the next token does not continue it (the text ends, or the next token
+        carries the mark or is not letters)."""
+        ids = np.asarray(ids, np.int64)
+        if not len(ids):
+            return np.zeros(0, bool)
+        firsts = (np.cumsum(lengths) - lengths)[lengths > 0]
+        lasts = np.cumsum(lengths)[lengths > 0] - 1
+        letters, marked = self.letters[ids], self.marked[ids]
+        after_other = np.ones(len(ids), bool)
+        after_other[1:] = ~letters[:-1]
+        after_other[firsts] = True
+        before_other = np.ones(len(ids), bool)
+        before_other[:-1] = marked[1:] | ~letters[1:]
+        before_other[lasts] = True
+        return letters & (marked | after_other & ~self.pieces[ids]) & before_other
+
+
+def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> _Stems:
+    """The stem classes and word marks of ``tokenizer``'s ids (a ``tokenizers.Tokenizer``), for ids ``0 ..
+    max(size, largest id + 1) - 1``: tokens made of letters share a class when their lowercased Snowball stems in
+    ``language`` are equal; every other token, and every id the vocabulary lacks, is a class of its own. A
+    byte-level vocabulary's tokens are read as the text they decode to."""
     try:
         import Stemmer
     except ImportError:
         raise ImportError("stemmer= needs PyStemmer: pip install PyStemmer") from None
-    if language not in Stemmer.algorithms():
+    try:
+        stemmer = Stemmer.Stemmer(language)
+    except KeyError:
         raise InvalidInputError(f"stemmer={language!r} is not a Snowball stemmer of PyStemmer; choose one of "
-                                f"{', '.join(sorted(Stemmer.algorithms()))}")
+                                f"{', '.join(sorted(Stemmer.algorithms()))}") from None
     kind = type(tokenizer.model).__name__
     vocab = tokenizer.get_vocab()
     tokens = sorted(vocab, key=vocab.__getitem__)
+    n = max(size, max(vocab.values(), default=-1) + 1)
+    marked, pieces, letters = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
     if kind == "WordLevel":
-        words, starts = tokens, [True] * len(tokens)
+        words, marks = tokens, [True] * len(tokens)
     elif kind == "WordPiece":
         prefix = tokenizer.model.continuing_subword_prefix or "##"
-        words, starts = tokens, [not t.startswith(prefix) for t in tokens]
+        marks = [not t.startswith(prefix) for t in tokens]
+        words = [t if mark else t[len(prefix):] for t, mark in zip(tokens, marks, strict=True)]
+        pieces[[vocab[t] for t, mark in zip(tokens, marks, strict=True) if not mark]] = True
     else:  # SentencePiece's Metaspace and byte-level BPE mark a word's first piece
-        starts = [t[:1] in _WORD_MARKS for t in tokens]
-        words = [t[1:] if start else t for t, start in zip(tokens, starts, strict=True)]
-        if not any(starts):
+        if any(t[:1] == _BYTE_LEVEL_MARK for t in tokens):  # byte symbols: read the text they stand for
+            from tokenizers.decoders import ByteLevel
+
+            decoder = ByteLevel()
+            texts = [decoder.decode([t]) for t in tokens]
+            marks = [t[:1] == " " for t in texts]
+        else:
+            texts = tokens
+            marks = [t[:1] == _METASPACE_MARK for t in tokens]
+        words = [t[1:] if mark else t for t, mark in zip(texts, marks, strict=True)]
+        if not any(marks):
             raise InvalidInputError("stemmer= needs a tokenizer that marks where words start (WordPiece, "
                                     f"SentencePiece or byte-level BPE); this {kind} vocabulary marks none")
-    stemmed = [(vocab[t], w) for t, w, start in zip(tokens, words, starts, strict=True) if start and w.isalpha()]
-    stems = Stemmer.Stemmer(language).stemWords([w.lower() for _, w in stemmed])
+    ids = np.array([vocab[t] for t in tokens], np.int64)
+    marked[ids] = marks
+    letters[ids] = [w.isalpha() for w in words]
+    stemmed = [(vocab[t], w) for t, w in zip(tokens, words, strict=True) if w.isalpha()]
+    stems = stemmer.stemWords([w.lower() for _, w in stemmed])
     keys: dict[str, int] = {}
-    classes = -1 - np.arange(max(size, max(vocab.values(), default=-1) + 1), dtype=np.int64)  # own class each
+    classes = -1 - np.arange(n, dtype=np.int64)  # a class of its own for each id
     for (i, _), stem in zip(stemmed, stems, strict=True):
         classes[i] = keys.setdefault(stem, len(keys))
-    return classes
+    return _Stems(classes, marked, pieces, letters)
 
 
 def _stem_matches(sim: np.ndarray, token_class: np.ndarray, term_class: np.ndarray) -> None:
