@@ -420,11 +420,13 @@ def test_stem_classes_and_whole_words_follow_the_tokenizers_marks():
     from tokenizers import Tokenizer, models
 
     pieces = [("<unk>", 0.0), ("\u2581running", -1.0), ("\u2581runs", -1.0), ("\u2581run", -1.0), ("ning", -2.0),
-              ("\u2581Profits", -1.0), ("profit", -2.0), ("\u25812024", -1.0), ("\u2581(", -1.0), (")", -1.0)]
+              ("\u2581Profits", -1.0), ("profit", -2.0), ("\u25812024", -1.0), ("\u2581(", -1.0), (")", -1.0),
+              ("\u0120x", -3.0)]  # a SentencePiece vocabulary may hold the byte-level mark as a character
     stems = I._stem_classes(Tokenizer(models.Unigram(pieces, unk_id=0)), "english")
     classes = stems.classes
     assert classes[1] == classes[2] == classes[3] and classes[5] == classes[6]  # run, runs, running; profit(s)
     assert len(set(classes.tolist())) == len(pieces) - 3
+    assert stems.marked[1] and not stems.marked[4] and stems.letters[4] and stems.letters[10]
     # Whole words, by occurrence: "▁run ning" is one word of two pieces, neither whole; "▁runs" is; a text's
     # first token and one after punctuation start words without the mark ("profit", "(profit)").
     texts = [[3, 4], [2], [6], [8, 6, 9], [3, 6], [7]]

@@ -57,7 +57,7 @@ _TERM_BLOCK = 1024  # query tokens compared with the collection's tokens at a ti
 _ENTRIES_PER_DOC = 256  # a block holds at most corpus_chunk_size * this many (document, token) entries
 _PASSAGES_PER_DOC = 4  # ... and this many passages
 _PAIR_QUERIES = 512  # queries whose token matches are summed at a time
-_METASPACE_MARK, _BYTE_LEVEL_MARK = "\u2581", "\u0120"  # SentencePiece's and byte-level BPE's word-start marks
+_METASPACE_MARK = "\u2581"  # SentencePiece's mark of a word's first piece
 BM25_K1, BM25_B = 1.2, 0.75  # BM25's standard saturation and length normalization, for ``term_frequency``
 
 
@@ -437,6 +437,12 @@ class _Stems(NamedTuple):
         return letters & (marked | after_other & ~self.pieces[ids]) & before_other
 
 
+def _byte_level(tokenizer: Any) -> bool:
+    """Whether ``tokenizer``'s pre-tokenizer or decoder is byte-level (its tokens are byte symbols)."""
+    parts = (tokenizer.pre_tokenizer, tokenizer.decoder)
+    return any(part is not None and b'"ByteLevel"' in part.__getstate__() for part in parts)
+
+
 def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> _Stems:
     """The stem classes and word marks of ``tokenizer``'s ids (a ``tokenizers.Tokenizer``), for ids ``0 ..
     max(size, largest id + 1) - 1``: tokens made of letters share a class when their lowercased Snowball stems in
@@ -464,7 +470,7 @@ def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> _Stems:
         words = [t if mark else t[len(prefix):] for t, mark in zip(tokens, marks, strict=True)]
         pieces[[vocab[t] for t, mark in zip(tokens, marks, strict=True) if not mark]] = True
     else:  # SentencePiece's Metaspace and byte-level BPE mark a word's first piece
-        if any(t[:1] == _BYTE_LEVEL_MARK for t in tokens):  # byte symbols: read the text they stand for
+        if _byte_level(tokenizer):  # byte symbols: read the text they stand for
             from tokenizers.decoders import ByteLevel
 
             decoder = ByteLevel()
