@@ -18,8 +18,12 @@ A document's score for a query ``q`` is the sum of three parts, each at the inde
   the token occurs, as BM25 counts it: ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L / avgL))``
   for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token seen once
   in a document of the collection's mean length). With ``stemmer="english"`` (any Snowball language of
-  ``PyStemmer``), two tokens that start words and have the same stem match exactly (``profit`` and ``profits``
-  score 1, as BM25 with stemming counts them), whatever the cosine of their rows.
+  ``PyStemmer``), a query token and a document token that are whole words in their texts and have the same stem
+  match exactly (``profit`` and ``profits`` score 1, as BM25 with stemming matches them), whatever the cosine of
+  their rows. A token is a whole word where it starts one (it carries the tokenizer's mark of a word start, or is
+  its text's first token, or follows a token that is not letters) and the next token does not continue it; the
+  first piece of a longer word (``pine`` of ``pine ##apple ##s``) is not stemmed. Counts (``term_frequency``)
+  stay per token, not per stem.
 
 Each part is encoded with the collection's token weights (:meth:`StaticModel.with_corpus_weights`, on by
 default). On six English sources the models never trained on, the three parts raised NDCG@10 on average
@@ -75,7 +79,7 @@ class SearchIndex:
         terms: add the query's terms matched through the table.
         term_frequency: in the terms, weigh each document token's match by BM25's factor for its count in the
             document and the document's length.
-        stemmer: in the terms, match two word-starting tokens with the same stem exactly: the name of a Snowball
+        stemmer: in the terms, match two whole words with the same stem exactly: the name of a Snowball
             stemmer of ``PyStemmer`` (``"english"``, ``"french"``, ...; ``pip install PyStemmer``), or ``None``
             (the default) for no stemming. The tokenizer must mark where words start (WordPiece's ``##``,
             SentencePiece's ``▁``, byte-level BPE's ``Ġ``, or a word-level vocabulary).
