@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from _study import study_row
 
 from training import fold_weights as T
 from training.late_interaction import components
@@ -47,12 +48,7 @@ def test_ndcg_weighs_the_index_parts(tiny_st_folder):
 
 
 def _row(source, base, new):
-    r = {"source": source, "stem": 0.8, "minilm": 0.85}
-    for model in T.MODELS:
-        for dim in ("1024", "256"):
-            r.update({f"{model} doc+maxp+terms {dim}": base, f"{model} fold-weights {dim}": new,
-                      f"{model} terms-x2 {dim}": new - 0.1, f"{model} w_p {dim}": 1.0, f"{model} w_t {dim}": 2.0})
-    return r
+    return study_row(T.STUDY, source, base, new, w_p=1.0, w_t=2.0)
 
 
 def test_rule_asks_for_half_a_point_and_report_lists_the_weights():

@@ -4,6 +4,7 @@ score itself is checked against a direct computation in test_index.py)."""
 from __future__ import annotations
 
 import numpy as np
+from _study import study_row
 
 from training import late_interaction as L
 
@@ -24,12 +25,7 @@ def test_the_parts_add_up_to_the_librarys_score(tiny_st_folder):
 
 
 def _row(source, base, new):
-    row = {"source": source, "stem": 0.8, "minilm": 0.85}
-    for model in L.MODELS:
-        for dim in ("1024", "256"):
-            row.update({f"{model} doc+maxp {dim}": base, f"{model} doc+maxp+terms {dim}": new,
-                        f"{model} terms {dim}": new - 0.1, f"{model} doc+terms {dim}": base})
-    return row
+    return study_row(L.STUDY, source, base, new)
 
 
 def test_report_and_rule():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from _study import study_row
 
 from training import stem_terms as T
 from training.late_interaction import components
@@ -25,12 +26,7 @@ def test_the_study_scores_the_librarys_stemmed_index(tiny_st_folder):
 
 def test_rule_asks_for_half_a_point():
     def row(source, base, new):
-        r = {"source": source, "stem": 0.8, "minilm": 0.85}
-        for model in T.MODELS:
-            for dim in ("1024", "256"):
-                r.update({f"{model} doc+maxp+terms {dim}": base, f"{model} doc+maxp+terms-stem {dim}": new,
-                          f"{model} terms-stem {dim}": new - 0.1})
-        return r
+        return study_row(T.STUDY, source, base, new)
 
     assert T.decide([row("debian", 0.70, 0.706), row("bbc", 0.80, 0.806)])[0] is True
     assert T.decide([row("debian", 0.70, 0.70), row("bbc", 0.80, 0.80)])[0] is False

@@ -4,6 +4,7 @@ orthogonal (where a token matches itself only), the report and the rule with its
 from __future__ import annotations
 
 import numpy as np
+from _study import study_row
 from tokenizers import Tokenizer
 
 from training import term_frequency as T
@@ -27,12 +28,7 @@ def test_exact_terms_are_the_counted_terms_when_tokens_match_only_themselves(tin
 
 
 def _row(source, base, new):
-    row = {"source": source, "stem": 0.8, "minilm": 0.85}
-    for model in T.MODELS:
-        for dim in ("1024", "256"):
-            row.update({f"{model} {T.SCORES[0]} {dim}": base, f"{model} {T.RULE} {dim}": new,
-                        f"{model} terms-tf {dim}": new - 0.1, f"{model} doc+maxp+exact-tf {dim}": base})
-    return row
+    return study_row(T.STUDY, source, base, new)
 
 
 def test_report_and_rule_ask_for_half_a_point():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from _study import study_row
 
 from training import term_idf as T
 from training.late_interaction import components
@@ -27,12 +28,7 @@ def test_query_tokens_are_weighed_by_their_idf_in_the_collection(tiny_st_folder)
 
 def test_rule_asks_for_half_a_point():
     def row(source, base, new):
-        r = {"source": source, "stem": 0.8, "minilm": 0.85}
-        for model in T.MODELS:
-            for dim in ("1024", "256"):
-                r.update({f"{model} doc+maxp+terms {dim}": base, f"{model} doc+maxp+terms-idf {dim}": new,
-                          f"{model} terms-idf {dim}": new - 0.1})
-        return r
+        return study_row(T.STUDY, source, base, new)
 
     assert T.decide([row("debian", 0.70, 0.706), row("bbc", 0.80, 0.806)])[0] is True
     assert T.decide([row("debian", 0.70, 0.70), row("bbc", 0.80, 0.80)])[0] is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _study import study_row
 
 from training import word_terms as W
 from training.late_interaction import components
@@ -32,12 +33,7 @@ def test_words_join_pieces_and_single_piece_words_are_their_tokens(bert_tokenize
 
 def test_rule_asks_for_half_a_point():
     def row(source, base, new):
-        r = {"source": source, "stem": 0.8, "minilm": 0.85}
-        for model in W.MODELS:
-            for dim in ("1024", "256"):
-                r.update({f"{model} doc+maxp+terms {dim}": base, f"{model} doc+maxp+words {dim}": new,
-                          f"{model} words {dim}": new - 0.1})
-        return r
+        return study_row(W.STUDY, source, base, new)
 
     assert W.decide([row("debian", 0.70, 0.706), row("bbc", 0.80, 0.806)])[0] is True
     assert W.decide([row("debian", 0.70, 0.701), row("bbc", 0.80, 0.801)])[0] is False
