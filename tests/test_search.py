@@ -402,3 +402,42 @@ def test_equals_sentence_transformers_on_debian_texts(debian_embeddings, score):
     # differently for a 50-row and a 10,000-row product, as OpenBLAS does on AMD Zen.)
     ours_50 = semantic_search(queries[:50], corpus, top_k=top_k, score_function=None if score == "cosine" else "dot")
     assert semantic_search(queries[:50], corpus, top_k=top_k, score_function=st_fn) == ours_50
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 40])
+@pytest.mark.parametrize("k", [1, 5, 12])
+def test_nan_scores_rank_below_every_number_whatever_the_blocks(block, k):
+    """A table holding NaN gives NaN scores: they come after every number, ties by id, and never let an empty
+    slot (the internal id of no document) into the hits."""
+    from staticemb.search import _NO_ID, _top_k
+
+    rng = np.random.default_rng(block * 100 + k)
+    scores = rng.normal(size=(6, 40))
+    scores[rng.random(scores.shape) < 0.3] = np.nan
+    scores[1] = np.nan  # a query whose every score is NaN
+    scores[2, :35] = np.nan  # fewer numbers than k in early blocks
+    scores[3, ::2] = 0.5  # ties
+    blocks = ((0, c0, scores[:, c0:c0 + block]) for c0 in range(0, 40, block))
+    best_scores, best_ids = _top_k(6, k, blocks)
+    for row, got in zip(scores, best_ids, strict=True):
+        expected = sorted(range(40), key=lambda c: (np.isnan(row[c]), -np.nan_to_num(row[c], nan=0.0), c))[:k]
+        assert got.tolist() == expected
+    assert not (best_ids == _NO_ID).any()
+    np.testing.assert_array_equal(np.isnan(best_scores), np.isnan(np.take_along_axis(scores, best_ids, axis=1)))
+
+
+def test_a_table_with_nan_gives_the_same_real_hits_in_any_chunks():
+    from staticemb import SearchIndex, StaticModel
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[UNK]"] + [f"w{i}" for i in range(50)]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    table = np.random.default_rng(0).normal(size=(51, 8)).astype(np.float32)
+    table[7, 0] = np.nan
+    index = SearchIndex(StaticModel(tok, table), [f"w{i} w{(i * 3) % 50}" for i in range(40)], passages=False)
+    ids = [[h["corpus_id"] for h in hits] for hits in index.search(["w1 w2"], top_k=40)]
+    assert sorted(ids[0]) == list(range(40))
+    for chunk in (5, 13):
+        assert [[h["corpus_id"] for h in hits] for hits in index.search(["w1 w2"], top_k=40,
+                                                                         corpus_chunk_size=chunk)] == ids

@@ -305,19 +305,20 @@ def _block_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n_rows, n_cols = scores.shape
     if n_cols <= k:
         return scores, np.broadcast_to(np.arange(n_cols, dtype=np.int64), (n_rows, n_cols))
-    cols = np.argpartition(scores, n_cols - k, axis=1)[:, n_cols - k :]
-    top = np.take_along_axis(scores, cols, axis=1)
+    # NaN (from a table holding NaN) ranks below every number: partition on -inf in its place.
+    key = np.where(np.isnan(scores), -np.inf, scores) if np.isnan(scores).any() else scores
+    cols = np.argpartition(key, n_cols - k, axis=1)[:, n_cols - k :]
+    top = np.take_along_axis(key, cols, axis=1)
     kth = top.min(axis=1)
     # argpartition picks any of the entries tied with the k-th best; keep the lowest columns instead, so the
     # result is the same whatever the block boundaries.
-    ambiguous = np.flatnonzero(np.count_nonzero(scores >= kth[:, None], axis=1) > k)
+    ambiguous = np.flatnonzero(np.count_nonzero(key >= kth[:, None], axis=1) > k)
     for r in ambiguous:
-        row = scores[r]
+        row = key[r]
         above = np.flatnonzero(row > kth[r])
         tied = np.flatnonzero(row == kth[r])[: k - above.size]
         cols[r] = np.concatenate([above, tied])
-        top[r] = row[cols[r]]
-    return top, cols
+    return np.take_along_axis(scores, cols, axis=1), cols
 
 
 def _top_k(n_queries: int, k: int, blocks: Iterable[tuple[int, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -346,7 +347,8 @@ def _update(
         return
     # Every row holds k real entries: only entries strictly above the k-th best can enter (an equal score
     # loses, its id being larger than every id kept so far).
-    mask = scores > best_scores[q0 : q0 + scores.shape[0], k - 1, None]
+    kth = best_scores[q0 : q0 + scores.shape[0], k - 1, None]
+    mask = scores > np.where(np.isnan(kth), -np.inf, kth)  # a NaN k-th best yields to any number
     counts = np.count_nonzero(mask, axis=1)
     many = np.flatnonzero(counts > k)
     if many.size:  # a partition of these rows is cheaper than listing their entries
@@ -389,10 +391,11 @@ def _merge_into(
     start: int,
     k: int,
 ) -> None:
-    """Keep the k best of each row's running entries and its candidates, by (score desc, id asc)."""
+    """Keep the k best of each row's running entries and its candidates, by (score desc, id asc), NaN scores
+    after every number and the empty slots last."""
     scores = np.concatenate([best_scores[rows], cand_scores.astype(np.float64, copy=False)], axis=1)
     ids = np.concatenate([best_ids[rows], cand_cols + start], axis=1)
-    order = np.lexsort((ids, -scores), axis=1)[:, :k]
+    order = np.lexsort((ids, -scores, ids == _NO_ID), axis=1)[:, :k]
     best_scores[rows] = np.take_along_axis(scores, order, axis=1)
     best_ids[rows] = np.take_along_axis(ids, order, axis=1)
 
