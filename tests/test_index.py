@@ -78,6 +78,7 @@ def test_search_is_the_top_k_of_the_scores_in_any_blocks(bert_tokenizer, table, 
     # Tiny blocks everywhere: query tokens, summed queries, documents, queries.
     monkeypatch.setattr(I, "_TERM_BLOCK", 3)
     monkeypatch.setattr(I, "_PAIR_QUERIES", 2)
+    monkeypatch.setattr(I, "_PAIR_ELEMENTS", 40)  # a few (query token, document) values: groups of any size
     monkeypatch.setattr(I, "_ENTRIES_PER_DOC", 2)
     for q_chunk, c_chunk in ((1, 1), (4, 7), (1000, 1000)):
         hits = index.search(queries, top_k=7, query_chunk_size=q_chunk, corpus_chunk_size=c_chunk)
@@ -236,6 +237,11 @@ def test_bad_arguments_are_named(tiny_st_folder):
         SearchIndex(model, ["text"], passages="yes")
     with pytest.raises(InvalidInputError, match="a must be|coefficient|positive"):
         SearchIndex(model, ["text"], a=-1.0)
+    with pytest.raises(InvalidInputError, match="SIF coefficient must be a number, not str"):
+        SearchIndex(model, ["text"], corpus_weights=False, a="x")  # checked even when unused
+    with pytest.raises(InvalidInputError, match="positive finite"):
+        SearchIndex(model, ["text"], corpus_weights=False, a=-1)
+    assert len(SearchIndex(model, ["text"], a=np.float32(0.01))) == 1  # NumPy reals are numbers
     assert index.search([]) == [] and index.scores([]).shape == (0, 2)
     assert index.search(["a document"], corpus_chunk_size=2**62, query_chunk_size=2**70) == index.search(
         ["a document"])
@@ -486,3 +492,17 @@ def test_stemmer_without_pystemmer_says_what_to_install(tiny_st_folder, monkeypa
     monkeypatch.setitem(sys.modules, "Stemmer", None)  # import Stemmer now raises ImportError
     with pytest.raises(ImportError, match="pip install PyStemmer"):
         SearchIndex(StaticModel.from_pretrained(tiny_st_folder), ["a text"], stemmer="english")
+
+
+@pytest.mark.parametrize("options", [{}, {"stemmer": "english", "term_frequency": True}])
+def test_rerank_scores_long_queries_a_block_of_tokens_at_a_time(bert_tokenizer, table, real_texts, options,
+                                                                monkeypatch):
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=30, seed=6)
+    queries.append(" ".join(docs))  # a query with every token of the collection
+    index = SearchIndex(model, docs, **options)
+    scores = index.scores(queries)
+    monkeypatch.setattr(I, "_TERM_BLOCK", 2)
+    lists = [list(range(0, len(docs), 3))] * len(queries)
+    for row, got in zip(scores, index.rerank(queries, lists), strict=True):
+        np.testing.assert_allclose([h["score"] for h in got], row[[h["corpus_id"] for h in got]], atol=2e-5)

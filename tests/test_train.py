@@ -213,7 +213,7 @@ def test_config_errors(tmp_path, pairs_file, bert_tokenizer_path):
     with pytest.raises(InvalidInputError, match="needs a 'teacher'"):
         TrainConfig.from_dict({**good, "loss": "distill"})
     for bad_a in (0, -1e-3, float("nan"), float("inf"), "1e-3", True, [1e-3]):
-        with pytest.raises(InvalidInputError, match="SIF coefficient must be a positive finite number"):
+        with pytest.raises(InvalidInputError, match="SIF coefficient must be a (positive finite )?number"):
             TrainConfig.from_dict({**good, "sif": bad_a})
     with pytest.raises(InvalidInputError, match="not found"):
         train({**good, "train_datasets": {"x": str(tmp_path / "missing.jsonl")}})

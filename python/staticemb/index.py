@@ -60,7 +60,8 @@ __all__ = ["SearchIndex"]
 _TERM_BLOCK = 1024  # query tokens compared with the collection's tokens at a time
 _ENTRIES_PER_DOC = 256  # a block holds at most corpus_chunk_size * this many (document, token) entries
 _PASSAGES_PER_DOC = 4  # ... and this many passages
-_PAIR_QUERIES = 512  # queries whose token matches are summed at a time
+_PAIR_QUERIES = 512  # at most this many queries' token matches are summed at a time
+_PAIR_ELEMENTS = 1 << 22  # ... and about this many (query token, document) values (one query at least)
 _METASPACE_MARK = "\u2581"  # SentencePiece's mark of a word's first piece
 BM25_K1, BM25_B = 1.2, 0.75  # BM25's standard saturation and length normalization, for ``term_frequency``
 
@@ -109,6 +110,9 @@ class SearchIndex:
         self._stemmer = stemmer
         # Each token id's stem class and word marks (stemmer only): whole words with the same stem share a class.
         self._stems = None if stemmer is None else _stem_classes(model.tokenizer, stemmer, model.vocab_size)
+        from .train.weighting import check_coefficient
+
+        a = check_coefficient(a)  # checked whether or not it is used
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
@@ -171,7 +175,8 @@ class SearchIndex:
         document gets the full score.
 
         ``query_chunk_size`` queries and ``corpus_chunk_size`` documents are scored at a time (memory grows with
-        their product); the result does not depend on them, except in the last bits of float rounding."""
+        ``corpus_chunk_size`` times the queries, and times the distinct tokens of those queries); the result does
+        not depend on them, except in the last bits of float rounding."""
         top_k = _positive_int(top_k, "top_k")
         q_chunk = _positive_int(query_chunk_size, "query_chunk_size")
         c_chunk = _positive_int(corpus_chunk_size, "corpus_chunk_size")
@@ -275,12 +280,17 @@ class SearchIndex:
         entries, offsets = _ranges(self._starts, ids)
         used, position = np.unique(self._entries[entries], return_inverse=True)
         position = position.astype(np.int64)
-        sim = self._vocab_rows[used] @ term_unit[pair_term[lo:hi]].T  # (the candidates' tokens, query tokens)
-        if term_class is not None:
-            sim = self._with_stems(sim, used, term_class[pair_term[lo:hi]])
+        if term_class is not None:  # whole-word entries read the stemmed copy of the similarities
             position += len(used) * self._entry_whole[entries]
+        rows = self._vocab_rows[used]
         scales = None if self._scales is None else np.ascontiguousarray(self._scales[entries])
-        best = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
+        best = np.empty((len(ids), hi - lo), np.float32)
+        for t0 in range(lo, hi, _TERM_BLOCK):  # bounded memory: a block of the query's tokens at a time
+            t1 = min(t0 + _TERM_BLOCK, hi)
+            sim = rows @ term_unit[pair_term[t0:t1]].T  # (the candidates' tokens, query tokens)
+            if term_class is not None:
+                sim = self._with_stems(sim, used, term_class[pair_term[t0:t1]])
+            best[:, t0 - lo:t1 - lo] = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
         has = (self._starts[ids + 1] > self._starts[ids])[:, None]
         return np.where(has, best, 0.0) @ pair_weight[lo:hi]
 
@@ -365,12 +375,13 @@ class SearchIndex:
                 sums = np.zeros((len(items), end - start), np.float32)
                 if len(term_unit):
                     best = self._best_matches(term_unit, term_class, start, end)  # (query tokens, block's documents)
-                    for i in range(0, len(firsts), _PAIR_QUERIES):  # bounded memory: a few queries' pairs at a time
+                    # Bounded memory: the pairs of a few queries at a time, about _PAIR_ELEMENTS values.
+                    for i, j in _groups(firsts, len(pair_term), max(_PAIR_ELEMENTS // (end - start), 1)):
                         lo = firsts[i]
-                        hi = firsts[i + _PAIR_QUERIES] if i + _PAIR_QUERIES < len(firsts) else len(pair_term)
-                        weighted = best[pair_term[lo:hi]] * pair_weight[lo:hi, None]
-                        sums[with_terms[i:i + _PAIR_QUERIES]] = np.add.reduceat(weighted, firsts[i:i + _PAIR_QUERIES] - lo,
-                                                                                axis=0)
+                        hi = firsts[j] if j < len(firsts) else len(pair_term)
+                        weighted = best[pair_term[lo:hi]]
+                        weighted *= pair_weight[lo:hi, None]
+                        sums[with_terms[i:j]] = np.add.reduceat(weighted, firsts[i:j] - lo, axis=0)
                 parts["terms"] = sums
             yield start, parts
             start = end
@@ -509,6 +520,18 @@ def _stem_matches(sim: np.ndarray, token_class: np.ndarray, term_class: np.ndarr
     if total:
         within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
         sim[np.repeat(np.arange(len(token_class)), n), order[np.repeat(lo, n) + within]] = 1.0
+
+
+def _groups(firsts: np.ndarray, total: int, budget: int) -> Iterator[tuple[int, int]]:
+    """Consecutive runs ``[i, j)`` of queries whose pairs start at ``firsts`` (``total`` pairs in all): at most
+    :data:`_PAIR_QUERIES` queries and ``budget`` pairs each, one query at least."""
+    ends = np.append(firsts[1:], total)
+    i = 0
+    while i < len(firsts):
+        j = int(np.searchsorted(ends, firsts[i] + budget, "right"))
+        j = min(max(j, i + 1), i + _PAIR_QUERIES, len(firsts))
+        yield i, j
+        i = j
 
 
 def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

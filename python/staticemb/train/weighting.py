@@ -24,8 +24,11 @@ _CHUNK = 20_000
 
 
 def check_coefficient(a: Any) -> float:
-    """``a`` as a float, or :class:`InvalidInputError` unless it is a finite number above 0."""
-    if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a <= 0:
+    """``a`` as a float, or :class:`InvalidInputError` unless it is a finite real number above 0 (a Python or
+    NumPy int or float; not a bool)."""
+    if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, float, np.integer, np.floating)):
+        raise InvalidInputError(f"the SIF coefficient must be a number, not {type(a).__name__}")
+    if not math.isfinite(a) or a <= 0:
         raise InvalidInputError(f"the SIF coefficient must be a positive finite number, not {a!r}")
     return float(a)
 
