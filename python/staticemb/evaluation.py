@@ -11,7 +11,7 @@ import numpy as np
 
 from ._inputs import document_ids
 from .errors import InvalidInputError
-from .search import row_norms
+from .search import unit_rows
 
 __all__ = [
     "bitext_accuracy",
@@ -33,9 +33,7 @@ def cosine_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
         raise InvalidInputError(f"need 2-D arrays of vectors, got shapes {q.shape} and {d.shape}")
     if q.shape[1] != d.shape[1]:
         raise InvalidInputError(f"cannot compare vectors of width {q.shape[1]} and {d.shape[1]}")
-    q = q / np.maximum(row_norms(q), 1e-12)[:, None]
-    d = d / np.maximum(row_norms(d), 1e-12)[:, None]
-    return q @ d.T
+    return unit_rows(q) @ unit_rows(d).T
 
 
 def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:

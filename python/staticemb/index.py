@@ -53,7 +53,7 @@ import numpy as np
 
 from . import _core, _inputs
 from .errors import InvalidInputError
-from .search import _NO_ID, _hits, _positive_int, _top_k, row_norms, split_passages
+from .search import _NO_ID, _hits, _positive_int, _top_k, row_norms, split_passages, unit_rows
 
 __all__ = ["SearchIndex"]
 
@@ -278,21 +278,31 @@ class SearchIndex:
         if lo == hi:
             return np.zeros(len(ids), np.float32)
         entries, offsets = _ranges(self._starts, ids)
+        classes = None if term_class is None else term_class[pair_term[lo:hi]]
+        best = self._maxima(entries, offsets, term_unit[pair_term[lo:hi]], classes)
+        best[:, self._starts[ids + 1] == self._starts[ids]] = 0.0  # documents without tokens
+        return pair_weight[lo:hi] @ best
+
+    def _maxima(self, entries: np.ndarray | slice, offsets: np.ndarray, term_unit: np.ndarray,
+                term_class: np.ndarray | None) -> np.ndarray:
+        """``(query tokens, documents)``: each document's best match for each query token (``term_unit``, with
+        their stem classes or None), the documents' entries being ``self._entries[entries]`` and each document's
+        first at ``offsets``. A block of query tokens at a time, for bounded memory."""
         used, position = np.unique(self._entries[entries], return_inverse=True)
         position = position.astype(np.int64)
         if term_class is not None:  # whole-word entries read the stemmed copy of the similarities
             position += len(used) * self._entry_whole[entries]
         rows = self._vocab_rows[used]
         scales = None if self._scales is None else np.ascontiguousarray(self._scales[entries])
-        best = np.empty((len(ids), hi - lo), np.float32)
-        for t0 in range(lo, hi, _TERM_BLOCK):  # bounded memory: a block of the query's tokens at a time
-            t1 = min(t0 + _TERM_BLOCK, hi)
-            sim = rows @ term_unit[pair_term[t0:t1]].T  # (the candidates' tokens, query tokens)
+        out = np.empty((len(term_unit), len(offsets)), np.float32)
+        for t0 in range(0, len(term_unit), _TERM_BLOCK):
+            t1 = min(t0 + _TERM_BLOCK, len(term_unit))
+            sim = rows @ term_unit[t0:t1].T  # (the documents' tokens, query tokens), C order
             if term_class is not None:
-                sim = self._with_stems(sim, used, term_class[pair_term[t0:t1]])
-            best[:, t0 - lo:t1 - lo] = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
-        has = (self._starts[ids + 1] > self._starts[ids])[:, None]
-        return np.where(has, best, 0.0) @ pair_weight[lo:hi]
+                sim = self._with_stems(sim, used, term_class[t0:t1])
+            # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
+            out[t0:t1] = _core.segment_max(sim, position, offsets, -np.inf, scales=scales).T
+        return out
 
     def _with_stems(self, sim: np.ndarray, used: np.ndarray, term_class: np.ndarray) -> np.ndarray:
         """``sim`` (the collection tokens ``used`` against query terms) stacked on a copy of it in which a
@@ -404,23 +414,11 @@ class SearchIndex:
         """``best[t, d]``: the largest cosine between query token ``t`` and a token of document ``start + d``
         (1 for a token of the same stem class, with a stemmer; 0 for a document without tokens)."""
         e0, e1 = int(self._starts[start]), int(self._starts[end])
-        best = np.zeros((len(term_unit), end - start), np.float32)
         if e1 == e0:
-            return best
-        used, position = np.unique(self._entries[e0:e1], return_inverse=True)
-        rows, position = self._vocab_rows[used], position.astype(np.int64)
-        if term_class is not None:  # whole-word entries read the stemmed copy of the similarities
-            position += len(used) * self._entry_whole[e0:e1]
-        scales = None if self._scales is None else self._scales[e0:e1]
+            return np.zeros((len(term_unit), end - start), np.float32)
         offsets = (self._starts[start:end] - e0).astype(np.int64)
-        has = self._starts[start + 1:end + 1] > self._starts[start:end]
-        for t0 in range(0, len(term_unit), _TERM_BLOCK):
-            sim = rows @ term_unit[t0:t0 + _TERM_BLOCK].T  # (the block's tokens, query tokens), C order
-            if term_class is not None:
-                sim = self._with_stems(sim, used, term_class[t0:t0 + _TERM_BLOCK])
-            # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
-            maxima = _core.segment_max(sim, position, offsets, -np.inf, scales=scales)
-            best[t0:t0 + _TERM_BLOCK] = np.where(has, maxima.T, 0.0)
+        best = self._maxima(slice(e0, e1), offsets, term_unit, term_class)
+        best[:, self._starts[start + 1:end + 1] == self._starts[start:end]] = 0.0  # documents without tokens
         return best
 
 
@@ -483,7 +481,6 @@ def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> _Stems:
         prefix = tokenizer.model.continuing_subword_prefix or "##"
         marks = [not t.startswith(prefix) for t in tokens]
         words = [t if mark else t[len(prefix):] for t, mark in zip(tokens, marks, strict=True)]
-        pieces[[vocab[t] for t, mark in zip(tokens, marks, strict=True) if not mark]] = True
     else:  # SentencePiece's Metaspace and byte-level BPE mark a word's first piece
         if _byte_level(tokenizer):  # byte symbols: read the text they stand for
             from tokenizers.decoders import ByteLevel
@@ -500,13 +497,14 @@ def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> _Stems:
                                     f"SentencePiece or byte-level BPE); this {kind} vocabulary marks none")
     ids = np.array([vocab[t] for t in tokens], np.int64)
     marked[ids] = marks
+    if kind == "WordPiece":
+        pieces[ids] = ~marked[ids]
     letters[ids] = [w.isalpha() for w in words]
-    stemmed = [(vocab[t], w) for t, w in zip(tokens, words, strict=True) if w.isalpha()]
-    stems = stemmer.stemWords([w.lower() for _, w in stemmed])
+    alpha = ids[letters[ids]]
+    stems = stemmer.stemWords([w.lower() for w in words if w.isalpha()])
     keys: dict[str, int] = {}
     classes = -1 - np.arange(n, dtype=np.int64)  # a class of its own for each id
-    for (i, _), stem in zip(stemmed, stems, strict=True):
-        classes[i] = keys.setdefault(stem, len(keys))
+    classes[alpha] = [keys.setdefault(stem, len(keys)) for stem in stems]
     return _Stems(classes, marked, pieces, letters)
 
 
@@ -543,4 +541,4 @@ def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(row_norms(x), 1e-12)[:, None]).astype(np.float32)
+    return unit_rows(x).astype(np.float32)

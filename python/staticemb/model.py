@@ -807,10 +807,9 @@ class StaticModel:
             raise InvalidInputError(f"pairwise similarity needs two sets of the same shape, got {ea.shape} and {eb.shape}")
         fn = self.similarity_fn_name
         if fn == "cosine":
-            from .search import row_norms
+            from .search import unit_rows
 
-            ea, eb = ea / np.maximum(row_norms(ea), 1e-12)[:, None], eb / np.maximum(row_norms(eb), 1e-12)[:, None]
-            return (ea * eb).sum(axis=1).astype(np.float32)
+            return (unit_rows(ea) * unit_rows(eb)).sum(axis=1).astype(np.float32)
         if fn == "dot":
             return (ea * eb).sum(axis=1)
         order = 2 if fn == "euclidean" else 1

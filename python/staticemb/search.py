@@ -546,6 +546,11 @@ def _unpack(packed: np.ndarray, precision: str, n_bits: int, dtype: Any) -> np.n
     return np.unpackbits(np.ascontiguousarray(raw, dtype=np.uint8), axis=1)[:, :n_bits].astype(dtype)
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """``x``'s rows divided by their norms (at least ``_EPS``, as torch's ``normalize``), as a new array."""
+    return x / np.maximum(row_norms(x), _EPS)[:, None]
+
+
 def _normalize(x: np.ndarray) -> np.ndarray:
     """``x``'s rows divided by their norms (at least ``_EPS``), in place."""
     x /= np.maximum(row_norms(x), _EPS)[:, None]

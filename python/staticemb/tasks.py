@@ -31,7 +31,7 @@ from . import _inputs
 from ._paths import looks_like_local_path
 from .errors import InvalidInputError, StaticembError
 from .evaluation import bitext_accuracy, cosine_scores, knn_accuracy, multi_retrieval_metrics, spearman
-from .search import row_norms
+from .search import unit_rows
 
 TASK_TYPES = {
     "retrieval": ("queries", "corpus", "relevant"),
@@ -348,7 +348,7 @@ def _score_task(encoder: Encoder, task: dict[str, Any]) -> dict[str, dict[str, f
     gold = [float(p[2]) for p in pairs]
     result = {}
     for w in encoder.dims:
-        v = e[:, :w] / np.maximum(row_norms(e[:, :w]), 1e-12)[:, None]
+        v = unit_rows(e[:, :w])
         cos = [float(v[index[p[0]]] @ v[index[p[1]]]) for p in pairs]
         result[str(w)] = {"spearman": spearman(cos, gold)}
     return result
