@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 from staticemb.errors import InvalidInputError
-from staticemb.evaluation import cosine_scores, knn_accuracy, ranks_of_relevant, retrieval_metrics
+from staticemb.evaluation import (
+    bitext_accuracy,
+    cosine_scores,
+    knn_accuracy,
+    multi_retrieval_metrics,
+    ranks_of_relevant,
+    retrieval_metrics,
+    spearman,
+)
 
 
 def test_ranks_and_metrics_by_hand():
@@ -134,3 +142,20 @@ def test_spearman_and_bitext_by_hand():
     assert bitext_accuracy(src, tgt) == pytest.approx(2 / 3)
     with pytest.raises(InvalidInputError, match="aligned"):
         bitext_accuracy(src, tgt[:2])
+
+
+def test_nan_scores_rank_below_every_number():
+    # A model whose vectors hold NaN must not score as perfect: NaN ranks last and ties with the other NaNs.
+    nan = np.nan
+    s = np.array([[nan, 0.9, 0.8], [0.1, nan, 0.3], [0.5, nan, nan]])
+    np.testing.assert_array_equal(ranks_of_relevant(s, [0, 1, 2]), [3, 3, 3])
+    np.testing.assert_array_equal(ranks_of_relevant(s, [1, 0, 0]), [1, 2, 1])
+    allnan = np.full((2, 3), nan)
+    for metrics in (retrieval_metrics(allnan, [0, 1], k=2), multi_retrieval_metrics(allnan, [[0], [1]], k=2)):
+        assert metrics == {"NDCG@2": 0.0, "MRR@2": 0.0, "Recall@1": 0.0, "Recall@2": 0.0}
+    m = multi_retrieval_metrics(s, [[0, 1], [1], [0]], k=3)
+    assert all(math.isfinite(v) and 0 <= v <= 1 for v in m.values())
+    assert m["Recall@1"] == pytest.approx((1 / 2 + 0 + 1) / 3)
+    assert bitext_accuracy(np.full((2, 2), nan, np.float32), np.eye(2, dtype=np.float32)) == 0.0
+    with pytest.raises(InvalidInputError, match="NaN at position 2"):
+        spearman([1, 2, nan], [1, 2, 3])

@@ -199,6 +199,8 @@ MALFORMED = {
     "relevant-not-ints": {"type": "retrieval", "queries": ["the cat"], "corpus": ["cat"], "relevant": [["0"]]},
     "pair-without-score": {"type": "wordsim", "pairs": [["cat", "dog"], ["car", "automobile"]]},
     "not-utf8": b'{"type": "bitext", "source": ["\xff"], "target": ["a"]}',
+    "score-too-large-for-a-float": '{"type": "wordsim", "pairs": [["cat", "dog", 1], ["car", "mug", 1%s]]}'
+    % ("0" * 400),
 }
 
 
@@ -222,6 +224,20 @@ def test_empty_task_is_refused_not_scored(capsys, tiny_model, tmp_path, kind):
     path = write_task(tmp_path, EMPTY[kind], f"empty-{kind}.json")
     line = assert_one_line_error(run_cli(capsys, "eval", str(tiny_model), "--tasks", str(path)), str(path))
     assert "empty" in line
+
+
+def test_only_names_that_match_nothing_are_refused(capsys, tiny_model, task_file):
+    # A misspelt name beside a right one would silently drop the task the user asked for.
+    line = assert_one_line_error(run_cli(capsys, "eval", str(tiny_model), "--tasks", str(task_file), "--only",
+                                         "retrieval-pets", "retrieval-pest"), "'retrieval-pest'")
+    assert "retrieval-pets" not in line.replace(str(task_file), "")
+    code, out, _ = run_cli(capsys, "eval", str(tiny_model), "--tasks", str(task_file), "--only", "retrieval")
+    assert code == 0 and "retrieval-pets" in out
+
+
+def test_bm25_without_a_retrieval_task_is_refused(capsys, tmp_path):
+    path = write_task(tmp_path, {"type": "bitext", "source": ["the cat"], "target": ["a dog"]}, "bitext.json")
+    assert_one_line_error(run_cli(capsys, "eval", "bm25", "--tasks", str(path)), "bm25", "retrieval")
 
 
 # ------------------------------------------------------------------------------------------------ output

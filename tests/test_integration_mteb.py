@@ -9,6 +9,8 @@ the encoder sees them. The whole ``mteb.evaluate`` run happens with connections 
 
 from __future__ import annotations
 
+import pickle
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -183,6 +185,24 @@ def test_mteb_evaluate_retrieval_offline(model: StaticModel, tmp_path: Path, no_
         np.testing.assert_array_equal(out, expected)
 
 
+def test_unnamed_local_models_keep_their_own_cached_results(
+    model: StaticModel, tmp_path: Path, no_network: None
+) -> None:
+    # Two different local models, no name given, one results cache and mteb's default overwrite strategy
+    # ("only-missing"): the second must be scored, not handed the first one's cached result.
+    other = StaticModel(model.tokenizer, np.ones(model.embeddings.shape, np.float32))  # every document ties
+    cache = mteb.ResultCache(tmp_path / "mteb-cache")
+
+    def ndcg(m: StaticModel, cache: Any) -> float:
+        result = mteb.evaluate(StaticMTEBEncoder(m), tasks=[StaticembMiniRetrieval()], cache=cache,
+                               co2_tracker=False, show_progress_bar=False)
+        return float(result.task_results[0].scores["test"][0]["ndcg_at_10"])
+
+    first, second = ndcg(model, cache), ndcg(other, cache)
+    assert second == ndcg(other, None) != first
+    assert ndcg(model, cache) == first  # and the first is still found in the cache
+
+
 def test_encode_matches_model_and_uses_prompts(model: StaticModel) -> None:
     texts = [body for _, body in DOCUMENTS[:7]]
     encoder = StaticMTEBEncoder(model)
@@ -227,11 +247,22 @@ def test_similarity_and_protocol(model: StaticModel) -> None:
 def test_model_meta(model: StaticModel, tmp_path: Path, no_network: None) -> None:
     meta = StaticMTEBEncoder(model).mteb_model_meta
     assert isinstance(meta, mteb.models.ModelMeta)
-    assert (meta.name, meta.revision, meta.loader) == (
-        "no_model_name/available",
-        "no_revision_available",
-        None,
-    )
+    assert (meta.name, meta.loader) == ("no_model_name/available", None)
+    # A local model's revision is a digest of what makes its vectors: the same model however loaded, and a
+    # different one for any change to its table, tokenizer or settings.
+    assert re.fullmatch(r"content-[0-9a-f]{32}", meta.revision)
+    assert StaticMTEBEncoder(str(ST_TINY)).mteb_model_meta.revision == meta.revision
+    assert StaticMTEBEncoder(pickle.loads(pickle.dumps(model))).mteb_model_meta.revision == meta.revision
+    table = np.array(model.embeddings)
+    table[401, 15] += 1e-3
+    changed = [
+        StaticModel(model.tokenizer, table),
+        StaticModel(model.tokenizer, model.embeddings, normalize=not model.normalize),
+        StaticModel(model.tokenizer, model.embeddings, dim=8),
+        model.quantize("int8"),
+    ]
+    revisions = {StaticMTEBEncoder(m).mteb_model_meta.revision for m in changed}
+    assert len(revisions) == len(changed) and meta.revision not in revisions
     assert meta.n_parameters == meta.n_embedding_parameters == model.vocab_size * model.full_dim == 402 * 16
     assert meta.embed_dim == model.dim == 16
     assert meta.similarity_fn_name is ScoringFunction.COSINE

@@ -253,6 +253,9 @@ def cmd_eval(args) -> int:
     output = _check_output(args.output, "--output", folder=False) if args.output else None
     models = _model_specs(args.models)
     tasks = load_tasks(args.tasks, args.only)
+    bm25 = [spec for _, spec in models if spec.lower() in ("bm25", "bm25-stem")]
+    if bm25 and not any(t["type"] == "retrieval" for t in tasks):
+        raise InvalidInputError(f"{bm25[0]} scores retrieval tasks only, and none of the tasks is one")
     speed_texts = None
     if args.speed_task:
         source = next((t for t in tasks if t["name"] == args.speed_task), None)

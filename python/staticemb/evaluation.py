@@ -2,7 +2,8 @@
 
 Every function takes plain NumPy arrays, so any model (staticemb, Sentence Transformers, BM25 scores) can be
 scored the same way. Ranks are 1-based; ties are broken against the relevant document (a relevant document
-ranks below every other document with the same score), which never overstates a model.
+ranks below every other document with the same score), which never overstates a model. A NaN score (a model
+whose vectors hold NaN) ranks below every number and ties with the other NaNs, so it can only lower a score.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
         )
     if relevant.size and (relevant.min() < 0 or relevant.max() >= scores.shape[1]):
         raise InvalidInputError("relevant indices must be valid document indices")
+    scores = _nan_lowest(scores)
     target = scores[np.arange(len(scores)), relevant]
     above_or_tied = (scores >= target[:, None]).sum(axis=1)  # includes the relevant document itself
     return above_or_tied.astype(np.int64)
@@ -107,6 +109,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or len(relevant) != scores.shape[0]:
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
+    scores = _nan_lowest(scores)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ndcg = mrr = r1 = rk = 0.0
     for i, (row, listed) in enumerate(zip(scores, relevant, strict=True)):
@@ -137,6 +140,13 @@ def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(ranks_of_relevant(sims, np.arange(len(sims))) == 1)) if len(sims) else 0.0
 
 
+def _nan_lowest(scores: np.ndarray) -> np.ndarray:
+    """``scores`` with NaN as -inf: below every number, tied with the other NaNs (and with -inf)."""
+    if scores.dtype.kind == "f" and np.isnan(scores).any():
+        return np.where(np.isnan(scores), -np.inf, scores)
+    return scores
+
+
 def _average_ranks(x: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="stable")
     ranks = np.empty(len(x), dtype=np.float64)
@@ -147,11 +157,16 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 
 def spearman(a, b) -> float:
-    """Spearman's rank correlation (ties get their average rank)."""
+    """Spearman's rank correlation (ties get their average rank). NaN in either sequence is refused: it has no
+    rank."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
         raise InvalidInputError(f"need two 1-D sequences of the same length >= 2, got {a.shape} and {b.shape}")
+    for name, x in (("a", a), ("b", b)):
+        if np.isnan(x).any():
+            raise InvalidInputError(f"{name} holds NaN at position {int(np.flatnonzero(np.isnan(x))[0])}: "
+                                    "a rank correlation needs numbers")
     ra, rb = _average_ranks(a), _average_ranks(b)
     ra -= ra.mean()
     rb -= rb.mean()

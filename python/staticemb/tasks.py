@@ -116,12 +116,22 @@ def _check_wordsim(p: Path, task: dict[str, Any]) -> None:
         raise InvalidInputError(f"{p}: 'pairs' must be a list of [word1, word2, score]")
     for n, pair in enumerate(pairs):
         if not (isinstance(pair, list) and len(pair) == 3 and isinstance(pair[0], str) and isinstance(pair[1], str)
-                and isinstance(pair[2], (int, float)) and not isinstance(pair[2], bool) and math.isfinite(pair[2])):
+                and _finite_number(pair[2])):
             raise InvalidInputError(f"{p}: pair {n} is not [word1, word2, score]: {pair!r}")
     if not pairs:
         raise _empty(p, "wordsim", "no pairs")
     if len(pairs) < 2:
         raise InvalidInputError(f"{p}: a wordsim task needs at least 2 pairs for a rank correlation")
+
+
+def _finite_number(x: Any) -> bool:
+    """An int or float (not a bool) with a finite float value (an int too large for a float is not)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
 
 
 _CHECKS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
@@ -150,6 +160,10 @@ def load_tasks(paths: Sequence[str | os.PathLike], only: Sequence[str] | None = 
         seen[t["name"]] = f
     if only:
         wanted = set(only)
+        unmatched = sorted(w for w in wanted if not any(w in (t["name"], t["type"]) for t in tasks))
+        if unmatched:
+            raise InvalidInputError(f"no task or task type is named {', '.join(map(repr, unmatched))} in "
+                                    f"{[str(p) for p in paths]}")
         tasks = [t for t in tasks if t["name"] in wanted or t["type"] in wanted]
     if not tasks:
         raise InvalidInputError(f"no tasks found in {[str(p) for p in paths]}" + (f" named {list(only)}" if only else ""))
@@ -349,7 +363,8 @@ def _score_task(encoder: Encoder, task: dict[str, Any]) -> dict[str, dict[str, f
     result = {}
     for w in encoder.dims:
         v = unit_rows(e[:, :w])
-        cos = [float(v[index[p[0]]] @ v[index[p[1]]]) for p in pairs]
+        cos = np.array([float(v[index[p[0]]] @ v[index[p[1]]]) for p in pairs])
+        cos[np.isnan(cos)] = -np.inf  # a NaN vector: the lowest similarity, as in the ranking metrics
         result[str(w)] = {"spearman": spearman(cos, gold)}
     return result
 

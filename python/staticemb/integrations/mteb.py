@@ -35,6 +35,7 @@ Needs mteb (Python 3.11 or newer): ``pip install "staticemb[mteb]"``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import warnings
@@ -68,8 +69,6 @@ logger = logging.getLogger(__name__)
 
 NO_NAME = "no_model_name/available"
 """mteb's name for a model it knows no name for (``ModelMeta.create_empty``)."""
-NO_REVISION = "no_revision_available"
-"""mteb's revision for a model it knows no revision of."""
 FOLDER_FORMATS = ("sentence-transformers", "model2vec")
 """Model folders staticemb reads (their tables are ``.safetensors`` files)."""
 
@@ -79,6 +78,25 @@ def _hub_origin(info: dict[str, Any]) -> tuple[str, str] | None:
     if "hub_id" not in info:
         return None
     return info["hub_id"], info["revision"]
+
+
+def content_revision(model: StaticModel) -> str:
+    """``"content-<32 hex digits>"``: a digest of everything that makes ``model``'s vectors (its tokenizer, table,
+    row scales, token weights and mapping, and its settings), the same for the same model however it was
+    loaded, and different for any two models whose vectors can differ."""
+    state = model.__getstate__()
+    state.pop("info")  # where it was loaded from; not what it computes
+    digest = hashlib.blake2b(digest_size=16)
+    for key in sorted(state):
+        value = state[key]
+        digest.update(key.encode() + b"\0")
+        if isinstance(value, np.ndarray):
+            digest.update(f"{value.dtype.str}{value.shape}".encode())
+            digest.update(np.ascontiguousarray(value).data)
+        else:
+            digest.update(value if isinstance(value, bytes) else repr(value).encode())
+        digest.update(b"\0")
+    return f"content-{digest.hexdigest()}"
 
 
 def static_model_meta(
@@ -96,8 +114,9 @@ def static_model_meta(
         model: the model.
         name: its name, ``"organization/model_name"`` as mteb requires (it names the results folder). By
             default the Hub id the model was downloaded from, else mteb's ``"no_model_name/available"``.
-        revision: its revision; by default the Hub commit the model was downloaded at, else mteb's
-            ``"no_revision_available"``.
+        revision: its revision; by default the Hub commit the model was downloaded at, else
+            ``"content-<digest>"``, a digest of what makes its vectors (tokenizer, table, weights and
+            settings), so that two unnamed local models never share mteb's cached results.
         truncate_dim: the width the vectors are cut to at encoding, if they are.
         prompts: the prompts used, if not the model's own.
         experiment_kwargs: more settings that change the vectors, recorded by mteb.
@@ -120,6 +139,8 @@ def static_model_meta(
     from_hub = origin is not None and name == origin[0]
     if revision is None and origin is not None and from_hub:
         revision = origin[1]
+    if revision is None:
+        revision = content_revision(model)
     settings: dict[str, Any] = {}
     if truncate_dim is not None:
         settings["truncate_dim"] = truncate_dim
@@ -137,7 +158,7 @@ def static_model_meta(
     return ModelMeta(
         loader=StaticMTEBEncoder if from_hub else None,
         name=name or NO_NAME,
-        revision=revision or NO_REVISION,
+        revision=revision,
         release_date=None,
         languages=None,
         n_parameters=n_parameters,
