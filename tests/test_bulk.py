@@ -202,3 +202,48 @@ def test_refusals(tmp_path, model):
     # The refused runs left nothing behind (a corrected run then starts afresh).
     assert not list(tmp_path.glob("o*"))
     encode_files(model, [str(files[".txt"])], tmp_path / "o1", progress=False)
+
+
+@pytest.mark.parametrize("name", ["row", "embedding", "scale"])
+def test_keeping_a_column_named_like_an_output_column_is_refused(tmp_path, model, name):
+    # --keep row overwrote the positions with the input's column; --keep embedding was silently dropped.
+    files = write_inputs(tmp_path / "in")
+    with pytest.raises(InvalidInputError, match=f"--keep {name}: the output's own columns"):
+        encode_files(model, [str(files[".jsonl"])], tmp_path / "out", column="body", keep=[name], progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_stopped_after_its_short_last_part_resumes(tmp_path, model, monkeypatch):
+    # A full disk (or a kill) just after the last, short part was closed, before the manifest said complete:
+    # every rerun failed with "already holds 30 rows but the inputs have 25".
+    from staticemb import bulk
+
+    path = tmp_path / "25.txt"
+    path.write_text("".join(f"{t}\n" for t in TEXTS[:25]))
+    real, calls = bulk._Parts.save_manifest, []
+
+    def full_disk(self):
+        calls.append(1)
+        if len(calls) == 2:  # the save that marks the run complete
+            raise OSError(28, "No space left on device")
+        real(self)
+
+    monkeypatch.setattr(bulk._Parts, "save_manifest", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        encode_files(model, [str(path)], tmp_path / "out", rows_per_part=10, progress=False)
+    monkeypatch.setattr(bulk._Parts, "save_manifest", real)
+    encode_files(model, [str(path)], tmp_path / "out", rows_per_part=10, progress=False)
+    vectors, table = read_embeddings(tmp_path / "out")
+    np.testing.assert_array_equal(vectors, model.encode(TEXTS[:25]))
+    assert table.column("row").to_pylist() == list(range(25))
+
+
+def test_stdin_into_an_earlier_output_is_refused(tmp_path):
+    # The second run exited 0 and left the first (empty) output in place of the new input's.
+    def run(text: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "staticemb", "encode", str(MODEL), "-", "-o",
+                               str(tmp_path / "out"), "-q"], input=text, capture_output=True, text=True, timeout=120)
+
+    assert run("").returncode == 0
+    again = run("a new text\n")
+    assert again.returncode != 0 and "stdin cannot resume or repeat" in again.stderr, again.stderr

@@ -124,7 +124,7 @@ def test_invalid_input_is_also_a_value_error():
 
 
 def test_ids_out_of_range(model):
-    with pytest.raises(TokenIdError, match=r"token id 30522 at position 2 is out of range for a table of 30522 rows"):
+    with pytest.raises(TokenIdError, match=r"token id 30522 at position 2 is out of range: this model takes ids below 30522"):
         model.embed_ids(np.array([1, 2, 30_522]), np.array([0]))
     with pytest.raises(TokenIdError, match=r"token id -1 at position 0"):
         model.embed_ids(np.array([-1, 2]), np.array([0]))
@@ -301,3 +301,26 @@ def test_not_a_folder_nor_a_hub_id(tmp_path):
         StaticModel.from_pretrained(str(tmp_path / "no" / "such" / "folder"))
     with pytest.raises(TypeError, match="model must be a folder path"):
         StaticModel.from_pretrained(12)
+
+
+@pytest.mark.parametrize("name", ["max_length", "batch_size"])
+def test_counts_too_large_for_the_machine_are_named(model, name):
+    # 2**64 passed the check and reached the binding as a bare OverflowError.
+    with pytest.raises(InvalidInputError, match=f"{name} must be at most"):
+        model.encode(["hello"], **{name: 2**64})
+    with pytest.raises(InvalidInputError, match="max_length must be at most"):
+        StaticModel(model.tokenizer, model.embeddings, max_length=2**70)
+
+
+def test_a_tokenizer_file_that_truncates_to_zero_tokens_is_refused(tmp_path):
+    # It loaded and gave zero vectors, then failed in pickle, quantize() and with_corpus_weights().
+    from pathlib import Path
+
+    folder = tmp_path / "m"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "st-tiny", folder)
+    [file] = folder.rglob("tokenizer.json")
+    spec = json.loads(file.read_text())
+    spec["truncation"] = {"direction": "Right", "max_length": 0, "strategy": "LongestFirst", "stride": 0}
+    file.write_text(json.dumps(spec))
+    with pytest.raises(ModelFormatError, match="truncates every text to 0 tokens"):
+        StaticModel.from_pretrained(folder)

@@ -191,6 +191,44 @@ def test_missing_teacher(capsys, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_distill_refuses_a_busy_output_and_a_corpus_without_tokenizer_before_the_work(capsys, tmp_path,
+                                                                                        monkeypatch):
+    # The refusal came from the final save, after the distillation; --corpus without --tokenizer was ignored.
+    import importlib
+
+    distill_module = importlib.import_module("staticemb.train.distill")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the distillation started")
+
+    monkeypatch.setattr(distill_module, "_distill_model2vec", no_work)
+    monkeypatch.setattr(distill_module, "_distill_vocabulary", no_work)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    assert_one_line_error(run_cli(capsys, "distill", "--teacher", str(teacher), "--output", str(busy)),
+                          str(busy), "choose another output")
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    corpus = write_task(tmp_path, "the cat\n", "corpus.txt")
+    assert_one_line_error(run_cli(capsys, "distill", "--teacher", str(teacher), "--corpus", str(corpus),
+                                  "--output", str(tmp_path / "new")), "tokenizer")
+
+
+@pytest.mark.parametrize("where", ["the-input", "in-the-input-folder"])
+def test_crops_refuses_an_output_among_its_inputs(capsys, tmp_path, where):
+    # `staticemb crops docs.jsonl -o docs.jsonl` replaced the documents with the pairs.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    doc = docs / "docs.jsonl"
+    doc.write_text(json.dumps({"text": "word " * 300}) + "\n")
+    before = doc.read_bytes()
+    target, inputs = (doc, [str(doc)]) if where == "the-input" else (docs / "pairs.jsonl", [str(docs)])
+    assert_one_line_error(run_cli(capsys, "crops", *inputs, "-o", str(target)), str(target))
+    assert doc.read_bytes() == before and sorted(p.name for p in docs.iterdir()) == ["docs.jsonl"]
+
+
 # ------------------------------------------------------------------------------------------------ tasks
 
 

@@ -202,3 +202,28 @@ def test_results_are_equal_across_counts(model, texts):
 
 if sys.platform != "linux":  # /proc/self/status
     pytestmark = pytest.mark.skip(reason="thread counting reads /proc")
+
+
+ENV_HUGE = r"""
+import json, os
+os.environ["RAYON_NUM_THREADS"] = "3000"  # read by the binding at each call with num_threads=None
+import numpy as np
+import staticemb
+from _hostile import TEXTS, thread_count, tiny_model
+model = tiny_model()
+expected = model.encode(TEXTS, num_threads=1)
+baseline = thread_count()
+out = model.encode(TEXTS)
+print(json.dumps({"default": staticemb.default_threads(), "cap": staticemb.max_threads(),
+                  "added": thread_count() - baseline, "same": bool(np.array_equal(out, expected))}))
+"""
+
+
+def test_rayon_num_threads_is_held_to_the_cap():
+    # RAYON_NUM_THREADS=3000 started 3,000 threads that lived as long as the process.
+    proc = run_python(ENV_HUGE, timeout=120)
+    assert proc.returncode == 0, describe(proc)
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["default"] == r["cap"], r
+    assert r["added"] <= r["cap"] + 2, r
+    assert r["same"], r

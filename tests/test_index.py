@@ -130,6 +130,24 @@ def test_search_with_candidates_rescores_the_vectors_shortlist(bert_tokenizer, t
     assert [len(r) for r in index.search(queries, top_k=5, candidates=1)] == [5] * len(queries)
 
 
+def test_a_tiny_sif_coefficient_still_gives_unit_vectors_and_the_same_ranking(bert_tokenizer, table, real_texts):
+    # With a = 1e-15 the corpus-weighted vectors fell under the 1e-12 floor of the normalization: they were not
+    # unit length, and every part's score shrank (a document's self-match scored 0.003 instead of 3).
+    from staticemb.train.weighting import MIN_COEFFICIENT
+
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts)
+    for a in (1e-15, 1e-25, MIN_COEFFICIENT):
+        index = SearchIndex(model, docs, a=a)
+        np.testing.assert_allclose(np.linalg.norm(index._docs, axis=1), 1.0, rtol=1e-5)
+        assert np.all(np.diag(index.scores(docs[:10])) > 1.5), a  # whole document and terms: 1 each
+        # As a shrinks the weights tend to 1 / p: the scores converge, they do not collapse.
+        np.testing.assert_allclose(index.scores(queries), SearchIndex(model, docs, a=1e-12).scores(queries),
+                                   atol=1e-3, err_msg=str(a))
+    with pytest.raises(InvalidInputError, match="at least 1e-30"):
+        SearchIndex(model, docs, a=1e-31)
+
+
 def test_a_document_searched_by_its_own_text_comes_first(bert_tokenizer, table, real_texts):
     model = StaticModel(bert_tokenizer, table)
     docs = [real_texts[i] for i in range(100, 160)]

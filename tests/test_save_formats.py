@@ -152,3 +152,69 @@ def test_the_base_model_named_by_a_card_is_carried_on_and_model_card_false_write
         (first / "README.md").write_bytes(text)
         out = StaticModel.from_pretrained(first).save(tmp_path / "third", overwrite=True)
         assert "base_model:" not in (out / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- tables, mappings and weights that do not fit
+
+
+def test_rows_and_entries_past_the_vocabulary_are_neither_written_nor_reachable(tmp_path):
+    # A table padded past the vocabulary (here to 410 rows for 402 ids) and a mapping with an extra entry that
+    # points far outside the table: no id reaches them, saving folds or writes exactly one row per token,
+    # and an id past the vocabulary is a named error (it was a Rust panic, which `except Exception` misses).
+    from staticemb import TokenIdError
+
+    base = load("st-tiny")
+    v = base.vocab_size
+    padded = np.concatenate([base.embeddings, np.ones((8, base.full_dim), np.float32)])
+    weights = np.linspace(0.5, 1.5, v).astype(np.float32)
+    mapping = np.concatenate([np.arange(v), [10_000]])
+    models = {
+        "padded": StaticModel(base.tokenizer, padded, drop_unknown=True),
+        "padded-weights": StaticModel(base.tokenizer, padded, drop_unknown=True).with_corpus_weights(TEXTS),
+        "long-mapping": StaticModel(base.tokenizer, padded, token_mapping=mapping, weights=weights,
+                                    drop_unknown=True),
+    }
+    unknown = models["padded"]._native.dropped_unknown
+    known = [i for i, t in enumerate(TEXTS) if unknown not in base.tokenize([t])[0].tolist()]
+    assert len(known) >= 5
+    for name, model in models.items():
+        want = model.encode(TEXTS)
+        with pytest.raises(TokenIdError, match=f"ids below {v}"):
+            model.embed_ids(np.array([v]), np.array([0]))
+        for format in ("sentence-transformers", "model2vec"):
+            path = model.save(tmp_path / f"{name}-{format}", format=format)
+            [file] = path.rglob("model.safetensors")
+            written = load_file(str(file))
+            rows = written.get("mapping", written.get("embeddings", written.get("embedding.weight")))
+            assert len(rows) == v, (name, format)
+            # Sentence Transformers has no unknown-token drop: compare on the texts without an unknown token.
+            keep = known if format == "sentence-transformers" else slice(None)
+            np.testing.assert_allclose(StaticModel.from_pretrained(path).encode(TEXTS)[keep], want[keep],
+                                       atol=1e-6, err_msg=f"{name} {format}")
+
+
+def test_int8_table_folded_with_weights_keeps_its_vectors(tmp_path):
+    # Folding the weights into an int8 table and quantizing it again moved vectors by up to 0.3%.
+    model = load("m2v-int8")
+    path = model.save(tmp_path / "st")
+    [file] = path.rglob("model.safetensors")
+    assert load_file(str(file))["embedding.weight"].dtype == np.float32
+    unknown = model._native.dropped_unknown  # Sentence Transformers pools it: compare the texts without it
+    texts = [t for t in TEXTS if unknown not in model.tokenize([t])[0].tolist()]
+    assert len(texts) >= 5
+    np.testing.assert_allclose(StaticModel.from_pretrained(path).encode(texts), model.encode(texts),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("truncation", ["right", "left"])
+def test_a_token_truncation_is_refused_as_model2vec(tmp_path, truncation):
+    # model2vec's max_length first cuts the text in characters: its vectors would differ from this model's.
+    base = load("st-tiny")
+    model = StaticModel(base.tokenizer, base.embeddings, drop_unknown=True, max_length=8, truncation=truncation)
+    with pytest.raises(InvalidInputError, match="truncation='model2vec'"):
+        model.save(tmp_path / "m", format="model2vec")
+    assert not (tmp_path / "m").exists()
+    # The Sentence Transformers folder keeps the same token cap (and pools the unknown token, as this one does).
+    model = StaticModel(base.tokenizer, base.embeddings, max_length=8, truncation=truncation)
+    again = StaticModel.from_pretrained(model.save(tmp_path / "st"))
+    np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))

@@ -122,6 +122,21 @@ def test_similarity_functions(fn):
         np.testing.assert_allclose(m[0, 1], -np.linalg.norm(a[0] - b[1]), rtol=1e-5)
 
 
+@pytest.mark.parametrize("fn", ["euclidean", "manhattan"])
+def test_distances_are_computed_a_block_at_a_time(monkeypatch, fn):
+    # Every pair's difference at once took len(a) x len(b) x width floats (500 x 500 x 256: 514 MB).
+    import staticemb.model
+
+    base = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    model = StaticModel(base.tokenizer, base.embeddings, similarity_fn_name=fn)
+    a, b = model.encode(TEXTS[:9]), model.encode(TEXTS[9:20])
+    want = -np.linalg.norm(a[:, None, :] - b[None, :, :], ord=2 if fn == "euclidean" else 1, axis=-1)
+    for budget in (1, 16, 40, 10_000):  # blocks of one pair, of part of a row, of a few rows, of everything
+        monkeypatch.setattr(staticemb.model, "_DISTANCE_ELEMENTS", budget)
+        np.testing.assert_allclose(model.similarity(a, b), want, rtol=1e-6, err_msg=str(budget))
+    assert model.similarity(a[:0], b).shape == (0, len(b)) and model.similarity(a, b[:0]).shape == (len(a), 0)
+
+
 # ---------------------------------------------------------------- parity with Sentence Transformers
 
 CALLS = [

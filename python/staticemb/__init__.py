@@ -51,7 +51,8 @@ def kernel_name() -> str:
 
 
 def default_threads() -> int:
-    """Threads used for ``num_threads=None``: ``RAYON_NUM_THREADS`` if set, else every core."""
+    """Threads used for ``num_threads=None``: ``RAYON_NUM_THREADS`` if set (at most :func:`max_threads`), else
+    every core."""
     return int(_core.default_threads())
 
 

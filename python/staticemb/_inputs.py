@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
@@ -106,20 +107,18 @@ def count(name: str, value: Any) -> int | None:
         raise TypeError(f"{name} must be None or an int, not {_type_name(value)}")
     if value < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {value}")
+    if value > sys.maxsize:
+        raise InvalidInputError(f"{name} must be at most {sys.maxsize}, got {value}")
     return int(value)
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def max_threads() -> int:
-    """The largest ``num_threads`` accepted: four times the CPUs this process may use, and at least 16.
-    More threads than that never helps a memory-bound loop, and each costs a stack for the process's life."""
-    return max(16, 4 * _cpus())
+    """The largest ``num_threads`` accepted: four times the CPUs this process may use, and at least 16 (the
+    binding's cap, which ``RAYON_NUM_THREADS`` is held to as well). More threads than that never helps a
+    memory-bound loop, and each costs a stack for the process's life."""
+    from . import _core
+
+    return int(_core.max_threads())
 
 
 def num_threads(value: Any) -> int | None:
@@ -127,8 +126,8 @@ def num_threads(value: Any) -> int | None:
     n = count("num_threads", value)
     if n is not None and n > max_threads():
         raise InvalidInputError(
-            f"num_threads={n} is more than staticemb allows on this machine ({max_threads()}, four times its "
-            f"{_cpus()} CPUs); pass None to use every core"
+            f"num_threads={n} is more than staticemb allows on this machine ({max_threads()}: four times its "
+            f"CPUs, at least 16); pass None to use every core"
         )
     return n
 

@@ -372,6 +372,10 @@ def encode_files(
         raise InvalidInputError(f"precision must be one of {', '.join(BULK_PRECISIONS)}, got {precision!r}")
     if format is not None and format not in set(INPUT_FORMATS.values()):
         raise InvalidInputError(f"format must be one of {', '.join(sorted(set(INPUT_FORMATS.values())))}")
+    reserved = sorted({"row", "embedding", "scale"} & set(keep))
+    if reserved:
+        raise InvalidInputError(f"--keep {reserved[0]}: the output's own columns are row, embedding and scale; "
+                                "rename that input column")
     batch_rows = _inputs.count("batch_rows", batch_rows) or 50_000
     rows_per_part = _inputs.count("rows_per_part", rows_per_part) or 1_000_000
     loaded = model if isinstance(model, StaticModel) else StaticModel.from_pretrained(model)
@@ -409,15 +413,19 @@ def encode_files(
                 f"{folder} holds the output of a different run ({', '.join(differs)} differ); "
                 "use another output, or delete it"
             )
-        if "-" in files and parts.finished():
-            raise InvalidInputError("a run reading stdin cannot be resumed: use another output")
+        if "-" in files:  # its rows cannot be read again to resume, nor compared to tell a new input
+            raise InvalidInputError(f"{folder} holds an earlier run, and a run reading stdin cannot resume or "
+                                    "repeat one: use another output")
         info.complete, info.rows = before.complete, before.rows
     elif any(folder.iterdir()):
         raise InvalidInputError(f"{folder} is not empty and holds no staticemb output; use another output")
     if not info.complete:
+        import pyarrow.parquet as pq
+
         done_parts = parts.finished()
         parts.index = len(done_parts)
-        skip = parts.index * rows_per_part
+        # The rows the finished parts hold (the last may be short: a run stopped after closing it).
+        skip = sum(pq.ParquetFile(p).metadata.num_rows for p in done_parts)
         parts.save_manifest()
         row = 0
         bar = tqdm(disable=not progress, unit=" texts", desc="encode", unit_scale=True, initial=skip)

@@ -161,6 +161,7 @@ def cmd_crops(args) -> int:
         raise InvalidInputError("--teacher and --lead choose the passage two ways: give one")
     out = _check_output(args.output, "--output", folder=False)
     files = expand_inputs(args.inputs, args.format, any_file=args.per_file)
+    _check_not_an_input(Path(out), args.inputs, files)
     bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
     read = 0
 
@@ -197,6 +198,21 @@ def cmd_crops(args) -> int:
           + ("" if n else f" (no document has {MIN_TEXT_WORDS} words or more"
              + (" and a sentence to pick)" if args.teacher or args.lead else ")")), file=sys.stderr)
     return 0
+
+
+def _check_not_an_input(out: Path, inputs: list[str], files: list[str]) -> None:
+    """Refuse an output that is one of the input files (it would replace the documents) or lies in an input
+    folder (a later run would read it back as a document)."""
+    target = out.expanduser().resolve()
+    for f in files:
+        if f != "-" and Path(f).resolve() == target:
+            raise InvalidInputError(f"--output {out} is also an input: the pairs would replace the documents; "
+                                    "write them elsewhere")
+    for spec in inputs:
+        folder = Path(spec).expanduser()
+        if spec != "-" and folder.is_dir() and target.is_relative_to(folder.resolve()):
+            raise InvalidInputError(f"--output {out} lies in the input folder {spec}: a later run would read "
+                                    "it back as a document; write it elsewhere")
 
 
 def cmd_train(args) -> int:

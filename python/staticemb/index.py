@@ -261,13 +261,15 @@ class SearchIndex:
             keys, pair_term = np.unique(q_ids.astype(np.int64) * 2 + q_whole, return_inverse=True)
             terms = keys // 2
             term_class = np.where(keys % 2 == 1, self._stems.classes[terms], -1 - terms)
-        term_rows = self._term_rows(terms)
+        # In float64, and with no floor on the norms: tiny corpus weights (a small SIF a) scale every row down,
+        # and only the ratios of the norms within a query matter.
+        term_rows = self._term_rows(terms).astype(np.float64)
         norms = row_norms(term_rows)
-        term_unit = term_rows / np.maximum(norms, 1e-12)[:, None]
+        term_unit = term_rows / np.where(norms > 0, norms, 1.0)[:, None]
         weights = self._term_weights(terms, norms)
         pair_query = np.repeat(np.arange(len(items)), np.diff(q_starts))
         totals = np.bincount(pair_query, weights=weights[pair_term], minlength=len(items))
-        pair_weight = (weights[pair_term] / np.maximum(totals, 1e-12)[pair_query]).astype(np.float32)
+        pair_weight = (weights[pair_term] / np.where(totals > 0, totals, 1.0)[pair_query]).astype(np.float32)
         return term_unit.astype(np.float32), pair_term, pair_weight, q_starts, term_class
 
     def _candidate_terms(self, terms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
@@ -312,7 +314,8 @@ class SearchIndex:
         return np.concatenate([sim, stemmed])
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
-        return np.asarray(self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress))
+        vectors = self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress)
+        return _rescued(np.asarray(vectors))  # unit rows whatever the corpus weights' scale
 
     def _term_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each text's distinct terms (the token ids it pools), sorted, concatenated; where each text's start;
@@ -541,4 +544,18 @@ def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return unit_rows(x).astype(np.float32)
+    """Unit rows as float32, also for rows too small for ``unit_rows``'s floor (tiny corpus weights with a small
+    SIF ``a``): those are scaled by their largest magnitude first. Zero rows stay zero."""
+    return _rescued(unit_rows(np.asarray(x, np.float64)).astype(np.float32))
+
+
+def _rescued(unit: np.ndarray) -> np.ndarray:
+    """``unit`` (rows divided by ``max(norm, eps)``) with its nonzero rows that are not unit length, whose norms
+    were below the floor, made unit length, in place."""
+    norms = row_norms(unit)
+    short = np.flatnonzero((norms > 0) & (norms < 1.0 - 1e-4))
+    if short.size:
+        rows = unit[short].astype(np.float64)
+        rows /= np.abs(rows).max(axis=1, keepdims=True)
+        unit[short] = rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+    return unit

@@ -322,6 +322,11 @@ class StaticModel:
     def _adopt_file_truncation(self) -> None:
         """Truncate as Sentence Transformers does with this tokenizer.json: its own truncation, if any."""
         found = self._native.file_truncation
+        if found is not None and found[0] == 0:
+            raise ModelFormatError(
+                "tokenizer.json truncates every text to 0 tokens (truncation.max_length is 0): every vector "
+                "would be zero; remove the truncation or give it a positive max_length"
+            )
         if found is not None:
             self._max_length, self._truncation = found[0], ("left" if found[1] else "right")
 
@@ -416,11 +421,11 @@ class StaticModel:
     def _folded_table(self) -> np.ndarray:
         """One float32 row per token id, full width, with model2vec's mapping and weights folded in: what a
         plain ``nn.EmbeddingBag`` needs to give this model's vectors."""
+        v = self.vocab_size  # entries and rows past the vocabulary serve no token
         table = self.dequantized()
-        if self._mapping is not None:
-            table = table[self._mapping]
+        table = table[: v] if self._mapping is None else table[self._mapping[: v]]
         if self._weights is not None:
-            table = table * self._weights[: table.shape[0], None]
+            table = table * self._weights[: v, None]
         return table
 
     def quantize(self, dtype: str) -> StaticModel:
@@ -796,8 +801,7 @@ class StaticModel:
             raise InvalidInputError(f"cannot compare vectors of width {ea.shape[1]} and {eb.shape[1]}")
         if fn == "dot":
             return ea @ eb.T
-        order = 2 if fn == "euclidean" else 1
-        return -np.linalg.norm(ea[:, None, :] - eb[None, :, :], ord=order, axis=-1).astype(np.float32)
+        return _negative_distances(ea, eb, 2 if fn == "euclidean" else 1)
 
     def similarity_pairwise(self, a: Any, b: Any) -> np.ndarray:
         """Similarity of each pair ``(a[i], b[i])`` with :attr:`similarity_fn_name`: a float32 array of
@@ -847,12 +851,16 @@ class StaticModel:
         token mappings and weights folded in (one row per token id). model2vec's unknown-token drop has no
         Sentence Transformers equivalent, so a reloaded model averages the unknown token like every other. An
         int8 model is written as ``embedding.weight`` (int8) plus ``embedding.scales`` (float32, one per row):
-        staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for that).
+        staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for that); an
+        int8 table with a mapping or weights to fold in is written folded as float32 (quantizing it again would
+        move the vectors).
 
         ``format="model2vec"`` writes a folder for ``model2vec.StaticModel.from_pretrained(path)``: the table at
         :attr:`dim` columns with the mapping and weights kept as they are. model2vec always drops the unknown
-        token, so a model that pools it is refused (``InvalidInputError``); an int8 table with row scales other
-        than 1 is written dequantized as float32 (model2vec has no row scales).
+        token, so a model that pools it is refused (``InvalidInputError``), and so is a model with a
+        :attr:`max_length` whose truncation is not ``"model2vec"`` (model2vec cuts the text in characters
+        first); an int8 table with row scales other than 1 is written dequantized as float32 (model2vec has no
+        row scales).
 
         The save is atomic: the whole folder is written beside ``path`` and swapped in, so a crash, a kill or
         a full disk leaves the old model or the new one, never a mix, and a live model that memory-maps the old
@@ -928,11 +936,15 @@ class StaticModel:
 
     def _sentence_transformers_tensors(self) -> dict[str, np.ndarray]:
         if self._mapping is None and self._weights is None:
-            tensors = {"embedding.weight": np.ascontiguousarray(self._table[:, : self._dim])}
+            v = self.vocab_size  # rows past the vocabulary serve no token
+            tensors = {"embedding.weight": np.ascontiguousarray(self._table[:v, : self._dim])}
             if self._scales is not None:
-                tensors["embedding.scales"] = self._scales
+                tensors["embedding.scales"] = np.ascontiguousarray(self._scales[:v])
             return tensors
-        values, scales = quantize_table(self._folded_table()[:, : self._dim], self.dtype)
+        # An int8 table folded with weights would be quantized a second time, with new row scales: the vectors
+        # would move. The folded table is written as float32 then (float16 keeps its own precision).
+        dtype = "float32" if self.dtype == "int8" else self.dtype
+        values, scales = quantize_table(self._folded_table()[:, : self._dim], dtype)
         tensors = {"embedding.weight": values}
         if scales is not None:
             tensors["embedding.scales"] = scales
@@ -945,20 +957,47 @@ class StaticModel:
                 "model2vec folder would change its vectors; save it as 'sentence-transformers', or build it with "
                 "drop_unknown=True"
             )
-        table = self._table[:, : self._dim]
+        if self._max_length is not None and self._truncation != "model2vec":
+            raise InvalidInputError(
+                f"model2vec cuts a text to max_length × the median token length in characters before it keeps "
+                f"its first max_length tokens, but this model keeps its "
+                f"{'last' if self._truncation == 'left' else 'first'} {self._max_length} tokens: saving it as a "
+                f"model2vec folder would change its vectors; save it as "
+                f"'sentence-transformers', or build it with truncation='model2vec'"
+            )
+        v = self.vocab_size  # model2vec wants one row (or mapping entry) per token, no more
+        table = self._table[:, : self._dim] if self._mapping is not None else self._table[:v, : self._dim]
         if self._scales is not None and not np.all(self._scales == 1.0):
-            table = self.dequantized()[:, : self._dim]
+            table = self.dequantized()[: len(table), : self._dim]
         tensors = {"embeddings": np.ascontiguousarray(table)}
         if self._weights is not None:
-            tensors["weights"] = self._weights
+            tensors["weights"] = np.ascontiguousarray(self._weights[:v])
         if self._mapping is not None:
-            tensors["mapping"] = self._mapping
+            tensors["mapping"] = np.ascontiguousarray(self._mapping[:v])
         return tensors
 
     def _unknown_in_vocabulary(self) -> bool:
         """Whether the tokenizer has an unknown token (built with model2vec's semantics to find out)."""
         probe = _core.Model(self._tokenizer_json, np.zeros((self.vocab_size, 1), np.float32), drop_unknown=True)
         return probe.dropped_unknown is not None
+
+
+_DISTANCE_ELEMENTS = 1 << 22
+"""The most differences :func:`_negative_distances` holds at a time (16 MiB of float32)."""
+
+
+def _negative_distances(a: np.ndarray, b: np.ndarray, order: int) -> np.ndarray:
+    """``-||a[i] - b[j]||`` (``order`` 1 or 2) as a float32 ``(len(a), len(b))`` array, a block of pairs at a
+    time: the differences of every pair at once would take ``len(a) × len(b) × width`` floats."""
+    out = np.empty((len(a), len(b)), np.float32)
+    width = max(a.shape[1], 1)
+    cols = max(1, _DISTANCE_ELEMENTS // width)
+    rows = max(1, _DISTANCE_ELEMENTS // (width * min(max(len(b), 1), cols)))
+    for i in range(0, len(a), rows):
+        for j in range(0, len(b), cols):
+            diff = a[i:i + rows, None, :] - b[None, j:j + cols, :]
+            out[i:i + rows, j:j + cols] = -np.linalg.norm(diff, ord=order, axis=-1)
+    return out
 
 
 def _is_sentence_transformer(obj: Any) -> bool:

@@ -23,13 +23,22 @@ from ..errors import InvalidInputError
 _CHUNK = 20_000
 
 
+MIN_COEFFICIENT = 1e-30
+"""The smallest SIF ``a`` accepted: its weights ``a / (a + p)`` and the rows they scale stay float32 numbers."""
+
+
 def check_coefficient(a: Any) -> float:
-    """``a`` as a float, or :class:`InvalidInputError` unless it is a finite real number above 0 (a Python or
-    NumPy int or float; not a bool)."""
+    """``a`` as a float, or :class:`InvalidInputError` unless it is a finite real number of at least
+    :data:`MIN_COEFFICIENT` (a Python or NumPy int or float; not a bool)."""
     if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, float, np.integer, np.floating)):
         raise InvalidInputError(f"the SIF coefficient must be a number, not {type(a).__name__}")
     if not math.isfinite(a) or a <= 0:
         raise InvalidInputError(f"the SIF coefficient must be a positive finite number, not {a!r}")
+    if a < MIN_COEFFICIENT:
+        raise InvalidInputError(
+            f"the SIF coefficient must be at least {MIN_COEFFICIENT:g}, not {a!r}: the weights a / (a + p) of "
+            f"smaller ones fall out of float32's range"
+        )
     return float(a)
 
 

@@ -49,7 +49,10 @@ impl TokenMap {
                                 m.len()
                             )));
                         }
-                        m.iter()
+                        // Entries past the vocabulary serve no id the tokenizer produces: they are dropped,
+                        // so no id can reach a row that was never checked against the table.
+                        m[..vocab]
+                            .iter()
                             .enumerate()
                             .map(|(i, &r)| {
                                 u32::try_from(r).ok().filter(|&r| r != SKIP).ok_or_else(|| {
@@ -77,7 +80,7 @@ impl TokenMap {
                     w.len()
                 )));
             }
-            if let Some(i) = w.iter().position(|x| !x.is_finite()) {
+            if let Some(i) = w[..vocab].iter().position(|x| !x.is_finite()) {
                 return Err(Error::Vocab(format!(
                     "token weight {i} is not finite ({})",
                     w[i]
@@ -86,7 +89,7 @@ impl TokenMap {
         }
         Ok(TokenMap {
             rows,
-            weights: weights.map(<[f32]>::to_vec),
+            weights: weights.map(|w| w[..vocab].to_vec()),
         })
     }
 

@@ -17,8 +17,10 @@ pub enum Error {
     #[error("dim must be between 1 and the table width {width}, got {dim}")]
     Dim { dim: usize, width: usize },
 
-    /// A token id (or a mapped row index) is not a row of the table.
-    #[error("token id {id} at position {position} is out of range for a table of {rows} rows")]
+    /// A token id is not one the model has a row for (`rows`: one more than the largest id it takes).
+    #[error(
+        "token id {id} at position {position} is out of range: this model takes ids below {rows}"
+    )]
     IdOutOfRange {
         id: i128,
         position: usize,

@@ -81,11 +81,20 @@ fn threads(num_threads: Option<usize>) -> Threads {
     Threads::from_option(num_threads.or_else(env_threads))
 }
 
+/// `RAYON_NUM_THREADS` as a positive count, capped at [`max_threads`] like an explicit `num_threads`: a
+/// value of thousands would start thousands of threads that live as long as the process.
 fn env_threads() -> Option<usize> {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
+        .map(|n| n.min(max_threads()))
+}
+
+/// The largest thread count staticemb starts: four times the CPUs this process may use, and at least 16.
+#[pyfunction]
+fn max_threads() -> usize {
+    (4 * staticemb_core::available_threads()).max(16)
 }
 
 /// The pooling kernel: `STATICEMB_KERNEL` when it names an available kernel, else the detected best; read
@@ -593,8 +602,8 @@ fn available_kernels() -> Vec<&'static str> {
     Kernel::available().into_iter().map(Kernel::name).collect()
 }
 
-/// The thread count used for `num_threads=None`: `RAYON_NUM_THREADS` if set to a positive integer, else
-/// the CPUs this process may use.
+/// The thread count used for `num_threads=None`: `RAYON_NUM_THREADS` if set to a positive integer (at most
+/// [`max_threads`]), else the CPUs this process may use.
 #[pyfunction]
 fn default_threads() -> usize {
     threads(None).count()
@@ -622,6 +631,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(available_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(max_threads, m)?)?;
     m.add_function(wrap_pyfunction!(cached_pools, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("CACHED_POOLS", staticemb_core::CACHED_POOLS)?;
