@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from staticemb import InvalidInputError, semantic_search
+from staticemb import InvalidInputError, passage_search, semantic_search
 
 RNG_SEED = 20_261_201
 
@@ -441,3 +441,34 @@ def test_a_table_with_nan_gives_the_same_real_hits_in_any_chunks():
     for chunk in (5, 13):
         assert [[h["corpus_id"] for h in hits] for hits in index.search(["w1 w2"], top_k=40,
                                                                          corpus_chunk_size=chunk)] == ids
+
+
+def test_an_empty_list_of_queries_finds_nothing():
+    # It was taken for one query of width 0 and refused with a width error.
+    corpus = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    assert semantic_search([], corpus) == [] == semantic_search(np.zeros((0, 8), np.float32), corpus)
+    assert passage_search([], corpus, corpus, np.arange(5)) == []
+
+
+def test_integer_queries_of_any_dtype_search_an_int8_corpus():
+    # A list of ints becomes int64, and the bound of its dot products was taken from int64's range: refused.
+    rng = np.random.default_rng(1)
+    corpus = rng.integers(-127, 128, size=(20, 8)).astype(np.int8)
+    query = rng.integers(-127, 128, size=(2, 8))
+    want = semantic_search(query.astype(np.int8), corpus, top_k=5)
+    for q in (query.tolist(), query.astype(np.int64), query.astype(np.int32)):
+        assert semantic_search(q, corpus, top_k=5) == want
+    with pytest.raises(InvalidInputError, match="cannot be computed exactly"):
+        semantic_search(np.full((1, 8), 2**62, np.int64), corpus)
+
+
+def test_a_finite_query_too_long_for_float32_keeps_its_cosines():
+    # 2e38 * ones(8) has a norm above float32's largest number: its cosines were all 0.
+    rng = np.random.default_rng(2)
+    corpus = rng.standard_normal((6, 8)).astype(np.float32)
+    direction = rng.standard_normal(8)
+    big = (direction / np.abs(direction).max() * 3e38).astype(np.float32)[None, :]
+    want = semantic_search(direction[None, :], corpus.astype(np.float64), top_k=6)
+    got = semantic_search(big, corpus, top_k=6)
+    assert [h["corpus_id"] for h in got[0]] == [h["corpus_id"] for h in want[0]]
+    np.testing.assert_allclose([h["score"] for h in got[0]], [h["score"] for h in want[0]], atol=1e-5)

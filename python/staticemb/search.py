@@ -108,7 +108,10 @@ def semantic_search(
     corpus = _as_array(corpus_embeddings, "corpus_embeddings")
     if corpus.ndim != 2:
         raise InvalidInputError(f"corpus_embeddings must be 2-D (entries x dim), got shape {corpus.shape}")
-    scorer = _Scorer(queries, corpus, _precision(corpus, corpus_precision), score_function)
+    precision = _precision(corpus, corpus_precision)
+    if queries.shape == (0, 0):  # no queries, of no width: nothing to compare
+        return []
+    scorer = _Scorer(queries, corpus, precision, score_function)
 
     n_queries, n_corpus = queries.shape[0], corpus.shape[0]
     k = min(top_k, n_corpus)
@@ -236,6 +239,8 @@ def passage_search(
     n_queries, n_docs = queries.shape[0], documents.shape[0]
     bounds = _passage_bounds(passage_owner, len(parts), n_docs)
     corpus_chunk_size = min(corpus_chunk_size, max(n_docs, len(parts), 1))  # no block is larger than everything
+    if queries.shape == (0, 0):  # no queries, of no width: nothing to compare
+        return []
     scorer = _Scorer(queries, documents, "float32", None, "document_embeddings")
     part_scorer = _Scorer(queries, parts, "float32", None, "passage_embeddings")
     k = min(top_k, n_docs)
@@ -464,8 +469,9 @@ class _Scorer:
                 raise InvalidInputError(
                     f"a {precision!r} corpus must have dtype {precision}, got {corpus.dtype.name}"
                 )
-            if q_int:
-                bound = c_dim * _max_abs(queries.dtype) * _max_abs(corpus.dtype)
+            if q_int:  # the bound of the products by the queries' own values, the corpus's by its dtype
+                peak = max(int(queries.max()), -int(queries.min())) if queries.size else 0
+                bound = c_dim * peak * _max_abs(corpus.dtype)
                 self.dtype = np.float32 if bound <= _F32_EXACT else np.float64
                 if bound > _F64_EXACT:
                     raise InvalidInputError("integer dot products this large cannot be computed exactly")
@@ -548,19 +554,37 @@ def _unpack(packed: np.ndarray, precision: str, n_bits: int, dtype: Any) -> np.n
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """``x``'s rows divided by their norms (at least ``_EPS``, as torch's ``normalize``), as a new array."""
-    return x / np.maximum(row_norms(x), _EPS)[:, None]
+    norms = row_norms(x)
+    return _huge_rows(x, norms, x / np.maximum(norms, _EPS)[:, None])
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
     """``x``'s rows divided by their norms (at least ``_EPS``), in place."""
-    x /= np.maximum(row_norms(x), _EPS)[:, None]
+    norms = row_norms(x)
+    original = x[np.isinf(norms)]
+    x /= np.maximum(norms, _EPS)[:, None]
+    if original.size:
+        x[np.isinf(norms)] = unit_rows(original)
     return x
+
+
+def _huge_rows(x: np.ndarray, norms: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` with the finite rows of ``x`` whose norm is too large for their dtype (``norms`` infinite) made
+    unit length: divided by their largest magnitude first, never by their norm."""
+    over = np.flatnonzero(np.isinf(norms))
+    if over.size:
+        rows = x[over]
+        scale = np.abs(rows).max(axis=1)
+        finite = np.isfinite(scale)  # a row holding infinity keeps its infinite norm
+        rows = rows[finite] / scale[finite, None]
+        out[over[finite]] = rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+    return out
 
 
 def row_norms(x: np.ndarray) -> np.ndarray:
     """The Euclidean norm of each row of the 2-D float array ``x``, in its dtype. A finite row whose squares
-    overflow (float32 values above about 1e19) is measured scaled down by its largest magnitude, not given an
-    infinite norm (which would make its cosines 0)."""
+    overflow (float32 values above about 1e19) is measured scaled down by its largest magnitude; only a norm
+    beyond the dtype's range is infinite (:func:`unit_rows` still scales such a row to unit length)."""
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     over = np.flatnonzero(np.isinf(norms))
     if over.size:
@@ -568,7 +592,8 @@ def row_norms(x: np.ndarray) -> np.ndarray:
         scale = np.abs(rows).max(axis=1)
         finite = np.isfinite(scale)  # a row holding infinity keeps its infinite norm
         rows = rows[finite] / scale[finite, None]
-        norms[over[finite]] = scale[finite] * np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        with np.errstate(over="ignore"):  # a norm above the dtype's range stays infinite (see _huge_rows)
+            norms[over[finite]] = scale[finite] * np.sqrt(np.einsum("ij,ij->i", rows, rows))
     return norms
 
 
@@ -597,8 +622,8 @@ def _search_arguments(
     top_k = _positive_int(top_k, "top_k")
     query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
     corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
-    if queries.ndim == 1:
-        queries = queries[None, :]
+    if queries.ndim == 1:  # one query; an empty list is no query at all (shape (0, 0))
+        queries = queries[None, :] if queries.size else queries.reshape(0, 0)
     if queries.ndim != 2:
         raise InvalidInputError(
             f"query_embeddings must be 1-D (one query) or 2-D (queries x dim), got shape {queries.shape}"
