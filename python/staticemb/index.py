@@ -238,10 +238,10 @@ class SearchIndex:
         terms = self._query_terms(items) if self._terms else None
         hits = []
         for i, ids in enumerate(lists):
-            scores = self._docs[ids] @ q[i]
+            scores = _dots(q[i:i + 1], self._docs[ids])[0]
             if self._passages and len(ids):
                 rows, starts = _ranges(self._bounds, ids)
-                scores += np.maximum.reduceat(self._parts[rows] @ q[i], starts)
+                scores += np.maximum.reduceat(_dots(q[i:i + 1], self._parts[rows])[0], starts)
             if terms is not None and len(ids):
                 scores += self._candidate_terms(terms, i, ids)
             order = np.lexsort((ids, -scores))[:top_k]
@@ -380,10 +380,11 @@ class SearchIndex:
         start = 0
         while start < len(self):
             end = self._block_end(start, c_chunk)
-            parts = {"document": q @ self._docs[start:end].T}
+            parts = {"document": _dots(q, self._docs[start:end])}
             if self._passages:
                 p0, p1 = int(self._bounds[start]), int(self._bounds[end])
-                parts["passages"] = np.maximum.reduceat(q @ self._parts[p0:p1].T, self._bounds[start:end] - p0, axis=1)
+                parts["passages"] = np.maximum.reduceat(_dots(q, self._parts[p0:p1]), self._bounds[start:end] - p0,
+                                                        axis=1)
             if self._terms:
                 sums = np.zeros((len(items), end - start), np.float32)
                 if len(term_unit):
@@ -541,6 +542,13 @@ def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray
     lengths = bounds[ids + 1] - bounds[ids]
     starts = (np.cumsum(lengths) - lengths).astype(np.int64)
     return np.repeat(bounds[ids] - starts, lengths) + np.arange(int(lengths.sum())), starts
+
+
+def _dots(q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``q @ rows.T`` as float32, accumulated in float64: a float32 product rounds the columns of one block
+    differently (the BLAS kernels for a block's edge sum in another order), so two identical documents could
+    score apart in the last bit and lose their tie (ties go by increasing id)."""
+    return (q.astype(np.float64) @ rows.astype(np.float64).T).astype(np.float32)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
