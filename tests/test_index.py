@@ -165,6 +165,44 @@ def test_identical_documents_tie_and_come_in_id_order(bert_tokenizer):
                 assert len({h["score"] for h in hits}) == 1, (width, text, copies)
 
 
+@pytest.mark.parametrize("options", [{}, {"term_frequency": True}, {"passages": False, "terms": False}])
+def test_a_collection_with_copies_is_searched_as_the_scores_say(bert_tokenizer, table, real_texts, options):
+    # Copies of a text are indexed once and share its score: every search path must still list every copy,
+    # in id order among equal scores, exactly as the full score matrix ranks them.
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=30)
+    rng = np.random.default_rng(3)
+    docs = [docs[int(i)] for i in rng.integers(0, 12, size=45)]  # about 12 distinct texts, many copies
+    index = SearchIndex(model, docs, **options)
+    assert len(index) == 45
+    scores = index.scores(queries)
+    assert scores.shape == (len(queries), 45)
+    for j, text in enumerate(docs):
+        np.testing.assert_array_equal(scores[:, j], scores[:, docs.index(text)])
+    for top_k in (1, 5, 45, 60):
+        want = [sorted(range(45), key=lambda d: (-row[d], d))[:top_k] for row in scores]
+        for kwargs in ({}, {"corpus_chunk_size": 1}, {"query_chunk_size": 2, "corpus_chunk_size": 5},
+                       {"candidates": 3}, {"candidates": 45}):
+            hits = index.search(queries, top_k=top_k, **kwargs)
+            if kwargs.get("candidates", 45) >= 12:  # the shortlist holds every distinct text: exact
+                assert [[h["corpus_id"] for h in row] for row in hits] == want, (top_k, kwargs)
+                for row, s in zip(hits, scores, strict=True):
+                    np.testing.assert_allclose([h["score"] for h in row], s[[h["corpus_id"] for h in row]],
+                                               rtol=1e-6, atol=1e-6)
+            for row in hits:  # any path: ids in order among equal scores, each copy of a hit's text listed
+                assert all((a["score"], -a["corpus_id"]) > (b["score"], -b["corpus_id"])
+                           for a, b in zip(row, row[1:], strict=False))
+    subset = [[44, 0, 7, 7, 13], [], list(range(45))]
+    for row, listed, s in zip(index.rerank(queries[:3], subset), subset, scores[:3], strict=True):
+        ids = sorted(set(listed))
+        assert [h["corpus_id"] for h in row] == sorted(ids, key=lambda d: (-s[d], d))
+    if not options.get("term_frequency"):  # (BM25's mean length counts every copy)
+        distinct = list(dict.fromkeys(docs))
+        plain = SearchIndex(model, distinct, corpus_weights=False, **options).scores(queries)
+        np.testing.assert_array_equal(SearchIndex(model, docs, corpus_weights=False, **options).scores(queries),
+                                      plain[:, [distinct.index(t) for t in docs]])
+
+
 def test_a_document_searched_by_its_own_text_comes_first(bert_tokenizer, table, real_texts):
     model = StaticModel(bert_tokenizer, table)
     docs = [real_texts[i] for i in range(100, 160)]

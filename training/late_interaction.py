@@ -51,7 +51,8 @@ def components(index: Any, queries: list[str]) -> dict[str, np.ndarray]:
     """The parts of :class:`staticemb.SearchIndex`'s score (``"document"``, ``"passages"``, ``"terms"``) of every
     query against every document of ``index``, each a ``(queries, documents)`` array."""
     blocks = list(index._score_parts(queries, len(index)))
-    return {name: np.concatenate([parts[name] for _, parts in blocks], axis=1) for name in blocks[0][1]}
+    return {name: index._per_document(np.concatenate([parts[name] for _, parts in blocks], axis=1))
+            for name in blocks[0][1]}
 
 
 def score_model(model: Any, source: str) -> dict[str, float]:

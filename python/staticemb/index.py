@@ -46,6 +46,7 @@ queries and documents alike).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -85,6 +86,9 @@ class SearchIndex:
             (the default) for no stemming. The tokenizer must mark where words start (WordPiece's ``##``,
             SentencePiece's ``▁``, byte-level BPE's ``Ġ``, or a word-level vocabulary).
         show_progress_bar: tqdm bars while the collection is counted and encoded.
+
+    A text listed more than once is indexed once (the corpus weights and BM25's mean length still count every
+    copy): its copies share one score, exactly, and come in id order among the hits.
     """
 
     def __init__(self, model: Any, documents: Iterable[str], *, dim: int | None = None, corpus_weights: bool = True,
@@ -117,6 +121,14 @@ class SearchIndex:
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
         self._dim = _inputs.dim(dim, full=model.full_dim, default=model.dim)
+        # A text listed more than once is indexed once: its copies share one score, exactly (float32 products
+        # of separate copies could differ in the last bit and lose their tie), at the cost of one.
+        slot: dict[str, int] = {}
+        self._inverse = np.fromiter((slot.setdefault(t, len(slot)) for t in docs), np.int64, len(docs))
+        docs = list(slot)  # the distinct texts, in the order they first appear
+        self._size = len(docs)
+        self._members = np.argsort(self._inverse, kind="stable")  # each distinct text's positions, in order
+        self._member_starts = np.searchsorted(self._inverse[self._members], np.arange(self._size + 1))
         self._docs = self._encode(docs, progress)
         self._bounds = np.arange(len(docs) + 1, dtype=np.int64)
         self._parts = np.zeros((0, self._dim), np.float32)
@@ -134,7 +146,7 @@ class SearchIndex:
             ids, starts, counts, lengths, whole = self._term_entries(docs)
             vocab, self._entries = np.unique(ids, return_inverse=True)
             self._starts = starts
-            self._mean_length = float(lengths.mean())
+            self._mean_length = float(lengths[self._inverse].mean())  # over every listed document
             if self._term_frequency:
                 self._scales = self._bm25(counts, lengths, starts)
             self._vocab_rows = _unit(self._term_rows(vocab))
@@ -155,7 +167,7 @@ class SearchIndex:
         return self._dim
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._inverse)
 
     def __repr__(self) -> str:
         parts = ["document"] + ["passages"] * self._passages + ["terms"] * self._terms
@@ -180,21 +192,34 @@ class SearchIndex:
         top_k = _positive_int(top_k, "top_k")
         q_chunk = _positive_int(query_chunk_size, "query_chunk_size")
         c_chunk = _positive_int(corpus_chunk_size, "corpus_chunk_size")
-        c_chunk = min(c_chunk, len(self))  # no block is larger than the collection
+        c_chunk = min(c_chunk, self._size)  # no block is larger than the collection
         shortlist = None if candidates is None else max(_positive_int(candidates, "candidates"), top_k)
         items = self._queries(queries)
-        if shortlist is not None and shortlist < len(self):
+        if shortlist is not None and shortlist < self._size:
             hits = []
             for q0 in range(0, len(items), q_chunk):
                 chunk = items[q0:q0 + q_chunk]
                 q = self._encode_queries(chunk)
-                vectors = ((0, c0, q @ self._docs[c0:c0 + c_chunk].T) for c0 in range(0, len(self), c_chunk))
+                vectors = ((0, c0, q @ self._docs[c0:c0 + c_chunk].T) for c0 in range(0, self._size, c_chunk))
                 ids = _top_k(len(chunk), shortlist, vectors)[1]
-                hits += self._rerank(chunk, [row[row != _NO_ID] for row in ids], top_k, q)
+                hits += self._rerank(chunk, [self._listed(row[row != _NO_ID]) for row in ids], top_k, q)
             return hits
         blocks = ((q0, start, scores) for q0 in range(0, len(items), q_chunk)
                   for start, scores in self._blocks(items[q0:q0 + q_chunk], c_chunk))
-        return _hits(*_top_k(len(items), min(top_k, len(self)), blocks))
+        scores, ids = _top_k(len(items), min(top_k, self._size), blocks)
+        if self._size == len(self):
+            return _hits(scores, ids)
+        # Each distinct text's copies, in id order, at its place: the top k of them are among the copies of the
+        # top k texts (a text ranks first by its first copy).
+        hits = []
+        for row_scores, row_ids in zip(scores, ids, strict=True):
+            keep = row_ids != _NO_ID
+            listed = self._listed(row_ids[keep])
+            by_text = dict(zip(row_ids[keep].tolist(), row_scores[keep].tolist(), strict=True))
+            pairs = sorted(((by_text[int(u)], int(i)) for u, i in zip(self._inverse[listed], listed, strict=True)),
+                           key=lambda p: (math.isnan(p[0]), -p[0] if not math.isnan(p[0]) else 0.0, p[1]))
+            hits.append([{"corpus_id": i, "score": s} for s, i in pairs[:top_k]])
+        return hits
 
     def rerank(self, queries: Iterable[str], candidates: Sequence[Iterable[int]], top_k: int | None = None
                ) -> list[list[dict[str, int | float]]]:
@@ -217,11 +242,11 @@ class SearchIndex:
         """Every query's score for every document: a ``(queries, documents)`` float32 array."""
         q_chunk = _positive_int(query_chunk_size, "query_chunk_size")
         items = self._queries(queries)
-        out = np.zeros((len(items), len(self)), np.float32)
+        out = np.zeros((len(items), self._size), np.float32)
         for q0 in range(0, len(items), q_chunk):
             for start, scores in self._blocks(items[q0:q0 + q_chunk], 4096):
                 out[q0:q0 + q_chunk, start:start + scores.shape[1]] = scores
-        return out
+        return self._per_document(out)
 
     # ------------------------------------------------------------------ internals
 
@@ -237,13 +262,15 @@ class SearchIndex:
         ``q``: the queries' vectors."""
         terms = self._query_terms(items) if self._terms else None
         hits = []
-        for i, ids in enumerate(lists):
-            scores = _dots(q[i:i + 1], self._docs[ids])[0]
+        for i, listed in enumerate(lists):
+            ids, back = np.unique(self._inverse[listed], return_inverse=True)  # each distinct text once
+            scores = self._docs[ids] @ q[i]
             if self._passages and len(ids):
                 rows, starts = _ranges(self._bounds, ids)
-                scores += np.maximum.reduceat(_dots(q[i:i + 1], self._parts[rows])[0], starts)
+                scores += np.maximum.reduceat(self._parts[rows] @ q[i], starts)
             if terms is not None and len(ids):
                 scores += self._candidate_terms(terms, i, ids)
+            scores, ids = scores[back], listed
             order = np.lexsort((ids, -scores))[:top_k]
             hits.append([{"corpus_id": int(ids[j]), "score": float(scores[j])} for j in order])
         return hits
@@ -313,6 +340,17 @@ class SearchIndex:
         _stem_matches(stemmed, self._vocab_class[used], term_class)
         return np.concatenate([sim, stemmed])
 
+    def _listed(self, texts: np.ndarray) -> np.ndarray:
+        """The positions in the collection of the distinct ``texts`` (indices of the texts indexed), sorted."""
+        if self._size == len(self):
+            return np.sort(texts)
+        rows, _ = _ranges(self._member_starts, texts)
+        return np.sort(self._members[rows])
+
+    def _per_document(self, scores: np.ndarray) -> np.ndarray:
+        """``(queries, distinct texts)`` scores as ``(queries, documents)``: each copy gets its text's column."""
+        return scores if self._size == len(self) else scores[:, self._inverse]
+
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         vectors = self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress)
         return _rescued(np.asarray(vectors))  # unit rows whatever the corpus weights' scale
@@ -378,13 +416,12 @@ class SearchIndex:
             with_terms = np.flatnonzero(np.diff(q_starts) > 0)  # the queries that have tokens
             firsts = q_starts[with_terms]  # the first (query, token) pair of each
         start = 0
-        while start < len(self):
+        while start < self._size:
             end = self._block_end(start, c_chunk)
-            parts = {"document": _dots(q, self._docs[start:end])}
+            parts = {"document": q @ self._docs[start:end].T}
             if self._passages:
                 p0, p1 = int(self._bounds[start]), int(self._bounds[end])
-                parts["passages"] = np.maximum.reduceat(_dots(q, self._parts[p0:p1]), self._bounds[start:end] - p0,
-                                                        axis=1)
+                parts["passages"] = np.maximum.reduceat(q @ self._parts[p0:p1].T, self._bounds[start:end] - p0, axis=1)
             if self._terms:
                 sums = np.zeros((len(items), end - start), np.float32)
                 if len(term_unit):
@@ -404,7 +441,7 @@ class SearchIndex:
         """The end of the block of documents from ``start``: at most ``c_chunk`` documents,
         ``_PASSAGES_PER_DOC * c_chunk`` passages and ``_ENTRIES_PER_DOC * c_chunk`` token entries, one document at
         least."""
-        end = min(start + c_chunk, len(self))
+        end = min(start + c_chunk, self._size)
         if self._passages:
             budget = _PASSAGES_PER_DOC * c_chunk
             end = min(end, int(np.searchsorted(self._bounds, self._bounds[start] + budget, "right")) - 1)
@@ -542,13 +579,6 @@ def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray
     lengths = bounds[ids + 1] - bounds[ids]
     starts = (np.cumsum(lengths) - lengths).astype(np.int64)
     return np.repeat(bounds[ids] - starts, lengths) + np.arange(int(lengths.sum())), starts
-
-
-def _dots(q: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``q @ rows.T`` as float32, accumulated in float64: a float32 product rounds the columns of one block
-    differently (the BLAS kernels for a block's edge sum in another order), so two identical documents could
-    score apart in the last bit and lose their tie (ties go by increasing id)."""
-    return (q.astype(np.float64) @ rows.astype(np.float64).T).astype(np.float32)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
