@@ -35,6 +35,39 @@ def test_sentences_are_packed_to_the_minimum_and_cut_at_the_maximum():
     assert parts == [] and owner.shape == (0,)
 
 
+def test_text_without_spaces_is_cut_into_passages_by_characters():
+    # A long Chinese document was one passage (only whitespace and ASCII .!? were seen), so a query matching its
+    # last sentence could not find it past the model's max_length.
+    zh = "今天天气很好我们去公园散步。" * 20 + "电脑软件程序。"
+    parts, owner = split_passages([zh])
+    assert len(parts) == 21 and parts[-1] == "电脑软件程序。" and "".join(parts) == zh
+    # No sentence end: cut every max_words characters; spaced words keep their spaces, unspaced runs none.
+    th = "สวัสดีครับ" * 12
+    parts, _ = split_passages([th], max_words=48)
+    assert [len(p) for p in parts] == [48, 48, 24] and "".join(parts) == th
+    mixed = "Python 3 は便利です。NumPy と SciPy もあります！ end."
+    parts, _ = split_passages([mixed], min_words=1)
+    assert parts == ["Python 3 は便利です。", "NumPy と SciPy もあります！", "end."]
+    # Hangul is written with spaces: its words stay whole.
+    assert split_passages(["한국어 문장 입니다."], min_words=1)[0] == ["한국어 문장 입니다."]
+
+
+def test_a_long_unspaced_document_is_found_by_its_last_sentence():
+    from staticemb import SearchIndex
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    docs = ["今天天气很好我们去公园散步。" * 120 + "电脑软件程序。", "无关的文字。", "其他的内容。"]
+    chars = sorted(set("".join(docs)))
+    tok = Tokenizer(models.WordLevel({c: i for i, c in enumerate(["[UNK]", *chars])}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=False)  # one token per
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # CJK character, as BERT's tokenizers do
+    table = np.random.default_rng(0).standard_normal((len(chars) + 1, 32)).astype(np.float32)
+    model = StaticModel(tok, table, max_length=512)  # the cap hides the document's end from its mean
+    [hits] = SearchIndex(model, docs, terms=False).search(["电脑软件程序"], top_k=3)  # vector and passages only
+    # The last passage holds the query's six characters and "。": the whole document's mean holds none of them.
+    assert hits[0]["corpus_id"] == 0 and hits[0]["score"] > 0.8, hits  # (one passage: 0.21, last)
+
+
 @pytest.mark.parametrize("bad, error, match", [
     ("one text", TypeError, "not a single str"),
     (None, TypeError, "not None"),

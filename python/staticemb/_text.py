@@ -6,8 +6,35 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-#: A sentence ends at a word ending in ".", "!" or "?" (closing quotes or brackets after it allowed).
-SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+#: A sentence ends at a word ending in ".", "!" or "?", or their full-width forms "。", "！", "？", "｡" (closing
+#: quotes or brackets after it allowed).
+SENTENCE_END = re.compile("[.!?\u3002\uff01\uff1f\uff61][\"')\\]\u300d\u300f\uff09]*$")
+
+#: Scripts written without spaces between words: CJK ideographs, kana, Thai, Lao, Myanmar, Khmer.
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+#: Punctuation that stays with the character before it: 、。！，？｡」』）
+_TRAILING = "\u3001\u3002\uff01\uff0c\uff1f\uff61\u300d\u300f\uff09"
+_HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
+_UNIT = re.compile(f"[{_UNSPACED}][{_TRAILING}]*|[^{_UNSPACED}]+")
+
+
+def units(text: str) -> tuple[list[str], list[bool]]:
+    """The words of ``text`` by which passages are measured, and whether a space comes before each: its
+    whitespace-separated words, except that a word holding a script written without spaces is cut into
+    each of those characters (with the punctuation after it) and the runs of other characters between them."""
+    words: list[str] = []
+    spaced: list[bool] = []
+    for word in text.split():
+        pieces = _UNIT.findall(word) if _HAS_UNSPACED.search(word) else [word]
+        words += pieces
+        spaced += [True] + [False] * (len(pieces) - 1)
+    return words, spaced
+
+
+def joined(words: Sequence[str], spaced: Sequence[bool]) -> str:
+    """``words`` as text again: a single space before each word that had one (none before the first)."""
+    return "".join((" " if space and i else "") + word for i, (word, space) in enumerate(zip(words, spaced,
+                                                                                               strict=True)))
 
 
 def sentences(words: Sequence[str]) -> list[tuple[int, int]]:

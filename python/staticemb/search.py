@@ -147,13 +147,14 @@ def split_passages(
     the index of the document that passage ``i`` comes from (non-decreasing).
 
     A document's passages are its sentences (split on whitespace; a sentence ends at a word ending in ".",
-    "!" or "?"), packed in order until each has at least ``min_words`` words (a shorter tail joins the passage
-    before it) and cut into pieces of at most ``max_words`` words (lists, code and manual pages often have no
-    sentence ends). Words are joined by single spaces. Every document has at least one passage: a document of
+    "!" or "?", or "。", "！", "？"), packed in order until each has at least ``min_words`` words (a shorter tail
+    joins the passage before it) and cut into pieces of at most ``max_words`` words (lists, code and manual
+    pages often have no sentence ends). In scripts written without spaces (Chinese, Japanese, Thai, ...) each
+    character counts as a word. Words are joined by single spaces (characters of such scripts by none). Every document has at least one passage: a document of
     fewer than ``min_words`` words is one passage, an empty one an empty passage.
     """
     from . import _inputs
-    from ._text import sentences
+    from ._text import joined, sentences, units
 
     lo, hi = _positive_int(min_words, "min_words"), _positive_int(max_words, "max_words")
     if lo > hi:
@@ -162,7 +163,7 @@ def split_passages(
     out: list[str] = []
     counts = np.zeros(len(texts), dtype=np.int64)
     for n, text in enumerate(texts):
-        words = text.split()
+        words, spaced = units(text)
         packed: list[tuple[int, int]] = []
         start = 0
         for _, end in sentences(words):
@@ -174,7 +175,8 @@ def split_passages(
                 packed[-1] = (packed[-1][0], len(words))
             else:
                 packed.append((start, len(words)))
-        pieces = [" ".join(words[i : min(i + hi, e)]) for s, e in packed for i in range(s, e, hi)] or [""]
+        pieces = [joined(words[i : min(i + hi, e)], spaced[i : min(i + hi, e)])
+                  for s, e in packed for i in range(s, e, hi)] or [""]
         out += pieces
         counts[n] = len(pieces)
     return out, np.repeat(np.arange(len(texts), dtype=np.int64), counts)
