@@ -316,7 +316,7 @@ def test_task_files_are_checked(tmp_path):
     good = write({"type": "wordsim", "pairs": [["a", "b", 1.0], ["a", "c", 2.0]]}, "ok/ws.json")
     assert load_task(good)["name"] == "ws"
     assert [t["name"] for t in load_tasks([tmp_path / "ok"], only=["wordsim"])] == ["ws"]
-    with pytest.raises(InvalidInputError, match="no tasks found"):
+    with pytest.raises(InvalidInputError, match="no task or task type is named .nothing."):
         load_tasks([tmp_path / "ok"], only=["nothing"])
     write({"type": "wordsim", "name": "ws", "pairs": [["a", "b", 1.0], ["b", "c", 2.0]]}, "ok/other.json")
     with pytest.raises(InvalidInputError, match="two tasks are named 'ws'"):
@@ -410,3 +410,29 @@ def test_teacher_cache_is_per_text_and_resumable(tmp_path, minilm, real_texts, m
     again = trainer.teacher_embeddings(minilm, texts[:20], cache_dir=tmp_path)
     assert sum(encoded) == 8
     np.testing.assert_allclose(again, first, atol=1e-6)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("eval_tasks", "tasks/retrieval.json"), ("eval_tasks", [3]), ("learning_rate", "fast"),
+    ("learning_rate", 0), ("output_dir", 123), ("embedding_dim", -5), ("embedding_dim", 2.0), ("max_rows", 0),
+    ("train_datasets", {"a": 5}), ("warmup_ratio", 1.0), ("warmup_ratio", -0.1), ("num_epochs", -1),
+    ("num_epochs", float("nan")), ("max_steps", 0), ("eval_steps", 0), ("save_total_limit", 0), ("seed", "x"),
+    ("bf16", "yes"), ("dataloader_num_workers", -1), ("teacher", 7), ("resume_from_checkpoint", 1),
+])
+def test_every_config_field_is_checked_before_any_work(field, value):
+    # Each of these was accepted and failed deep in the trainer, or never (a string eval_tasks was read one
+    # character at a time; warmup_ratio 1.0 meant one warmup step).
+    from staticemb.train import TrainConfig
+
+    raw = {"output_dir": "out", "train_datasets": {"a": "pairs.jsonl"}, "tokenizer": "tokenizer.json", field: value}
+    with pytest.raises(InvalidInputError, match=field):
+        TrainConfig.from_dict(raw)
+
+
+def test_eval_tasks_are_read_before_the_datasets(tmp_path):
+    from staticemb.train import train
+
+    raw = {"output_dir": str(tmp_path / "out"), "train_datasets": {"a": str(tmp_path / "missing.jsonl")},
+           "tokenizer": "tokenizer.json", "eval_tasks": [str(tmp_path / "no-task.json")]}
+    with pytest.raises(InvalidInputError, match="no-task.json"):
+        train(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -137,10 +138,58 @@ class TrainConfig:
             raise InvalidInputError("multi_dataset_batch_sampler must be 'proportional' or 'round_robin'")
         if self.sif is not None:
             check_coefficient(self.sif)
+        self._check_types()
+
+    def _check_types(self) -> None:
+        """Every other field's type and range, before any data is read (a wrong one used to surface deep in the
+        trainer, or never: ``eval_tasks: "tasks/"`` was read a character at a time)."""
+        if not isinstance(self.output_dir, str) or not self.output_dir:
+            raise InvalidInputError(f"output_dir must be a folder path (a non-empty string), not {self.output_dir!r}")
+        for name, path in self.train_datasets.items():
+            if not isinstance(name, str) or not isinstance(path, str) or not path:
+                raise InvalidInputError(f"train_datasets must map names to file paths (strings), got "
+                                        f"{name!r}: {path!r}")
+        for name in ("init", "tokenizer", "teacher", "cache_dir"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidInputError(f"{name} must be a path or Hub id (a non-empty string) or null, not {value!r}")
+        if not _is_int(self.embedding_dim) or self.embedding_dim < 1:
+            raise InvalidInputError(f"embedding_dim must be a positive integer, not {self.embedding_dim!r}")
+        checks: list[tuple[str, bool, str]] = [
+            ("learning_rate", _is_number(self.learning_rate) and self.learning_rate > 0, "a positive number"),
+            ("warmup_ratio", _is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
+             "a share of the steps, at least 0 and below 1"),
+            ("num_epochs", _is_number(self.num_epochs) and self.num_epochs > 0, "a positive number"),
+            ("max_steps", _is_int(self.max_steps) and (self.max_steps == -1 or self.max_steps > 0),
+             "a positive integer, or -1 for the epochs' steps"),
+            ("max_rows", self.max_rows is None or _is_int(self.max_rows) and self.max_rows > 0,
+             "a positive integer or null"),
+            ("eval_steps", _is_number(self.eval_steps) and self.eval_steps > 0, "a positive number"),
+            ("save_steps", _is_number(self.save_steps) and self.save_steps > 0, "a positive number"),
+            ("logging_steps", _is_number(self.logging_steps) and self.logging_steps > 0, "a positive number"),
+            ("save_total_limit", _is_int(self.save_total_limit) and self.save_total_limit > 0,
+             "a positive integer"),
+            ("seed", _is_int(self.seed) and self.seed >= 0, "a non-negative integer"),
+            ("bf16", self.bf16 is None or isinstance(self.bf16, bool), "true, false or null"),
+            ("dataloader_num_workers", _is_int(self.dataloader_num_workers) and self.dataloader_num_workers >= 0,
+             "a non-negative integer"),
+            ("resume_from_checkpoint", self.resume_from_checkpoint is None
+             or isinstance(self.resume_from_checkpoint, (bool, str)), "true, false, a checkpoint path or null"),
+        ]
+        for name, ok, want in checks:
+            if not ok:
+                raise InvalidInputError(f"{name} must be {want}, not {getattr(self, name)!r}")
+        if not isinstance(self.eval_tasks, list) or any(not isinstance(t, str) for t in self.eval_tasks):
+            raise InvalidInputError(f"eval_tasks must be a list of task file paths, not {self.eval_tasks!r}")
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _expand(value: Any) -> Any:

@@ -39,6 +39,10 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     elif isinstance(config, Mapping):
         config = TrainConfig.from_dict(config)
     config.validate()
+    from ..tasks import load_task
+
+    for path in config.eval_tasks:  # read (and checked) before the datasets and any teacher are
+        load_task(path)
     world_size = _launched_world_size()
     if config.batch_size % world_size:
         raise InvalidInputError(f"batch_size {config.batch_size} is the global batch and must split evenly over "
