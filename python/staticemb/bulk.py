@@ -9,7 +9,9 @@ with ``--format jsonl``). They are read as a stream, ``batch_rows`` texts at a t
 whatever the input size.
 
 The output is a folder of Parquet parts (``part-00000.parquet``, …, ``rows_per_part`` rows each) or, for an
-``OUT`` ending in ``.npy``, one NumPy array assembled from such parts at the end. Each Parquet row holds
+``OUT`` ending in ``.npy``, one NumPy array assembled from such parts at the end (the parts stay in
+``OUT.npy.parts/``, the run's resume state, so a ``.npy`` output takes twice the disk until that folder is
+deleted). Each Parquet row holds
 ``row`` (the text's position in the whole input, from 0), the ``--keep`` columns carried over, and
 ``embedding``:
 
