@@ -575,12 +575,18 @@ def _huge_rows(x: np.ndarray, norms: np.ndarray, out: np.ndarray) -> np.ndarray:
     unit length: divided by their largest magnitude first, never by their norm."""
     over = np.flatnonzero(np.isinf(norms))
     if over.size:
-        rows = x[over]
-        scale = np.abs(rows).max(axis=1)
-        finite = np.isfinite(scale)  # a row holding infinity keeps its infinite norm
-        rows = rows[finite] / scale[finite, None]
-        out[over[finite]] = rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+        at, _, rows = _scaled_down(x, over)
+        out[at] = rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
     return out
+
+
+def _scaled_down(x: np.ndarray, over: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows ``over`` of ``x`` that hold no infinity (one that does keeps its infinite norm), divided by their
+    largest magnitude: ``(their indices, those magnitudes, the scaled rows)``."""
+    rows = x[over]
+    scale = np.abs(rows).max(axis=1)
+    finite = np.isfinite(scale)
+    return over[finite], scale[finite], rows[finite] / scale[finite, None]
 
 
 def row_norms(x: np.ndarray) -> np.ndarray:
@@ -590,12 +596,9 @@ def row_norms(x: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     over = np.flatnonzero(np.isinf(norms))
     if over.size:
-        rows = x[over]
-        scale = np.abs(rows).max(axis=1)
-        finite = np.isfinite(scale)  # a row holding infinity keeps its infinite norm
-        rows = rows[finite] / scale[finite, None]
+        at, scale, rows = _scaled_down(x, over)
         with np.errstate(over="ignore"):  # a norm above the dtype's range stays infinite (see _huge_rows)
-            norms[over[finite]] = scale[finite] * np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            norms[at] = scale * np.sqrt(np.einsum("ij,ij->i", rows, rows))
     return norms
 
 
