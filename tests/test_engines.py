@@ -125,6 +125,20 @@ def test_get_model_loads_once_per_process(model_dir: Path) -> None:
         get_model(first)  # type: ignore[arg-type]
 
 
+def test_get_model_loads_a_folder_saved_again(tmp_path: Path, model_dir: Path) -> None:
+    # A long-lived worker kept serving the model a save() had replaced (its memory map stayed valid).
+    folder = tmp_path / "model"
+    old = StaticModel.from_pretrained(model_dir)
+    old.save(folder)
+    first = get_model(folder)
+    assert get_model(folder) is first
+    new = StaticModel(old.tokenizer, np.asarray(old.embeddings) * -1.0)
+    new.save(folder)
+    again = get_model(folder)
+    assert again is not first and get_model(folder) is again
+    np.testing.assert_array_equal(again.encode(["a new model"]), new.encode(["a new model"]))
+
+
 def test_worker_threads_match_the_allotment() -> None:
     assert worker_threads(None) == 1
     assert worker_threads(0.5) == 1

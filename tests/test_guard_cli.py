@@ -227,6 +227,10 @@ def test_crops_refuses_an_output_among_its_inputs(capsys, tmp_path, where):
     target, inputs = (doc, [str(doc)]) if where == "the-input" else (docs / "pairs.jsonl", [str(docs)])
     assert_one_line_error(run_cli(capsys, "crops", *inputs, "-o", str(target)), str(target))
     assert doc.read_bytes() == before and sorted(p.name for p in docs.iterdir()) == ["docs.jsonl"]
+    # An output a later run would not read (not an input type; a sibling folder) is fine.
+    for fine in (docs / "pairs.out", tmp_path / "docs2" / "pairs.jsonl"):
+        code, _, err = run_cli(capsys, "crops", str(docs), "-o", str(fine))
+        assert code == 0 and fine.exists(), err
 
 
 # ------------------------------------------------------------------------------------------------ tasks

@@ -277,3 +277,23 @@ def test_hub_id_from_offline_cache(tmp_path, st_folder, real_texts):
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "hub-ok" in done.stdout
+    # Without HF_HUB_OFFLINE and with the Hub unreachable, a commit found in the cache still loads
+    # (huggingface_hub falls back to its cache for a branch, not for a commit hash).
+    unreachable = textwrap.dedent(
+        f"""
+        import socket
+        def refuse(*args, **kwargs):
+            raise OSError("no network in this test")
+        socket.getaddrinfo = socket.create_connection = refuse
+        import numpy as np
+        from staticemb import StaticModel
+        pinned = StaticModel.from_pretrained("staticemb-tests/tiny-static", revision={commit!r})
+        assert np.array_equal(pinned.encode(["a b c"]), StaticModel.from_pretrained({str(st_folder)!r}).encode(
+            ["a b c"]))
+        print("unreachable-ok")
+        """
+    )
+    env.pop("HF_HUB_OFFLINE")
+    done = subprocess.run([sys.executable, "-c", unreachable], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "unreachable-ok" in done.stdout

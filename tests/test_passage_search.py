@@ -3,6 +3,8 @@ passage; against a direct computation, on a real tokenizer and real text, and on
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pytest
 from staticemb import InvalidInputError, StaticModel, passage_search, semantic_search, split_passages
@@ -42,9 +44,10 @@ def test_text_without_spaces_is_cut_into_passages_by_characters():
     parts, owner = split_passages([zh])
     assert len(parts) == 21 and parts[-1] == "电脑软件程序。" and "".join(parts) == zh
     # No sentence end: cut every max_words characters; spaced words keep their spaces, unspaced runs none.
-    th = "สวัสดีครับ" * 12
+    th = "สวัสดีครับ" * 12  # 120 code points, 84 letters: a vowel sign or tone mark stays with its letter
     parts, _ = split_passages([th], max_words=48)
-    assert [len(p) for p in parts] == [48, 48, 24] and "".join(parts) == th
+    assert len(parts) == 2 and parts[1] == "บ" + "สวัสดีครับ" * 5 and "".join(parts) == th  # 48 + 36 letters
+    assert not any(unicodedata.category(p[0]).startswith("M") for p in parts)
     mixed = "Python 3 は便利です。NumPy と SciPy もあります！ end."
     parts, _ = split_passages([mixed], min_words=1)
     assert parts == ["Python 3 は便利です。", "NumPy と SciPy もあります！", "end."]

@@ -88,3 +88,17 @@ def test_bad_quantization_arguments(model, bert_tokenizer, table):
         StaticModel(bert_tokenizer, table, scales=np.ones(30_522, np.float32))
     with pytest.raises(ValueError, match="needs 30522 row scales"):
         StaticModel(bert_tokenizer, np.zeros((30_522, 8), np.int8), scales=np.ones(5, np.float32))
+
+
+def test_quantizing_refuses_what_the_type_cannot_hold(bert_tokenizer, table):
+    # float16 turned values past 65504 into inf (then NaN vectors), with only NumPy's overflow warning; a NaN in
+    # a row gave its int8 row a scale of 1 and garbage values.
+    from staticemb import InvalidInputError, StaticModel
+
+    with pytest.raises(InvalidInputError, match="float16's largest value"):
+        StaticModel(bert_tokenizer, table * 1e6).quantize("float16")
+    bad = table.copy()
+    bad[7, 3] = np.nan
+    for dtype in ("float16", "int8"):
+        with pytest.raises(InvalidInputError, match="row 7 of the table is not finite"):
+            StaticModel(bert_tokenizer, bad).quantize(dtype)

@@ -20,6 +20,10 @@ def test_query_tokens_are_weighed_by_their_idf_in_the_collection(tiny_st_folder)
     n = len(docs)
     np.testing.assert_allclose(weights, [np.log1p((n - 2 + 0.5) / 2.5), np.log1p((n - 1 + 0.5) / 1.5),
                                          np.log1p((n + 0.5) / 0.5)])
+    # A text listed twice counts twice (the index holds it once): "python" is now in 3 of 6 documents.
+    copies = T.idf_index(model, [*docs, "python rust", "python"], corpus_weights=False, passages=False)
+    np.testing.assert_allclose(copies._term_weights(np.array(tokens[1:]), np.ones(1)),
+                               [np.log1p((6 - 3 + 0.5) / 3.5)])
     # With one query token the weights cancel: the terms part is the plain index's.
     plain = SearchIndex(model, docs, corpus_weights=False, passages=False)
     np.testing.assert_allclose(components(index, ["python"])["terms"], components(plain, ["python"])["terms"],

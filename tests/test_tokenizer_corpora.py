@@ -152,3 +152,68 @@ def test_total_is_at_least_a_million():
     total = sum(CHECKED.values())
     print(f"\n{total:,} texts: " + ", ".join(f"{k} {v:,}" for k, v in CHECKED.items()))
     assert total >= MIN_TOTAL
+
+
+def test_a_cached_corpus_is_rebuilt_when_unreadable_and_written_whole(tmp_path, monkeypatch):
+    # A cut or damaged cache raised a bare JSONDecodeError on every later run; two builders shared one
+    # temporary file (one crashed, or a kill left NUL bytes in the finished cache); an empty result was cached.
+    import dataclasses
+    import threading
+    import warnings
+
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path))
+
+    @dataclasses.dataclass
+    class Item:
+        text: str
+
+    built = []
+
+    def build():
+        built.append(1)
+        return [Item(f"text {i}") for i in range(1000)]
+
+    want = build()
+    assert corpora._cached("demo", Item, build, False) == want
+    for damage in (b'{"text": "cut', b"", b'{"gloss": "an old field"}\n'):
+        (tmp_path / "demo.jsonl").write_bytes(damage)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert corpora._cached("demo", Item, build, False) == want
+        assert bool(caught) == bool(damage), damage  # an empty file is simply built again
+        assert corpora._cached("demo", Item, lambda: [], False) == want  # read back whole
+    assert corpora._cached("none", Item, lambda: [], False) == [] and not (tmp_path / "none.jsonl").exists()
+
+    barrier = threading.Barrier(4)
+
+    def slow_build():
+        barrier.wait()
+        return want
+
+    errors = []
+
+    def run():
+        try:
+            corpora._cached("together", Item, slow_build, True)
+        except Exception as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and corpora._cached("together", Item, lambda: [], False) == want
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_data_directory_names_staticemb_data_when_unusable(tmp_path, monkeypatch):
+    from staticemb._paths import data_dir
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("STATICEMB_DATA", f"  {blocker}  ")
+    with pytest.raises(OSError, match="STATICEMB_DATA"):
+        data_dir()
+    monkeypatch.setenv("STATICEMB_DATA", "  ")
+    assert data_dir(create=False).name == "staticemb"  # blank: the default

@@ -436,3 +436,18 @@ def test_eval_tasks_are_read_before_the_datasets(tmp_path):
            "tokenizer": "tokenizer.json", "eval_tasks": [str(tmp_path / "no-task.json")]}
     with pytest.raises(InvalidInputError, match="no-task.json"):
         train(raw)
+    wordsim = tmp_path / "ws.json"
+    wordsim.write_text(json.dumps({"type": "wordsim", "pairs": [["a", "b", 1], ["a", "c", 2]]}))
+    with pytest.raises(InvalidInputError, match="ws.json: only retrieval and bitext tasks can be evaluators"):
+        train({**raw, "eval_tasks": [str(wordsim)]})
+
+
+def test_config_paths_may_be_path_objects_and_checkpoints_unlimited(tmp_path):
+    from pathlib import Path
+
+    config = TrainConfig.from_dict({"output_dir": tmp_path / "out", "train_datasets": {"a": Path("p.jsonl")},
+                                    "init": Path("model"), "eval_tasks": [Path("t.json")],
+                                    "save_total_limit": None})
+    assert (config.output_dir, config.init, config.train_datasets, config.eval_tasks) == (
+        str(tmp_path / "out"), "model", {"a": "p.jsonl"}, ["t.json"])
+    assert config.save_total_limit is None

@@ -55,7 +55,10 @@ def idf_index(model: Any, documents: list[str], **options: Any) -> Any:
             super().__init__(model, documents, **options)
             ids = self._term_counts(list(documents))[0]
             self._idf_vocab = np.unique(ids)
-            df = np.bincount(self._entries, minlength=len(self._idf_vocab)).astype(np.float64)
+            # Each distinct text's entries counted once per copy of it (the index holds each text once).
+            copies = np.bincount(self._inverse, minlength=self._size)
+            df = np.bincount(self._entries, weights=np.repeat(copies, np.diff(self._starts)),
+                             minlength=len(self._idf_vocab))
             n = len(documents)
             self._idf = np.log1p((n - df + 0.5) / (df + 0.5))
             self._idf_unseen = float(np.log1p((n + 0.5) / 0.5))

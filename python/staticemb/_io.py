@@ -87,17 +87,22 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    def download(local_only: bool) -> str:
+        return str(snapshot_download(repo_id=text, revision=revision, token=token, cache_dir=cache_dir,
+                                     allow_patterns=_HUB_PATTERNS, local_files_only=local_only))
+
     try:
-        folder = snapshot_download(
-            repo_id=text,
-            revision=revision,
-            token=token,
-            cache_dir=cache_dir,
-            allow_patterns=_HUB_PATTERNS,
-            # Offline, a revision given as a full commit hash is found in the cache (without this,
-            # huggingface_hub asks the Hub for the file list and fails).
-            local_files_only=bool(constants.HF_HUB_OFFLINE),
-        )
+        # Offline, a revision given as a full commit hash is found in the cache (without local_files_only,
+        # huggingface_hub asks the Hub for the file list and fails).
+        offline = bool(constants.HF_HUB_OFFLINE)
+        try:
+            folder = download(offline)
+        except Exception:
+            # The Hub unreachable: huggingface_hub falls back to its cache for a branch, not for a commit hash.
+            cached = None if offline else _cached_snapshot(download)
+            if cached is None:
+                raise
+            folder = cached
     except LocalEntryNotFoundError as e:
         raise FileNotFoundError(
             f"{text!r} is not a local folder and is not in the Hugging Face Hub cache, and the Hub cannot be "
@@ -106,6 +111,14 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
     except Exception as e:  # the Hub raises many types: network, auth, missing repo
         raise FileNotFoundError(f"could not load {text!r} from the Hugging Face Hub: {type(e).__name__}: {e}") from e
     return Path(folder)
+
+
+def _cached_snapshot(download: Callable[[bool], str]) -> str | None:
+    """The snapshot ``download(local_only=True)`` finds in the Hugging Face cache, or None."""
+    try:
+        return download(True)
+    except Exception:  # noqa: BLE001 - not cached (or not readable): the first error stands
+        return None
 
 
 def read_text(path: Path) -> str:

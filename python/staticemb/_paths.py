@@ -9,9 +9,14 @@ from pathlib import Path
 def data_dir(*, create: bool = True) -> Path:
     """``$STATICEMB_DATA``, or ``~/.cache/staticemb``: where built corpora, datasets, teacher caches and models
     go. Created unless ``create=False``."""
-    d = Path(os.environ.get("STATICEMB_DATA") or Path.home() / ".cache" / "staticemb").expanduser()
+    value = os.path.expandvars(os.environ.get("STATICEMB_DATA", "").strip())
+    d = Path(value or Path.home() / ".cache" / "staticemb").expanduser()
     if create:
-        d.mkdir(parents=True, exist_ok=True)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            where = f"STATICEMB_DATA={value!r}" if value else "the default data directory"
+            raise OSError(e.errno, f"cannot use {where} as the data directory: {e.strerror or e}", str(d)) from None
     return d
 
 

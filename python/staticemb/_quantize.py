@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _inputs
+from .errors import InvalidInputError
 
 __all__ = ["PRECISIONS", "quantize_embeddings", "quantize_table"]
 
@@ -17,7 +18,14 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     table = np.asarray(table, dtype=np.float32)
     if dtype == "float32":
         return np.ascontiguousarray(table), None
+    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
+    if bad.size:
+        raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be quantized to {dtype}")
     if dtype == "float16":
+        peak = float(np.abs(table).max()) if table.size else 0.0
+        if peak > float(np.finfo(np.float16).max):
+            raise InvalidInputError(f"the table holds {peak:.4g}, beyond float16's largest value (65504): "
+                                    "float16 would make it infinite; quantize to 'int8' instead")
         return np.ascontiguousarray(table.astype(np.float16)), None
     scales = np.abs(table).max(axis=1) / 127.0
     scales = np.where(scales > 0, scales, 1.0).astype(np.float32)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 #: A sentence ends at a word ending in ".", "!" or "?", or their full-width forms "。", "！", "？", "｡" (closing
@@ -22,10 +23,18 @@ def units(text: str) -> tuple[list[str], list[bool]]:
     """The words of ``text`` by which passages are measured, and whether a space comes before each: its
     whitespace-separated words, except that a word holding a script written without spaces is cut into
     each of those characters (with the punctuation after it) and the runs of other characters between them."""
+    if not _HAS_UNSPACED.search(text):  # the common case, fast
+        plain = text.split()
+        return plain, [True] * len(plain)
     words: list[str] = []
     spaced: list[bool] = []
     for word in text.split():
-        pieces = _UNIT.findall(word) if _HAS_UNSPACED.search(word) else [word]
+        pieces: list[str] = []
+        for piece in _UNIT.findall(word) if _HAS_UNSPACED.search(word) else [word]:
+            if pieces and unicodedata.category(piece[0])[0] == "M":
+                pieces[-1] += piece  # a vowel sign or tone mark stays with the letter it marks (Thai, Khmer, ...)
+            else:
+                pieces.append(piece)
         words += pieces
         spaced += [True] + [False] * (len(pieces) - 1)
     return words, spaced
@@ -33,6 +42,8 @@ def units(text: str) -> tuple[list[str], list[bool]]:
 
 def joined(words: Sequence[str], spaced: Sequence[bool]) -> str:
     """``words`` as text again: a single space before each word that had one (none before the first)."""
+    if all(spaced):
+        return " ".join(words)
     return "".join((" " if space and i else "") + word for i, (word, space) in enumerate(zip(words, spaced,
                                                                                                strict=True)))
 

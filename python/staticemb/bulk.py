@@ -86,6 +86,14 @@ class RunInfo:
 # ------------------------------------------------------------------------------------------------ inputs
 
 
+def reads(folder: Path, path: Path, any_file: bool) -> bool:
+    """Whether :func:`expand_inputs` takes the file ``path`` (under ``folder``) when given ``folder``: one of
+    the :data:`INPUT_FORMATS` types, or with ``any_file`` any file not under a hidden folder."""
+    if any_file:
+        return not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    return path.suffix.lower() in INPUT_FORMATS
+
+
 def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: bool = False) -> list[str]:
     """Files named by ``specs`` (files, folders searched recursively, glob patterns, ``-`` for stdin), in
     order, folders and patterns sorted. A name that matches nothing raises :class:`FileNotFoundError`. A folder
@@ -98,9 +106,7 @@ def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: boo
             continue
         path = Path(spec).expanduser()
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and (
-                not any(part.startswith(".") for part in p.relative_to(path).parts) if any_file
-                else p.suffix.lower() in INPUT_FORMATS))
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and reads(path, p, any_file))
             if not found:
                 raise FileNotFoundError(f"{spec}: no {'' if any_file else ', '.join(INPUT_FORMATS) + ' '}files in "
                                         "this folder")

@@ -161,7 +161,7 @@ def cmd_crops(args) -> int:
         raise InvalidInputError("--teacher and --lead choose the passage two ways: give one")
     out = _check_output(args.output, "--output", folder=False)
     files = expand_inputs(args.inputs, args.format, any_file=args.per_file)
-    _check_not_an_input(Path(out), args.inputs, files)
+    _check_not_an_input(Path(out), args.inputs, files, args.per_file)
     bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
     read = 0
 
@@ -200,9 +200,11 @@ def cmd_crops(args) -> int:
     return 0
 
 
-def _check_not_an_input(out: Path, inputs: list[str], files: list[str]) -> None:
-    """Refuse an output that is one of the input files (it would replace the documents) or lies in an input
-    folder (a later run would read it back as a document)."""
+def _check_not_an_input(out: Path, inputs: list[str], files: list[str], any_file: bool) -> None:
+    """Refuse an output that is one of the input files (it would replace the documents) or that a later run
+    would read back from an input folder as a document."""
+    from .bulk import reads
+
     target = out.expanduser().resolve()
     for f in files:
         if f != "-" and Path(f).resolve() == target:
@@ -210,7 +212,8 @@ def _check_not_an_input(out: Path, inputs: list[str], files: list[str]) -> None:
                                     "write them elsewhere")
     for spec in inputs:
         folder = Path(spec).expanduser()
-        if spec != "-" and folder.is_dir() and target.is_relative_to(folder.resolve()):
+        if (spec != "-" and folder.is_dir() and target.is_relative_to(folder.resolve())
+                and reads(folder.resolve(), target, any_file)):
             raise InvalidInputError(f"--output {out} lies in the input folder {spec}: a later run would read "
                                     "it back as a document; write it elsewhere")
 

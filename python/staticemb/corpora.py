@@ -30,11 +30,13 @@ Sources (``make data-sources`` installs the system ones):
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import re
 import struct
+import tempfile
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -133,32 +135,25 @@ def _parse_translation(text: str, lang: str) -> list[PackageDescription]:
 def debian_descriptions(lang: str = "en", *, refresh: bool = False) -> list[PackageDescription]:
     """Debian package descriptions in ``lang`` (short one-line summary and long description; paragraphs
     separated by newlines), one per distinct description, sorted by package name."""
-    cache = data_dir() / f"debian-descriptions-{lang}.jsonl"
-    if cache.is_file() and not refresh:
-        with open(cache, encoding="utf-8") as f:
-            return [PackageDescription(**json.loads(line)) for line in f]
-    files = _translation_files(lang)
-    if not files:
-        raise SourceMissingError(
-            f"no Debian translation index for {lang!r} under {APT_LISTS}. Run (as root): {APT_UPDATE_COMMAND}"
-        )
-    try:
-        import lz4.frame
-    except ImportError:
-        raise SourceMissingError("the 'lz4' package is needed to read apt's indexes: pip install lz4") from None
-    seen: dict[str, PackageDescription] = {}
-    for path in files:
-        with open(path, "rb") as f:
-            text = lz4.frame.decompress(f.read()).decode("utf-8", errors="replace")
-        for d in _parse_translation(text, lang):
-            seen.setdefault(d.md5, d)
-    items = sorted(seen.values(), key=lambda d: (d.package, d.md5))
-    tmp = cache.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for d in items:
-            f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")
-    tmp.replace(cache)
-    return items
+    def build() -> list[PackageDescription]:
+        files = _translation_files(lang)
+        if not files:
+            raise SourceMissingError(
+                f"no Debian translation index for {lang!r} under {APT_LISTS}. Run (as root): {APT_UPDATE_COMMAND}"
+            )
+        try:
+            import lz4.frame
+        except ImportError:
+            raise SourceMissingError("the 'lz4' package is needed to read apt's indexes: pip install lz4") from None
+        seen: dict[str, PackageDescription] = {}
+        for path in files:
+            with open(path, "rb") as f:
+                text = lz4.frame.decompress(f.read()).decode("utf-8", errors="replace")
+            for d in _parse_translation(text, lang):
+                seen.setdefault(d.md5, d)
+        return sorted(seen.values(), key=lambda d: (d.package, d.md5))
+
+    return _cached(f"debian-descriptions-{lang}", PackageDescription, build, refresh)
 
 
 def debian_sentences(limit: int | None = None) -> list[str]:
@@ -196,17 +191,37 @@ def split_sentences(text: str, min_chars: int = 3) -> list[str]:
 
 
 def _cached(name: str, cls, build, refresh: bool):
-    """Load ``name``.jsonl from the data directory, or ``build()`` the records (dataclasses) and cache
-    them."""
+    """Load ``name``.jsonl from the data directory, or ``build()`` the records (dataclasses) and cache them.
+
+    A cache that cannot be read back (cut short, damaged, written by another version) is rebuilt, with a
+    warning. The cache is written to a file of this process's own beside it, flushed to disk and renamed into
+    place, so builders running at once, or one killed midway, never leave a mixed or partial file; an empty
+    result is not cached (the source may be installed later)."""
     cache = data_dir() / f"{name}.jsonl"
     if cache.is_file() and not refresh:
-        with open(cache, encoding="utf-8") as f:
-            return [cls(**json.loads(line)) for line in f]
+        try:
+            with open(cache, encoding="utf-8") as f:
+                items = [cls(**json.loads(line)) for line in f]
+        except (ValueError, TypeError) as e:  # JSON, UTF-8 and field errors
+            warnings.warn(f"the cached corpus {cache} cannot be read ({e}); building it again", stacklevel=3)
+        else:
+            if items:
+                return items
     items = build()
-    tmp = cache.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items)
-    tmp.replace(cache)
+    if not items:
+        return items
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # as a plain open() would make it, not mkstemp's owner-only mode
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, cache)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return items
 
 
@@ -341,7 +356,11 @@ def ui_messages(lang: str, *, refresh: bool = False) -> list[UIMessage]:
         raise ValueError(f"lang must be a locale name such as 'de' or 'pt_BR', got {lang!r}")
 
     def build():
-        import polib
+        try:
+            import polib
+        except ImportError:
+            raise SourceMissingError("the 'polib' package is needed to read gettext catalogs: pip install polib"
+                                     ) from None
 
         folder = LOCALE_DIR / lang / "LC_MESSAGES"
         files = sorted(folder.glob("*.mo"))

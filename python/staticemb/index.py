@@ -46,7 +46,6 @@ queries and documents alike).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -202,7 +201,8 @@ class SearchIndex:
                 q = self._encode_queries(chunk)
                 vectors = ((0, c0, q @ self._docs[c0:c0 + c_chunk].T) for c0 in range(0, self._size, c_chunk))
                 ids = _top_k(len(chunk), shortlist, vectors)[1]
-                hits += self._rerank(chunk, [self._listed(row[row != _NO_ID]) for row in ids], top_k, q)
+                # Of a text's copies only its first top_k can be among the hits (copies share a score).
+                hits += self._rerank(chunk, [self._listed(row[row != _NO_ID], top_k) for row in ids], top_k, q)
             return hits
         blocks = ((q0, start, scores) for q0 in range(0, len(items), q_chunk)
                   for start, scores in self._blocks(items[q0:q0 + q_chunk], c_chunk))
@@ -214,11 +214,14 @@ class SearchIndex:
         hits = []
         for row_scores, row_ids in zip(scores, ids, strict=True):
             keep = row_ids != _NO_ID
-            listed = self._listed(row_ids[keep])
-            by_text = dict(zip(row_ids[keep].tolist(), row_scores[keep].tolist(), strict=True))
-            pairs = sorted(((by_text[int(u)], int(i)) for u, i in zip(self._inverse[listed], listed, strict=True)),
-                           key=lambda p: (math.isnan(p[0]), -p[0] if not math.isnan(p[0]) else 0.0, p[1]))
-            hits.append([{"corpus_id": i, "score": s} for s, i in pairs[:top_k]])
+            texts, text_scores = row_ids[keep], row_scores[keep]
+            listed = self._listed(texts, top_k)
+            order = np.argsort(texts)
+            listed_scores = text_scores[order][np.searchsorted(texts[order], self._inverse[listed])]
+            nan = np.isnan(listed_scores)  # NaN below every number, as in the exact top k
+            best = np.lexsort((listed, -np.where(nan, 0.0, listed_scores), nan))[:top_k]
+            hits.append([{"corpus_id": int(i), "score": float(x)}
+                         for i, x in zip(listed[best], listed_scores[best], strict=True)])
         return hits
 
     def rerank(self, queries: Iterable[str], candidates: Sequence[Iterable[int]], top_k: int | None = None
@@ -340,12 +343,15 @@ class SearchIndex:
         _stem_matches(stemmed, self._vocab_class[used], term_class)
         return np.concatenate([sim, stemmed])
 
-    def _listed(self, texts: np.ndarray) -> np.ndarray:
-        """The positions in the collection of the distinct ``texts`` (indices of the texts indexed), sorted."""
+    def _listed(self, texts: np.ndarray, cap: int) -> np.ndarray:
+        """The positions in the collection of the distinct ``texts`` (indices of the texts indexed), at most the
+        first ``cap`` of each text's copies, sorted."""
         if self._size == len(self):
             return np.sort(texts)
-        rows, _ = _ranges(self._member_starts, texts)
-        return np.sort(self._members[rows])
+        first = self._member_starts[texts]
+        counts = np.minimum(self._member_starts[texts + 1] - first, cap)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.sort(self._members[np.repeat(first, counts) + offsets])
 
     def _per_document(self, scores: np.ndarray) -> np.ndarray:
         """``(queries, distinct texts)`` scores as ``(queries, documents)``: each copy gets its text's column."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["get_model", "model_spec", "worker_threads"]
 
-_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], StaticModel] = {}
+_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[tuple[int, int] | None, StaticModel]] = {}
 _LOCK = threading.Lock()
 
 
@@ -45,21 +45,35 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     Hugging Face cache of the worker's machine: on a cluster without network, pre-stage the cache (or use a
     folder on a shared filesystem) and set ``HF_HUB_OFFLINE=1`` on the workers.
 
+    A local folder saved again since it was loaded (:meth:`~staticemb.StaticModel.save` swaps in a new folder)
+    is loaded again: a long-lived worker never keeps serving the model it replaced.
+
     A loaded model is refused (``TypeError``): passing one defeats the purpose, since it would be pickled
     into every task.
     """
     from ..model import StaticModel
 
     key = (model_spec(spec), tuple(sorted(load_kwargs.items())))
-    model = _MODELS.get(key)
-    if model is not None:
-        return model
+    stamp = _folder_stamp(key[0])
+    entry = _MODELS.get(key)
+    if entry is not None and entry[0] == stamp:
+        return entry[1]
     with _LOCK:
-        model = _MODELS.get(key)
-        if model is None:
-            model = StaticModel.from_pretrained(key[0], **load_kwargs)
-            _MODELS[key] = model
-    return model
+        entry = _MODELS.get(key)
+        if entry is None or entry[0] != stamp:
+            entry = (stamp, StaticModel.from_pretrained(key[0], **load_kwargs))
+            _MODELS[key] = entry
+    return entry[1]
+
+
+def _folder_stamp(spec: str) -> tuple[int, int] | None:
+    """The identity of a local model folder (inode and change time; a save swaps in a new folder), or None for
+    a Hub id (its cache is keyed by commit)."""
+    try:
+        st = os.stat(os.path.expanduser(spec))
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def model_spec(spec: Any) -> str:

@@ -82,8 +82,10 @@ def _hub_origin(info: dict[str, Any]) -> tuple[str, str] | None:
 
 def content_revision(model: StaticModel) -> str:
     """``"content-<32 hex digits>"``: a digest of everything that makes ``model``'s vectors (its tokenizer, table,
-    row scales, token weights and mapping, and its settings), the same for the same model however it was
-    loaded, and different for any two models whose vectors can differ."""
+    row scales, token weights and mapping, and its settings): the same for one folder however it is loaded
+    (memory-mapped or not, in any process, after pickling), and different for any two models whose vectors can
+    differ. (A model built from a ``SentenceTransformer`` object may serialize its tokenizer differently from
+    the folder's file: a different digest, so at worst a cache miss.)"""
     state = model.__getstate__()
     state.pop("info")  # where it was loaded from; not what it computes
     digest = hashlib.blake2b(digest_size=16)

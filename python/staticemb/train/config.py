@@ -64,7 +64,7 @@ class TrainConfig:
     #: Steps between evaluations / checkpoints / log lines; a float below 1 is a fraction of the run.
     eval_steps: float = 0.25
     save_steps: float = 0.25
-    save_total_limit: int = 2
+    save_total_limit: int | None = 2
     logging_steps: float = 0.05
     seed: int = 12
     #: ``True`` resumes from the last checkpoint in ``output_dir/checkpoints``, a path from that checkpoint.
@@ -142,7 +142,16 @@ class TrainConfig:
 
     def _check_types(self) -> None:
         """Every other field's type and range, before any data is read (a wrong one used to surface deep in the
-        trainer, or never: ``eval_tasks: "tasks/"`` was read a character at a time)."""
+        trainer, or never: ``eval_tasks: "tasks/"`` was read a character at a time). Paths may be given as
+        ``os.PathLike`` objects; they are kept as strings."""
+        for name in ("output_dir", "init", "tokenizer", "teacher", "cache_dir", "resume_from_checkpoint"):
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
+        if isinstance(self.train_datasets, Mapping):
+            self.train_datasets = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                                   for k, v in self.train_datasets.items()}
+        if isinstance(self.eval_tasks, list):
+            self.eval_tasks = [os.fspath(t) if isinstance(t, os.PathLike) else t for t in self.eval_tasks]
         if not isinstance(self.output_dir, str) or not self.output_dir:
             raise InvalidInputError(f"output_dir must be a folder path (a non-empty string), not {self.output_dir!r}")
         for name, path in self.train_datasets.items():
@@ -167,8 +176,9 @@ class TrainConfig:
             ("eval_steps", _is_number(self.eval_steps) and self.eval_steps > 0, "a positive number"),
             ("save_steps", _is_number(self.save_steps) and self.save_steps > 0, "a positive number"),
             ("logging_steps", _is_number(self.logging_steps) and self.logging_steps > 0, "a positive number"),
-            ("save_total_limit", _is_int(self.save_total_limit) and self.save_total_limit > 0,
-             "a positive integer"),
+            ("save_total_limit", self.save_total_limit is None
+             or _is_int(self.save_total_limit) and self.save_total_limit > 0,
+             "a positive integer, or null to keep every checkpoint"),
             ("seed", _is_int(self.seed) and self.seed >= 0, "a non-negative integer"),
             ("bf16", self.bf16 is None or isinstance(self.bf16, bool), "true, false or null"),
             ("dataloader_num_workers", _is_int(self.dataloader_num_workers) and self.dataloader_num_workers >= 0,

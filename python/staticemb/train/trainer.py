@@ -42,7 +42,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     from ..tasks import load_task
 
     for path in config.eval_tasks:  # read (and checked) before the datasets and any teacher are
-        load_task(path)
+        if load_task(path)["type"] not in EVALUATOR_TYPES:
+            raise InvalidInputError(f"{path}: only {' and '.join(EVALUATOR_TYPES)} tasks can be evaluators")
     world_size = _launched_world_size()
     if config.batch_size % world_size:
         raise InvalidInputError(f"batch_size {config.batch_size} is the global batch and must split evenly over "
@@ -254,6 +255,8 @@ def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, s
 
 #: Texts embedded between two writes of the teacher cache: an interrupted run loses at most this many.
 TEACHER_CHUNK = 4096
+EVALUATOR_TYPES = ("retrieval", "bitext")
+"""The task types a training run can evaluate on (as Sentence Transformers evaluators)."""
 
 
 def teacher_fingerprint(teacher: str | os.PathLike) -> str:
@@ -415,5 +418,5 @@ def _evaluators(task_paths: Sequence[str], dims: Sequence[int]):
             evaluators.append(TranslationEvaluator(task["source"], task["target"], name=task["name"],
                                                    show_progress_bar=False))
         else:
-            raise InvalidInputError(f"{path}: only retrieval and bitext tasks can be evaluators during training")
+            raise InvalidInputError(f"{path}: only {' and '.join(EVALUATOR_TYPES)} tasks can be evaluators")
     return SequentialEvaluator(evaluators)
