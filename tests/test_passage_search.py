@@ -48,6 +48,10 @@ def test_text_without_spaces_is_cut_into_passages_by_characters():
     parts, _ = split_passages([th], max_words=48)
     assert len(parts) == 2 and parts[1] == "บ" + "สวัสดีครับ" * 5 and "".join(parts) == th  # 48 + 36 letters
     assert not any(unicodedata.category(p[0]).startswith("M") for p in parts)
+    # Vowels written after (า) or before (เ) their consonant, and Khmer's stacked consonants, stay in their syllable.
+    for text, syllable in (("กา" * 60, "กา"), ("เก" * 60, "เก"), ("ស្រី" * 60, "ស្រី")):
+        parts, _ = split_passages([text], max_words=48)
+        assert "".join(parts) == text and all(p == syllable * (len(p) // len(syllable)) for p in parts), text
     mixed = "Python 3 は便利です。NumPy と SciPy もあります！ end."
     parts, _ = split_passages([mixed], min_words=1)
     assert parts == ["Python 3 は便利です。", "NumPy と SciPy もあります！", "end."]

@@ -218,3 +218,13 @@ def test_a_token_truncation_is_refused_as_model2vec(tmp_path, truncation):
     model = StaticModel(base.tokenizer, base.embeddings, max_length=8, truncation=truncation)
     again = StaticModel.from_pretrained(model.save(tmp_path / "st"))
     np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+
+
+def test_a_float16_table_whose_weights_pass_float16s_range_is_written_as_float32(tmp_path):
+    base = load("st-tiny")
+    model = StaticModel(base.tokenizer, base.embeddings, weights=np.full(base.vocab_size, 1e5, np.float32)
+                        ).quantize("float16")
+    path = model.save(tmp_path / "st")
+    [file] = path.rglob("model.safetensors")
+    assert load_file(str(file))["embedding.weight"].dtype == np.float32
+    np.testing.assert_allclose(StaticModel.from_pretrained(path).encode(TEXTS), model.encode(TEXTS), rtol=1e-5)

@@ -205,6 +205,9 @@ def test_a_cached_corpus_is_rebuilt_when_unreadable_and_written_whole(tmp_path, 
         t.join()
     assert not errors and corpora._cached("together", Item, lambda: [], False) == want
     assert not list(tmp_path.glob(".*.tmp"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "together.jsonl").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes files
 
 
 def test_the_data_directory_names_staticemb_data_when_unusable(tmp_path, monkeypatch):
@@ -217,3 +220,14 @@ def test_the_data_directory_names_staticemb_data_when_unusable(tmp_path, monkeyp
         data_dir()
     monkeypatch.setenv("STATICEMB_DATA", "  ")
     assert data_dir(create=False).name == "staticemb"  # blank: the default
+    monkeypatch.setenv("STATICEMB_DATA", "$STATICEMB_TEST_UNSET_VARIABLE/data")
+    with pytest.raises(ValueError, match="not set"):
+        data_dir(create=False)
+    # A training config's $STATICEMB_DATA is the data directory data_dir() uses.
+    from staticemb.train import TrainConfig
+
+    monkeypatch.setenv("STATICEMB_TEST_BASE", str(tmp_path))
+    monkeypatch.setenv("STATICEMB_DATA", "  $STATICEMB_TEST_BASE/d  ")
+    config = TrainConfig.from_dict({"output_dir": "$STATICEMB_DATA/models/x", "train_datasets": {"a": "p.jsonl"},
+                                    "init": "m"})
+    assert config.output_dir == str(tmp_path / "d" / "models" / "x")

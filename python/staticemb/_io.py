@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +98,16 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
         offline = bool(constants.HF_HUB_OFFLINE)
         try:
             folder = download(offline)
-        except Exception:
-            # The Hub unreachable: huggingface_hub falls back to its cache for a branch, not for a commit hash.
-            cached = None if offline else _cached_snapshot(download)
+        except Exception as e:
+            # The Hub unreachable: huggingface_hub falls back to its cache for a branch, not for a commit hash
+            # (a commit never changes, so its cached copy is the model; a branch's may be stale, or deleted).
+            unreachable = _is_connection_error(e)
+            pinned = isinstance(revision, str) and _COMMIT.fullmatch(revision) is not None
+            cached = _cached_snapshot(download) if pinned and unreachable and not offline else None
             if cached is None:
                 raise
+            warnings.warn(f"the Hugging Face Hub cannot be reached ({type(e).__name__}): {text!r} at commit "
+                          f"{revision} is loaded from the local cache", stacklevel=4)
             folder = cached
     except LocalEntryNotFoundError as e:
         raise FileNotFoundError(
@@ -111,6 +117,23 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
     except Exception as e:  # the Hub raises many types: network, auth, missing repo
         raise FileNotFoundError(f"could not load {text!r} from the Hugging Face Hub: {type(e).__name__}: {e}") from e
     return Path(folder)
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def _is_connection_error(e: BaseException) -> bool:
+    """Whether ``e`` (or an error it was raised from) says the Hub could not be reached: no network, a refused
+    connection, a timeout (httpx, requests and the standard library name them so)."""
+    chain: BaseException | None = e
+    for _ in range(8):
+        if chain is None:
+            return False
+        name = type(chain).__name__
+        if isinstance(chain, (ConnectionError, TimeoutError)) or "Connect" in name or "Timeout" in name:
+            return True
+        chain = chain.__cause__ or chain.__context__
+    return False
 
 
 def _cached_snapshot(download: Callable[[bool], str]) -> str | None:

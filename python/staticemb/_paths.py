@@ -10,6 +10,8 @@ def data_dir(*, create: bool = True) -> Path:
     """``$STATICEMB_DATA``, or ``~/.cache/staticemb``: where built corpora, datasets, teacher caches and models
     go. Created unless ``create=False``."""
     value = os.path.expandvars(os.environ.get("STATICEMB_DATA", "").strip())
+    if "$" in value:
+        raise ValueError(f"STATICEMB_DATA={value!r} names an environment variable that is not set")
     d = Path(value or Path.home() / ".cache" / "staticemb").expanduser()
     if create:
         try:

@@ -22,7 +22,7 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     if bad.size:
         raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be quantized to {dtype}")
     if dtype == "float16":
-        peak = float(np.abs(table).max()) if table.size else 0.0
+        peak = max(float(table.max()), -float(table.min())) if table.size else 0.0  # (no copy of the table)
         if peak > float(np.finfo(np.float16).max):
             raise InvalidInputError(f"the table holds {peak:.4g}, beyond float16's largest value (65504): "
                                     "float16 would make it infinite; quantize to 'int8' instead")

@@ -31,13 +31,26 @@ def units(text: str) -> tuple[list[str], list[bool]]:
     for word in text.split():
         pieces: list[str] = []
         for piece in _UNIT.findall(word) if _HAS_UNSPACED.search(word) else [word]:
-            if pieces and unicodedata.category(piece[0])[0] == "M":
-                pieces[-1] += piece  # a vowel sign or tone mark stays with the letter it marks (Thai, Khmer, ...)
+            if pieces and _continues(pieces[-1], piece):
+                pieces[-1] += piece
             else:
                 pieces.append(piece)
         words += pieces
         spaced += [True] + [False] * (len(pieces) - 1)
     return words, spaced
+
+
+#: Thai and Lao vowels written before their consonant, and vowels written after it that are letters (Lo).
+_PRE_VOWELS = frozenset("\u0e40\u0e41\u0e42\u0e43\u0e44\u0ec0\u0ec1\u0ec2\u0ec3\u0ec4")
+_POST_VOWELS = frozenset("\u0e30\u0e32\u0e33\u0e45\u0eb0\u0eb2\u0eb3")
+
+
+def _continues(before: str, piece: str) -> bool:
+    """Whether ``piece`` belongs to the syllable of the unit ``before``: a vowel sign or tone mark (any combining
+    mark), a Thai or Lao vowel written after its consonant, the consonant after a virama or coeng (Khmer and
+    Myanmar stack consonants so), or the consonant of a vowel written before it."""
+    return (unicodedata.category(piece[0])[0] == "M" or piece[0] in _POST_VOWELS
+            or unicodedata.combining(before[-1]) == 9 or before[-1] in _PRE_VOWELS)
 
 
 def joined(words: Sequence[str], spaced: Sequence[bool]) -> str:

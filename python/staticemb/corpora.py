@@ -35,8 +35,9 @@ import glob
 import json
 import os
 import re
+import secrets
 import struct
-import tempfile
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -210,10 +211,10 @@ def _cached(name: str, cls, build, refresh: bool):
     items = build()
     if not items:
         return items
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{name}.", suffix=".tmp")
+    # A name of this process and thread's own ("x": never another builder's file), with the umask's mode.
+    tmp = cache.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}.tmp")
     try:
-        os.fchmod(fd, 0o644)  # as a plain open() would make it, not mkstemp's owner-only mode
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "x", encoding="utf-8") as f:
             f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items)
             f.flush()
             os.fsync(f.fileno())

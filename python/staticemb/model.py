@@ -942,9 +942,13 @@ class StaticModel:
                 tensors["embedding.scales"] = np.ascontiguousarray(self._scales[:v])
             return tensors
         # An int8 table folded with weights would be quantized a second time, with new row scales: the vectors
-        # would move. The folded table is written as float32 then (float16 keeps its own precision).
-        dtype = "float32" if self.dtype == "int8" else self.dtype
-        values, scales = quantize_table(self._folded_table()[:, : self._dim], dtype)
+        # would move. The folded table is written as float32 then (float16 keeps its own precision, unless the
+        # weights carry a value past float16's range).
+        folded = self._folded_table()[:, : self._dim]
+        dtype = self.dtype
+        if dtype == "int8" or dtype == "float16" and folded.size and max(folded.max(), -folded.min()) > 65504:
+            dtype = "float32"
+        values, scales = quantize_table(folded, dtype)
         tensors = {"embedding.weight": values}
         if scales is not None:
             tensors["embedding.scales"] = scales

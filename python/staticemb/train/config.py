@@ -205,7 +205,7 @@ def _is_number(value: Any) -> bool:
 def _expand(value: Any) -> Any:
     """``$VAR`` / ``${VAR}`` and ``~`` expanded in every string of a config value."""
     if isinstance(value, str):
-        env = {"STATICEMB_DATA": str(default_data_dir()), **os.environ}
+        env = {**os.environ, "STATICEMB_DATA": str(default_data_dir())}  # as data_dir() reads it
 
         def sub(m: re.Match) -> str:
             name = m.group(1) or m.group(2)
