@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,92 @@ def test_a_panic_while_encoding_is_a_tokenizer_error(name, num_threads, valid_fo
     healthy = tiny_model()
     expected = healthy.encode(TEXTS, num_threads=1)
     np.testing.assert_array_equal(healthy.encode(TEXTS, num_threads=num_threads), expected)
+
+
+# ---------------------------------------------------------------- found by a review of the Rust core
+
+
+def test_an_added_token_numbered_past_the_vocabulary_is_a_tokenizer_error():
+    # The tokenizers crate numbers an added token that is no vocabulary piece after the pieces, whatever id the
+    # JSON gives it; the table has no row for that id. It was a Rust panic in the pooling kernel.
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    pieces = [("<unk>", 0.0), ("\u2581hello", -1.0), ("\u2581world", -1.5)] + [
+        (c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz\u2581<>"]
+    tok = Tokenizer(models.Unigram(pieces, unk_id=0, byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.add_special_tokens(["<foo>"])
+    spec = json.loads(tok.to_str())
+    spec["added_tokens"][0]["id"] = 1  # claims an id inside the vocabulary
+    n = len(pieces)
+    for mapping in (None, np.arange(n)):
+        model = StaticModel(json.dumps(spec), np.ones((n, 8), np.float32), token_mapping=mapping)
+        with pytest.raises(TokenizerError, match="outside its vocabulary"):
+            model.encode(["hello <foo> world"])
+        assert model.encode(["hello world"]).shape == (1, 8)
+
+
+def test_an_id_too_large_for_the_id_arrays_is_a_model_format_error():
+    # An id of 2**32 - 1 wrapped the per-id arrays to nothing (then a panic); 2**31 allocated 8 GiB.
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    for big in (2**32 - 1, 2**31, 2**24):
+        tok = Tokenizer(models.WordLevel({"[UNK]": 0, "a": 1, "big": 2}, unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        spec = json.loads(tok.to_str())
+        spec["model"]["vocab"]["big"] = big
+        for drop_unknown in (False, True):
+            with pytest.raises(ModelFormatError, match="ids above 16777215 are not supported"):
+                StaticModel(json.dumps(spec), np.ones((3, 4), np.float32), drop_unknown=drop_unknown)
+
+
+def test_changing_the_tables_dtype_or_shape_afterwards_changes_nothing():
+    # NumPy lets a caller assign a new dtype or shape to an array in place. The core read the array it was given
+    # as float32 whatever its dtype had become: a table set to uint8 was read as four times its length (a
+    # segfault), and a reshaped one panicked.
+    base = tiny_model()
+    want = base.encode(TEXTS)
+    for change in ("dtype", "shape"):
+        values = np.array(base.embeddings)
+        model = StaticModel(base.tokenizer, values)
+        for held in (values, model.dequantized(), model.embeddings):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # NumPy 2.x deprecates assigning a dtype
+                if change == "dtype":
+                    held.dtype = np.uint8
+                else:
+                    held.shape = (held.size,)
+        np.testing.assert_array_equal(model.encode(TEXTS), want)
+        ids, offsets = model.tokenize(TEXTS)
+        np.testing.assert_array_equal(model.embed_ids(ids, offsets), want)
+
+
+def test_ids_written_by_another_thread_during_embed_ids_never_panic():
+    # The ids and offsets were checked, then read again by the workers without the GIL while another Python
+    # thread could write into them: a PanicException ("range start index ... out of range").
+    import threading
+
+    model = tiny_model()
+    n = 400_000
+    ids = np.ones(n, np.int64)
+    offsets = np.arange(0, n, 4, dtype=np.int64)
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            ids[n // 2] = -1
+            ids[n // 2] = 1
+            offsets[len(offsets) // 2] = n + 10**9
+            offsets[len(offsets) // 2] = n // 2
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        for _ in range(60):
+            try:
+                model.embed_ids(ids, offsets, num_threads=2)
+            except (ValueError, IndexError):  # TokenIdError / InvalidInputError: the values as they were
+                pass
+    finally:
+        stop.set()
+        thread.join()

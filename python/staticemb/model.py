@@ -413,10 +413,11 @@ class StaticModel:
         return int(self._table.nbytes + (0 if self._scales is None else self._scales.nbytes))
 
     def dequantized(self) -> np.ndarray:
-        """The table as float32 (a copy for quantized tables; the table itself otherwise), full width."""
+        """The table as float32 (a copy for quantized tables; a read-only view of the table otherwise), full
+        width."""
         if self._scales is not None:
             return self._table.astype(np.float32) * self._scales[:, None]
-        return self._table if self._table.dtype == np.float32 else self._table.astype(np.float32)
+        return self._table.view() if self._table.dtype == np.float32 else self._table.astype(np.float32)
 
     def _folded_table(self) -> np.ndarray:
         """One float32 row per token id, full width, with model2vec's mapping and weights folded in: what a

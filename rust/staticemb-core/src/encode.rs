@@ -29,6 +29,10 @@ pub struct TokenMap {
     weights: Option<Vec<f32>>,
 }
 
+/// One more than the largest token id a vocabulary may have (2^24, 16.8 million; the largest real vocabularies
+/// have about 2^18 ids). Per-id arrays then stay below 64 MiB, however sparse a hostile file's ids.
+pub const MAX_VOCAB: usize = 1 << 24;
+
 impl TokenMap {
     /// Build a map for a vocabulary of `vocab` ids: an optional id → row mapping (model2vec's `mapping`),
     /// optional per-id weights (model2vec's `weights`) and ids to drop (model2vec's unknown token).
@@ -288,6 +292,15 @@ impl TextEncoder {
                 )
             }
         };
+        // Ids index per-id arrays of `vocab` entries (and u32::MAX marks a dropped token): a vocabulary whose
+        // largest id reaches past MAX_VOCAB is a broken file, not one to allocate gigabytes for.
+        if vocab > MAX_VOCAB {
+            return Err(Error::Vocab(format!(
+                "the tokenizer has an id of {}: ids above {} are not supported",
+                vocab - 1,
+                MAX_VOCAB - 1
+            )));
+        }
         let unknown = if drop_unknown { unk_id } else { None };
         let drop: Vec<u32> = unknown.into_iter().collect();
         let map = TokenMap::new(vocab, mapping, weights, &drop)?;
@@ -567,6 +580,18 @@ impl TextEncoder {
                 let start = s.ids.len();
                 self.push_token_ids(text, &mut s.ids, &mut s.tokens)
                     .map_err(|e| in_text(first_text + first + j, e))?;
+                // Every row read below is checked for ids under the vocabulary size; a tokenizer.json whose
+                // added tokens get ids past it (the `tokenizers` crate numbers them its own way) is an error.
+                if let Some(&id) = s.ids[start..].iter().find(|&&id| id as usize >= self.vocab) {
+                    return Err(in_text(
+                        first_text + first + j,
+                        Error::Tokenizer(format!(
+                            "the tokenizer gave id {id}, outside its vocabulary of {} ids (an added token \
+                             numbered past the vocabulary?)",
+                            self.vocab
+                        )),
+                    ));
+                }
                 truncation.apply_from(&mut s.ids, start);
                 s.ends.push(s.ids.len());
             }

@@ -135,7 +135,23 @@ fn borrow_err(what: &str) -> impl Fn(numpy::BorrowError) -> PyErr + '_ {
 }
 
 impl TableRef {
-    fn extract(table: &Bound<'_, PyAny>, scales: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn extract<'py>(
+        table: &Bound<'py, PyAny>,
+        scales: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        // Private views: assigning a new `dtype` or `shape` to the caller's array object (NumPy allows both in
+        // place) changes that object only, never what this model reads. Without them, a float32 table whose
+        // `dtype` was set to uint8 afterwards was read as four times its length.
+        fn view<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+            if a.cast::<numpy::PyUntypedArray>().is_ok() {
+                a.call_method0("view")
+            } else {
+                Ok(a.clone())
+            }
+        }
+        let table = &view(table)?;
+        let scales = scales.map(view).transpose()?;
+        let scales = scales.as_ref();
         let r = if let Ok(t) = table.cast::<PyArray2<f32>>() {
             TableRef::F32(t.clone().unbind())
         } else if let Ok(t) = table.cast::<PyArray2<u16>>() {
@@ -444,7 +460,10 @@ impl PyModel {
         normalize: bool,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
+        // Copied while the GIL is held: once it is released another Python thread could write into the caller's
+        // arrays between the core's checks and its reads (ids and offsets index memory).
+        let offsets = offsets.as_slice().map_err(slice_err("offsets"))?.to_vec();
+        let offsets = offsets.as_slice();
         let opts = options(dim, normalize, num_threads);
         new_rows(py, offsets.len(), dim, |out| {
             if let Some(r) = self.embed_typed::<i64>(py, ids, offsets, &opts, out) {
@@ -493,10 +512,10 @@ impl PyModel {
         let ids = ids.cast::<PyArray1<I>>().ok()?;
         Some((|| {
             let ids = ids.try_readonly().map_err(borrow_err("ids"))?;
-            let ids = ids.as_slice().map_err(slice_err("ids"))?;
+            let ids = ids.as_slice().map_err(slice_err("ids"))?.to_vec(); // (see embed_ids)
             let enc = &self.encoder;
             self.table.with(py, |table| {
-                py.detach(|| enc.pool_ids_uninit(table, ids, offsets, opts, out))
+                py.detach(|| enc.pool_ids_uninit(table, &ids, offsets, opts, out))
                     .map_err(to_py)
             })
         })())
@@ -563,8 +582,11 @@ fn segment_max<'py>(
         return Err(invalid("values must be a C-contiguous, aligned array"));
     }
     let matrix = values.as_slice().map_err(slice_err("values"))?;
-    let rows = rows.as_slice().map_err(slice_err("rows"))?;
-    let offsets = offsets.as_slice().map_err(slice_err("offsets"))?;
+    // Copied while the GIL is held: rows and offsets index memory, and another Python thread could write into
+    // them once it is released (the values are only read as numbers).
+    let rows = rows.as_slice().map_err(slice_err("rows"))?.to_vec();
+    let offsets = offsets.as_slice().map_err(slice_err("offsets"))?.to_vec();
+    let (rows, offsets) = (rows.as_slice(), offsets.as_slice());
     let scales = match &scales {
         Some(s) => Some(s.as_slice().map_err(slice_err("scales"))?),
         None => None,
