@@ -84,7 +84,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
@@ -709,14 +708,10 @@ def unlabeled_path(lang: str = "en", root: Path | str | None = None) -> Path:
 
 
 def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    from staticemb._io import write_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            write(f)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_file(path, write)
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, str]]) -> None:

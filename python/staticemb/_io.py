@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import uuid
 import warnings
 from collections.abc import Callable
@@ -401,6 +402,35 @@ def _remove(path: Path) -> None:
             pass
 
 
+def check_folder_target(target: Path, format: str, remedy: str) -> None:
+    """Refuse (:class:`FileExistsError`, ending in ``remedy``) a ``target`` that a save in ``format`` may not
+    replace: a file, or a folder holding anything but nothing or a static model of that format."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise FileExistsError(f"{target} is a file, not a model folder; {remedy}")
+    kind = describe_folder(target, format)
+    if kind is not None:
+        raise FileExistsError(f"{target} holds {kind}; a {format} save replaces only a {format} static model: "
+                              f"{remedy}")
+
+
+def write_file(path: Path, write: Callable[[Any], None]) -> None:
+    """Write a UTF-8 text file atomically: ``write(f)`` fills a file beside ``path`` under a name of this
+    process and thread's own (opened with "x": never another writer's), which is flushed to disk and renamed
+    into place. A crash, a kill or a writer running at once leaves the old file or a whole new one; the new
+    file gets the umask's mode."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_folder(
     target: str | os.PathLike, write: Callable[[Path], None], *, format: str, overwrite: bool = False
 ) -> Path:
@@ -414,15 +444,8 @@ def write_folder(
     ``overwrite=True``.
     """
     target = Path(target).expanduser().absolute()
-    if target.exists() and not overwrite:
-        if not target.is_dir():
-            raise FileExistsError(f"{target} is a file, not a model folder; pass overwrite=True to replace it")
-        kind = describe_folder(target, format)
-        if kind is not None:
-            raise FileExistsError(
-                f"{target} holds {kind}; a {format} save replaces only a {format} static model. "
-                "Pass overwrite=True to replace the folder and everything in it"
-            )
+    if not overwrite:
+        check_folder_target(target, format, "pass overwrite=True to replace the folder and everything in it")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.staticemb-tmp"
     os.mkdir(tmp)

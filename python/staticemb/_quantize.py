@@ -22,15 +22,19 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     if bad.size:
         raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be quantized to {dtype}")
     if dtype == "float16":
-        peak = max(float(table.max()), -float(table.min())) if table.size else 0.0  # (no copy of the table)
-        if peak > float(np.finfo(np.float16).max):
-            raise InvalidInputError(f"the table holds {peak:.4g}, beyond float16's largest value (65504): "
-                                    "float16 would make it infinite; quantize to 'int8' instead")
+        if past_float16(table):
+            raise InvalidInputError("the table holds values beyond float16's largest value (65504): float16 would "
+                                    "make them infinite; quantize to 'int8' instead")
         return np.ascontiguousarray(table.astype(np.float16)), None
     scales = np.abs(table).max(axis=1) / 127.0
     scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
     values = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
     return np.ascontiguousarray(values), scales
+
+
+def past_float16(table: np.ndarray) -> bool:
+    """Whether a finite ``table`` holds a value float16 cannot (it would round to infinity); no copy is made."""
+    return bool(table.size) and max(float(table.max()), -float(table.min())) > float(np.finfo(np.float16).max)
 
 
 PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")

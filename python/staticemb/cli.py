@@ -93,16 +93,6 @@ def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
     return p
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a file beside it, then a rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _read_texts(path: str, limit: int | None) -> list[str]:
     from .bulk import json_object
 
@@ -292,7 +282,9 @@ def cmd_eval(args) -> int:
                                 progress=lambda m: print(m, file=sys.stderr, flush=True)))
     print(markdown_table(results, args.dims))
     if output is not None:
-        _write_text(output, json.dumps(results, indent=1))
+        from ._io import write_file
+
+        write_file(output, lambda f: f.write(json.dumps(results, indent=1)))
         print(f"wrote {output}", file=sys.stderr)
     return 0
 

@@ -30,14 +30,11 @@ Sources (``make data-sources`` installs the system ones):
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
 import re
-import secrets
 import struct
-import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -211,18 +208,9 @@ def _cached(name: str, cls, build, refresh: bool):
     items = build()
     if not items:
         return items
-    # A name of this process and thread's own ("x": never another builder's file), with the umask's mode.
-    tmp = cache.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, cache)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from ._io import write_file
+
+    write_file(cache, lambda f: f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items))
     return items
 
 

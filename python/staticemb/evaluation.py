@@ -52,7 +52,7 @@ def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
         )
     if relevant.size and (relevant.min() < 0 or relevant.max() >= scores.shape[1]):
         raise InvalidInputError("relevant indices must be valid document indices")
-    scores = _nan_lowest(scores)
+    scores = nan_lowest(scores)
     target = scores[np.arange(len(scores)), relevant]
     above_or_tied = (scores >= target[:, None]).sum(axis=1)  # includes the relevant document itself
     return above_or_tied.astype(np.int64)
@@ -109,7 +109,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or len(relevant) != scores.shape[0]:
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
-    scores = _nan_lowest(scores)
+    scores = nan_lowest(scores)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ndcg = mrr = r1 = rk = 0.0
     for i, (row, listed) in enumerate(zip(scores, relevant, strict=True)):
@@ -140,7 +140,7 @@ def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(ranks_of_relevant(sims, np.arange(len(sims))) == 1)) if len(sims) else 0.0
 
 
-def _nan_lowest(scores: np.ndarray) -> np.ndarray:
+def nan_lowest(scores: np.ndarray) -> np.ndarray:
     """``scores`` with NaN as -inf: below every number, tied with the other NaNs (and with -inf)."""
     if scores.dtype.kind == "f" and np.isnan(scores).any():
         return np.where(np.isnan(scores), -np.inf, scores)

@@ -53,7 +53,7 @@ import numpy as np
 
 from . import _core, _inputs
 from .errors import InvalidInputError
-from .search import _NO_ID, _hits, _positive_int, _top_k, row_norms, split_passages, unit_rows
+from .search import _NO_ID, _hits, _positive_int, _top_k, row_norms, split_passages, unit_by_peak, unit_rows
 
 __all__ = ["SearchIndex"]
 
@@ -217,11 +217,8 @@ class SearchIndex:
             texts, text_scores = row_ids[keep], row_scores[keep]
             listed = self._listed(texts, top_k)
             order = np.argsort(texts)
-            listed_scores = text_scores[order][np.searchsorted(texts[order], self._inverse[listed])]
-            nan = np.isnan(listed_scores)  # NaN below every number, as in the exact top k
-            best = np.lexsort((listed, -np.where(nan, 0.0, listed_scores), nan))[:top_k]
-            hits.append([{"corpus_id": int(i), "score": float(x)}
-                         for i, x in zip(listed[best], listed_scores[best], strict=True)])
+            hits.append(_ranked(listed, text_scores[order][np.searchsorted(texts[order], self._inverse[listed])],
+                                top_k))
         return hits
 
     def rerank(self, queries: Iterable[str], candidates: Sequence[Iterable[int]], top_k: int | None = None
@@ -273,9 +270,7 @@ class SearchIndex:
                 scores += np.maximum.reduceat(self._parts[rows] @ q[i], starts)
             if terms is not None and len(ids):
                 scores += self._candidate_terms(terms, i, ids)
-            scores, ids = scores[back], listed
-            order = np.lexsort((ids, -scores))[:top_k]
-            hits.append([{"corpus_id": int(ids[j]), "score": float(scores[j])} for j in order])
+            hits.append(_ranked(listed, scores[back], top_k))
         return hits
 
     def _query_terms(self, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -579,6 +574,13 @@ def _groups(firsts: np.ndarray, total: int, budget: int) -> Iterator[tuple[int, 
         i = j
 
 
+def _ranked(ids: np.ndarray, scores: np.ndarray, top_k: int | None) -> list[dict[str, int | float]]:
+    """The best ``top_k`` of documents ``ids`` with ``scores`` as hits: by decreasing score, ties by increasing
+    id, NaN last (as in the exact top k)."""
+    order = np.lexsort((ids, -scores))[:top_k]
+    return [{"corpus_id": int(ids[j]), "score": float(scores[j])} for j in order]
+
+
 def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The positions ``bounds[d]:bounds[d + 1]`` of each document ``d`` of ``ids``, concatenated, and where each
     document's start in that concatenation."""
@@ -589,17 +591,13 @@ def _ranges(bounds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def _unit(x: np.ndarray) -> np.ndarray:
     """Unit rows as float32, also for rows too small for ``unit_rows``'s floor (tiny corpus weights with a small
-    SIF ``a``): those are scaled by their largest magnitude first. Zero rows stay zero."""
-    return _rescued(unit_rows(np.asarray(x, np.float64)).astype(np.float32))
+    SIF ``a``). Zero rows stay zero."""
+    return _rescued(unit_rows(x).astype(np.float32))
 
 
 def _rescued(unit: np.ndarray) -> np.ndarray:
     """``unit`` (rows divided by ``max(norm, eps)``) with its nonzero rows that are not unit length, whose norms
-    were below the floor, made unit length, in place."""
-    norms = row_norms(unit)
-    short = np.flatnonzero((norms > 0) & (norms < 1.0 - 1e-4))
-    if short.size:
-        rows = unit[short].astype(np.float64)
-        rows /= np.abs(rows).max(axis=1, keepdims=True)
-        unit[short] = rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+    were below the floor (or too small to square), made unit length, in place."""
+    at, rows = unit_by_peak(unit, np.flatnonzero(row_norms(unit) < 1.0 - 1e-4))
+    unit[at] = rows
     return unit

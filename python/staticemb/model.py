@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _inputs, _io
-from ._quantize import PRECISIONS, quantize_embeddings, quantize_table
+from ._quantize import PRECISIONS, past_float16, quantize_embeddings, quantize_table
 from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
@@ -947,7 +947,7 @@ class StaticModel:
         # weights carry a value past float16's range).
         folded = self._folded_table()[:, : self._dim]
         dtype = self.dtype
-        if dtype == "int8" or dtype == "float16" and folded.size and max(folded.max(), -folded.min()) > 65504:
+        if dtype == "int8" or dtype == "float16" and past_float16(folded):
             dtype = "float32"
         values, scales = quantize_table(folded, dtype)
         tensors = {"embedding.weight": values}

@@ -555,38 +555,41 @@ def _unpack(packed: np.ndarray, precision: str, n_bits: int, dtype: Any) -> np.n
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
-    """``x``'s rows divided by their norms (at least ``_EPS``, as torch's ``normalize``), as a new array."""
+    """``x``'s rows divided by their norms (at least ``_EPS``, as torch's ``normalize``), as a new array. A finite
+    row whose norm is too large for its dtype is still made unit length (:func:`unit_by_peak`)."""
     norms = row_norms(x)
-    return _huge_rows(x, norms, x / np.maximum(norms, _EPS)[:, None])
+    at, rows = unit_by_peak(x, np.flatnonzero(np.isinf(norms)))
+    out = x / np.maximum(norms, _EPS)[:, None]
+    out[at] = rows
+    return out
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
-    """``x``'s rows divided by their norms (at least ``_EPS``), in place."""
+    """:func:`unit_rows`, in place."""
     norms = row_norms(x)
-    original = x[np.isinf(norms)]
+    at, rows = unit_by_peak(x, np.flatnonzero(np.isinf(norms)))  # before x changes
     x /= np.maximum(norms, _EPS)[:, None]
-    if original.size:
-        x[np.isinf(norms)] = unit_rows(original)
+    x[at] = rows
     return x
 
 
-def _huge_rows(x: np.ndarray, norms: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out`` with the finite rows of ``x`` whose norm is too large for their dtype (``norms`` infinite) made
-    unit length: divided by their largest magnitude first, never by their norm."""
-    over = np.flatnonzero(np.isinf(norms))
-    if over.size:
-        at, _, rows = _scaled_down(x, over)
-        out[at] = rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
-    return out
+def unit_by_peak(x: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``which`` of ``x`` made unit length by dividing them by their largest magnitude first, never by a
+    norm their dtype cannot hold (too large, or too small to square): ``(their indices, the unit rows)``. Rows
+    holding infinity, and zero rows, are left out."""
+    at, scale, rows = _scaled_down(x, which)
+    keep = scale > 0
+    rows = rows[keep]
+    return at[keep], rows / np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
 
 
 def _scaled_down(x: np.ndarray, over: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows ``over`` of ``x`` that hold no infinity (one that does keeps its infinite norm), divided by their
     largest magnitude: ``(their indices, those magnitudes, the scaled rows)``."""
     rows = x[over]
-    scale = np.abs(rows).max(axis=1)
+    scale = np.abs(rows).max(axis=1) if rows.size else np.zeros(len(over), x.dtype)
     finite = np.isfinite(scale)
-    return over[finite], scale[finite], rows[finite] / scale[finite, None]
+    return over[finite], scale[finite], rows[finite] / np.where(scale[finite] > 0, scale[finite], 1)[:, None]
 
 
 def row_norms(x: np.ndarray) -> np.ndarray:
@@ -597,7 +600,7 @@ def row_norms(x: np.ndarray) -> np.ndarray:
     over = np.flatnonzero(np.isinf(norms))
     if over.size:
         at, scale, rows = _scaled_down(x, over)
-        with np.errstate(over="ignore"):  # a norm above the dtype's range stays infinite (see _huge_rows)
+        with np.errstate(over="ignore"):  # a norm above the dtype's range stays infinite (see unit_by_peak)
             norms[at] = scale * np.sqrt(np.einsum("ij,ij->i", rows, rows))
     return norms
 

@@ -30,7 +30,14 @@ import numpy as np
 from . import _inputs
 from ._paths import looks_like_local_path
 from .errors import InvalidInputError, StaticembError
-from .evaluation import bitext_accuracy, cosine_scores, knn_accuracy, multi_retrieval_metrics, spearman
+from .evaluation import (
+    bitext_accuracy,
+    cosine_scores,
+    knn_accuracy,
+    multi_retrieval_metrics,
+    nan_lowest,
+    spearman,
+)
 from .search import unit_rows
 
 TASK_TYPES = {
@@ -364,8 +371,7 @@ def _score_task(encoder: Encoder, task: dict[str, Any]) -> dict[str, dict[str, f
     for w in encoder.dims:
         v = unit_rows(e[:, :w])
         cos = np.array([float(v[index[p[0]]] @ v[index[p[1]]]) for p in pairs])
-        cos[np.isnan(cos)] = -np.inf  # a NaN vector: the lowest similarity, as in the ranking metrics
-        result[str(w)] = {"spearman": spearman(cos, gold)}
+        result[str(w)] = {"spearman": spearman(nan_lowest(cos), gold)}  # a NaN vector: the lowest similarity
     return result
 
 

@@ -53,8 +53,10 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
     if corpus is not None and tokenizer is None:
         raise InvalidInputError("corpus counts the frequencies of tokenizer='s vocabulary; without tokenizer= "
                                 "model2vec's distillation uses its own weights: drop corpus, or give tokenizer=")
-    if output is not None:  # before the work, not after it
-        _check_output_folder(Path(output))
+    if output is not None:  # what the final save would refuse, before the work, not after it
+        from .._io import check_folder_target
+
+        check_folder_target(Path(output).expanduser(), "sentence-transformers", "choose another output")
     rng = np.random.default_rng(seed)
     if tokenizer is None:
         table, tok = _distill_model2vec(teacher, pca_dims, device)
@@ -88,19 +90,6 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
     if output is not None:
         model.save(output)
     return model
-
-
-def _check_output_folder(target: Path) -> None:
-    """Refuse what :meth:`StaticModel.save` would refuse: a file, or a folder holding anything but nothing or a
-    Sentence Transformers static model."""
-    from .._io import describe_folder
-
-    target = target.expanduser()
-    if target.exists():
-        kind = "a file" if not target.is_dir() else describe_folder(target, "sentence-transformers")
-        if kind is not None:
-            raise FileExistsError(f"{target} holds {kind}: distill saves into a missing or empty folder or over a "
-                                  "Sentence Transformers static model; choose another output")
 
 
 def demo_model() -> Path:
