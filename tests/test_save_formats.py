@@ -101,6 +101,29 @@ def test_model2vec_loads_what_staticemb_writes(tmp_path, name):
 
 
 @pytest.mark.reference
+def test_model2vec_through_a_sentence_transformers_folder_saves_as_model2vec_again(tmp_path):
+    # The Sentence Transformers folder pools the unknown token and keeps the first 512 tokens, so saving it as
+    # model2vec is refused; with_options gives back model2vec's rules, and model2vec itself then gives the
+    # original model's vectors for every max_length.
+    from model2vec import StaticModel as M2V
+
+    original = load("m2v-f32")
+    via_st = StaticModel.from_pretrained(original.save(tmp_path / "st"))
+    assert (via_st.max_length, via_st.truncation, via_st.drop_unknown) == (512, "right", False)
+    with pytest.raises(InvalidInputError, match=r"with_options\(drop_unknown=True\)"):
+        via_st.save(tmp_path / "refused", format="model2vec")
+    with pytest.raises(InvalidInputError, match=r"with_options\(max_length=512, truncation='model2vec'\)"):
+        via_st.with_options(drop_unknown=True).save(tmp_path / "refused", format="model2vec")
+    back = via_st.with_options(drop_unknown=True, max_length=512, truncation="model2vec")
+    reference = M2V.from_pretrained(str(back.save(tmp_path / "m2v", format="model2vec")))
+    for kwargs in ({}, {"max_length": None}, {"max_length": 7}):
+        want = original.encode(TEXTS, **kwargs)
+        np.testing.assert_allclose(reference.encode(TEXTS, use_multiprocessing=False, **kwargs), want,
+                                   rtol=1e-6, atol=1e-6, err_msg=str(kwargs))
+        np.testing.assert_allclose(back.encode(TEXTS, **kwargs), want, rtol=1e-6, atol=1e-6, err_msg=str(kwargs))
+
+
+@pytest.mark.reference
 def test_sentence_transformers_loads_what_staticemb_writes_from_model2vec(tmp_path):
     from sentence_transformers import SentenceTransformer
 
@@ -211,13 +234,37 @@ def test_a_token_truncation_is_refused_as_model2vec(tmp_path, truncation):
     # model2vec's max_length first cuts the text in characters: its vectors would differ from this model's.
     base = load("st-tiny")
     model = StaticModel(base.tokenizer, base.embeddings, drop_unknown=True, max_length=8, truncation=truncation)
-    with pytest.raises(InvalidInputError, match="truncation='model2vec'"):
+    with pytest.raises(InvalidInputError, match="with_options\\(max_length=8, truncation='model2vec'\\)"):
         model.save(tmp_path / "m", format="model2vec")
     assert not (tmp_path / "m").exists()
     # The Sentence Transformers folder keeps the same token cap (and pools the unknown token, as this one does).
     model = StaticModel(base.tokenizer, base.embeddings, max_length=8, truncation=truncation)
     again = StaticModel.from_pretrained(model.save(tmp_path / "st"))
     np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+
+
+def test_with_options_changes_only_what_it_names_and_shares_the_table(tmp_path):
+    tiny = load("st-tiny")
+    base = StaticModel(tiny.tokenizer, tiny.dequantized(), normalize=True, dim=8,
+                       prompts={"query": "q: "}, default_prompt_name="query", max_length=5)
+    capped = base.with_options(max_length=None)
+    assert (capped.max_length, capped.normalize, capped.dim, capped.prompts) == (None, True, 8, {"query": "q: "})
+    assert np.shares_memory(capped.embeddings, base.embeddings)
+    assert base.max_length == 5  # the original is untouched
+    long = "word " * 40
+    np.testing.assert_array_equal(capped.encode([long]), base.encode([long], max_length=None))
+    left = base.with_options(truncation="left", normalize=False)
+    built = StaticModel(base.tokenizer, base.dequantized(), dim=8, prompts={"query": "q: "},
+                        default_prompt_name="query", max_length=5, truncation="left")
+    np.testing.assert_array_equal(left.encode([long, "a b c"]), built.encode([long, "a b c"]))
+    assert not np.array_equal(left.encode([long]), base.encode([long], normalize=False))  # the last 5, not the first
+    # Saved with the new rule, loaded back with it.
+    again = StaticModel.from_pretrained(left.save(tmp_path / "left"))
+    assert (again.max_length, again.truncation) == (5, "left")
+    with pytest.raises(InvalidInputError, match="truncation must be one of"):
+        base.with_options(truncation="middle")
+    with pytest.raises(TypeError, match="weights"):
+        base.with_options(weights=None)  # the table's own changes are quantize and with_corpus_weights
 
 
 def test_a_float16_table_whose_weights_pass_float16s_range_is_written_as_float32(tmp_path):

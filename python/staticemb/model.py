@@ -477,6 +477,44 @@ class StaticModel:
         state.update(weights=weights, info={**self._info, "corpus_weights": {"a": coefficient, "texts": len(items)}})
         return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
 
+    def with_options(
+        self,
+        *,
+        normalize: bool = _UNSET,
+        dim: int | None = _UNSET,
+        max_length: int | None = _UNSET,
+        truncation: str = _UNSET,
+        drop_unknown: bool = _UNSET,
+        truncate_dim: int | None = _UNSET,
+        similarity_fn_name: str | None = _UNSET,
+        prompts: dict[str, str] | None = _UNSET,
+        default_prompt_name: str | None = _UNSET,
+        tokenizer_backend: str = _UNSET,
+    ) -> StaticModel:
+        """A copy of this model with the given constructor options changed (see :class:`StaticModel`); the table,
+        weights and mapping are shared, not copied, and every option not named is kept.
+
+        The options are checked as the constructor checks them, and :meth:`save` writes the new ones. For
+        example, a model2vec model that went through a Sentence Transformers folder (which pools the unknown
+        token and keeps the first 512 tokens) saves as model2vec again, with model2vec's vectors, after
+        ``model.with_options(drop_unknown=True, max_length=512, truncation="model2vec")``.
+        """
+        given = {
+            "normalize": normalize,
+            "dim": dim,
+            "max_length": max_length,
+            "truncation": truncation,
+            "drop_unknown": drop_unknown,
+            "truncate_dim": truncate_dim,
+            "similarity_fn_name": similarity_fn_name,
+            "prompts": prompts,
+            "default_prompt_name": default_prompt_name,
+            "tokenizer_backend": tokenizer_backend,
+        }
+        state = self.__getstate__()  # every constructor option, so a copy never forgets one
+        state.update({name: value for name, value in given.items() if value is not _UNSET})
+        return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
+
     @property
     def tokenizer_backend(self) -> str:
         """Which tokenizer runs: ``"native-wordpiece"`` (staticemb's own, for BERT-style WordPiece),
@@ -749,6 +787,13 @@ class StaticModel:
         return self._max_length
 
     @property
+    def truncation(self) -> str:
+        """Which tokens :attr:`max_length` keeps: ``"right"`` (the first), ``"left"`` (the last) or ``"model2vec"``
+        (model2vec's: the text cut to ``max_length`` times the vocabulary's median token length in characters,
+        then the first ``max_length`` tokens)."""
+        return self._truncation
+
+    @property
     def truncate_dim(self) -> int | None:
         """The load-time ``truncate_dim`` (Sentence Transformers' meaning), or ``None``."""
         return self._truncate_dim
@@ -959,8 +1004,8 @@ class StaticModel:
         if not self.drop_unknown and self._unknown_in_vocabulary():
             raise InvalidInputError(
                 "model2vec drops the unknown token before pooling, but this model pools it: saving it as a "
-                "model2vec folder would change its vectors; save it as 'sentence-transformers', or build it with "
-                "drop_unknown=True"
+                "model2vec folder would change its vectors; save it as 'sentence-transformers', or take "
+                "model.with_options(drop_unknown=True) (which changes the vectors of texts with an unknown token)"
             )
         if self._max_length is not None and self._truncation != "model2vec":
             raise InvalidInputError(
@@ -968,7 +1013,8 @@ class StaticModel:
                 f"its first max_length tokens, but this model keeps its "
                 f"{'last' if self._truncation == 'left' else 'first'} {self._max_length} tokens: saving it as a "
                 f"model2vec folder would change its vectors; save it as "
-                f"'sentence-transformers', or build it with truncation='model2vec'"
+                f"'sentence-transformers', or take model.with_options(max_length={self._max_length}, truncation='model2vec') "
+                f"(texts past the cap then get model2vec's cut) or model.with_options(max_length=None)"
             )
         v = self.vocab_size  # model2vec wants one row (or mapping entry) per token, no more
         table = self._table[:, : self._dim] if self._mapping is not None else self._table[:v, : self._dim]
