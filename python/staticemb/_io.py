@@ -206,8 +206,40 @@ def read_weights(path: Path, *, mmap: bool = True) -> tuple[str, np.ndarray, dic
     return spec["layout"], _tensor(buf, spec["table"]), tensors
 
 
+def module_kind(qualified: str) -> str:
+    """A module's class name where it is one of Sentence Transformers' own (``sentence_transformers.….Normalize``
+    → ``Normalize``), else the whole qualified name: a ``Normalize`` of another package (custom code, an L1 norm)
+    is not Sentence Transformers' L2 ``Normalize``."""
+    package, _, name = qualified.rpartition(".")
+    return name if package.split(".", 1)[0] == "sentence_transformers" else qualified
+
+
+def normalizes_sentence(module_input_name: Any = "sentence_embedding", module_output_name: Any = None) -> bool:
+    """Whether a Sentence Transformers ``Normalize`` with these settings changes the ``sentence_embedding`` a
+    ``StaticEmbedding`` gives: it L2-normalizes its input key (a static model gives only ``sentence_embedding``)
+    into its output key (by default the input key)."""
+    output = module_input_name if module_output_name is None else module_output_name
+    return module_input_name == "sentence_embedding" and output == "sentence_embedding"
+
+
 def _module_type(entry: dict) -> str:
-    return str(entry.get("type", "")).rsplit(".", 1)[-1]
+    return module_kind(str(entry.get("type", "")))
+
+
+def _normalize_settings(folder: Path, entry: dict, where: Path) -> bool:
+    """Whether the ``Normalize`` module of ``entry`` normalizes the sentence embedding, from its ``config.json``
+    (absent: Sentence Transformers' defaults)."""
+    path = _inside(folder, entry.get("path", "") or ".", where) / "config.json"
+    if not path.is_file():
+        return True
+    config = read_json(path)
+    if not isinstance(config, dict):
+        raise ModelFormatError(f"{path} must hold a JSON object")
+    names = {key: config[key] for key in ("module_input_name", "module_output_name") if key in config}
+    for key, value in names.items():
+        if not (isinstance(value, str) or key == "module_output_name" and value is None):
+            raise ModelFormatError(f"{path}: {key!r} must be a string, got {value!r}")
+    return normalizes_sentence(**names)
 
 
 def _inside(folder: Path, relative: Any, what: Path) -> Path:
@@ -229,14 +261,17 @@ def read_modules(folder: Path) -> tuple[Path, bool]:
     kinds = [_module_type(m) for m in modules]
     if kinds[0] != "StaticEmbedding":
         raise ModelFormatError(
-            f"{path}: the first module is {kinds[0] or 'unknown'}, not StaticEmbedding: staticemb only runs "
-            "static embedding models"
+            f"{path}: the first module is {kinds[0] or 'unknown'}, not Sentence Transformers' StaticEmbedding: "
+            "staticemb only runs static embedding models"
         )
     rest = [k for k in kinds[1:] if k != "Normalize"]
     if rest:
-        raise ModelFormatError(f"{path}: modules after StaticEmbedding must be Normalize only, found {', '.join(rest)}")
+        raise ModelFormatError(
+            f"{path}: modules after StaticEmbedding must be Sentence Transformers' Normalize only, found "
+            f"{', '.join(rest)}"
+        )
     module_dir = _inside(folder, modules[0].get("path", "") or ".", path)
-    return module_dir, "Normalize" in kinds[1:]
+    return module_dir, any([_normalize_settings(folder, m, path) for m in modules[1:]])
 
 
 def read_st_config(folder: Path) -> dict[str, Any]:
@@ -289,7 +324,7 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
         config: Any = read_json(config_path) if config_path.is_file() else {}
         if not isinstance(config, dict):
             raise ModelFormatError(f"{config_path} must hold a JSON object")
-        norm = config.get("normalize", normalize)
+        norm = config.get("normalize", False)  # model2vec's default, whatever a modules.json says
         if not isinstance(norm, bool):
             raise ModelFormatError(f"{config_path}: 'normalize' must be true or false, got {norm!r}")
         mapping, weights = tensors["mapping"], tensors["weights"]

@@ -28,6 +28,10 @@ MODEL2VEC_MAX_LENGTH = 512
 """model2vec's ``max_length`` when a folder's ``config.json`` does not set one."""
 
 _UNSET: Any = object()
+_NO_EFFECT = frozenset({"chunk_size", "use_multiprocessing", "multiprocessing_threshold"})
+"""encode() arguments of Sentence Transformers (``chunk_size``, with a process pool) and model2vec (its process
+pool) that change how the work is spread, never the vectors: accepted, with no effect (staticemb's threads do
+the spreading)."""
 
 DEFAULT_BATCH_SIZE = 16_384
 """Texts handed to the Rust core per call: large enough to keep every core busy, small enough that a progress
@@ -341,15 +345,24 @@ class StaticModel:
         truncate_dim: int | None,
     ) -> StaticModel:
         modules = list(st_model)
+        kinds = [_io.module_kind(f"{type(m).__module__}.{type(m).__qualname__}") for m in modules]
         first: Any = modules[0] if modules else None
-        if type(first).__name__ != "StaticEmbedding":
+        if not kinds or kinds[0] != "StaticEmbedding":
             raise ModelFormatError(
-                f"the SentenceTransformer's first module is {type(first).__name__}, not StaticEmbedding"
+                f"the SentenceTransformer's first module is {kinds[0] if kinds else 'missing'}, not Sentence "
+                "Transformers' StaticEmbedding"
             )
-        rest = [type(m).__name__ for m in modules[1:] if type(m).__name__ != "Normalize"]
+        rest = [kind for kind in kinds[1:] if kind != "Normalize"]
         if rest:
-            raise ModelFormatError(f"modules after StaticEmbedding must be Normalize only, found {', '.join(rest)}")
-        has_norm = len(modules) > 1
+            raise ModelFormatError(
+                f"modules after StaticEmbedding must be Sentence Transformers' Normalize only, found {', '.join(rest)}"
+            )
+        has_norm = any(
+            _io.normalizes_sentence(
+                getattr(m, "module_input_name", "sentence_embedding"), getattr(m, "module_output_name", None)
+            )
+            for m in modules[1:]
+        )
         weight = first.embedding.weight
         model = cls(
             first.tokenizer,
@@ -358,7 +371,7 @@ class StaticModel:
             dim=dim,
             tokenizer_backend=tokenizer_backend,
             info={"format": "sentence-transformers", "source": "SentenceTransformer object"},
-            prompts={k: v for k, v in (getattr(st_model, "prompts", None) or {}).items() if v},
+            prompts=dict(getattr(st_model, "prompts", None) or {}),
             default_prompt_name=getattr(st_model, "default_prompt_name", None),
             similarity_fn_name=getattr(st_model, "_similarity_fn_name", None),
             truncate_dim=truncate_dim if truncate_dim is not None else getattr(st_model, "truncate_dim", None),
@@ -578,7 +591,8 @@ class StaticModel:
                 at the call: changing the list from another thread meanwhile does not change the result. A set
                 or a dict is refused with ``TypeError``.
             prompt_name: a key of :attr:`prompts`; its prompt is prepended to every text. ``None`` uses
-                :attr:`default_prompt_name` when set.
+                :attr:`default_prompt_name` when set. ``"query"`` and ``"document"`` are empty prompts where
+                the model has none of that name, as in Sentence Transformers.
             prompt: a prompt string to prepend (wins over ``prompt_name``).
             batch_size: texts encoded per batch (default 16,384); the GIL is released during each batch, and
                 Ctrl-C and the progress bar are handled between batches.
@@ -609,9 +623,10 @@ class StaticModel:
             A ``(len(texts), width)`` array (float32, or int8/uint8 for quantized precisions), one vector for a
             single ``str``, or torch tensors as requested. A text with no tokens gives a zero vector.
         """
-        if kwargs:
+        unused = {name for name, value in kwargs.items() if name not in _NO_EFFECT and not (name == "pool" and value is None)}
+        if unused:
             raise InvalidInputError(
-                f"encode() got arguments that a static model does not use: {', '.join(sorted(kwargs))}"
+                f"encode() got arguments that a static model does not use: {', '.join(sorted(unused))}"
             )
         if device is not None and str(device) != "cpu":
             raise InvalidInputError(f"staticemb encodes on the CPU; device must be None or 'cpu', got {device!r}")
@@ -743,6 +758,8 @@ class StaticModel:
             return prompt
         if prompt_name is not None:
             if prompt_name not in self._prompts:
+                if prompt_name in ("query", "document"):
+                    return None  # Sentence Transformers (v6) gives every model these two, empty unless configured
                 raise InvalidInputError(
                     f"prompt name {prompt_name!r} is not one of this model's prompts {sorted(self._prompts)}"
                 )
@@ -792,6 +809,11 @@ class StaticModel:
         (model2vec's: the text cut to ``max_length`` times the vocabulary's median token length in characters,
         then the first ``max_length`` tokens)."""
         return self._truncation
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """The width :meth:`encode` gives by default (the load-time ``truncate_dim``, else :attr:`dim`), as
+        Sentence Transformers' method of that name."""
+        return self._truncate_dim if self._truncate_dim is not None else self._dim
 
     @property
     def truncate_dim(self) -> int | None:
