@@ -443,3 +443,33 @@ def test_a_model_can_be_saved_over_the_folder_it_was_loaded_from(tmp_path):
     model.save(folder)
     np.testing.assert_array_equal(StaticModel.from_pretrained(folder).encode(TEXTS), vectors)
     np.testing.assert_array_equal(model.encode(TEXTS), vectors)
+
+
+# ---------------------------------------------------------------- text outputs (eval JSON, crop pairs, caches)
+
+
+def test_a_text_output_follows_a_symlink_and_keeps_it(tmp_path):
+    from staticemb._io import write_file
+
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_file(link, lambda f: f.write("new"))
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_text_output_into_a_pipe_is_written_through_not_replaced(tmp_path):
+    # Renaming over the path replaced a named pipe (or /dev/null, as root) with a regular file.
+    import threading
+
+    from staticemb.train.crops import write_pairs
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_text(encoding="utf-8")), daemon=True)
+    reader.start()
+    assert write_pairs([("a query", "a passage")], pipe) == 1
+    reader.join(timeout=30)
+    assert pipe.is_fifo()
+    assert [json.loads(line) for line in got[0].splitlines()] == [{"anchor": "a query", "positive": "a passage"}]

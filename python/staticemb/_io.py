@@ -454,7 +454,16 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
     """Write a UTF-8 text file atomically: ``write(f)`` fills a file beside ``path`` under a name of this
     process and thread's own (opened with "x": never another writer's), which is flushed to disk and renamed
     into place. A crash, a kill or a writer running at once leaves the old file or a whole new one; the new
-    file gets the umask's mode."""
+    file gets the umask's mode.
+
+    A symlink is followed (its target is replaced, the link stays), and a path that is not a regular file
+    (``/dev/stdout``, ``/dev/null``, a named pipe) is written into directly: renaming over it would replace
+    the device or pipe with a file."""
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "w", encoding="utf-8") as f:
+            write(f)
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "x", encoding="utf-8") as f:

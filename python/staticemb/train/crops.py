@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _io
 from .._text import sentences
 from ..errors import InvalidInputError
 
@@ -107,15 +108,11 @@ def write_crop_pairs(texts: Iterable[str], path: str | os.PathLike) -> int:
 
 def write_pairs(pairs: Sequence[tuple[str, str]], path: str | os.PathLike) -> int:
     """Write ``(anchor, positive)`` pairs to ``path`` as JSONL rows, whole or not at all; returns how many."""
-    path = Path(path).expanduser()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for anchor, positive in pairs:
-                f.write(json.dumps({"anchor": anchor, "positive": positive}, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    def write(f: Any) -> None:
+        for anchor, positive in pairs:
+            f.write(json.dumps({"anchor": anchor, "positive": positive}, ensure_ascii=False) + "\n")
+
+    _io.write_file(Path(path).expanduser(), write)
     return len(pairs)
 
 
