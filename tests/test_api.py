@@ -208,6 +208,20 @@ def test_encode_batches_report_progress_and_stop_on_interrupt(model):
         model._native.encode(texts, 16, False, None, None, False, 3, interrupt)
 
 
+def test_huge_texts_are_batched_by_size_so_ctrl_c_is_handled_between_them(model):
+    # Four 5 MiB texts made one batch (counted in texts): Ctrl-C waited for the whole encode. A batch now
+    # holds at most 8 MiB of text (one text at least, never split), and tokenize runs in such batches too.
+    texts = ["word " * (1 << 20), "short", "word " * (1 << 20), "word " * (1 << 20), "tail"]
+    seen = []
+    out = model._native.encode(texts, 8, False, None, None, False, 16384, seen.append)
+    assert seen == [2, 1, 2]
+    np.testing.assert_allclose(out[1], model.encode(["short"], dim=8)[0])
+    ids, offsets = model.tokenize(texts)
+    one = [model.tokenize([t]) for t in texts]
+    np.testing.assert_array_equal(ids, np.concatenate([i for i, _ in one]))
+    np.testing.assert_array_equal(np.diff(np.append(offsets, len(ids))), [len(i) for i, _ in one])
+
+
 _MEMORY_PROBE = """
 import sys
 sys.path.insert(0, {tests!r})

@@ -594,8 +594,9 @@ class StaticModel:
                 :attr:`default_prompt_name` when set. ``"query"`` and ``"document"`` are empty prompts where
                 the model has none of that name, as in Sentence Transformers.
             prompt: a prompt string to prepend (wins over ``prompt_name``).
-            batch_size: texts encoded per batch (default 16,384); the GIL is released during each batch, and
-                Ctrl-C and the progress bar are handled between batches.
+            batch_size: texts encoded per batch (default 16,384; a batch also holds at most 8 MiB of text,
+                unless one text alone is longer); the GIL is released during each batch, and Ctrl-C and the
+                progress bar are handled between batches.
             show_progress_bar: show a tqdm bar.
             output_value: ``"sentence_embedding"`` (the only output of a static model).
             precision: ``"float32"``, ``"int8"``, ``"uint8"``, ``"binary"`` or ``"ubinary"``: Sentence

@@ -403,6 +403,17 @@ impl TextEncoder {
 
     /// Token ids of many texts, flattened, with each text's start offset (the `EmbeddingBag` convention).
     pub fn tokenize_batch(&self, texts: &[&str], threads: Threads) -> Result<(Vec<u32>, Vec<i64>)> {
+        self.tokenize_batch_from(texts, 0, threads)
+    }
+
+    /// [`Self::tokenize_batch`] for a batch whose first text is text `first` of the caller's list (errors
+    /// name the text by its place in that list).
+    pub fn tokenize_batch_from(
+        &self,
+        texts: &[&str],
+        first: usize,
+        threads: Threads,
+    ) -> Result<(Vec<u32>, Vec<i64>)> {
         let parts = map_ranges(threads, texts.len(), 256, |range| {
             let mut ids = Vec::new();
             let mut lengths = Vec::with_capacity(range.len());
@@ -410,7 +421,7 @@ impl TextEncoder {
             for i in range {
                 let before = ids.len();
                 self.push_token_ids(texts[i], &mut ids, &mut scratch)
-                    .map_err(|e| in_text(i, e))?;
+                    .map_err(|e| in_text(first + i, e))?;
                 lengths.push(ids.len() - before);
             }
             Ok((ids, lengths))

@@ -243,6 +243,35 @@ fn new_rows<'py>(
 
 /// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
 /// alive, so a caller changing the list afterwards cannot invalidate them.
+/// The most text bytes one batch of `encode` or `tokenize` holds: the GIL is released for a batch, and Ctrl-C is
+/// handled between batches, so a few huge texts must not make one batch that runs for seconds. A batch always
+/// holds at least one text (one text is not split).
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Texts per `tokenize` batch (as `encode`'s default batch size).
+const TOKENIZE_BATCH: usize = 16_384;
+
+/// Consecutive ranges of `texts` of at most `max_texts` texts (at least one) and at most [`BATCH_BYTES`]
+/// bytes, unless one text alone is longer.
+fn batches(texts: &[&str], max_texts: usize) -> Vec<std::ops::Range<usize>> {
+    let max_texts = max_texts.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < texts.len() {
+        let (mut end, mut bytes) = (start + 1, texts[start].len());
+        while end < texts.len()
+            && end - start < max_texts
+            && bytes + texts[end].len() <= BATCH_BYTES
+        {
+            bytes += texts[end].len();
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
 fn text_items<'py>(texts: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyString>>> {
     texts
         .iter()
@@ -400,7 +429,8 @@ impl PyModel {
     /// Encode `texts` (a list of str) into a new `len(texts) x dim` float32 array, keeping at most
     /// `max_tokens` token ids per text (the last ones with `keep_end`).
     ///
-    /// The work runs in batches of `batch_size` texts with the GIL released; between batches, pending
+    /// The work runs in batches of `batch_size` texts (and at most [`BATCH_BYTES`] of text, see [`batches`])
+    /// with the GIL released; between batches, pending
     /// signals are handled (Ctrl-C raises `KeyboardInterrupt`) and `progress(n)` is called with the batch's
     /// size. The array is allocated here, so that memory a dropped output held is reused without a page
     /// fault ([`allocator_policy`]); the workers write each row, and no uninitialized value is ever visible.
@@ -426,10 +456,9 @@ impl PyModel {
             keep_end,
         };
         let enc = &self.encoder;
-        let batch = batch_size.max(1);
         new_rows(py, strs.len(), dim, |spare| {
-            for (b, texts) in strs.chunks(batch).enumerate() {
-                let first = b * batch;
+            for range in batches(&strs, batch_size) {
+                let (first, texts) = (range.start, &strs[range]);
                 let out = &mut spare[first * dim..(first + texts.len()) * dim];
                 self.table.with(py, |table| {
                     py.detach(|| {
@@ -492,9 +521,17 @@ impl PyModel {
         let strs = text_strs(&items)?;
         let threads = threads(num_threads);
         let enc = &self.encoder;
-        let (ids, offsets) = py
-            .detach(|| enc.tokenize_batch(&strs, threads))
-            .map_err(to_py)?;
+        let (mut ids, mut offsets) = (Vec::new(), Vec::with_capacity(strs.len()));
+        for range in batches(&strs, TOKENIZE_BATCH) {
+            let first = range.start;
+            let (part, starts) = py
+                .detach(|| enc.tokenize_batch_from(&strs[range], first, threads))
+                .map_err(to_py)?;
+            let shift = ids.len() as i64;
+            offsets.extend(starts.into_iter().map(|start| start + shift));
+            ids.extend_from_slice(&part);
+            py.check_signals()?;
+        }
         Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, offsets)))
     }
 }
