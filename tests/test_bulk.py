@@ -24,6 +24,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MODEL = FIXTURES / "st-tiny"
 BASE: list[str] = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
 TEXTS = [t.replace("\n", " ").replace("\r", " ") for t in BASE] * 8  # one text per line
+TSV_TEXTS = [t.replace("\t", " ") for t in TEXTS]  # TSV has no quoting: its values hold no tab
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,8 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     )
     table = pa.table({"id": ids, "body": TEXTS})
     pyarrow.csv.write_csv(table, folder / "c.csv")
-    pyarrow.csv.write_csv(table, folder / "d.tsv", write_options=pyarrow.csv.WriteOptions(delimiter="\t"))
+    (folder / "d.tsv").write_text("id\tbody\n" + "".join(f"{i}\t{t}\n" for i, t in zip(ids, TSV_TEXTS, strict=True)),
+                                  encoding="utf-8")
     pq.write_table(table, folder / "e.parquet", row_group_size=37)
     return {p.suffix: p for p in folder.iterdir()}
 
@@ -54,7 +56,7 @@ def test_every_input_type_gives_the_single_process_vectors(tmp_path, model, suff
     out = encode_files(MODEL, [str(files[suffix])], tmp_path / "out", column=column, keep=keep, batch_rows=50,
                        rows_per_part=70, progress=False)
     vectors, table = read_embeddings(out)
-    np.testing.assert_array_equal(vectors, model.encode(TEXTS))
+    np.testing.assert_array_equal(vectors, model.encode(TSV_TEXTS if suffix == ".tsv" else TEXTS))
     assert table.column("row").to_pylist() == list(range(len(TEXTS)))
     if keep:
         assert table.column("id").to_pylist() == [f"doc-{i}" for i in range(len(TEXTS))]
@@ -247,3 +249,207 @@ def test_stdin_into_an_earlier_output_is_refused(tmp_path):
     assert run("").returncode == 0
     again = run("a new text\n")
     assert again.returncode != 0 and "stdin cannot resume or repeat" in again.stderr, again.stderr
+
+
+# ------------------------------------------------------------------------------------------------ review of the CLI
+
+
+def test_a_full_disk_while_writing_npy_is_an_error_naming_it_and_resumes(tmp_path, model, monkeypatch):
+    # The .npy was a memory-mapped sparse file: a full disk killed the process with SIGBUS (exit 135).
+    from staticemb import bulk
+
+    files = write_inputs(tmp_path / "in")
+    out = tmp_path / "v.npy"
+
+    def full(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    with pytest.raises(OSError, match="No space left on device") as e:
+        encode_files(model, [str(files[".txt"])], out, rows_per_part=70, progress=False)
+    assert str(out) in str(e.value)
+    assert sorted(os.listdir(tmp_path)) == ["in", "v.npy.parts"]  # no hidden .v.npy.inprogress
+    monkeypatch.undo()
+    calls = {"n": 0}
+    real = bulk._fixed_values
+
+    def interrupted(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(bulk, "_fixed_values", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        encode_files(model, [str(files[".txt"])], out, rows_per_part=70, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["in", "v.npy.parts"]
+    monkeypatch.undo()
+    encode_files(model, [str(files[".txt"])], out, rows_per_part=70, progress=False)
+    np.testing.assert_array_equal(np.load(out), model.encode(TEXTS))
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink", "replace"])
+def test_an_output_whose_input_changed_is_refused(tmp_path, model, change):
+    # Growing the input to 300 lines, shrinking it to 50 or replacing its lines: the rerun printed "wrote" and
+    # kept the old rows.
+    path = tmp_path / "texts.txt"
+    path.write_text("".join(f"text {i}\n" for i in range(100)))
+    encode_files(model, [str(path)], tmp_path / "out", progress=False)
+    before = path.stat()
+    lines = {"grow": 300, "shrink": 50, "replace": 100}[change]
+    path.write_text("".join(f"word {i}\n" for i in range(lines)))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    with pytest.raises(InvalidInputError, match=f"{path} changed .*new output, or delete the old one"):
+        encode_files(model, [str(path)], tmp_path / "out", progress=False)
+    encode_files(model, [str(path)], tmp_path / "new", progress=False)
+    assert len(read_embeddings(tmp_path / "new")[0]) == lines
+
+
+def test_an_interrupted_run_whose_input_changed_does_not_resume(tmp_path, model, monkeypatch):
+    path = tmp_path / "texts.txt"
+    path.write_text("".join(f"text {i}\n" for i in range(100)))
+    calls = {"n": 0}
+    real = StaticModel.encode
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StaticModel, "encode", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        encode_files(model, [str(path)], tmp_path / "out", batch_rows=20, rows_per_part=20, progress=False)
+    monkeypatch.undo()
+    path.write_text("".join(f"edited {i}\n" for i in range(100)))
+    with pytest.raises(InvalidInputError, match="changed"):
+        encode_files(model, [str(path)], tmp_path / "out", batch_rows=20, rows_per_part=20, progress=False)
+
+
+def test_a_local_model_spelled_another_way_is_the_same_run(tmp_path, model, monkeypatch):
+    # `../m`, `../m/` and the absolute path were three different runs on resume.
+    files = write_inputs(tmp_path / "in")
+    monkeypatch.chdir(MODEL.parent)
+    for spec in ["st-tiny", "./st-tiny/", str(MODEL)]:
+        encode_files(spec, [str(files[".txt"])], tmp_path / "out", progress=False)
+    assert json.loads((tmp_path / "out" / MANIFEST).read_text())["model"] == str(MODEL.resolve())
+
+
+def test_a_keep_field_missing_from_a_jsonl_line_is_refused(tmp_path, model):
+    # `--keep idd` (a typo) gave an all-null column.
+    path = tmp_path / "k.jsonl"
+    path.write_text('{"id": "1", "text": "a"}\n{"idd": "2", "text": "b"}\n')
+    with pytest.raises(InvalidInputError, match=r"k\.jsonl:2: has no field 'id' to --keep"):
+        encode_files(model, [str(path)], tmp_path / "out", keep=["id"], progress=False)
+    path.write_text('{"id": null, "text": "a"}\n')  # present, null: kept as null
+    encode_files(model, [str(path)], tmp_path / "out2", keep=["id"], progress=False)
+    assert read_embeddings(tmp_path / "out2")[1].column("id").to_pylist() == [None]
+
+
+def test_tsv_has_no_quoting_and_an_unclosed_csv_quote_is_refused(tmp_path, model):
+    # A TSV of 6 rows gave 4 vectors: a value starting with a quote swallowed the next rows.
+    texts = ['"Quoted" start of a text', "second text", 'third "text" here', '"unterminated start', "fifth", "sixth"]
+    (tmp_path / "q.tsv").write_text("id\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(texts)))
+    encode_files(model, [str(tmp_path / "q.tsv")], tmp_path / "otsv", keep=["id"], progress=False)
+    vectors, table = read_embeddings(tmp_path / "otsv")
+    np.testing.assert_array_equal(vectors, model.encode(texts))
+    assert table.column("id").to_pylist() == [str(i) for i in range(6)]
+    (tmp_path / "q.csv").write_text('id,text\n1,"unterminated start\n2,second\n3,third\n')
+    with pytest.raises(InvalidInputError, match=r"q\.csv: a quote is never closed"):
+        encode_files(model, [str(tmp_path / "q.csv")], tmp_path / "ocsv", progress=False)
+    (tmp_path / "ok.csv").write_text('id,text\n1,plain\n2,"two\nlines"\n')  # a closed quote holds newlines
+    encode_files(model, [str(tmp_path / "ok.csv")], tmp_path / "ook", progress=False)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "ook")[0], model.encode(["plain", "two\nlines"]))
+
+
+def test_an_unreadable_folder_or_file_under_an_input_folder_is_an_error(tmp_path, monkeypatch):
+    # rglob skipped them silently (the tests run as root too: the permission errors are simulated).
+    from staticemb.bulk import expand_inputs
+
+    write_inputs(tmp_path / "in")
+    (tmp_path / "in" / "locked").mkdir()
+    (tmp_path / "in" / "locked" / "x.txt").write_text("x\n")
+    real_scandir, real_access = os.scandir, os.access
+
+    def scandir(path="."):
+        if Path(path) == tmp_path / "in" / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(PermissionError, match=f"cannot read {tmp_path / 'in' / 'locked'}, a folder under"):
+        expand_inputs([str(tmp_path / "in")])
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    hidden = str(tmp_path / "in" / "c.csv")
+    monkeypatch.setattr(os, "access", lambda p, mode: str(p) != hidden and real_access(p, mode))
+    with pytest.raises(PermissionError, match=f"cannot read {hidden}, a file under the input"):
+        expand_inputs([str(tmp_path / "in")])
+
+
+def test_a_named_pipe_is_read_as_a_stream(tmp_path, model):
+    # A FIFO, or `<(cmd)`, was "no such file or folder".
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed():
+        try:
+            with open(fifo, "w") as f:
+                f.write("".join(f"{t}\n" for t in TEXTS[:30]))
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        encode_files(model, [str(fifo)], tmp_path / "out", progress=False)
+    finally:
+        if writer.is_alive():  # the run failed before reading: let the writer go
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(5)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(TEXTS[:30]))
+    with pytest.raises(InvalidInputError, match="the stream .*pipe cannot resume"):
+        encode_files(model, [str(fifo)], tmp_path / "out", progress=False)
+    with pytest.raises(InvalidInputError, match="pipe is a stream: it can be read as text lines or JSONL, not csv"):
+        encode_files(model, [str(fifo)], tmp_path / "o2", format="csv", progress=False)
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    # A lone surrogate was "texts[0] is not valid Unicode text", naming no file.
+    ("surrogate.jsonl", b'{"text": "a"}\n{"text": "bad \\ud800"}\n', r"surrogate\.jsonl:2: field 'text' is not valid"),
+    # A RecursionError.
+    ("deep.jsonl", b'{"text": "ok"}\n' + b"[" * 200_000 + b"\n", r"deep\.jsonl:2: a JSON line nested too deep"),
+    # A bare ArrowInvalid naming no file.
+    ("bad.csv", b"text\nok\n\xff\xfe bad\n", r"bad\.csv: not readable as CSV"),
+    # "" was the current folder.
+    ("", b"", "empty name"),
+], ids=["surrogate", "deep-json", "bad-utf8-csv", "empty-name"])
+def test_small_input_refusals_name_the_file(tmp_path, model, monkeypatch, name, content, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "here.txt").write_text("a text\n")
+    if name:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(InvalidInputError, match=message):
+        encode_files(model, [str(tmp_path / name) if name else ""], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_is_read(tmp_path, model):
+    (tmp_path / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "one"}\n{"text": "two"}\n')
+    encode_files(model, [str(tmp_path / "bom.jsonl")], tmp_path / "out", progress=False)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(["one", "two"]))
+
+
+def test_an_npy_output_is_written_only_over_its_own_run(tmp_path, model):
+    # `-o existing.npy` replaced a file of the user's.
+    files = write_inputs(tmp_path / "in")
+    mine = tmp_path / "mine.npy"
+    np.save(mine, np.arange(3))
+    with pytest.raises(InvalidInputError, match="mine.npy exists and is not the output of an earlier run"):
+        encode_files(model, [str(files[".txt"])], mine, progress=False)
+    np.testing.assert_array_equal(np.load(mine), np.arange(3))
+    assert not (tmp_path / "mine.npy.parts").exists()
+    for _ in range(2):  # the same run again rewrites its own output
+        encode_files(model, [str(files[".txt"])], tmp_path / "v.npy", progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "v.npy"), model.encode(TEXTS))

@@ -306,3 +306,45 @@ def test_debug_shows_the_traceback(capsys, tmp_path, task_file, where):
     assert code != 0
     assert "Traceback (most recent call last)" in err
     assert str(missing) in err.strip().splitlines()[-1]
+
+
+# ------------------------------------------------------------------------------------------------ staticemb encode
+
+
+def test_keep_takes_one_name_per_flag_or_commas(capsys, tiny_model, tmp_path):
+    # `--keep id b.jsonl` made a column named b.jsonl and skipped b.jsonl's rows.
+    import pyarrow.parquet as pq
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"id": "a1", "title": "x", "text": "the cat"}\n')
+    b.write_text('{"id": "b1", "title": "y", "text": "a dog"}\n{"id": "b2", "title": "z", "text": "the mat"}\n')
+    code, _, err = run_cli(capsys, "encode", str(tiny_model), str(a), "--keep", "id", str(b), "--keep", "title",
+                           "-o", str(tmp_path / "o1"), "-q")
+    assert code == 0, err
+    table = pq.read_table(tmp_path / "o1")
+    assert table.column_names == ["row", "id", "title", "embedding"]
+    assert table.column("id").to_pylist() == ["a1", "b1", "b2"]
+    code, _, err = run_cli(capsys, "encode", str(tiny_model), str(a), "--keep", "id,title", "-o", str(tmp_path / "o2"),
+                           "-q")
+    assert code == 0, err
+    assert pq.read_table(tmp_path / "o2").column("title").to_pylist() == ["x"]
+    assert_one_line_error(run_cli(capsys, "encode", str(tiny_model), str(a), "--keep", "id,", "-o",
+                                  str(tmp_path / "o3")), "column names separated by commas")
+    assert_one_line_error(run_cli(capsys, "encode", str(tiny_model), str(a), "--bogus", "-o", str(tmp_path / "o4")),
+                          "unrecognized arguments: --bogus")
+
+
+def test_encode_without_pyarrow_says_how_to_install_it(capsys, tiny_model, tmp_path, monkeypatch):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("the cat\n")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    assert_one_line_error(run_cli(capsys, "encode", str(tiny_model), str(docs), "-o", str(tmp_path / "new" / "out")),
+                          'pip install "staticemb[encode]"')
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_description_names_every_command():
+    from staticemb.cli import build_parser
+
+    description = build_parser().description or ""
+    assert "Encode" in description and "pairs" in description and "evaluate" in description

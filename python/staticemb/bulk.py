@@ -1,12 +1,13 @@
 """Whole corpora from files to vectors: :func:`encode_files` and ``staticemb encode``.
 
-    staticemb encode MODEL INPUT... --output OUT [--column text] [--keep id ...] [--dim 256]
+    staticemb encode MODEL INPUT... --output OUT [--column text] [--keep id[,title]] [--keep COL] [--dim 256]
         [--precision float32|float16|int8|binary] [--num-threads N] [--rows-per-part 1000000]
 
 Inputs are text files (one text per line), JSONL (``--column``, default ``text``), CSV / TSV (a column, with a
-header row), Parquet (a string column), folders or glob patterns of those, or ``-`` for stdin (lines, or JSONL
-with ``--format jsonl``). They are read as a stream, ``batch_rows`` texts at a time, so memory stays bounded
-whatever the input size.
+header row; CSV values may be quoted, TSV has no quoting), Parquet (a string column), folders or glob patterns of
+those, ``-`` for stdin, or a named pipe such as ``<(zcat corpus.txt.gz)`` (streams: lines, or JSONL with
+``--format jsonl``). They are read as a stream, ``batch_rows`` texts at a time, so memory stays bounded
+whatever the input size. Each ``--keep`` column must be in every row (a JSONL line without it is refused).
 
 The output is a folder of Parquet parts (``part-00000.parquet``, …, ``rows_per_part`` rows each) or, for an
 ``OUT`` ending in ``.npy``, one NumPy array assembled from such parts at the end (the parts stay in
@@ -27,15 +28,19 @@ precision      ``embedding`` column                        bytes per 256-d vecto
 A part is written under a temporary name and renamed when complete, so an interrupted run (Ctrl-C, a kill, a
 full disk) never leaves a part that looks finished; running the same command again keeps the finished parts
 and goes on after them. ``_staticemb.json`` in the output folder records the model, its revision, the inputs and
-the options (also stored in every part's Parquet metadata); a run with other options refuses to mix with it.
-:func:`read_embeddings` reads an output back as NumPy.
+the options (also stored in every part's Parquet metadata), and each input file's size and modification time:
+a run with other options refuses to mix with it, and a run whose inputs changed since refuses to resume or
+repeat it (stdin and other streams cannot be read again: a run reading one never resumes). A ``.npy`` output is
+written only over an earlier ``.npy`` of the same run. :func:`read_embeddings` reads an output back as NumPy.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -75,10 +80,13 @@ class RunInfo:
     complete: bool = False
     rows: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # What identifies each input's content (see _stamp), None for stdin and other streams; empty in outputs of
+    # staticemb versions that did not record it.
+    input_files: list[dict[str, int] | None] = field(default_factory=list)
 
     def same_run(self, other: RunInfo) -> list[str]:
-        """The fields (other than progress) in which two runs differ."""
-        skip = {"complete", "rows", "staticemb_version"}
+        """The fields (other than progress and the inputs' stamps) in which two runs differ."""
+        skip = {"complete", "rows", "staticemb_version", "input_files"}
         mine, theirs = asdict(self), asdict(other)
         return [k for k in mine if k not in skip and mine[k] != theirs[k]]
 
@@ -95,41 +103,108 @@ def reads(folder: Path, path: Path, any_file: bool) -> bool:
 
 
 def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: bool = False) -> list[str]:
-    """Files named by ``specs`` (files, folders searched recursively, glob patterns, ``-`` for stdin), in
-    order, folders and patterns sorted. A name that matches nothing raises :class:`FileNotFoundError`. A folder
-    gives its files of the :data:`INPUT_FORMATS` types, or with ``any_file`` every file not under a hidden
+    """Files named by ``specs`` (files, folders searched recursively, glob patterns, ``-`` for stdin, named
+    pipes such as ``<(cmd)``), in order, folders and patterns sorted. A name that matches nothing raises
+    :class:`FileNotFoundError`, a folder or file under a folder that cannot be read :class:`PermissionError`. A
+    folder gives its files of the :data:`INPUT_FORMATS` types, or with ``any_file`` every file not under a hidden
     (dot) name, and then the names' types are not checked."""
     files: list[str] = []
     for spec in specs:
         if spec == "-":
             files.append("-")
             continue
+        if not spec:
+            raise InvalidInputError("an input is an empty name: name a file, a folder (. for this one) or a pattern")
         path = Path(spec).expanduser()
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and reads(path, p, any_file))
+            found = _walk(path, spec, any_file)
             if not found:
                 raise FileNotFoundError(f"{spec}: no {'' if any_file else ', '.join(INPUT_FORMATS) + ' '}files in "
                                         "this folder")
             files.extend(found)
-        elif path.is_file():
+        elif path.exists():  # a file, or a named pipe / <(cmd), read as a stream
+            _check_readable(str(path), "an input")
             files.append(str(path))
         elif glob.has_magic(spec):
             found = sorted(p for p in glob.glob(os.path.expanduser(spec), recursive=True) if os.path.isfile(p))
             if not found:
                 raise FileNotFoundError(f"{spec}: no file matches this pattern")
+            for p in found:
+                _check_readable(p, f"a file the pattern {spec} matches")
             files.extend(found)
         else:
             raise FileNotFoundError(f"{spec}: no such file or folder")
     if not any_file:
         for f in files:
-            _format_of(f, fmt)
+            kind = _format_of(f, fmt)
+            if kind not in ("text", "jsonl") and _is_stream(f):
+                raise InvalidInputError(f"{'stdin' if f == '-' else f + ' is a stream: it'} can be read as text "
+                                        f"lines or JSONL, not {kind}")
     return files
+
+
+def _walk(folder: Path, spec: str, any_file: bool) -> list[str]:
+    """The files :func:`expand_inputs` takes from ``folder``, sorted; a folder or file in it that cannot be read
+    is an error (``Path.rglob`` skipped them silently)."""
+
+    def refuse(e: OSError) -> None:
+        raise type(e)(e.errno, f"cannot read {e.filename}, a folder under the input {spec}: {e.strerror}")
+
+    found = []
+    for top, dirs, names in os.walk(folder, onerror=refuse):
+        if any_file:  # hidden folders are not read: nothing in them is taken
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            p = Path(top) / name
+            if p.is_file() and reads(folder, p, any_file):
+                _check_readable(str(p), f"a file under the input {spec}")
+                found.append(str(p))
+    return sorted(found)
+
+
+def _check_readable(path: str, what: str) -> None:
+    if not os.access(path, os.R_OK):
+        raise PermissionError(errno.EACCES, f"cannot read {path}, {what}: {os.strerror(errno.EACCES)}")
+
+
+def _is_stream(path: str) -> bool:
+    """Whether ``path`` is stdin or another input that can be read only once (a named pipe, ``<(cmd)``)."""
+    try:
+        return path == "-" or not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _stamp(path: str) -> dict[str, int] | None:
+    """What tells that an input file changed between two runs: its size and modification time; ``None`` for
+    stdin and other streams, which cannot be compared."""
+    if path == "-":
+        return None
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns} if stat.S_ISREG(st.st_mode) else None
+
+
+def _changed_input(files: Sequence[str], stamps: Sequence[dict[str, int] | None]) -> str | None:
+    """The first of ``files`` that no longer has its recorded stamp."""
+    for path, before in zip(files, stamps, strict=False):
+        if before is not None and _stamp(path) != before:
+            return path
+    return None
+
+
+def require_pyarrow() -> None:
+    """``staticemb encode`` and CSV / TSV / Parquet inputs need pyarrow: say how to install it."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ModuleNotFoundError('reading CSV, TSV or Parquet and writing Parquet parts need pyarrow: '
+                                  'pip install "staticemb[encode]"', name="pyarrow") from None
 
 
 def _format_of(path: str, fmt: str | None) -> str:
     if fmt is not None:
         return fmt
-    if path == "-":
+    if path == "-" or (not Path(path).suffix and _is_stream(path)):  # stdin, <(cmd): lines, as stdin
         return "text"
     kind = INPUT_FORMATS.get(Path(path).suffix.lower())
     if kind is None:
@@ -143,6 +218,8 @@ def _lines(path: str) -> Iterator[tuple[int, bytes]]:
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
     try:
         for n, raw in enumerate(stream, 1):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+                raw = raw[3:]
             yield n, raw.rstrip(b"\n").rstrip(b"\r")
     finally:
         if stream is not sys.stdin.buffer:
@@ -162,6 +239,8 @@ def json_object(path: str, n: int, line: str) -> dict[str, Any]:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
         raise InvalidInputError(f"{path}:{n}: not a JSON line ({e.msg})") from None
+    except RecursionError:
+        raise InvalidInputError(f"{path}:{n}: a JSON line nested too deep to read") from None
     if not isinstance(obj, dict):
         raise InvalidInputError(f"{path}:{n}: a JSON line must be an object, got {type(obj).__name__}")
     return obj
@@ -185,9 +264,17 @@ def _text_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) 
                     f"{path}:{n}: {what} {column!r} (its fields: {', '.join(map(str, obj)) or 'none'}); "
                     "choose the text field with --column"
                 )
+            if "\\u" in line:  # an escape can make a lone surrogate, which no model (nor Parquet) takes
+                _check_unicode(path, n, column, text)
             texts.append(text)
             for k in keep:
-                value = obj.get(k)
+                if k not in obj:
+                    raise InvalidInputError(
+                        f"{path}:{n}: has no field {k!r} to --keep (its fields: {', '.join(map(str, obj))})"
+                    )
+                value = obj[k]
+                if isinstance(value, str) and "\\u" in line:
+                    _check_unicode(path, n, k, value)
                 carried[k].append(value if value is None or isinstance(value, str) else json.dumps(value))
         if len(texts) >= rows:
             yield texts, carried
@@ -196,7 +283,16 @@ def _text_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) 
         yield texts, carried
 
 
+def _check_unicode(path: str, n: int, name: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidInputError(f"{path}:{n}: field {name!r} is not valid Unicode text (a lone surrogate "
+                                f"{value[e.start]!r} at character {e.start})") from None
+
+
 def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) -> Iterator[tuple[list, dict]]:
+    require_pyarrow()
     import pyarrow as pa
 
     wanted = [column, *[k for k in keep if k != column]]
@@ -219,20 +315,31 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
     else:
         from pyarrow import csv
 
-        parse = csv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
+        # TSV has no quoting (a value may start with a quote); CSV values may be quoted, newlines and all.
+        parse = (csv.ParseOptions(delimiter="\t", quote_char=False, newlines_in_values=False) if fmt == "tsv"
+                 else csv.ParseOptions(delimiter=",", newlines_in_values=True))
         try:
             with csv.open_csv(path, parse_options=parse) as probe:
                 names = probe.schema.names
         except pa.ArrowInvalid as e:
             raise InvalidInputError(f"{path}: not readable as {fmt.upper()} ({e})") from None
         _check_columns(path, names, wanted)
-        convert = csv.ConvertOptions(include_columns=wanted, column_types={k: pa.string() for k in wanted},
+        # The last column too: a CSV quote never closed makes its last value hold the rest of the file.
+        last = names[-1] if fmt == "csv" and names else None
+        read = [*wanted, *([last] if last is not None and last not in wanted else [])]
+        convert = csv.ConvertOptions(include_columns=read, column_types={k: pa.string() for k in read},
                                      strings_can_be_null=False)
-        batches = csv.open_csv(path, parse_options=parse, convert_options=convert,
-                               read_options=csv.ReadOptions(block_size=1 << 24))
+        try:
+            batches = csv.open_csv(path, parse_options=parse, convert_options=convert,
+                                   read_options=csv.ReadOptions(block_size=1 << 24))
+        except pa.ArrowInvalid as e:
+            raise InvalidInputError(f"{path}: not readable as {fmt.upper()} ({e})") from None
     done = 0
+    end: Any = None
     try:
         for batch in batches:
+            if fmt == "csv" and batch.num_rows:
+                end = batch.column(last)[-1].as_py()
             texts = batch.column(column).to_pylist()
             if None in texts:
                 bad = done + texts.index(None)
@@ -243,6 +350,16 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
             done += len(texts)
     except pa.ArrowInvalid as e:
         raise InvalidInputError(f"{path}: {e}") from None
+    if isinstance(end, str) and ("\n" in end or "\r" in end) and not _ends_quoted(path):
+        raise InvalidInputError(f"{path}: a quote is never closed: the {last!r} value of row {done - 1} holds the "
+                                "rest of the file; close the quote (or double it: \"\")")
+
+
+def _ends_quoted(path: str) -> bool:
+    """Whether the file's last value is a closed quoted one (its last character, newlines aside, is ``"``)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))
+        return f.read().rstrip(b"\r\n").endswith(b'"')
 
 
 def _check_columns(path: str, names: list[str], wanted: list[str]) -> None:
@@ -264,8 +381,9 @@ def read_batches(files: Sequence[str], *, fmt: str | None, column: str, keep: li
                 raise InvalidInputError(f"{path}: a text file has no columns to --keep")
             yield from _text_batches(path, kind, column, keep, rows)
         else:
-            if path == "-":
-                raise InvalidInputError(f"stdin can be read as text lines or JSONL, not {kind}")
+            if _is_stream(path):
+                raise InvalidInputError(f"{'stdin' if path == '-' else path + ' is a stream: it'} can be read as "
+                                        f"text lines or JSONL, not {kind}")
             yield from _arrow_batches(path, kind, column, keep, rows)
 
 
@@ -380,16 +498,20 @@ def encode_files(
         raise InvalidInputError(f"precision must be one of {', '.join(BULK_PRECISIONS)}, got {precision!r}")
     if format is not None and format not in set(INPUT_FORMATS.values()):
         raise InvalidInputError(f"format must be one of {', '.join(sorted(set(INPUT_FORMATS.values())))}")
+    keep = list(dict.fromkeys(keep))
     reserved = sorted({"row", "embedding", "scale"} & set(keep))
     if reserved:
         raise InvalidInputError(f"--keep {reserved[0]}: the output's own columns are row, embedding and scale; "
                                 "rename that input column")
     batch_rows = _inputs.count("batch_rows", batch_rows) or 50_000
     rows_per_part = _inputs.count("rows_per_part", rows_per_part) or 1_000_000
+    require_pyarrow()
     loaded = model if isinstance(model, StaticModel) else StaticModel.from_pretrained(model)
     spec = str(loaded._info.get("base_model") or loaded._info.get("source") or "in-memory model")
     if not isinstance(model, StaticModel):
         spec = os.fspath(model)
+        if Path(spec).expanduser().exists():  # a local folder: ../m, ../m/ and /abs/m are the same run
+            spec = str(Path(spec).expanduser().resolve())
     width = _inputs.dim(dim, full=loaded.full_dim, default=loaded.dim)
     norm = _inputs.flag("normalize", normalize, default=loaded.normalize)
     files = expand_inputs(inputs, format)
@@ -400,13 +522,17 @@ def encode_files(
     folder = out.with_name(out.name + ".parts") if npy else out
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"{folder} is a file, not an output folder")
+    if npy and (out.exists() or out.is_symlink()) and not (folder / MANIFEST).is_file():
+        raise InvalidInputError(f"{out} exists and is not the output of an earlier run of this command; "
+                                "use another output, or delete it")
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     from . import __version__
 
     info = RunInfo(model=spec, revision=loaded._info.get("revision"), inputs=[os.path.abspath(f) if f != "-" else f
                    for f in files], column=column, keep=list(keep), format=format, dim=width, precision=precision,
-                   normalize=norm, rows_per_part=rows_per_part, staticemb_version=__version__)
+                   normalize=norm, rows_per_part=rows_per_part, staticemb_version=__version__,
+                   input_files=[_stamp(f) for f in files])
     parts = _Parts(folder, info)
     manifest = folder / MANIFEST
     fresh = not manifest.exists()
@@ -421,9 +547,15 @@ def encode_files(
                 f"{folder} holds the output of a different run ({', '.join(differs)} differ); "
                 "use another output, or delete it"
             )
-        if "-" in files:  # its rows cannot be read again to resume, nor compared to tell a new input
-            raise InvalidInputError(f"{folder} holds an earlier run, and a run reading stdin cannot resume or "
+        stream = next((f for f, s in zip(files, info.input_files, strict=True) if s is None), None)
+        if stream is not None:  # its rows cannot be read again to resume, nor compared to tell a new input
+            raise InvalidInputError(f"{folder} holds an earlier run, and a run reading "
+                                    f"{'stdin' if stream == '-' else 'the stream ' + stream} cannot resume or "
                                     "repeat one: use another output")
+        changed = _changed_input(files, before.input_files)
+        if changed is not None:
+            raise InvalidInputError(f"{changed} changed (size or modification time) since {out} was written from "
+                                    "it: write to a new output, or delete the old one")
         info.complete, info.rows = before.complete, before.rows
     elif any(folder.iterdir()):
         raise InvalidInputError(f"{folder} is not empty and holds no staticemb output; use another output")
@@ -477,6 +609,10 @@ def encode_files(
             raise InvalidInputError(
                 f"{folder} already holds {skip:,} rows but the inputs have {row:,}: the inputs changed"
             )
+        changed = _changed_input(files, info.input_files)
+        if changed is not None:
+            raise InvalidInputError(f"{changed} changed while it was read: write to a new output, or delete "
+                                    f"{out} and run again")
         info.complete, info.rows = True, row
         parts.save_manifest()
     if npy:
@@ -495,20 +631,51 @@ def _table(first_row: int, vectors: np.ndarray, precision: str, carried: dict[st
 
 
 def _assemble_npy(folder: Path, out: Path, info: RunInfo) -> None:
+    """Write the parts' vectors as ``out``, under a temporary name renamed when complete. The file is written,
+    not memory-mapped, with its space reserved first: a full disk is an :class:`OSError` naming ``out`` (a
+    mapped sparse file died of SIGBUS), and the temporary file is removed on any error or Ctrl-C."""
     import pyarrow.parquet as pq
 
-    dtype = {"float32": np.float32, "float16": np.float16, "binary": np.uint8}[info.precision]
+    dtype = np.dtype({"float32": np.float32, "float16": np.float16, "binary": np.uint8}[info.precision])
     width = info.dim if info.precision != "binary" else (info.dim + 7) // 8
+    rows = info.rows or 0
     tmp = out.with_name(f".{out.name}.inprogress")
-    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(info.rows or 0, width))
-    at = 0
-    for part in sorted(folder.glob("part-*.parquet")):
-        values = _fixed_values(pq.read_table(part, columns=["embedding"]).column("embedding"), width)
-        array[at : at + len(values)] = values
-        at += len(values)
-    array.flush()
-    del array
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (rows, width)}
+            np.lib.format.write_array_header_1_0(f, header)
+            _reserve(f, f.tell() + rows * width * dtype.itemsize)
+            at = 0
+            for part in sorted(folder.glob("part-*.parquet")):
+                values = _fixed_values(pq.read_table(part, columns=["embedding"]).column("embedding"), width)
+                at += len(values)
+                if at > rows:
+                    break
+                f.write(np.ascontiguousarray(values, dtype=dtype).data.cast("B"))
+            if at != rows:
+                raise InvalidInputError(f"{folder}: its parts hold {at:,} rows, its manifest says {rows:,}; "
+                                        "delete it and run again")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+            raise OSError(e.errno, f"cannot write {out}: {e.strerror}") from None
+        raise
+
+
+def _reserve(f: Any, size: int) -> None:
+    """Allocate ``size`` bytes for the open file ``f``, so that a full disk fails now, before the work; where
+    the system or file system cannot (no ``posix_fallocate``), the writes themselves report it."""
+    if not hasattr(os, "posix_fallocate") or size == 0:
+        return
+    f.flush()
+    try:
+        os.posix_fallocate(f.fileno(), 0, size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS):
+            raise
 
 
 def _fixed_values(column: Any, width: int) -> np.ndarray:

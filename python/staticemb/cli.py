@@ -1,6 +1,6 @@
 """The ``staticemb`` command: ``encode``, ``crops``, ``train``, ``distill`` and ``eval``.
 
-    staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL ...] [--dim K] [--precision P]
+    staticemb encode MODEL INPUT... --output OUT [--column text] [--keep COL[,COL...]]... [--dim K] [--precision P]
 
     staticemb crops INPUT... --output PAIRS.jsonl [--column text] [--per-file] [--teacher MODEL | --lead]
     staticemb train CONFIG [--set key=value ...] [--set train_datasets.NAME=PAIRS.jsonl] [--resume]
@@ -63,6 +63,14 @@ def _widths(text: str) -> list[int]:
             f"expected positive integer widths separated by commas (e.g. 64,256,1024), got {text!r}") from None
 
 
+def _names(text: str) -> list[str]:
+    """``--keep``: one column name, or several separated by commas."""
+    names = text.split(",")
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas, got {text!r}")
+    return names
+
+
 def _parse_value(text: str):
     try:
         return json.loads(text)
@@ -119,8 +127,9 @@ def _read_texts(path: str, limit: int | None) -> list[str]:
 
 
 def cmd_encode(args) -> int:
-    from .bulk import encode_files, expand_inputs
+    from .bulk import encode_files, expand_inputs, require_pyarrow
 
+    require_pyarrow()  # before the output folder is made
     out = Path(args.output).expanduser()
     _check_output(out, "--output", folder=out.suffix != ".npy")
     expand_inputs(args.inputs, args.format)  # a missing input fails before the model loads
@@ -136,7 +145,7 @@ def cmd_encode(args) -> int:
 def cmd_crops(args) -> int:
     from tqdm.auto import tqdm
 
-    from .bulk import expand_inputs, read_batches
+    from .bulk import _format_of, expand_inputs, read_batches, require_pyarrow
     from .train.crops import (
         MIN_TEXT_WORDS,
         lead_passage_pairs,
@@ -149,8 +158,10 @@ def cmd_crops(args) -> int:
         raise InvalidInputError("--per-file reads each file whole: --format and --column do not apply")
     if args.teacher and args.lead:
         raise InvalidInputError("--teacher and --lead choose the passage two ways: give one")
-    out = _check_output(args.output, "--output", folder=False)
     files = expand_inputs(args.inputs, args.format, any_file=args.per_file)
+    if not args.per_file and any(_format_of(f, args.format) in ("csv", "tsv", "parquet") for f in files):
+        require_pyarrow()
+    out = _check_output(args.output, "--output", folder=False)
     _check_not_an_input(Path(out), args.inputs, files, args.per_file)
     bar = tqdm(desc="documents", unit=" docs", disable=args.quiet)
     read = 0
@@ -296,8 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="on an error, print the traceback as well as the one-line message")
-    parser = _Parser(prog="staticemb", description="Train, distill and evaluate static embedding models.",
-                     parents=[common])
+    parser = _Parser(prog="staticemb", description="Encode corpora with static embedding models, cut training "
+                     "pairs from documents, and train, distill and evaluate the models.", parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     from .bulk import BULK_PRECISIONS, INPUT_FORMATS
@@ -308,10 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(or OUT.npy). An interrupted run resumes when run again.")
     p.add_argument("model", help="a model folder or Hub id")
     p.add_argument("inputs", nargs="+", help="text (one per line), JSONL, CSV, TSV or Parquet files, folders, "
-                   "glob patterns, or - for stdin")
+                   "glob patterns, - for stdin, or a named pipe such as <(cmd)")
     p.add_argument("--output", "-o", required=True, help="an output folder (Parquet parts) or a .npy file")
     p.add_argument("--column", default="text", help="the text field (JSONL) or column (CSV, TSV, Parquet)")
-    p.add_argument("--keep", nargs="+", metavar="COL", help="columns to carry over (ids, keys)")
+    p.add_argument("--keep", type=_names, action="extend", metavar="COL[,COL...]",
+                   help="a column to carry over (an id, a key): repeat the flag or separate names with commas; "
+                   "every row must have it")
     p.add_argument("--format", choices=sorted(set(INPUT_FORMATS.values())),
                    help="read every input as this type (default: by file extension; stdin: text)")
     p.add_argument("--dim", type=_positive_int, help="Matryoshka width (default: the model's)")
@@ -330,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                        f"{MIN_WORDS}-{MAX_WORDS} words cut out -> the rest of the document, as JSONL anchor/positive rows for a training stage's "
                        "train_datasets (staticemb train CONFIG --set train_datasets.NAME=PAIRS.jsonl).")
     p.add_argument("inputs", nargs="+", help="text (one document per line), JSONL, CSV, TSV or Parquet files, "
-                   "folders, glob patterns, or - for stdin")
+                   "folders, glob patterns, - for stdin, or a named pipe such as <(cmd)")
     p.add_argument("--output", "-o", required=True, help="the JSONL file of pairs")
     p.add_argument("--column", default="text", help="the text field (JSONL) or column (CSV, TSV, Parquet)")
     p.add_argument("--format", choices=sorted(set(INPUT_FORMATS.values())),
@@ -386,17 +399,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: BaseException) -> str:
-    """An exception as one line: staticemb's and the system's own messages as they are, anything else with its
-    type and a pointer to ``--debug``."""
+    """An exception as one line: staticemb's and the system's own messages (and a missing package's install
+    hint) as they are, anything else with its type and a pointer to ``--debug``."""
     text = " ".join(str(error).split())
-    if isinstance(error, (StaticembError, OSError)) and text:
+    plain = isinstance(error, (StaticembError, OSError)) or (isinstance(error, ImportError) and "pip install" in text)
+    if plain and text:
         return text
     name = type(error).__name__
     return f"{name}: {text} (--debug shows the traceback)" if text else f"{name} (--debug shows the traceback)"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "inputs") and all(x == "-" or not x.startswith("-") for x in extra):
+        args.inputs += extra  # inputs after an option (argparse takes only the first run of them)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except KeyboardInterrupt:
