@@ -23,18 +23,21 @@ pub(crate) struct AddedGuard {
 }
 
 impl AddedGuard {
-    /// The guard for `tokens`, `normalize` being the pipeline's own normalizer.
+    /// The guard for `tokens`, `normalize` being the pipeline's own normalizer; `None` when a `normalized: true`
+    /// token normalizes to nothing: the crate's matcher then matches that empty pattern at every position of
+    /// every text (each character becomes its own piece), which only the crate itself reproduces.
     pub(crate) fn new(
         tokens: &[AddedJson],
         normalize: impl Fn(&str) -> String,
-    ) -> Result<Self, String> {
+    ) -> Result<Option<Self>, String> {
         let (mut raw, mut normalized) = (Vec::new(), Vec::new());
         for t in tokens.iter().filter(|t| !t.content.is_empty()) {
             if t.normalized {
                 let content = normalize(&t.content);
-                if !content.is_empty() {
-                    normalized.push(content);
+                if content.is_empty() {
+                    return Ok(None);
                 }
+                normalized.push(content);
                 // The raw content too: harmless (a superset) and robust to any normalizer quirk.
                 normalized.push(t.content.clone());
             } else {
@@ -48,10 +51,10 @@ impl AddedGuard {
                 AhoCorasick::new(&p).map(Some).map_err(|e| e.to_string())
             }
         };
-        Ok(AddedGuard {
+        Ok(Some(AddedGuard {
             raw: automaton(raw)?,
             normalized: automaton(normalized)?,
-        })
+        }))
     }
 
     /// Whether the raw text holds a `normalized: false` added token.

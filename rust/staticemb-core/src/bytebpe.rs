@@ -290,11 +290,15 @@ impl NativeByteBpe {
             whole,
             added: AddedGuard::default(),
         };
-        native.added = AddedGuard::new(&file.added_tokens, |t| {
+        let guard = AddedGuard::new(&file.added_tokens, |t| {
             let mut out = String::new();
             native.normalize(t, &mut out);
             out
         })?;
+        let Some(guard) = guard else {
+            return Ok(None);
+        };
+        native.added = guard;
         Ok(Some(native))
     }
 

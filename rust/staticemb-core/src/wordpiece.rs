@@ -134,9 +134,11 @@ impl BertWordPiece {
             if t.normalized {
                 let mut content = NormalizedString::from(t.content.as_str());
                 normalizer.normalize(&mut content).ok()?;
-                if !content.get().is_empty() {
-                    normalized.push(content.get().to_string());
+                if content.get().is_empty() {
+                    // The crate's matcher then matches the empty pattern at every position of every text.
+                    return None;
                 }
+                normalized.push(content.get().to_string());
                 // The raw content too: harmless (a superset) and robust to any normalizer quirk.
                 normalized.push(t.content);
             } else {
@@ -271,31 +273,44 @@ impl BertWordPiece {
     /// Runs of ASCII go through a byte table (no Chinese characters, NFD is the identity, nothing to strip);
     /// runs of other characters go through the full pipeline. Splitting there is exact: every step is per
     /// character except NFD's canonical reordering, which only moves combining marks among themselves, and an
-    /// ASCII character is a starter that no mark moves across.
+    /// ASCII character that is kept is a starter that no mark moves across. ASCII characters that cleaning
+    /// deletes (controls, NUL) are not: the marks on both sides of them meet, so such a run stays inside the
+    /// non-ASCII run around it.
     fn normalize(&self, text: &str, scratch: &mut WordPieceScratch) {
         let mut out = std::mem::take(&mut scratch.normalized).into_bytes();
         out.clear();
         let bytes = text.as_bytes();
         let mut i = 0;
+        // The start of the non-ASCII run not yet normalized (it may hold deleted ASCII characters).
+        let mut pending: Option<usize> = None;
         while i < bytes.len() {
             let start = i;
             while i < bytes.len() && bytes[i] < 0x80 {
                 i += 1;
             }
-            out.extend(
-                bytes[start..i]
-                    .iter()
-                    .map(|&b| self.ascii_norm[b as usize])
-                    .filter(|&b| b != DROP),
-            );
+            let deleted = |b: &u8| self.ascii_norm[*b as usize] == DROP;
+            if i > start && !(pending.is_some() && bytes[start..i].iter().all(deleted)) {
+                if let Some(run) = pending.take() {
+                    // Bytes >= 0x80 are whole multi-byte characters, so `run..start` is on char boundaries.
+                    self.normalize_unicode(&text[run..start], &mut scratch.chars, &mut out);
+                }
+                out.extend(
+                    bytes[start..i]
+                        .iter()
+                        .map(|&b| self.ascii_norm[b as usize])
+                        .filter(|&b| b != DROP),
+                );
+            }
             let start = i;
             while i < bytes.len() && bytes[i] >= 0x80 {
                 i += 1;
             }
-            if i > start {
-                // Bytes >= 0x80 are whole multi-byte characters, so `start..i` is on char boundaries.
-                self.normalize_unicode(&text[start..i], &mut scratch.chars, &mut out);
+            if i > start && pending.is_none() {
+                pending = Some(start);
             }
+        }
+        if let Some(run) = pending {
+            self.normalize_unicode(&text[run..], &mut scratch.chars, &mut out);
         }
         debug_assert!(std::str::from_utf8(&out).is_ok());
         // SAFETY: every byte written above is valid UTF-8 by construction: `ascii_norm` maps ASCII to ASCII
@@ -401,6 +416,12 @@ impl BertWordPiece {
 
     /// WordPiece on one (non-empty) word, through the memo unless the word is a single piece.
     fn word(&self, word: &str, ids: &mut Vec<u32>, memo: &mut WordMemo) {
+        // A word of more than max_input_chars_per_word characters is the unknown token, even when it is a
+        // piece of the vocabulary (the crate counts first); a word of no more bytes than that cannot be one.
+        if word.len() > self.max_chars && word.chars().count() > self.max_chars {
+            ids.push(self.unk);
+            return;
+        }
         if word.len() <= self.max_first {
             if let Some(&id) = self.first.get(word) {
                 ids.push(id);
@@ -423,18 +444,9 @@ impl BertWordPiece {
         memo.words.insert(word.into(), ids[mark..].into());
     }
 
-    /// WordPiece on one (non-empty) word: greedy longest match from the left; any unmatched remainder makes
-    /// the whole word the unknown token.
+    /// WordPiece on one (non-empty) word of at most `max_chars` characters (checked by [`Self::word`]): greedy
+    /// longest match from the left; any unmatched remainder makes the whole word the unknown token.
     fn match_word(&self, word: &str, ids: &mut Vec<u32>) {
-        let n_chars = if word.is_ascii() {
-            word.len()
-        } else {
-            word.chars().count()
-        };
-        if n_chars > self.max_chars {
-            ids.push(self.unk);
-            return;
-        }
         let mark = ids.len();
         let mut start = 0;
         while start < word.len() {
