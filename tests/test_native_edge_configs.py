@@ -1,0 +1,138 @@
+"""Configurations at the edge of what the native tokenizers support: each one must give exactly the ids of
+the ``tokenizers`` crate (``add_special_tokens=False``) or be left to the crate, and a file the crate refuses
+is refused. Light tier: the small WordPiece fixture and Unigram files written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from staticemb import ModelFormatError, StaticModel, TokenizerError
+from tokenizers import Tokenizer
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tokenizer.json"
+TEXTS = ["hello world", "Hello World ok", "a\x00b", "a\x01b", "", " ", "vocabulary words", "naïve café"]
+
+
+def _wordpiece() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def _unigram(normalizer: dict | None = None) -> dict:
+    vocab = [["<unk>", 0.0]] + [[c, -1.0] for c in "abcdehlorwkX▁"] + [["▁hello", -0.5], ["▁world", -0.6], ["ab", -0.7]]
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": normalizer,
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True},
+            "post_processor": None, "decoder": None,
+            "model": {"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": False}}
+
+
+def _added(i: int, content: str, normalized: bool = True) -> dict:
+    return {"id": i, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+            "normalized": normalized, "special": False}
+
+
+def _models(spec: dict) -> tuple[StaticModel, Tokenizer]:
+    text = json.dumps(spec)
+    reference = Tokenizer.from_str(text)
+    rows = max(reference.get_vocab(with_added_tokens=True).values()) + 1
+    return StaticModel(text, np.zeros((rows, 2), np.float32)), reference
+
+
+def _assert_same_ids(model: StaticModel, reference: Tokenizer, texts: list[str]) -> None:
+    """The reference's ids for each text; where the reference panics (the crate can), a TokenizerError."""
+    for text in texts:
+        try:
+            want = reference.encode(text, add_special_tokens=False).ids
+        except BaseException:  # noqa: BLE001 - pyo3's PanicException derives from BaseException
+            with pytest.raises(TokenizerError):
+                model.tokenize([text])
+            continue
+        assert model.tokenize([text])[0].tolist() == want, repr(text)
+
+
+@pytest.mark.parametrize("content", ["\x00", "\u0301"])  # deleted by clean_text / stripped with the accents
+def test_wordpiece_added_token_that_normalizes_to_nothing_goes_to_the_crate(content):
+    # The crate then matches an empty pattern everywhere (every character its own piece); the native pipeline
+    # skipped the token and gave the usual pieces.
+    spec = _wordpiece()
+    spec["added_tokens"].append(_added(max(t["id"] for t in spec["added_tokens"]) + 1, content))
+    model, reference = _models(spec)
+    assert model.tokenizer_backend == "tokenizers"
+    _assert_same_ids(model, reference, TEXTS)
+
+
+def test_unigram_added_token_that_normalizes_to_nothing_goes_to_the_crate():
+    spec = _unigram({"type": "Replace", "pattern": {"String": "\x01"}, "content": ""})
+    spec["added_tokens"].append(_added(len(spec["model"]["vocab"]), "\x01"))
+    model, reference = _models(spec)
+    assert model.tokenizer_backend == "tokenizers"
+    _assert_same_ids(model, reference, TEXTS)
+    plain, _ = _models(_unigram({"type": "Replace", "pattern": {"String": "\x01"}, "content": ""}))
+    assert plain.tokenizer_backend == "native-unigram"  # without that token the file stays native
+
+
+def test_unigram_replace_of_an_empty_string_goes_to_the_crate():
+    # The crate inserts the replacement between every two characters; the native step copied the text.
+    model, reference = _models(_unigram({"type": "Replace", "pattern": {"String": ""}, "content": "X"}))
+    assert model.tokenizer_backend == "tokenizers"
+    _assert_same_ids(model, reference, ["abc", "ab ab", "hello world"])
+
+
+def test_wordpiece_word_longer_than_max_input_chars_is_unknown_even_when_it_is_a_piece():
+    spec = _wordpiece()
+    longest = max((k for k in spec["model"]["vocab"] if k.isalpha()), key=len)
+    spec["model"]["max_input_chars_per_word"] = len(longest) - 1
+    model, reference = _models(spec)
+    assert model.tokenizer_backend == "native-wordpiece"
+    _assert_same_ids(model, reference, [longest, f"{longest} {longest}", longest + "s", longest[:-1]])
+    assert model.tokenize([longest])[0].tolist() == [spec["model"]["vocab"][spec["model"]["unk_token"]]]
+
+
+@pytest.mark.parametrize("deleted", ["\x00", "\x01", "\x7f", "\x00\x01"])
+def test_marks_meet_across_a_deleted_ascii_character(deleted):
+    # clean_text deletes the control character, then NFD's canonical reordering sorts the marks that meet
+    # (U+1D165 has combining class 216, U+1D16D 226); the native pipeline treated the byte as a boundary.
+    spec = _wordpiece()
+    marks = ["\U0001d16d", "\U0001d165", "\u302e", "\u1b44"]
+    for mark in marks:
+        for piece in (mark, "##" + mark):
+            spec["model"]["vocab"].setdefault(piece, len(spec["model"]["vocab"]))
+    model, reference = _models(spec)
+    assert model.tokenizer_backend == "native-wordpiece"
+    texts = [f"x\U0001d16d{deleted}\U0001d165", f"x\u302e{deleted}\u1b44", f"\U0001d16d{deleted}\U0001d165 word",
+             f"x\U0001d16d{deleted}", f"{deleted}\U0001d165", f"x\U0001d16d{deleted}a\U0001d165",
+             f"x\U0001d16d{deleted}{deleted}\U0001d165{deleted}"]
+    _assert_same_ids(model, reference, texts)
+
+
+def _refused_variants() -> dict[str, dict]:
+    good = _unigram()
+    good["added_tokens"] = [{**_added(0, "<unk>", normalized=False), "special": True}]
+    out = {}
+    for name, change in {
+        "version": lambda v: v.update(version="7.0"),
+        "post_processor": lambda v: v.update(post_processor={"type": "NoSuchProcessor"}),
+        "decoder": lambda v: v.update(decoder={"type": "NoSuchDecoder"}),
+        "padding": lambda v: v.update(padding={"strategy": "nonsense"}),
+        "truncation": lambda v: v.update(truncation={"max_length": 3, "direction": "Sideways"}),
+        "added-token": lambda v: v["added_tokens"][0].pop("special"),
+    }.items():
+        variant = copy.deepcopy(good)
+        change(variant)
+        out[name] = variant
+    return out
+
+
+@pytest.mark.parametrize("name", list(_refused_variants()))
+def test_a_unigram_file_the_crate_refuses_is_refused(name):
+    # The native Unigram read only the parts it uses, so it loaded these and failed later, on a text holding an
+    # added token.
+    text = json.dumps(_refused_variants()[name])
+    with pytest.raises(Exception):  # noqa: B017 - the reference's own error type
+        Tokenizer.from_str(text)
+    with pytest.raises(ModelFormatError, match="tokenizer"):
+        StaticModel(text, np.zeros((20, 2), np.float32))
