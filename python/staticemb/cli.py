@@ -188,7 +188,7 @@ def cmd_crops(args) -> int:
         if args.teacher:
             texts = list(documents())
             bar.close()
-            n = write_pairs(teacher_passage_pairs(texts, args.teacher), out)
+            n = write_pairs(teacher_passage_pairs(texts, args.teacher, progress=not args.quiet), out)
         elif args.lead:
             n = write_pairs(lead_passage_pairs(documents()), out)
         else:

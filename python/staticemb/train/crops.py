@@ -181,11 +181,12 @@ def lead_passage_pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def teacher_passage_pairs(texts: Iterable[str], teacher: str | os.PathLike, *, cache_dir: Any = None,
-                          device: str | None = None, batch_size: int = 64) -> list[tuple[str, str]]:
+                          device: str | None = None, batch_size: int = 64,
+                          progress: bool = True) -> list[tuple[str, str]]:
     """One pair per distinct text of :data:`MIN_TEXT_WORDS` words or more that has a sentence of
     :data:`MIN_WORDS`-:data:`MAX_WORDS` words: the sentence ``teacher`` (a Sentence Transformers folder or Hub
     id) finds closest to the text, and the rest of the text. The teacher's embeddings are cached
-    (:func:`staticemb.train.trainer.teacher_embeddings`, ``cache_dir``)."""
+    (:func:`staticemb.train.trainer.teacher_embeddings`, ``cache_dir``; ``progress`` shows its bar)."""
     from .distill import _check_source
     from .trainer import teacher_embeddings
 
@@ -195,6 +196,6 @@ def teacher_passage_pairs(texts: Iterable[str], teacher: str | os.PathLike, *, c
         return []
     doc_texts, sents, owner = teacher_inputs(docs)
     emb = teacher_embeddings(str(teacher), doc_texts + sents, cache_dir=cache_dir, device=device,
-                             batch_size=batch_size)
+                             batch_size=batch_size, progress=progress)
     best, _ = pick_passages(emb[:len(doc_texts)], emb[len(doc_texts):], owner)
     return passage_pairs(docs, best)

@@ -283,7 +283,7 @@ def teacher_fingerprint(teacher: str | os.PathLike) -> str:
 
 
 def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | os.PathLike | None = None,
-                       batch_size: int = 64, device: str | None = None) -> np.ndarray:
+                       batch_size: int = 64, device: str | None = None, progress: bool = True) -> np.ndarray:
     """The teacher's normalized embeddings of ``texts`` (float32), cached on disk text by text.
 
     ``teacher`` is any Sentence Transformers model (a folder or a Hub id). The cache (``cache_dir``, default
@@ -292,7 +292,8 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
     the keys last (a shard without them is ignored). So a later call reuses every text any earlier call
     embedded (a subset, a superset, another order), and an interrupted run resumes where it stopped. The
     folder is named by :func:`teacher_fingerprint`: a copy of the same teacher elsewhere shares it, and a
-    teacher folder whose files change gets a new one instead of stale rows."""
+    teacher folder whose files change gets a new one instead of stale rows. ``progress`` shows a tqdm bar while
+    the teacher embeds."""
     folder = (Path(cache_dir) if cache_dir else data_dir() / "teacher-cache") / teacher_fingerprint(teacher)
     folder.mkdir(parents=True, exist_ok=True)
     keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
@@ -316,7 +317,7 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
         model = SentenceTransformer(str(teacher), device=device or _device())
         logger.info("embedding %d texts with the teacher %s (%d cached)", len(missing), teacher,
                     len(keys) - len(missing))
-        with tqdm(total=len(missing), desc="teacher embeddings", unit="text") as bar:
+        with tqdm(total=len(missing), desc="teacher embeddings", unit="text", disable=not progress) as bar:
             for start in range(0, len(missing), TEACHER_CHUNK):
                 chunk = missing[start:start + TEACHER_CHUNK]
                 emb = model.encode([t for _, t in chunk], batch_size=batch_size, show_progress_bar=False,

@@ -92,6 +92,13 @@ pub fn read_model_weights(file: &[u8]) -> Result<ModelWeights> {
     // `read_metadata` has checked `8 + header_len + data length == file.len()`.
     let data_start = 8 + header_len;
     let get = |name: &str| slice(&metadata, name, data_start);
+    if get("embeddings").is_some() && get("embedding.weight").is_some() {
+        return Err(Error::Format(
+            "holds both 'embedding.weight' (Sentence Transformers) and 'embeddings' (model2vec): the two \
+             libraries would read different tables; keep the one this model is"
+                .into(),
+        ));
+    }
     if let Some(table) = get("embeddings") {
         let table = table_tensor(table)?;
         let weights = get("weights")
@@ -252,6 +259,10 @@ mod tests {
         let bool_table =
             r#"{"embedding.weight":{"dtype":"BOOL","shape":[2,2],"data_offsets":[0,4]}}"#;
         assert!(read_model_weights(&file(bool_table, 4)).is_err());
+        let both = r#"{"embedding.weight":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},
+            "embeddings":{"dtype":"F32","shape":[1,1],"data_offsets":[4,8]}}"#;
+        let e = read_model_weights(&file(both, 8)).unwrap_err();
+        assert!(e.to_string().contains("holds both"), "{e}");
         let flat = r#"{"embedding.weight":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#;
         assert!(read_model_weights(&file(flat, 16)).is_err());
         let empty = r#"{"embedding.weight":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}}"#;
