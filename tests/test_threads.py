@@ -175,3 +175,15 @@ def test_every_kernel_gives_the_same_vectors(kernel, tmp_path, st_folder, real_t
         )
         outs[name] = np.load(path)
     np.testing.assert_allclose(outs[kernel], outs["scalar"], atol=1e-6)
+
+
+@pytest.mark.parametrize(("value", "warns"), [("bogus", True), ("AVX512x", True), ("scalar", False), (" Scalar ", False),
+                                              ("", False)])
+def test_a_kernel_override_that_names_no_kernel_warns(value, warns):
+    # STATICEMB_KERNEL=bogus silently ran the detected kernel, though the README says the variable forces one.
+    env = {**os.environ, "STATICEMB_KERNEL": value}
+    done = subprocess.run([sys.executable, "-W", "default", "-c", "import staticemb; print(staticemb.kernel_name())"],
+                          env=env, capture_output=True, text=True, check=True)
+    assert ("names no kernel this CPU runs" in done.stderr) is warns, done.stderr
+    if not warns and value:
+        assert done.stdout.strip() == "scalar"

@@ -10,6 +10,9 @@ tokens' rows. staticemb tokenizes and pools in Rust, on every core, with the GIL
 
 from __future__ import annotations
 
+import os
+import warnings
+
 from . import _core, _inputs
 from ._quantize import quantize_embeddings
 from .errors import (
@@ -44,6 +47,19 @@ __all__ = [
 ]
 
 
+def _check_kernel_override() -> None:
+    """Warn when ``STATICEMB_KERNEL`` names no kernel this CPU runs (pooling then uses the detected one)."""
+    wanted = os.environ.get("STATICEMB_KERNEL", "").strip().lower()
+    running = _core.kernel_name()
+    if wanted and wanted.replace("neon", "baseline") != running.replace("neon", "baseline"):
+        warnings.warn(
+            f"STATICEMB_KERNEL={wanted!r} names no kernel this CPU runs (scalar, baseline, avx2, avx512 where the "
+            f"CPU has AVX-512F; neon on aarch64): pooling uses {running!r}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def kernel_name() -> str:
     """The SIMD kernel used for pooling on this CPU ("avx2", "baseline", "neon", … or the value of
     ``STATICEMB_KERNEL`` when it names an available one)."""
@@ -60,3 +76,5 @@ def max_threads() -> int:
     """The largest ``num_threads`` accepted: four times the CPUs this process may use, and at least 16.
     Larger values raise :class:`InvalidInputError` before any thread is started."""
     return _inputs.max_threads()
+
+_check_kernel_override()

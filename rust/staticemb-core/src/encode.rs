@@ -12,7 +12,7 @@ use crate::bytebpe::{ByteBpeScratch, NativeByteBpe};
 use crate::error::{Error, Result};
 use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, zeroed_rows, PoolOptions};
-use crate::table::{check_ids_below, Table, TokenId};
+use crate::table::{check_ids_below, Storage, Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
 use crate::unigram::{median, NativeUnigram, UnigramScratch};
 use crate::wordpiece::{BertWordPiece, WordPieceScratch};
@@ -389,6 +389,39 @@ impl TextEncoder {
                 self.required_rows - 1,
                 table.rows()
             )));
+        }
+        Ok(())
+    }
+
+    /// Check, once per table, that an int8 table's row scales are finite and that each token's weight times
+    /// its row's scale (the coefficient the kernel multiplies the int8 values by) is finite in f32: an
+    /// infinite coefficient times a 0 value would be NaN where the value is 0.
+    pub fn check_scales(&self, table: &Table<'_>) -> Result<()> {
+        let Storage::I8 { scales, .. } = table.storage() else {
+            return Ok(());
+        };
+        if let Some(r) = scales.iter().position(|s| !s.is_finite()) {
+            return Err(Error::Vocab(format!(
+                "the scale of row {r} is not finite ({})",
+                scales[r]
+            )));
+        }
+        let Some(weights) = &self.map.weights else {
+            return Ok(());
+        };
+        for (id, &w) in weights.iter().enumerate() {
+            let row = match &self.map.rows {
+                Some(rows) if rows[id] == SKIP => continue,
+                Some(rows) => rows[id] as usize,
+                None => id,
+            };
+            if let Some(&s) = scales.get(row) {
+                if !(w * s).is_finite() {
+                    return Err(Error::Vocab(format!(
+                        "token {id}'s weight ({w}) times its row's scale ({s}) overflows float32"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -487,20 +487,23 @@ pub fn scale(v: &mut [f32], s: f32) {
 }
 
 /// Divide by the Euclidean norm, as `torch.nn.functional.normalize` does (`x / max(||x||, 1e-12)`): a zero
-/// vector stays zero. A finite vector whose squares overflow f32 (values above about 1e19) is measured scaled
-/// down by its largest magnitude, so it still comes out a unit vector rather than zero.
+/// vector stays zero, and a vector holding NaN is all NaN. A finite vector whose squares overflow f32 (values
+/// above about 1e19) is divided by its largest magnitude first and then by the norm of that, so it still comes
+/// out a unit vector rather than zero, even where the norm itself is past f32's range (values near 3.4e38).
 #[inline]
 pub fn l2_normalize(v: &mut [f32]) {
-    let mut norm = sum_of_squares(v).sqrt();
+    let norm = sum_of_squares(v).sqrt();
     if norm.is_infinite() {
         let largest = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         if largest.is_finite() {
-            let inv = 1.0 / largest;
-            let scaled: f32 = v.iter().map(|x| (x * inv) * (x * inv)).sum();
-            norm = largest * scaled.sqrt();
+            scale(v, 1.0 / largest);
+            let inv = 1.0 / sum_of_squares(v).sqrt(); // between 1 and sqrt(v.len())
+            scale(v, inv);
+            return;
         }
     }
-    let inv = 1.0 / norm.max(1e-12);
+    // `f32::max` returns its other operand for NaN: a NaN norm must stay NaN (torch's clamp_min does).
+    let inv = 1.0 / if norm.is_nan() { norm } else { norm.max(1e-12) };
     scale(v, inv);
 }
 

@@ -250,6 +250,26 @@ fn l2_normalize_and_scale() {
         }
     }
 
+    // Values whose norm itself is past f32's range (3e38 in four columns: norm 6e38) came out all zero.
+    for (value, len) in [(3e38f32, 4), (-3e38, 4), (2e37, 1024)] {
+        let mut v = vec![value; len];
+        l2_normalize(&mut v);
+        let want = value.signum() / (len as f32).sqrt();
+        assert!(
+            v.iter().all(|x| (x - want).abs() < 1e-6),
+            "{value} x {len}: {:?}",
+            &v[..4]
+        );
+    }
+    let mut mixed = vec![3e38f32, 1.0, -3e38, 0.0];
+    l2_normalize(&mut mixed);
+    assert!((common::l2(&mixed) - 1.0).abs() < 1e-6 && mixed[3] == 0.0);
+
+    // A NaN makes the whole vector NaN, as torch's normalize does (the 1e-12 floor made it 1e12 times too big).
+    let mut nan = vec![f32::NAN, 0.5, 0.5, 0.5];
+    l2_normalize(&mut nan);
+    assert!(nan.iter().all(|x| x.is_nan()), "{nan:?}");
+
     let mut v = vec![1.0f32, -2.0, 4.0];
     scale(&mut v, 0.5);
     assert_eq!(v, [0.5, -1.0, 2.0]);

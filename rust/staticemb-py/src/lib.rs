@@ -370,6 +370,7 @@ impl PyModel {
             .map_err(to_py)?;
         let (rows, width) = table.with(py, |t| {
             encoder.check_table(t).map_err(to_py)?;
+            encoder.check_scales(t).map_err(to_py)?;
             Ok((t.rows(), t.width()))
         })?;
         Ok(PyModel {
