@@ -53,3 +53,8 @@ def test_a_weight_times_an_int8_scale_that_overflows_is_refused():
     fine = StaticModel(TOKENIZER, values, scales=np.full(VOCAB, 1e10, np.float32),
                        weights=np.full(VOCAB, 1e20, np.float32))
     np.testing.assert_allclose(_bag(fine, [3], normalize=False), [0, 1e30, 0], rtol=1e-6)
+
+
+def test_a_uint64_mapping_past_int64_is_named_as_given():
+    with pytest.raises(ModelFormatError, match=r"token_mapping\[0\] = 9223372036854775808 is not a valid row"):
+        StaticModel(TOKENIZER, np.zeros((VOCAB, 2), np.float32), token_mapping=np.full(VOCAB, 2**63, np.uint64))

@@ -92,6 +92,9 @@ def _vector(name: str, value: Any, kind: str) -> np.ndarray | None:
         raise TypeError(f"{name} must be a numeric array, not {arr.dtype}")
     if arr.ndim != 1:
         raise ModelFormatError(f"{name} must be 1-D, got shape {arr.shape}")
+    if kind == "i" and arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        i = int(arr.argmax())  # int64 would wrap it to a negative row
+        raise ModelFormatError(f"{name}[{i}] = {int(arr[i])} is not a valid row index")
     return np.ascontiguousarray(arr, dtype=np.int64 if kind == "i" else np.float32)
 
 
