@@ -125,6 +125,32 @@ def test_get_model_loads_once_per_process(model_dir: Path) -> None:
         get_model(first)  # type: ignore[arg-type]
 
 
+def test_get_model_reloads_a_table_replaced_inside_the_folder(tmp_path: Path, model_dir: Path) -> None:
+    # Replacing 0_StaticEmbedding/model.safetensors changed neither the folder's inode nor its time.
+    import shutil
+
+    folder = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    first = get_model(folder)
+    [table] = folder.rglob("model.safetensors")
+    assert table.parent != folder
+    other = tmp_path / "other"
+    StaticModel(first.tokenizer, np.asarray(first.embeddings) * -1.0).save(other)
+    [replacement] = other.rglob("model.safetensors")
+    os.replace(replacement, table)
+    again = get_model(folder)
+    assert again is not first
+    np.testing.assert_array_equal(again.encode(["a new table"]), -first.encode(["a new table"]))
+
+
+def test_get_model_keys_a_folder_by_its_real_path(tmp_path: Path, model_dir: Path, monkeypatch) -> None:
+    first = get_model(model_dir)
+    monkeypatch.chdir(model_dir.parent)
+    link = tmp_path / "link"
+    link.symlink_to(model_dir)
+    for spelling in (model_dir.name, f"{model_dir}/", f"{model_dir.parent}/./{model_dir.name}", link):
+        assert get_model(spelling) is first, spelling
+
+
 def test_get_model_loads_a_folder_saved_again(tmp_path: Path, model_dir: Path) -> None:
     # A long-lived worker kept serving the model a save() had replaced (its memory map stayed valid).
     folder = tmp_path / "model"
@@ -363,6 +389,7 @@ def test_decode_binary_inputs() -> None:
     for values in (
         raw,
         [bytearray(b) for b in raw],
+        [memoryview(v) for v in vectors],  # len() of a float32 view counts its 8 values, not its 32 bytes
         pd.Series(raw),
         pa.array(raw, pa.binary()),
         pa.array(raw, pa.large_binary()),
@@ -461,3 +488,15 @@ def test_daft_udfs(parquet, model_dir, reference, monkeypatch) -> None:
         storage = column.storage if isinstance(column, pa.ExtensionArray) else column
         vectors = storage.values.to_numpy().reshape(len(storage), DIM)
         assert_same_by_id(table.column("id").to_numpy(), vectors, reference)
+
+
+def test_embed_batch_names_a_missing_text_column(model_dir: Path) -> None:
+    # A bare KeyError: 'body' surfaced from inside a Ray task.
+    pytest.importorskip("ray")
+    import pandas as pd
+    from staticemb.integrations.ray import embed_batch
+
+    texts = np.array(["a text", "another"], dtype=object)
+    for batch in ({"text": texts}, pd.DataFrame({"text": texts}), pa.table({"text": texts.tolist()})):
+        with pytest.raises(KeyError, match="no text column 'body' \\(its columns: text\\)"):
+            embed_batch(batch, model=str(model_dir), column="body")

@@ -184,6 +184,14 @@ def test_langchain_vectors(model: StaticModel, prompted: StaticModel) -> None:
 
     with pytest.raises(TypeError, match="embed_documents"):
         emb.embed_query(["a", "b"])  # type: ignore[arg-type]
+    # One str was embedded a character at a time; a set or a dict has no order to give the vectors.
+    with pytest.raises(TypeError, match="not one str"):
+        emb.embed_documents("hello world")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not one str"):
+        asyncio.run(emb.aembed_documents("hello"))  # type: ignore[arg-type]
+    for unordered in ({"a", "b"}, {"a": 1}):
+        with pytest.raises(TypeError):
+            emb.embed_documents(unordered)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         StaticEmbeddings(ST_TINY, truncate_dim=10_000).embed_query("x")
 
@@ -283,6 +291,9 @@ def test_chroma_function(model: StaticModel, prompted: StaticModel) -> None:
     )
     np.testing.assert_array_equal(np.stack(vectors), model.encode_document(texts))
     np.testing.assert_array_equal(np.stack(ef.embed_query(texts)), model.encode_query(texts))
+    for call in (ef, ef.embed_query):  # one str was embedded a character at a time
+        with pytest.raises(TypeError, match="not one str"):
+            call("hello")  # type: ignore[arg-type]
 
     assert (
         StaticEmbeddingFunction.name() == "staticemb"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import stat
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -45,15 +46,20 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     Hugging Face cache of the worker's machine: on a cluster without network, pre-stage the cache (or use a
     folder on a shared filesystem) and set ``HF_HUB_OFFLINE=1`` on the workers.
 
-    A local folder saved again since it was loaded (:meth:`~staticemb.StaticModel.save` swaps in a new folder)
-    is loaded again: a long-lived worker never keeps serving the model it replaced.
+    A local folder saved again since it was loaded (:meth:`~staticemb.StaticModel.save` swaps in a new folder),
+    or one of whose model files was replaced, is loaded again: a long-lived worker never keeps serving the
+    model it replaced. A local folder is one entry however its path is spelled (relative, absolute, a
+    trailing slash, a symlink).
 
     A loaded model is refused (``TypeError``): passing one defeats the purpose, since it would be pickled
     into every task.
     """
     from ..model import StaticModel
 
-    key = (model_spec(spec), tuple(sorted(load_kwargs.items())))
+    name = model_spec(spec)
+    if os.path.exists(os.path.expanduser(name)):  # a local folder: one entry however it is spelled
+        name = os.path.realpath(os.path.expanduser(name))
+    key = (name, tuple(sorted(load_kwargs.items())))
     stamp = _folder_stamp(key[0])
     entry = _MODELS.get(key)
     if entry is not None and entry[0] == stamp:
@@ -66,14 +72,35 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     return entry[1]
 
 
-def _folder_stamp(spec: str) -> tuple[int, int] | None:
-    """The identity of a local model folder (inode and change time; a save swaps in a new folder), or None for
-    a Hub id (its cache is keyed by commit)."""
+_MODEL_FILES = ("modules.json", "config.json", "config_sentence_transformers.json", "model.safetensors",
+                "tokenizer.json")
+
+
+def _folder_stamp(spec: str) -> tuple[tuple[str, int, int, int], ...] | None:
+    """The identity of a local model folder, or None for a Hub id (its cache is keyed by commit): the folder's
+    inode and change time (a save swaps in a new folder) and those of the files a model loads from, in the
+    folder and its module folders (a table replaced inside ``0_StaticEmbedding/`` changes neither the
+    folder's inode nor its time)."""
+    path = os.path.expanduser(spec)
     try:
-        st = os.stat(os.path.expanduser(spec))
+        st = os.stat(path)
     except OSError:
         return None
-    return st.st_ino, st.st_mtime_ns
+    stamps = [(path, st.st_ino, st.st_mtime_ns, st.st_size)]
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            with os.scandir(path) as entries:
+                folders = sorted(e.path for e in entries if e.is_dir())
+        except OSError:
+            folders = []
+        for folder in (path, *folders):
+            for name in _MODEL_FILES:
+                try:
+                    f = os.stat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                stamps.append((os.path.join(folder, name), f.st_ino, f.st_mtime_ns, f.st_size))
+    return tuple(stamps)
 
 
 def model_spec(spec: Any) -> str:

@@ -76,11 +76,11 @@ class StaticEmbeddingFunction(EmbeddingFunction[Documents]):
 
     def __call__(self, input: Documents) -> Embeddings:
         """Document vectors: one 1-D float32 array per text."""
-        return list(self.model.encode_document(list(input), **self._options()))
+        return list(self.model.encode_document(_documents(input), **self._options()))
 
     def embed_query(self, input: Documents) -> Embeddings:
         """Query vectors: one 1-D float32 array per text."""
-        return list(self.model.encode_query(list(input), **self._options()))
+        return list(self.model.encode_query(_documents(input), **self._options()))
 
     @staticmethod
     def name() -> str:
@@ -131,3 +131,10 @@ class StaticEmbeddingFunction(EmbeddingFunction[Documents]):
 
 
 register_embedding_function(StaticEmbeddingFunction)
+
+
+def _documents(input: Any) -> Any:
+    """Chroma's ``Documents`` (a list of str) as given; one str is refused (``list()`` made it characters)."""
+    if isinstance(input, str):
+        raise TypeError("an embedding function takes a list of str (Chroma's Documents), not one str")
+    return input

@@ -55,7 +55,9 @@ class StaticEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, as lists of Python floats, encoded in one call."""
-        vectors = self.model.encode_document(list(texts), **self._options())
+        if isinstance(texts, str):
+            raise TypeError("embed_documents takes a list of str, not one str; use embed_query for one text")
+        vectors = self.model.encode_document(texts, **self._options())
         result: list[list[float]] = vectors.tolist()
         return result
 

@@ -92,6 +92,11 @@ def _embed(
     threads: int,
 ) -> Any:
     """``batch`` with ``output_column`` added: a dict of NumPy arrays, a pandas DataFrame or a pyarrow Table."""
+    names = list(batch.keys()) if isinstance(batch, dict) else list(getattr(batch, "column_names", None) or
+                                                                      getattr(batch, "columns", []))
+    if column not in names:
+        raise KeyError(f"the batch has no text column {column!r} (its columns: {', '.join(map(str, names))}); "
+                       "name it with column=")
     if isinstance(batch, dict):
         texts = batch[column]
         texts = texts.tolist() if isinstance(texts, np.ndarray) else list(texts)

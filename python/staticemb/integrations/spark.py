@@ -295,6 +295,8 @@ def decode_binary(values: Any, dim: int | None = None) -> np.ndarray:
                 raise ValueError(f"vector {i} is null")
             if not isinstance(v, (bytes, bytearray, memoryview)):
                 raise TypeError(f"vector {i} is {type(v).__name__}, not bytes")
+        # A memoryview's len() counts its elements (8 float32 values), not its bytes: take its bytes.
+        items = [bytes(v) if isinstance(v, memoryview) else v for v in items]
         lengths = np.fromiter((len(v) for v in items), dtype=np.int64, count=n)
         data = b"".join(items)
         start = 0
