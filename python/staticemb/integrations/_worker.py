@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["get_model", "model_spec", "worker_threads"]
 
-_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[tuple[int, int] | None, StaticModel]] = {}
+_Stamp = tuple[tuple[str, int, int, int], ...]
+_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[_Stamp | None, StaticModel]] = {}
 _LOCK = threading.Lock()
 
 
@@ -76,7 +77,7 @@ _MODEL_FILES = ("modules.json", "config.json", "config_sentence_transformers.jso
                 "tokenizer.json")
 
 
-def _folder_stamp(spec: str) -> tuple[tuple[str, int, int, int], ...] | None:
+def _folder_stamp(spec: str) -> _Stamp | None:
     """The identity of a local model folder, or None for a Hub id (its cache is keyed by commit): the folder's
     inode and change time (a save swaps in a new folder) and those of the files a model loads from, in the
     folder and its module folders (a table replaced inside ``0_StaticEmbedding/`` changes neither the
