@@ -369,6 +369,17 @@ class TestSpark:
                 np.array([r.embedding for r in arrays if r.embedding is not None]), expected
             )
 
+    def test_schema_checks_before_any_task(self, spark, model_dir) -> None:
+        # A long text column failed only at collect time, inside a task; a column kept twice gave a Java error.
+        from staticemb.integrations.spark import mapinarrow_udf
+
+        df = spark.createDataFrame([(1, 7)], "id long, text long")
+        with pytest.raises(TypeError, match="text column 'text' is bigint, not string"):
+            mapinarrow_udf(df, model_dir)
+        df = spark.createDataFrame([(1, "a text")], "id long, text string")
+        _, schema = mapinarrow_udf(df, model_dir, keep=["id", "id"])
+        assert schema.simpleString() == "struct<id:bigint,embedding:binary>"
+
     def test_refuses_a_loaded_model(self, model_dir) -> None:
         pytest.importorskip("pyspark")
         from staticemb.integrations.spark import embed_arrow

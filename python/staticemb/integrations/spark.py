@@ -48,7 +48,7 @@ import numpy as np
 try:
     import pyarrow as pa
     from pyspark.sql import DataFrame
-    from pyspark.sql.types import ArrayType, BinaryType, FloatType, StructField, StructType
+    from pyspark.sql.types import ArrayType, BinaryType, FloatType, StringType, StructField, StructType
 except ImportError as e:
     raise ImportError(
         'staticemb.integrations.spark needs pyspark and pyarrow: pip install "staticemb[spark]"'
@@ -214,7 +214,9 @@ def mapinarrow_udf(
     fields = {f.name: f for f in struct.fields}
     if column not in fields:
         raise ValueError(f"no column {column!r} in the input (columns: {', '.join(fields)})")
-    names = struct.names if keep is None else list(keep)
+    if not isinstance(fields[column].dataType, StringType):
+        raise TypeError(f"the text column {column!r} is {fields[column].dataType.simpleString()}, not string")
+    names = struct.names if keep is None else list(dict.fromkeys(keep))  # a name kept twice is kept once
     missing = [n for n in names if n not in fields]
     if missing:
         raise ValueError(f"keep names columns the input lacks: {', '.join(missing)}")
