@@ -418,6 +418,8 @@ def test_teacher_cache_is_per_text_and_resumable(tmp_path, minilm, real_texts, m
     ("train_datasets", {"a": 5}), ("warmup_ratio", 1.0), ("warmup_ratio", -0.1), ("num_epochs", -1),
     ("num_epochs", float("nan")), ("max_steps", 0), ("eval_steps", 0), ("save_total_limit", 0), ("seed", "x"),
     ("bf16", "yes"), ("dataloader_num_workers", -1), ("teacher", 7), ("resume_from_checkpoint", 1),
+    # Transformers takes a whole number of steps, or a share of the run below 1: 2.5 failed inside it.
+    ("save_steps", 2.5), ("logging_steps", 1.5), ("eval_steps", 2.5), ("save_steps", float("inf")),
 ])
 def test_every_config_field_is_checked_before_any_work(field, value):
     # Each of these was accepted and failed deep in the trainer, or never (a string eval_tasks was read one
@@ -451,3 +453,126 @@ def test_config_paths_may_be_path_objects_and_checkpoints_unlimited(tmp_path):
     assert (config.output_dir, config.init, config.train_datasets, config.eval_tasks) == (
         str(tmp_path / "out"), "model", {"a": "p.jsonl"}, ["t.json"])
     assert config.save_total_limit is None
+
+
+def test_steps_may_be_whole_numbers_or_shares_of_the_run():
+    for value in (1, 8, 8.0, 0.25, 0.999):
+        config = TrainConfig.from_dict({"output_dir": "out", "train_datasets": {"a": "p.jsonl"},
+                                        "tokenizer": "tokenizer.json", "save_steps": value,
+                                        "logging_steps": value, "eval_steps": value})
+        assert config.save_steps == value
+
+
+def test_a_random_table_is_seeded(tmp_path, pairs_file, bert_tokenizer_path):
+    """A ``tokenizer=`` run drew its random table before the seed was set: two runs of one config gave two
+    models. The same config now gives the same model, and another seed another one."""
+    tables = []
+    for name, seed in (("a", 12), ("b", 12), ("c", 13)):
+        out, _ = train(_config(tmp_path, pairs_file, bert_tokenizer_path, output_dir=str(tmp_path / name),
+                               max_steps=2, embedding_dim=16, matryoshka_dims=[16], seed=seed))
+        tables.append(StaticModel.from_pretrained(out).dequantized())
+    np.testing.assert_array_equal(tables[0], tables[1])
+    assert np.abs(tables[0] - tables[2]).max() > 0.1
+
+
+def test_datasets_that_cannot_give_in_batch_negatives_are_refused(tmp_path, pairs_file, bert_tokenizer_path):
+    """One row, or rows that all share an anchor under batches without duplicates: every batch held one row,
+    the loss was 0 and the untrained table was saved (exit 0). Refused, naming the file."""
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()[:100]]
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(rows[0]) + "\n")
+    same = tmp_path / "same-anchor.jsonl"
+    same.write_text("".join(json.dumps({"anchor": "same anchor", "positive": r["positive"]}) + "\n" for r in rows))
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=2)
+    with pytest.raises(InvalidInputError, match=f"dataset x \\({one}\\) has 1 row"):
+        train({**cfg, "train_datasets": {"x": str(one)}})
+    with pytest.raises(InvalidInputError, match=f"{same}\\): every row has the same 'anchor' text"):
+        train({**cfg, "train_datasets": {"x": str(same)}})
+    assert not (tmp_path / "model").exists()
+    # Plain batches take repeated anchors: each still meets the other rows' positives.
+    out, _ = train({**cfg, "train_datasets": {"x": str(same)}, "batch_sampler": "batch_sampler"})
+    assert (out / "modules.json").is_file()
+
+
+def test_dataset_columns_come_from_every_row(tmp_path):
+    """The columns were taken from the first row: a first row without ``negative`` dropped every other row's
+    negatives. A row without a key the others have is refused at its line; a file that is not UTF-8 is named."""
+    from staticemb.train.trainer import _read_dataset
+
+    late = tmp_path / "late.jsonl"
+    late.write_text('{"anchor": "a", "positive": "b"}\n\n{"anchor": "c", "positive": "d", "negative": "e"}\n')
+    with pytest.raises(InvalidInputError, match=f"{late}:1 has no 'negative', which {late}:3 has"):
+        _read_dataset(str(late))
+    early = tmp_path / "early.jsonl"
+    early.write_text('{"anchor": "c", "positive": "d", "negative": "e"}\n{"anchor": "a", "positive": "b"}\n')
+    with pytest.raises(InvalidInputError, match=f"{early}:2 has no 'negative', which {early}:1 has"):
+        _read_dataset(str(early))
+    both = tmp_path / "both.jsonl"
+    both.write_text('\ufeff{"positive": "d", "anchor": "c"}\n{"anchor": "a", "positive": "b"}\n', encoding="utf-8")
+    ds = _read_dataset(str(both))  # a byte order mark is skipped, the key order may vary
+    assert ds.column_names == ["positive", "anchor"] and ds["anchor"] == ["c", "a"]
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"anchor": "a", "positive": "b"}\n{"anchor": "café", "positive": "x"}\n'.encode("latin-1"))
+    with pytest.raises(InvalidInputError, match=f"{latin1}:2 is not UTF-8 text"):
+        _read_dataset(str(latin1))
+
+
+def test_a_missing_teacher_is_named_before_the_data_is_read(tmp_path, pairs_file, bert_tokenizer_path):
+    """A missing teacher folder was found only after the datasets were read, leaving an empty cache folder;
+    a teacher that fails to load leaves no cache folder either."""
+    cache = tmp_path / "cache"
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, loss="distill", cache_dir=str(cache), max_steps=1,
+                  teacher=str(tmp_path / "no-teacher"), train_datasets={"x": str(tmp_path / "missing.jsonl")})
+    with pytest.raises(InvalidInputError, match="teacher not found: .*no-teacher"):
+        train(cfg)
+    with pytest.raises(OSError):
+        train({**cfg, "teacher": "staticemb-tests/no-such-model", "train_datasets": {"x": str(pairs_file)}})
+    assert not cache.exists()
+
+
+def test_corrupted_teacher_cache_shards_are_embedded_again(tmp_path, minilm, real_texts, monkeypatch, caplog):
+    """Random bytes in a shard's data (its header intact) gave NaN teacher rows, a loss of 0 and an all-NaN
+    model (exit 0); a truncated shard was skipped without a word. Both are ignored with a warning, and their
+    texts embedded again."""
+    import logging
+
+    from sentence_transformers import SentenceTransformer
+    from staticemb.train import trainer
+
+    texts = list(dict.fromkeys(real_texts))[:24]
+    monkeypatch.setattr(trainer, "TEACHER_CHUNK", 8)
+    first = trainer.teacher_embeddings(minilm, texts, cache_dir=tmp_path)
+    shards = sorted(next(tmp_path.iterdir()).glob("*.npy"))
+    assert len(shards) == 3
+    data = bytearray(shards[0].read_bytes())
+    data[-8 * 384 * 4:] = np.random.default_rng(0).bytes(8 * 384 * 4)  # every row, the header kept
+    shards[0].write_bytes(bytes(data))
+    shards[1].write_bytes(shards[1].read_bytes()[:-100])
+    with caplog.at_level(logging.WARNING, logger="staticemb.train.trainer"):
+        again = trainer.teacher_embeddings(minilm, texts, cache_dir=tmp_path)
+    assert f"ignoring the teacher cache shard {shards[0]}: " in caplog.text and "not finite unit vectors" in caplog.text
+    assert f"ignoring the teacher cache shard {shards[1]}: cannot be read" in caplog.text
+    assert np.isfinite(again).all()
+    np.testing.assert_allclose(again, first, atol=1e-5)
+    # Embedded again into a new shard: the next call needs no teacher.
+    monkeypatch.setattr(SentenceTransformer, "encode", lambda *a, **k: pytest.fail("the teacher ran again"))
+    np.testing.assert_allclose(trainer.teacher_embeddings(minilm, texts, cache_dir=tmp_path), first, atol=1e-5)
+
+
+def test_a_table_that_is_not_finite_is_not_saved(tmp_path, pairs_file, bert_tokenizer_path, monkeypatch):
+    """A run that diverged (or learned from NaN teacher rows) saved an all-NaN model and exited 0."""
+    import torch
+    from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
+
+    real = SentenceTransformerTrainer.train
+
+    def diverge(self, *args, **kwargs):
+        result = real(self, *args, **kwargs)
+        with torch.no_grad():
+            self.model[0].embedding.weight[5, :3] = float("nan")
+        return result
+
+    monkeypatch.setattr(SentenceTransformerTrainer, "train", diverge)
+    with pytest.raises(InvalidInputError, match="holds 3 values that are not finite .* not saved"):
+        train(_config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=2))
+    assert not (tmp_path / "model" / "modules.json").exists()

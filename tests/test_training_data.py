@@ -567,3 +567,22 @@ def test_missing_wordsim_file_fails_clearly(tmp_path):
     (tmp_path / "wordsim353.tsv").write_text("# header\tline\tx\na\tb\t1.5\nbroken line\n", encoding="utf-8")
     with pytest.raises(ValueError, match="wordsim353.tsv:3"):
         D.wordsim_task("wordsim-wordsim353", directory=tmp_path)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    """``make training-data`` interrupted printed an 18-frame traceback; the files are written atomically, so
+    one line says so and the exit status is 130, as for the ``staticemb`` command."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(D, "build", interrupted)
+    try:
+        D.main([])
+    except SystemExit as e:
+        assert e.code == 130
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped (a traceback)")
+    else:
+        pytest.fail("no exit")
+    assert capsys.readouterr().err == "training.datasets: interrupted\n"

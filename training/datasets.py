@@ -825,6 +825,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         root = build(refresh=args.refresh)
     except SourceMissingError as e:
         sys.exit(f"missing source: {e}")
+    except KeyboardInterrupt:  # each file is written whole or not at all: a rerun builds the rest
+        print("training.datasets: interrupted", file=sys.stderr)
+        sys.exit(130)
     rows = summary(root)
     width = max(len(r[0]) for r in rows)
     print(f"{root}\n{'file':<{width}}  {'MB':>7}  contents")

@@ -19,7 +19,7 @@ import sys
 import threading
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -476,7 +476,12 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
 
 
 def write_folder(
-    target: str | os.PathLike, write: Callable[[Path], None], *, format: str, overwrite: bool = False
+    target: str | os.PathLike,
+    write: Callable[[Path], None],
+    *,
+    format: str,
+    overwrite: bool = False,
+    keep: Sequence[str] = (),
 ) -> Path:
     """Write a model folder atomically: ``write(tmp)`` fills a fresh folder beside ``target``, every file is
     fsynced, then the folder is swapped in whole. A crash, kill or full disk at any moment leaves either the
@@ -485,7 +490,8 @@ def write_folder(
 
     ``target`` may be missing, empty or a static model of the same ``format``; anything else (a transformer,
     a static model of the other format, unrelated files) raises :class:`FileExistsError` unless
-    ``overwrite=True``.
+    ``overwrite=True``. ``keep`` names entries of the old folder (a training run's ``checkpoints``) moved into
+    the new one just after the swap.
     """
     target = Path(target).expanduser().absolute()
     if not overwrite:
@@ -493,24 +499,32 @@ def write_folder(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.staticemb-tmp"
     os.mkdir(tmp)
+    old: Path | None = None
     try:
         write(tmp)
         _fsync_tree(tmp)
         if not target.exists() and not target.is_symlink():
             os.rename(tmp, target)
         elif _exchange(tmp, target):
-            _remove(tmp)  # now the old model
+            old = tmp  # now the old model
         else:
             # No atomic exchange here: for an instant between the two renames `target` is missing (the old
             # model is at `old`, the new one at `tmp`).
             old = tmp.with_name(tmp.name + "-old")
             os.rename(target, old)
             os.rename(tmp, target)
-            _remove(old)
-        _fsync(target.parent, directory=True)
     except BaseException:
-        _remove(tmp)
+        if old is not tmp:  # else the swap is done and `tmp` holds the old model, whose `keep` entries go below
+            _remove(tmp)
+            if old is not None and old.exists() and not target.exists():
+                os.rename(old, target)  # the second rename failed: put the old model back
         raise
+    if old is not None:
+        for name in keep:
+            if (old / name).exists():
+                os.rename(old / name, target / name)
+        _remove(old)
+    _fsync(target.parent, directory=True)
     return target
 
 

@@ -366,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value (JSON or text); KEY.NAME sets one entry of a mapping, such as "
                    "train_datasets.mine=pairs.jsonl")
-    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in OUTPUT_DIR/checkpoints")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the latest complete checkpoint in OUTPUT_DIR/checkpoints, which must be this "
+                   "run's (same config, same dataset files); without it a run starts fresh and removes the "
+                   "checkpoints an earlier run left there")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("distill", parents=[common], help="make a static table from a transformer teacher")

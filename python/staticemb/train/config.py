@@ -61,13 +61,17 @@ class TrainConfig:
     batch_sampler: str = "no_duplicates"
     multi_dataset_batch_sampler: str = "proportional"
     eval_tasks: list[str] = field(default_factory=list)
-    #: Steps between evaluations / checkpoints / log lines; a float below 1 is a fraction of the run.
+    #: Steps between evaluations / checkpoints / log lines: a whole number, or a float below 1 for a fraction of
+    #: the run.
     eval_steps: float = 0.25
     save_steps: float = 0.25
     save_total_limit: int | None = 2
     logging_steps: float = 0.05
     seed: int = 12
-    #: ``True`` resumes from the last checkpoint in ``output_dir/checkpoints``, a path from that checkpoint.
+    #: ``True`` resumes from the last complete checkpoint in ``output_dir/checkpoints``, a path from that
+    #: checkpoint; either must be this run's (same config but for the fields of ``trainer.RESUMABLE_FIELDS``,
+    #: same dataset files), else the resume is refused. Without it a run starts fresh and first removes the
+    #: checkpoints an earlier run left in ``output_dir/checkpoints``.
     resume_from_checkpoint: bool | str | None = None
     #: ``None`` picks bf16 when a CUDA GPU supports it.
     bf16: bool | None = None
@@ -173,9 +177,9 @@ class TrainConfig:
              "a positive integer, or -1 for the epochs' steps"),
             ("max_rows", self.max_rows is None or _is_int(self.max_rows) and self.max_rows > 0,
              "a positive integer or null"),
-            ("eval_steps", _is_number(self.eval_steps) and self.eval_steps > 0, "a positive number"),
-            ("save_steps", _is_number(self.save_steps) and self.save_steps > 0, "a positive number"),
-            ("logging_steps", _is_number(self.logging_steps) and self.logging_steps > 0, "a positive number"),
+            ("eval_steps", _is_steps(self.eval_steps), _STEPS),
+            ("save_steps", _is_steps(self.save_steps), _STEPS),
+            ("logging_steps", _is_steps(self.logging_steps), _STEPS),
             ("save_total_limit", self.save_total_limit is None
              or _is_int(self.save_total_limit) and self.save_total_limit > 0,
              "a positive integer, or null to keep every checkpoint"),
@@ -200,6 +204,15 @@ def _is_int(value: Any) -> bool:
 def _is_number(value: Any) -> bool:
     """A finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_STEPS = "a whole number of steps (1 or more), or a share of the run above 0 and below 1"
+
+
+def _is_steps(value: Any) -> bool:
+    """What Transformers' ``TrainingArguments`` takes for ``eval_steps``, ``save_steps`` and ``logging_steps``: a
+    whole number of steps, or a float below 1 for a share of the run (``2.5`` passed here and failed there)."""
+    return _is_number(value) and value > 0 and (value < 1 or float(value).is_integer())
 
 
 def _expand(value: Any) -> Any:

@@ -8,7 +8,10 @@ import hashlib
 import json
 import logging
 import os
+import re
+import shutil
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import numpy as np
 from .._paths import data_dir
 from ..errors import InvalidInputError
 from .config import TrainConfig
-from .distill import _device, _load_tokenizer
+from .distill import _check_source, _device, _load_tokenizer
 from .losses import similarity_distill_loss
 
 logger = logging.getLogger(__name__)
@@ -33,12 +36,24 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     --multi_gpu --num_processes N -m staticemb train CONFIG``) the N processes train one model data-parallel:
     DDP over NCCL on GPUs, over gloo on CPUs. ``config.batch_size`` stays the global batch (each process takes
     ``batch_size / N`` rows and MNRL gathers its in-batch negatives across processes), and only rank 0 logs
-    progress and writes the output folder. A launch whose processes would not join one group is refused."""
+    progress and writes the output folder. A launch whose processes would not join one group is refused.
+
+    The model (with ``training_log.json``) is written into a folder beside ``output_dir`` and swapped in whole:
+    an interrupted save leaves the previous folder as it was. ``output_dir`` may be missing, empty, a Sentence
+    Transformers static model (replaced) or hold only ``checkpoints``; anything else, and a folder that is (or
+    holds) one of the run's inputs, is refused before any work. Checkpoints stay in ``output_dir/checkpoints``
+    across the swap, each with the run's record (:func:`_run_record`): a resumed run continues the latest
+    complete checkpoint of the same run (other runs' are refused, incomplete ones skipped with a warning), a
+    fresh run first removes the checkpoints of earlier runs."""
     if isinstance(config, (str, os.PathLike)):
         config = TrainConfig.from_file(config)
     elif isinstance(config, Mapping):
         config = TrainConfig.from_dict(config)
     config.validate()
+    for what in ("init", "teacher"):  # a missing model is named before any data is read
+        if getattr(config, what) is not None:
+            _check_source(what, getattr(config, what))
+    out = _check_output_dir(config)
     from ..tasks import load_task
 
     for path in config.eval_tasks:  # read (and checked) before the datasets and any teacher are
@@ -60,6 +75,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         MultiDatasetBatchSamplers,
         SentenceTransformerTrainingArguments,
     )
+    from transformers.trainer_utils import set_seed
     from transformers.training_args import ParallelMode
 
     # Without a GPU, accelerate sets up no process group for torchrun's ranks (PartialState._prepare_backend only
@@ -68,7 +84,6 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     bf16 = config.bf16
     if bf16 is None:
         bf16 = bool(not cpu_ddp and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    out = Path(config.output_dir)
     has_eval = bool(config.eval_tasks)
     # Building the arguments sets up the devices and, under a launcher, joins the process group.
     args = SentenceTransformerTrainingArguments(
@@ -111,6 +126,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         logger.info("rank %d of %d (%s backend on %s), %d rows a step on each, %d in all", args.process_index,
                     world_size, torch.distributed.get_backend(), args.device, per_device_batch, config.batch_size)
 
+    set_seed(config.seed)  # before a random table (a tokenizer= config) is drawn: the trainer seeds only later
     module = _static_module(config.init, config.tokenizer, config.embedding_dim)
     model = SentenceTransformer(modules=[module], device=str(args.device))
     width = module.get_embedding_dimension()
@@ -126,12 +142,14 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
                 raise InvalidInputError(f"dataset {name} ({path}) needs 'anchor' and 'positive' columns for mnrl "
                                         f"(it has {cols})")
             train[name] = _text_columns(raw, path, use, config.max_rows, config.seed)
+            _check_negatives(train[name], name, path, use, config.batch_sampler == "no_duplicates")
         else:
             use = ["text"] if "text" in cols else ["anchor", "positive"]
             if not set(use) <= set(cols):
                 raise InvalidInputError(f"dataset {name} ({path}) needs a 'text' column, or 'anchor' and "
                                         f"'positive', for distill (it has {cols})")
             ds = _text_columns(raw, path, use, config.max_rows, config.seed)
+            _check_negatives(ds, name, path, use, config.batch_sampler == "no_duplicates")
             # One process per machine runs the teacher; the others then read its cache.
             with args.main_process_first(local=True, desc="teacher embeddings"):
                 label = teacher_embeddings(str(config.teacher), ds[use[-1]], cache_dir=config.cache_dir)
@@ -146,25 +164,34 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     loss = MatryoshkaLoss(model, base, matryoshka_dims=dims)
 
     evaluator = _evaluators(config.eval_tasks, dims)
+    record = _run_record(config)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss,
-                                         evaluator=evaluator)
-    resume = config.resume_from_checkpoint
-    if resume is True and not any((out / "checkpoints").glob("checkpoint-*")):
-        if trainer.is_world_process_zero():
-            logger.warning("no checkpoint in %s to resume from; starting fresh", out / "checkpoints")
-        resume = None
+                                         evaluator=evaluator, callbacks=[_record_callback(record)])
+    # Every process reads the checkpoints (and refuses the same way) before rank 0 removes any.
+    resume, stale, notes = _plan_checkpoints(out / "checkpoints", config.resume_from_checkpoint, record)
+    trainer.accelerator.wait_for_everyone()
+    if trainer.is_world_process_zero():
+        for note in notes:
+            logger.warning("%s", note)
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
     trainer.train(resume_from_checkpoint=resume)
+    bad = int((~torch.isfinite(module.embedding.weight)).sum())  # on every rank: each holds the same table
+    if bad:
+        raise InvalidInputError(
+            f"training diverged: the trained table holds {bad} values that are not finite (NaN or inf), so it was "
+            f"not saved to {out}; lower the learning_rate ({config.learning_rate}) or check the datasets")
     if trainer.is_world_process_zero():
         if config.sif is not None:
             fold_sif_weights(module, _training_texts(train), config.sif)
-        model.save(str(out))
-        (out / "training_log.json").write_text(json.dumps(
-            {"config": dataclasses.asdict(config), "world_size": args.world_size,
-             "per_device_batch_size": args.per_device_train_batch_size,
-             "log_history": trainer.state.log_history}, indent=1, default=str))
+        log = {"config": dataclasses.asdict(config), "world_size": args.world_size,
+               "per_device_batch_size": args.per_device_train_batch_size,
+               "log_history": trainer.state.log_history}
+        _save_model(out, model, json.dumps(log, indent=1, default=str))
     # No rank returns (and exits) before rank 0 has written the folder.
     trainer.accelerator.wait_for_everyone()
-    return out, trainer.state.log_history
+    return Path(config.output_dir), trainer.state.log_history
 
 
 def _launched_world_size() -> int:
@@ -214,11 +241,243 @@ def _has_ddp_accelerator(torch) -> bool:
     return current is not None and current.type not in ("cpu", "mps")
 
 
+# ------------------------------------------------------------------------------------------------ output
+
+
+def _check_output_dir(config: TrainConfig) -> Path:
+    """``config.output_dir`` as an absolute path, once checked to be a folder the trained model may replace whole:
+    missing, empty, a Sentence Transformers static model or only a run's ``checkpoints``. Refused (before any
+    work): anything else, a folder that is the ``init``, ``tokenizer`` or ``teacher`` folder or lies inside one,
+    and a folder holding one of the run's inputs (the swap would delete it)."""
+    out = Path(config.output_dir).expanduser().absolute()
+    real = out.resolve()
+    inputs = [("init", config.init), ("tokenizer", config.tokenizer), ("teacher", config.teacher),
+              ("cache_dir", config.cache_dir), *((f"train_datasets.{k}", v) for k, v in config.train_datasets.items()),
+              *(("eval task", t) for t in config.eval_tasks)]
+    for what, spec in inputs:
+        path = Path(spec).expanduser() if spec else None
+        if path is None or not path.exists() and what != "cache_dir":  # not a local path (a Hub id), or missing
+            continue
+        path = path.resolve()
+        if what in ("init", "tokenizer", "teacher") and path.is_dir() and real.is_relative_to(path):
+            where = "is" if real == path else "lies inside"
+            raise InvalidInputError(f"output_dir {out} {where} the {what} folder {spec}: the trained model would "
+                                    "replace it; choose another output_dir")
+        if path.is_relative_to(real):
+            raise InvalidInputError(f"the {what} {spec} lies inside output_dir {out}, which the trained model "
+                                    "replaces whole; choose another output_dir")
+    _check_replaceable(out, "choose another output_dir")
+    return out
+
+
+def _check_replaceable(out: Path, remedy: str) -> None:
+    """Refuse (:class:`FileExistsError`) an ``out`` that a Sentence Transformers save may not replace; a folder
+    holding only ``checkpoints`` (an interrupted run's, no model yet) may be."""
+    from .._io import check_folder_target
+
+    if out.is_dir() and [p.name for p in out.iterdir()] == ["checkpoints"] and (out / "checkpoints").is_dir():
+        return
+    check_folder_target(out, "sentence-transformers", remedy)
+
+
+def _save_model(out: Path, model: Any, training_log: str) -> None:
+    """Save ``model`` (Sentence Transformers' own save) and ``training_log.json`` with
+    :func:`staticemb._io.write_folder`: written beside ``out``, fsynced and swapped in whole, so an interruption or
+    a crash at any moment leaves the previous ``out`` or the new one, never a mix. The previous folder's
+    ``checkpoints`` move into the new one just after the swap."""
+    from .. import _io
+
+    # Still a folder the model may replace: training took a while.
+    _check_replaceable(out, "the model was not saved; move that folder away and train again")
+
+    def write(tmp: Path) -> None:
+        model.save(str(tmp))
+        (tmp / "training_log.json").write_text(training_log, encoding="utf-8")
+
+    _io.write_folder(out, write, format="sentence-transformers", overwrite=True, keep=("checkpoints",))
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+#: The run's record, written into every checkpoint (see :func:`_run_record`).
+RUN_RECORD = "staticemb_run.json"
+#: The config fields a resumed run may change: how long it runs, how often it logs, evaluates and saves, what it
+#: evaluates on, and where its output and caches are (and ``sif``, applied after training). Every other field,
+#: and the dataset files, must be the checkpoint's own.
+RESUMABLE_FIELDS = frozenset({
+    "output_dir", "resume_from_checkpoint", "max_steps", "num_epochs", "eval_tasks", "eval_steps", "save_steps",
+    "save_total_limit", "logging_steps", "dataloader_num_workers", "bf16", "cache_dir", "sif"})
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
+
+
+def _run_record(config: TrainConfig) -> dict[str, Any]:
+    """What makes a run, as JSON values: the config's fields but :data:`RESUMABLE_FIELDS` (local ``init``,
+    ``tokenizer`` and ``teacher`` paths resolved) and, for each training dataset, its resolved path with the size
+    and modification time of its file (or of every file in its folder)."""
+    record: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in RESUMABLE_FIELDS or f.name == "train_datasets":
+            continue
+        if f.name in ("init", "tokenizer", "teacher") and value is not None and Path(value).expanduser().exists():
+            value = str(Path(value).expanduser().resolve())
+        record[f.name] = value
+    for name, spec in sorted(config.train_datasets.items()):
+        path = Path(spec).expanduser().resolve()
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        stats = {p.relative_to(path).as_posix() if path.is_dir() else "": p.stat() for p in files if p.exists()}
+        record[f"train_datasets.{name}"] = {
+            "path": str(path), "files": {k: [st.st_size, st.st_mtime_ns] for k, st in stats.items()}}
+    return json.loads(json.dumps(record))  # tuples as lists, as the record reads back
+
+
+def _record_difference(saved: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    """What differs between a checkpoint's run record and this run's, one phrase each."""
+    out = []
+    for key in sorted(set(saved) | set(record)):
+        then, now = saved.get(key), record.get(key)
+        if then == now:
+            continue
+        if not key.startswith("train_datasets."):
+            out.append(f"{key} {then!r} there, {now!r} now")
+        elif then is None or now is None:
+            out.append(f"{key} {'only now' if then is None else 'only there'}")
+        elif then.get("path") != now.get("path"):
+            out.append(f"{key} {then.get('path')} there, {now.get('path')} now")
+        else:
+            out.append(f"{key} {now.get('path')} changed since (size or modification time)")
+    return out
+
+
+def _record_callback(record: Mapping[str, Any]) -> Any:
+    """A trainer callback that writes ``record`` into each checkpoint once the trainer has saved it."""
+    from transformers import TrainerCallback
+
+    from .._io import write_file
+
+    class RecordRun(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                write_file(folder / RUN_RECORD, lambda f: f.write(json.dumps(record, indent=1)))
+            return control
+
+    return RecordRun()
+
+
+def _checkpoint_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a complete checkpoint (a file the trainer reads to resume is missing or cut short:
+    an interrupted save), or ``None``. The run record, written last, is checked by the caller."""
+    try:
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or not isinstance(state.get("global_step"), int):
+            return "trainer_state.json has no global_step"
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        if not isinstance(modules, list) or not modules:
+            return "modules.json lists no module"
+    except FileNotFoundError as e:
+        return f"{Path(str(e.filename)).name} is missing"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"cannot read it ({e})"
+    for name in ("optimizer.pt", "scheduler.pt"):
+        if not (folder / name).is_file() or not zipfile.is_zipfile(folder / name):
+            return f"{name} is {'cut short' if (folder / name).is_file() else 'missing'}"
+    weights = sorted(folder.rglob("*.safetensors"))
+    if not weights:
+        return "it holds no model weights (*.safetensors)"
+    for path in weights:
+        if not _whole_safetensors(path):
+            return f"{path.relative_to(folder)} is cut short"
+    return None
+
+
+def _whole_safetensors(path: Path) -> bool:
+    """Whether a safetensors file's size is what its header says (a save cut short is not)."""
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+        return path.stat().st_size == 8 + size + end
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return False
+
+
+def _saved_record(folder: Path) -> dict[str, Any] | None:
+    try:
+        saved = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _check_same_run(folder: Path, saved: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+    difference = _record_difference(saved, record)
+    if difference:
+        raise InvalidInputError(
+            f"cannot resume from {folder}: it was saved by another run ({'; '.join(difference)}); resume with that "
+            f"run's config and datasets, or train without --resume (resume_from_checkpoint) to start afresh, "
+            f"which removes the checkpoints in {folder.parent}")
+
+
+def _plan_checkpoints(folder: Path, resume: bool | str | None, record: Mapping[str, Any]):
+    """``(checkpoint to resume from or None, checkpoints to remove, warnings)`` for a run whose checkpoints go to
+    ``folder``. A fresh run (``resume`` unset) removes every checkpoint there: they are an earlier run's.
+    ``resume=True`` takes the latest complete checkpoint of this run: newer incomplete ones (an interrupted
+    save) are skipped with a warning and removed, and one saved by another run (another record) is refused.
+    An explicit path must be a complete checkpoint, and this run's if it has a record. Reads only: the caller
+    removes."""
+    found = sorted(((int(m.group(1)), p) for p in (folder.glob("checkpoint-*") if folder.is_dir() else ())
+                    if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name))), reverse=True)
+    if not resume:
+        if not found:
+            return None, [], []
+        return None, [p for _, p in found], [
+            f"removing the {len(found)} checkpoint(s) (up to step {found[0][0]}) an earlier run left in {folder}: "
+            f"this run starts fresh (--resume, resume_from_checkpoint=true, continues a run instead)"]
+    if resume is not True:
+        path = Path(resume).expanduser()
+        problem = _checkpoint_problem(path) if path.is_dir() else "no such folder"
+        if problem:
+            raise InvalidInputError(f"cannot resume from {path}: it is not a complete checkpoint ({problem})")
+        saved = _saved_record(path)
+        if saved is None:
+            return str(path), [], [f"{path} has no run record ({RUN_RECORD}): resuming from it as asked, without "
+                                   "checking that it was saved with this config and these datasets"]
+        _check_same_run(path, saved, record)
+        return str(path), [], []
+    skipped: list[tuple[Path, str]] = []
+    unrecorded = None
+    for _, path in found:
+        problem = _checkpoint_problem(path)
+        saved = _saved_record(path) if problem is None else None
+        if problem is None and saved is None:
+            problem = f"no run record ({RUN_RECORD})"
+            unrecorded = unrecorded or path
+        if saved is not None:
+            _check_same_run(path, saved, record)
+            notes = [f"skipping the incomplete checkpoint {p} ({why}), an interrupted save; removing it"
+                     for p, why in skipped]
+            return str(path), [p for p, _ in skipped], notes
+        skipped.append((path, problem or ""))
+    if unrecorded is not None:
+        raise InvalidInputError(
+            f"cannot resume from {unrecorded}: it has no run record ({RUN_RECORD}), so it may be another run's "
+            f"(an older staticemb saved it?); give its path as resume_from_checkpoint to resume from it anyway, "
+            f"or train without --resume to start afresh")
+    if not found:
+        return None, [], [f"no checkpoint in {folder} to resume from; starting fresh"]
+    return None, [p for p, _ in skipped], [
+        f"no complete checkpoint in {folder} to resume from ({'; '.join(f'{p.name}: {why}' for p, why in skipped)});"
+        " removing them and starting fresh"]
+
+
 # ------------------------------------------------------------------------------------------------ data
 
 
 def _read_dataset(path: str):
-    """Every column of a JSONL file (or a saved ``datasets`` folder), read once."""
+    """Every column of a JSONL file (or a saved ``datasets`` folder), read once. Every row must have the same
+    keys: a row without a key the others have is refused (``file:line``), not filled in or dropped."""
     import datasets
 
     p = Path(path)
@@ -226,19 +485,35 @@ def _read_dataset(path: str):
         raise InvalidInputError(f"training dataset not found: {p}")
     if p.is_dir():
         return datasets.load_from_disk(str(p))
-    rows = []
-    with p.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    rows: list[tuple[int, dict]] = []
+    columns: dict[str, int] = {}  # each key -> the first line that has it
+    with p.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InvalidInputError(f"{p}:{n} is not UTF-8 text ({e.reason} at byte {e.start} of the line); "
+                                        "training datasets are UTF-8 JSONL") from None
+            if n == 1:
+                line = line.removeprefix("\ufeff")  # a byte order mark
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise InvalidInputError(f"{p}:{n} is not a JSON line: {e}") from None
-                if not isinstance(rows[-1], dict):
+                if not isinstance(row, dict):
                     raise InvalidInputError(f"{p}:{n} is not a JSON object")
+                rows.append((n, row))
+                for key in row:
+                    columns.setdefault(key, n)
     if not rows:
         raise InvalidInputError(f"training dataset {p} is empty")
-    return datasets.Dataset.from_dict({c: [r.get(c) for r in rows] for c in rows[0]})
+    for n, row in rows:
+        missing = next((c for c in columns if c not in row), None)
+        if missing is not None:
+            raise InvalidInputError(f"{p}:{n} has no {missing!r}, which {p}:{columns[missing]} has: every row "
+                                    "needs the same keys")
+    return datasets.Dataset.from_dict({c: [r[c] for _, r in rows] for c in columns})
 
 
 def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, seed: int):
@@ -251,6 +526,23 @@ def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, s
     if max_rows is not None and len(ds) > max_rows:
         ds = ds.shuffle(seed=seed).select(range(max_rows))
     return ds
+
+
+def _check_negatives(ds, name: str, path: str, columns: Sequence[str], no_duplicates: bool) -> None:
+    """Refuse a dataset whose batches cannot hold two rows: the in-batch negatives (MNRL) and the similarities
+    (distillation) need two, and with one every step trains nothing (the loss is 0) or gives NaN. Batches
+    without duplicates (``batch_sampler="no_duplicates"``) take a row only if none of its texts is in the batch:
+    a column with one distinct text gives batches of one row."""
+    if len(ds) < 2:
+        raise InvalidInputError(f"dataset {name} ({path}) has {len(ds)} row: training needs at least 2 rows a "
+                                "batch (in-batch negatives)")
+    if no_duplicates:
+        for c in columns:
+            if len(set(ds[c])) < 2:
+                raise InvalidInputError(
+                    f"dataset {name} ({path}): every row has the same {c!r} text, so batches without duplicates "
+                    f"(batch_sampler 'no_duplicates') hold one row and train nothing; give at least 2 distinct "
+                    f"{c!r} texts, or batch_sampler 'batch_sampler'")
 
 
 #: Texts embedded between two writes of the teacher cache: an interrupted run loses at most this many.
@@ -293,19 +585,28 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
     embedded (a subset, a superset, another order), and an interrupted run resumes where it stopped. The
     folder is named by :func:`teacher_fingerprint`: a copy of the same teacher elsewhere shares it, and a
     teacher folder whose files change gets a new one instead of stale rows. ``progress`` shows a tqdm bar while
-    the teacher embeds."""
+    the teacher embeds.
+
+    A shard that cannot be read, is cut short or holds rows that are not finite unit vectors (the rows are
+    stored normalized: anything else is a corrupted file) is ignored with a warning, and its texts are embedded
+    again into a new shard."""
     folder = (Path(cache_dir) if cache_dir else data_dir() / "teacher-cache") / teacher_fingerprint(teacher)
-    folder.mkdir(parents=True, exist_ok=True)
     keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
     rows: dict[bytes, np.ndarray] = {}
     for key_file in sorted(folder.glob("*.keys")):
-        digests = key_file.read_bytes()
         try:
+            digests = key_file.read_bytes()
             emb = np.load(key_file.with_suffix(".npy"), mmap_mode="r")
-        except (OSError, ValueError):
-            continue
-        if len(digests) % 20 or emb.ndim != 2 or emb.shape[0] != len(digests) // 20:
-            logger.warning("ignoring the inconsistent teacher cache shard %s", key_file)
+        except (OSError, ValueError) as e:
+            problem: str | None = f"cannot be read ({e})"
+        else:
+            if len(digests) % 20 or emb.ndim != 2 or emb.shape[0] != len(digests) // 20:
+                problem = "its keys and embeddings do not match (cut short?)"
+            else:
+                problem = _bad_teacher_rows(emb)
+        if problem is not None:
+            logger.warning("ignoring the teacher cache shard %s: %s; its texts are embedded again",
+                           key_file.with_suffix(".npy"), problem)
             continue
         for i in range(emb.shape[0]):
             rows[digests[20 * i:20 * i + 20]] = emb[i]
@@ -315,6 +616,7 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
         from tqdm.auto import tqdm
 
         model = SentenceTransformer(str(teacher), device=device or _device())
+        folder.mkdir(parents=True, exist_ok=True)  # once the teacher loads: a missing one leaves no empty folder
         logger.info("embedding %d texts with the teacher %s (%d cached)", len(missing), teacher,
                     len(keys) - len(missing))
         with tqdm(total=len(missing), desc="teacher embeddings", unit="text", disable=not progress) as bar:
@@ -335,6 +637,18 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
     if not keys:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([np.asarray(rows[k], dtype=np.float32) for k in keys])
+
+
+def _bad_teacher_rows(emb: np.ndarray) -> str | None:
+    """Why a cache shard's rows are not the teacher's normalized embeddings, or ``None``."""
+    if emb.dtype.kind != "f":
+        return f"its rows are {emb.dtype}, not floats"
+    with np.errstate(all="ignore"):
+        rows = np.asarray(emb, dtype=np.float64)
+        bad = ~np.isfinite(rows).all(axis=1) | (np.abs(np.linalg.norm(rows, axis=1) - 1.0) > 1e-3)
+    if bad.any():
+        return f"{int(bad.sum())} of its {len(bad)} rows are not finite unit vectors (corrupted)"
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ models
