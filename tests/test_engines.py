@@ -142,13 +142,25 @@ def test_get_model_reloads_a_table_replaced_inside_the_folder(tmp_path: Path, mo
     np.testing.assert_array_equal(again.encode(["a new table"]), -first.encode(["a new table"]))
 
 
-def test_get_model_keys_a_folder_by_its_real_path(tmp_path: Path, model_dir: Path, monkeypatch) -> None:
+def test_get_model_keys_a_folder_by_its_absolute_path(tmp_path: Path, model_dir: Path, monkeypatch) -> None:
+    from staticemb.integrations import _worker
+
     first = get_model(model_dir)
     monkeypatch.chdir(model_dir.parent)
-    link = tmp_path / "link"
-    link.symlink_to(model_dir)
-    for spelling in (model_dir.name, f"{model_dir}/", f"{model_dir.parent}/./{model_dir.name}", link):
+    for spelling in (model_dir.name, f"{model_dir}/", f"{model_dir.parent}/./{model_dir.name}"):
         assert get_model(spelling) is first, spelling
+    # A symlink moved to a new version loads it in place: the cache does not keep one entry per version.
+    other = tmp_path / "v2"
+    StaticModel(first.tokenizer, np.asarray(first.embeddings) * -1.0).save(other)
+    link = tmp_path / "current"
+    link.symlink_to(model_dir)
+    assert get_model(link) is not first  # an entry of its own, the same model
+    np.testing.assert_array_equal(get_model(link).encode(["a text"]), first.encode(["a text"]))
+    entries = len(_worker._MODELS)
+    link.unlink()
+    link.symlink_to(other)
+    np.testing.assert_array_equal(get_model(link).encode(["a text"]), -first.encode(["a text"]))
+    assert len(_worker._MODELS) == entries
 
 
 def test_get_model_loads_a_folder_saved_again(tmp_path: Path, model_dir: Path) -> None:

@@ -50,7 +50,8 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     A local folder saved again since it was loaded (:meth:`~staticemb.StaticModel.save` swaps in a new folder),
     or one of whose model files was replaced, is loaded again: a long-lived worker never keeps serving the
     model it replaced. A local folder is one entry however its path is spelled (relative, absolute, a
-    trailing slash, a symlink).
+    trailing slash); a symlink is an entry of its own, and one moved to another folder loads that folder in
+    its place.
 
     A loaded model is refused (``TypeError``): passing one defeats the purpose, since it would be pickled
     into every task.
@@ -58,8 +59,10 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     from ..model import StaticModel
 
     name = model_spec(spec)
-    if os.path.exists(os.path.expanduser(name)):  # a local folder: one entry however it is spelled
-        name = os.path.realpath(os.path.expanduser(name))
+    if os.path.exists(os.path.expanduser(name)):  # a local folder: ./m, m/ and /abs/m are one entry
+        # Not the real path: a symlink moved to a new version reloads in place (its target's stamp changes)
+        # instead of adding an entry per version that a long-lived worker would keep.
+        name = os.path.abspath(os.path.expanduser(name))
     key = (name, tuple(sorted(load_kwargs.items())))
     stamp = _folder_stamp(key[0])
     entry = _MODELS.get(key)

@@ -241,8 +241,6 @@ fn new_rows<'py>(
         .into_pyarray(py))
 }
 
-/// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
-/// alive, so a caller changing the list afterwards cannot invalidate them.
 /// The most text bytes one batch of `encode` or `tokenize` holds: the GIL is released for a batch, and Ctrl-C is
 /// handled between batches, so a few huge texts must not make one batch that runs for seconds. A batch always
 /// holds at least one text (one text is not split).
@@ -272,6 +270,8 @@ fn batches(texts: &[&str], max_texts: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
+/// alive, so a caller changing the list afterwards cannot invalidate them.
 fn text_items<'py>(texts: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyString>>> {
     texts
         .iter()
