@@ -450,9 +450,7 @@ class StaticModel:
         one float32 scale per row); ``"float32"`` dequantizes. Pooling always accumulates in float32. The
         table keeps its full width, so Matryoshka ``dim`` still works."""
         values, scales = quantize_table(self.dequantized(), dtype)
-        state = self.__getstate__()  # every constructor option, so a copy never forgets one
-        state.update(embeddings=values, scales=scales, info={**self._info, "quantized": dtype})
-        return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
+        return self._copy(embeddings=values, scales=scales, info={**self._info, "quantized": dtype})
 
     def with_corpus_weights(
         self, corpus: Sequence[str], *, a: float = 1e-3, show_progress_bar: bool | None = None
@@ -489,9 +487,7 @@ class StaticModel:
             weights = sif_weights(token_counts(self, items, vocab_size=vocab, progress=shown), coefficient)
         if self._weights is not None:
             weights = np.concatenate([self._weights[:vocab] * weights, self._weights[vocab:]]).astype(np.float32)
-        state = self.__getstate__()  # every constructor option, so a copy never forgets one
-        state.update(weights=weights, info={**self._info, "corpus_weights": {"a": coefficient, "texts": len(items)}})
-        return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
+        return self._copy(weights=weights, info={**self._info, "corpus_weights": {"a": coefficient, "texts": len(items)}})
 
     def with_options(
         self,
@@ -527,8 +523,11 @@ class StaticModel:
             "default_prompt_name": default_prompt_name,
             "tokenizer_backend": tokenizer_backend,
         }
-        state = self.__getstate__()  # every constructor option, so a copy never forgets one
-        state.update({name: value for name, value in given.items() if value is not _UNSET})
+        return self._copy(**{name: value for name, value in given.items() if value is not _UNSET})
+
+    def _copy(self, **changes: Any) -> StaticModel:
+        """A new model with every constructor option of this one (so a copy never forgets one) but ``changes``."""
+        state = {**self.__getstate__(), **changes}
         return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
 
     @property

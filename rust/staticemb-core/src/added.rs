@@ -1,5 +1,4 @@
-//! Added tokens for the native pipelines that read `tokenizer.json` themselves: which texts must go to the
-//! `tokenizers` crate.
+//! Added tokens for the native pipelines: which texts must go to the `tokenizers` crate.
 
 use aho_corasick::AhoCorasick;
 use serde::Deserialize;
@@ -24,19 +23,19 @@ pub(crate) struct AddedGuard {
 
 impl AddedGuard {
     /// The guard for `tokens`, `normalize` being the pipeline's own normalizer; `None` when a `normalized: true`
-    /// token normalizes to nothing: the crate's matcher then matches that empty pattern at every position of
-    /// every text (each character becomes its own piece), which only the crate itself reproduces.
+    /// token cannot be normalized (`normalize` gives `None`) or normalizes to nothing: the crate's matcher then
+    /// matches that empty pattern at every position of every text (each character becomes its own piece),
+    /// which only the crate itself reproduces.
     pub(crate) fn new(
         tokens: &[AddedJson],
-        normalize: impl Fn(&str) -> String,
+        normalize: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, String> {
         let (mut raw, mut normalized) = (Vec::new(), Vec::new());
         for t in tokens.iter().filter(|t| !t.content.is_empty()) {
             if t.normalized {
-                let content = normalize(&t.content);
-                if content.is_empty() {
+                let Some(content) = normalize(&t.content).filter(|c| !c.is_empty()) else {
                     return Ok(None);
-                }
+                };
                 normalized.push(content);
                 // The raw content too: harmless (a superset) and robust to any normalizer quirk.
                 normalized.push(t.content.clone());

@@ -293,7 +293,7 @@ impl NativeByteBpe {
         let guard = AddedGuard::new(&file.added_tokens, |t| {
             let mut out = String::new();
             native.normalize(t, &mut out);
-            out
+            Some(out)
         })?;
         let Some(guard) = guard else {
             return Ok(None);

@@ -517,7 +517,7 @@ impl NativeUnigram {
         let guard = AddedGuard::new(&file.added_tokens, |t| {
             let mut out = String::new();
             native.normalize(t, &mut out, &mut String::new());
-            out
+            Some(out)
         })?;
         let Some(guard) = guard else {
             return Ok(None);

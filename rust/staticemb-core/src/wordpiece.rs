@@ -19,8 +19,8 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use crate::added::{AddedGuard, AddedJson};
 use ahash::AHashMap;
-use aho_corasick::AhoCorasick;
 use tokenizers::models::ModelWrapper;
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
@@ -43,8 +43,7 @@ pub struct BertWordPiece {
     unk: u32,
     max_chars: usize,
     /// Added tokens matched against the raw text (`normalized: false`) and against the normalized text.
-    added_raw: Option<AhoCorasick>,
-    added_normalized: Option<AhoCorasick>,
+    added: AddedGuard,
     /// BertNormalizer on one ASCII byte: the byte it becomes, or [`DROP`].
     ascii_norm: [u8; 128],
     /// BertPreTokenizer on one ASCII byte.
@@ -121,37 +120,23 @@ impl BertWordPiece {
         }
         let max_first = first.keys().map(|k| k.len()).max().unwrap_or(0);
         let max_cont = cont.keys().map(|k| k.len()).max().unwrap_or(0);
-        // The crate finds `normalized: false` tokens in the raw text, and `normalized: true` tokens in the
-        // normalized text by their *normalized* content (it runs the normalizer over each token's content).
-        // A text is left to the crate whenever one of these patterns occurs, so the automata must find a
-        // superset of the crate's matches: `single_word`, `lstrip` and `rstrip` only ever remove matches.
+        // A text holding an added token goes to the crate (see `AddedGuard`).
         let normalizer = tok.get_normalizer()?;
-        let (mut raw, mut normalized) = (Vec::new(), Vec::new());
-        for t in tok.get_added_tokens_decoder().into_values() {
-            if t.content.is_empty() {
-                continue;
-            }
-            if t.normalized {
-                let mut content = NormalizedString::from(t.content.as_str());
-                normalizer.normalize(&mut content).ok()?;
-                if content.get().is_empty() {
-                    // The crate's matcher then matches the empty pattern at every position of every text.
-                    return None;
-                }
-                normalized.push(content.get().to_string());
-                // The raw content too: harmless (a superset) and robust to any normalizer quirk.
-                normalized.push(t.content);
-            } else {
-                raw.push(t.content);
-            }
-        }
-        let automaton = |p: Vec<String>| -> Option<Option<AhoCorasick>> {
-            if p.is_empty() {
-                Some(None)
-            } else {
-                AhoCorasick::new(&p).ok().map(Some)
-            }
-        };
+        let tokens: Vec<AddedJson> = tok
+            .get_added_tokens_decoder()
+            .into_iter()
+            .map(|(id, t)| AddedJson {
+                id,
+                content: t.content,
+                normalized: t.normalized,
+            })
+            .collect();
+        let added = AddedGuard::new(&tokens, |t| {
+            let mut content = NormalizedString::from(t);
+            normalizer.normalize(&mut content).ok()?;
+            Some(content.get().to_string())
+        })
+        .ok()??;
         let strip_accents = norm.strip_accents.unwrap_or(norm.lowercase);
         let mut ascii_norm = [0u8; 128];
         let mut ascii_class = [Class::Word; 128];
@@ -184,8 +169,7 @@ impl BertWordPiece {
             max_cont,
             unk,
             max_chars: wp.max_input_chars_per_word,
-            added_raw: automaton(raw)?,
-            added_normalized: automaton(normalized)?,
+            added,
             ascii_norm,
             ascii_class,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -195,17 +179,13 @@ impl BertWordPiece {
     /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the text contains
     /// an added token: the caller must then use the `tokenizers` crate.
     pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, scratch: &mut WordPieceScratch) -> bool {
-        if let Some(ac) = &self.added_raw {
-            if ac.is_match(text) {
-                return false;
-            }
+        if self.added.in_raw(text) {
+            return false;
         }
         self.normalize(text, scratch);
         let normalized = scratch.normalized.as_str();
-        if let Some(ac) = &self.added_normalized {
-            if ac.is_match(normalized) {
-                return false;
-            }
+        if self.added.in_normalized(normalized) {
+            return false;
         }
         WORD_MEMO.with(|memo| {
             let mut memo = memo.borrow_mut();
