@@ -608,6 +608,26 @@ def _rust_file_docs(crate: str, module: str, path: Path) -> list[CodeDoc]:
     return docs
 
 
+_CRATE_FOLDER = re.compile(r"(?P<name>[A-Za-z0-9_-]+?)-(?P<core>\d+\.\d+\.\d+)(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")
+
+
+def crate_folder_name(folder: str) -> tuple[str, tuple] | None:
+    """A registry folder's crate name and a sort key of its version, or ``None`` when the name is not
+    ``<crate>-<semver>``. The version starts at the first ``-`` that a ``MAJOR.MINOR.PATCH`` follows, so a
+    pre-release (``-rc.1``) or build tag (``+wasi-snapshot-preview1``) stays in the version, not the name
+    (crate names hold no dots). The key orders versions as SemVer does, build tags aside: a pre-release
+    sorts before its release, its dot-separated identifiers numerically where they are numbers."""
+    m = _CRATE_FOLDER.fullmatch(folder)
+    if m is None:
+        return None
+    core = tuple(int(p) for p in m["core"].split("."))
+    pre = m["pre"]
+    if pre is None:
+        return m["name"], (core, 1, ())
+    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    return m["name"], (core, 0, ids)
+
+
 def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
     """The doc comments (``//!`` module documentation, ``///`` on items) of the crates in cargo's registry,
     newest version of each crate only, split like :func:`python_docstrings`, deduplicated the same way, in
@@ -615,24 +635,21 @@ def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[C
 
     def build():
         registry = _cargo_registry()
-        crates: dict[str, Path] = {}
+        crates: dict[str, tuple[tuple, Path]] = {}
         for index in sorted(registry.glob("*")) if registry.is_dir() else []:
             for folder in sorted(index.iterdir()):
-                name, _, version = folder.name.rpartition("-")
-                if name and folder.is_dir():
-                    key = tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
-                    old = crates.get(name)
-                    if old is None or key >= tuple(
-                        int(p) if p.isdigit() else -1 for p in old.name.rpartition("-")[2].split(".")
-                    ):
-                        crates[name] = folder
+                parsed = crate_folder_name(folder.name)
+                if parsed and folder.is_dir():
+                    name, key = parsed
+                    if name not in crates or key >= crates[name][0]:
+                        crates[name] = (key, folder)
         if not crates:
             raise SourceMissingError(
                 f"no crates under {registry}: build the Rust core once (cargo fetch, or make test) to fill it"
             )
         files = [
             (name, folder, path)
-            for name, folder in sorted(crates.items())
+            for name, (_, folder) in sorted(crates.items())
             for path in sorted((folder / "src").rglob("*.rs"))
         ]
         from tqdm.auto import tqdm
@@ -645,7 +662,7 @@ def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[C
 
         return _unique_docs(docs())
 
-    return _cached("rust-doc-comments", CodeDoc, build, refresh)
+    return _cached("rust-doc-comments-2", CodeDoc, build, refresh)  # -2: crate names without their version
 
 
 # ---------------------------------------------------------------- manual pages
