@@ -159,3 +159,20 @@ def test_nan_scores_rank_below_every_number():
     assert bitext_accuracy(np.full((2, 2), nan, np.float32), np.eye(2, dtype=np.float32)) == 0.0
     with pytest.raises(InvalidInputError, match="NaN at position 2"):
         spearman([1, 2, nan], [1, 2, 3])
+
+
+def test_bad_indices_k_and_object_scores_are_refused_or_read_right():
+    scores = np.array([[0.1, 0.9, 0.5]])
+    with pytest.raises(TypeError, match="integer document indices"):
+        ranks_of_relevant(scores, [0.9])  # was document 0, rank 3
+    with pytest.raises(TypeError, match="integer document indices"):
+        ranks_of_relevant(scores, [True])
+    # An object array of floats: NaN still ranks lowest (it gave rank 0 and NDCG@10 = inf).
+    out = retrieval_metrics(np.array([[np.nan, 0.5]], dtype=object), [0])
+    assert out["NDCG@10"] == pytest.approx(1 / math.log2(3)) and out["MRR@10"] == 0.5
+    for k in (0, -3, 2.5, True, "10"):
+        with pytest.raises(InvalidInputError, match="k must be a positive integer"):
+            retrieval_metrics(scores, [1], k=k)
+        with pytest.raises(InvalidInputError, match="k must be a positive integer"):
+            multi_retrieval_metrics(scores, [[1]], k=k)
+    assert retrieval_metrics(scores, [1], k=np.int64(1))["Recall@1"] == 1.0

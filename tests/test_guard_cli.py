@@ -241,6 +241,10 @@ MALFORMED = {
     "relevant-not-ints": {"type": "retrieval", "queries": ["the cat"], "corpus": ["cat"], "relevant": [["0"]]},
     "pair-without-score": {"type": "wordsim", "pairs": [["cat", "dog"], ["car", "automobile"]]},
     "not-utf8": b'{"type": "bitext", "source": ["\xff"], "target": ["a"]}',
+    "type-a-list": {"type": [], "queries": ["a"], "corpus": ["x"], "relevant": [[0]]},
+    "type-a-dict": {"type": {"retrieval": 1}, "queries": ["a"], "corpus": ["x"], "relevant": [[0]]},
+    "labels-mix-ints-and-strings": {"type": "classification", "train_texts": ["a", "b"], "train_labels": [0, 1],
+                                    "test_texts": ["a", "b"], "test_labels": ["0", "1"]},
     "score-too-large-for-a-float": '{"type": "wordsim", "pairs": [["cat", "dog", 1], ["car", "mug", 1%s]]}'
     % ("0" * 400),
 }
@@ -348,3 +352,13 @@ def test_the_description_names_every_command():
 
     description = build_parser().description or ""
     assert "Encode" in description and "pairs" in description and "evaluate" in description
+
+
+def test_bm25_on_a_corpus_with_nothing_to_index_is_refused(capsys, tmp_path):
+    # Only stop words and one-letter words: bm25s failed inside with "max() arg is an empty sequence".
+    path = write_task(tmp_path, {"type": "retrieval", "queries": ["the cat"], "corpus": ["the", "of a", "x y"],
+                                 "relevant": [[0]]})
+    code, out, err = run_cli(capsys, "eval", "bm25", "--tasks", str(path))
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err and out == "", err
+    assert lines[-1].startswith("staticemb eval: BM25 cannot index") and len(lines) == 2, err  # after the progress line

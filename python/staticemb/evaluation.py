@@ -44,7 +44,12 @@ def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     document. A document with the same score as the relevant one counts as ranked above it.
     """
     scores = np.asarray(scores)
-    relevant = np.asarray(relevant, dtype=np.int64)
+    if scores.dtype.kind not in "fiu":  # an object array of floats: NaN must still rank lowest
+        scores = scores.astype(np.float64)
+    relevant = np.asarray(relevant)
+    if relevant.size and relevant.dtype.kind not in "iu":  # 0.9 must not silently become document 0
+        raise TypeError(f"relevant must hold integer document indices, not {relevant.dtype}")
+    relevant = relevant.astype(np.int64)
     if scores.ndim != 2 or relevant.shape != (scores.shape[0],):
         raise InvalidInputError(
             f"need scores (queries x documents) and one relevant index per query, got "
@@ -64,6 +69,7 @@ def retrieval_metrics(scores: np.ndarray, relevant: np.ndarray, k: int = 10) -> 
     With a single relevant document the ideal DCG is 1, so NDCG@k is ``1 / log2(rank + 1)`` when
     ``rank <= k`` and 0 otherwise; MRR@k is ``1 / rank`` when ``rank <= k``.
     """
+    _check_k(k)
     rank = ranks_of_relevant(scores, relevant)
     hit = rank <= k
     return {
@@ -106,6 +112,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
     query's relevant documents in its top n; ties are broken against relevant documents. With one relevant
     document per query this equals :func:`retrieval_metrics`.
     """
+    _check_k(k)
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or len(relevant) != scores.shape[0]:
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
@@ -138,6 +145,11 @@ def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
     if sims.shape[0] != sims.shape[1]:
         raise InvalidInputError(f"bitext mining needs aligned pairs, got {sims.shape[0]} sources and {sims.shape[1]} targets")
     return float(np.mean(ranks_of_relevant(sims, np.arange(len(sims))) == 1)) if len(sims) else 0.0
+
+
+def _check_k(k) -> None:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
 
 
 def nan_lowest(scores: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
     :class:`~staticemb.errors.InvalidInputError` naming the file."""
     p = Path(path)
     task = _inputs.json_file(p, "task file")
-    if not isinstance(task, dict) or task.get("type") not in TASK_TYPES:
+    if not isinstance(task, dict) or not isinstance(task.get("type"), str) or task["type"] not in TASK_TYPES:
         raise InvalidInputError(f"{p}: a task needs a 'type' among {sorted(TASK_TYPES)}")
     missing = [k for k in TASK_TYPES[task["type"]] if k not in task]
     if missing:
@@ -108,6 +108,9 @@ def _check_classification(p: Path, task: dict[str, Any]) -> None:
         raise InvalidInputError(f"{p}: one label per text")
     if not train or not test:
         raise _empty(p, "classification", "no training texts" if not train else "no test texts")
+    kinds = {type(v).__name__ for v in (*task["train_labels"], *task["test_labels"])}
+    if len(kinds) > 1:  # 1 and "1" would never match (or, once NumPy turns a mix into strings, would)
+        raise InvalidInputError(f"{p}: labels must be all strings or all integers, got a mix of {sorted(kinds)}")
 
 
 def _check_bitext(p: Path, task: dict[str, Any]) -> None:
@@ -257,8 +260,12 @@ class BM25Scorer(Encoder):
         def tokenize(texts: Sequence[str]):
             return bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, show_progress=False)
 
+        corpus_tokens = tokenize(corpus)
+        if not corpus_tokens.vocab:
+            raise InvalidInputError("BM25 cannot index this corpus: no document holds a word of two or more letters "
+                                    "that is not an English stop word")
         retriever = bm25s.BM25()
-        retriever.index(tokenize(corpus), show_progress=False)
+        retriever.index(corpus_tokens, show_progress=False)
         docs, scores = retriever.retrieve(tokenize(queries), k=len(corpus), show_progress=False, n_threads=0)
         out = np.zeros((len(queries), len(corpus)), dtype=np.float32)
         np.put_along_axis(out, np.asarray(docs), np.asarray(scores, dtype=np.float32), axis=1)
