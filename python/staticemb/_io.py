@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from .errors import ModelFormatError
+from .errors import InvalidInputError, ModelFormatError
 
 # Files a static model needs; everything else in a Hub repository (ONNX exports, PyTorch pickles, …) is skipped.
 MODEL2VEC_MAX_LENGTH = 512
@@ -298,8 +298,38 @@ def read_st_config(folder: Path) -> dict[str, Any]:
 SIMILARITY_FNS = ("cosine", "dot", "euclidean", "manhattan")
 
 
+_READ_ATTEMPTS = 5
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
-    """Read a Sentence Transformers static folder or a model2vec folder."""
+    """Read a Sentence Transformers static folder or a model2vec folder.
+
+    The files are read one by one, by path: a folder swapped for another meanwhile (staticemb's own atomic
+    save, a ``mv`` of a new model over it) would give one model's table with another's tokenizer or config.
+    The folder's identity is compared before and after, and a folder replaced meanwhile is read again."""
+    for _ in range(_READ_ATTEMPTS):
+        before = _folder_identity(folder)
+        try:
+            loaded = _read_folder_once(folder, mmap=mmap)
+        except (OSError, ModelFormatError):
+            if _folder_identity(folder) == before:
+                raise
+            continue  # the folder was replaced meanwhile: what was read of it says nothing
+        if _folder_identity(folder) == before:
+            return loaded
+    raise ModelFormatError(f"{folder} was replaced while it was being read, {_READ_ATTEMPTS} times in a row: load "
+                           "it again once the writer is done")
+
+
+def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
     module_dir, normalize = folder, False
     has_modules = (folder / "modules.json").is_file()
     if has_modules:
@@ -475,6 +505,18 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _check_not_the_working_directory(target: Path) -> None:
+    """Refuse to replace the folder that holds this process's working directory: the swap deletes the old
+    folder, and the process would be left in a deleted directory where every relative path fails."""
+    try:
+        cwd, real = Path(os.getcwd()), Path(os.path.realpath(target))
+    except OSError:
+        return
+    if cwd == real or real in cwd.parents:
+        raise InvalidInputError(f"cannot save into {target}: it holds the working directory ({cwd}), which the "
+                                "save would delete; save to another folder, or change directory first")
+
+
 def write_folder(
     target: str | os.PathLike,
     write: Callable[[Path], None],
@@ -493,9 +535,12 @@ def write_folder(
     ``overwrite=True``. ``keep`` names entries of the old folder (a training run's ``checkpoints``) moved into
     the new one just after the swap.
     """
-    target = Path(target).expanduser().absolute()
+    # abspath, not Path.absolute(): a trailing ".." is resolved (the temporary folder was made inside the target
+    # and the swap failed with EBUSY).
+    target = Path(os.path.abspath(Path(target).expanduser()))
     if not overwrite:
         check_folder_target(target, format, "pass overwrite=True to replace the folder and everything in it")
+    _check_not_the_working_directory(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.staticemb-tmp"
     os.mkdir(tmp)
@@ -591,6 +636,29 @@ def model_card(card: Card) -> str:
     training = card.training or (
         "Not recorded: this folder was saved by staticemb from a model whose training it was not told of."
     )
+    others = f"""Sentence Transformers:
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{card.name}")
+embeddings = model.encode(["first text", "second text"])
+```
+
+model2vec:
+
+```python
+from model2vec import StaticModel
+
+model = StaticModel.from_pretrained("{card.name}")
+embeddings = model.encode(["first text", "second text"])
+```"""
+    if card.format == "Sentence Transformers" and card.dtype == "int8":
+        # embedding.weight is int8 with one float32 scale per row in embedding.scales: Sentence Transformers
+        # refuses an int8 table, model2vec reads it without its scales (wrong vectors).
+        others = ("Sentence Transformers and model2vec cannot load this folder: its table is int8 with one scale "
+                  "per row (`embedding.scales`), which only staticemb reads. For them, save a float16 or float32 "
+                  "copy (`model.quantize(\"float16\").save(path)`).")
     return f"""---
 {chr(10).join(front)}
 ---
@@ -617,23 +685,7 @@ model = StaticModel.from_pretrained("{card.name}")
 embeddings = model.encode(["first text", "second text"])
 ```
 
-Sentence Transformers:
-
-```python
-from sentence_transformers import SentenceTransformer
-
-model = SentenceTransformer("{card.name}")
-embeddings = model.encode(["first text", "second text"])
-```
-
-model2vec:
-
-```python
-from model2vec import StaticModel
-
-model = StaticModel.from_pretrained("{card.name}")
-embeddings = model.encode(["first text", "second text"])
-```
+{others}
 """
 
 

@@ -945,11 +945,14 @@ class StaticModel:
         (:func:`staticemb.train.distill`), and how to load it with staticemb, Sentence Transformers and model2vec.
         """
         replace = _inputs.flag("overwrite", overwrite, default=False)
-        card = self._model_card(Path(path), format) if _inputs.flag("model_card", model_card, default=True) else None
+        write_card = _inputs.flag("model_card", model_card, default=True)
         if format == "sentence-transformers":
+            tensors = self._sentence_transformers_tensors()
+            # The card describes the table as written (an int8 table folded with weights is written as float32).
+            card = self._model_card(Path(path), format, tensors["embedding.weight"]) if write_card else None
             return _io.write_sentence_transformers(
                 path,
-                tensors=self._sentence_transformers_tensors(),
+                tensors=tensors,
                 tokenizer_json=self._tokenizer_json_for_sentence_transformers(),
                 normalize=self._normalize,
                 st_config={
@@ -961,9 +964,11 @@ class StaticModel:
                 overwrite=replace,
             )
         if format == "model2vec":
+            tensors = self._model2vec_tensors()
+            card = self._model_card(Path(path), format, tensors["embeddings"]) if write_card else None
             return _io.write_model2vec(
                 path,
-                tensors=self._model2vec_tensors(),
+                tensors=tensors,
                 tokenizer_json=self.tokenizer.to_str(),
                 normalize=self._normalize,
                 max_length=self._max_length,
@@ -972,7 +977,7 @@ class StaticModel:
             )
         raise InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
 
-    def _model_card(self, path: Path, format: str) -> str:
+    def _model_card(self, path: Path, format: str, table: np.ndarray) -> str:
         try:
             tokenizer_model = str(json.loads(self._tokenizer_json)["model"]["type"])
         except (ValueError, KeyError, TypeError):
@@ -983,7 +988,7 @@ class StaticModel:
                 format="Sentence Transformers" if format == "sentence-transformers" else "model2vec",
                 vocab_size=self.vocab_size,
                 dim=self._dim,
-                dtype=self.dtype,
+                dtype=str(table.dtype),
                 normalize=self._normalize,
                 tokenizer_model=tokenizer_model,
                 max_length=self._max_length,

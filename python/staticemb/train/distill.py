@@ -3,6 +3,7 @@ tokenizer, or every entry of another vocabulary embedded by the teacher), and th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -56,6 +57,7 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
     if output is not None:  # what the final save would refuse, before the work, not after it
         from .._io import check_folder_target
 
+        _check_not_a_source(output, ("teacher", teacher if encoder is None else None), ("tokenizer", tokenizer))
         check_folder_target(Path(output).expanduser(), "sentence-transformers", "choose another output")
     rng = np.random.default_rng(seed)
     if tokenizer is None:
@@ -121,6 +123,20 @@ def _check_source(what: str, spec: str | os.PathLike) -> None:
         raise InvalidInputError(f"{what} not found: {text} (no such file or folder)")
 
 
+def _check_not_a_source(output: str | os.PathLike, *sources: tuple[str, str | os.PathLike | None]) -> None:
+    """Refuse an ``output`` folder that holds a source of the distillation (the teacher folder, or the tokenizer
+    file or folder): the save would replace what it was made from (a static teacher folder, or a static
+    model whose vocabulary is distilled into, is a folder a save may otherwise replace)."""
+    out = Path(output).expanduser().resolve()
+    for what, spec in sources:
+        if spec is None:
+            continue
+        src = Path(os.fspath(spec)).expanduser()
+        if src.exists() and (src.resolve() == out or out in src.resolve().parents):
+            raise InvalidInputError(f"output {output} holds the {what} ({spec}): the saved model would replace it; "
+                                    "choose another output")
+
+
 def _device() -> str:
     import torch
 
@@ -145,10 +161,32 @@ def _load_tokenizer(spec: str):
         except Exception as e:  # noqa: BLE001 - the tokenizers library raises a bare Exception
             raise ModelFormatError(f"cannot read the tokenizer {p}: {e}") from None
     else:
-        tok = Tokenizer.from_pretrained(spec)
+        tok = Tokenizer.from_file(_hub_tokenizer_file(spec))
     tok.no_padding()
     tok.no_truncation()
     return tok
+
+
+def _hub_tokenizer_file(repo_id: str) -> str:
+    """The ``tokenizer.json`` of a Hub repository (fetched, or from the cache): at its root (a transformer, a
+    model2vec model) or in the ``StaticEmbedding`` module that its ``modules.json`` names (a Sentence Transformers
+    static model keeps it in ``0_StaticEmbedding/``), as the local folder case reads it."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return hf_hub_download(repo_id, "tokenizer.json")
+    except EntryNotFoundError as e:
+        first = e
+    try:
+        modules = json.loads(Path(hf_hub_download(repo_id, "modules.json")).read_text(encoding="utf-8"))
+        module = str(modules[0].get("path") or ".").strip("/")
+        if module and module != "." and ".." not in module.split("/"):
+            return hf_hub_download(repo_id, f"{module}/tokenizer.json")
+    except (EntryNotFoundError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    raise FileNotFoundError(f"the tokenizer {repo_id!r}: no tokenizer.json at the root or in the StaticEmbedding "
+                            f"module of this Hugging Face Hub repository (or its cached copy): {first}") from None
 
 
 def _special_ids(tok) -> list[int]:
@@ -189,13 +227,20 @@ def _distill_model2vec(teacher: str, pca_dims: int | None, device: str | None):
 def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device, batch_size, encoder=None):
     tok = _load_tokenizer(tokenizer)
     vocab = tok.get_vocab()
-    strings = [""] * len(vocab)
+    if not vocab:
+        raise InvalidInputError(f"the tokenizer {tokenizer} has an empty vocabulary: there is nothing to distill")
+    # Ids may leave holes (a vocabulary that skips ids, an added token past the end): the table needs a row for
+    # every id up to the largest; a hole gets a zero row (no token has it).
+    size = max(vocab.values()) + 1
+    ids = np.array(sorted(vocab.values()), dtype=np.int64)
+    by_id = {i: token for token, i in vocab.items()}
     prefix = getattr(tok.model, "continuing_subword_prefix", None) or ""
-    for token, i in vocab.items():
-        s = token
+    strings = []
+    for i in ids:
+        s = token = by_id[int(i)]
         if prefix and s.startswith(prefix):
             s = s[len(prefix):]
-        strings[i] = s.replace("\u2581", " ").strip() or token
+        strings.append(s.replace("\u2581", " ").strip() or token)
     if encoder is None:
         from sentence_transformers import SentenceTransformer
 
@@ -210,8 +255,9 @@ def _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, d
     emb -= emb.mean(axis=0)
     k = min(pca_dims or emb.shape[1], emb.shape[1])
     _, _, vt = np.linalg.svd(emb, full_matrices=False)
-    table = emb @ vt[:k].T
+    table = np.zeros((size, min(k, len(vt))), dtype=np.float64)
+    table[ids] = emb @ vt[:k].T
     if corpus is not None:
-        table *= sif_weights(token_counts(tok, corpus, vocab_size=len(vocab)), sif_coefficient)[:, None]
+        table *= sif_weights(token_counts(tok, corpus, vocab_size=size), sif_coefficient)[:, None]
     table[_special_ids(tok)] = 0.0
     return table.astype(np.float32), tok

@@ -1,0 +1,175 @@
+"""Loading, saving and distilling under hostile conditions (review of the loading area): a folder swapped while
+it is read, a save into the working directory or through a trailing "..", a distillation whose output holds its
+own sources, a vocabulary with holes, the model card of what is really written, and a Hub tokenizer kept in a
+Sentence Transformers module folder.
+
+Light tier: the tiny fixtures only, no torch, no reference library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from staticemb import InvalidInputError, StaticModel, _io
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEXTS: list[str] = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
+
+
+def _st_copy(tmp_path: Path, name: str = "model") -> Path:
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / "st-tiny", folder)
+    (folder / "expected.safetensors").unlink()
+    return folder
+
+
+def _encoder(strings: list[str]) -> np.ndarray:
+    return np.random.default_rng(len(strings)).normal(size=(len(strings), 12))
+
+
+def test_a_folder_swapped_while_it_is_read_gives_one_model_not_a_mix(tmp_path, monkeypatch):
+    folder = _st_copy(tmp_path)
+    a = StaticModel.from_pretrained(folder)
+    b = StaticModel(a._tokenizer_json, np.random.default_rng(1).normal(size=(a.vocab_size, 16)).astype(np.float32),
+                    normalize=False, similarity_fn_name="dot")
+    read_st_config = _io.read_st_config
+    swapped = []
+
+    def swap_then_read(path):
+        if not swapped:  # the table and tokenizer of the old model are read already
+            swapped.append(True)
+            b.save(folder, model_card=False)
+        return read_st_config(path)
+
+    monkeypatch.setattr(_io, "read_st_config", swap_then_read)
+    loaded = StaticModel.from_pretrained(folder)
+    assert swapped
+    assert loaded.similarity_fn_name == "dot" and not loaded.normalize
+    np.testing.assert_allclose(loaded.encode(TEXTS), b.encode(TEXTS), atol=1e-6)
+
+
+def test_saving_into_the_working_directory_is_refused_and_leaves_it_whole(tmp_path, monkeypatch):
+    # The swap deleted the old folder: os.getcwd() then raised FileNotFoundError and "." was no model.
+    model = StaticModel.from_pretrained(FIXTURES / "m2v-f32").with_options(dim=8)
+    for name in ("empty", "model"):
+        folder = tmp_path / name
+        folder.mkdir() if name == "empty" else _st_copy(tmp_path, name)
+        before = sorted(p.name for p in folder.iterdir())
+        monkeypatch.chdir(folder)
+        with pytest.raises(InvalidInputError, match="working directory"):
+            model.save(".")
+        assert Path(os.getcwd()) == folder.resolve() and sorted(p.name for p in folder.iterdir()) == before
+    inner = _st_copy(tmp_path, "inner") / "1_Normalize"
+    monkeypatch.chdir(inner)
+    with pytest.raises(InvalidInputError, match="working directory"):
+        model.save("..", overwrite=True)
+    assert StaticModel.from_pretrained("..").dim == 16
+    monkeypatch.chdir(tmp_path)
+    assert StaticModel.from_pretrained(model.save("elsewhere")).dim == 8
+
+
+def test_a_save_path_ending_in_dot_dot_is_the_folder_above(tmp_path):
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    saved = model.save(tmp_path / "out" / "sub" / "..", overwrite=True)  # was OSError EBUSY
+    assert saved == tmp_path / "out"
+    np.testing.assert_array_equal(StaticModel.from_pretrained(tmp_path / "out").encode(TEXTS), model.encode(TEXTS))
+
+
+@pytest.mark.parametrize("source", ["folder", "file"])
+def test_distill_refuses_an_output_that_holds_its_own_sources(tmp_path, source):
+    folder = _st_copy(tmp_path)  # a static model: a folder a save may otherwise replace
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    tokenizer = folder if source == "folder" else folder / "tokenizer.json"
+    from staticemb.train import distill
+
+    with pytest.raises(InvalidInputError, match="holds the tokenizer"):
+        distill("a teacher", tokenizer=str(tokenizer), encoder=_encoder, output=folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_distill_into_a_vocabulary_with_holes_or_none(tmp_path):
+    from staticemb.train import distill
+
+    spec = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "a": 1, "b": 5}, "unk_token": "[UNK]"}}
+    (tmp_path / "holes.json").write_text(json.dumps(spec))
+    model = distill("a teacher", tokenizer=str(tmp_path / "holes.json"), encoder=_encoder, corpus=["a b b"])
+    assert model.vocab_size == 6  # was IndexError: list assignment index out of range
+    assert not np.asarray(model.embeddings)[2:5].any()  # the holes, that no token has
+    assert model.encode(["b"]).shape == (1, model.dim)
+    spec["model"]["vocab"] = {}
+    (tmp_path / "empty.json").write_text(json.dumps(spec))
+    with pytest.raises(InvalidInputError, match="empty vocabulary"):
+        distill("a teacher", tokenizer=str(tmp_path / "empty.json"), encoder=_encoder)
+
+
+def _card_row(folder: Path, row: str) -> str:
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    return next(line for line in card.splitlines() if line.startswith(f"| {row} |")).split("|")[2].strip()
+
+
+def test_the_model_card_describes_the_table_as_written(tmp_path):
+    int8 = StaticModel.from_pretrained(FIXTURES / "st-tiny").quantize("int8").save(tmp_path / "int8")
+    assert _card_row(int8, "Stored as") == "int8"
+    card = (int8 / "README.md").read_text(encoding="utf-8")
+    assert "SentenceTransformer(" not in card and "cannot load this folder" in card
+    folded = StaticModel.from_pretrained(FIXTURES / "m2v-int8").save(tmp_path / "folded")  # mapping, weights
+    assert _card_row(folded, "Stored as") == "float32"
+    assert "SentenceTransformer(" in (folded / "README.md").read_text(encoding="utf-8")
+    scaled = StaticModel.from_pretrained(FIXTURES / "m2v-f32").quantize("int8").save(tmp_path / "m2v",
+                                                                                     format="model2vec")
+    assert _card_row(scaled, "Stored as") == "float32"
+
+
+def _hub_cache(cache: Path, repo_id: str, folder: Path, commit: str) -> None:
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "blobs").mkdir(parents=True)
+    for src in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = src.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        dst = repo / "snapshots" / commit / src.relative_to(folder)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, dst.parent), dst)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+
+
+def test_distill_into_the_vocabulary_of_a_hub_static_model_with_a_module_folder(tmp_path):
+    folder = tmp_path / "static"
+    module = folder / "0_StaticEmbedding"
+    module.mkdir(parents=True)
+    for name in ("model.safetensors", "tokenizer.json"):
+        shutil.copy(FIXTURES / "st-tiny" / name, module / name)
+    (folder / "modules.json").write_text(json.dumps(
+        [{"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"}]))
+    _hub_cache(tmp_path / "hub", "staticemb-tests/module-static", folder, "0123456789abcdef0123456789abcdef01234567")
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from staticemb.train import distill
+        enc = lambda s: np.random.default_rng(len(s)).normal(size=(len(s), 12))
+        model = distill("a teacher", tokenizer="staticemb-tests/module-static", encoder=enc)
+        print("vocab", model.vocab_size)
+        try:
+            distill("a teacher", tokenizer="staticemb-tests/not-cached", encoder=enc)
+        except FileNotFoundError as e:
+            assert "not-cached" in str(e), e
+            print("missing-ok")
+        """
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "vocab 402" in done.stdout and "missing-ok" in done.stdout
