@@ -278,13 +278,18 @@ def test_a_float16_table_whose_weights_pass_float16s_range_is_written_as_float32
 
 
 @pytest.mark.reference
-def test_a_model2vec_config_without_normalize_does_not_normalize(tmp_path):
+@pytest.mark.parametrize("null", [False, True])
+def test_a_model2vec_config_without_normalize_does_not_normalize(tmp_path, null):
     # model2vec's default is False whatever a modules.json says; staticemb took the Normalize module's word.
+    # A null 'normalize' loads in model2vec and does not normalize; staticemb refused it.
     from model2vec import StaticModel as M2V
 
     path = load("m2v-f32").save(tmp_path / "m", format="model2vec")
     config = json.loads((path / "config.json").read_text())
-    del config["normalize"]
+    if null:
+        config["normalize"] = None
+    else:
+        del config["normalize"]
     (path / "config.json").write_text(json.dumps(config))
     (path / "modules.json").write_text(json.dumps([
         {"idx": 0, "name": "0", "path": ".", "type": "sentence_transformers.models.StaticEmbedding"},

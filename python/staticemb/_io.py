@@ -354,9 +354,10 @@ def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
         config: Any = read_json(config_path) if config_path.is_file() else {}
         if not isinstance(config, dict):
             raise ModelFormatError(f"{config_path} must hold a JSON object")
-        norm = config.get("normalize", False)  # model2vec's default, whatever a modules.json says
+        # model2vec's default, whatever a modules.json says; null is falsy there too
+        norm = config.get("normalize") or False
         if not isinstance(norm, bool):
-            raise ModelFormatError(f"{config_path}: 'normalize' must be true or false, got {norm!r}")
+            raise ModelFormatError(f"{config_path}: 'normalize' must be true, false or null, got {norm!r}")
         mapping, weights = tensors["mapping"], tensors["weights"]
         max_length = config.get("max_length", MODEL2VEC_MAX_LENGTH)
         if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
