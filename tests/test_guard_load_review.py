@@ -173,3 +173,15 @@ def test_distill_into_the_vocabulary_of_a_hub_static_model_with_a_module_folder(
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "vocab 402" in done.stdout and "missing-ok" in done.stdout
+
+
+def test_a_bad_truncate_dim_or_revision_is_named_as_such():
+    # truncate_dim past the width was reported as "dim must be ..."; revision=5 became a FileNotFoundError
+    # wrapping huggingface_hub's TypeError.
+    with pytest.raises(InvalidInputError, match="^truncate_dim must be between 1 and the table width 16, got 17"):
+        StaticModel.from_pretrained(FIXTURES / "st-tiny", truncate_dim=17)
+    model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    with pytest.raises(TypeError, match="^truncate_dim must be None or an int"):
+        model.encode(["a text"], truncate_dim="8")
+    with pytest.raises(TypeError, match="revision must be a branch, tag or commit name"):
+        StaticModel.from_pretrained("staticemb-tests/no-such-model", revision=5)

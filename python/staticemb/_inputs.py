@@ -78,14 +78,14 @@ def str_texts(value: Any, what: str, item: str) -> list[str]:
     return items
 
 
-def dim(value: Any, *, full: int, default: int) -> int:
-    """An output width in ``1..=full``; ``None`` gives ``default``."""
+def dim(value: Any, *, full: int, default: int, name: str = "dim") -> int:
+    """An output width in ``1..=full``; ``None`` gives ``default``. ``name`` is the argument's, for errors."""
     if value is None:
         return default
     if not _is_int(value):
-        raise TypeError(f"dim must be None or an int, not {_type_name(value)}")
+        raise TypeError(f"{name} must be None or an int, not {_type_name(value)}")
     if not 1 <= value <= full:
-        raise InvalidInputError(f"dim must be between 1 and the table width {full}, got {value}")
+        raise InvalidInputError(f"{name} must be between 1 and the table width {full}, got {value}")
     return int(value)
 
 

@@ -86,6 +86,8 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
         raise ModelFormatError(f"{path} is a file; pass the model folder that contains it")
     if not _REPO_ID.match(text) or text.count("/") > 1:
         raise FileNotFoundError(f"no model folder at {text!r} (and it is not a Hugging Face Hub id)")
+    if revision is not None and not isinstance(revision, str):
+        raise TypeError(f"revision must be a branch, tag or commit name (str), not {type(revision).__name__}")
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 

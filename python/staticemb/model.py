@@ -202,7 +202,10 @@ class StaticModel:
             raise InvalidInputError(f"default_prompt_name {default_prompt_name!r} is not one of the prompts")
         self._default_prompt_name = default_prompt_name
         self._similarity_fn_name = _inputs.similarity_fn_name(similarity_fn_name)
-        self._truncate_dim = None if truncate_dim is None else _inputs.dim(truncate_dim, full=self.full_dim, default=0)
+        self._truncate_dim = (
+            None if truncate_dim is None
+            else _inputs.dim(truncate_dim, full=self.full_dim, default=0, name="truncate_dim")
+        )
         self._max_length = _inputs.count("max_length", max_length)
         if truncation not in TRUNCATIONS:
             raise InvalidInputError(f"truncation must be one of {', '.join(TRUNCATIONS)}, got {truncation!r}")
@@ -652,7 +655,10 @@ class StaticModel:
         norm = _inputs.flag("normalize", normalize, default=self._normalize or force_norm)
         if normalize is False and force_norm:
             raise InvalidInputError("normalize=False contradicts normalize_embeddings=True")
-        cut = None if truncate_dim is None else _inputs.dim(truncate_dim, full=self.full_dim, default=0)
+        cut = (
+            None if truncate_dim is None
+            else _inputs.dim(truncate_dim, full=self.full_dim, default=0, name="truncate_dim")
+        )
         if cut is not None and dim is not None:
             raise InvalidInputError("pass dim (staticemb's Matryoshka width) or truncate_dim, not both")
         if cut is None and dim is None:
