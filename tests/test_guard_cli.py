@@ -354,6 +354,7 @@ def test_the_description_names_every_command():
     assert "Encode" in description and "pairs" in description and "evaluate" in description
 
 
+@pytest.mark.reference  # bm25s: not among the light tier's dependencies (make test-wheel, wheels.yml)
 def test_bm25_on_a_corpus_with_nothing_to_index_is_refused(capsys, tmp_path):
     # Only stop words and one-letter words: bm25s failed inside with "max() arg is an empty sequence".
     path = write_task(tmp_path, {"type": "retrieval", "queries": ["the cat"], "corpus": ["the", "of a", "x y"],

@@ -185,3 +185,66 @@ def test_a_bad_truncate_dim_or_revision_is_named_as_such():
         model.encode(["a text"], truncate_dim="8")
     with pytest.raises(TypeError, match="revision must be a branch, tag or commit name"):
         StaticModel.from_pretrained("staticemb-tests/no-such-model", revision=5)
+
+
+def test_a_folder_swapped_twice_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+    # The first swap frees the folder's inode and the second save's folder gets it at once (ext4): the same
+    # (device, inode) before and after, and one model's table came with the other's config.
+    a = StaticModel.from_pretrained(FIXTURES / "st-tiny", mmap=False)
+    b, c = (StaticModel(a._tokenizer_json, np.random.default_rng(seed).normal(size=(a.vocab_size, 16)).astype(np.float32),
+                        normalize=False, similarity_fn_name=fn) for seed, fn in ((1, "dot"), (2, "euclidean")))
+    folder = tmp_path / "model"
+    read_st_config, armed = _io.read_st_config, []
+
+    def swap_twice_then_read(path):
+        if armed:
+            armed.clear()
+            b.save(folder, model_card=False)
+            c.save(folder, model_card=False)
+        return read_st_config(path)
+
+    monkeypatch.setattr(_io, "read_st_config", swap_twice_then_read)
+    for _ in range(5):
+        a.save(folder, model_card=False)
+        armed.append(True)
+        loaded = StaticModel.from_pretrained(folder, mmap=False)
+        np.testing.assert_allclose(loaded.encode(TEXTS), c.encode(TEXTS), atol=1e-6)
+
+
+def test_a_save_through_a_symlink_then_dot_dot_goes_where_the_os_says(tmp_path, monkeypatch):
+    (tmp_path / "real" / "inner").mkdir(parents=True)
+    (tmp_path / "a").mkdir()
+    os.symlink(tmp_path / "real" / "inner", tmp_path / "a" / "link")
+    monkeypatch.chdir(tmp_path)
+    StaticModel.from_pretrained(FIXTURES / "st-tiny").with_options(dim=8).save("a/link/../out")
+    assert StaticModel.from_pretrained("a/link/../out").dim == 8 and (tmp_path / "real" / "out").is_dir()
+
+
+def test_replacing_a_symlink_to_the_working_directory_is_not_refused(tmp_path, monkeypatch):
+    model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    real = model.save(tmp_path / "v1")
+    os.symlink(real, tmp_path / "current")
+    monkeypatch.chdir(real)
+    saved = model.with_options(dim=8).save(tmp_path / "current")  # the link is replaced, v1 is left
+    assert not saved.is_symlink() and StaticModel.from_pretrained(saved).dim == 8
+    assert Path(os.getcwd()) == real and StaticModel.from_pretrained(".").dim == 16
+
+
+def test_distill_into_a_symlink_to_its_tokenizer_folder_replaces_the_link(tmp_path):
+    from staticemb.train import distill
+
+    folder = _st_copy(tmp_path)
+    os.symlink(folder, tmp_path / "link")
+    distill("a teacher", tokenizer=str(folder), encoder=_encoder, output=tmp_path / "link")
+    assert (folder / "tokenizer.json").is_file() and not (tmp_path / "link").is_symlink()
+
+
+@pytest.mark.parametrize("value", [0, "", [], {}])
+def test_a_model2vec_normalize_that_is_not_a_bool_or_null_is_refused(tmp_path, value):
+    folder = tmp_path / "m"
+    shutil.copytree(FIXTURES / "m2v-f32", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["normalize"] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match="'normalize' must be true, false or null"):
+        StaticModel.from_pretrained(folder)

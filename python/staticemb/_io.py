@@ -303,12 +303,14 @@ SIMILARITY_FNS = ("cosine", "dot", "euclidean", "manhattan")
 _READ_ATTEMPTS = 5
 
 
-def _folder_identity(folder: Path) -> tuple[int, int] | None:
+def _folder_identity(folder: Path) -> tuple[int, int, int] | None:
+    # The inode number alone is not enough: the one a swap frees goes at once to the next save's folder
+    # (ext4), so a read across two swaps saw the "same" folder. A new folder also has a new ctime.
     try:
         st = os.stat(folder)
     except OSError:
         return None
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
@@ -357,7 +359,9 @@ def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
         if not isinstance(config, dict):
             raise ModelFormatError(f"{config_path} must hold a JSON object")
         # model2vec's default, whatever a modules.json says; null is falsy there too
-        norm = config.get("normalize") or False
+        norm = config.get("normalize")
+        if norm is None:
+            norm = False
         if not isinstance(norm, bool):
             raise ModelFormatError(f"{config_path}: 'normalize' must be true, false or null, got {norm!r}")
         mapping, weights = tensors["mapping"], tensors["weights"]
@@ -508,11 +512,27 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def save_target(target: str | os.PathLike) -> Path:
+    """The absolute path a folder save writes: a trailing ``..`` resolved as the OS reads it (through symlinks;
+    the temporary folder was made inside the target and the swap failed with EBUSY), anything else kept as given
+    (``os.path.abspath`` would read ``link/../x`` as ``./x``, not as the OS does)."""
+    path = Path(target).expanduser().absolute()
+    return path.resolve() if path.name == ".." else path
+
+
+def replaced_path(target: str | os.PathLike) -> Path:
+    """Where the directory entry that a save of ``target`` replaces really is: its parent resolved, its last part
+    not followed (a symlink there is replaced, not the folder it names)."""
+    path = save_target(target)
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
 def _check_not_the_working_directory(target: Path) -> None:
     """Refuse to replace the folder that holds this process's working directory: the swap deletes the old
     folder, and the process would be left in a deleted directory where every relative path fails."""
     try:
-        cwd, real = Path(os.getcwd()), Path(os.path.realpath(target))
+        # The last part is not followed: a symlink there is what the swap replaces, not the folder it names.
+        cwd, real = Path(os.getcwd()), replaced_path(target)
     except OSError:
         return
     if cwd == real or real in cwd.parents:
@@ -538,9 +558,7 @@ def write_folder(
     ``overwrite=True``. ``keep`` names entries of the old folder (a training run's ``checkpoints``) moved into
     the new one just after the swap.
     """
-    # abspath, not Path.absolute(): a trailing ".." is resolved (the temporary folder was made inside the target
-    # and the swap failed with EBUSY).
-    target = Path(os.path.abspath(Path(target).expanduser()))
+    target = save_target(target)
     if not overwrite:
         check_folder_target(target, format, "pass overwrite=True to replace the folder and everything in it")
     _check_not_the_working_directory(target)
@@ -616,7 +634,8 @@ class Card:
 
 def model_card(card: Card) -> str:
     """The ``README.md`` written on save: front matter for the Hub, what the model is, how it was made (when
-    known) and how to load it with staticemb, Sentence Transformers and model2vec."""
+    known) and how to load it with staticemb, Sentence Transformers and model2vec (an int8 Sentence Transformers
+    table, with its row scales, only staticemb loads: the card says so instead)."""
     front = ["library_name: staticemb", "tags:", "- static-embeddings", "- sentence-transformers",
              "- model2vec", "- sentence-similarity", "pipeline_tag: sentence-similarity"]
     if card.base_model:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _inputs
 from ._inputs import document_ids
 from .errors import InvalidInputError
 from .search import unit_rows
@@ -46,9 +47,15 @@ def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores)
     if scores.dtype.kind not in "fiu":  # an object array of floats: NaN must still rank lowest
         scores = scores.astype(np.float64)
-    relevant = np.asarray(relevant)
-    if relevant.size and relevant.dtype.kind not in "iu":  # 0.9 must not silently become document 0
-        raise TypeError(f"relevant must hold integer document indices, not {relevant.dtype}")
+    given, relevant = relevant, np.asarray(relevant)
+    if relevant.size and relevant.dtype.kind not in "iu":
+        # Judged item by item, as _inputs.document_ids does: 0.9 must not become document 0, but NumPy also
+        # turns a mix of int64 and uint64 into float64 and keeps an object array of ints as objects.
+        items = np.asarray(given, dtype=object)
+        bad = [v for v in items.ravel() if not _inputs._is_int(v)]
+        if bad:
+            raise TypeError(f"relevant must hold integer document indices, not {type(bad[0]).__name__}")
+        relevant = np.array([int(v) for v in items.ravel()], dtype=np.int64).reshape(items.shape)
     relevant = relevant.astype(np.int64)
     if scores.ndim != 2 or relevant.shape != (scores.shape[0],):
         raise InvalidInputError(
@@ -148,8 +155,9 @@ def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
 
 
 def _check_k(k) -> None:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+    if k is None:
+        raise TypeError("k must be an int, not None")
+    _inputs.count("k", k)  # the owner of "a positive int": TypeError for a non-int, InvalidInputError below 1
 
 
 def nan_lowest(scores: np.ndarray) -> np.ndarray:

@@ -948,7 +948,8 @@ class StaticModel:
         ``model_card=True`` (the default) also writes a ``README.md``: Hub front matter (``library_name``, tags,
         ``base_model`` when known: the Hub id it was loaded from, or the one its own card named), the
         dimensions, tokenizer, normalization and maximum length, how it was trained when staticemb made it
-        (:func:`staticemb.train.distill`), and how to load it with staticemb, Sentence Transformers and model2vec.
+        (:func:`staticemb.train.distill`), and how to load it with staticemb, Sentence Transformers and model2vec
+        (for an int8 Sentence Transformers folder, that only staticemb loads it).
         """
         replace = _inputs.flag("overwrite", overwrite, default=False)
         write_card = _inputs.flag("model_card", model_card, default=True)

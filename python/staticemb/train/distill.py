@@ -55,10 +55,10 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         raise InvalidInputError("corpus counts the frequencies of tokenizer='s vocabulary; without tokenizer= "
                                 "model2vec's distillation uses its own weights: drop corpus, or give tokenizer=")
     if output is not None:  # what the final save would refuse, before the work, not after it
-        from .._io import check_folder_target
+        from .._io import check_folder_target, save_target
 
         _check_not_a_source(output, ("teacher", teacher if encoder is None else None), ("tokenizer", tokenizer))
-        check_folder_target(Path(output).expanduser(), "sentence-transformers", "choose another output")
+        check_folder_target(save_target(output), "sentence-transformers", "choose another output")
     rng = np.random.default_rng(seed)
     if tokenizer is None:
         table, tok = _distill_model2vec(teacher, pca_dims, device)
@@ -127,7 +127,9 @@ def _check_not_a_source(output: str | os.PathLike, *sources: tuple[str, str | os
     """Refuse an ``output`` folder that holds a source of the distillation (the teacher folder, or the tokenizer
     file or folder): the save would replace what it was made from (a static teacher folder, or a static
     model whose vocabulary is distilled into, is a folder a save may otherwise replace)."""
-    out = Path(output).expanduser().resolve()
+    from .._io import replaced_path
+
+    out = replaced_path(output)  # what the save replaces: a symlink named as output is replaced, not followed
     for what, spec in sources:
         if spec is None:
             continue
