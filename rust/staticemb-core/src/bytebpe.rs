@@ -452,7 +452,7 @@ impl NativeByteBpe {
             if self
                 .merges
                 .get(&(sym.id, right.id))
-                .map_or(true, |&(_, id)| id != new_id)
+                .is_none_or(|&(_, id)| id != new_id)
             {
                 continue;
             }
