@@ -34,6 +34,7 @@ import glob
 import json
 import os
 import re
+import stat
 import struct
 import warnings
 import zlib
@@ -145,8 +146,12 @@ def debian_descriptions(lang: str = "en", *, refresh: bool = False) -> list[Pack
             raise SourceMissingError("the 'lz4' package is needed to read apt's indexes: pip install lz4") from None
         seen: dict[str, PackageDescription] = {}
         for path in files:
-            with open(path, "rb") as f:
-                text = lz4.frame.decompress(f.read()).decode("utf-8", errors="replace")
+            try:
+                with open(path, "rb") as f:
+                    text = lz4.frame.decompress(f.read()).decode("utf-8", errors="replace")
+            except (OSError, RuntimeError) as e:  # a damaged or truncated index is skipped (lz4 raises RuntimeError)
+                warnings.warn(f"skipping {path}: {e}", stacklevel=2)
+                continue
             for d in _parse_translation(text, lang):
                 seen.setdefault(d.md5, d)
         return sorted(seen.values(), key=lambda d: (d.package, d.md5))
@@ -352,7 +357,9 @@ def ui_messages(lang: str, *, refresh: bool = False) -> list[UIMessage]:
                                      ) from None
 
         folder = LOCALE_DIR / lang / "LC_MESSAGES"
-        files = sorted(folder.glob("*.mo"))
+        # regular files only: polib reads a path it cannot open (a dangling link, a folder) as catalog text
+        # and raises TypeError, and a FIFO would block
+        files = sorted(p for p in folder.glob("*.mo") if p.is_file())
         if not files:
             raise SourceMissingError(
                 f"no gettext catalogs in {folder}: programs with {lang} translations must be installed "
@@ -441,6 +448,13 @@ CODE_BODY_CHARS = (120, 4000)
 _MAX_SOURCE_BYTES = 2_000_000
 
 
+def _small_regular_file(path: Path) -> bool:
+    """Whether ``path`` is (or links to) a regular file of at most :data:`_MAX_SOURCE_BYTES`: a FIFO or a
+    device (``x.py -> /dev/zero``) found in a scanned folder would block or never end."""
+    st = path.stat()
+    return stat.S_ISREG(st.st_mode) and st.st_size <= _MAX_SOURCE_BYTES
+
+
 def _summary_body(doc: str) -> tuple[str, str] | None:
     """Split cleaned documentation into (first paragraph joined into one line, rest), or ``None`` when either
     is outside :data:`CODE_SUMMARY_CHARS` / :data:`CODE_BODY_CHARS`."""
@@ -495,7 +509,7 @@ def _python_file_docs(package: str, module: str, path: Path) -> list[CodeDoc]:
     import warnings
 
     try:
-        if path.stat().st_size > _MAX_SOURCE_BYTES:
+        if not _small_regular_file(path):
             return []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences in old sources
@@ -535,16 +549,17 @@ def python_docstrings(*, refresh: bool = False, progress: bool = True) -> list[C
         files = []
         for root, stdlib in _python_roots():
             if root.is_dir():
-                files += _python_files(root, stdlib)
+                files += [(root, package, path) for package, path in _python_files(root, stdlib)]
         if not files:
             raise SourceMissingError("no Python sources found under the interpreter's stdlib or site-packages")
         from tqdm.auto import tqdm
 
         def docs() -> Iterator[CodeDoc]:
-            for package, path in tqdm(files, desc="python docstrings", unit="file", disable=not progress):
-                rel = path.with_suffix("").parts
-                anchor = rel.index(package) if package in rel else len(rel) - 1
-                module = ".".join(p for p in rel[anchor:] if p != "__init__")
+            for root, package, path in tqdm(files, desc="python docstrings", unit="file", disable=not progress):
+                # relative to its root: the absolute path may hold the package's name further up
+                # (~/requests/.venv/.../site-packages/requests/sessions.py)
+                rel = path.relative_to(root).with_suffix("").parts
+                module = ".".join(p for p in rel if p != "__init__")
                 yield from _python_file_docs(package, module, path)
 
         return _unique_docs(docs())
@@ -576,7 +591,7 @@ _RUST_ITEM = re.compile(
 
 def _rust_file_docs(crate: str, module: str, path: Path) -> list[CodeDoc]:
     try:
-        if path.stat().st_size > _MAX_SOURCE_BYTES:
+        if not _small_regular_file(path):
             return []
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
@@ -637,6 +652,8 @@ def rust_doc_comments(*, refresh: bool = False, progress: bool = True) -> list[C
         registry = _cargo_registry()
         crates: dict[str, tuple[tuple, Path]] = {}
         for index in sorted(registry.glob("*")) if registry.is_dir() else []:
+            if not index.is_dir():  # a stray file beside the registries
+                continue
             for folder in sorted(index.iterdir()):
                 parsed = crate_folder_name(folder.name)
                 if parsed and folder.is_dir():
@@ -718,6 +735,8 @@ def _man_source(path: Path) -> bytes | None:
     """The roff source of a page file (gzip-compressed or plain), or ``None`` for an alias (``.so``), an
     unreadable or oversized file."""
     try:
+        if path.stat().st_size >= _MAX_SOURCE_BYTES:  # before reading it whole
+            return None
         raw = path.read_bytes()
         if path.suffix == ".gz":
             d = zlib.decompressobj(wbits=47)
@@ -729,17 +748,62 @@ def _man_source(path: Path) -> bytes | None:
     return None if raw.lstrip().startswith(b".so ") or len(raw) >= _MAX_SOURCE_BYTES else raw
 
 
+#: Seconds groff may take on one page, and the most bytes of text it may write for one.
+_MAN_RENDER_SECONDS = 60
+_MAX_RENDERED_BYTES = 16 * _MAX_SOURCE_BYTES
+
+
 def _render_man_page(path: Path) -> str | None:
+    """A page rendered to text, or ``None`` when groff fails, runs past :data:`_MAN_RENDER_SECONDS` or writes
+    more than :data:`_MAX_RENDERED_BYTES` (a page can loop: ``.while 1 ...``). groff runs in a process group of
+    its own, killed whole when cut short: killing groff alone would leave its troff running; its warnings are
+    discarded, not kept in memory."""
+    import selectors
+    import signal
     import subprocess
+    import tempfile
+    import time
 
     source = _man_source(path)
     if source is None:
         return None
+    with tempfile.TemporaryFile() as src:
+        src.write(source)
+        src.seek(0)
+        proc = subprocess.Popen(
+            list(_MAN_RENDER), stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+    out = proc.stdout
+    assert out is not None  # stdout=PIPE
+    deadline = time.monotonic() + _MAN_RENDER_SECONDS
+    chunks: list[bytes] = []
+    size = 0
     try:
-        done = subprocess.run(list(_MAN_RENDER), input=source, capture_output=True, timeout=60, check=False)
+        with selectors.DefaultSelector() as sel:
+            sel.register(out, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return None
+                chunk = os.read(out.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > _MAX_RENDERED_BYTES:
+                    return None
+                chunks.append(chunk)
+        code = proc.wait(max(deadline - time.monotonic(), 0.01))
     except subprocess.TimeoutExpired:
         return None
-    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+    finally:
+        if proc.returncode is None:  # cut short: the group is still there (its leader is not reaped)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+        out.close()
+    return b"".join(chunks).decode("utf-8", errors="replace") if code == 0 else None
 
 
 def _man_files(root: Path) -> list[tuple[str, Path]]:
