@@ -162,7 +162,7 @@ def document_ids(values: Any, what: str, n: int) -> np.ndarray:
         return np.unique(values.astype(np.int64))
     ids = []
     for value in values:  # one by one: NumPy would promote a mix of int64 and uint64 to float, bools to ints
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        if not _is_int(value):
             raise TypeError(f"{what} must hold int document indices, not {type(value).__name__}")
         if not 0 <= int(value) < n:
             raise InvalidInputError(f"{what} holds {int(value)}, not a document index of {n} documents")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _inputs
-from ._inputs import document_ids
 from .errors import InvalidInputError
 from .search import unit_rows
 
@@ -127,7 +126,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ndcg = mrr = r1 = rk = 0.0
     for i, (row, listed) in enumerate(zip(scores, relevant, strict=True)):
-        rel = document_ids(listed, f"relevant[{i}]", scores.shape[1])
+        rel = _inputs.document_ids(listed, f"relevant[{i}]", scores.shape[1])
         if rel.size == 0:
             raise InvalidInputError(f"relevant[{i}] is empty: every query needs at least one relevant document")
         # Pessimistic ranks: a relevant document ranks below every document with the same score, and
