@@ -143,6 +143,37 @@ def test_truncate_dim_at_load_as_sentence_transformers(st_models, texts, truncat
     _same(StaticModel.from_pretrained(folder, truncate_dim=truncate_dim).encode(texts), want)
 
 
+def test_truncate_dim_set_and_scoped_as_sentence_transformers(st_models, texts):
+    """``model.truncate_dim = k`` and ``with model.truncate_embeddings(k):`` give Sentence Transformers' vectors
+    and widths; the block restores the width before it, also when it raises."""
+    import warnings
+
+    reference, ours = st_models["norm"]
+    full = reference.get_sentence_embedding_dimension()
+    for model in (reference, ours):
+        model.truncate_dim = 64
+    try:
+        assert ours.get_sentence_embedding_dimension() == reference.get_sentence_embedding_dimension() == 64
+        _same(ours.encode(texts), reference.encode(texts))
+        with ours.truncate_embeddings(16), reference.truncate_embeddings(16):
+            assert ours.truncate_dim == reference.truncate_dim == 16
+            _same(ours.encode(texts), reference.encode(texts))
+        assert ours.truncate_dim == reference.truncate_dim == 64
+        with pytest.raises(KeyError), ours.truncate_embeddings(None), reference.truncate_embeddings(None):
+            assert ours.get_sentence_embedding_dimension() == reference.get_sentence_embedding_dimension() == full
+            _same(ours.encode(texts), reference.encode(texts))
+            raise KeyError("inside the block")
+        assert ours.truncate_dim == reference.truncate_dim == 64
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the reference's older name warns
+            with ours.truncate_sentence_embeddings(8), reference.truncate_sentence_embeddings(8):
+                _same(ours.encode(texts), reference.encode(texts))
+    finally:
+        for model in (reference, ours):
+            model.truncate_dim = None
+    _same(ours.encode(texts), reference.encode(texts))
+
+
 # ---------------------------------------------------------------- model2vec
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,27 @@ def test_truncate_dim_means_what_sentence_transformers_means(folders):
     assert np.allclose(lengths[lengths > 0], 1.0, atol=1e-6)
     at_load = StaticModel.from_pretrained(folders["norm"], truncate_dim=8)
     np.testing.assert_array_equal(at_load.encode(TEXTS), norm.encode(TEXTS, truncate_dim=8))
+
+
+def test_truncate_dim_setter_is_checked_as_the_constructor_checks_it(folders):
+    model = StaticModel.from_pretrained(folders["norm"], truncate_dim=8)
+    width = model.full_dim
+    for bad, error in ((0, InvalidInputError), (width + 1, InvalidInputError), (8.0, TypeError), ("8", TypeError),
+                       (True, TypeError)):
+        with pytest.raises(error, match="truncate_dim"):
+            model.truncate_dim = bad
+        with pytest.raises(error, match="truncate_dim"), model.truncate_embeddings(bad):
+            pass
+        assert model.truncate_dim == 8  # a refused value changes nothing
+    model.truncate_dim = np.int64(4)
+    assert model.truncate_dim == 4 and type(model.truncate_dim) is int
+    assert model.encode(TEXTS).shape == (len(TEXTS), 4)
+    with pytest.warns(FutureWarning, match="truncate_embeddings"), model.truncate_sentence_embeddings(2):
+        assert model.encode(TEXTS).shape == (len(TEXTS), 2)
+    assert model.truncate_dim == 4
+    # A copy keeps the width set on its original; pickling carries it.
+    assert model.with_options(dim=None).truncate_dim == 4
+    assert pickle.loads(pickle.dumps(model)).truncate_dim == 4
 
 
 def test_quantize_embeddings_matches_its_definition():

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -826,8 +826,39 @@ class StaticModel:
 
     @property
     def truncate_dim(self) -> int | None:
-        """The load-time ``truncate_dim`` (Sentence Transformers' meaning), or ``None``."""
+        """The ``truncate_dim`` :meth:`encode` uses when given none (Sentence Transformers' meaning), or ``None``.
+
+        Settable, as in Sentence Transformers (``model.truncate_dim = 256``), and checked as the constructor
+        checks it. Like there, the change is the model's, seen by every thread that shares it; for a copy with
+        its own width use :meth:`with_options`, for a block of code :meth:`truncate_embeddings`."""
         return self._truncate_dim
+
+    @truncate_dim.setter
+    def truncate_dim(self, value: int | None) -> None:
+        self._truncate_dim = (
+            None if value is None else _inputs.dim(value, full=self.full_dim, default=0, name="truncate_dim")
+        )
+
+    @contextlib.contextmanager
+    def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
+        """Sentence Transformers' context manager: :attr:`truncate_dim` is ``truncate_dim`` inside the block and
+        what it was before after it (also when the block raises)."""
+        before = self._truncate_dim
+        self.truncate_dim = truncate_dim
+        try:
+            yield
+        finally:
+            self._truncate_dim = before
+
+    @contextlib.contextmanager
+    def truncate_sentence_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
+        """Sentence Transformers' older name of :meth:`truncate_embeddings`; it warns as there."""
+        import warnings
+
+        warnings.warn("The `truncate_sentence_embeddings` method has been renamed to `truncate_embeddings`.",
+                      FutureWarning, stacklevel=3)
+        with self.truncate_embeddings(truncate_dim):
+            yield
 
     def tokenize(self, texts: Sequence[str], *, num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of ``texts`` as ``(ids, offsets)``: flat uint32 ids and int64 bag start offsets, the input
