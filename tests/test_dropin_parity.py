@@ -174,6 +174,105 @@ def test_truncate_dim_set_and_scoped_as_sentence_transformers(st_models, texts):
     _same(ours.encode(texts), reference.encode(texts))
 
 
+def test_truncate_dim_saved_in_the_folder_as_sentence_transformers(st_models, texts, tmp_path):
+    """A ``truncate_dim`` in ``config_sentence_transformers.json`` is the model's width in both libraries, written
+    by either; one past the table's width cuts nothing, as there."""
+    import json
+
+    from sentence_transformers import SentenceTransformer
+
+    reference, ours = st_models["norm"]
+    with reference.truncate_embeddings(48):
+        reference.save(str(tmp_path / "st"))
+    loaded = StaticModel.from_pretrained(tmp_path / "st")
+    assert loaded.truncate_dim == 48
+    _same(loaded.encode(texts), SentenceTransformer(str(tmp_path / "st"), device="cpu").encode(texts))
+    # An explicit width wins over the saved one, in both.
+    _same(StaticModel.from_pretrained(tmp_path / "st", truncate_dim=16).encode(texts),
+          SentenceTransformer(str(tmp_path / "st"), device="cpu", truncate_dim=16).encode(texts))
+    with ours.truncate_embeddings(24):
+        ours.save(tmp_path / "ours")
+    assert json.loads((tmp_path / "ours" / "config_sentence_transformers.json").read_text())["truncate_dim"] == 24
+    _same(StaticModel.from_pretrained(tmp_path / "ours").encode(texts),
+          SentenceTransformer(str(tmp_path / "ours"), device="cpu").encode(texts))
+    config_path = tmp_path / "ours" / "config_sentence_transformers.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "truncate_dim": WIDTH + 100}))
+    wide = StaticModel.from_pretrained(tmp_path / "ours")
+    assert wide.get_sentence_embedding_dimension() == WIDTH
+    _same(wide.encode(texts), SentenceTransformer(str(tmp_path / "ours"), device="cpu").encode(texts))
+
+
+@pytest.mark.parametrize(
+    ("prompts", "default_prompt_name"),
+    [
+        ({"passage": "passage: "}, None),  # encode_document takes the empty "document" prompt, not "passage"
+        ({"corpus": "corpus: ", "query": "q: "}, None),
+        ({"classification": "classify: "}, "classification"),  # encode_query/document bypass the default
+        ({"query": "q: ", "document": "d: ", "title": "t: "}, "title"),
+    ],
+)
+def test_prompt_choice_as_sentence_transformers(st_models, texts, tmp_path, prompts, default_prompt_name):
+    from sentence_transformers import SentenceTransformer
+
+    _, ours = st_models["plain"]
+    folder = ours.with_options(prompts=prompts, default_prompt_name=default_prompt_name).save(tmp_path / "m")
+    reference, model = SentenceTransformer(str(folder), device="cpu"), StaticModel.from_pretrained(folder)
+    assert model.prompts == reference.prompts
+    assert model.default_prompt_name == reference.default_prompt_name
+    for method in ("encode", "encode_query", "encode_document"):
+        _same(getattr(model, method)(texts), getattr(reference, method)(texts))
+        for name in prompts:
+            _same(getattr(model, method)(texts, prompt_name=name), getattr(reference, method)(texts, prompt_name=name))
+        _same(getattr(model, method)(texts, prompt="p: "), getattr(reference, method)(texts, prompt="p: "))
+
+
+def test_settable_options_as_sentence_transformers(st_models, texts):
+    """The attributes Sentence Transformers lets a user set, set the same way, give the same outputs."""
+    reference, ours = st_models["plain"]
+    before = (dict(reference.prompts), reference.default_prompt_name, reference.similarity_fn_name)
+    a, b = reference.encode(texts[:5]), reference.encode(texts[5:])
+    try:
+        for model in (reference, ours):
+            model.prompts = {"query": "q: ", "title": "t: "}
+            model.default_prompt_name = "title"
+            model.similarity_fn_name = "dot"
+        assert ours.prompts == reference.prompts
+        for method in ("encode", "encode_query", "encode_document"):
+            _same(getattr(ours, method)(texts), getattr(reference, method)(texts))
+        np.testing.assert_allclose(ours.similarity(a, b), reference.similarity(a, b).numpy(), atol=1e-6)
+    finally:
+        for model in (reference, ours):
+            model.default_prompt_name = None
+            model.prompts, model.similarity_fn_name = before[0], before[2]
+    assert ours.max_seq_length == reference.max_seq_length
+    assert ours.get_embedding_dimension() == reference.get_embedding_dimension()
+
+
+def test_texts_by_the_reference_names(st_models, texts):
+    """Sentence Transformers calls the texts ``inputs`` (formerly ``sentences``), model2vec ``sentences``."""
+    reference, ours = st_models["plain"]
+    for name in ("inputs", "sentences"):
+        for method in ("encode", "encode_query", "encode_document"):
+            _same(getattr(ours, method)(**{name: texts}), getattr(reference, method)(inputs=texts))
+    got = ours.encode_as_sequence(sentences=texts[:3])
+    for a, b in zip(got, ours.encode_as_sequence(texts[:3]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="more than once: texts, inputs"):
+        ours.encode(texts, inputs=texts)
+    with pytest.raises(TypeError, match="missing the texts"):
+        ours.encode(batch_size=4)
+
+
+def test_cpu_device_names_and_a_missing_precision_as_sentence_transformers(st_models, texts):
+    import torch
+
+    reference, ours = st_models["plain"]
+    for device in ("cpu", "cpu:0", torch.device("cpu")):
+        _same(ours.encode(texts, device=device), reference.encode(texts, device=device))
+    _same(ours.encode(texts, precision=None), reference.encode(texts, precision=None))
+
+
 # ---------------------------------------------------------------- model2vec
 
 

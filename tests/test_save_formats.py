@@ -248,7 +248,7 @@ def test_with_options_changes_only_what_it_names_and_shares_the_table(tmp_path):
     base = StaticModel(tiny.tokenizer, tiny.dequantized(), normalize=True, dim=8,
                        prompts={"query": "q: "}, default_prompt_name="query", max_length=5)
     capped = base.with_options(max_length=None)
-    assert (capped.max_length, capped.normalize, capped.dim, capped.prompts) == (None, True, 8, {"query": "q: "})
+    assert (capped.max_length, capped.normalize, capped.dim, capped.prompts) == (None, True, 8, {"query": "q: ", "document": ""})
     assert np.shares_memory(capped.embeddings, base.embeddings)
     assert base.max_length == 5  # the original is untouched
     long = "word " * 40

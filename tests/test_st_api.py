@@ -115,6 +115,58 @@ def test_truncate_dim_setter_is_checked_as_the_constructor_checks_it(folders):
     assert pickle.loads(pickle.dumps(model)).truncate_dim == 4
 
 
+def test_settable_options_are_checked_and_a_refused_value_changes_nothing(folders):
+    model = StaticModel.from_pretrained(folders["plain"])
+    want = model.encode(TEXTS)
+    for attribute, bad, error in (
+        ("prompts", ["query: "], TypeError),
+        ("prompts", {"query": 1}, TypeError),
+        ("default_prompt_name", "missing", InvalidInputError),
+        ("default_prompt_name", 3, InvalidInputError),
+        ("similarity_fn_name", "jaccard", InvalidInputError),
+    ):
+        before = getattr(model, attribute)
+        with pytest.raises(error):
+            setattr(model, attribute, bad)
+        assert getattr(model, attribute) == before, attribute
+    with pytest.raises(TypeError):
+        model.prompts["query"] = "changed: "  # a read-only view: a change is an assignment, and is checked
+    model.default_prompt_name = "title"
+    with pytest.raises(InvalidInputError, match="default_prompt_name 'title'"):
+        model.prompts = {"query": "q: "}  # would leave the default prompt dangling
+    np.testing.assert_array_equal(model.encode(TEXTS), model.encode(TEXTS, prompt_name="title"))
+    model.default_prompt_name = None
+    np.testing.assert_array_equal(model.encode(TEXTS), want)
+    assert model.max_seq_length == float("inf")
+    assert model.with_options(max_length=7).max_seq_length == 7
+    with pytest.raises(AttributeError, match="max_length"):
+        model.max_seq_length = 16  # a silent no-op before; Sentence Transformers' StaticEmbedding refuses it too
+    assert model.get_embedding_dimension() == model.get_sentence_embedding_dimension() == model.full_dim
+
+
+@pytest.mark.parametrize("bad", ["16", True, 0, -4, 2.5, [16]])
+def test_a_saved_truncate_dim_that_is_no_width_names_the_file(folders, tmp_path, bad):
+    import shutil
+
+    from staticemb import ModelFormatError
+
+    folder = Path(shutil.copytree(folders["plain"], tmp_path / "m"))
+    path = folder / "config_sentence_transformers.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "truncate_dim": bad}))
+    with pytest.raises(ModelFormatError, match="config_sentence_transformers.json: truncate_dim"):
+        StaticModel.from_pretrained(folder)
+
+
+def test_truncate_dim_round_trips_through_the_folder(folders, tmp_path):
+    model = StaticModel.from_pretrained(folders["norm"], truncate_dim=8)
+    saved = StaticModel.from_pretrained(model.save(tmp_path / "m"))
+    assert saved.truncate_dim == 8
+    np.testing.assert_array_equal(saved.encode(TEXTS), model.encode(TEXTS))
+    assert StaticModel.from_pretrained(tmp_path / "m", truncate_dim=4).truncate_dim == 4  # the given width wins
+    model.truncate_dim = None
+    assert StaticModel.from_pretrained(model.save(tmp_path / "m")).truncate_dim is None
+
+
 def test_quantize_embeddings_matches_its_definition():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((50, 16)).astype(np.float32)
@@ -281,7 +333,7 @@ def test_a_normalize_of_another_package_is_refused(folders, tmp_path):
 
 def test_query_and_document_prompts_are_empty_where_the_model_has_none(folders):
     model = StaticModel.from_pretrained(folders["plain"]).with_options(prompts=None)
-    assert model.prompts == {}
+    assert model.prompts == {"query": "", "document": ""}  # as Sentence Transformers 6 gives every model
     for name in ("query", "document"):
         np.testing.assert_array_equal(model.encode(TEXTS, prompt_name=name), model.encode(TEXTS))
     with pytest.raises(InvalidInputError, match="not one of this model's prompts"):
@@ -326,7 +378,7 @@ def test_query_and_document_prompts_as_sentence_transformers(folders, tmp_path):
     # A folder that names no prompts: Sentence Transformers still takes "query" and "document".
     folder = StaticModel.from_pretrained(folders["plain"]).with_options(prompts=None).save(tmp_path / "m")
     reference, model = SentenceTransformer(str(folder), device="cpu"), StaticModel.from_pretrained(folder)
-    assert model.prompts == {}
+    assert model.prompts == reference.prompts == {"query": "", "document": ""}
     for name in ("query", "document"):
         np.testing.assert_allclose(model.encode(TEXTS, prompt_name=name),
                                    reference.encode(TEXTS, prompt_name=name), atol=1e-6)

@@ -68,6 +68,7 @@ class LoadedModel:
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
     similarity_fn_name: str | None = None
+    truncate_dim: int | None = None
     max_length: int | None = None
     truncation: str = "right"
     info: dict[str, Any] = field(default_factory=dict)
@@ -277,8 +278,8 @@ def read_modules(folder: Path) -> tuple[Path, bool]:
 
 
 def read_st_config(folder: Path) -> dict[str, Any]:
-    """``config_sentence_transformers.json`` (prompts, default prompt, similarity function), checked; ``{}``
-    when the folder has none."""
+    """``config_sentence_transformers.json`` (prompts, default prompt, similarity function, truncation width),
+    checked; ``{}`` when the folder has none."""
     path = folder / "config_sentence_transformers.json"
     if not path.is_file():
         return {}
@@ -289,12 +290,25 @@ def read_st_config(folder: Path) -> dict[str, Any]:
     if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
         raise ModelFormatError(f"{path}: 'prompts' must map names to strings")
     default = config.get("default_prompt_name")
-    if default is not None and default not in prompts:
+    if default is not None and default not in {**DEFAULT_PROMPTS, **prompts}:
         raise ModelFormatError(f"{path}: default_prompt_name {default!r} is not one of the prompts")
     similarity = config.get("similarity_fn_name")
     if similarity is not None and similarity not in SIMILARITY_FNS:
         raise ModelFormatError(f"{path}: similarity_fn_name must be one of {', '.join(SIMILARITY_FNS)}, got {similarity!r}")
-    return {"prompts": dict(prompts), "default_prompt_name": default, "similarity_fn_name": similarity}
+    truncate_dim = config.get("truncate_dim")
+    if truncate_dim is not None and (type(truncate_dim) is not int or truncate_dim < 1):
+        raise ModelFormatError(f"{path}: truncate_dim must be a positive integer or null, got {truncate_dim!r}")
+    return {
+        "prompts": dict(prompts),
+        "default_prompt_name": default,
+        "similarity_fn_name": similarity,
+        "truncate_dim": truncate_dim,
+    }
+
+
+DEFAULT_PROMPTS = {"query": "", "document": ""}
+"""The prompts every model has, empty unless configured, as in Sentence Transformers 6: ``encode_query`` and
+``encode_document`` use them."""
 
 
 SIMILARITY_FNS = ("cosine", "dot", "euclidean", "manhattan")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,22 @@ _NO_EFFECT = frozenset({"chunk_size", "use_multiprocessing", "multiprocessing_th
 """encode() arguments of Sentence Transformers (``chunk_size``, with a process pool) and model2vec (its process
 pool) that change how the work is spread, never the vectors: accepted, with no effect (staticemb's threads do
 the spreading)."""
+
+_TEXT_NAMES = ("inputs", "sentences")
+"""The texts argument's names in Sentence Transformers (``inputs``, formerly ``sentences``) and model2vec
+(``sentences``), accepted by keyword beside staticemb's ``texts``."""
+
+
+def _texts_argument(texts: Any, kwargs: dict[str, Any], method: str) -> Any:
+    """The texts a call was given, positionally, as ``texts=`` or by a reference library's name (taken out of
+    ``kwargs``); exactly one of them."""
+    given = (["texts"] if texts is not _UNSET else []) + [name for name in _TEXT_NAMES if name in kwargs]
+    if len(given) > 1:
+        raise TypeError(f"{method}() got the texts more than once: {', '.join(given)}")
+    if not given:
+        raise TypeError(f"{method}() missing the texts to encode (the first argument)")
+    return texts if texts is not _UNSET else kwargs.pop(given[0])
+
 
 DEFAULT_BATCH_SIZE = 16_384
 """Texts handed to the Rust core per call: large enough to keep every core busy, small enough that a progress
@@ -197,10 +216,8 @@ class StaticModel:
         except TokenizerError as e:
             raise _TokenizerLoadError(f"could not load the tokenizer: {e}") from None
         self._dim = _inputs.dim(dim, full=self.full_dim, default=self.full_dim)
-        self._prompts = _inputs.prompts(prompts)
-        if default_prompt_name is not None and default_prompt_name not in self._prompts:
-            raise InvalidInputError(f"default_prompt_name {default_prompt_name!r} is not one of the prompts")
-        self._default_prompt_name = default_prompt_name
+        self._prompts = {**_io.DEFAULT_PROMPTS, **_inputs.prompts(prompts)}
+        self._default_prompt_name = self._checked_prompt_name(default_prompt_name, self._prompts)
         self._similarity_fn_name = _inputs.similarity_fn_name(similarity_fn_name)
         self._truncate_dim = (
             None if truncate_dim is None
@@ -317,7 +334,13 @@ class StaticModel:
                 prompts=loaded.prompts,
                 default_prompt_name=loaded.default_prompt_name,
                 similarity_fn_name=loaded.similarity_fn_name,
-                truncate_dim=truncate_dim,
+                # The saved width, unless one is given (Sentence Transformers' rule); one at or past the table's
+                # width cuts nothing there, so it is no truncation here.
+                truncate_dim=(
+                    truncate_dim if truncate_dim is not None
+                    else None if loaded.truncate_dim is None or loaded.truncate_dim >= loaded.embeddings.shape[1]
+                    else loaded.truncate_dim
+                ),
                 max_length=loaded.max_length,
                 truncation=loaded.truncation,
             )
@@ -569,7 +592,7 @@ class StaticModel:
 
     def encode(
         self,
-        texts: str | Sequence[str],
+        texts: Any = _UNSET,
         prompt_name: str | None = None,
         prompt: str | None = None,
         batch_size: int | None = None,
@@ -594,7 +617,8 @@ class StaticModel:
         Args:
             texts: one ``str`` (gives a 1-D vector) or a list (or other ordered iterable) of ``str``, snapshotted
                 at the call: changing the list from another thread meanwhile does not change the result. A set
-                or a dict is refused with ``TypeError``.
+                or a dict is refused with ``TypeError``. Also accepted by Sentence Transformers' name
+                ``inputs=`` (or its older ``sentences=``, model2vec's).
             prompt_name: a key of :attr:`prompts`; its prompt is prepended to every text. ``None`` uses
                 :attr:`default_prompt_name` when set. ``"query"`` and ``"document"`` are empty prompts where
                 the model has none of that name, as in Sentence Transformers.
@@ -610,7 +634,7 @@ class StaticModel:
             convert_to_numpy: return a NumPy array (the default); with ``False`` (and no tensor) a list of torch
                 tensors, as Sentence Transformers does.
             convert_to_tensor: return one torch tensor (torch is imported only then).
-            device: ``None`` or ``"cpu"`` (staticemb runs on the CPU; anything else is refused).
+            device: ``None``, ``"cpu"`` or ``"cpu:N"`` (staticemb runs on the CPU; anything else is refused).
             normalize_embeddings: ``True`` L2-normalizes the output (after truncation); ``False`` leaves the
                 model's own normalization as it is, as in Sentence Transformers.
             truncate_dim: Sentence Transformers' truncation: the model's output (normalized first, if the model
@@ -629,17 +653,20 @@ class StaticModel:
             A ``(len(texts), width)`` array (float32, or int8/uint8 for quantized precisions), one vector for a
             single ``str``, or torch tensors as requested. A text with no tokens gives a zero vector.
         """
+        texts = _texts_argument(texts, kwargs, "encode")
         unused = {name for name, value in kwargs.items() if name not in _NO_EFFECT and not (name == "pool" and value is None)}
         if unused:
             raise InvalidInputError(
                 f"encode() got arguments that a static model does not use: {', '.join(sorted(unused))}"
             )
-        if device is not None and str(device) != "cpu":
+        if device is not None and not re.fullmatch(r"cpu(:\d+)?", str(device)):
             raise InvalidInputError(f"staticemb encodes on the CPU; device must be None or 'cpu', got {device!r}")
         if output_value not in _inputs.OUTPUT_VALUES:
             raise InvalidInputError(
                 f"output_value must be 'sentence_embedding' for a static model, got {output_value!r}"
             )
+        if precision is None:  # Sentence Transformers reads it as float32
+            precision = "float32"
         if precision not in PRECISIONS:
             raise InvalidInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         single = isinstance(texts, str)
@@ -688,7 +715,7 @@ class StaticModel:
 
     def encode_as_sequence(
         self,
-        texts: str | Sequence[str],
+        texts: Any = _UNSET,
         *,
         max_length: int | None = None,
         dim: int | None = None,
@@ -706,6 +733,7 @@ class StaticModel:
         ``multiprocessing_threshold`` are accepted and have no effect (tokenization runs on ``num_threads``
         Rust threads; the vectors are gathered in one vectorised pass).
         """
+        texts = _texts_argument(texts, kwargs, "encode_as_sequence")
         unknown = set(kwargs) - {"batch_size", "show_progress_bar", "use_multiprocessing", "multiprocessing_threshold"}
         if unknown:
             raise InvalidInputError(f"encode_as_sequence() got unexpected arguments: {', '.join(sorted(unknown))}")
@@ -767,8 +795,6 @@ class StaticModel:
             return prompt
         if prompt_name is not None:
             if prompt_name not in self._prompts:
-                if prompt_name in ("query", "document"):
-                    return None  # Sentence Transformers (v6) gives every model these two, empty unless configured
                 raise InvalidInputError(
                     f"prompt name {prompt_name!r} is not one of this model's prompts {sorted(self._prompts)}"
                 )
@@ -777,35 +803,80 @@ class StaticModel:
             return self._prompts.get(self._default_prompt_name)
         return None
 
-    def encode_query(self, texts: str | Sequence[str], prompt_name: str | None = None, **kwargs: Any) -> Any:
-        """:meth:`encode` for search queries, as Sentence Transformers does: the ``"query"`` prompt when the
-        model has one and no ``prompt_name`` or ``prompt`` is given."""
+    def encode_query(self, texts: Any = _UNSET, prompt_name: str | None = None, **kwargs: Any) -> Any:
+        """:meth:`encode` for search queries, as Sentence Transformers does: the ``"query"`` prompt, when
+        :attr:`prompts` has one (every model has, empty unless configured) and no ``prompt_name`` or ``prompt``
+        is given; it wins over :attr:`default_prompt_name`."""
         if prompt_name is None and kwargs.get("prompt") is None and "query" in self._prompts:
             prompt_name = "query"
         return self.encode(texts, prompt_name=prompt_name, **kwargs)
 
-    def encode_document(self, texts: str | Sequence[str], prompt_name: str | None = None, **kwargs: Any) -> Any:
+    def encode_document(self, texts: Any = _UNSET, prompt_name: str | None = None, **kwargs: Any) -> Any:
         """:meth:`encode` for documents, as Sentence Transformers does: the first of the ``"document"``,
-        ``"passage"`` and ``"corpus"`` prompts the model has, when no ``prompt_name`` or ``prompt`` is given."""
+        ``"passage"`` and ``"corpus"`` prompts that :attr:`prompts` has, when no ``prompt_name`` or ``prompt``
+        is given. Every model has a ``"document"`` prompt (empty unless configured), so a ``"passage"`` prompt is
+        used only when named, or after ``model.prompts = {...}`` without a ``"document"``."""
         if prompt_name is None and kwargs.get("prompt") is None:
             prompt_name = next((p for p in ("document", "passage", "corpus") if p in self._prompts), None)
         return self.encode(texts, prompt_name=prompt_name, **kwargs)
 
+    @staticmethod
+    def _checked_prompt_name(name: Any, prompts: dict[str, str]) -> str | None:
+        if name is not None and (not isinstance(name, str) or name not in prompts):
+            raise InvalidInputError(f"default_prompt_name {name!r} is not one of the prompts {sorted(prompts)}")
+        return name
+
     @property
-    def prompts(self) -> dict[str, str]:
-        """Named prompts (``config_sentence_transformers.json``'s ``prompts``), saved back by :meth:`save`."""
-        return dict(self._prompts)
+    def prompts(self) -> Mapping[str, str]:
+        """Named prompts (``config_sentence_transformers.json``'s ``prompts``, with Sentence Transformers'
+        empty ``"query"`` and ``"document"`` where the model has none), saved back by :meth:`save`. A read-only
+        view: assign a new dict to change them (``model.prompts = {...}``, checked as the constructor checks
+        it, and kept as given, as Sentence Transformers keeps it)."""
+        return MappingProxyType(self._prompts)
+
+    @prompts.setter
+    def prompts(self, value: Mapping[str, str] | None) -> None:
+        prompts = _inputs.prompts(value)
+        if self._default_prompt_name is not None and self._default_prompt_name not in prompts:
+            raise InvalidInputError(
+                f"the prompts must keep default_prompt_name {self._default_prompt_name!r}; set "
+                "default_prompt_name first"
+            )
+        self._prompts = prompts
 
     @property
     def default_prompt_name(self) -> str | None:
-        """The prompt :meth:`encode` uses when given none."""
+        """The prompt :meth:`encode` uses when given none. Settable, to a key of :attr:`prompts` or ``None``."""
         return self._default_prompt_name
+
+    @default_prompt_name.setter
+    def default_prompt_name(self, value: str | None) -> None:
+        self._default_prompt_name = self._checked_prompt_name(value, self._prompts)
 
     @property
     def similarity_fn_name(self) -> str:
         """The function :meth:`similarity` uses: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or
-        ``"manhattan"`` (the last two as negative distances, as in Sentence Transformers)."""
+        ``"manhattan"`` (the last two as negative distances, as in Sentence Transformers). Settable, as there
+        (a name or Sentence Transformers' ``SimilarityFunction``)."""
         return self._similarity_fn_name or "cosine"
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: str | None) -> None:
+        self._similarity_fn_name = _inputs.similarity_fn_name(value)
+
+    @property
+    def max_seq_length(self) -> float | int:
+        """Sentence Transformers' name: the most tokens a text keeps, ``math.inf`` when it keeps every token (a
+        static model has no limit of its own). Read-only, as Sentence Transformers' ``StaticEmbedding``; use
+        ``encode(..., max_length=n)`` or :meth:`with_options` for a limit."""
+        return math.inf if self._max_length is None else self._max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: Any) -> None:
+        raise AttributeError(
+            "max_seq_length cannot be set on a static model (as in Sentence Transformers); pass "
+            "encode(..., max_length=n), or use model.with_options(max_length=n)"
+        )
 
     @property
     def max_length(self) -> int | None:
@@ -820,9 +891,13 @@ class StaticModel:
         return self._truncation
 
     def get_sentence_embedding_dimension(self) -> int:
-        """The width :meth:`encode` gives by default (the load-time ``truncate_dim``, else :attr:`dim`), as
-        Sentence Transformers' method of that name."""
+        """The width :meth:`encode` gives by default (:attr:`truncate_dim`, else :attr:`dim`), as Sentence
+        Transformers' method of that name."""
         return self._truncate_dim if self._truncate_dim is not None else self._dim
+
+    def get_embedding_dimension(self) -> int:
+        """:meth:`get_sentence_embedding_dimension` by Sentence Transformers' newer name."""
+        return self.get_sentence_embedding_dimension()
 
     @property
     def truncate_dim(self) -> int | None:
@@ -997,6 +1072,7 @@ class StaticModel:
                     "prompts": self._prompts,
                     "default_prompt_name": self._default_prompt_name,
                     "similarity_fn_name": self._similarity_fn_name,
+                    "truncate_dim": self._truncate_dim,
                 },
                 card=card,
                 overwrite=replace,

@@ -155,7 +155,7 @@ def static_model_meta(
     settings.update(experiment_kwargs or {})
     width = settings.get("truncate_dim", model.dim)
     n_parameters = int(model.embeddings.shape[0]) * model.full_dim  # every row, full width
-    used_prompts = model.prompts if prompts is None else prompts
+    used_prompts = dict(model.prompts) if prompts is None else prompts
     base_model = info.get("base_model")  # the Hub id it was loaded from, or the one its model card names
     return ModelMeta(
         loader=StaticMTEBEncoder if from_hub else None,
@@ -246,7 +246,7 @@ class StaticMTEBEncoder(AbsEncoder):
         self.normalize_embeddings = normalize_embeddings
         self.num_threads = num_threads
         self._explicit_prompts = model_prompts is not None
-        self.model_prompts = dict(model_prompts) if model_prompts is not None else self.model.prompts
+        self.model_prompts = dict(model_prompts if model_prompts is not None else self.model.prompts)
         origin = _hub_origin(getattr(self.model, "_info", {}))
         self.mteb_model_meta = static_model_meta(
             self.model,
