@@ -133,3 +133,21 @@ def test_native_and_crate_vectors_agree(bert_tokenizer, table, real_texts):
     native = StaticModel(bert_tokenizer, table)
     crate = StaticModel(bert_tokenizer, table, tokenizer_backend="tokenizers")
     np.testing.assert_array_equal(native.encode(real_texts), crate.encode(real_texts))
+
+
+@pytest.mark.parametrize("before", ["\xa0", "e", " ", "\u0301"])
+@pytest.mark.parametrize("backend", ["auto", "tokenizers"])
+@pytest.mark.parametrize("which", ["wordpiece", "bytelevel-bpe"])
+def test_same_ids_on_every_code_point(bert_tokenizer_path, bytelevel_bpe_path, which, backend, before):
+    """Each code point (U+0080 to U+31FFF) between a context character and a letter, with the native and the
+    crate backends, against the tokenizers wheel: staticemb's Unicode tables (categories, normalization, accents)
+    must be the reference's."""
+    from tokenizers import Tokenizer
+
+    path = bert_tokenizer_path if which == "wordpiece" else bytelevel_bpe_path
+    tok = Tokenizer.from_file(str(path))
+    tok.no_padding()
+    tok.no_truncation()
+    model = StaticModel(path.read_bytes(), np.zeros((tok.get_vocab_size(), 4), np.float32), tokenizer_backend=backend)
+    points = [c for c in range(0x80, 0x32000) if not 0xD800 <= c <= 0xDFFF]
+    assert_same_ids(model, tok, [f"{before}{chr(c)}x" for c in points])
