@@ -579,3 +579,86 @@ def test_rerank_scores_long_queries_a_block_of_tokens_at_a_time(bert_tokenizer, 
     lists = [list(range(0, len(docs), 3))] * len(queries)
     for row, got in zip(scores, index.rerank(queries, lists), strict=True):
         np.testing.assert_allclose([h["score"] for h in got], row[[h["corpus_id"] for h in got]], atol=2e-5)
+
+
+@pytest.mark.parametrize("variant", ["prompt", "max_length", "drop_unknown", "truncation-left"])
+def test_corpus_weights_count_the_texts_as_encode_pools_them(bert_tokenizer, table, real_texts, variant):
+    """The weights come from the tokens the model pools (the default prompt prepended, ``max_length`` applied,
+    model2vec's unknown token left out), counted here with Hugging Face tokenizers: a prompt, in every text,
+    weighs little instead of as a token the corpus never uses."""
+    from staticemb.train.weighting import sif_weights
+
+    kwargs = {"prompt": dict(prompts={"doc": "search document: "}, default_prompt_name="doc"),
+              "max_length": dict(max_length=7), "drop_unknown": dict(drop_unknown=True),
+              "truncation-left": dict(max_length=5, truncation="left")}[variant]
+    model = StaticModel(bert_tokenizer, table, **kwargs)
+    docs = _corpus(real_texts, n=30, seed=5)[0] + ["\u2603 glyphs of [UNK] \u2604"]
+    counts = np.zeros(model.vocab_size, np.int64)
+    for doc in docs:
+        ids = bert_tokenizer.encode(("search document: " if variant == "prompt" else "") + doc,
+                                    add_special_tokens=False).ids
+        if variant == "drop_unknown":
+            ids = [i for i in ids if i != bert_tokenizer.token_to_id("[UNK]")]
+        ids = ids[:7] if variant == "max_length" else ids[-5:] if variant == "truncation-left" else ids
+        counts += np.bincount(ids, minlength=model.vocab_size)
+    got = model.with_corpus_weights(docs, a=1e-3)._weights
+    np.testing.assert_array_equal(got, sif_weights(counts, 1e-3))
+    if variant == "prompt":
+        prompt_ids = bert_tokenizer.encode("search document: ", add_special_tokens=False).ids
+        assert got[prompt_ids].max() < 0.2 < np.median(got[np.flatnonzero(counts)])
+
+
+def test_stemmer_reads_words_with_vowel_signs_as_words():
+    """Devanagari and Tamil words carry vowel signs and viramas (Unicode marks, not letters): they are words, and
+    a piece of marks alone continues the word before it."""
+    from tokenizers import Tokenizer, models
+
+    pieces = [("<unk>", 0.0), ("\u2581\u0915\u093f\u0938\u093e\u0928", -1.0),  # ▁किसान (farmer)
+              ("\u2581\u0915\u093f\u0938\u093e\u0928\u094b\u0902", -1.0),  # ▁किसानों (farmers)
+              ("\u094b\u0902", -2.0)]  # ों: marks alone
+    stems = I._stem_classes(Tokenizer(models.Unigram(pieces, unk_id=0)), "hindi")
+    assert stems.classes[1] == stems.classes[2]
+    assert stems.letters[3] and stems.classes[3] < 0  # part of a word, no stem of its own
+    texts = [[1], [1, 3], [2]]
+    assert stems.whole(np.concatenate(texts), np.array([1, 2, 1])).tolist() == [True, False, False, True]
+
+
+def test_top_k_past_the_collection_gives_every_document(tiny_st_folder):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    index = SearchIndex(model, ["a b", "a b", "e"])
+    for top_k in (4, 2**63, 2**64, np.uint64(2**64 - 1), 10**30):
+        for candidates in (None, 1):
+            hits = index.search(["a b"], top_k=top_k, candidates=candidates)[0]
+            assert sorted(h["corpus_id"] for h in hits) == [0, 1, 2], (top_k, candidates)
+
+
+@pytest.mark.parametrize("corpus_weights", [True, False])
+def test_a_lone_surrogate_is_named_at_the_callers_position(tiny_st_folder, corpus_weights):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    docs = ["same", "same", "same", "fine text", "bad \ud800"]
+    with pytest.raises(InvalidInputError, match="document 4 holds a lone surrogate"):
+        SearchIndex(model, docs, corpus_weights=corpus_weights)
+    index = SearchIndex(model, docs[:4], corpus_weights=corpus_weights)
+    with pytest.raises(InvalidInputError, match="query 1 holds a lone surrogate"):
+        index.search(["fine", "\udfff"])
+
+
+def test_the_default_width_is_what_encode_gives(tiny_st_folder):
+    model = StaticModel.from_pretrained(tiny_st_folder, truncate_dim=8)
+    assert SearchIndex(model, ["a b", "c"]).dim == 8 == model.encode("a b").shape[0]
+    assert SearchIndex(model, ["a b", "c"], dim=12).dim == 12
+    assert SearchIndex(model.with_options(truncate_dim=None, dim=4), ["a b", "c"]).dim == 4
+
+
+def test_a_damaged_table_is_refused_not_searched_as_nan(tiny_st_folder):
+    base = StaticModel.from_pretrained(tiny_st_folder)
+    table = base.dequantized().copy()
+    tok = base.tokenizer
+    table[tok.encode("hello", add_special_tokens=False).ids[0]] = np.nan
+    model = StaticModel(tok, table)
+    for options in ({}, {"corpus_weights": False}, {"term_frequency": True}):
+        with pytest.raises(InvalidInputError, match="NaN or infinity"):
+            SearchIndex(model, ["hello world", "other text"], **options)
+    index = SearchIndex(model, ["world", "other text"])
+    with pytest.raises(InvalidInputError, match="NaN or infinity"):
+        index.search(["hello"])

@@ -68,13 +68,20 @@ def texts(value: Any) -> list:
 
 
 def str_texts(value: Any, what: str, item: str) -> list[str]:
-    """:func:`texts`, every item checked to be a ``str`` here (for callers that read the texts in Python before
-    the binding sees them): a ``TypeError`` names the first that is not, as ``"<what> must be str; <item> n is
-    <type>"``."""
+    """:func:`texts`, every item checked to be a ``str`` of valid Unicode here (for callers that read, reorder or
+    de-duplicate the texts in Python before the binding sees them): a ``TypeError`` names the first that is not a
+    ``str``, as ``"<what> must be str; <item> n is <type>"``, an ``InvalidInputError`` the first holding a lone
+    surrogate."""
     items = texts(value)
     for n, text in enumerate(items):
         if not isinstance(text, str):
             raise TypeError(f"{what} must be str; {item} {n} is {_type_name(text)}")
+        if not text.isascii():  # O(1) for ASCII text; a lone surrogate is named here, at the caller's position
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(f"{what} must be valid Unicode text; {item} {n} holds a lone surrogate "
+                                        "code point") from None
     return items
 
 

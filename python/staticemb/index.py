@@ -46,6 +46,7 @@ queries and documents alike).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -72,7 +73,8 @@ class SearchIndex:
     Args:
         model: a :class:`~staticemb.StaticModel`.
         documents: the texts to search (a list of str, at least one).
-        dim: the width to search at (Matryoshka; default the model's ``dim``).
+        dim: the width to search at (Matryoshka; default the width ``model.encode`` gives: its ``truncate_dim``
+            when set, else its ``dim``).
         corpus_weights: weigh each token by its rarity in ``documents`` (``model.with_corpus_weights(documents,
             a=a)``); queries and documents are encoded with the weighted copy.
         a: the SIF coefficient of the corpus weights.
@@ -119,7 +121,8 @@ class SearchIndex:
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
         self._model = model
-        self._dim = _inputs.dim(dim, full=model.full_dim, default=model.dim)
+        # The width encode gives by default: a truncate_dim set on the model, else its dim.
+        self._dim = _inputs.dim(dim, full=model.full_dim, default=model.get_sentence_embedding_dimension())
         # A text listed more than once is indexed once: its copies share one score, exactly (float32 products
         # of separate copies could differ in the last bit and lose their tie), at the cost of one.
         slot: dict[str, int] = {}
@@ -188,7 +191,7 @@ class SearchIndex:
         ``query_chunk_size`` queries and ``corpus_chunk_size`` documents are scored at a time (memory grows with
         ``corpus_chunk_size`` times the queries, and times the distinct tokens of those queries); the result does
         not depend on them, except in the last bits of float rounding."""
-        top_k = _positive_int(top_k, "top_k")
+        top_k = min(_positive_int(top_k, "top_k"), len(self))  # more hits than documents: every document
         q_chunk = _positive_int(query_chunk_size, "query_chunk_size")
         c_chunk = _positive_int(corpus_chunk_size, "corpus_chunk_size")
         c_chunk = min(c_chunk, self._size)  # no block is larger than the collection
@@ -353,8 +356,11 @@ class SearchIndex:
         return scores if self._size == len(self) else scores[:, self._inverse]
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
-        vectors = self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress)
-        return _rescued(np.asarray(vectors))  # unit rows whatever the corpus weights' scale
+        vectors = np.asarray(self._model.encode(texts, dim=self._dim, normalize=True, show_progress_bar=progress))
+        if not np.isfinite(vectors).all():  # a damaged table: NaN or infinite rows, or sums past float32
+            raise InvalidInputError("the model's vectors hold NaN or infinity for some texts: its embedding table "
+                                    "is damaged (NaN or infinite rows, or values too large to sum in float32)")
+        return _rescued(vectors)  # unit rows whatever the corpus weights' scale
 
     def _term_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each text's distinct terms (the token ids it pools), sorted, concatenated; where each text's start;
@@ -470,7 +476,7 @@ class _Stems(NamedTuple):
     classes: np.ndarray  #: the stem class a token has where it is a whole word of letters (else -1 - id)
     marked: np.ndarray  #: the token carries the tokenizer's mark of a word's first piece
     pieces: np.ndarray  #: the token can only continue a word (WordPiece's ``##`` pieces)
-    letters: np.ndarray  #: the token's text (its mark removed) is made of letters
+    letters: np.ndarray  #: the token's text (its mark removed) is made of letters and their marks (Mn, Mc)
 
     def whole(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Whether each token of texts ``ids`` (concatenated, ``lengths`` tokens each) is a whole word of letters:
@@ -541,13 +547,21 @@ def _stem_classes(tokenizer: Any, language: str, size: int = 0) -> _Stems:
     marked[ids] = marks
     if kind == "WordPiece":
         pieces[ids] = ~marked[ids]
-    letters[ids] = [w.isalpha() for w in words]
-    alpha = ids[letters[ids]]
-    stems = stemmer.stemWords([w.lower() for w in words if w.isalpha()])
+    letters[ids] = [_letters(w) for w in words]
+    # A token of marks alone (a vowel sign split off as its own piece) continues a word but has no stem.
+    stemmable = np.array([any(c.isalpha() for c in w) for w in words], bool) & letters[ids]
+    alpha = ids[stemmable]
+    stems = stemmer.stemWords([w.lower() for w, keep in zip(words, stemmable, strict=True) if keep])
     keys: dict[str, int] = {}
     classes = -1 - np.arange(n, dtype=np.int64)  # a class of its own for each id
     classes[alpha] = [keys.setdefault(stem, len(keys)) for stem in stems]
     return _Stems(classes, marked, pieces, letters)
+
+
+def _letters(text: str) -> bool:
+    """Whether ``text`` is made of letters and the marks that go with them (vowel signs, viramas, accents:
+    Unicode's Mn and Mc): part of a word, in Latin, Cyrillic or Greek as in Devanagari or Tamil."""
+    return bool(text) and all(c.isalpha() or unicodedata.category(c) in ("Mn", "Mc") for c in text)
 
 
 def _stem_matches(sim: np.ndarray, token_class: np.ndarray, term_class: np.ndarray) -> None:

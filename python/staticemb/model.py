@@ -492,11 +492,13 @@ class StaticModel:
         trained on: ``training/RESULTS-corpus-weights.md``.
 
         Args:
-            corpus: the documents (a list of str), tokenized with this model's tokenizer.
+            corpus: the documents (a list of str), counted as :meth:`encode` pools them by default: the
+                default prompt prepended (so a prompt's tokens, in every text, weigh little), :attr:`max_length`
+                applied, model2vec's unknown token left out.
             a: the SIF smoothing coefficient (positive; smaller weighs frequent tokens down harder).
             show_progress_bar: show a tqdm bar while the corpus is counted.
         """
-        from .train.weighting import check_coefficient, sif_weights, token_counts
+        from .train.weighting import check_coefficient, sif_weights
 
         coefficient = check_coefficient(a)
         progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
@@ -510,7 +512,7 @@ class StaticModel:
 
             bar = tqdm(total=len(items), unit="text", desc="count tokens")
         with bar as shown:
-            weights = sif_weights(token_counts(self, items, vocab_size=vocab, progress=shown), coefficient)
+            weights = sif_weights(self._pooled_counts(items, shown), coefficient)
         if self._weights is not None:
             weights = np.concatenate([self._weights[:vocab] * weights, self._weights[vocab:]]).astype(np.float32)
         return self._copy(weights=weights, info={**self._info, "corpus_weights": {"a": coefficient, "texts": len(items)}})
@@ -746,6 +748,28 @@ class StaticModel:
         vectors = self._token_rows(ids, k)
         result = np.split(vectors, np.cumsum(counts)[:-1]) if len(items) else []
         return result[0] if single else result
+
+    def _pooled_counts(self, items: list, progress: Any = None) -> np.ndarray:
+        """How often :meth:`encode`, called with no options, pools each token id over ``items``: the default
+        prompt prepended, :attr:`max_length` applied, the dropped unknown token left out. int64 counts, one per
+        id; ``progress`` (a tqdm bar) advances by the texts counted."""
+        from .train.weighting import _CHUNK
+
+        prompt = self._resolve_prompt(None, None)
+        counts = np.zeros(self.vocab_size, np.int64)
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start:start + _CHUNK]
+            if prompt:
+                chunk = [prompt + t if isinstance(t, str) else t for t in chunk]
+            try:
+                ids, _ = self._pooled_ids(chunk, self._max_length, None)
+            except (InvalidInputError, TypeError) as e:  # name the text by its place in ``items``
+                raise type(e)(re.sub(r"^texts\[(\d+)\]", lambda m, at=start: f"texts[{int(m.group(1)) + at}]",
+                                     str(e))) from None
+            counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
+            if progress is not None:
+                progress.update(len(chunk))
+        return counts
 
     def _pooled_ids(self, items: list, cap: int | None, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The token ids each text pools, concatenated, and how many each text has: ``max_length`` ``cap``
