@@ -662,3 +662,14 @@ def test_a_damaged_table_is_refused_not_searched_as_nan(tiny_st_folder):
     index = SearchIndex(model, ["world", "other text"])
     with pytest.raises(InvalidInputError, match="NaN or infinity"):
         index.search(["hello"])
+
+
+def test_corpus_weights_name_a_bad_text_by_its_place_in_the_corpus(tiny_st_folder):
+    from staticemb.train.weighting import _CHUNK
+
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    for bad, error in (("bad \ud800", InvalidInputError), (3, TypeError)):
+        corpus = ["a text"] * (_CHUNK + 10)
+        corpus[_CHUNK + 4] = bad  # in the second chunk counted
+        with pytest.raises(error, match=rf"^texts\[{_CHUNK + 4}\]"):
+            model.with_corpus_weights(corpus)

@@ -764,8 +764,10 @@ class StaticModel:
             try:
                 ids, _ = self._pooled_ids(chunk, self._max_length, None)
             except (InvalidInputError, TypeError) as e:  # name the text by its place in ``items``
-                raise type(e)(re.sub(r"^texts\[(\d+)\]", lambda m, at=start: f"texts[{int(m.group(1)) + at}]",
-                                     str(e))) from None
+                found = re.match(r"texts\[(\d+)\]", str(e))
+                if found is None:
+                    raise
+                raise type(e)(f"texts[{int(found.group(1)) + start}]{str(e)[found.end():]}") from None
             counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
             if progress is not None:
                 progress.update(len(chunk))
