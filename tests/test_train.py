@@ -420,6 +420,7 @@ def test_teacher_cache_is_per_text_and_resumable(tmp_path, minilm, real_texts, m
     ("bf16", "yes"), ("dataloader_num_workers", -1), ("teacher", 7), ("resume_from_checkpoint", 1),
     # Transformers takes a whole number of steps, or a share of the run below 1: 2.5 failed inside it.
     ("save_steps", 2.5), ("logging_steps", 1.5), ("eval_steps", 2.5), ("save_steps", float("inf")),
+    ("seed", 2**32), ("seed", -1),  # NumPy's seed range: 2**32 failed inside NumPy
 ])
 def test_every_config_field_is_checked_before_any_work(field, value):
     # Each of these was accepted and failed deep in the trainer, or never (a string eval_tasks was read one
@@ -576,3 +577,105 @@ def test_a_table_that_is_not_finite_is_not_saved(tmp_path, pairs_file, bert_toke
     with pytest.raises(InvalidInputError, match="holds 3 values that are not finite .* not saved"):
         train(_config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=2))
     assert not (tmp_path / "model" / "modules.json").exists()
+
+
+def test_a_run_that_moves_nothing_is_not_saved(tmp_path, pairs_file, bert_tokenizer_path):
+    """Fewer rows than one batch made a single step, inside the warmup (learning rate 0): the untrained table was
+    saved with exit 0. Refused, with the reason."""
+    rows = pairs_file.read_text().splitlines()[:40]
+    few = tmp_path / "few.jsonl"
+    few.write_text("\n".join(rows) + "\n")
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, train_datasets={"x": str(few)}, max_steps=-1,
+                  batch_size=64, warmup_ratio=0.1, embedding_dim=16, matryoshka_dims=[16])
+    with pytest.raises(InvalidInputError, match="left the table as it started \\(1 step"):
+        train(cfg)
+    assert not (tmp_path / "model" / "modules.json").exists()
+    out, _ = train({**cfg, "warmup_ratio": 0.0})  # the one step now trains
+    assert (out / "modules.json").is_file()
+
+
+def test_repeated_texts_that_cannot_all_be_batched_are_named(tmp_path, pairs_file, bert_tokenizer_path, caplog):
+    """Batches without duplicates hold a text once: 300 of 400 rows sharing 5 anchors trained 135 rows an epoch,
+    without a word."""
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()[:400]]
+    for i, row in enumerate(rows[:300]):
+        row["anchor"] = f"shared anchor {i % 5}"
+    heavy = tmp_path / "heavy.jsonl"
+    heavy.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, train_datasets={"x": str(heavy)}, max_steps=2,
+                  embedding_dim=16, matryoshka_dims=[16])
+    with caplog.at_level("WARNING", logger="staticemb.train.trainer"):
+        train(cfg)
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "at least 265 of its 400 rows are left out of each epoch" in message, message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="staticemb.train.trainer"):
+        train({**cfg, "train_datasets": {"x": str(pairs_file)}})
+    assert "left out" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+def test_dataset_values_are_checked_and_other_keys_ignored(tmp_path):
+    """Mixed types in a key no loss reads, a number as a text, a lone surrogate escape, or a folder that is not a
+    saved dataset surfaced as pyarrow, Unicode or datasets errors with no line."""
+    from staticemb.train.trainer import _read_dataset
+
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text('{"anchor": "a", "positive": "b", "id": 1, "meta": {"x": [1]}}\n'
+                     '{"anchor": "c", "positive": "d", "id": "two", "score": 123456789012345678901234567890}\n')
+    ds = _read_dataset(str(extra))
+    assert ds.column_names == ["anchor", "positive"] and ds["positive"] == ["b", "d"]
+    for line, match in (('{"anchor": 5, "positive": "d"}', "'anchor' must be a text"),
+                        ('{"anchor": ["x"], "positive": "d"}', "'anchor' must be a text"),
+                        ('{"anchor": "a", "positive": "\\ud800"}', "'positive' is not valid Unicode")):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"anchor": "a", "positive": "b"}\n' + line + "\n")
+        with pytest.raises(InvalidInputError, match=f"{bad}:2: {match}"):
+            _read_dataset(str(bad))
+    (tmp_path / "not-a-dataset").mkdir()
+    with pytest.raises(InvalidInputError, match="not a saved datasets.Dataset"):
+        _read_dataset(str(tmp_path / "not-a-dataset"))
+
+
+def test_a_teacher_that_gives_a_text_no_embedding_is_named(tmp_path):
+    """A static teacher gives a text with no tokens a zero vector (NaN once normalized): the NaN label turned the
+    whole table NaN ("training diverged"), and the cached row made its shard "corrupted" on every later call."""
+    from pathlib import Path
+
+    from staticemb.train.trainer import teacher_embeddings
+
+    teacher = str(Path(__file__).resolve().parent / "fixtures" / "st-tiny")
+    with pytest.raises(InvalidInputError, match="gives 1 text\\(s\\) no embedding .* the first '\\\\u200b'"):
+        teacher_embeddings(teacher, ["a text", "\u200b", "another"], cache_dir=tmp_path, progress=False)
+    assert not list(tmp_path.rglob("*.npy"))  # nothing cached
+    assert teacher_embeddings(teacher, ["a text", "another"], cache_dir=tmp_path, progress=False).shape[0] == 2
+
+
+def test_bf16_without_a_gpu_for_it_is_refused(tmp_path, pairs_file, bert_tokenizer_path):
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        pytest.skip("this machine has a GPU with bfloat16: bf16 is valid here")
+    with pytest.raises(InvalidInputError, match="bf16: true needs a CUDA GPU"):
+        train(_config(tmp_path, pairs_file, bert_tokenizer_path, bf16=True, max_steps=1))
+
+
+def test_one_evaluator_a_width_and_the_log_records_what_ran(tmp_path, pairs_file, bert_tokenizer_path):
+    """A model of 256 columns or fewer got each retrieval evaluator twice; the log recorded the config's
+    embedding_dim and Matryoshka widths, not the ones used."""
+    from staticemb.train.trainer import _evaluators
+
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()[:30]]
+    task = tmp_path / "task.json"
+    task.write_text(json.dumps({"type": "retrieval", "name": "tiny", "queries": [r["anchor"] for r in rows],
+                                "corpus": [r["positive"] for r in rows], "relevant": [[i] for i in range(30)]}))
+    names = [e.name for e in _evaluators([str(task)], [64, 32, 16]).evaluators]
+    assert names == ["tiny-64d"]
+    assert [e.name for e in _evaluators([str(task)], [512, 256]).evaluators] == ["tiny-512d", "tiny-256d"]
+    first, _ = train(_config(tmp_path, pairs_file, bert_tokenizer_path, output_dir=str(tmp_path / "first"),
+                             max_steps=2, embedding_dim=16, matryoshka_dims=[16]))
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, init=str(first), max_steps=2, embedding_dim=1024,
+                  matryoshka_dims=[8, 16, 512])
+    del cfg["tokenizer"]
+    out, _ = train(cfg)
+    config = json.loads((out / "training_log.json").read_text())["config"]
+    assert (config["embedding_dim"], config["matryoshka_dims"]) == (16, [16, 8])

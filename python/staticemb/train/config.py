@@ -183,7 +183,7 @@ class TrainConfig:
             ("save_total_limit", self.save_total_limit is None
              or _is_int(self.save_total_limit) and self.save_total_limit > 0,
              "a positive integer, or null to keep every checkpoint"),
-            ("seed", _is_int(self.seed) and self.seed >= 0, "a non-negative integer"),
+            ("seed", _is_int(self.seed) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32 - 1 (NumPy's range)"),
             ("bf16", self.bf16 is None or isinstance(self.bf16, bool), "true, false or null"),
             ("dataloader_num_workers", _is_int(self.dataloader_num_workers) and self.dataloader_num_workers >= 0,
              "a non-negative integer"),

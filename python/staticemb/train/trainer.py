@@ -82,8 +82,12 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     # picks MULTI_CPU/gloo when told cpu=True): each rank would train its own copy. use_cpu=True tells it.
     cpu_ddp = world_size > 1 and not _has_ddp_accelerator(torch)
     bf16 = config.bf16
+    can_bf16 = bool(not cpu_ddp and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if bf16 is None:
-        bf16 = bool(not cpu_ddp and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        bf16 = can_bf16
+    elif bf16 and not can_bf16:
+        raise InvalidInputError("bf16: true needs a CUDA GPU that supports bfloat16, and this run has none; set "
+                                "bf16 to null (chosen for the machine) or false")
     has_eval = bool(config.eval_tasks)
     # Building the arguments sets up the devices and, under a launcher, joins the process group.
     args = SentenceTransformerTrainingArguments(
@@ -142,14 +146,14 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
                 raise InvalidInputError(f"dataset {name} ({path}) needs 'anchor' and 'positive' columns for mnrl "
                                         f"(it has {cols})")
             train[name] = _text_columns(raw, path, use, config.max_rows, config.seed)
-            _check_negatives(train[name], name, path, use, config.batch_sampler == "no_duplicates")
+            _check_negatives(train[name], name, path, use, config.batch_sampler == "no_duplicates", per_device_batch)
         else:
             use = ["text"] if "text" in cols else ["anchor", "positive"]
             if not set(use) <= set(cols):
                 raise InvalidInputError(f"dataset {name} ({path}) needs a 'text' column, or 'anchor' and "
                                         f"'positive', for distill (it has {cols})")
             ds = _text_columns(raw, path, use, config.max_rows, config.seed)
-            _check_negatives(ds, name, path, use, config.batch_sampler == "no_duplicates")
+            _check_negatives(ds, name, path, use, config.batch_sampler == "no_duplicates", per_device_batch)
             # One process per machine runs the teacher; the others then read its cache.
             with args.main_process_first(local=True, desc="teacher embeddings"):
                 label = teacher_embeddings(str(config.teacher), ds[use[-1]], cache_dir=config.cache_dir)
@@ -176,7 +180,13 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
+    before = _fingerprint(module.embedding.weight)
     trainer.train(resume_from_checkpoint=resume)
+    if _fingerprint(module.embedding.weight) == before:
+        raise InvalidInputError(
+            f"training left the table as it started ({trainer.state.global_step} step(s), the learning rate "
+            f"{config.learning_rate} after a warmup of {config.warmup_ratio:g} of them), so nothing was saved to "
+            f"{out}: give more rows than batch_size ({config.batch_size}), or lower warmup_ratio")
     bad = int((~torch.isfinite(module.embedding.weight)).sum())  # on every rank: each holds the same table
     if bad:
         raise InvalidInputError(
@@ -185,13 +195,28 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     if trainer.is_world_process_zero():
         if config.sif is not None:
             fold_sif_weights(module, _training_texts(train), config.sif)
-        log = {"config": dataclasses.asdict(config), "world_size": args.world_size,
+        used = {"embedding_dim": width, "matryoshka_dims": dims}  # what ran: the init's width, dims up to it
+        log = {"config": {**dataclasses.asdict(config), **used}, "world_size": args.world_size,
                "per_device_batch_size": args.per_device_train_batch_size,
                "log_history": trainer.state.log_history}
         _save_model(out, model, json.dumps(log, indent=1, default=str))
     # No rank returns (and exits) before rank 0 has written the folder.
     trainer.accelerator.wait_for_everyone()
     return Path(config.output_dir), trainer.state.log_history
+
+
+def _fingerprint(weight: Any) -> tuple[float, float]:
+    """The sum and the sum of squares of a table's values, in float64, a block of rows at a time: equal before
+    and after training only if no value moved."""
+    import torch
+
+    total = squares = 0.0
+    with torch.no_grad():
+        for block in weight.detach().split(65_536):
+            values = block.to(torch.float64)
+            total += float(values.sum())
+            squares += float((values * values).sum())
+    return total, squares
 
 
 def _launched_world_size() -> int:
@@ -475,16 +500,25 @@ def _plan_checkpoints(folder: Path, resume: bool | str | None, record: Mapping[s
 # ------------------------------------------------------------------------------------------------ data
 
 
+#: The columns a training row may use; a JSONL file's other keys are ignored.
+TEXT_COLUMNS = ("anchor", "positive", "negative", "text")
+
+
 def _read_dataset(path: str):
-    """Every column of a JSONL file (or a saved ``datasets`` folder), read once. Every row must have the same
-    keys: a row without a key the others have is refused (``file:line``), not filled in or dropped."""
+    """The text columns (:data:`TEXT_COLUMNS`) of a JSONL file, or every column of a saved ``datasets`` folder,
+    read once. Every row must have the same text keys, each a valid Unicode string: anything else is refused
+    naming ``file:line``, not filled in or dropped. Other keys (ids, scores, metadata) are not read."""
     import datasets
 
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"training dataset not found: {p}")
     if p.is_dir():
-        return datasets.load_from_disk(str(p))
+        try:
+            return datasets.load_from_disk(str(p))
+        except (FileNotFoundError, ValueError) as e:
+            raise InvalidInputError(f"training dataset {p} is a folder but not a saved datasets.Dataset "
+                                    f"(Dataset.save_to_disk): {e}") from None
     rows: list[tuple[int, dict]] = []
     columns: dict[str, int] = {}  # each key -> the first line that has it
     with p.open("rb") as f:
@@ -503,9 +537,19 @@ def _read_dataset(path: str):
                     raise InvalidInputError(f"{p}:{n} is not a JSON line: {e}") from None
                 if not isinstance(row, dict):
                     raise InvalidInputError(f"{p}:{n} is not a JSON object")
-                rows.append((n, row))
-                for key in row:
+                row = {k: v for k, v in row.items() if k in TEXT_COLUMNS}  # other keys are never read
+                for key, value in row.items():
+                    if not isinstance(value, str):
+                        raise InvalidInputError(f"{p}:{n}: {key!r} must be a text (a JSON string), not "
+                                                f"{type(value).__name__}")
+                    if not value.isascii():
+                        try:
+                            value.encode("utf-8")
+                        except UnicodeEncodeError:
+                            raise InvalidInputError(f"{p}:{n}: {key!r} is not valid Unicode text (it holds a lone "
+                                                    "surrogate escape, \\ud800 to \\udfff)") from None
                     columns.setdefault(key, n)
+                rows.append((n, row))
     if not rows:
         raise InvalidInputError(f"training dataset {p} is empty")
     for n, row in rows:
@@ -528,11 +572,13 @@ def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, s
     return ds
 
 
-def _check_negatives(ds, name: str, path: str, columns: Sequence[str], no_duplicates: bool) -> None:
+def _check_negatives(ds, name: str, path: str, columns: Sequence[str], no_duplicates: bool,
+                     batch_size: int = 0) -> None:
     """Refuse a dataset whose batches cannot hold two rows: the in-batch negatives (MNRL) and the similarities
     (distillation) need two, and with one every step trains nothing (the loss is 0) or gives NaN. Batches
     without duplicates (``batch_sampler="no_duplicates"``) take a row only if none of its texts is in the batch:
-    a column with one distinct text gives batches of one row."""
+    a column with one distinct text gives batches of one row. With them, warn when texts repeat more often than
+    an epoch has batches (``batch_size`` rows each): a text fits once a batch, so its other rows are left out."""
     if len(ds) < 2:
         raise InvalidInputError(f"dataset {name} ({path}) has {len(ds)} row: training needs at least 2 rows a "
                                 "batch (in-batch negatives)")
@@ -543,6 +589,19 @@ def _check_negatives(ds, name: str, path: str, columns: Sequence[str], no_duplic
                     f"dataset {name} ({path}): every row has the same {c!r} text, so batches without duplicates "
                     f"(batch_sampler 'no_duplicates') hold one row and train nothing; give at least 2 distinct "
                     f"{c!r} texts, or batch_sampler 'batch_sampler'")
+        if batch_size:
+            from collections import Counter
+
+            rows_of = Counter(t for row in zip(*(ds[c] for c in columns), strict=True) for t in set(row))
+            batches = -(-len(ds) // batch_size)
+            left_out = sum(r - batches for r in rows_of.values() if r > batches)
+            if left_out:
+                text, most = rows_of.most_common(1)[0]
+                logger.warning(
+                    "dataset %s (%s): at least %d of its %d rows are left out of each epoch: batches without "
+                    "duplicates hold a text once, an epoch has %d batches of %d rows, and some texts are in more "
+                    "rows than that (%r in %d); de-duplicate those rows, lower batch_size, or use batch_sampler "
+                    "'batch_sampler'", name, path, left_out, len(ds), batches, batch_size, text[:60], most)
 
 
 #: Texts embedded between two writes of the teacher cache: an interrupted run loses at most this many.
@@ -624,6 +683,14 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
                 chunk = missing[start:start + TEACHER_CHUNK]
                 emb = model.encode([t for _, t in chunk], batch_size=batch_size, show_progress_bar=False,
                                    convert_to_numpy=True, normalize_embeddings=True).astype(np.float32)
+                with np.errstate(all="ignore"):
+                    bad = ~np.isfinite(emb).all(axis=1) | (np.abs(np.linalg.norm(emb, axis=1) - 1.0) > 1e-3)
+                if bad.any():  # checked before it is cached: a NaN label would turn the whole table NaN
+                    text = chunk[int(np.flatnonzero(bad)[0])][1]
+                    raise InvalidInputError(
+                        f"the teacher {teacher} gives {int(bad.sum())} text(s) no embedding (NaN or a zero vector), "
+                        f"the first {text[:80]!r}: it has no token the teacher knows; drop such texts from the "
+                        "dataset")
                 # One name per process: ranks of a multi-GPU run may write at once.
                 shard = folder / f"{time.time_ns():x}-{os.getpid()}"
                 partial = folder / f"{shard.name}.partial"
@@ -724,7 +791,7 @@ def _evaluators(task_paths: Sequence[str], dims: Sequence[int]):
             queries = {str(i): q for i, q in enumerate(task["queries"])}
             corpus = {str(j): d for j, d in enumerate(task["corpus"])}
             relevant = {str(i): {str(j) for j in rel} for i, rel in enumerate(task["relevant"])}
-            for d in (max(dims), min(256, max(dims))):
+            for d in dict.fromkeys((max(dims), min(256, max(dims)))):  # one evaluator a width
                 evaluators.append(InformationRetrievalEvaluator(
                     queries, corpus, relevant, name=f"{task['name']}-{d}d", truncate_dim=d,
                     ndcg_at_k=[10], mrr_at_k=[10], accuracy_at_k=[1], precision_recall_at_k=[1],
