@@ -203,3 +203,32 @@ def test_output_dir_is_checked_before_any_work(tmp_path, bert_tokenizer_path, ti
         train({**base, "train_datasets": {"d": str(tmp_path / "out" / "pairs.jsonl")},
                "output_dir": str(tmp_path / "out")})
     assert not (init / "trained").exists() and sorted(p.name for p in teacher.iterdir()) == ["config.json"]
+
+
+def test_an_interrupt_before_the_record_keeps_a_checkpoint_to_resume(tmp_path, pairs_file, bert_tokenizer_path,
+                                                                     monkeypatch, caplog):
+    """Transformers deleted the older checkpoints inside its save, before the run record was written: a Ctrl-C
+    between the two, with save_total_limit 1, left only an unrecorded checkpoint and --resume refused. The
+    rotation now follows the record."""
+    import staticemb._io as io
+
+    real, calls = io.write_file, []
+
+    def interrupted(path, *args, **kwargs):
+        if str(path).endswith("staticemb_run.json"):
+            calls.append(path)
+            if len(calls) == 2:  # the second checkpoint is saved, its record not yet written
+                raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=6, save_total_limit=1)
+    monkeypatch.setattr(io, "write_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    assert _checkpoints(tmp_path / "model") == ["checkpoint-2", "checkpoint-4"]
+    monkeypatch.setattr(io, "write_file", real)
+    with caplog.at_level(logging.WARNING):
+        out, _ = train({**cfg, "resume_from_checkpoint": True})
+    # Resumed from checkpoint-2, the last with a record; the unrecorded one is skipped and removed.
+    assert "skipping the incomplete checkpoint" in caplog.text and "checkpoint-4" in caplog.text
+    assert _checkpoints(out) == ["checkpoint-6"]  # rotation to the limit goes on

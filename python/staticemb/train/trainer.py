@@ -107,7 +107,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         eval_steps=config.eval_steps if has_eval else None,
         save_strategy="steps",
         save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
+        save_total_limit=None,  # the record callback rotates, once the newest checkpoint has its record
         logging_steps=config.logging_steps,
         logging_first_step=True,
         seed=config.seed,
@@ -170,7 +170,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     evaluator = _evaluators(config.eval_tasks, dims)
     record = _run_record(config)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss,
-                                         evaluator=evaluator, callbacks=[_record_callback(record)])
+                                         evaluator=evaluator,
+                                         callbacks=[_record_callback(record, config.save_total_limit)])
     # Every process reads the checkpoints (and refuses the same way) before rank 0 removes any.
     resume, stale, notes = _plan_checkpoints(out / "checkpoints", config.resume_from_checkpoint, record)
     trainer.accelerator.wait_for_everyone()
@@ -374,8 +375,11 @@ def _record_difference(saved: Mapping[str, Any], record: Mapping[str, Any]) -> l
     return out
 
 
-def _record_callback(record: Mapping[str, Any]) -> Any:
-    """A trainer callback that writes ``record`` into each checkpoint once the trainer has saved it."""
+def _record_callback(record: Mapping[str, Any], limit: int | None = None) -> Any:
+    """A trainer callback that writes ``record`` into each checkpoint once the trainer has saved it, then keeps
+    the newest ``limit`` checkpoints (``None``: all). The rotation is done here, not by Transformers (which
+    deletes the older ones inside its save, before this record exists): an interruption between the two left a
+    newest checkpoint without a record and no older one to resume from."""
     from transformers import TrainerCallback
 
     from .._io import write_file
@@ -385,6 +389,12 @@ def _record_callback(record: Mapping[str, Any]) -> Any:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if state.is_world_process_zero and folder.is_dir():
                 write_file(folder / RUN_RECORD, lambda f: f.write(json.dumps(record, indent=1)))
+                if limit is not None:
+                    found = sorted((int(m.group(1)), p) for p in folder.parent.iterdir()
+                                   if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name)))
+                    for step, old in found[:-limit]:
+                        if step < state.global_step:
+                            shutil.rmtree(old, ignore_errors=True)
             return control
 
     return RecordRun()
