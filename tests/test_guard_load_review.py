@@ -114,6 +114,23 @@ def test_distill_into_a_vocabulary_with_holes_or_none(tmp_path):
         distill("a teacher", tokenizer=str(tmp_path / "empty.json"), encoder=_encoder)
 
 
+def test_distill_card_names_only_the_steps_that_ran(tmp_path):
+    """The card said "SIF weights" for a distillation without a corpus (none were applied) and "PCA to 500
+    dimensions" where the vocabulary allowed 3."""
+    from staticemb.train import distill
+
+    spec = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "c": 3}, "unk_token": "[UNK]"}}
+    (tmp_path / "tok.json").write_text(json.dumps(spec))
+    plain = distill("a teacher", tokenizer=str(tmp_path / "tok.json"), encoder=_encoder, pca_dims=500)
+    assert "SIF" not in plain._info["training"]
+    kept = np.asarray(plain.embeddings).shape[1]
+    assert kept < 500 and f"PCA to {kept} dimensions" in plain._info["training"]
+    weighted = distill("a teacher", tokenizer=str(tmp_path / "tok.json"), encoder=_encoder, corpus=["a b b c"])
+    assert "SIF weights (a = 0.0001) counted on the given corpus" in weighted._info["training"]
+
+
 def _card_row(folder: Path, row: str) -> str:
     card = (folder / "README.md").read_text(encoding="utf-8")
     return next(line for line in card.splitlines() if line.startswith(f"| {row} |")).split("|")[2].strip()

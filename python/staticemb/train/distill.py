@@ -66,6 +66,7 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         table, tok = _distill_vocabulary(teacher, tokenizer, pca_dims, corpus, sif_coefficient, device,
                                          batch_size, encoder)
     table = table.astype(np.float32)
+    kept = table.shape[1]  # the principal components kept: at most the rank of the embedded vocabulary
     rms = float(np.sqrt(np.mean(table**2))) or 1.0
     table /= rms
     if dim is not None and dim > table.shape[1]:
@@ -75,15 +76,16 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         table = np.concatenate([table, extra], axis=1)
     elif dim is not None and dim < table.shape[1]:
         table = np.ascontiguousarray(table[:, :dim])
+    # The card names the steps that ran: SIF weights only with a corpus to count, the PCA width that was kept.
     recipe = (
         "model2vec's distillation with the teacher's own tokenizer"
         if tokenizer is None
-        else f"every entry of the `{tokenizer}` vocabulary embedded by the teacher, SIF weights (a = {sif_coefficient})"
+        else f"every entry of the `{tokenizer}` vocabulary embedded by the teacher"
+        + (f", SIF weights (a = {sif_coefficient}) counted on the given corpus" if corpus is not None else "")
     )
     training = (
-        f"Distilled from `{teacher}` by `staticemb.train.distill`: {recipe}, PCA to "
-        f"{pca_dims or 'the teacher width'} dimensions, {table.shape[1]} columns in all, table scaled to unit RMS. "
-        "Not fine-tuned."
+        f"Distilled from `{teacher}` by `staticemb.train.distill`: {recipe}, PCA to {kept} dimensions, "
+        f"{table.shape[1]} columns in all, table scaled to unit RMS. Not fine-tuned."
     )
     info = {"format": "arrays", "training": training}
     if encoder is None and not os.path.exists(teacher) and not looks_like_local_path(teacher):  # a Hub id
