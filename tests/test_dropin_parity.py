@@ -240,6 +240,9 @@ def test_settable_options_as_sentence_transformers(st_models, texts):
         assert ours.prompts == reference.prompts
         for method in ("encode", "encode_query", "encode_document"):
             _same(getattr(ours, method)(texts), getattr(reference, method)(texts))
+        for model in (reference, ours):
+            model.prompts["query"] = "changed: "  # the model's own dict, in both
+        _same(ours.encode_query(texts), reference.encode_query(texts))
         np.testing.assert_allclose(ours.similarity(a, b), reference.similarity(a, b).numpy(), atol=1e-6)
     finally:
         for model in (reference, ours):

@@ -115,7 +115,7 @@ def test_truncate_dim_setter_is_checked_as_the_constructor_checks_it(folders):
     assert pickle.loads(pickle.dumps(model)).truncate_dim == 4
 
 
-def test_settable_options_are_checked_and_a_refused_value_changes_nothing(folders):
+def test_settable_options_are_checked_and_a_refused_value_changes_nothing(folders, tmp_path):
     model = StaticModel.from_pretrained(folders["plain"])
     want = model.encode(TEXTS)
     for attribute, bad, error in (
@@ -129,8 +129,14 @@ def test_settable_options_are_checked_and_a_refused_value_changes_nothing(folder
         with pytest.raises(error):
             setattr(model, attribute, bad)
         assert getattr(model, attribute) == before, attribute
-    with pytest.raises(TypeError):
-        model.prompts["query"] = "changed: "  # a read-only view: a change is an assignment, and is checked
+    model.prompts["query"] = "changed: "  # the model's own dict, as in Sentence Transformers
+    np.testing.assert_array_equal(model.encode_query(TEXTS), model.encode(TEXTS, prompt="changed: "))
+    model.prompts["query"] = 7
+    with pytest.raises(TypeError, match="prompts\\['query'\\] must be a str"):
+        model.encode_query(TEXTS)
+    with pytest.raises(TypeError, match="prompts"):
+        model.save(tmp_path / "bad-prompts")
+    model.prompts = {"query": "", "document": "", "title": "title | "}
     model.default_prompt_name = "title"
     with pytest.raises(InvalidInputError, match="default_prompt_name 'title'"):
         model.prompts = {"query": "q: "}  # would leave the default prompt dangling
@@ -384,3 +390,23 @@ def test_query_and_document_prompts_as_sentence_transformers(folders, tmp_path):
                                    reference.encode(TEXTS, prompt_name=name), atol=1e-6)
     np.testing.assert_allclose(StaticModel.from_pretrained(reference).encode(TEXTS, prompt_name="query"),
                                reference.encode(TEXTS, prompt_name="query"), atol=1e-6)
+
+
+def test_copies_and_pickles_keep_the_prompts_as_they_are(folders):
+    """A model whose prompts were replaced without the empty "document" one uses its "passage" prompt for
+    documents, as Sentence Transformers does; its copies did not (the constructor put the default back)."""
+    model = StaticModel.from_pretrained(folders["plain"])
+    model.prompts = {"query": "q: ", "passage": "p: "}
+    want = model.encode_document(TEXTS)
+    np.testing.assert_array_equal(want, model.encode(TEXTS, prompt="p: "))
+    for copy in (model.with_options(dim=None), pickle.loads(pickle.dumps(model)), model.quantize("float32")):
+        assert copy.prompts == {"query": "q: ", "passage": "p: "}
+        np.testing.assert_array_equal(copy.encode_document(TEXTS), want)
+    assert model.with_options(prompts={"passage": "p: "}).prompts == {"query": "", "document": "", "passage": "p: "}
+
+
+def test_a_given_dim_wins_over_a_saved_truncate_dim(folders, tmp_path):
+    folder = StaticModel.from_pretrained(folders["plain"], truncate_dim=8).save(tmp_path / "m")
+    model = StaticModel.from_pretrained(folder, dim=4)
+    assert model.truncate_dim is None and model.encode(TEXTS).shape[1] == 4
+    assert StaticModel.from_pretrained(folder).encode(TEXTS).shape[1] == 8

@@ -651,11 +651,11 @@ def test_a_teacher_that_gives_a_text_no_embedding_is_named(tmp_path):
 
 
 def test_bf16_without_a_gpu_for_it_is_refused(tmp_path, pairs_file, bert_tokenizer_path):
-    import torch
+    from transformers.utils import is_torch_bf16_gpu_available
 
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        pytest.skip("this machine has a GPU with bfloat16: bf16 is valid here")
-    with pytest.raises(InvalidInputError, match="bf16: true needs a CUDA GPU"):
+    if is_torch_bf16_gpu_available():
+        pytest.skip("this machine has an accelerator with bfloat16: bf16 is valid here")
+    with pytest.raises(InvalidInputError, match="bf16: true needs an accelerator"):
         train(_config(tmp_path, pairs_file, bert_tokenizer_path, bf16=True, max_steps=1))
 
 
@@ -679,3 +679,35 @@ def test_one_evaluator_a_width_and_the_log_records_what_ran(tmp_path, pairs_file
     out, _ = train(cfg)
     config = json.loads((out / "training_log.json").read_text())["config"]
     assert (config["embedding_dim"], config["matryoshka_dims"]) == (16, [16, 8])
+
+
+def test_a_low_precision_teachers_rows_are_kept_and_stored_unit_length(tmp_path, monkeypatch):
+    """A bfloat16 teacher's normalized rows are unit length only to about 4e-3: they were refused as "no
+    embedding" (and, once cached, read back as corrupted)."""
+    from pathlib import Path
+
+    from sentence_transformers import SentenceTransformer
+    from staticemb.train.trainer import teacher_embeddings
+
+    real = SentenceTransformer.encode
+
+    def low_precision(self, *args, **kwargs):
+        return real(self, *args, **kwargs) * np.float32(1.0037)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", low_precision)
+    teacher = str(Path(__file__).resolve().parent / "fixtures" / "st-tiny")
+    rows = teacher_embeddings(teacher, ["a text", "another one"], cache_dir=tmp_path, progress=False)
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
+    monkeypatch.setattr(SentenceTransformer, "encode", real)
+    np.testing.assert_array_equal(teacher_embeddings(teacher, ["another one"], cache_dir=tmp_path,
+                                                     progress=False), rows[1:])  # read back from the cache
+
+
+def test_columns_the_loss_does_not_read_are_not_checked(tmp_path):
+    from staticemb.train.trainer import _read_dataset
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"anchor": "a", "positive": "b", "text": null}\n{"anchor": "c", "positive": "d", "text": 3}\n')
+    assert _read_dataset(str(path), "mnrl").column_names == ["anchor", "positive"]
+    with pytest.raises(InvalidInputError, match=f"{path}:1: 'text' must be a text"):
+        _read_dataset(str(path), "distill")

@@ -74,7 +74,7 @@ def regression_texts(config: dict[str, Any]) -> list[str]:
     from staticemb.train.trainer import _read_dataset, _text_columns
 
     path = config["train_datasets"]["unlabeled"]
-    ds = _text_columns(_read_dataset(path), path, ["text"], config.get("max_rows"), config.get("seed", 12))
+    ds = _text_columns(_read_dataset(path, "distill"), path, ["text"], config.get("max_rows"), config.get("seed", 12))
     return list(ds["text"])
 
 

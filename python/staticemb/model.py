@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -241,7 +240,7 @@ class StaticModel:
             "drop_unknown": self.drop_unknown,
             "tokenizer_backend": self._backend_request,
             "info": self._info,
-            "prompts": self._prompts,
+            "prompts": dict(self._prompts),
             "default_prompt_name": self._default_prompt_name,
             "similarity_fn_name": self._similarity_fn_name,
             "truncate_dim": self._truncate_dim,
@@ -252,6 +251,7 @@ class StaticModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         tokenizer, embeddings = state.pop("tokenizer"), state.pop("embeddings")
         StaticModel.__init__(self, tokenizer, embeddings, **state)
+        self._prompts = dict(state["prompts"] or {})  # exactly as they were (the constructor adds the defaults)
 
     # ------------------------------------------------------------------ loading
 
@@ -334,12 +334,11 @@ class StaticModel:
                 prompts=loaded.prompts,
                 default_prompt_name=loaded.default_prompt_name,
                 similarity_fn_name=loaded.similarity_fn_name,
-                # The saved width, unless one is given (Sentence Transformers' rule); one at or past the table's
-                # width cuts nothing there, so it is no truncation here.
+                # The saved width, unless a truncate_dim (Sentence Transformers' rule) or a dim is given.
                 truncate_dim=(
                     truncate_dim if truncate_dim is not None
-                    else None if loaded.truncate_dim is None or loaded.truncate_dim >= loaded.embeddings.shape[1]
-                    else loaded.truncate_dim
+                    else None if dim is not None
+                    else _below_width(loaded.truncate_dim, loaded.embeddings.shape[1])
                 ),
                 max_length=loaded.max_length,
                 truncation=loaded.truncation,
@@ -403,8 +402,14 @@ class StaticModel:
             prompts=dict(getattr(st_model, "prompts", None) or {}),
             default_prompt_name=getattr(st_model, "default_prompt_name", None),
             similarity_fn_name=getattr(st_model, "_similarity_fn_name", None),
-            truncate_dim=truncate_dim if truncate_dim is not None else getattr(st_model, "truncate_dim", None),
+            truncate_dim=(
+                truncate_dim if truncate_dim is not None
+                else None if dim is not None
+                else _below_width(getattr(st_model, "truncate_dim", None), int(weight.shape[1]))
+            ),
         )
+        if getattr(st_model, "prompts", None) is not None:
+            model._prompts = dict(st_model.prompts)  # as they are there (the empty defaults too, or not)
         model._adopt_file_truncation()
         return model
 
@@ -554,9 +559,13 @@ class StaticModel:
         return self._copy(**{name: value for name, value in given.items() if value is not _UNSET})
 
     def _copy(self, **changes: Any) -> StaticModel:
-        """A new model with every constructor option of this one (so a copy never forgets one) but ``changes``."""
+        """A new model with every constructor option of this one (so a copy never forgets one) but ``changes``;
+        the prompts as they are unless ``changes`` names them (then as the constructor takes them)."""
         state = {**self.__getstate__(), **changes}
-        return StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
+        model = StaticModel(state.pop("tokenizer"), state.pop("embeddings"), **state)
+        if "prompts" not in changes:
+            model._prompts = dict(self._prompts)
+        return model
 
     @property
     def tokenizer_backend(self) -> str:
@@ -824,9 +833,9 @@ class StaticModel:
                 raise InvalidInputError(
                     f"prompt name {prompt_name!r} is not one of this model's prompts {sorted(self._prompts)}"
                 )
-            return self._prompts[prompt_name]
-        if self._default_prompt_name is not None:
-            return self._prompts.get(self._default_prompt_name)
+            return _prompt_text(self._prompts, prompt_name)
+        if self._default_prompt_name is not None and self._default_prompt_name in self._prompts:
+            return _prompt_text(self._prompts, self._default_prompt_name)
         return None
 
     def encode_query(self, texts: Any = _UNSET, prompt_name: str | None = None, **kwargs: Any) -> Any:
@@ -853,12 +862,12 @@ class StaticModel:
         return name
 
     @property
-    def prompts(self) -> Mapping[str, str]:
+    def prompts(self) -> dict[str, str]:
         """Named prompts (``config_sentence_transformers.json``'s ``prompts``, with Sentence Transformers'
-        empty ``"query"`` and ``"document"`` where the model has none), saved back by :meth:`save`. A read-only
-        view: assign a new dict to change them (``model.prompts = {...}``, checked as the constructor checks
-        it, and kept as given, as Sentence Transformers keeps it)."""
-        return MappingProxyType(self._prompts)
+        empty ``"query"`` and ``"document"`` where the model has none), saved back by :meth:`save`. As in
+        Sentence Transformers, the model's own dict: ``model.prompts["query"] = "query: "`` changes a prompt, and
+        ``model.prompts = {...}`` (checked as the constructor checks it) replaces them all, kept as given."""
+        return self._prompts
 
     @prompts.setter
     def prompts(self, value: Mapping[str, str] | None) -> None:
@@ -1095,7 +1104,7 @@ class StaticModel:
                 tokenizer_json=self._tokenizer_json_for_sentence_transformers(),
                 normalize=self._normalize,
                 st_config={
-                    "prompts": self._prompts,
+                    "prompts": _inputs.prompts(self._prompts),  # checked: the dict is the user's to change
                     "default_prompt_name": self._default_prompt_name,
                     "similarity_fn_name": self._similarity_fn_name,
                     "truncate_dim": self._truncate_dim,
@@ -1219,6 +1228,20 @@ def _negative_distances(a: np.ndarray, b: np.ndarray, order: int) -> np.ndarray:
             diff = a[i:i + rows, None, :] - b[None, j:j + cols, :]
             out[i:i + rows, j:j + cols] = -np.linalg.norm(diff, ord=order, axis=-1)
     return out
+
+
+def _prompt_text(prompts: dict[str, Any], name: str) -> str:
+    """``prompts[name]``, which must be a str (the dict is the user's to change, as in Sentence Transformers)."""
+    text = prompts[name]
+    if not isinstance(text, str):
+        raise TypeError(f"prompts[{name!r}] must be a str, not {type(text).__name__}")
+    return text
+
+
+def _below_width(truncate_dim: int | None, width: int) -> int | None:
+    """A model's own ``truncate_dim`` (saved, or a SentenceTransformer's): one at or past the table's width cuts
+    nothing in Sentence Transformers, so it is no truncation here."""
+    return None if truncate_dim is None or truncate_dim >= width else truncate_dim
 
 
 def _is_sentence_transformer(obj: Any) -> bool:

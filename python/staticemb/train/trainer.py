@@ -82,12 +82,14 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     # picks MULTI_CPU/gloo when told cpu=True): each rank would train its own copy. use_cpu=True tells it.
     cpu_ddp = world_size > 1 and not _has_ddp_accelerator(torch)
     bf16 = config.bf16
-    can_bf16 = bool(not cpu_ddp and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if bf16 is None:
-        bf16 = can_bf16
-    elif bf16 and not can_bf16:
-        raise InvalidInputError("bf16: true needs a CUDA GPU that supports bfloat16, and this run has none; set "
-                                "bf16 to null (chosen for the machine) or false")
+        bf16 = bool(not cpu_ddp and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    elif bf16 and not cpu_ddp:  # under a CPU launcher (use_cpu) Transformers runs bfloat16 on the CPU
+        from transformers.utils import is_torch_bf16_gpu_available
+
+        if not is_torch_bf16_gpu_available():
+            raise InvalidInputError("bf16: true needs an accelerator that supports bfloat16 (CUDA, XPU, NPU, ...), "
+                                    "and this run has none; set bf16 to null (chosen for the machine) or false")
     has_eval = bool(config.eval_tasks)
     # Building the arguments sets up the devices and, under a launcher, joins the process group.
     args = SentenceTransformerTrainingArguments(
@@ -138,7 +140,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
 
     train = {}
     for name, path in config.train_datasets.items():
-        raw = _read_dataset(path)
+        raw = _read_dataset(path, config.loss)
         cols = raw.column_names
         if config.loss == "mnrl":
             use = [c for c in ("anchor", "positive", "negative") if c in cols]
@@ -514,10 +516,12 @@ def _plan_checkpoints(folder: Path, resume: bool | str | None, record: Mapping[s
 TEXT_COLUMNS = ("anchor", "positive", "negative", "text")
 
 
-def _read_dataset(path: str):
-    """The text columns (:data:`TEXT_COLUMNS`) of a JSONL file, or every column of a saved ``datasets`` folder,
-    read once. Every row must have the same text keys, each a valid Unicode string: anything else is refused
-    naming ``file:line``, not filled in or dropped. Other keys (ids, scores, metadata) are not read."""
+def _read_dataset(path: str, loss: str | None = None):
+    """The text columns a ``loss`` reads (``"mnrl"``: anchor, positive and negative; ``"distill"``: text, else
+    anchor and positive; ``None``: every one of :data:`TEXT_COLUMNS`) of a JSONL file, or every column of a saved
+    ``datasets`` folder, read once. Every row must have those keys, each a valid Unicode string: anything else is
+    refused naming ``file:line``, not filled in or dropped. Other keys (ids, scores, metadata, a column the loss
+    does not read) are not looked at."""
     import datasets
 
     p = Path(path)
@@ -548,26 +552,35 @@ def _read_dataset(path: str):
                 if not isinstance(row, dict):
                     raise InvalidInputError(f"{p}:{n} is not a JSON object")
                 row = {k: v for k, v in row.items() if k in TEXT_COLUMNS}  # other keys are never read
-                for key, value in row.items():
-                    if not isinstance(value, str):
-                        raise InvalidInputError(f"{p}:{n}: {key!r} must be a text (a JSON string), not "
-                                                f"{type(value).__name__}")
-                    if not value.isascii():
-                        try:
-                            value.encode("utf-8")
-                        except UnicodeEncodeError:
-                            raise InvalidInputError(f"{p}:{n}: {key!r} is not valid Unicode text (it holds a lone "
-                                                    "surrogate escape, \\ud800 to \\udfff)") from None
+                for key in row:
                     columns.setdefault(key, n)
                 rows.append((n, row))
     if not rows:
         raise InvalidInputError(f"training dataset {p} is empty")
+    read: list[str]
+    if loss == "mnrl":
+        read = [c for c in ("anchor", "positive", "negative") if c in columns]
+    elif loss == "distill":
+        read = ["text"] if "text" in columns else [c for c in ("anchor", "positive") if c in columns]
+    else:
+        read = list(columns)
     for n, row in rows:
-        missing = next((c for c in columns if c not in row), None)
+        missing = next((c for c in read if c not in row), None)
         if missing is not None:
             raise InvalidInputError(f"{p}:{n} has no {missing!r}, which {p}:{columns[missing]} has: every row "
                                     "needs the same keys")
-    return datasets.Dataset.from_dict({c: [r[c] for _, r in rows] for c in columns})
+        for key in read:
+            value = row[key]
+            if not isinstance(value, str):
+                raise InvalidInputError(f"{p}:{n}: {key!r} must be a text (a JSON string), not "
+                                        f"{type(value).__name__}")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidInputError(f"{p}:{n}: {key!r} is not valid Unicode text (it holds a lone "
+                                            "surrogate escape, \\ud800 to \\udfff)") from None
+    return datasets.Dataset.from_dict({c: [r[c] for _, r in rows] for c in sorted(read, key=lambda c: columns[c])})
 
 
 def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, seed: int):
@@ -694,13 +707,17 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
                 emb = model.encode([t for _, t in chunk], batch_size=batch_size, show_progress_bar=False,
                                    convert_to_numpy=True, normalize_embeddings=True).astype(np.float32)
                 with np.errstate(all="ignore"):
-                    bad = ~np.isfinite(emb).all(axis=1) | (np.abs(np.linalg.norm(emb, axis=1) - 1.0) > 1e-3)
+                    norms = np.linalg.norm(emb.astype(np.float64), axis=1)
+                # A zero or non-finite row is no embedding; a bfloat16 or float16 teacher's rows are unit length
+                # only to its own precision (off by up to ~4e-3), so they are normalized again in float32.
+                bad = ~np.isfinite(norms) | (norms < 0.5)
                 if bad.any():  # checked before it is cached: a NaN label would turn the whole table NaN
                     text = chunk[int(np.flatnonzero(bad)[0])][1]
                     raise InvalidInputError(
                         f"the teacher {teacher} gives {int(bad.sum())} text(s) no embedding (NaN or a zero vector), "
                         f"the first {text[:80]!r}: it has no token the teacher knows; drop such texts from the "
                         "dataset")
+                emb = (emb / norms[:, None]).astype(np.float32)
                 # One name per process: ranks of a multi-GPU run may write at once.
                 shard = folder / f"{time.time_ns():x}-{os.getpid()}"
                 partial = folder / f"{shard.name}.partial"
