@@ -453,3 +453,45 @@ def test_an_npy_output_is_written_only_over_its_own_run(tmp_path, model):
     for _ in range(2):  # the same run again rewrites its own output
         encode_files(model, [str(files[".txt"])], tmp_path / "v.npy", progress=False)
     np.testing.assert_array_equal(np.load(tmp_path / "v.npy"), model.encode(TEXTS))
+
+
+def test_a_kept_column_keeps_one_type_through_the_run(tmp_path, model):
+    """Parquet ids (int64) then JSONL ids ("007"): the second file's were cast to the first's type, 7, silently;
+    "A7" failed inside pyarrow. And a resume whose next batch came from another format wrote a part of another
+    schema, which the reader then refused."""
+    pq.write_table(pa.table({"text": ["a b", "c d"], "id": [1, 2]}), tmp_path / "k1.parquet")
+    (tmp_path / "k2.jsonl").write_text('{"text": "e f", "id": "007"}\n')
+    with pytest.raises(InvalidInputError, match="--keep id: it is string in this input but int64"):
+        encode_files(model, [str(tmp_path / "k1.parquet"), str(tmp_path / "k2.jsonl")], tmp_path / "out",
+                     keep=["id"], progress=False)
+    # Within one format the type holds, and a resume writes the finished parts' types.
+    (tmp_path / "k3.jsonl").write_text("".join(json.dumps({"text": f"t {i}", "id": f"{i:03d}"}) + "\n"
+                                               for i in range(7)))
+    out = encode_files(model, [str(tmp_path / "k2.jsonl"), str(tmp_path / "k3.jsonl")], tmp_path / "ok",
+                       keep=["id"], progress=False, batch_rows=2, rows_per_part=2)
+    ids = pq.read_table(out).column("id").to_pylist()
+    assert ids == ["007"] + [f"{i:03d}" for i in range(7)]
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path, model):
+    """The first run worked; the second (a resume, or a repeat) read the first's parts back as input texts."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("one text\nanother\n")
+    for output in (tmp_path / "in" / "emb", tmp_path / "in" / "emb.npy"):
+        with pytest.raises(InvalidInputError, match="lies in the input folder"):
+            encode_files(model, [str(tmp_path / "in")], output, progress=False)
+        assert not output.exists()
+
+
+def test_read_embeddings_gives_the_documented_types_for_every_output(tmp_path, model):
+    """An empty binary output came back as (0, dim) float32, not packed uint8 bits; a float16 .npy as float16."""
+    (tmp_path / "empty.txt").write_text("")
+    out = encode_files(model, [str(tmp_path / "empty.txt")], tmp_path / "bits", precision="binary", progress=False)
+    vectors, _ = read_embeddings(out)
+    assert vectors.shape == (0, (model.dim + 7) // 8) and vectors.dtype == np.uint8
+    (tmp_path / "two.txt").write_text("a b\nc d\n")
+    out = encode_files(model, [str(tmp_path / "two.txt")], tmp_path / "half.npy", precision="float16",
+                       progress=False)
+    vectors, _ = read_embeddings(out)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(vectors, model.encode(["a b", "c d"]), atol=1e-3)

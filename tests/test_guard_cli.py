@@ -363,3 +363,59 @@ def test_bm25_on_a_corpus_with_nothing_to_index_is_refused(capsys, tmp_path):
     lines = err.strip().splitlines()
     assert code == 2 and "Traceback" not in err and out == "", err
     assert lines[-1].startswith("staticemb eval: BM25 cannot index") and len(lines) == 2, err  # after the progress line
+
+
+# ------------------------------------------------------------------------------------------------ pipes and stdin
+
+
+def test_eval_into_a_reader_that_goes_away_keeps_its_results(tiny_model, task_file, tmp_path):
+    """`staticemb eval ... --output r.json | head -1`: the table was printed first, the write to the closed pipe
+    failed ("[Errno 32] Broken pipe", exit 1) and r.json was never written."""
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "staticemb", "eval", str(tiny_model), "--tasks", str(task_file),
+                             "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the table is printed
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr
+    assert json.loads(out.read_text())  # the results, written before the table
+
+
+def test_an_atomic_write_to_dev_stdout_goes_into_the_pipe():
+    """write_file resolved /dev/stdout to /proc/PID/fd/pipe:[N], no path at all, and failed after the work."""
+    script = ("from pathlib import Path; from staticemb._io import write_file; "
+              "write_file(Path('/dev/stdout'), lambda f: f.write('through the pipe'))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "through the pipe"), proc.stderr
+
+
+def test_stdin_by_its_device_name_and_a_closed_stdin(tiny_model, tmp_path):
+    from staticemb.bulk import read_embeddings
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the cat\na car\n")
+    with open(texts, "rb") as stdin:  # a file on stdin: /dev/stdin was read as a file of unknown type
+        proc = subprocess.run([sys.executable, "-m", "staticemb", "encode", str(tiny_model), "/dev/stdin",
+                               "--output", str(tmp_path / "emb")], stdin=stdin, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    vectors, _ = read_embeddings(tmp_path / "emb")
+    np.testing.assert_array_equal(vectors, StaticModel.from_pretrained(tiny_model).encode(["the cat", "a car"]))
+    proc = subprocess.run([sys.executable, "-m", "staticemb", "encode", str(tiny_model), "-", "--quiet",
+                           "--output", str(tmp_path / "none")], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=120, preexec_fn=lambda: __import__("os").close(0))
+    assert_one_line_error((proc.returncode, proc.stdout, proc.stderr), "stdin", "closed")
+
+
+def test_a_distill_corpus_that_gives_no_text_is_refused_and_jsonl_is_read_as_encode_reads_it(capsys, tmp_path):
+    from staticemb.cli import _read_texts
+
+    bom = write_task(tmp_path, '\ufeff{"text": "first"}\r\n{"anchor": "a", "positive": "b"}\n', "c.ndjson")
+    assert _read_texts(str(bom), None) == ["first", "a", "b"]
+    empty = write_task(tmp_path, '{"id": 1}\n{"title": 2}\n', "no-text.jsonl")
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    tok = tmp_path / "tok.json"
+    tok.write_text(word_tokenizer().to_str())
+    assert_one_line_error(run_cli(capsys, "distill", "--teacher", str(teacher), "--tokenizer", str(tok),
+                                  "--corpus", str(empty), "--output", str(tmp_path / "new")), "no-text.jsonl",
+                          "gives no text")

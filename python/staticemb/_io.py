@@ -510,11 +510,14 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
     A symlink is followed (its target is replaced, the link stays), and a path that is not a regular file
     (``/dev/stdout``, ``/dev/null``, a named pipe) is written into directly: renaming over it would replace
     the device or pipe with a file."""
-    path = Path(os.path.realpath(path))
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with open(path, "w", encoding="utf-8") as f:
+    given = Path(path)
+    # Judged on the path as given, through its links: /dev/stdout names a pipe or a terminal whose resolved
+    # name (/proc/PID/fd/pipe:[N]) is no path at all.
+    if given.exists() and not given.is_file() and not given.is_dir():
+        with open(given, "w", encoding="utf-8") as f:
             write(f)
         return
+    path = Path(os.path.realpath(given))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "x", encoding="utf-8") as f:

@@ -110,7 +110,7 @@ def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: boo
     (dot) name, and then the names' types are not checked."""
     files: list[str] = []
     for spec in specs:
-        if spec == "-":
+        if spec in ("-", "/dev/stdin"):  # /dev/stdin is stdin whatever it is (a file, a pipe, a terminal)
             files.append("-")
             continue
         if not spec:
@@ -215,6 +215,8 @@ def _format_of(path: str, fmt: str | None) -> str:
 
 
 def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+    if path == "-" and sys.stdin is None:
+        raise InvalidInputError("- reads stdin, and this process has none (it was closed)")
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
     try:
         for n, raw in enumerate(stream, 1):
@@ -439,8 +441,10 @@ class _Parts:
                 # the other columns (together they cost more than the encoding itself).
                 plain = [name for name in self.schema.names if name not in ("embedding", "scale")]
                 self.writer = pq.ParquetWriter(self.tmp, self.schema, use_dictionary=plain, write_statistics=plain)
+            if self.schema is not None:
+                table = _same_types(table, self.schema)
             take = min(table.num_rows, self.info.rows_per_part - self.rows_in_part)
-            self.writer.write_table(table.slice(0, take).cast(self.schema))
+            self.writer.write_table(table.slice(0, take))
             self.rows_in_part += take
             table = table.slice(take)
             if self.rows_in_part == self.info.rows_per_part:
@@ -520,6 +524,11 @@ def encode_files(
     if npy and precision == "int8":
         raise InvalidInputError("int8 vectors need their per-row scales: write Parquet (an output folder)")
     folder = out.with_name(out.name + ".parts") if npy else out
+    for given in inputs:  # a second run (a resume) would read the parts written there back as texts
+        where = Path(given).expanduser()
+        if given != "-" and where.is_dir() and folder.expanduser().resolve().is_relative_to(where.resolve()):
+            raise InvalidInputError(f"--output {output} lies in the input folder {given}: a later run (a resume) "
+                                    "would read its parts back as texts; write it elsewhere")
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"{folder} is a file, not an output folder")
     if npy and (out.exists() or out.is_symlink()) and not (folder / MANIFEST).is_file():
@@ -564,6 +573,8 @@ def encode_files(
 
         done_parts = parts.finished()
         parts.index = len(done_parts)
+        if done_parts:  # a resume writes the columns with the types the finished parts have
+            parts.schema = pq.read_schema(done_parts[0])
         # The rows the finished parts hold (the last may be short: a run stopped after closing it).
         skip = sum(pq.ParquetFile(p).metadata.num_rows for p in done_parts)
         parts.save_manifest()
@@ -618,6 +629,33 @@ def encode_files(
     if npy:
         _assemble_npy(folder, out, info)
     return out
+
+
+def _same_types(table: Any, schema: Any) -> Any:
+    """``table`` with ``schema``'s column types, through casts that change no value (``string`` and
+    ``large_string``, a narrower integer to a wider one); a ``--keep`` column whose type differs otherwise (an
+    integer column of a Parquet input, then text of a JSONL one: ``"007"`` would become ``7``) is refused."""
+    import pyarrow as pa
+
+    def kind(t: Any) -> str:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return "text"
+        if pa.types.is_integer(t):
+            return "integer"
+        return str(t)
+
+    for column in table.schema:
+        want = schema.field(column.name).type
+        if column.type != want and kind(column.type) != kind(want):
+            raise InvalidInputError(
+                f"--keep {column.name}: it is {column.type} in this input but {want} in the rows written before (an "
+                "earlier input file or a finished part): a kept column needs one type in every input; convert "
+                "the inputs to one format, or keep that column out")
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise InvalidInputError(f"--keep: a kept column's values do not fit the type of the rows written before "
+                                f"({e})") from None
 
 
 def _table(first_row: int, vectors: np.ndarray, precision: str, carried: dict[str, Any]) -> Any:
@@ -691,14 +729,17 @@ def read_embeddings(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
 
     p = Path(path)
     if p.suffix == ".npy":
-        return np.load(p, mmap_mode="r"), None
+        stored = np.load(p, mmap_mode="r")  # memory-mapped, as written; float16 is widened as documented
+        return (stored.astype(np.float32) if stored.dtype == np.float16 else stored), None
     info = RunInfo(**json.loads((p / MANIFEST).read_text(encoding="utf-8")))
     if not info.complete:
         raise InvalidInputError(f"{p} is an unfinished run: run the same command again to complete it")
     import pyarrow as pa
 
     parts = sorted(p.glob("part-*.parquet"))
-    if not parts:
+    if not parts:  # an empty input: no rows, of the width and type the vectors would have
+        if info.precision == "binary":
+            return np.zeros((0, (info.dim + 7) // 8), np.uint8), None
         return np.zeros((0, info.dim), np.float32), None
     table = pa.concat_tables([pq.read_table(part) for part in parts])
     width = info.dim if info.precision != "binary" else (info.dim + 7) // 8

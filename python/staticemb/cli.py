@@ -105,13 +105,14 @@ def _read_texts(path: str, limit: int | None) -> list[str]:
     from .bulk import json_object
 
     texts: list[str] = []
+    jsonl = Path(path).suffix.lower() in (".jsonl", ".ndjson")
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte order mark is skipped, as encode skips it
             for n, line in enumerate(f, 1):
-                line = line.rstrip("\n")
+                line = line.rstrip("\r\n")
                 if not line.strip():
                     continue
-                if path.endswith(".jsonl"):
+                if jsonl:
                     row = json_object(path, n, line)
                     texts.extend(row[k] for k in ("text", "anchor", "positive") if isinstance(row.get(k), str))
                 else:
@@ -168,6 +169,8 @@ def cmd_crops(args) -> int:
 
     def whole_files():
         for path in files:
+            if path == "-" and sys.stdin is None:
+                raise InvalidInputError("- reads stdin, and this process has none (it was closed)")
             raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
             try:
                 yield [raw.decode("utf-8")]
@@ -245,7 +248,13 @@ def cmd_distill(args) -> int:
     corpus = None
     if args.corpus:
         per_file = max(1, args.max_corpus // len(args.corpus))
-        corpus = [t for path in args.corpus for t in _read_texts(path, per_file)]
+        corpus = []
+        for path in args.corpus:
+            texts = _read_texts(path, per_file)
+            if not texts:  # its weights would be counted on nothing, and the card would say they were
+                raise InvalidInputError(f"--corpus {path} gives no text (a JSONL file needs 'text', 'anchor' or "
+                                        "'positive' fields)")
+            corpus += texts
     model = distill(args.teacher, tokenizer=args.tokenizer, dim=args.dim, pca_dims=args.pca_dims, corpus=corpus,
                     device=args.device, output=args.output)
     print(f"saved {args.output}: {model.vocab_size} tokens x {model.full_dim} dims")
@@ -291,12 +300,12 @@ def cmd_eval(args) -> int:
         encoder = open_model(spec, name=name, dims=args.dims, device=args.device)
         results.append(evaluate(encoder, tasks, speed_texts=speed_texts,
                                 progress=lambda m: print(m, file=sys.stderr, flush=True)))
-    print(markdown_table(results, args.dims))
-    if output is not None:
+    if output is not None:  # first: the results are kept even if the table's reader goes away (| head)
         from ._io import write_file
 
         write_file(output, lambda f: f.write(json.dumps(results, indent=1)))
         print(f"wrote {output}", file=sys.stderr)
+    print(markdown_table(results, args.dims))
     return 0
 
 
@@ -424,6 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"staticemb {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (| head): stop quietly, as Unix tools do
+        try:  # Python's own flush of the dead pipe at exit would complain: point stdout at /dev/null
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except Exception as e:  # noqa: BLE001 - every error becomes one line (and a traceback with --debug)
         if getattr(args, "debug", False):
             traceback.print_exc()
