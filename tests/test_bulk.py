@@ -478,7 +478,7 @@ def test_an_output_inside_an_input_folder_is_refused(tmp_path, model):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("one text\nanother\n")
     for output in (tmp_path / "in" / "emb", tmp_path / "in" / "emb.npy"):
-        with pytest.raises(InvalidInputError, match="lies in the input folder"):
+        with pytest.raises(InvalidInputError, match="lies where the input"):
             encode_files(model, [str(tmp_path / "in")], output, progress=False)
         assert not output.exists()
 
@@ -495,3 +495,47 @@ def test_read_embeddings_gives_the_documented_types_for_every_output(tmp_path, m
     vectors, _ = read_embeddings(out)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(vectors, model.encode(["a b", "c d"]), atol=1e-3)
+
+
+@pytest.mark.parametrize("first, second", [
+    (pa.array(["a", "b"]), pa.array(["a", "b"]).dictionary_encode()),  # a pandas category column
+    (pa.array(["a", "b"]).dictionary_encode(), pa.array(["c", "d"])),
+    (pa.array(["a", "b"]), pa.array([None, None], type=pa.null())),  # an optional column left empty
+    (pa.array([1.5, 2.5], type=pa.float32()), pa.array([3.5, 4.5], type=pa.float64())),
+    (pa.array([[1], [2]], type=pa.list_(pa.int32())), pa.array([[3], [4]], type=pa.list_(pa.int64()))),
+    (pa.array([1, 2], type=pa.int32()), pa.array([3, 4], type=pa.int64())),
+])
+def test_kept_columns_of_one_kind_are_cast_across_inputs(tmp_path, model, first, second):
+    """Within a kind the values fit the first rows' type and are kept (the first check refused these)."""
+    for name, values in (("k1", first), ("k2", second)):
+        pq.write_table(pa.table({"text": ["a b", "c d"], "k": values}), tmp_path / f"{name}.parquet")
+    out = encode_files(model, [str(tmp_path / "k1.parquet"), str(tmp_path / "k2.parquet")], tmp_path / "out",
+                       keep=["k"], progress=False)
+    kept = pq.read_table(out).column("k").to_pylist()
+    want = [*first.to_pylist(), *second.to_pylist()]
+    assert kept == want
+
+
+def test_stdin_by_name_once_and_a_redirected_file_read_as_that_file(tmp_path, model):
+    with pytest.raises(InvalidInputError, match="stdin is named twice"):
+        encode_files(model, ["-", "-"], tmp_path / "twice", progress=False)
+    pq.write_table(pa.table({"text": ["a b", "c d"]}), tmp_path / "in.parquet")
+    script = ("import sys; from staticemb.bulk import encode_files; from staticemb import StaticModel; "
+              f"encode_files(StaticModel.from_pretrained({str(MODEL)!r}), ['/dev/stdin'], sys.argv[1], "
+              "progress=False)")
+    with open(tmp_path / "in.parquet", "rb") as stdin:  # a Parquet file on stdin: read as that file
+        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out")], stdin=stdin,
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(["a b", "c d"]))
+
+
+def test_an_output_where_an_input_pattern_reads_is_refused(tmp_path, model):
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"text": ["a b"]}), tmp_path / "data" / "x.parquet")
+    pattern = str(tmp_path / "data" / "**" / "*.parquet")
+    with pytest.raises(InvalidInputError, match="lies where the input"):
+        encode_files(model, [pattern], tmp_path / "data" / "out", progress=False)
+    out = encode_files(model, [str(tmp_path / "data" / "*.txt"), pattern][1:], tmp_path / "elsewhere",
+                       progress=False)  # outside the pattern's folder: written
+    assert read_embeddings(out)[0].shape == (1, model.dim)

@@ -419,3 +419,70 @@ def test_a_distill_corpus_that_gives_no_text_is_refused_and_jsonl_is_read_as_enc
     assert_one_line_error(run_cli(capsys, "distill", "--teacher", str(teacher), "--tokenizer", str(tok),
                                   "--corpus", str(empty), "--output", str(tmp_path / "new")), "no-text.jsonl",
                           "gives no text")
+
+
+def test_dev_stdout_needs_no_file_beside_it_and_an_appended_file_keeps_its_lines(tmp_path, monkeypatch):
+    """--output /dev/stdout was checked by making a temporary file in /dev (refused to a user); with stdout a file
+    a shell opened for appending, the atomic write renamed over it and its earlier lines were lost."""
+    import tempfile
+
+    from staticemb.cli import _check_output
+
+    def no_temporary_file(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temporary_file)
+    assert str(_check_output("/dev/stdout", "--output", folder=False)) == "/dev/stdout"
+    log = tmp_path / "log.txt"
+    log.write_text("earlier line\n")
+    script = ("from pathlib import Path; from staticemb._io import write_file; print('before', flush=True); "
+              "write_file(Path('/dev/stdout'), lambda f: f.write('the results\\n')); print('after')")
+    with open(log, "a") as out:
+        proc = subprocess.run([sys.executable, "-c", script], stdout=out, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text() == "earlier line\nbefore\nthe results\nafter\n"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_without_unbuffered_output(tiny_model, task_file):
+    """Without PYTHONUNBUFFERED the table sat in stdout's buffer: main returned 0 and the flush at exit printed
+    'Exception ignored ... BrokenPipeError' and exited 120."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for dead in ("stdout", "stderr"):
+        proc = subprocess.Popen([sys.executable, "-m", "staticemb", "eval", str(tiny_model), "--tasks",
+                                 str(task_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        alive = proc.stderr if dead == "stdout" else proc.stdout
+        getattr(proc, dead).close()
+        said = alive.read().decode()
+        assert proc.wait(timeout=120) == 141, (dead, said)
+        assert "Exception ignored" not in said and "Traceback" not in said
+
+
+def test_prompts_that_are_not_text_are_named_by_pickles_copies_and_saves(tiny_model, tmp_path):
+    import pickle
+
+    model = StaticModel.from_pretrained(tiny_model)
+    model.prompts["bad"] = 5
+    for attempt in (lambda: pickle.dumps(model), lambda: model.with_options(dim=8),
+                    lambda: model.save(tmp_path / "m")):
+        with pytest.raises(TypeError, match=r"prompts\['bad'\] must be a str"):
+            attempt()
+
+
+def test_a_mnrl_file_without_pairs_names_the_columns_it_has(tmp_path):
+    from staticemb.errors import InvalidInputError
+    from staticemb.train.trainer import _read_dataset
+
+    path = write_task(tmp_path, '{"text": "a", "id": 1}\n{"text": "b", "id": 2}\n', "texts.jsonl")
+    with pytest.raises(InvalidInputError, match=r"needs 'anchor' and 'positive' columns for mnrl \(its rows have "
+                                                r"\['text', 'id'\]\)"):
+        _read_dataset(str(path), "mnrl")
+    assert _read_dataset(str(path), "distill")["text"] == ["a", "b"]
+
+
+def test_a_carriage_return_inside_a_corpus_line_is_kept_as_encode_keeps_it(tmp_path):
+    from staticemb.cli import _read_texts
+
+    path = write_task(tmp_path, "one\rline\r\nnext\n", "corpus.txt")
+    assert _read_texts(str(path), None) == ["one\rline", "next"]

@@ -511,8 +511,12 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
     (``/dev/stdout``, ``/dev/null``, a named pipe) is written into directly: renaming over it would replace
     the device or pipe with a file."""
     given = Path(path)
-    # Judged on the path as given, through its links: /dev/stdout names a pipe or a terminal whose resolved
-    # name (/proc/PID/fd/pipe:[N]) is no path at all.
+    fd = open_descriptor(given)
+    if fd is not None:  # /dev/stdout, /dev/fd/N: written through the open file, at its offset (a ``>>`` appends)
+        with os.fdopen(os.dup(fd), "w", encoding="utf-8") as f:
+            write(f)
+        return
+    # Judged on the path as given, through its links: a named pipe or a device is written into.
     if given.exists() and not given.is_file() and not given.is_dir():
         with open(given, "w", encoding="utf-8") as f:
             write(f)
@@ -527,6 +531,21 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_DESCRIPTOR = re.compile(r"/dev/(?:std(in|out|err)|fd/(\d+))|/proc/self/fd/(\d+)")
+
+
+def open_descriptor(path: str | os.PathLike) -> int | None:
+    """The descriptor number a path such as ``/dev/stdout``, ``/dev/fd/3`` or ``/proc/self/fd/3`` names, or
+    ``None``: such a path is this process's open file (a pipe, a terminal, or a file a shell ``>>`` opened), to be
+    written through, not replaced by a rename or reopened (which would truncate)."""
+    found = _DESCRIPTOR.fullmatch(os.fspath(path))
+    if found is None:
+        return None
+    if found.group(1):
+        return ("in", "out", "err").index(found.group(1))
+    return int(found.group(2) or found.group(3))
 
 
 def save_target(target: str | os.PathLike) -> Path:

@@ -37,6 +37,7 @@ written only over an earlier ``.npy`` of the same run. :func:`read_embeddings` r
 from __future__ import annotations
 
 import errno
+import fnmatch
 import glob
 import json
 import os
@@ -110,7 +111,13 @@ def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: boo
     (dot) name, and then the names' types are not checked."""
     files: list[str] = []
     for spec in specs:
-        if spec in ("-", "/dev/stdin"):  # /dev/stdin is stdin whatever it is (a file, a pipe, a terminal)
+        if spec == "/dev/stdin" and Path(spec).is_file():  # a file redirected to stdin: read (and resumed) as it
+            spec = os.path.realpath(spec)
+        elif spec == "/dev/stdin":  # a pipe or a terminal: stdin, as "-"
+            spec = "-"
+        if spec == "-":
+            if "-" in files:
+                raise InvalidInputError("stdin is named twice (- or /dev/stdin): it can be read only once")
             files.append("-")
             continue
         if not spec:
@@ -141,6 +148,20 @@ def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: boo
                 raise InvalidInputError(f"{'stdin' if f == '-' else f + ' is a stream: it'} can be read as text "
                                         f"lines or JSONL, not {kind}")
     return files
+
+
+def _would_read(spec: str, part: Path) -> bool:
+    """Whether the input ``spec`` (a folder, or a glob pattern) would take the output part ``part`` once it is
+    written: the part lies in the folder, or under the pattern's fixed folder with a name its last part matches."""
+    where = Path(spec).expanduser()
+    target = part.expanduser().resolve()
+    if where.is_dir():
+        return target.is_relative_to(where.resolve())
+    if not glob.has_magic(spec):
+        return False
+    pieces = where.parts
+    fixed = Path(*pieces[:next(i for i, piece in enumerate(pieces) if glob.has_magic(piece))] or ["."])
+    return target.is_relative_to(fixed.resolve()) and fnmatch.fnmatch(target.name, pieces[-1])
 
 
 def _walk(folder: Path, spec: str, any_file: bool) -> list[str]:
@@ -525,9 +546,8 @@ def encode_files(
         raise InvalidInputError("int8 vectors need their per-row scales: write Parquet (an output folder)")
     folder = out.with_name(out.name + ".parts") if npy else out
     for given in inputs:  # a second run (a resume) would read the parts written there back as texts
-        where = Path(given).expanduser()
-        if given != "-" and where.is_dir() and folder.expanduser().resolve().is_relative_to(where.resolve()):
-            raise InvalidInputError(f"--output {output} lies in the input folder {given}: a later run (a resume) "
+        if given != "-" and _would_read(given, folder / _PART.format(0)):
+            raise InvalidInputError(f"--output {output} lies where the input {given} reads: a later run (a resume) "
                                     "would read its parts back as texts; write it elsewhere")
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"{folder} is a file, not an output folder")
@@ -632,21 +652,31 @@ def encode_files(
 
 
 def _same_types(table: Any, schema: Any) -> Any:
-    """``table`` with ``schema``'s column types, through casts that change no value (``string`` and
-    ``large_string``, a narrower integer to a wider one); a ``--keep`` column whose type differs otherwise (an
-    integer column of a Parquet input, then text of a JSONL one: ``"007"`` would become ``7``) is refused."""
+    """``table`` with ``schema``'s column types, cast within a kind (text, dictionary-encoded text, integers,
+    floats, lists; a column of nulls fits any); a ``--keep`` column of another kind than the rows written before
+    (an integer column of a Parquet input, then text of a JSONL one: ``"007"`` would become ``7``) is refused, and
+    so is a cast that fails (a value too large for the type the first rows gave)."""
     import pyarrow as pa
 
-    def kind(t: Any) -> str:
+    def kind(t: Any) -> str | None:
+        if pa.types.is_dictionary(t):  # a pandas category, a dictionary-encoded write: its values' kind
+            return kind(t.value_type)
+        if pa.types.is_null(t):  # a column of nulls only: fits any
+            return None
         if pa.types.is_string(t) or pa.types.is_large_string(t):
             return "text"
         if pa.types.is_integer(t):
             return "integer"
+        if pa.types.is_floating(t):
+            return "float"
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            return "list"
         return str(t)
 
     for column in table.schema:
         want = schema.field(column.name).type
-        if column.type != want and kind(column.type) != kind(want):
+        ours, theirs = kind(column.type), kind(want)
+        if column.type != want and ours is not None and theirs is not None and ours != theirs:
             raise InvalidInputError(
                 f"--keep {column.name}: it is {column.type} in this input but {want} in the rows written before (an "
                 "earlier input file or a finished part): a kept column needs one type in every input; convert "

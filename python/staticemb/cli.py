@@ -81,7 +81,11 @@ def _parse_value(text: str):
 def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
     """Check, before any work, that ``path`` (a file, or a folder when ``folder``) can be written: it is not the
     other kind, and its parent folder exists (created if needed) and takes a new file."""
+    from ._io import open_descriptor
+
     p = Path(path).expanduser()
+    if not folder and (open_descriptor(p) is not None or p.exists() and not p.is_file() and not p.is_dir()):
+        return p  # /dev/stdout, a pipe, a device: written into, no file made beside it
     if folder and p.exists() and not p.is_dir():
         raise InvalidInputError(f"{what} {p} is a file, not a folder")
     if not folder and p.is_dir():
@@ -107,7 +111,8 @@ def _read_texts(path: str, limit: int | None) -> list[str]:
     texts: list[str] = []
     jsonl = Path(path).suffix.lower() in (".jsonl", ".ndjson")
     try:
-        with open(path, encoding="utf-8-sig") as f:  # a byte order mark is skipped, as encode skips it
+        # A byte order mark is skipped and lines end at \n only (a CR inside a line is kept), as encode reads.
+        with open(path, encoding="utf-8-sig", newline="\n") as f:
             for n, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip():
@@ -429,15 +434,23 @@ def main(argv: list[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is a BrokenPipeError below
+        return code
     except KeyboardInterrupt:
         print(f"staticemb {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader of stdout went away (| head): stop quietly, as Unix tools do
-        try:  # Python's own flush of the dead pipe at exit would complain: point stdout at /dev/null
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+    except BrokenPipeError:  # a reader went away (| head): stop quietly, with SIGPIPE's status, as Unix tools do
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()  # a stream whose reader is alive keeps what it holds
+            except BrokenPipeError:  # Python's own flush at exit would complain: point it at /dev/null
+                try:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+                except (OSError, ValueError):
+                    pass
+            except (OSError, ValueError):
+                pass
         return 141
     except Exception as e:  # noqa: BLE001 - every error becomes one line (and a traceback with --debug)
         if getattr(args, "debug", False):

@@ -240,7 +240,7 @@ class StaticModel:
             "drop_unknown": self.drop_unknown,
             "tokenizer_backend": self._backend_request,
             "info": self._info,
-            "prompts": dict(self._prompts),
+            "prompts": _checked_prompts(self._prompts),
             "default_prompt_name": self._default_prompt_name,
             "similarity_fn_name": self._similarity_fn_name,
             "truncate_dim": self._truncate_dim,
@@ -1104,7 +1104,7 @@ class StaticModel:
                 tokenizer_json=self._tokenizer_json_for_sentence_transformers(),
                 normalize=self._normalize,
                 st_config={
-                    "prompts": _inputs.prompts(self._prompts),  # checked: the dict is the user's to change
+                    "prompts": _checked_prompts(self._prompts),  # the dict is the user's to change
                     "default_prompt_name": self._default_prompt_name,
                     "similarity_fn_name": self._similarity_fn_name,
                     "truncate_dim": self._truncate_dim,
@@ -1228,6 +1228,15 @@ def _negative_distances(a: np.ndarray, b: np.ndarray, order: int) -> np.ndarray:
             diff = a[i:i + rows, None, :] - b[None, j:j + cols, :]
             out[i:i + rows, j:j + cols] = -np.linalg.norm(diff, ord=order, axis=-1)
     return out
+
+
+def _checked_prompts(prompts: dict[Any, Any]) -> dict[str, str]:
+    """A copy of a model's prompts, each name and prompt checked to be a str (the dict is the user's to change,
+    as in Sentence Transformers): a pickle, a copy or a save refuses a bad one naming it."""
+    for name, text in prompts.items():
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise TypeError(f"prompts[{name!r}] must be a str named by a str, not {type(text).__name__}")
+    return dict(prompts)
 
 
 def _prompt_text(prompts: dict[str, Any], name: str) -> str:

@@ -535,6 +535,7 @@ def _read_dataset(path: str, loss: str | None = None):
                                     f"(Dataset.save_to_disk): {e}") from None
     rows: list[tuple[int, dict]] = []
     columns: dict[str, int] = {}  # each key -> the first line that has it
+    keys: dict[str, None] = {}  # every key of every row, for messages
     with p.open("rb") as f:
         for n, raw in enumerate(f, 1):
             try:
@@ -551,12 +552,17 @@ def _read_dataset(path: str, loss: str | None = None):
                     raise InvalidInputError(f"{p}:{n} is not a JSON line: {e}") from None
                 if not isinstance(row, dict):
                     raise InvalidInputError(f"{p}:{n} is not a JSON object")
+                keys.update(dict.fromkeys(row))
                 row = {k: v for k, v in row.items() if k in TEXT_COLUMNS}  # other keys are never read
                 for key in row:
                     columns.setdefault(key, n)
                 rows.append((n, row))
     if not rows:
         raise InvalidInputError(f"training dataset {p} is empty")
+    needs = {"mnrl": "'anchor' and 'positive' columns for mnrl",
+             "distill": "a 'text' column, or 'anchor' and 'positive', for distill"}
+    if loss in needs and not ({"anchor", "positive"} <= set(columns) or loss == "distill" and "text" in columns):
+        raise InvalidInputError(f"training dataset {p} needs {needs[loss]} (its rows have {list(keys)})")
     read: list[str]
     if loss == "mnrl":
         read = [c for c in ("anchor", "positive", "negative") if c in columns]
