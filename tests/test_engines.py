@@ -533,3 +533,29 @@ def test_embed_batch_names_a_missing_text_column(model_dir: Path) -> None:
     for batch in ({"text": texts}, pd.DataFrame({"text": texts}), pa.table({"text": texts.tolist()})):
         with pytest.raises(KeyError, match="no text column 'body' \\(its columns: text\\)"):
             embed_batch(batch, model=str(model_dir), column="body")
+
+
+def test_engines_take_a_prompt_name_and_keep_a_column_once(tmp_path: Path, model_dir: Path) -> None:
+    """Ray and Spark encoded as encode() with no way to ask for the document prompt that every framework adapter
+    applies; a column named twice in Spark's keep was written twice (the JVM failed on the schema)."""
+    pytest.importorskip("ray")
+    pytest.importorskip("pyspark")
+    from staticemb.integrations.ray import StaticEmbedder, embed_batch
+    from staticemb.integrations.spark import decode_binary, embed_arrow
+
+    folder = StaticModel.from_pretrained(model_dir).with_options(
+        prompts={"query": "query: ", "document": "passage: "}).save(tmp_path / "prompted")
+    model = StaticModel.from_pretrained(folder)
+    texts = ["a first text", "another one", ""]
+    want = model.encode_document(texts)
+    assert not np.array_equal(want, model.encode(texts))
+    got = embed_batch({"text": np.array(texts, dtype=object)}, model=str(folder), prompt_name="document")
+    np.testing.assert_array_equal(got["embedding"], want)
+    actor = StaticEmbedder(str(folder), prompt_name="document", num_threads=1)
+    np.testing.assert_array_equal(actor({"text": np.array(texts, dtype=object)})["embedding"], want)
+    fn = embed_arrow(str(folder), prompt_name="document", keep=["id", "id"])
+    out = list(fn(iter([pa.RecordBatch.from_pydict({"id": [1, 2, 3], "text": texts})])))
+    assert out[0].schema.names == ["id", "embedding"]
+    np.testing.assert_array_equal(decode_binary(out[0].column("embedding"), dim=model.dim), want)
+    plain = list(embed_arrow(str(folder))(iter([pa.RecordBatch.from_pydict({"text": texts})])))
+    np.testing.assert_array_equal(decode_binary(plain[0].column("embedding"), dim=model.dim), model.encode(texts))

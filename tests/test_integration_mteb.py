@@ -315,3 +315,23 @@ def test_settings_change_vectors_and_experiment(model: StaticModel) -> None:
 
     with pytest.raises(TypeError, match="loading options"):
         StaticMTEBEncoder(model, dim=4)
+
+
+def test_the_loader_takes_what_model_meta_passes_back(tmp_path) -> None:
+    """``ModelMeta.load_model`` calls the loader with ``embed_dim`` and the experiment's settings: ``embed_dim``
+    and ``quantized`` reached from_pretrained and failed there."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--someone--tiny-static"
+    shutil.copytree(ST_TINY, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    model = StaticModel.from_pretrained(ST_TINY)
+    texts = [body for _, body in DOCUMENTS[:5]]
+    same = StaticMTEBEncoder("someone/tiny-static", cache_dir=tmp_path, embed_dim=model.dim)
+    assert same.mteb_model_meta.experiment_kwargs is None
+    np.testing.assert_array_equal(_encode(same, texts), model.encode(texts))
+    cut = StaticMTEBEncoder("someone/tiny-static", cache_dir=tmp_path, embed_dim=8)
+    np.testing.assert_array_equal(_encode(cut, texts), model.encode(texts, truncate_dim=8))
+    quantized = StaticMTEBEncoder("someone/tiny-static", cache_dir=tmp_path, quantized="int8")
+    assert quantized.mteb_model_meta.experiment_kwargs == {"quantized": "int8"}
+    np.testing.assert_array_equal(_encode(quantized, texts), model.quantize("int8").encode(texts))

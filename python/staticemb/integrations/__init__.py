@@ -15,11 +15,14 @@ framework: import the module of the one you use.
 - ``staticemb.integrations.spark``: ``embed_dataframe``, ``mapinarrow_udf`` and ``decode_binary`` for Spark
   ``mapInArrow``; the model is a path or Hub id only (``pip install "staticemb[spark]"``).
 
-The adapters take ``model``: a folder path or Hub id (loaded with :meth:`staticemb.StaticModel.from_pretrained`)
-or a loaded :class:`staticemb.StaticModel`. Queries are encoded with :meth:`~staticemb.StaticModel.encode_query`
-and documents with :meth:`~staticemb.StaticModel.encode_document`, so a model's ``"query"`` and ``"document"``
-prompts apply. ``normalize_embeddings``, ``truncate_dim`` and ``num_threads`` are passed to
-:meth:`~staticemb.StaticModel.encode`; staticemb's errors (``InvalidInputError`` …) propagate unchanged.
+The framework adapters (LangChain, LlamaIndex, Chroma, Haystack, MTEB) take ``model``: a folder path or Hub id
+(loaded with :meth:`staticemb.StaticModel.from_pretrained`) or a loaded :class:`staticemb.StaticModel`. Queries
+are encoded with :meth:`~staticemb.StaticModel.encode_query` and documents with
+:meth:`~staticemb.StaticModel.encode_document`, so a model's ``"query"`` and ``"document"`` prompts apply.
+``normalize_embeddings``, ``truncate_dim`` and ``num_threads`` are passed to :meth:`~staticemb.StaticModel.encode`;
+staticemb's errors (``InvalidInputError`` …) propagate unchanged. The engines (Ray, Spark) embed a column of
+texts as :meth:`~staticemb.StaticModel.encode` does (the model's default prompt, if any); their ``prompt_name``
+picks another, ``"document"`` for :meth:`~staticemb.StaticModel.encode_document`'s vectors.
 """
 
 from __future__ import annotations

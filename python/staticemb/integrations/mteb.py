@@ -198,6 +198,9 @@ class StaticMTEBEncoder(AbsEncoder):
         truncate_dim: cut every vector to this many dimensions (Sentence Transformers' ``truncate_dim``).
         normalize_embeddings: L2-normalize every vector (a model that normalizes already does).
         num_threads: threads for :meth:`~staticemb.StaticModel.encode` (``None``: every core).
+        quantized: store the table as ``"float16"`` or ``"int8"`` (:meth:`~staticemb.StaticModel.quantize`).
+        embed_dim: mteb's name for the width (``ModelMeta.load_model(embed_dim=...)``): a ``truncate_dim`` when
+            it differs from the model's.
         **kwargs: passed to :meth:`StaticModel.from_pretrained <staticemb.StaticModel.from_pretrained>`
             (``dim``, ``normalize``, ``truncate_dim``, ``cache_dir``, …) when ``model`` is loaded here.
 
@@ -218,6 +221,8 @@ class StaticMTEBEncoder(AbsEncoder):
         truncate_dim: int | None = None,
         normalize_embeddings: bool = False,
         num_threads: int | None = None,
+        quantized: str | None = None,
+        embed_dim: int | None = None,
         **kwargs: Any,
     ) -> None:
         if device is not None and str(device) != "cpu":
@@ -238,6 +243,10 @@ class StaticMTEBEncoder(AbsEncoder):
                 name = model if "/" in model else None  # a Hub id; from_pretrained found it
             if kwargs.get("normalize") is not None:
                 settings["normalize"] = bool(kwargs["normalize"])
+        if quantized is not None:  # recorded by static_model_meta, from the copy's info
+            self.model = self.model.quantize(quantized)
+        if embed_dim is not None and truncate_dim is None and embed_dim != self.model.get_sentence_embedding_dimension():
+            truncate_dim = embed_dim  # mteb's name for the width, as its Sentence Transformers wrapper reads it
         if normalize_embeddings:
             settings["normalize_embeddings"] = True
         if model_prompts is not None:

@@ -90,6 +90,7 @@ def _embed(
     dim: int | None,
     normalize: bool | None,
     threads: int,
+    prompt_name: str | None = None,
 ) -> Any:
     """``batch`` with ``output_column`` added: a dict of NumPy arrays, a pandas DataFrame or a pyarrow Table."""
     names = list(batch.keys()) if isinstance(batch, dict) else list(getattr(batch, "column_names", None) or
@@ -101,7 +102,7 @@ def _embed(
         texts = batch[column]
         texts = texts.tolist() if isinstance(texts, np.ndarray) else list(texts)
         out = dict(batch)
-        out[output_column] = model.encode(texts, dim=dim, normalize=normalize, num_threads=threads)
+        out[output_column] = model.encode(texts, dim=dim, normalize=normalize, num_threads=threads, prompt_name=prompt_name)
         return out
     import pyarrow as pa
 
@@ -109,7 +110,8 @@ def _embed(
         from ray.data.extensions import ArrowTensorArray
 
         vectors = model.encode(
-            batch.column(column).to_pylist(), dim=dim, normalize=normalize, num_threads=threads
+            batch.column(column).to_pylist(), dim=dim, normalize=normalize, num_threads=threads,
+            prompt_name=prompt_name,
         )
         array = ArrowTensorArray.from_numpy(vectors)
         index = batch.schema.get_field_index(output_column)
@@ -120,7 +122,8 @@ def _embed(
     if pd is not None and isinstance(batch, pd.DataFrame):
         from ray.data.extensions import TensorArray
 
-        vectors = model.encode(batch[column].tolist(), dim=dim, normalize=normalize, num_threads=threads)
+        vectors = model.encode(batch[column].tolist(), dim=dim, normalize=normalize, num_threads=threads,
+                               prompt_name=prompt_name)
         frame = batch.copy(deep=False)
         frame[output_column] = TensorArray(vectors)
         return frame
@@ -139,6 +142,7 @@ def embed_batch(
     normalize: bool | None = None,
     num_threads: int | None = 1,
     load_kwargs: dict[str, Any] | None = None,
+    prompt_name: str | None = None,
 ) -> Any:
     """``batch`` with ``output_column`` added: the ``(rows, dim)`` float32 vectors of its ``column`` texts.
 
@@ -156,10 +160,13 @@ def embed_batch(
         normalize: ``True``/``False`` force L2 normalization on or off (``None``: the model's setting).
         num_threads: encode threads, 1 by default: Ray runs one task per CPU (``num_cpus=1``). ``None`` uses
             the CPUs Ray allotted the task (1 when it allotted none).
+        prompt_name: the model's prompt to prepend, as in :meth:`~staticemb.StaticModel.encode` (``None``: its
+            default prompt, if any). ``"document"`` gives the vectors
+            :meth:`~staticemb.StaticModel.encode_document` gives for a model with a ``"document"`` prompt.
     """
     loaded = get_model(model, **(load_kwargs or {}))
     threads = worker_threads(_allotted_cpus()) if num_threads is None else num_threads
-    return _embed(batch, loaded, column, output_column, dim, normalize, threads)
+    return _embed(batch, loaded, column, output_column, dim, normalize, threads, prompt_name)
 
 
 class StaticEmbedder:
@@ -181,6 +188,7 @@ class StaticEmbedder:
         normalize: bool | None = None,
         num_threads: int | None = None,
         load_kwargs: dict[str, Any] | None = None,
+        prompt_name: str | None = None,
     ) -> None:
         """Args: as :func:`embed_batch`'s, but ``num_threads=None`` (the default) encodes on as many threads as
         Ray allotted the actor CPUs (``num_cpus``; 1 when it allotted none)."""
@@ -189,12 +197,14 @@ class StaticEmbedder:
         self.output_column = output_column
         self.dim = dim
         self.normalize = normalize
+        self.prompt_name = prompt_name
         self.num_threads = worker_threads(_allotted_cpus()) if num_threads is None else num_threads
 
     def __call__(self, batch: Any) -> Any:
         """``batch`` with the vectors of its texts added, as :func:`embed_batch`."""
         return _embed(
-            batch, self.model, self.column, self.output_column, self.dim, self.normalize, self.num_threads
+            batch, self.model, self.column, self.output_column, self.dim, self.normalize, self.num_threads,
+            self.prompt_name,
         )
 
 
@@ -211,6 +221,7 @@ def embed_dataset(
     rows_per_block: int | None = DEFAULT_ROWS_PER_BLOCK,
     batch_size: int | None = None,
     load_kwargs: dict[str, Any] | None = None,
+    prompt_name: str | None = None,
 ) -> ray.data.Dataset:
     """``ds`` with an ``output_column`` of float32 vectors (a lazy Dataset, like every Ray transform).
 
@@ -227,8 +238,8 @@ def embed_dataset(
       encode, since one block goes to one task or actor and a Parquet file arrives as one block. ``None``
       keeps the dataset's blocks; the split is skipped anyway when the cluster has one CPU.
 
-    ``batch_size`` is the rows per call (``None``: a whole block). ``column``, ``dim``, ``normalize`` and
-    ``load_kwargs`` are as in :func:`embed_batch`.
+    ``batch_size`` is the rows per call (``None``: a whole block). ``column``, ``dim``, ``normalize``,
+    ``load_kwargs`` and ``prompt_name`` are as in :func:`embed_batch`.
     """
     spec = model_spec(model)
     if not ray.is_initialized():
@@ -244,6 +255,7 @@ def embed_dataset(
         "dim": dim,
         "normalize": normalize,
         "load_kwargs": load_kwargs,
+        "prompt_name": prompt_name,
     }
     if actors:
         return ds.map_batches(

@@ -72,7 +72,7 @@ def _check(output: str, keep: Sequence[str] | None) -> list[str] | None:
         raise ValueError(f"output must be 'binary' or 'array', got {output!r}")
     if isinstance(keep, str):
         raise TypeError("keep must be a list of column names, not a str")
-    return None if keep is None else list(keep)
+    return None if keep is None else list(dict.fromkeys(keep))  # a name kept twice is kept once
 
 
 def _vector_column(vectors: np.ndarray, valid: np.ndarray | None, output: str) -> list[pa.Array]:
@@ -112,6 +112,7 @@ def _map_batches(
     keep: list[str] | None,
     num_threads: int | None,
     load_kwargs: dict[str, Any] | None,
+    prompt_name: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     loaded = get_model(model, **(load_kwargs or {}))
     for batch in batches:
@@ -122,7 +123,8 @@ def _map_batches(
             items = [t if t is not None else "" for t in texts.to_pylist()]
         else:
             items = texts.to_pylist()
-        vectors = loaded.encode(items, dim=dim, normalize=normalize, num_threads=num_threads)
+        vectors = loaded.encode(items, dim=dim, normalize=normalize, num_threads=num_threads,
+                                prompt_name=prompt_name)
         names = [n for n in (batch.schema.names if keep is None else keep) if n != output_column]
         kept = [batch.column(n) for n in names]
         pieces = _vector_column(vectors, valid, output)
@@ -145,6 +147,7 @@ def embed_arrow(
     keep: Sequence[str] | None = None,
     num_threads: int | None = 1,
     load_kwargs: dict[str, Any] | None = None,
+    prompt_name: str | None = None,
 ) -> ArrowMapFunction:
     """A function of record batches for ``df.mapInArrow(fn, schema)``: each batch's ``keep`` columns plus
     ``output_column``, the vectors of its ``column`` texts. :func:`mapinarrow_udf` gives the schema with it.
@@ -163,6 +166,9 @@ def embed_arrow(
         keep: the input columns to carry over, in this order (``None``: all of them).
         num_threads: encode threads per task: 1, as Spark runs one task per core.
         load_kwargs: passed to :meth:`~staticemb.StaticModel.from_pretrained` (values must be hashable).
+        prompt_name: the model's prompt to prepend, as in :meth:`~staticemb.StaticModel.encode` (``None``: its
+            default prompt, if any); ``"document"`` gives :meth:`~staticemb.StaticModel.encode_document`'s
+            vectors for a model with a ``"document"`` prompt.
     """
     spec = model_spec(model)
     kept = _check(output, keep)
@@ -177,6 +183,7 @@ def embed_arrow(
         keep=kept,
         num_threads=num_threads,
         load_kwargs=dict(load_kwargs) if load_kwargs else None,
+        prompt_name=prompt_name,
     )
 
 
@@ -192,6 +199,7 @@ def mapinarrow_udf(
     keep: Sequence[str] | None = None,
     num_threads: int | None = 1,
     load_kwargs: dict[str, Any] | None = None,
+    prompt_name: str | None = None,
 ) -> tuple[ArrowMapFunction, StructType]:
     """``(fn, out_schema)`` for ``df.mapInArrow(fn, out_schema)``: :func:`embed_arrow`'s function and the
     schema of its output given the input ``schema`` (a ``StructType`` or the DataFrame itself): the ``keep``
@@ -207,6 +215,7 @@ def mapinarrow_udf(
         keep=keep,
         num_threads=num_threads,
         load_kwargs=load_kwargs,
+        prompt_name=prompt_name,
     )
     struct = schema.schema if isinstance(schema, DataFrame) else schema
     if not isinstance(struct, StructType):
@@ -241,6 +250,7 @@ def embed_dataframe(
     num_threads: int | None = 1,
     num_partitions: int | None = None,
     load_kwargs: dict[str, Any] | None = None,
+    prompt_name: str | None = None,
 ) -> DataFrame:
     """``df`` mapped through :func:`mapinarrow_udf`'s function: its ``keep`` columns (``None``: all) and an
     ``output_column`` of vectors, ``binary`` (decode with :func:`decode_binary`) or ``array<float>``.
@@ -261,6 +271,7 @@ def embed_dataframe(
         keep=keep,
         num_threads=num_threads,
         load_kwargs=load_kwargs,
+        prompt_name=prompt_name,
     )
     return df.mapInArrow(fn, schema)
 
