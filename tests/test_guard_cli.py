@@ -470,6 +470,7 @@ def test_prompts_that_are_not_text_are_named_by_pickles_copies_and_saves(tiny_mo
             attempt()
 
 
+@pytest.mark.reference  # datasets: not among the light tier's dependencies (make test-wheel, wheels.yml)
 def test_a_mnrl_file_without_pairs_names_the_columns_it_has(tmp_path):
     from staticemb.errors import InvalidInputError
     from staticemb.train.trainer import _read_dataset
