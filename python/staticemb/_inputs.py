@@ -76,13 +76,22 @@ def str_texts(value: Any, what: str, item: str) -> list[str]:
     for n, text in enumerate(items):
         if not isinstance(text, str):
             raise TypeError(f"{what} must be str; {item} {n} is {_type_name(text)}")
-        if not text.isascii():  # O(1) for ASCII text; a lone surrogate is named here, at the caller's position
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InvalidInputError(f"{what} must be valid Unicode text; {item} {n} holds a lone surrogate "
-                                        "code point") from None
+        if lone_surrogate(text) is not None:  # named here, at the caller's position
+            raise InvalidInputError(f"{what} must be valid Unicode text; {item} {n} holds a lone surrogate "
+                                    "code point")
     return items
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where ``text`` holds a lone surrogate code point (no UTF-8 encoding has it), or ``None``: the one test of
+    valid Unicode text, cheap for ASCII."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None
 
 
 def dim(value: Any, *, full: int, default: int, name: str = "dim") -> int:
@@ -242,8 +251,11 @@ def prompts(value: Any) -> dict[str, str]:
     """Named prompts: a dict of str to str (``None`` is none)."""
     if value is None:
         return {}
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, Mapping):
         raise TypeError("prompts must be a dict mapping prompt names to prompt strings")
+    for name, text in value.items():  # a model's prompts dict is the user's to change: a bad entry is named
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise TypeError(f"prompts[{name!r}] must be a str named by a str, not {type(text).__name__}")
     return dict(value)
 
 

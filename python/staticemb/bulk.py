@@ -156,7 +156,7 @@ def _would_read(spec: str, part: Path) -> bool:
     where = Path(spec).expanduser()
     target = part.expanduser().resolve()
     if where.is_dir():
-        return target.is_relative_to(where.resolve())
+        return target.is_relative_to(where.resolve()) and reads(where.resolve(), target, False)
     if not glob.has_magic(spec):
         return False
     pieces = where.parts
@@ -307,11 +307,10 @@ def _text_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) 
 
 
 def _check_unicode(path: str, n: int, name: str, value: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
+    at = _inputs.lone_surrogate(value)
+    if at is not None:
         raise InvalidInputError(f"{path}:{n}: field {name!r} is not valid Unicode text (a lone surrogate "
-                                f"{value[e.start]!r} at character {e.start})") from None
+                                f"{value[at]!r} at character {at})")
 
 
 def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) -> Iterator[tuple[list, dict]]:

@@ -106,26 +106,24 @@ def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
 
 
 def _read_texts(path: str, limit: int | None) -> list[str]:
-    from .bulk import json_object
+    """The texts of a corpus file, read line by line as ``encode`` reads them (a byte order mark skipped, lines
+    ending at \n, a CR inside a line kept): each non-blank line of a text file, the ``text``, ``anchor`` and
+    ``positive`` of each JSONL line."""
+    from .bulk import _decode, _lines, json_object
 
     texts: list[str] = []
     jsonl = Path(path).suffix.lower() in (".jsonl", ".ndjson")
-    try:
-        # A byte order mark is skipped and lines end at \n only (a CR inside a line is kept), as encode reads.
-        with open(path, encoding="utf-8-sig", newline="\n") as f:
-            for n, line in enumerate(f, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                if jsonl:
-                    row = json_object(path, n, line)
-                    texts.extend(row[k] for k in ("text", "anchor", "positive") if isinstance(row.get(k), str))
-                else:
-                    texts.append(line)
-                if limit is not None and len(texts) >= limit:
-                    break
-    except UnicodeDecodeError as e:
-        raise InvalidInputError(f"{path} is not UTF-8 text: {e}") from None
+    for n, raw in _lines(path):
+        line = _decode(path, n, raw)
+        if not line.strip():
+            continue
+        if jsonl:
+            row = json_object(path, n, line)
+            texts.extend(row[k] for k in ("text", "anchor", "positive") if isinstance(row.get(k), str))
+        else:
+            texts.append(line)
+        if limit is not None and len(texts) >= limit:
+            break
     return texts[:limit] if limit is not None else texts
 
 

@@ -386,9 +386,7 @@ class SearchIndex:
     def _pooled_terms(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The terms of each text in order, concatenated, and how many each text has: the token ids the model
         pools (its prompt, ``max_length`` and unknown-token drop applied)."""
-        prompt = self._model._resolve_prompt(None, None)
-        items = [prompt + t for t in texts] if prompt else texts
-        return self._model._pooled_ids(items, self._model._max_length, None)
+        return self._model._default_pooled_ids(texts)
 
     def _term_weights(self, terms: np.ndarray, norms: np.ndarray) -> np.ndarray:
         """Each query term's weight in the terms part: the norm of its row as the model pools it."""

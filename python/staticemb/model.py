@@ -218,10 +218,7 @@ class StaticModel:
         self._prompts = {**_io.DEFAULT_PROMPTS, **_inputs.prompts(prompts)}
         self._default_prompt_name = self._checked_prompt_name(default_prompt_name, self._prompts)
         self._similarity_fn_name = _inputs.similarity_fn_name(similarity_fn_name)
-        self._truncate_dim = (
-            None if truncate_dim is None
-            else _inputs.dim(truncate_dim, full=self.full_dim, default=0, name="truncate_dim")
-        )
+        self.truncate_dim = truncate_dim  # checked by its setter
         self._max_length = _inputs.count("max_length", max_length)
         if truncation not in TRUNCATIONS:
             raise InvalidInputError(f"truncation must be one of {', '.join(TRUNCATIONS)}, got {truncation!r}")
@@ -240,7 +237,7 @@ class StaticModel:
             "drop_unknown": self.drop_unknown,
             "tokenizer_backend": self._backend_request,
             "info": self._info,
-            "prompts": _checked_prompts(self._prompts),
+            "prompts": _inputs.prompts(self._prompts),  # checked: the dict is the user's to change
             "default_prompt_name": self._default_prompt_name,
             "similarity_fn_name": self._similarity_fn_name,
             "truncate_dim": self._truncate_dim,
@@ -503,7 +500,7 @@ class StaticModel:
             a: the SIF smoothing coefficient (positive; smaller weighs frequent tokens down harder).
             show_progress_bar: show a tqdm bar while the corpus is counted.
         """
-        from .train.weighting import check_coefficient, sif_weights
+        from .train.weighting import check_coefficient, sif_weights, token_counts
 
         coefficient = check_coefficient(a)
         progress = _inputs.flag("show_progress_bar", show_progress_bar, default=False)
@@ -517,7 +514,8 @@ class StaticModel:
 
             bar = tqdm(total=len(items), unit="text", desc="count tokens")
         with bar as shown:
-            weights = sif_weights(self._pooled_counts(items, shown), coefficient)
+            weights = sif_weights(token_counts(self, items, vocab_size=vocab, progress=shown, pooled=True),
+                                  coefficient)
         if self._weights is not None:
             weights = np.concatenate([self._weights[:vocab] * weights, self._weights[vocab:]]).astype(np.float32)
         return self._copy(weights=weights, info={**self._info, "corpus_weights": {"a": coefficient, "texts": len(items)}})
@@ -758,29 +756,13 @@ class StaticModel:
         result = np.split(vectors, np.cumsum(counts)[:-1]) if len(items) else []
         return result[0] if single else result
 
-    def _pooled_counts(self, items: list, progress: Any = None) -> np.ndarray:
-        """How often :meth:`encode`, called with no options, pools each token id over ``items``: the default
-        prompt prepended, :attr:`max_length` applied, the dropped unknown token left out. int64 counts, one per
-        id; ``progress`` (a tqdm bar) advances by the texts counted."""
-        from .train.weighting import _CHUNK
-
+    def _default_pooled_ids(self, items: list, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pooled_ids` of ``items`` as :meth:`encode` pools them when given no options: the default prompt
+        prepended, :attr:`max_length` applied (what corpus weights and the search index's terms count)."""
         prompt = self._resolve_prompt(None, None)
-        counts = np.zeros(self.vocab_size, np.int64)
-        for start in range(0, len(items), _CHUNK):
-            chunk = items[start:start + _CHUNK]
-            if prompt:
-                chunk = [prompt + t if isinstance(t, str) else t for t in chunk]
-            try:
-                ids, _ = self._pooled_ids(chunk, self._max_length, None)
-            except (InvalidInputError, TypeError) as e:  # name the text by its place in ``items``
-                found = re.match(r"texts\[(\d+)\]", str(e))
-                if found is None:
-                    raise
-                raise type(e)(f"texts[{int(found.group(1)) + start}]{str(e)[found.end():]}") from None
-            counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
-            if progress is not None:
-                progress.update(len(chunk))
-        return counts
+        if prompt:
+            items = [prompt + t if isinstance(t, str) else t for t in items]
+        return self._pooled_ids(items, self._max_length, threads)
 
     def _pooled_ids(self, items: list, cap: int | None, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The token ids each text pools, concatenated, and how many each text has: ``max_length`` ``cap``
@@ -1104,7 +1086,7 @@ class StaticModel:
                 tokenizer_json=self._tokenizer_json_for_sentence_transformers(),
                 normalize=self._normalize,
                 st_config={
-                    "prompts": _checked_prompts(self._prompts),  # the dict is the user's to change
+                    "prompts": _inputs.prompts(self._prompts),  # checked: the dict is the user's to change
                     "default_prompt_name": self._default_prompt_name,
                     "similarity_fn_name": self._similarity_fn_name,
                     "truncate_dim": self._truncate_dim,
@@ -1228,15 +1210,6 @@ def _negative_distances(a: np.ndarray, b: np.ndarray, order: int) -> np.ndarray:
             diff = a[i:i + rows, None, :] - b[None, j:j + cols, :]
             out[i:i + rows, j:j + cols] = -np.linalg.norm(diff, ord=order, axis=-1)
     return out
-
-
-def _checked_prompts(prompts: dict[Any, Any]) -> dict[str, str]:
-    """A copy of a model's prompts, each name and prompt checked to be a str (the dict is the user's to change,
-    as in Sentence Transformers): a pickle, a copy or a save refuses a bad one naming it."""
-    for name, text in prompts.items():
-        if not isinstance(name, str) or not isinstance(text, str):
-            raise TypeError(f"prompts[{name!r}] must be a str named by a str, not {type(text).__name__}")
-    return dict(prompts)
 
 
 def _prompt_text(prompts: dict[str, Any], name: str) -> str:

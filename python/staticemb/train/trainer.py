@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._inputs import lone_surrogate
 from .._paths import data_dir
 from ..errors import InvalidInputError
 from .config import TrainConfig
@@ -580,12 +581,9 @@ def _read_dataset(path: str, loss: str | None = None):
             if not isinstance(value, str):
                 raise InvalidInputError(f"{p}:{n}: {key!r} must be a text (a JSON string), not "
                                         f"{type(value).__name__}")
-            if not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise InvalidInputError(f"{p}:{n}: {key!r} is not valid Unicode text (it holds a lone "
-                                            "surrogate escape, \\ud800 to \\udfff)") from None
+            if lone_surrogate(value) is not None:
+                raise InvalidInputError(f"{p}:{n}: {key!r} is not valid Unicode text (it holds a lone "
+                                        "surrogate escape, \\ud800 to \\udfff)")
     return datasets.Dataset.from_dict({c: [r[c] for _, r in rows] for c in sorted(read, key=lambda c: columns[c])})
 
 

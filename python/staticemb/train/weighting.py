@@ -12,6 +12,7 @@ identically.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,23 +43,35 @@ def check_coefficient(a: Any) -> float:
     return float(a)
 
 
-def token_counts(tokenizer: Any, texts: Iterable[str], *, vocab_size: int, progress: Any = None) -> np.ndarray:
+def token_counts(tokenizer: Any, texts: Iterable[str], *, vocab_size: int, progress: Any = None,
+                 pooled: bool = False) -> np.ndarray:
     """How often each token id occurs in ``texts`` (no special tokens), as int64 counts of length
     ``vocab_size`` (at least the tokenizer's vocabulary, added tokens included).
 
     ``tokenizer`` is a :class:`~staticemb.StaticModel` (its own tokenizer is used) or anything it accepts (a
     ``tokenizers.Tokenizer``, a ``tokenizer.json`` string); texts are tokenized by staticemb itself (the same ids
     as the ``tokenizers`` crate), ``_CHUNK`` at a time; ``progress`` (a tqdm bar) is advanced by the texts
-    counted."""
+    counted. ``pooled`` (a model only) counts the tokens :meth:`~staticemb.StaticModel.encode` pools by default
+    instead: the default prompt prepended, ``max_length`` applied, model2vec's unknown token left out. A text
+    that cannot be tokenized is named by its place in ``texts``."""
     from ..model import StaticModel
 
     size = int(vocab_size)
     counter = tokenizer if isinstance(tokenizer, StaticModel) else StaticModel(tokenizer, np.zeros((size, 1), np.float32))
     counts = np.zeros(size, dtype=np.int64)
     chunk: list[str] = []
+    done = 0
 
     def flush() -> None:
-        ids, _ = counter.tokenize(chunk)
+        nonlocal done
+        try:
+            ids = counter._default_pooled_ids(chunk)[0] if pooled else counter.tokenize(chunk)[0]
+        except (InvalidInputError, TypeError) as e:  # the binding names the text by its place in the chunk
+            found = re.match(r"texts\[(\d+)\]", str(e))
+            if found is None:
+                raise
+            raise type(e)(f"texts[{int(found.group(1)) + done}]{str(e)[found.end():]}") from None
+        done += len(chunk)
         counts[:] += np.bincount(ids, minlength=size)[:size]
         if progress is not None:
             progress.update(len(chunk))
