@@ -293,6 +293,22 @@ class TestRay:
             ids, vectors = ray_collect(by_task)
         assert_same_by_id(ids, vectors, reference[:n])
 
+    def test_refusals_and_a_null_text(self, ray_cluster, model_dir) -> None:
+        """concurrency without actors was dropped without a word (and concurrency=0 with actors meant the
+        default); a null text failed as 'texts[3] must be str', the batch's index, with nothing to find the
+        row by."""
+        from staticemb.integrations.ray import embed_dataset
+
+        texts = ["a", "b", "c", None, "e", "f"]
+        ds = ray_cluster.data.from_arrow(pa.table({"id": np.arange(6), "text": texts}))
+        with pytest.raises(ValueError, match="concurrency sizes the actor pool of actors=True"):
+            embed_dataset(ds, model_dir, concurrency=2)
+        with pytest.raises(ValueError, match="concurrency must be a positive number"):
+            embed_dataset(ds, model_dir, actors=True, concurrency=0)
+        null = r"'text' holds a null in row \d+ of a batch of \d+ rows \(id=3\)"
+        with deadline(), pytest.raises(Exception, match=null):
+            embed_dataset(ds, model_dir).materialize()
+
     def test_threads_follow_the_allotted_cpus(self, ray_cluster, model_dir) -> None:
         from staticemb.integrations.ray import StaticEmbedder
 
@@ -399,6 +415,36 @@ class TestSpark:
         df = spark.createDataFrame([(1, "a text")], "id long, text string")
         _, schema = mapinarrow_udf(df, model_dir, keep=["id", "id"])
         assert schema.simpleString() == "struct<id:bigint,embedding:binary>"
+
+    def test_columns_resolve_as_spark_sql_does(self, spark, model_dir) -> None:
+        """Spark SQL finds 'text' in a column 'Text' (spark.sql.caseSensitive is false by default): the text
+        column and keep were refused as missing, and an input column 'Embedding' was kept beside the new
+        'embedding', which Spark then could not tell apart."""
+        from staticemb.integrations.spark import decode_binary, embed_dataframe, mapinarrow_udf
+
+        df = spark.createDataFrame(
+            [(1, "hello world", "x"), (2, None, "y")], "ID long, Text string, Embedding string"
+        )
+        _, schema = mapinarrow_udf(df, model_dir, keep=["id"])
+        assert schema.simpleString() == "struct<ID:bigint,embedding:binary>"
+        out = embed_dataframe(df, model_dir)
+        assert out.columns == ["ID", "Text", "embedding"]
+        with deadline():
+            rows = sorted(out.select("id", "embedding").collect())
+        assert rows[1].embedding is None
+        expected = StaticModel.from_pretrained(model_dir).encode(["hello world"])
+        np.testing.assert_array_equal(decode_binary([rows[0].embedding], dim=DIM), expected)
+        twice = spark.createDataFrame([(1, "a", "b")], "id long, text string, TEXT string")
+        with pytest.raises(ValueError, match="column 'Text' is ambiguous"):
+            mapinarrow_udf(twice, model_dir, column="Text")
+        spark.conf.set("spark.sql.caseSensitive", "true")
+        try:
+            with pytest.raises(ValueError, match="no column 'text'"):
+                mapinarrow_udf(df, model_dir)
+            out = embed_dataframe(df, model_dir, column="Text")
+            assert out.columns == ["ID", "Text", "Embedding", "embedding"]
+        finally:
+            spark.conf.unset("spark.sql.caseSensitive")
 
     def test_refuses_a_loaded_model(self, model_dir) -> None:
         pytest.importorskip("pyspark")
@@ -533,6 +579,22 @@ def test_embed_batch_names_a_missing_text_column(model_dir: Path) -> None:
     for batch in ({"text": texts}, pd.DataFrame({"text": texts}), pa.table({"text": texts.tolist()})):
         with pytest.raises(KeyError, match="no text column 'body' \\(its columns: text\\)"):
             embed_batch(batch, model=str(model_dir), column="body")
+
+
+def test_embed_batch_names_a_null_text_by_its_row(model_dir: Path) -> None:
+    # The encoder said 'texts[1] must be str, not float' for a pandas null: the batch's index and NaN's type.
+    pytest.importorskip("ray")
+    import pandas as pd
+    from staticemb.integrations.ray import embed_batch
+
+    texts = np.array(["a text", None, "another"], dtype=object)
+    ids = np.array([10, 11, 12])
+    for batch in ({"id": ids, "text": texts}, pd.DataFrame({"id": ids, "text": texts}),
+                  pa.table({"id": ids, "text": texts.tolist()})):
+        with pytest.raises(TypeError, match=r"'text' holds a null in row 1 of a batch of 3 rows \(id=11\)"):
+            embed_batch(batch, model=str(model_dir))
+    with pytest.raises(TypeError, match=r"'text' holds int 5 in row 0 of a batch of 1 rows: every text"):
+        embed_batch({"text": np.array([5], dtype=object)}, model=str(model_dir))
 
 
 def test_engines_take_a_prompt_name_and_keep_a_column_once(tmp_path: Path, model_dir: Path) -> None:

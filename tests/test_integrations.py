@@ -471,3 +471,69 @@ def test_haystack_pipelines(model: StaticModel) -> None:
     loaded = Pipeline.loads(query.dumps(), allowed_modules=allowed)
     hits = loaded.run({"embedder": {"text": "GizmoTron pools"}})["retriever"]["documents"]
     assert hits[0].meta["key"] == "gizmo"
+
+
+# ---------------------------------------------------------------------------------------------------- review
+
+
+def test_adapters_refuse_bad_encode_options_at_construction(tmp_path: Path) -> None:
+    """A truncate_dim wider than the model (or num_threads=0) was accepted by every adapter and refused only
+    by the first embed call (in a pipeline, long after it was built); a collection's saved config rebuilt
+    it."""
+    from staticemb.integrations.chroma import StaticEmbeddingFunction
+    from staticemb.integrations.haystack import StaticDocumentEmbedder, StaticTextEmbedder
+    from staticemb.integrations.langchain import StaticEmbeddings
+    from staticemb.integrations.llama_index import StaticEmbedding
+    from staticemb.integrations.mteb import StaticMTEBEncoder
+
+    def build(adapter: Any, source: Any, **options: Any) -> Any:
+        built = adapter(source, **options)
+        if adapter in (StaticTextEmbedder, StaticDocumentEmbedder):
+            built.warm_up()  # Haystack loads a path or Hub id here, not in the constructor
+        return built
+
+    model = StaticModel.from_pretrained(ST_TINY)
+    for adapter in (StaticEmbeddings, StaticEmbedding, StaticEmbeddingFunction, StaticTextEmbedder,
+                    StaticDocumentEmbedder, StaticMTEBEncoder):
+        for source in (ST_TINY, model):
+            with pytest.raises(InvalidInputError, match="truncate_dim must be between 1 and the table width"):
+                build(adapter, source, truncate_dim=17)
+        with pytest.raises(InvalidInputError, match="num_threads"):
+            adapter(model, num_threads=0)
+        assert build(adapter, ST_TINY, truncate_dim=16, num_threads=1).truncate_dim == 16
+    with pytest.raises(InvalidInputError, match="truncate_dim"):  # a loaded model: the constructor refuses it
+        StaticTextEmbedder(model, truncate_dim=17)
+    with pytest.raises(InvalidInputError, match="normalize_embeddings"):
+        StaticEmbeddings(model, normalize_embeddings="yes")  # type: ignore[arg-type]
+    config = StaticEmbeddingFunction(ST_TINY).get_config()
+    with pytest.raises(InvalidInputError, match="truncate_dim"):
+        StaticEmbeddingFunction.build_from_config({**config, "truncate_dim": 17})
+    with pytest.raises(TypeError, match="list of field names, not a str"):  # it embedded no field, silently
+        StaticDocumentEmbedder(model, meta_fields_to_embed="title")  # type: ignore[arg-type]
+    # A path stays unloaded until warm_up (Haystack's convention): building or deserializing needs no model.
+    assert StaticDocumentEmbedder(tmp_path / "not-yet-there", truncate_dim=17).to_dict()
+
+
+def test_llama_index_names_a_text_that_is_not_one(model: StaticModel) -> None:
+    """None was reported as 'texts must be a list of str, not None' for a query; a list as a query gave a list
+    of vectors and a pydantic error; a str given as a batch was embedded a character at a time; a None in a
+    batch was named by its place in its embed_batch_size batch, not in the list."""
+    from staticemb.integrations.llama_index import StaticEmbedding
+
+    emb = StaticEmbedding(model, embed_batch_size=2)
+    for call in (emb.get_query_embedding, emb.get_text_embedding):
+        for bad in (None, ["a text"]):
+            with pytest.raises(TypeError, match="must be one str, not (NoneType|list)"):
+                call(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be one str, not NoneType"):
+        asyncio.run(emb.aget_query_embedding(None))  # type: ignore[arg-type]
+    texts = ["a", "b", "c", None, "e"]
+    with pytest.raises(TypeError, match="text 3 is NoneType"):
+        emb.get_text_embedding_batch(texts)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="text 3 is NoneType"):
+        asyncio.run(emb.aget_text_embedding_batch(texts))  # type: ignore[arg-type]
+    for bad in ("abc", None):
+        with pytest.raises(TypeError, match="list of str"):
+            emb.get_text_embedding_batch(bad)  # type: ignore[arg-type]
+    assert emb.get_text_embedding_batch(("a", "b", "c")) == model.encode(["a", "b", "c"]).tolist()
+    assert emb.get_text_embedding_batch([]) == []

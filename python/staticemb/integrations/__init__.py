@@ -19,7 +19,8 @@ The framework adapters (LangChain, LlamaIndex, Chroma, Haystack, MTEB) take ``mo
 (loaded with :meth:`staticemb.StaticModel.from_pretrained`) or a loaded :class:`staticemb.StaticModel`. Queries
 are encoded with :meth:`~staticemb.StaticModel.encode_query` and documents with
 :meth:`~staticemb.StaticModel.encode_document`, so a model's ``"query"`` and ``"document"`` prompts apply.
-``normalize_embeddings``, ``truncate_dim`` and ``num_threads`` are passed to :meth:`~staticemb.StaticModel.encode`;
+``normalize_embeddings``, ``truncate_dim`` and ``num_threads`` are passed to :meth:`~staticemb.StaticModel.encode`,
+which checks them when the adapter is built (Haystack's components: when the model is, at ``warm_up``);
 staticemb's errors (``InvalidInputError`` …) propagate unchanged. The engines (Ray, Spark) embed a column of
 texts as :meth:`~staticemb.StaticModel.encode` does (the model's default prompt, if any); their ``prompt_name``
 picks another, ``"document"`` for :meth:`~staticemb.StaticModel.encode_document`'s vectors.
@@ -51,6 +52,13 @@ def _encode_options(adapter: Any) -> dict[str, Any]:
         "truncate_dim": adapter.truncate_dim,
         "num_threads": adapter.num_threads,
     }
+
+
+def _check_options(model: StaticModel, adapter: Any) -> None:
+    """Refuse at construction the encode options the first embed call would refuse (a ``truncate_dim`` wider
+    than the model, ``num_threads=0`` …): an encode of no texts runs :meth:`~staticemb.StaticModel.encode`'s
+    own checks, with its errors, which name the argument."""
+    model.encode([], **_encode_options(adapter))
 
 
 def _model_name(model: Any) -> str | None:

@@ -20,7 +20,7 @@ except ImportError as e:
     raise ImportError('staticemb.integrations.chroma needs chromadb: pip install "staticemb[chroma]"') from e
 
 from ..model import StaticModel
-from . import ModelLike, _encode_options, _load_model, _model_name
+from . import ModelLike, _check_options, _encode_options, _load_model, _model_name
 
 __all__ = ["StaticEmbeddingFunction"]
 
@@ -64,12 +64,15 @@ class StaticEmbeddingFunction(EmbeddingFunction[Documents]):
         normalize_embeddings: L2-normalize every vector (a model that normalizes does so anyway).
         truncate_dim: keep the first ``truncate_dim`` dimensions (``None``: the model's width).
         num_threads: encoding threads (``None``: every core).
+
+        An option :meth:`StaticModel.encode` refuses is refused here, with its error.
         """
         self.model: StaticModel = _load_model(model)
         self.model_name = model_name or _model_name(model)
         self.normalize_embeddings = normalize_embeddings
         self.truncate_dim = truncate_dim
         self.num_threads = num_threads
+        _check_options(self.model, self)
 
     def _options(self) -> dict[str, Any]:
         return _encode_options(self)

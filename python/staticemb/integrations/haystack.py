@@ -34,13 +34,18 @@ except ImportError as e:
     ) from e
 
 from ..model import StaticModel
-from . import ModelLike, _encode_options, _load_model, _model_name
+from . import ModelLike, _check_options, _encode_options, _load_model, _model_name
 
 __all__ = ["StaticDocumentEmbedder", "StaticTextEmbedder"]
 
 
 class _StaticEmbedder:
-    """What both components share: the model (loaded by :meth:`warm_up`), the encode options, serialization."""
+    """What both components share: the model (loaded by :meth:`warm_up`), the encode options, serialization.
+
+    The encode options are checked against the model (an option :meth:`StaticModel.encode` refuses is refused,
+    with its error) as soon as there is one: at construction for a loaded model, by :meth:`warm_up` for a path
+    or Hub id, which Haystack loads there rather than when it builds or deserializes a pipeline.
+    """
 
     def __init__(
         self,
@@ -60,12 +65,18 @@ class _StaticEmbedder:
         self.truncate_dim = truncate_dim
         self.num_threads = num_threads
         self.progress_bar = progress_bar
-        self._model: StaticModel | None = model if isinstance(model, StaticModel) else None
+        self._model: StaticModel | None = None
+        if isinstance(model, StaticModel):
+            _check_options(model, self)
+            self._model = model
 
     def warm_up(self) -> None:
-        """Load the model (once); ``run`` calls this itself when needed."""
+        """Load the model (once) and check the encode options against it; ``run`` calls this itself when
+        needed."""
         if self._model is None:
-            self._model = _load_model(self.model)
+            loaded = _load_model(self.model)
+            _check_options(loaded, self)
+            self._model = loaded
 
     def _loaded(self) -> StaticModel:
         self.warm_up()
@@ -207,6 +218,8 @@ class StaticDocumentEmbedder(_StaticEmbedder):
             num_threads=num_threads,
             progress_bar=progress_bar,
         )
+        if isinstance(meta_fields_to_embed, str):  # list("title") would look up the fields "t", "i", …
+            raise TypeError("meta_fields_to_embed must be a list of field names, not a str")
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
 

@@ -17,7 +17,7 @@ except ImportError as e:
     ) from e
 
 from ..model import StaticModel
-from . import ModelLike, _encode_options, _load_model
+from . import ModelLike, _check_options, _encode_options, _load_model
 
 __all__ = ["StaticEmbeddings"]
 
@@ -44,11 +44,14 @@ class StaticEmbeddings(Embeddings):
         normalize_embeddings: L2-normalize every vector (a model that normalizes does so anyway).
         truncate_dim: keep the first ``truncate_dim`` dimensions (``None``: the model's width).
         num_threads: encoding threads (``None``: every core).
+
+        An option :meth:`StaticModel.encode` refuses is refused here, with its error.
         """
         self.model: StaticModel = _load_model(model)
         self.normalize_embeddings = normalize_embeddings
         self.truncate_dim = truncate_dim
         self.num_threads = num_threads
+        _check_options(self.model, self)
 
     def _options(self) -> dict[str, Any]:
         return _encode_options(self)

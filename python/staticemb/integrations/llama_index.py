@@ -18,8 +18,9 @@ except ImportError as e:
         'staticemb.integrations.llama_index needs llama-index-core: pip install "staticemb[llama-index]"'
     ) from e
 
+from .. import _inputs
 from ..model import StaticModel
-from . import ModelLike, _encode_options, _load_model, _model_name
+from . import ModelLike, _check_options, _encode_options, _load_model, _model_name
 
 __all__ = ["StaticEmbedding"]
 
@@ -68,6 +69,8 @@ class StaticEmbedding(BaseEmbedding):
         truncate_dim: keep the first ``truncate_dim`` dimensions (``None``: the model's width).
         num_threads: encoding threads (``None``: every core).
         embed_batch_size, **kwargs: as in ``BaseEmbedding`` (``callback_manager``, ``embeddings_cache`` …).
+
+        An option :meth:`StaticModel.encode` refuses is refused here, with its error.
         """
         if model is None:
             if model_name is None:
@@ -87,6 +90,7 @@ class StaticEmbedding(BaseEmbedding):
             **options,
             **kwargs,
         )
+        _check_options(loaded, self)
         self._model = loaded
 
     @classmethod
@@ -101,12 +105,25 @@ class StaticEmbedding(BaseEmbedding):
     def _options(self) -> dict[str, Any]:
         return _encode_options(self)
 
+    def get_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """LlamaIndex's batched embedding, the texts checked first (see :func:`_batch_texts`)."""
+        return super().get_text_embedding_batch(_batch_texts(texts), show_progress=show_progress, **kwargs)
+
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """:meth:`get_text_embedding_batch`, asynchronously."""
+        texts = _batch_texts(texts)
+        return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
+
     def _get_query_embedding(self, query: str) -> Embedding:
-        result: Embedding = self._model.encode_query(query, **self._options()).tolist()
+        result: Embedding = self._model.encode_query(_one_text(query, "query"), **self._options()).tolist()
         return result
 
     def _get_text_embedding(self, text: str) -> Embedding:
-        result: Embedding = self._model.encode_document(text, **self._options()).tolist()
+        result: Embedding = self._model.encode_document(_one_text(text, "text"), **self._options()).tolist()
         return result
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
@@ -121,3 +138,21 @@ class StaticEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+def _one_text(text: Any, what: str) -> str:
+    """``text`` when it is a ``str``: a list would give a list of vectors where LlamaIndex expects one, and
+    ``None`` would be reported as a list of texts that is ``None``."""
+    if not isinstance(text, str):
+        raise TypeError(
+            f"the {what} to embed must be one str, not {type(text).__name__}; embed a list of texts with "
+            "get_text_embedding_batch"
+        )
+    return text
+
+
+def _batch_texts(texts: Any) -> list[str]:
+    """``texts`` as a list of ``str``, checked before LlamaIndex cuts it into ``embed_batch_size`` batches:
+    one ``str`` would be embedded a character at a time, and a text that is not a ``str`` is named by its
+    place in the whole list (the encoder sees one batch, so it would name its place in that batch)."""
+    return _inputs.str_texts(texts, "get_text_embedding_batch's texts", "text")

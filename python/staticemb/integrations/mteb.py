@@ -57,6 +57,7 @@ except ImportError as e:  # only a missing (or too old) mteb; a broken dependenc
     ) from e
 
 from ..model import StaticModel
+from . import _check_options
 
 if TYPE_CHECKING:
     from mteb.abstasks.task_metadata import TaskMetadata
@@ -204,6 +205,9 @@ class StaticMTEBEncoder(AbsEncoder):
         **kwargs: passed to :meth:`StaticModel.from_pretrained <staticemb.StaticModel.from_pretrained>`
             (``dim``, ``normalize``, ``truncate_dim``, ``cache_dir``, …) when ``model`` is loaded here.
 
+    An encode option (``truncate_dim``, ``normalize_embeddings``, ``num_threads``) that
+    :meth:`~staticemb.StaticModel.encode` refuses is refused here, with its error.
+
     ``truncate_dim``, ``normalize_embeddings``, ``model_prompts`` and the loading options that change the
     vectors are recorded in ``mteb_model_meta.experiment_kwargs``, so that mteb keeps their results apart.
     """
@@ -254,6 +258,7 @@ class StaticMTEBEncoder(AbsEncoder):
         self.truncate_dim = truncate_dim
         self.normalize_embeddings = normalize_embeddings
         self.num_threads = num_threads
+        _check_options(self.model, self)  # before mteb records a truncate_dim the first encode would refuse
         self._explicit_prompts = model_prompts is not None
         self.model_prompts = dict(model_prompts if model_prompts is not None else self.model.prompts)
         origin = _hub_origin(getattr(self.model, "_info", {}))

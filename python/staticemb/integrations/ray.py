@@ -37,6 +37,7 @@ Known traps, which :func:`embed_dataset` avoids:
 from __future__ import annotations
 
 import inspect
+import numbers
 import os
 import sys
 from typing import Any
@@ -98,21 +99,30 @@ def _embed(
     if column not in names:
         raise KeyError(f"the batch has no text column {column!r} (its columns: {', '.join(map(str, names))}); "
                        "name it with column=")
+
+    def encode(texts: list) -> np.ndarray:
+        try:
+            return model.encode(
+                texts, dim=dim, normalize=normalize, num_threads=threads, prompt_name=prompt_name
+            )
+        except TypeError as e:
+            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+            if bad is None:
+                raise
+            raise TypeError(_bad_text(batch, names, column, texts, bad)) from e
+
     if isinstance(batch, dict):
         texts = batch[column]
         texts = texts.tolist() if isinstance(texts, np.ndarray) else list(texts)
         out = dict(batch)
-        out[output_column] = model.encode(texts, dim=dim, normalize=normalize, num_threads=threads, prompt_name=prompt_name)
+        out[output_column] = encode(texts)
         return out
     import pyarrow as pa
 
     if isinstance(batch, pa.Table):
         from ray.data.extensions import ArrowTensorArray
 
-        vectors = model.encode(
-            batch.column(column).to_pylist(), dim=dim, normalize=normalize, num_threads=threads,
-            prompt_name=prompt_name,
-        )
+        vectors = encode(batch.column(column).to_pylist())
         array = ArrowTensorArray.from_numpy(vectors)
         index = batch.schema.get_field_index(output_column)
         if index >= 0:
@@ -122,14 +132,42 @@ def _embed(
     if pd is not None and isinstance(batch, pd.DataFrame):
         from ray.data.extensions import TensorArray
 
-        vectors = model.encode(batch[column].tolist(), dim=dim, normalize=normalize, num_threads=threads,
-                               prompt_name=prompt_name)
+        vectors = encode(batch[column].tolist())
         frame = batch.copy(deep=False)
         frame[output_column] = TensorArray(vectors)
         return frame
     raise TypeError(
         f"a batch must be a dict of NumPy arrays, a pandas DataFrame or a pyarrow Table, not {type(batch)}"
     )
+
+
+def _bad_text(batch: Any, names: list[Any], column: str, texts: list, row: int) -> str:
+    """The error for a text that is not a ``str``: its column, what it holds, and its row, shown by the row's
+    other values (Ray tells a batch no place in the dataset; the encoder would say only ``texts[i]``)."""
+    value = texts[row]
+    pd = sys.modules.get("pandas")
+    if value is None or (isinstance(value, float) and value != value) or (pd is not None and value is pd.NA):
+        what, fix = "a null", "drop or fill the null texts first"
+    else:
+        what, fix = f"{type(value).__name__} {_short(value)}", "every text must be a str"
+    cells = []
+    for name in [n for n in names if n != column][:4]:
+        if isinstance(batch, dict):
+            cell = batch[name][row]
+        elif hasattr(batch, "iloc"):  # pandas
+            cell = batch[name].iloc[row]
+        else:  # pyarrow
+            cell = batch.column(name)[row].as_py()
+        cells.append(f"{name}={_short(cell.item() if isinstance(cell, np.generic) else cell)}")
+    shown = f" ({', '.join(cells)})" if cells else ""
+    return (
+        f"the text column {column!r} holds {what} in row {row} of a batch of {len(texts)} rows{shown}: {fix}"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def embed_batch(
@@ -154,7 +192,8 @@ def embed_batch(
         model: the model's folder path or Hub id, loaded once per worker process by
             :func:`~staticemb.integrations._worker.get_model` (with ``load_kwargs``, passed to
             :meth:`~staticemb.StaticModel.from_pretrained`).
-        column: the text column. A null (``None``) text raises ``TypeError``.
+        column: the text column. A null (``None``) text raises ``TypeError``, naming the row by its other
+            columns' values.
         output_column: the column added (replaced if it exists).
         dim: Matryoshka width (``None``: the model's).
         normalize: ``True``/``False`` force L2 normalization on or off (``None``: the model's setting).
@@ -238,10 +277,21 @@ def embed_dataset(
       encode, since one block goes to one task or actor and a Parquet file arrives as one block. ``None``
       keeps the dataset's blocks; the split is skipped anyway when the cluster has one CPU.
 
+    ``concurrency`` sizes the actor pool only: with ``actors=False`` it is refused (``ValueError``), since the
+    tasks run one per CPU (limit them with the CPUs Ray is given, ``ray.init(num_cpus=...)``).
+
     ``batch_size`` is the rows per call (``None``: a whole block). ``column``, ``dim``, ``normalize``,
     ``load_kwargs`` and ``prompt_name`` are as in :func:`embed_batch`.
     """
     spec = model_spec(model)
+    if concurrency is not None:
+        if not actors:
+            raise ValueError(
+                "concurrency sizes the actor pool of actors=True; the tasks of actors=False run one per CPU "
+                "(pass actors=True, or limit the CPUs with ray.init(num_cpus=...))"
+            )
+        if isinstance(concurrency, bool) or not isinstance(concurrency, numbers.Integral) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive number of actors or None, got {concurrency!r}")
     if not ray.is_initialized():
         ray.init()  # what Ray Data itself does on the first run; here to size the pool
     cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -204,37 +204,74 @@ def mapinarrow_udf(
     """``(fn, out_schema)`` for ``df.mapInArrow(fn, out_schema)``: :func:`embed_arrow`'s function and the
     schema of its output given the input ``schema`` (a ``StructType`` or the DataFrame itself): the ``keep``
     fields, then ``output_column`` (``binary``, or ``array<float>`` for ``output="array"``, nullable).
+
+    ``column`` and ``keep`` name the input's columns as Spark SQL does: regardless of case unless
+    ``spark.sql.caseSensitive`` is set (the DataFrame's session's setting, or the active session's for a
+    ``StructType``); an input column named ``output_column`` that way is dropped.
     """
+    struct = schema.schema if isinstance(schema, DataFrame) else schema
+    if not isinstance(struct, StructType):
+        raise TypeError(f"schema must be a StructType or a DataFrame, not {type(schema).__name__}")
+    kept = _check(output, keep)
+    fields = {f.name: f for f in struct.fields}
+    resolve = _resolver(struct.names, _case_sensitive(schema))
+    text = resolve(column)
+    if text is None:
+        raise ValueError(f"no column {column!r} in the input (columns: {', '.join(fields)})")
+    if not isinstance(fields[text].dataType, StringType):
+        raise TypeError(f"the text column {column!r} is {fields[text].dataType.simpleString()}, not string")
+    resolved = {n: resolve(n) for n in (struct.names if kept is None else kept)}
+    missing = [n for n, name in resolved.items() if name is None]
+    if missing:
+        raise ValueError(f"keep names columns the input lacks: {', '.join(missing)}")
+    dropped = resolve(output_column)
+    names = [n for n in dict.fromkeys(resolved.values()) if n is not None and n != dropped]
     fn = embed_arrow(
         model,
-        column=column,
+        column=text,
         output_column=output_column,
         dim=dim,
         normalize=normalize,
         output=output,
-        keep=keep,
+        keep=names,
         num_threads=num_threads,
         load_kwargs=load_kwargs,
         prompt_name=prompt_name,
     )
-    struct = schema.schema if isinstance(schema, DataFrame) else schema
-    if not isinstance(struct, StructType):
-        raise TypeError(f"schema must be a StructType or a DataFrame, not {type(schema).__name__}")
-    fields = {f.name: f for f in struct.fields}
-    if column not in fields:
-        raise ValueError(f"no column {column!r} in the input (columns: {', '.join(fields)})")
-    if not isinstance(fields[column].dataType, StringType):
-        raise TypeError(f"the text column {column!r} is {fields[column].dataType.simpleString()}, not string")
-    names = struct.names if keep is None else list(dict.fromkeys(keep))  # a name kept twice is kept once
-    missing = [n for n in names if n not in fields]
-    if missing:
-        raise ValueError(f"keep names columns the input lacks: {', '.join(missing)}")
     vector_type = BinaryType() if output == "binary" else ArrayType(FloatType(), containsNull=False)
-    out = StructType(
-        [fields[n] for n in names if n != output_column]
-        + [StructField(output_column, vector_type, nullable=True)]
-    )
+    out = StructType([fields[n] for n in names] + [StructField(output_column, vector_type, nullable=True)])
     return fn, out
+
+
+def _case_sensitive(schema: Any) -> bool:
+    """Spark SQL's ``spark.sql.caseSensitive`` (false by default) in the session of ``schema`` (a DataFrame)
+    or the active one."""
+    from pyspark.sql import SparkSession
+
+    session = getattr(schema, "sparkSession", None) if isinstance(schema, DataFrame) else None
+    session = session or SparkSession.getActiveSession()
+    if session is None:
+        return False
+    return str(session.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+
+
+def _resolver(names: Sequence[str], case_sensitive: bool) -> Callable[[str], str | None]:
+    """Spark SQL's lookup of a column name: the column of that exact name, else (unless ``case_sensitive``)
+    the one column whose name differs in case only; ``None`` when there is none, ``ValueError`` when
+    several."""
+
+    def resolve(name: str) -> str | None:
+        if name in names or case_sensitive:
+            return name if name in names else None
+        found = [n for n in names if n.lower() == name.lower()]
+        if len(found) > 1:
+            raise ValueError(
+                f"column {name!r} is ambiguous: the input has {', '.join(found)} (Spark SQL ignores case "
+                "unless spark.sql.caseSensitive is set)"
+            )
+        return found[0] if found else None
+
+    return resolve
 
 
 def embed_dataframe(
