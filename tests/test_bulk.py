@@ -171,7 +171,8 @@ def test_bad_input_gives_one_line(tmp_path):
         ((str(MODEL), str(tmp_path / "bad.txt"), "-o", str(tmp_path / "o4")), "bad.txt:2: not UTF-8"),
         ((str(MODEL), str(files[".txt"]), "-o", str(tmp_path / "file" / "out")), "file, not a folder"),
         ((str(tmp_path / "no-model"), str(files[".txt"]), "-o", str(tmp_path / "o5")), "model not found"),
-        ((str(MODEL), str(files[".txt"]), "-o", str(files[".txt"])), "is a file, not a folder"),
+        ((str(MODEL), str(files[".txt"]), "-o", str(files[".txt"])), "not a .txt file"),
+        ((str(MODEL), str(files[".txt"]), "-o", str(tmp_path / "file")), "is a file, not a folder"),
     ]
     for args, message in cases:
         done = _cli(*args, "-q")
@@ -504,9 +505,16 @@ def test_read_embeddings_gives_the_documented_types_for_every_output(tmp_path, m
     (pa.array([1.5, 2.5], type=pa.float32()), pa.array([3.5, 4.5], type=pa.float64())),
     (pa.array([[1], [2]], type=pa.list_(pa.int32())), pa.array([[3], [4]], type=pa.list_(pa.int64()))),
     (pa.array([1, 2], type=pa.int32()), pa.array([3, 4], type=pa.int64())),
+    # The first file's type was the part's: nulls only, then numbers ("Unsupported cast from int64 to null"),
+    # or narrow integers, then wider ones ("Integer value 1000 not in range: -128 to 127").
+    (pa.array([None, None], type=pa.null()), pa.array([3, 4], type=pa.int64())),
+    (pa.array([1, 2], type=pa.int8()), pa.array([1000, -70000], type=pa.int32())),
+    (pa.array([1, 2], type=pa.uint8()), pa.array([-1, 300], type=pa.int16())),
+    (pa.array([1.5, 2.5], type=pa.float16()), pa.array([1e300, 4.5], type=pa.float64())),
 ])
 def test_kept_columns_of_one_kind_are_cast_across_inputs(tmp_path, model, first, second):
-    """Within a kind the values fit the first rows' type and are kept (the first check refused these)."""
+    """Within a kind the values take the widest type of the inputs and are kept (the first check refused
+    these, and then a wider type after the first file)."""
     for name, values in (("k1", first), ("k2", second)):
         pq.write_table(pa.table({"text": ["a b", "c d"], "k": values}), tmp_path / f"{name}.parquet")
     out = encode_files(model, [str(tmp_path / "k1.parquet"), str(tmp_path / "k2.parquet")], tmp_path / "out",

@@ -9,8 +9,9 @@ those, ``-`` for stdin, or a named pipe such as ``<(zcat corpus.txt.gz)`` (strea
 ``--format jsonl``). They are read as a stream, ``batch_rows`` texts at a time, so memory stays bounded
 whatever the input size. Each ``--keep`` column must be in every row (a JSONL line without it is refused).
 
-The output is a folder of Parquet parts (``part-00000.parquet``, …, ``rows_per_part`` rows each) or, for an
-``OUT`` ending in ``.npy``, one NumPy array assembled from such parts at the end (the parts stay in
+The output is a folder of Parquet parts (``part-00000.parquet``, …, ``rows_per_part`` rows each; any name, such
+as ``OUT`` or ``OUT.parquet``, but not one of another file type such as ``OUT.csv``) or, for an ``OUT`` ending in
+``.npy`` (any case), one NumPy array assembled from such parts at the end (the parts stay in
 ``OUT.npy.parts/``, the run's resume state, so a ``.npy`` output takes twice the disk until that folder is
 deleted). Each Parquet row holds
 ``row`` (the text's position in the whole input, from 0), the ``--keep`` columns carried over, and
@@ -61,6 +62,9 @@ INPUT_FORMATS = {".txt": "text", ".text": "text", ".jsonl": "jsonl", ".ndjson": 
                  ".tsv": "tsv", ".parquet": "parquet"}
 MANIFEST = "_staticemb.json"
 _PART = "part-{:05d}.parquet"
+# Names that say "a file of this type": an output named so would have become a folder of Parquet parts.
+_FILE_SUFFIXES = (".txt", ".text", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".npz", ".pt", ".pth", ".pkl",
+                  ".pickle", ".h5", ".hdf5", ".arrow", ".feather", ".safetensors", ".bin", ".gz", ".zip", ".tar")
 
 
 @dataclass
@@ -313,9 +317,21 @@ def _check_unicode(path: str, n: int, name: str, value: str) -> None:
                                 f"{value[at]!r} at character {at})")
 
 
+def _arrow_name(path: str | os.PathLike, what: str) -> None:
+    """pyarrow opens files by UTF-8 name only: another name (bytes a shell passed as they are) is refused
+    naming the file, where pyarrow failed with a UnicodeEncodeError."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{what} {os.fspath(path)!r}: its name is not UTF-8 text, and pyarrow opens "
+                                "no other name; rename it") from None
+
+
 def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int) -> Iterator[tuple[list, dict]]:
     require_pyarrow()
     import pyarrow as pa
+
+    _arrow_name(path, "the input")
 
     wanted = [column, *[k for k in keep if k != column]]
     if fmt == "parquet":
@@ -327,9 +343,7 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
             raise InvalidInputError(f"{path}: not a readable Parquet file ({e})") from None
         names = source.schema_arrow.names
         _check_columns(path, names, wanted)
-        if not pa.types.is_string(source.schema_arrow.field(column).type) and not pa.types.is_large_string(
-            source.schema_arrow.field(column).type
-        ):
+        if _kind(source.schema_arrow.field(column).type) != "text":  # a pandas category is text too
             raise InvalidInputError(
                 f"{path}: column {column!r} holds {source.schema_arrow.field(column).type}, not text"
             )
@@ -341,8 +355,7 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
         parse = (csv.ParseOptions(delimiter="\t", quote_char=False, newlines_in_values=False) if fmt == "tsv"
                  else csv.ParseOptions(delimiter=",", newlines_in_values=True))
         try:
-            with csv.open_csv(path, parse_options=parse) as probe:
-                names = probe.schema.names
+            names = _csv_names(path, parse)
         except pa.ArrowInvalid as e:
             raise InvalidInputError(f"{path}: not readable as {fmt.upper()} ({e})") from None
         _check_columns(path, names, wanted)
@@ -351,11 +364,7 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
         read = [*wanted, *([last] if last is not None and last not in wanted else [])]
         convert = csv.ConvertOptions(include_columns=read, column_types={k: pa.string() for k in read},
                                      strings_can_be_null=False)
-        try:
-            batches = csv.open_csv(path, parse_options=parse, convert_options=convert,
-                                   read_options=csv.ReadOptions(block_size=1 << 24))
-        except pa.ArrowInvalid as e:
-            raise InvalidInputError(f"{path}: not readable as {fmt.upper()} ({e})") from None
+        batches = _csv_batches(path, parse, convert)
     done = 0
     end: Any = None
     try:
@@ -371,10 +380,61 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
                 yield texts[start : start + rows], {k: v.slice(start, rows) for k, v in carried.items()}
             done += len(texts)
     except pa.ArrowInvalid as e:
-        raise InvalidInputError(f"{path}: {e}") from None
+        raise InvalidInputError(f"{path}: {e}" if fmt == "parquet" else
+                                f"{path}: not readable as {fmt.upper()} ({e})") from None
     if isinstance(end, str) and ("\n" in end or "\r" in end) and not _ends_quoted(path):
         raise InvalidInputError(f"{path}: a quote is never closed: the {last!r} value of row {done - 1} holds the "
                                 "rest of the file; close the quote (or double it: \"\")")
+
+
+_FIRST_BLOCK = 1 << 24
+
+
+def _larger_block(error: Exception, block: int) -> int:
+    """pyarrow reads CSV in blocks and fails on a row longer than one ("straddling object straddles two block
+    boundaries"): the block size to read again with, four times larger, up to 1 GiB; any other error is
+    raised."""
+    if "straddl" not in str(error) or block >= 1 << 30:
+        raise error
+    return block * 4
+
+
+def _csv_names(path: str, parse: Any) -> list[str]:
+    """The column names of a CSV / TSV file."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    block = _FIRST_BLOCK
+    while True:
+        try:
+            with csv.open_csv(path, parse_options=parse, read_options=csv.ReadOptions(block_size=block)) as reader:
+                return list(reader.schema.names)
+        except pa.ArrowInvalid as e:
+            block = _larger_block(e, block)
+
+
+def _csv_batches(path: str, parse: Any, convert: Any) -> Iterator[Any]:
+    """The record batches of a CSV / TSV file; a row longer than a block starts the read again with larger
+    blocks, after the rows already given."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    block, given = _FIRST_BLOCK, 0
+    while True:
+        try:
+            seen = 0
+            with csv.open_csv(path, parse_options=parse, convert_options=convert,
+                              read_options=csv.ReadOptions(block_size=block)) as reader:
+                for batch in reader:
+                    n = batch.num_rows
+                    if seen + n > given:  # rows not given yet (a read started again gives the first ones again)
+                        rest = batch.slice(given - seen) if given > seen else batch
+                        given += rest.num_rows
+                        yield rest
+                    seen += n
+            return
+        except pa.ArrowInvalid as e:
+            block = _larger_block(e, block)
 
 
 def _ends_quoted(path: str) -> bool:
@@ -390,6 +450,12 @@ def _check_columns(path: str, names: list[str], wanted: list[str]) -> None:
         raise InvalidInputError(
             f"{path}: no column {', '.join(map(repr, missing))} (its columns: {', '.join(names)}); "
             "choose with --column / --keep"
+        )
+    twice = [c for c in wanted if names.count(c) > 1]
+    if twice:  # CSV read the first silently, Parquet failed with a KeyError
+        raise InvalidInputError(
+            f"{path}: {names.count(twice[0])} columns are named {twice[0]!r} (its columns: {', '.join(names)}); "
+            "a column to read or --keep needs a name of its own: rename the others"
         )
 
 
@@ -410,6 +476,24 @@ def read_batches(files: Sequence[str], *, fmt: str | None, column: str, keep: li
 
 
 # ------------------------------------------------------------------------------------------------ outputs
+
+
+def output_is_npy(output: str | os.PathLike) -> bool:
+    """Whether ``output`` names one ``.npy`` file (the suffix in any case) rather than a folder of Parquet parts
+    (any other name, ``OUT.parquet`` included, as Spark and pandas name such folders). A name of another file
+    type (``out.csv``, ``out.json``) or ``-`` is refused: it would have become a folder of that name."""
+    name = os.fspath(output)
+    if not name:  # Path("") is the current folder: an unset variable in -o "$OUT" wrote the parts there
+        raise InvalidInputError("--output is an empty name: name a folder (. for this one) or an OUT.npy file")
+    suffix = Path(name).suffix.lower()
+    if suffix == ".npy":
+        return True
+    if name == "-" or suffix in _FILE_SUFFIXES:
+        raise InvalidInputError(
+            f"--output {name}: the output is a folder of Parquet parts (a name such as OUT or OUT.parquet) or one "
+            f"OUT.npy file, not {'stdout' if name == '-' else 'a ' + suffix + ' file'}"
+        )
+    return False
 
 
 def _embedding_columns(vectors: np.ndarray, precision: str) -> dict[str, Any]:
@@ -522,6 +606,10 @@ def encode_files(
         raise InvalidInputError(f"precision must be one of {', '.join(BULK_PRECISIONS)}, got {precision!r}")
     if format is not None and format not in set(INPUT_FORMATS.values()):
         raise InvalidInputError(f"format must be one of {', '.join(sorted(set(INPUT_FORMATS.values())))}")
+    npy = output_is_npy(output)
+    _arrow_name(output, "--output")
+    if npy and precision == "int8":
+        raise InvalidInputError("int8 vectors need their per-row scales: write Parquet (an output folder)")
     keep = list(dict.fromkeys(keep))
     reserved = sorted({"row", "embedding", "scale"} & set(keep))
     if reserved:
@@ -540,9 +628,6 @@ def encode_files(
     norm = _inputs.flag("normalize", normalize, default=loaded.normalize)
     files = expand_inputs(inputs, format)
     out = Path(output).expanduser()
-    npy = out.suffix == ".npy"
-    if npy and precision == "int8":
-        raise InvalidInputError("int8 vectors need their per-row scales: write Parquet (an output folder)")
     folder = out.with_name(out.name + ".parts") if npy else out
     for given in inputs:  # a second run (a resume) would read the parts written there back as texts
         if given != "-" and _would_read(given, folder / _PART.format(0)):
@@ -597,6 +682,7 @@ def encode_files(
         # The rows the finished parts hold (the last may be short: a run stopped after closing it).
         skip = sum(pq.ParquetFile(p).metadata.num_rows for p in done_parts)
         parts.save_manifest()
+        types = _kept_types(files, format, keep)
         row = 0
         bar = tqdm(disable=not progress, unit=" texts", desc="encode", unit_scale=True, initial=skip)
         # One thread writes batch k (pyarrow releases the GIL) while the next batch is read and encoded; the
@@ -613,7 +699,7 @@ def encode_files(
                 texts = texts[cut:]
                 vectors = loaded.encode(texts, dim=width, normalize=norm, num_threads=num_threads,
                                         batch_size=batch_rows)
-                table = _table(row + cut, vectors, precision, {k: v[cut:] for k, v in carried.items()})
+                table = _table(row + cut, vectors, precision, {k: v[cut:] for k, v in carried.items()}, types)
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(parts.write, table)
@@ -650,6 +736,63 @@ def encode_files(
     return out
 
 
+def _kind(t: Any) -> str | None:
+    """The kind of an Arrow type (``None`` for a column of nulls only): a ``--keep`` column is cast within its
+    kind, and a text column may be any kind of text (a pandas category, pyarrow's ``string_view``)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):  # a pandas category, a dictionary-encoded write: its values' kind
+        return _kind(t.value_type)
+    if pa.types.is_null(t):  # a column of nulls only: fits any
+        return None
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or str(t) == "string_view":  # pyarrow 16's view
+        return "text"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return "list"
+    return str(t)
+
+
+def _kept_types(files: Sequence[str], fmt: str | None, keep: Sequence[str]) -> dict[str, Any]:
+    """The type to write each ``--keep`` column with where the inputs give it several of one kind: the widest
+    (int8 in one Parquet file and int32 in the next, or nulls only then int64, give int32 and int64), so that
+    the first part's schema takes the values of every later file. Text inputs (JSONL, CSV, TSV) carry text.
+    Types of different kinds are left as they are, for :func:`_same_types` to refuse."""
+    if not keep:
+        return {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    seen: dict[str, list[Any]] = {k: [] for k in keep}
+    for path in files:
+        kind = _format_of(path, fmt)
+        if kind != "parquet":
+            for types in seen.values():
+                types.append(pa.string())
+            continue
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError, ValueError):
+            continue  # reading it says what is wrong
+        for k, types in seen.items():
+            if schema.names.count(k) == 1:
+                types.append(schema.field(k).type)
+    widest = {}
+    for k, types in seen.items():
+        distinct = list(dict.fromkeys(types))
+        if len(distinct) < 2 or len({_kind(t) for t in distinct} - {None}) > 1:
+            continue
+        try:
+            merged = pa.unify_schemas([pa.schema([(k, t)]) for t in distinct], promote_options="permissive")
+        except (pa.ArrowException, TypeError):  # two dictionary encodings, say: cast part by part
+            continue
+        widest[k] = merged.field(k).type
+    return widest
+
+
 def _same_types(table: Any, schema: Any) -> Any:
     """``table`` with ``schema``'s column types, cast within a kind (text, dictionary-encoded text, integers,
     floats, lists; a column of nulls fits any); a ``--keep`` column of another kind than the rows written before
@@ -657,24 +800,9 @@ def _same_types(table: Any, schema: Any) -> Any:
     so is a cast that fails (a value too large for the type the first rows gave)."""
     import pyarrow as pa
 
-    def kind(t: Any) -> str | None:
-        if pa.types.is_dictionary(t):  # a pandas category, a dictionary-encoded write: its values' kind
-            return kind(t.value_type)
-        if pa.types.is_null(t):  # a column of nulls only: fits any
-            return None
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            return "text"
-        if pa.types.is_integer(t):
-            return "integer"
-        if pa.types.is_floating(t):
-            return "float"
-        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-            return "list"
-        return str(t)
-
     for column in table.schema:
         want = schema.field(column.name).type
-        ours, theirs = kind(column.type), kind(want)
+        ours, theirs = _kind(column.type), _kind(want)
         if column.type != want and ours is not None and theirs is not None and ours != theirs:
             raise InvalidInputError(
                 f"--keep {column.name}: it is {column.type} in this input but {want} in the rows written before (an "
@@ -687,12 +815,20 @@ def _same_types(table: Any, schema: Any) -> Any:
                                 f"({e})") from None
 
 
-def _table(first_row: int, vectors: np.ndarray, precision: str, carried: dict[str, Any]) -> Any:
+def _table(first_row: int, vectors: np.ndarray, precision: str, carried: dict[str, Any],
+           types: dict[str, Any] | None = None) -> Any:
+    """The rows to write; ``types`` gives a ``--keep`` column its type over every input (:func:`_kept_types`)."""
     import pyarrow as pa
 
     columns: dict[str, Any] = {"row": pa.array(np.arange(first_row, first_row + len(vectors), dtype=np.int64))}
     for k, v in carried.items():
         columns[k] = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, type=pa.string())
+        if types and k in types and columns[k].type != types[k]:
+            try:
+                columns[k] = columns[k].cast(types[k])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                raise InvalidInputError(f"--keep {k}: its values do not fit {types[k]}, the type its column has "
+                                        f"over the inputs ({e})") from None
     columns.update(_embedding_columns(vectors, precision))
     return pa.table(columns)
 
@@ -757,7 +893,7 @@ def read_embeddings(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
     import pyarrow.parquet as pq
 
     p = Path(path)
-    if p.suffix == ".npy":
+    if p.suffix.lower() == ".npy":
         stored = np.load(p, mmap_mode="r")  # memory-mapped, as written; float16 is widened as documented
         return (stored.astype(np.float32) if stored.dtype == np.float16 else stored), None
     info = RunInfo(**json.loads((p / MANIFEST).read_text(encoding="utf-8")))

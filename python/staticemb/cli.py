@@ -14,7 +14,8 @@ Every error ends the command with one line on stderr that names the problem (a b
 task file or output path) and a non-zero exit status: 2 for bad input (arguments, configs, models and task
 files staticemb refuses), 1 for anything else (a file the system cannot read or write, an error inside a
 library), 130 when interrupted. ``--debug`` prints the traceback too. Outputs are checked to be writable before
-the work starts.
+the work starts. A stdout whose reader goes away (``| head``) ends the command with 141; a stderr that is closed
+or fails (``2>&-``, a full disk, a reader gone) only silences the progress bars and messages: the run goes on.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ._paths import looks_like_local_path
 from .errors import InvalidInputError, StaticembError
@@ -83,6 +84,8 @@ def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
     other kind, and its parent folder exists (created if needed) and takes a new file."""
     from ._io import open_descriptor
 
+    if not os.fspath(path):  # Path("") is the current folder
+        raise InvalidInputError(f"{what} is an empty name")
     p = Path(path).expanduser()
     if not folder and (open_descriptor(p) is not None or p.exists() and not p.is_file() and not p.is_dir()):
         return p  # /dev/stdout, a pipe, a device: written into, no file made beside it
@@ -131,11 +134,11 @@ def _read_texts(path: str, limit: int | None) -> list[str]:
 
 
 def cmd_encode(args) -> int:
-    from .bulk import encode_files, expand_inputs, require_pyarrow
+    from .bulk import encode_files, expand_inputs, output_is_npy, require_pyarrow
 
     require_pyarrow()  # before the output folder is made
     out = Path(args.output).expanduser()
-    _check_output(out, "--output", folder=out.suffix != ".npy")
+    _check_output(out, "--output", folder=not output_is_npy(args.output))
     expand_inputs(args.inputs, args.format)  # a missing input fails before the model loads
     models = _model_specs([args.model])
     path = encode_files(models[0][1], args.inputs, out, column=args.column, keep=args.keep or [],
@@ -279,10 +282,26 @@ def _model_specs(specs: list[str]) -> list[tuple[str | None, str]]:
     return out
 
 
-def cmd_eval(args) -> int:
-    from .tasks import evaluate, load_tasks, markdown_table, open_model
+def _check_not_a_task(out: Path, tasks: list[str]) -> None:
+    """Refuse an ``eval --output`` that is one of the task files (the results would replace the task) or a
+    ``.json`` file in a ``--tasks`` folder (the next run would read the results as a task, and fail)."""
+    target = out.resolve()
+    for spec in tasks:
+        where = Path(spec).expanduser()
+        folder = where.is_dir()
+        if target == where.resolve() or folder and target.parent == where.resolve() and target.suffix == ".json":
+            raise InvalidInputError(
+                f"--output {out} " + ("is a task file: the results would replace it" if target.exists() else
+                                      f"lies in the task folder {spec}: the next run would read the results as a task")
+                + "; write them elsewhere")
 
-    output = _check_output(args.output, "--output", folder=False) if args.output else None
+
+def cmd_eval(args) -> int:
+    from .tasks import StaticEncoder, evaluate, load_tasks, markdown_table, open_model
+
+    output = _check_output(args.output, "--output", folder=False) if args.output is not None else None
+    if output is not None:
+        _check_not_a_task(output, args.tasks)
     models = _model_specs(args.models)
     tasks = load_tasks(args.tasks, args.only)
     bm25 = [spec for _, spec in models if spec.lower() in ("bm25", "bm25-stem")]
@@ -301,6 +320,13 @@ def cmd_eval(args) -> int:
     results = []
     for name, spec in models:
         encoder = open_model(spec, name=name, dims=args.dims, device=args.device)
+        full = encoder.model.full_dim if isinstance(encoder, StaticEncoder) else None
+        past = [d for d in args.dims or () if full is not None and d > full]
+        if past:  # as encode(dim=...) refuses it; the table showed the full width in its place, or left it out
+            raise InvalidInputError(f"--dims {','.join(map(str, past))}: {spec} is a {full}-d model; a width must "
+                                    f"be between 1 and its table width {full}"
+                                    + (" (evaluate models of other widths in runs of their own)"
+                                       if len(models) > 1 else ""))
         results.append(evaluate(encoder, tasks, speed_texts=speed_texts,
                                 progress=lambda m: print(m, file=sys.stderr, flush=True)))
     if output is not None:  # first: the results are kept even if the table's reader goes away (| head)
@@ -332,7 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a model folder or Hub id")
     p.add_argument("inputs", nargs="+", help="text (one per line), JSONL, CSV, TSV or Parquet files, folders, "
                    "glob patterns, - for stdin, or a named pipe such as <(cmd)")
-    p.add_argument("--output", "-o", required=True, help="an output folder (Parquet parts) or a .npy file")
+    p.add_argument("--output", "-o", required=True,
+                   help="an output folder of Parquet parts (any name, OUT.parquet included, but not one of another "
+                   "file type such as OUT.csv) or an OUT.npy file")
     p.add_argument("--column", default="text", help="the text field (JSONL) or column (CSV, TSV, Parquet)")
     p.add_argument("--keep", type=_names, action="extend", metavar="COL[,COL...]",
                    help="a column to carry over (an id, a key): repeat the flag or separate names with commas; "
@@ -404,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", required=True, help="task files or folders of them")
     p.add_argument("--only", nargs="+", help="task names or types to run")
     p.add_argument("--dims", type=_widths,
-                   help="Matryoshka widths for static models, e.g. 64,256,1024 (default: all)")
+                   help="Matryoshka widths for static models, e.g. 64,256,1024, each at most every static "
+                   "model's width (default: all of each model's)")
     p.add_argument("--speed-task", help="time encoding this task's texts for a texts/s figure")
     p.add_argument("--speed-n", type=_positive_int, default=2000)
     p.add_argument("--output", help="write the results as JSON")
@@ -424,7 +453,69 @@ def _one_line(error: BaseException) -> str:
     return f"{name}: {text} (--debug shows the traceback)" if text else f"{name} (--debug shows the traceback)"
 
 
+class _Status:
+    """stderr for the command's progress bars and messages. A write that fails (stderr closed, on a full disk,
+    or a reader that went away) points the stream at /dev/null instead of ending the run: the output is the
+    point, and the exit status still tells how it went."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _silence(self) -> None:
+        try:  # what the stream still buffers then goes nowhere, and Python's flush at exit succeeds
+            fd = self._stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+        except (OSError, ValueError, AttributeError):
+            self._stream = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+
+    def write(self, text: str) -> int:
+        try:
+            self._stream.write(text)
+        except (OSError, ValueError):
+            self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._silence()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the stream's own
+        return getattr(self._stream, name)
+
+
+def _reopen_closed_outputs() -> None:
+    """Open /dev/null on file descriptors 1 and 2 when the command was started with them closed (``2>&-``):
+    else the next file opened (an output part) takes the number, and what a library writes to stderr lands in
+    it."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _reopen_closed_outputs()
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is None:  # started with stdout closed (>&-): what it prints goes nowhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    sys.stderr = _Status(sys.stderr if sys.stderr is not None else open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and hasattr(args, "inputs") and all(x == "-" or not x.startswith("-") for x in extra):
