@@ -414,9 +414,32 @@ def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
 FORMATS = ("sentence-transformers", "model2vec")
 
 
+MODEL_ENTRIES = frozenset({
+    "README.md", "modules.json", "config_sentence_transformers.json", "config.json", WEIGHTS_FILE, TOKENIZER_FILE,
+    "0_StaticEmbedding", "1_Normalize", ".gitattributes", "training_log.json", "checkpoints", ".DS_Store",
+})
+"""What a static model folder holds beside its modules' own folders: the files staticemb, Sentence Transformers
+and model2vec write, a Hub download's ``.gitattributes``, a training run's log and checkpoints, and the macOS
+Finder's ``.DS_Store``. A save
+replaces a folder of its format only when it holds nothing else (another entry would be deleted with it)."""
+
+
+def _module_entries(folder: Path) -> set[str]:
+    """The top-level entries that ``modules.json`` names as module folders."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        return {Path(m["path"]).parts[0] for m in modules if isinstance(m.get("path"), str) and Path(m["path"]).parts}
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        return set()
+
+
+def _shown(names: Sequence[str]) -> str:
+    return ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "")
+
+
 def describe_folder(folder: Path, format: str) -> str | None:
-    """``None`` when ``folder`` is empty or holds a static model of ``format`` (what a save in that format may
-    replace); otherwise a few words saying what it holds."""
+    """``None`` when ``folder`` is empty or holds a static model of ``format`` and nothing else (what a save in
+    that format may replace); otherwise a few words saying what it holds."""
     entries = [p.name for p in folder.iterdir()]
     if not entries:
         return None
@@ -425,7 +448,8 @@ def describe_folder(folder: Path, format: str) -> str | None:
     except Exception:  # anything that is not a loadable static model: say what it looks like
         kind = None
     if kind == format:
-        return None
+        others = sorted(set(entries) - MODEL_ENTRIES - _module_entries(folder))
+        return f"a {kind} model and other files ({_shown(others)})" if others else None
     if kind is not None:
         return f"a {kind} model"
     if "modules.json" in entries:
@@ -436,8 +460,7 @@ def describe_folder(folder: Path, format: str) -> str | None:
         return f"a Sentence Transformers model whose first module is {first or 'unknown'}"
     if "config.json" in entries:
         return "a transformers or other model (config.json)"
-    shown = ", ".join(sorted(entries)[:5]) + (", …" if len(entries) > 5 else "")
-    return f"files that are not a static model ({shown})"
+    return f"files that are not a static model ({_shown(entries)})"
 
 
 def _fsync(path: Path, *, directory: bool = False) -> None:
@@ -497,8 +520,8 @@ def check_folder_target(target: Path, format: str, remedy: str) -> None:
         raise FileExistsError(f"{target} is a file, not a model folder; {remedy}")
     kind = describe_folder(target, format)
     if kind is not None:
-        raise FileExistsError(f"{target} holds {kind}; a {format} save replaces only a {format} static model: "
-                              f"{remedy}")
+        raise FileExistsError(f"{target} holds {kind}; a {format} save replaces only a folder that holds a "
+                              f"{format} static model and nothing else: {remedy}")
 
 
 def write_file(path: Path, write: Callable[[Any], None]) -> None:
@@ -666,6 +689,8 @@ class Card:
     prompts: dict[str, str]
     base_model: str | None = None
     training: str | None = None
+    truncate_dim: int | None = None
+    """The width Sentence Transformers cuts the ``dim``-wide output to (``config_sentence_transformers.json``)."""
 
 
 def model_card(card: Card) -> str:
@@ -678,7 +703,10 @@ def model_card(card: Card) -> str:
         front.append(f"base_model: {card.base_model}")
     rows = [
         ("Format", f"{card.format} folder, written by staticemb"),
-        ("Dimensions", f"{card.dim} (the leading columns can be kept alone: `dim=` / `truncate_dim=`)"),
+        ("Dimensions", f"{card.dim} (the leading columns can be kept alone: `dim=` / `truncate_dim=`)"
+         if card.truncate_dim is None else
+         f"{card.truncate_dim}: the first {card.truncate_dim} of the table's {card.dim} columns (`truncate_dim` "
+         f"in `config_sentence_transformers.json`{', cut after the normalization' if card.normalize else ''})"),
         ("Vocabulary", f"{card.vocab_size:,} tokens ({card.tokenizer_model} tokenizer, `tokenizer.json`)"),
         ("Stored as", card.dtype),
         ("Normalized", "yes (L2)" if card.normalize else "no"),
@@ -711,6 +739,7 @@ from model2vec import StaticModel
 model = StaticModel.from_pretrained("{card.name}")
 embeddings = model.encode(["first text", "second text"])
 ```"""
+    cut = "" if card.truncate_dim is None else f", cut to its first {card.truncate_dim} values"
     if card.format == "Sentence Transformers" and card.dtype == "int8":
         # embedding.weight is int8 with one float32 scale per row in embedding.scales: Sentence Transformers
         # refuses an int8 table, model2vec reads it without its scales (wrong vectors).
@@ -724,7 +753,7 @@ embeddings = model.encode(["first text", "second text"])
 # {card.name}
 
 A static embedding model: one table of token vectors, no transformer. A text's embedding is the mean of the
-table rows of its tokens{", L2-normalized" if card.normalize else ""}.
+table rows of its tokens{", L2-normalized" if card.normalize else ""}{cut}.
 
 {table}
 
@@ -792,12 +821,14 @@ def write_model2vec(
     tokenizer_json: str,
     normalize: bool,
     max_length: int | None,
+    st_config: dict[str, Any] | None = None,
     card: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a model2vec folder (``model.safetensors`` with ``embeddings`` and optional ``weights`` and
     ``mapping``, ``tokenizer.json``, ``config.json``, the ``modules.json`` model2vec writes so that Sentence
-    Transformers loads it too, and the model ``card`` as ``README.md``) atomically, see :func:`write_folder`."""
+    Transformers loads it too, ``st_config`` as ``config_sentence_transformers.json`` when given, and the model
+    ``card`` as ``README.md``) atomically, see :func:`write_folder`."""
     from safetensors.numpy import save_file
 
     embeddings = tensors["embeddings"]
@@ -822,5 +853,8 @@ def write_model2vec(
                 {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"}
             )
         (folder / "modules.json").write_text(json.dumps(modules, indent=4), encoding="utf-8")
+        if st_config is not None:
+            (folder / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2),
+                                                                      encoding="utf-8")
 
     return write_folder(target, write, format="model2vec", overwrite=overwrite)

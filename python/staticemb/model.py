@@ -640,14 +640,15 @@ class StaticModel:
             precision: ``"float32"``, ``"int8"``, ``"uint8"``, ``"binary"`` or ``"ubinary"``: Sentence
                 Transformers' ``quantize_embeddings`` on the result (int8/uint8 ranges from the batch itself;
                 use :func:`staticemb.quantize_embeddings` with ``calibration_embeddings`` to fix them).
-            convert_to_numpy: return a NumPy array (the default); with ``False`` (and no tensor) a list of torch
-                tensors, as Sentence Transformers does.
+            convert_to_numpy: return a NumPy array (the default); with ``False`` or ``None`` (and no tensor) a
+                list of torch tensors, as Sentence Transformers does (it reads ``None`` as false).
             convert_to_tensor: return one torch tensor (torch is imported only then).
             device: ``None``, ``"cpu"`` or ``"cpu:N"`` (staticemb runs on the CPU; anything else is refused).
             normalize_embeddings: ``True`` L2-normalizes the output (after truncation); ``False`` leaves the
                 model's own normalization as it is, as in Sentence Transformers.
-            truncate_dim: Sentence Transformers' truncation: the model's output (normalized first, if the model
-                normalizes) cut to ``truncate_dim`` columns. ``None`` uses the load-time ``truncate_dim``.
+            truncate_dim: Sentence Transformers' truncation: the model's output (:attr:`dim` wide, normalized
+                first if the model normalizes) cut to ``truncate_dim`` columns, at most :attr:`dim`. ``None`` uses
+                the model's :attr:`truncate_dim`.
             dim: staticemb's Matryoshka width: only the first ``dim`` columns of the table are read, and
                 normalization (if any) applies to the truncated vector. Not combinable with ``truncate_dim``.
             normalize: ``True``/``False`` force normalization on or off; ``None`` uses the model's setting.
@@ -659,8 +660,9 @@ class StaticModel:
                 Sentence Transformers folder the truncation of its ``tokenizer.json``; ``None`` pools every token.
 
         Returns:
-            A ``(len(texts), width)`` array (float32, or int8/uint8 for quantized precisions), one vector for a
-            single ``str``, or torch tensors as requested. A text with no tokens gives a zero vector.
+            A ``(len(texts), width)`` array (float32, also for a float16 table, where Sentence Transformers and
+            model2vec return float16; int8/uint8 for quantized precisions), one vector for a single ``str``, or
+            torch tensors as requested. A text with no tokens gives a zero vector.
         """
         texts = _texts_argument(texts, kwargs, "encode")
         unused = {name for name, value in kwargs.items() if name not in _NO_EFFECT and not (name == "pool" and value is None)}
@@ -691,10 +693,7 @@ class StaticModel:
         norm = _inputs.flag("normalize", normalize, default=self._normalize or force_norm)
         if normalize is False and force_norm:
             raise InvalidInputError("normalize=False contradicts normalize_embeddings=True")
-        cut = (
-            None if truncate_dim is None
-            else _inputs.dim(truncate_dim, full=self.full_dim, default=0, name="truncate_dim")
-        )
+        cut = self._checked_truncate_dim(truncate_dim)
         if cut is not None and dim is not None:
             raise InvalidInputError("pass dim (staticemb's Matryoshka width) or truncate_dim, not both")
         if cut is None and dim is None:
@@ -703,8 +702,9 @@ class StaticModel:
         if cut is None:
             k = _inputs.dim(dim, full=self.full_dim, default=self._dim)
         elif norm and not force_norm and normalize is None:
-            # Sentence Transformers normalizes the full vector (its Normalize module), then truncates.
-            k, slice_after = self.full_dim, cut
+            # Sentence Transformers normalizes the model's whole output (its Normalize module), then truncates:
+            # the model's output is dim wide, as in the folder save() writes.
+            k, slice_after = self._dim, cut
         else:
             k = cut
         batch = _inputs.count("batch_size", batch_size) or DEFAULT_BATCH_SIZE
@@ -715,7 +715,8 @@ class StaticModel:
             out = np.ascontiguousarray(out[:, :slice_after])
         if precision != "float32" and len(out):
             out = quantize_embeddings(out, precision)
-        if convert_to_tensor or not _inputs.flag("convert_to_numpy", convert_to_numpy, default=True):
+        # Sentence Transformers reads convert_to_numpy=None as false (a list of tensors): so does staticemb.
+        if convert_to_tensor or not _inputs.flag("convert_to_numpy", convert_to_numpy, default=False):
             import torch
 
             result: Any = torch.from_numpy(out) if convert_to_tensor else list(torch.from_numpy(out))
@@ -885,7 +886,9 @@ class StaticModel:
     def max_seq_length(self) -> float | int:
         """Sentence Transformers' name: the most tokens a text keeps, ``math.inf`` when it keeps every token (a
         static model has no limit of its own). Read-only, as Sentence Transformers' ``StaticEmbedding``; use
-        ``encode(..., max_length=n)`` or :meth:`with_options` for a limit."""
+        ``encode(..., max_length=n)`` or :meth:`with_options` for a limit. A folder whose ``tokenizer.json``
+        truncates reports that limit here, where Sentence Transformers reports ``inf`` but keeps as many tokens:
+        the vectors are the same, the number here is the one that holds."""
         return math.inf if self._max_length is None else self._max_length
 
     @max_seq_length.setter
@@ -927,9 +930,21 @@ class StaticModel:
 
     @truncate_dim.setter
     def truncate_dim(self, value: int | None) -> None:
-        self._truncate_dim = (
-            None if value is None else _inputs.dim(value, full=self.full_dim, default=0, name="truncate_dim")
-        )
+        self._truncate_dim = self._checked_truncate_dim(value)
+
+    def _checked_truncate_dim(self, value: Any) -> int | None:
+        """A ``truncate_dim`` (the model's, or one call's): ``None`` or a width that cuts the model's output,
+        which is :attr:`dim` wide (a wider one would read columns that the model's folder does not hold)."""
+        if value is None:
+            return None
+        cut = _inputs.dim(value, full=self.full_dim, default=0, name="truncate_dim")
+        if cut > self._dim:
+            raise InvalidInputError(
+                f"truncate_dim must be between 1 and the model's width dim={self._dim}, got {cut}: truncate_dim "
+                f"cuts the model's {self._dim}-d output; give one up to {self._dim}, or None "
+                f"(model.with_options(dim=..., truncate_dim=...) changes both at once)"
+            )
+        return cut
 
     @contextlib.contextmanager
     def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
@@ -1005,8 +1020,11 @@ class StaticModel:
 
     def similarity_pairwise(self, a: Any, b: Any) -> np.ndarray:
         """Similarity of each pair ``(a[i], b[i])`` with :attr:`similarity_fn_name`: a float32 array of
-        ``len(a)`` values."""
+        ``len(a)`` values. One vector (1-D, or a single row) is compared with every row of the other set, as
+        Sentence Transformers broadcasts it."""
         ea, eb = self._as_vectors(a), self._as_vectors(b)
+        if ea.shape[1] == eb.shape[1] and 1 in (len(ea), len(eb)):
+            ea, eb = np.broadcast_arrays(ea, eb)
         if ea.shape != eb.shape:
             raise InvalidInputError(f"pairwise similarity needs two sets of the same shape, got {ea.shape} and {eb.shape}")
         fn = self.similarity_fn_name
@@ -1056,17 +1074,21 @@ class StaticModel:
         move the vectors).
 
         ``format="model2vec"`` writes a folder for ``model2vec.StaticModel.from_pretrained(path)``: the table at
-        :attr:`dim` columns with the mapping and weights kept as they are. model2vec always drops the unknown
+        :attr:`dim` columns (:attr:`truncate_dim` columns when set: model2vec has no ``truncate_dim``, and the
+        cut table gives the same vectors unless the model normalizes, which is then refused with
+        ``InvalidInputError``) with the mapping and weights kept as they are. model2vec always drops the unknown
         token, so a model that pools it is refused (``InvalidInputError``), and so is a model with a
         :attr:`max_length` whose truncation is not ``"model2vec"`` (model2vec cuts the text in characters
-        first); an int8 table with row scales other than 1 is written dequantized as float32 (model2vec has no
-        row scales).
+        first), and a model whose :attr:`default_prompt_name` prepends a prompt (model2vec has no prompts); the
+        prompts and :attr:`similarity_fn_name` are kept in ``config_sentence_transformers.json``, which staticemb
+        and Sentence Transformers read and model2vec ignores. An int8 table with row scales other than 1 is
+        written dequantized as float32 (model2vec has no row scales).
 
         The save is atomic: the whole folder is written beside ``path`` and swapped in, so a crash, a kill or
         a full disk leaves the old model or the new one, never a mix, and a live model that memory-maps the old
-        files keeps working. ``path`` may be missing, empty or hold a static model of the same format; a folder
-        holding anything else (a transformer, the other format, other files) raises :class:`FileExistsError`
-        unless ``overwrite=True``, which replaces the folder and all it holds.
+        files keeps working. ``path`` may be missing, empty or hold a static model of the same format and nothing
+        else; a folder holding anything else (a transformer, the other format, other files beside a model) raises
+        :class:`FileExistsError` unless ``overwrite=True``, which replaces the folder and all it holds.
 
         ``model_card=True`` (the default) also writes a ``README.md``: Hub front matter (``library_name``, tags,
         ``base_model`` when known: the Hub id it was loaded from, or the one its own card named), the
@@ -1103,6 +1125,7 @@ class StaticModel:
                 tokenizer_json=self.tokenizer.to_str(),
                 normalize=self._normalize,
                 max_length=self._max_length,
+                st_config=self._model2vec_st_config(),
                 card=card,
                 overwrite=replace,
             )
@@ -1113,12 +1136,15 @@ class StaticModel:
             tokenizer_model = str(json.loads(self._tokenizer_json)["model"]["type"])
         except (ValueError, KeyError, TypeError):
             tokenizer_model = "unknown"
+        st = format == "sentence-transformers"
         return _io.model_card(
             _io.Card(
                 name=path.name or "model",
-                format="Sentence Transformers" if format == "sentence-transformers" else "model2vec",
+                format="Sentence Transformers" if st else "model2vec",
                 vocab_size=self.vocab_size,
-                dim=self._dim,
+                dim=int(table.shape[1]),  # as written: a model2vec table is cut to truncate_dim
+                # Sentence Transformers reads truncate_dim from the folder; a model2vec table is already cut.
+                truncate_dim=self._truncate_dim if st and self._truncate_dim != table.shape[1] else None,
                 dtype=str(table.dtype),
                 normalize=self._normalize,
                 tokenizer_model=tokenizer_model,
@@ -1161,7 +1187,26 @@ class StaticModel:
             tensors["embedding.scales"] = scales
         return tensors
 
+    def _model2vec_st_config(self) -> dict[str, Any] | None:
+        """The prompts and similarity function, for a model2vec folder's ``config_sentence_transformers.json``
+        (model2vec ignores it; staticemb and Sentence Transformers read it); ``None`` when there are none to keep."""
+        prompts = _inputs.prompts(self._prompts)  # checked: the dict is the user's to change
+        if not any(prompts.values()) and self._similarity_fn_name is None:
+            return None
+        return {
+            "prompts": prompts,
+            "default_prompt_name": self._default_prompt_name,  # an empty prompt here: see _model2vec_tensors
+            "similarity_fn_name": self._similarity_fn_name,
+        }
+
     def _model2vec_tensors(self) -> dict[str, np.ndarray]:
+        if self._resolve_prompt(None, None):
+            raise InvalidInputError(
+                f"model2vec has no prompts, but this model prepends its default prompt "
+                f"{self._default_prompt_name!r} to every text: saving it as a model2vec folder would change its "
+                f"vectors; save it as 'sentence-transformers', or take model.with_options(default_prompt_name=None) "
+                f"(its other prompts are kept, for encode_query, encode_document and prompt_name=)"
+            )
         if not self.drop_unknown and self._unknown_in_vocabulary():
             raise InvalidInputError(
                 "model2vec drops the unknown token before pooling, but this model pools it: saving it as a "
@@ -1177,10 +1222,24 @@ class StaticModel:
                 f"'sentence-transformers', or take model.with_options(max_length={self._max_length}, truncation='model2vec') "
                 f"(texts past the cap then get model2vec's cut) or model.with_options(max_length=None)"
             )
+        width = self._dim
+        if self._truncate_dim is not None and self._truncate_dim < self._dim:
+            if self._normalize:
+                raise InvalidInputError(
+                    f"model2vec normalizes the mean of the table columns it holds, but this model normalizes its "
+                    f"{self._dim}-d vector and then keeps its first {self._truncate_dim} values (truncate_dim): "
+                    f"saving it as a model2vec folder would change its vectors; save it as "
+                    f"'sentence-transformers' (which keeps truncate_dim), or take "
+                    f"model.with_options(dim={self._truncate_dim}, truncate_dim=None) (its vectors are then the "
+                    f"normalized mean of the first {self._truncate_dim} columns)"
+                )
+            # Unnormalized, the first truncate_dim values of the mean are the mean of the first truncate_dim
+            # columns: the cut table gives model2vec (and staticemb, loading it) this model's vectors.
+            width = self._truncate_dim
         v = self.vocab_size  # model2vec wants one row (or mapping entry) per token, no more
-        table = self._table[:, : self._dim] if self._mapping is not None else self._table[:v, : self._dim]
+        table = self._table[:, :width] if self._mapping is not None else self._table[:v, :width]
         if self._scales is not None and not np.all(self._scales == 1.0):
-            table = self.dequantized()[: len(table), : self._dim]
+            table = self.dequantized()[: len(table), :width]
         tensors = {"embeddings": np.ascontiguousarray(table)}
         if self._weights is not None:
             tensors["weights"] = np.ascontiguousarray(self._weights[:v])
