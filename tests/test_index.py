@@ -15,6 +15,13 @@ def _unit(x):
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
+def _best(sim, factor):
+    """Each query token's best match (rows of ``sim``) over a document's tokens (its columns): the largest positive
+    cosine times the token's BM25 ``factor``, or the largest cosine where none is positive."""
+    weighed = (np.maximum(sim, 0.0) * factor).max(axis=1)
+    return np.where(weighed > 0, weighed, sim.max(axis=1))
+
+
 def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passages=True, terms=True,
             term_frequency=False):
     """The index's scores computed the plain way, one query and one document at a time."""
@@ -42,8 +49,7 @@ def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passage
                 factor = np.ones(len(tokens))
                 if term_frequency:  # BM25: k1 = 1.2, b = 0.75
                     factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(d_tok[j]) / mean_length))
-                best = (_unit(rows) @ _unit(tokens).T * factor).max(axis=1)
-                score += (norms * best).sum() / norms.sum()
+                score += (norms * _best(_unit(rows) @ _unit(tokens).T, factor)).sum() / norms.sum()
             out[i, j] = score
     return out
 
@@ -245,6 +251,32 @@ def test_term_frequency_counts_repeats_and_shorter_documents_first(tiny_tokenize
     assert terms[1] > terms[0] > terms[2]
     with pytest.raises(InvalidInputError, match="term_frequency"):
         SearchIndex(model, docs, term_frequency="yes")
+
+
+def test_term_frequency_does_not_count_repeats_of_an_unlike_token_against_a_document(tiny_tokenizer_path):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tiny_tokenizer_path))
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(tok.get_vocab_size(), 8)).astype(np.float32)
+    vocab = tok.get_vocab()
+    table[vocab["rust"]] = -table[vocab["python"]]  # "rust" is as unlike "python" as a token can be
+    model = StaticModel(tok, table)
+    docs = ["rust", "rust rust rust", "rust " * 8, "table", "python python table"]
+    options = {"passages": False, "corpus_weights": False}
+    base = SearchIndex(model, docs, terms=False, **options).scores(["python"])[0]
+    binary = SearchIndex(model, docs, **options).scores(["python"])[0] - base
+    counted_index = SearchIndex(model, docs, term_frequency=True, **options)
+    counted = counted_index.scores(["python"])[0] - base
+    # Every document of "rust" alone matches "python" at -1, however often it repeats it and however short it is:
+    # BM25's count weighs a match, not its opposite (it pushed these down to -1.40, -1.60 and -1.67 before).
+    np.testing.assert_allclose(binary[:3], -1.0, atol=1e-5)
+    np.testing.assert_allclose(counted[:3], binary[:3], atol=1e-6)
+    assert counted[4] > binary[4] == pytest.approx(1.0, abs=1e-5)  # two "python" in a short document count more
+    # The rerank path scores the same.
+    reranked = counted_index.rerank(["python"], [range(len(docs))])[0]
+    np.testing.assert_allclose([h["score"] for h in reranked], (counted + base)[[h["corpus_id"] for h in reranked]],
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("variant", ["weights", "int8", "float16", "drop_unknown", "max_length", "prompt",
@@ -467,7 +499,7 @@ def _stem_terms(model, documents, queries, *, term_frequency=False):
             factor = np.ones(len(d_ids))
             if term_frequency:
                 factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(ids) / mean_length))
-            out[i, j] = (norms * (sim * factor).max(axis=1)).sum() / norms.sum()
+            out[i, j] = (norms * _best(sim, factor)).sum() / norms.sum()
     return out
 
 
@@ -648,6 +680,19 @@ def test_the_default_width_is_what_encode_gives(tiny_st_folder):
     assert SearchIndex(model, ["a b", "c"]).dim == 8 == model.encode("a b").shape[0]
     assert SearchIndex(model, ["a b", "c"], dim=12).dim == 12
     assert SearchIndex(model.with_options(truncate_dim=None, dim=4), ["a b", "c"]).dim == 4
+
+
+@pytest.mark.parametrize("corpus_weights", [True, False])
+def test_prompts_set_on_the_model_after_the_index_is_built_do_not_reach_its_queries(tiny_st_folder, corpus_weights):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    docs = ["a first document about rust", "a second one about python", "the model reads the table"]
+    index = SearchIndex(model, docs, corpus_weights=corpus_weights)
+    before = index.scores(["rust python", "table"])
+    # The documents were encoded without a prompt; the queries must stay so, whatever the caller's model does next.
+    model.prompts["query"] = "the table the table "
+    model.default_prompt_name = "query"
+    np.testing.assert_array_equal(index.scores(["rust python", "table"]), before)
+    assert index.model.default_prompt_name is None and np.shares_memory(index.model.embeddings, model.embeddings)
 
 
 def test_a_damaged_table_is_refused_not_searched_as_nan(tiny_st_folder):

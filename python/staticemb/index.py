@@ -15,15 +15,16 @@ A document's score for a query ``q`` is the sum of three parts, each at the inde
   matched to the closest token ``s`` the document pools (1 for the same token), weighted by the norm ``n_t`` of
   its row as the model pools it. It counts how many of the query's terms a document has, as BM25 does, and
   still credits related ones. With ``term_frequency=True``, each document token's match also counts how often
-  the token occurs, as BM25 counts it: ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L / avgL))``
-  for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token seen once
-  in a document of the collection's mean length). With ``stemmer="english"`` (any Snowball language of
-  ``PyStemmer``), a query token and a document token that are whole words in their texts and have the same stem
-  match exactly (``profit`` and ``profits`` score 1, as BM25 with stemming matches them), whatever the cosine of
-  their rows. A token is a whole word where it starts one (it carries the tokenizer's mark of a word start, or is
-  its text's first token, or follows a token that is not letters) and the next token does not continue it; the
-  first piece of a longer word (``pine`` of ``pine ##apple ##s``) is not stemmed. Counts (``term_frequency``)
-  stay per token, not per stem.
+  the token occurs, as BM25 counts it: a positive ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L /
+  avgL))`` for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token
+  seen once in a document of the collection's mean length). A negative cosine is not weighed: a document whose
+  tokens are all unlike ``t`` keeps its best plain cosine, not pushed further down for repeating them. With
+  ``stemmer="english"`` (any Snowball language of ``PyStemmer``), a query token and a document token that are
+  whole words in their texts and have the same stem match exactly (``profit`` and ``profits`` score 1, as BM25
+  with stemming matches them), whatever the cosine of their rows. A token is a whole word where it starts one (it
+  carries the tokenizer's mark of a word start, or is its text's first token, or follows a token that is not
+  letters) and the next token does not continue it; the first piece of a longer word (``pine`` of ``pine ##apple
+  ##s``) is not stemmed. Counts (``term_frequency``) stay per token, not per stem.
 
 Each part is encoded with the collection's token weights (:meth:`StaticModel.with_corpus_weights`, on by
 default). On six English sources the models never trained on, the three parts raised NDCG@10 on average
@@ -80,8 +81,8 @@ class SearchIndex:
         a: the SIF coefficient of the corpus weights.
         passages: add each document's best passage to its score.
         terms: add the query's terms matched through the table.
-        term_frequency: in the terms, weigh each document token's match by BM25's factor for its count in the
-            document and the document's length.
+        term_frequency: in the terms, weigh each document token's positive match by BM25's factor for its count
+            in the document and the document's length.
         stemmer: in the terms, match two whole words with the same stem exactly: the name of a Snowball
             stemmer of ``PyStemmer`` (``"english"``, ``"french"``, ...; ``pip install PyStemmer``), or ``None``
             (the default) for no stemming. The tokenizer must mark where words start (WordPiece's ``##``,
@@ -120,6 +121,8 @@ class SearchIndex:
         a = check_coefficient(a)  # checked whether or not it is used
         if _inputs.flag("corpus_weights", corpus_weights, default=True):
             model = model.with_corpus_weights(docs, a=a, show_progress_bar=progress)
+        else:  # a copy sharing the table, as above: prompts set on the caller's model later reach no query
+            model = model.with_options()
         self._model = model
         # The width encode gives by default: a truncate_dim set on the model, else its dim.
         self._dim = _inputs.dim(dim, full=model.full_dim, default=model.get_sentence_embedding_dimension())
@@ -160,7 +163,9 @@ class SearchIndex:
 
     @property
     def model(self) -> Any:
-        """The model the index encodes with (the corpus-weighted copy when ``corpus_weights``)."""
+        """The model the index encodes with: a copy of the one given, sharing its table, taken when the index was
+        built (so later changes to that model's prompts do not reach it), with the corpus weights when
+        ``corpus_weights``."""
         return self._model
 
     @property
@@ -331,7 +336,13 @@ class SearchIndex:
             if term_class is not None:
                 sim = self._with_stems(sim, used, term_class[t0:t1])
             # The Rust core takes each document's element-wise maximum over its tokens' rows, without the GIL.
-            out[t0:t1] = _core.segment_max(sim, position, offsets, -np.inf, scales=scales).T
+            if scales is None:
+                out[t0:t1] = _core.segment_max(sim, position, offsets, -np.inf).T
+            else:  # BM25's factor counts the positive matches only (see the module's description)
+                best = _core.segment_max(np.maximum(sim, 0.0), position, offsets, -np.inf, scales=scales)
+                if (best <= 0).any():  # no positive match: the best plain cosine
+                    best = np.where(best > 0, best, _core.segment_max(sim, position, offsets, -np.inf))
+                out[t0:t1] = best.T
         return out
 
     def _with_stems(self, sim: np.ndarray, used: np.ndarray, term_class: np.ndarray) -> np.ndarray:

@@ -90,7 +90,10 @@ def semantic_search(
     Returns:
         One list per query of ``{"corpus_id": int, "score": float}``, sorted by decreasing score, at most
         ``top_k`` long. Ties are ordered by increasing ``corpus_id`` (Sentence Transformers leaves their
-        order to ``torch.topk`` and a heap, so it may order tied entries differently).
+        order to ``torch.topk`` and a heap, so it may order tied entries differently). A tie is an equal score:
+        copies of one row can score apart in the last bit, as BLAS rounds a product by its shape, the row's
+        place in it and the threads (most often with one query), and then come by that score, as in Sentence
+        Transformers. :class:`~staticemb.SearchIndex` indexes a text listed twice once, so its copies tie.
 
     Raises:
         TypeError: an embedding argument that is not a numeric array (or tensor, or list of rows), a
