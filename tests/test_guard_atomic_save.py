@@ -2,9 +2,11 @@
 
 ``save`` writes the whole folder beside the target and swaps it in: a kill at any moment, or a write that
 fails part-way (a full disk), leaves the old model intact or the new one complete, never a folder that loads
-as a model that never existed, and never stray temporary folders after a failure it could clean up. It
-refuses to overwrite a folder that holds a different kind of model (a transformer, a model2vec folder,
-unrelated files) unless ``overwrite=True``, and a saved folder holds one model only.
+as a model that never existed, and never stray temporary folders after a failure it could clean up; what a
+kill leaves beside the target is removed by the next save once the killed process is gone, never while a save
+runs (the bottom of this file). It refuses to overwrite a folder that holds a different kind of model (a
+transformer, a model2vec folder, unrelated files) unless ``overwrite=True``, and a saved folder holds one model
+only.
 """
 
 from __future__ import annotations
@@ -473,3 +475,201 @@ def test_a_text_output_into_a_pipe_is_written_through_not_replaced(tmp_path):
     reader.join(timeout=30)
     assert pipe.is_fifo()
     assert [json.loads(line) for line in got[0].splitlines()] == [{"anchor": "a query", "positive": "a passage"}]
+
+
+# ---------------------------------------------------------------- what a killed save leaves beside the target
+
+
+def _beside(folder: Path) -> list[str]:
+    """What the folder's parent holds besides the folder itself."""
+    return sorted(name for name in os.listdir(folder.parent) if name != folder.name)
+
+
+def _signal_mid_save(pristine_folder: Path, workdir: Path, sig: int):
+    """A child saving the big "new" model over a fresh copy of the old one, sent ``sig`` as soon as something
+    appears beside the folder (the save's temporary folder). Tried again (up to 3 times) where the save had
+    ended before the signal landed. Returns the folder, the process and what was beside the folder."""
+    for _ in range(3):
+        folder = _fresh_old(pristine_folder, workdir)
+        proc = popen_python(CHILD_SAVE, str(folder), stdout=-1, stderr=-1, text=True)
+        line = proc.stdout.readline()
+        assert line.startswith("ready"), line + proc.stderr.read()
+        deadline = time.monotonic() + 60
+        while not _beside(folder) and proc.poll() is None:
+            assert time.monotonic() < deadline, "no temporary folder appeared beside the target in 60 s"
+            time.sleep(0.0005)
+        proc.send_signal(sig)
+        if sig == signal.SIGKILL:
+            proc.communicate(timeout=60)
+        left = _beside(folder)
+        if left and (sig != signal.SIGKILL or proc.returncode == -signal.SIGKILL):
+            return folder, proc, left
+        proc.send_signal(signal.SIGCONT)
+        proc.communicate(timeout=120)
+    raise AssertionError("the save ended before it could be signalled, 3 times")
+
+
+def test_a_save_killed_mid_write_leaves_a_temporary_that_the_next_save_removes(pristine, tmp_path):
+    """SIGKILL left the temporary folder (a whole model's size) beside the target for ever."""
+    pristine_folder, expected = pristine
+    folder, _, left = _signal_mid_save(pristine_folder, tmp_path / "work", signal.SIGKILL)
+    assert which_model(folder, expected) in ("old", "new")  # a load meanwhile: one model, the leftover ignored
+    big_model("new").save(folder)
+    assert _beside(folder) == [], f"the next save left the killed save's {left} beside the target"
+    assert which_model(folder, expected) == "new"
+
+
+def test_a_live_save_keeps_its_temporary_while_another_save_runs(pristine, tmp_path):
+    """A save frozen mid-write (SIGSTOP) is alive: another save of the same target leaves its folder alone, and
+    it completes when resumed."""
+    pristine_folder, expected = pristine
+    folder, proc, theirs = _signal_mid_save(pristine_folder, tmp_path / "work", signal.SIGSTOP)
+    try:
+        big_model("old").save(folder)
+        assert _beside(folder) == theirs, "a save removed the folder of a save still running"
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"the resumed save failed:\n{out}\n{err}"
+    assert _beside(folder) == [] and which_model(folder, expected) == "new"
+
+
+CHILD_HOLD = r"""
+import os, sys, time
+from pathlib import Path
+from staticemb import _io
+tmp = _io.temp_path(Path(sys.argv[1]))
+os.mkdir(tmp)
+fd = _io.hold(tmp)
+if os.fork():  # the writer's process ends; a process it started holds the folder on, as a writer in another
+    os._exit(0)  # process id namespace (a container sharing the folder) would, whose id means nothing here
+print(os.getpid(), tmp.name, flush=True)
+null = os.open(os.devnull, os.O_WRONLY)
+os.dup2(null, 1)
+os.dup2(null, 2)
+time.sleep(600)
+"""
+
+
+def test_a_temporary_held_by_a_live_process_is_kept_though_its_writer_id_is_gone(tmp_path):
+    _, new, expected = _small_pair()
+    folder = new.save(tmp_path / "model")
+    proc = popen_python(CHILD_HOLD, str(folder), stdout=-1, stderr=-1, text=True)
+    holder, name = proc.stdout.readline().split()
+    try:
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+        assert _beside(folder) == [name]
+        new.save(folder)
+        assert _beside(folder) == [name], "the save removed a folder that a live process holds"
+    finally:
+        os.kill(int(holder), signal.SIGKILL)
+        proc.stdout.close()
+        proc.stderr.close()
+    deadline = time.monotonic() + 30
+    while True:  # the holder's lock goes when it has died, a moment after the signal
+        new.save(folder)
+        if not _beside(folder) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert _beside(folder) == [] and which_model(folder, expected) == "new"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_kill_between_the_renames_of_a_swap_without_exchange_is_repaired_by_the_next_save(tmp_path, monkeypatch):
+    """Without an atomic exchange (macOS, some file systems) the swap is two renames; a kill between them left
+    the target missing and the old model at a temporary name for ever."""
+    from staticemb import _io
+
+    old, new, expected = _small_pair()
+    folder = old.save(tmp_path / "model")
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            renames = []
+            real_rename = os.rename
+
+            def rename(src, dst):
+                renames.append(src)
+                if len(renames) == 2:  # the old model moved aside, the new one not yet in place
+                    os.kill(os.getpid(), signal.SIGKILL)
+                real_rename(src, dst)
+
+            monkeypatch.setattr(_io, "_exchange", lambda a, b: False)
+            monkeypatch.setattr(os, "rename", rename)
+            new.save(folder)
+        finally:
+            os._exit(0)
+    assert os.WIFSIGNALED(_wait(pid, timeout=30))
+    assert not folder.exists() and len(_beside(folder)) == 2  # the old model aside, the new one unswapped
+    model2vec = StaticModel.from_pretrained(Path(__file__).parent / "fixtures" / "m2v-f32")
+    with pytest.raises(FileExistsError):  # the old model is put back first, and is no model2vec folder
+        model2vec.save(folder, format="model2vec")
+    assert _beside(folder) == [] and which_model(folder, expected) == "old"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_kill_just_after_the_swap_keeps_a_training_runs_checkpoints(tmp_path, monkeypatch):
+    """A training run's save keeps the old folder's checkpoints; killed just after the swap, they were left in
+    the old folder at a temporary name, and the next save of the run deleted them."""
+    from staticemb import _io
+
+    old, new, expected = _small_pair()
+    folder = old.save(tmp_path / "work" / "model")
+    (folder / "checkpoints" / "checkpoint-10").mkdir(parents=True)
+    (folder / "checkpoints" / "checkpoint-10" / "state.json").write_text("{}")
+
+    written = new.save(tmp_path / "source" / "written")
+
+    def save() -> None:  # as a training run saves: its files into the fresh folder, the checkpoints kept
+        def write(tmp: Path) -> None:
+            shutil.copytree(written, tmp, dirs_exist_ok=True)
+
+        _io.write_folder(folder, write, format="sentence-transformers", keep=("checkpoints",))
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            real_exchange = _io._exchange
+
+            def exchange(a, b):
+                done = real_exchange(a, b)
+                os.kill(os.getpid(), signal.SIGKILL)
+                return done
+
+            monkeypatch.setattr(_io, "_exchange", exchange)
+            save()
+        finally:
+            os._exit(0)
+    assert os.WIFSIGNALED(_wait(pid, timeout=30))
+    if not _beside(folder):
+        pytest.skip("no atomic exchange on this file system")
+    assert which_model(folder, expected) == "new" and not (folder / "checkpoints").exists()
+    save()
+    assert _beside(folder) == [] and which_model(folder, expected) == "new"
+    assert (folder / "checkpoints" / "checkpoint-10" / "state.json").read_text() == "{}"
+
+
+CHILD_WRITE_FILE = r"""
+import os, signal, sys
+from pathlib import Path
+from staticemb._io import write_file
+
+def write(f):
+    f.write("half a file")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+write_file(Path(sys.argv[1]), write)
+"""
+
+
+def test_a_text_output_killed_mid_write_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    from staticemb._io import write_file
+
+    path = tmp_path / "results.json"
+    path.write_text("old")
+    proc = run_python(CHILD_WRITE_FILE, str(path))
+    assert proc.returncode == -signal.SIGKILL, describe(proc)
+    assert path.read_text() == "old" and len(os.listdir(tmp_path)) == 2
+    write_file(path, lambda f: f.write("new"))
+    assert os.listdir(tmp_path) == ["results.json"] and path.read_text() == "new"

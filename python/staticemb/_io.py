@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import json
 import mmap as _mmap
 import os
 import re
 import shutil
+import socket
 import sys
-import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -89,6 +91,9 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
         raise FileNotFoundError(f"no model folder at {text!r} (and it is not a Hugging Face Hub id)")
     if revision is not None and not isinstance(revision, str):
         raise TypeError(f"revision must be a branch, tag or commit name (str), not {type(revision).__name__}")
+    if revision is not None and not revision.strip():
+        raise InvalidInputError(f"revision must be a branch, tag or commit name, got {revision!r} (None: the "
+                                "default branch)")
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -148,9 +153,29 @@ def _cached_snapshot(download: Callable[[bool], str]) -> str | None:
         return None
 
 
+def present(path: Path) -> bool:
+    """Whether a file of a model folder is there: ``True`` for a regular file (through symlinks), ``False`` when
+    nothing is at ``path``. Anything else there raises, naming it: a broken symlink (an interrupted Hub download)
+    :class:`FileNotFoundError`, a folder, FIFO or device :class:`~staticemb.errors.ModelFormatError`. Taken for
+    absent, an optional file's settings (the ``Normalize`` of ``modules.json``, model2vec's ``normalize``, a
+    ``truncate_dim``) would be dropped without a word and the vectors would change."""
+    if path.is_file():
+        return True
+    if not os.path.lexists(path):
+        return False
+    if not path.exists():
+        try:
+            link = f" to {os.readlink(path)!r}"
+        except OSError:
+            link = ""
+        raise FileNotFoundError(f"{path} is a symbolic link{link} that names no file (missing, or a loop)")
+    kind = "a folder" if path.is_dir() else "a FIFO, a device or a socket"
+    raise ModelFormatError(f"{path} is {kind}, not a file")
+
+
 def read_text(path: Path) -> str:
     """A UTF-8 text file."""
-    if not path.is_file():
+    if not present(path):
         raise FileNotFoundError(f"{path.name} not found in {path.parent}")
     try:
         return path.read_bytes().decode("utf-8")
@@ -172,7 +197,7 @@ def read_json(path: Path) -> Any:
 
 def _file_buffer(path: Path, *, mmap: bool) -> np.ndarray:
     """The whole file as a read-only uint8 array: a memory map, or the bytes read into memory."""
-    if not path.is_file():
+    if not present(path):
         raise FileNotFoundError(f"{path.name} not found in {path.parent}")
     if path.stat().st_size == 0:
         raise ModelFormatError(f"{path} is empty")
@@ -233,7 +258,7 @@ def _normalize_settings(folder: Path, entry: dict, where: Path) -> bool:
     """Whether the ``Normalize`` module of ``entry`` normalizes the sentence embedding, from its ``config.json``
     (absent: Sentence Transformers' defaults)."""
     path = _inside(folder, entry.get("path", "") or ".", where) / "config.json"
-    if not path.is_file():
+    if not present(path):
         return True
     config = read_json(path)
     if not isinstance(config, dict):
@@ -249,7 +274,12 @@ def _inside(folder: Path, relative: Any, what: Path) -> Path:
     """``folder / relative``, refused unless it stays inside ``folder`` (after following symlinks)."""
     if not isinstance(relative, str):
         raise ModelFormatError(f"{what}: a module path must be a string, got {relative!r}")
-    target = (folder / relative).resolve()
+    try:
+        target = (folder / relative).resolve()
+        target.exists()  # False for a missing path; raises for a name too long
+    except (OSError, ValueError) as e:  # ValueError: a NUL character
+        raise ModelFormatError(f"{what}: module path {relative!r} is not a usable path: "
+                               f"{getattr(e, 'strerror', None) or e}") from None
     if not target.is_relative_to(folder.resolve()):
         raise ModelFormatError(f"{what}: module path {relative!r} points outside the model folder {folder}")
     return target
@@ -281,7 +311,7 @@ def read_st_config(folder: Path) -> dict[str, Any]:
     """``config_sentence_transformers.json`` (prompts, default prompt, similarity function, truncation width),
     checked; ``{}`` when the folder has none."""
     path = folder / "config_sentence_transformers.json"
-    if not path.is_file():
+    if not present(path):
         return {}
     config = read_json(path)
     if not isinstance(config, dict):
@@ -290,7 +320,7 @@ def read_st_config(folder: Path) -> dict[str, Any]:
     if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
         raise ModelFormatError(f"{path}: 'prompts' must map names to strings")
     default = config.get("default_prompt_name")
-    if default is not None and default not in {**DEFAULT_PROMPTS, **prompts}:
+    if default is not None and (not isinstance(default, str) or default not in {**DEFAULT_PROMPTS, **prompts}):
         raise ModelFormatError(f"{path}: default_prompt_name {default!r} is not one of the prompts")
     similarity = config.get("similarity_fn_name")
     if similarity is not None and similarity not in SIMILARITY_FNS:
@@ -349,19 +379,17 @@ def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
 
 def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
     module_dir, normalize = folder, False
-    has_modules = (folder / "modules.json").is_file()
+    has_modules = present(folder / "modules.json")
     if has_modules:
         module_dir, normalize = read_modules(folder)
     weights_path = module_dir / WEIGHTS_FILE
     tokenizer_path = module_dir / TOKENIZER_FILE
     layout, table, tensors = read_weights(weights_path, mmap=mmap)
-    if not tokenizer_path.is_file():
+    if not present(tokenizer_path):
         raise FileNotFoundError(
             f"{TOKENIZER_FILE} not found in {module_dir}: a static model folder needs the tokenizer that made "
             "its table"
         )
-    if not tokenizer_path.is_file():
-        raise FileNotFoundError(f"{TOKENIZER_FILE} not found in {module_dir}")
     # Bytes, not str: the Rust core parses (and checks the UTF-8 of) the file once, without a Python copy.
     tokenizer_json = tokenizer_path.read_bytes()
     st_config = read_st_config(folder)
@@ -369,7 +397,7 @@ def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
         # model2vec layout (also when it ships a modules.json): its config decides normalization, and the
         # unknown token is dropped, per-token weights apply and `mapping` maps token ids to rows.
         config_path = folder / "config.json"
-        config: Any = read_json(config_path) if config_path.is_file() else {}
+        config: Any = read_json(config_path) if present(config_path) else {}
         if not isinstance(config, dict):
             raise ModelFormatError(f"{config_path} must hold a JSON object")
         # model2vec's default, whatever a modules.json says; null is falsy there too
@@ -511,6 +539,127 @@ def _remove(path: Path) -> None:
             pass
 
 
+# ---------------------------------------------------------------------------------------------- temporary files
+
+# What a save writes beside its target is named ".{target}.{pid}.{host}.{random}.staticemb.tmp" (the old model,
+# while a swap without an atomic exchange moves it aside: "...staticemb-old.tmp"): staticemb's, and whose. A
+# process killed mid-save (SIGKILL, the OOM killer, a power cut) leaves it behind; the next save of the same
+# target removes it once its writer is known to be gone.
+_TEMP_SUFFIX, _OLD_SUFFIX = ".staticemb.tmp", ".staticemb-old.tmp"
+
+
+def _host_tag() -> str:
+    """This machine, in 8 hex digits (its host name's hash): a writer's process id means something only here."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def temp_path(target: Path, *, old: bool = False) -> Path:
+    """A fresh name beside ``target`` for what a save of it writes (``old``: where the old model is moved
+    aside), naming this process and machine."""
+    suffix = _OLD_SUFFIX if old else _TEMP_SUFFIX
+    return target.with_name(f".{target.name}.{os.getpid()}.{_host_tag()}.{uuid.uuid4().hex[:12]}{suffix}")
+
+
+def _temp_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(re.escape(f".{name}.") + r"(\d{1,10})\.([0-9a-f]{8})\.[0-9a-f]{12}\.staticemb(-old)?\.tmp")
+
+
+def _writer_alive(host: str, pid: int) -> bool:
+    """Whether the process that named a temporary entry may still be writing it: always for another machine's
+    (its processes cannot be seen from here), for this process's own (another thread's save), and on Windows
+    (where ``os.kill(pid, 0)`` sends Ctrl-C instead of asking)."""
+    if host != _host_tag() or pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's process (EPERM), or no such number here
+        return True
+    return True
+
+
+def hold(path: Path) -> int | None:
+    """Open ``path`` (a folder or a file, not followed if a symlink) and take a shared lock on it, which the
+    kernel drops when this process ends however it ends: while it is held, no other save takes ``path`` for a
+    dead writer's leftover. The descriptor to close when done, or ``None`` where it cannot be taken."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (ImportError, OSError):
+        return None
+    for _ in range(100):  # another save may be looking at it this instant (see _held): a moment, never long
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        except OSError:
+            pass  # a file system without locks: the writer's process id still protects it
+        break
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _held(path: Path) -> bool:
+    """Whether a live process holds ``path`` (see :func:`hold`). A writer in another process id namespace of
+    this machine (a container sharing the folder) looks dead by its process id; its lock says otherwise."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (ImportError, OSError):
+        return False  # a symlink (the old target of a swap), or nothing there any more
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # no locks on this file system: the process id decides
+    finally:
+        os.close(fd)
+    return False
+
+
+def remove_stale_temps(target: Path, keep: Sequence[str] = ()) -> None:
+    """Remove what saves of ``target`` killed part-way left beside it: entries named for ``target`` by
+    :func:`temp_path` whose writer is gone (its process, on this machine, has ended and holds no lock on it),
+    never a live writer's. Where the old model was moved aside and ``target`` is missing (a kill between the two
+    renames of a swap without an atomic exchange), the old model is put back. ``keep`` entries (a training run's
+    ``checkpoints``) that an interrupted swap had not yet moved into ``target`` are moved there first. Best
+    effort: a leftover that cannot be removed is left, and never fails the save."""
+    pattern = _temp_pattern(target.name)
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    found = [(m, name) for name in names if (m := pattern.fullmatch(name))]
+    # The old model first: put back where the target is missing, before any other leftover is looked at.
+    for match, name in sorted(found, key=lambda f: f[0].group(3) is None):
+        path = target.parent / name
+        try:
+            if _writer_alive(match.group(2), int(match.group(1))) or _held(path):
+                continue
+            if match.group(3) and not os.path.lexists(target):
+                os.rename(path, target)
+                continue
+            if path.is_dir() and not path.is_symlink() and target.is_dir():
+                for entry in keep:
+                    if os.path.lexists(path / entry) and not os.path.lexists(target / entry):
+                        os.rename(path / entry, target / entry)
+        except OSError:
+            continue
+        _remove(path)
+
+
 def check_folder_target(target: Path, format: str, remedy: str) -> None:
     """Refuse (:class:`FileExistsError`, ending in ``remedy``) a ``target`` that a save in ``format`` may not
     replace: a file, or a folder holding anything but nothing or a static model of that format."""
@@ -525,10 +674,11 @@ def check_folder_target(target: Path, format: str, remedy: str) -> None:
 
 
 def write_file(path: Path, write: Callable[[Any], None]) -> None:
-    """Write a UTF-8 text file atomically: ``write(f)`` fills a file beside ``path`` under a name of this
-    process and thread's own (opened with "x": never another writer's), which is flushed to disk and renamed
-    into place. A crash, a kill or a writer running at once leaves the old file or a whole new one; the new
-    file gets the umask's mode.
+    """Write a UTF-8 text file atomically: ``write(f)`` fills a file beside ``path`` under a name of its own
+    (:func:`temp_path`, opened with "x": never another writer's), which is flushed to disk and renamed into
+    place. A crash, a kill or a writer running at once leaves the old file or a whole new one; the new file gets
+    the umask's mode. What a killed writer left is removed by the next write of ``path``
+    (:func:`remove_stale_temps`).
 
     A symlink is followed (its target is replaced, the link stays), and a path that is not a regular file
     (``/dev/stdout``, ``/dev/null``, a named pipe) is written into directly: renaming over it would replace
@@ -545,15 +695,19 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
             write(f)
         return
     path = Path(os.path.realpath(given))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
+    remove_stale_temps(path)
+    tmp = temp_path(path)
+    lock = None
     try:
         with open(tmp, "x", encoding="utf-8") as f:
+            lock = hold(tmp)
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+        _release(lock)
 
 
 _DESCRIPTOR = re.compile(r"/dev/(?:std(in|out|err)|fd/(\d+))|/proc/self/fd/(\d+)")
@@ -616,39 +770,52 @@ def write_folder(
     a static model of the other format, unrelated files) raises :class:`FileExistsError` unless
     ``overwrite=True``. ``keep`` names entries of the old folder (a training run's ``checkpoints``) moved into
     the new one just after the swap.
+
+    The fresh folder is named for ``target``, this process and this machine (:func:`temp_path`): what a save
+    killed part-way leaves beside ``target`` is removed by the next save of ``target`` once its process has
+    ended, never while it runs (:func:`remove_stale_temps`).
     """
     target = save_target(target)
+    remove_stale_temps(target, keep)  # first: it may put back the old model a killed save had moved aside
     if not overwrite:
         check_folder_target(target, format, "pass overwrite=True to replace the folder and everything in it")
     _check_not_the_working_directory(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.staticemb-tmp"
+    tmp = temp_path(target)
     os.mkdir(tmp)
-    old: Path | None = None
+    # Held until the end: the new folder, and the old one from the swap on, are this live save's, not leftovers.
+    locks = [hold(tmp)]
     try:
-        write(tmp)
-        _fsync_tree(tmp)
-        if not target.exists() and not target.is_symlink():
-            os.rename(tmp, target)
-        elif _exchange(tmp, target):
-            old = tmp  # now the old model
-        else:
-            # No atomic exchange here: for an instant between the two renames `target` is missing (the old
-            # model is at `old`, the new one at `tmp`).
-            old = tmp.with_name(tmp.name + "-old")
-            os.rename(target, old)
-            os.rename(tmp, target)
-    except BaseException:
-        if old is not tmp:  # else the swap is done and `tmp` holds the old model, whose `keep` entries go below
-            _remove(tmp)
-            if old is not None and old.exists() and not target.exists():
-                os.rename(old, target)  # the second rename failed: put the old model back
-        raise
-    if old is not None:
-        for name in keep:
-            if (old / name).exists():
-                os.rename(old / name, target / name)
-        _remove(old)
+        old: Path | None = None
+        try:
+            write(tmp)
+            _fsync_tree(tmp)
+            if not target.exists() and not target.is_symlink():
+                os.rename(tmp, target)
+            else:
+                locks.append(hold(target))
+                if _exchange(tmp, target):
+                    old = tmp  # now the old model
+                else:
+                    # No atomic exchange here: for an instant between the two renames `target` is missing (the
+                    # old model is at `old`, the new one at `tmp`; the next save puts the old one back).
+                    old = temp_path(target, old=True)
+                    os.rename(target, old)
+                    os.rename(tmp, target)
+        except BaseException:
+            if old is not tmp:  # else the swap is done and `tmp` holds the old model, whose `keep` entries go below
+                _remove(tmp)
+                if old is not None and old.exists() and not target.exists():
+                    os.rename(old, target)  # the second rename failed: put the old model back
+            raise
+        if old is not None:
+            for name in keep:
+                if (old / name).exists():
+                    os.rename(old / name, target / name)
+            _remove(old)
+    finally:
+        for lock in locks:
+            _release(lock)
     _fsync(target.parent, directory=True)
     return target
 
@@ -746,7 +913,7 @@ embeddings = model.encode(["first text", "second text"])
         others = ("Sentence Transformers and model2vec cannot load this folder: its table is int8 with one scale "
                   "per row (`embedding.scales`), which only staticemb reads. For them, save a float16 or float32 "
                   "copy (`model.quantize(\"float16\").save(path)`).")
-    return f"""---
+    text = f"""---
 {chr(10).join(front)}
 ---
 
@@ -774,6 +941,9 @@ embeddings = model.encode(["first text", "second text"])
 
 {others}
 """
+    # A folder name that is not UTF-8 holds lone surrogates in Python (a byte 0xff is "\\udcff"), which UTF-8
+    # cannot write: the card shows U+FFFD there.
+    return re.sub("[\ud800-\udfff]", "\ufffd", text)
 
 
 def write_sentence_transformers(
