@@ -87,6 +87,16 @@ def test_a_default_prompt_name_of_another_json_type_is_refused(tmp_path, value):
         StaticModel.from_pretrained(folder)
 
 
+@pytest.mark.parametrize("value", [10**30, 0, -3, 1.5, "512", True])
+def test_a_model2vec_max_length_the_constructor_refuses_is_named_by_its_file(tmp_path, value):
+    # 10**30 passed the reader's own check and was refused by the constructor without naming config.json.
+    folder = _copy(tmp_path, "m2v-f32")
+    config = folder / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "max_length": value}))
+    with pytest.raises(ModelFormatError, match=r"config\.json: 'max_length' must be"):
+        StaticModel.from_pretrained(folder)
+
+
 @pytest.mark.parametrize("path", ["0_Static\x00Embedding", "x" * 300, "/".join(["a"] * 3000)])
 def test_a_module_path_that_is_no_usable_path_is_refused_naming_modules_json(tmp_path, path):
     # A NUL character raised ValueError "embedded null byte", a name too long an OSError naming no model file.

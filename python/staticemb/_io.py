@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _inputs
 from .errors import InvalidInputError, ModelFormatError
 
 # Files a static model needs; everything else in a Hub repository (ONNX exports, PyTorch pickles, …) is skipped.
@@ -407,9 +407,10 @@ def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
         if not isinstance(norm, bool):
             raise ModelFormatError(f"{config_path}: 'normalize' must be true, false or null, got {norm!r}")
         mapping, weights = tensors["mapping"], tensors["weights"]
-        max_length = config.get("max_length", MODEL2VEC_MAX_LENGTH)
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
-            raise ModelFormatError(f"{config_path}: 'max_length' must be a positive integer or null, got {max_length!r}")
+        try:  # the constructor's own rule (_inputs.count), named by the file here
+            max_length = _inputs.count("'max_length'", config.get("max_length", MODEL2VEC_MAX_LENGTH))
+        except (TypeError, InvalidInputError) as e:
+            raise ModelFormatError(f"{config_path}: {e}") from None
         return LoadedModel(
             tokenizer_json=tokenizer_json,
             embeddings=table,
