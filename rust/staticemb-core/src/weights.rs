@@ -169,8 +169,8 @@ fn slice(metadata: &Metadata, name: &str, data_start: usize) -> Option<(TensorSl
 fn table_tensor((t, dtype): (TensorSlice, Dtype)) -> Result<TensorSlice> {
     if !TABLE_DTYPES.contains(&dtype) {
         return Err(Error::Format(format!(
-            "tensor '{}' has dtype {}; an embedding table must be F32, F16, BF16, F64 or I8",
-            t.name, t.dtype
+            "tensor '{}' has dtype {dtype:?}; an embedding table must be F32, F16, BF16, F64 or I8",
+            t.name
         )));
     }
     if t.shape.len() != 2 || t.shape[0] == 0 || t.shape[1] == 0 {
@@ -185,8 +185,8 @@ fn table_tensor((t, dtype): (TensorSlice, Dtype)) -> Result<TensorSlice> {
 fn vector((t, dtype): (TensorSlice, Dtype), allowed: &[Dtype], kind: &str) -> Result<TensorSlice> {
     if !allowed.contains(&dtype) {
         return Err(Error::Format(format!(
-            "tensor '{}' has dtype {}; it must be {kind} vector",
-            t.name, t.dtype
+            "tensor '{}' has dtype {dtype:?}; it must be {kind} vector",
+            t.name
         )));
     }
     if t.shape.len() != 1 {
@@ -208,6 +208,17 @@ mod tests {
         f.extend_from_slice(header.as_bytes());
         f.resize(f.len() + data_len, 0);
         f
+    }
+
+    #[test]
+    fn a_dtype_outside_the_named_ones_is_named_by_its_own_name() {
+        // dtype_name has no name for the 8-bit floats: the message said "has dtype an unsupported dtype".
+        let h = r#"{"embedding.weight":{"dtype":"F8_E4M3","shape":[2,2],"data_offsets":[0,4]}}"#;
+        let e = read_model_weights(&file(h, 4)).unwrap_err().to_string();
+        assert!(e.contains("has dtype F8_E4M3;"), "{e}");
+        let h = r#"{"embeddings":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"weights":{"dtype":"F8_E5M2","shape":[2],"data_offsets":[16,18]}}"#;
+        let e = read_model_weights(&file(h, 18)).unwrap_err().to_string();
+        assert!(e.contains("'weights' has dtype F8_E5M2;"), "{e}");
     }
 
     #[test]
