@@ -673,9 +673,9 @@ def test_one_evaluator_a_width_and_the_log_records_what_ran(tmp_path, pairs_file
     assert [e.name for e in _evaluators([str(task)], [512, 256]).evaluators] == ["tiny-512d", "tiny-256d"]
     first, _ = train(_config(tmp_path, pairs_file, bert_tokenizer_path, output_dir=str(tmp_path / "first"),
                              max_steps=2, embedding_dim=16, matryoshka_dims=[16]))
-    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, init=str(first), max_steps=2, embedding_dim=1024,
+    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, init=str(first), max_steps=2,
                   matryoshka_dims=[8, 16, 512])
-    del cfg["tokenizer"]
+    del cfg["tokenizer"], cfg["embedding_dim"]  # an init keeps its width (another embedding_dim is refused)
     out, _ = train(cfg)
     config = json.loads((out / "training_log.json").read_text())["config"]
     assert (config["embedding_dim"], config["matryoshka_dims"]) == (16, [16, 8])

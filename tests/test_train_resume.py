@@ -113,24 +113,22 @@ def test_a_fresh_run_removes_an_earlier_runs_checkpoints(tmp_path, pairs_file, b
     assert json.loads((out / "training_log.json").read_text())["config"]["learning_rate"] == 0.5
 
 
-@pytest.mark.parametrize("damage", ["state", "weights", "record"])
+@pytest.mark.parametrize("damage", ["state", "weights"])
 def test_resume_skips_an_interrupted_checkpoint(tmp_path, pairs_file, bert_tokenizer_path, caplog, damage):
     """A checkpoint cut short by Ctrl-C or kill -9 while it was written (its trainer_state.json, written last,
-    missing; its weights cut in half; its run record not written yet) broke --resume. The latest complete
-    checkpoint is taken instead, with a warning, and the incomplete one removed."""
+    missing; its weights cut in half) broke --resume. The latest complete checkpoint is taken instead, with a
+    warning, and the incomplete one removed. (A whole checkpoint without its run record is taken:
+    tests/test_train_review.py.)"""
     cfg = _config(tmp_path, pairs_file, bert_tokenizer_path)
     out, _ = train(cfg)
     last = out / "checkpoints" / "checkpoint-4"
     if damage == "state":
         (last / "trainer_state.json").unlink()
-    elif damage == "weights":
+    else:
         weights = last / "model.safetensors"
         weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    else:
-        (last / RECORD).unlink()
-    if damage != "record":  # an explicit path to an incomplete checkpoint is refused
-        with pytest.raises(InvalidInputError, match="checkpoint-4: it is not a complete checkpoint"):
-            train({**cfg, "max_steps": 6, "resume_from_checkpoint": str(last)})
+    with pytest.raises(InvalidInputError, match="checkpoint-4: it is not a complete checkpoint"):
+        train({**cfg, "max_steps": 6, "resume_from_checkpoint": str(last)})
     with caplog.at_level(logging.WARNING, logger="staticemb.train.trainer"):
         _, log = train({**cfg, "max_steps": 6, "resume_from_checkpoint": True})
     assert f"skipping the incomplete checkpoint {last}" in caplog.text
@@ -203,32 +201,3 @@ def test_output_dir_is_checked_before_any_work(tmp_path, bert_tokenizer_path, ti
         train({**base, "train_datasets": {"d": str(tmp_path / "out" / "pairs.jsonl")},
                "output_dir": str(tmp_path / "out")})
     assert not (init / "trained").exists() and sorted(p.name for p in teacher.iterdir()) == ["config.json"]
-
-
-def test_an_interrupt_before_the_record_keeps_a_checkpoint_to_resume(tmp_path, pairs_file, bert_tokenizer_path,
-                                                                     monkeypatch, caplog):
-    """Transformers deleted the older checkpoints inside its save, before the run record was written: a Ctrl-C
-    between the two, with save_total_limit 1, left only an unrecorded checkpoint and --resume refused. The
-    rotation now follows the record."""
-    import staticemb._io as io
-
-    real, calls = io.write_file, []
-
-    def interrupted(path, *args, **kwargs):
-        if str(path).endswith("staticemb_run.json"):
-            calls.append(path)
-            if len(calls) == 2:  # the second checkpoint is saved, its record not yet written
-                raise KeyboardInterrupt
-        return real(path, *args, **kwargs)
-
-    cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=6, save_total_limit=1)
-    monkeypatch.setattr(io, "write_file", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg)
-    assert _checkpoints(tmp_path / "model") == ["checkpoint-2", "checkpoint-4"]
-    monkeypatch.setattr(io, "write_file", real)
-    with caplog.at_level(logging.WARNING):
-        out, _ = train({**cfg, "resume_from_checkpoint": True})
-    # Resumed from checkpoint-2, the last with a record; the unrecorded one is skipped and removed.
-    assert "skipping the incomplete checkpoint" in caplog.text and "checkpoint-4" in caplog.text
-    assert _checkpoints(out) == ["checkpoint-6"]  # rotation to the limit goes on

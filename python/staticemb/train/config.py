@@ -17,6 +17,8 @@ from ..errors import InvalidInputError
 from .weighting import check_coefficient
 
 MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 1024)
+#: The width of a random table (``tokenizer=``) when ``embedding_dim`` is not given.
+DEFAULT_EMBEDDING_DIM = 1024
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 #: The config fields that map names to values (``--set FIELD.NAME=VALUE`` sets one entry).
 _MAPPING_FIELDS = frozenset({"train_datasets"})
@@ -44,7 +46,9 @@ class TrainConfig:
     init: str | None = None
     #: ... or a tokenizer (``tokenizer.json`` path or a folder holding one) for a random table of this width.
     tokenizer: str | None = None
-    embedding_dim: int = 1024
+    #: The random table's width (``None``: :data:`DEFAULT_EMBEDDING_DIM`). An ``init`` model keeps its own width:
+    #: any other ``embedding_dim`` is refused before any work (it was ignored), the init's own is accepted.
+    embedding_dim: int | None = None
     loss: str = "mnrl"
     teacher: str | None = None
     matryoshka_dims: Sequence[int] = MATRYOSHKA_DIMS
@@ -166,8 +170,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidInputError(f"{name} must be a path or Hub id (a non-empty string) or null, not {value!r}")
-        if not _is_int(self.embedding_dim) or self.embedding_dim < 1:
-            raise InvalidInputError(f"embedding_dim must be a positive integer, not {self.embedding_dim!r}")
+        if self.embedding_dim is not None and (not _is_int(self.embedding_dim) or self.embedding_dim < 1):
+            raise InvalidInputError(f"embedding_dim must be a positive integer or null, not {self.embedding_dim!r}")
         checks: list[tuple[str, bool, str]] = [
             ("learning_rate", _is_number(self.learning_rate) and self.learning_rate > 0, "a positive number"),
             ("warmup_ratio", _is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,

@@ -55,10 +55,11 @@ def distill(teacher: str, *, tokenizer: str | None = None, dim: int | None = Non
         raise InvalidInputError("corpus counts the frequencies of tokenizer='s vocabulary; without tokenizer= "
                                 "model2vec's distillation uses its own weights: drop corpus, or give tokenizer=")
     if output is not None:  # what the final save would refuse, before the work, not after it
-        from .._io import check_folder_target, save_target
+        from .._io import _check_not_the_working_directory, check_folder_target, save_target
 
         _check_not_a_source(output, ("teacher", teacher if encoder is None else None), ("tokenizer", tokenizer))
         check_folder_target(save_target(output), "sentence-transformers", "choose another output")
+        _check_not_the_working_directory(save_target(output))
     rng = np.random.default_rng(seed)
     if tokenizer is None:
         table, tok = _distill_model2vec(teacher, pca_dims, device)
@@ -147,50 +148,78 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _load_tokenizer(spec: str):
-    """A ``tokenizers.Tokenizer`` from a ``tokenizer.json``, a folder holding one (or its ``0_StaticEmbedding``
-    module), or a Hub id; padding and truncation off."""
+def _load_tokenizer(spec: str, what: str = "tokenizer"):
+    """A ``tokenizers.Tokenizer`` from a ``tokenizer.json``, or from a folder or a Hub id by one rule
+    (:func:`_tokenizer_file`); padding and truncation off. ``what`` names ``spec`` in errors."""
     from tokenizers import Tokenizer
 
-    _check_source("tokenizer", spec)
+    _check_source(what, spec)
     p = Path(spec).expanduser()
-    if p.is_dir():
-        candidates = [p / "tokenizer.json", p / "0_StaticEmbedding" / "tokenizer.json"]
-        p = next((c for c in candidates if c.exists()), candidates[0])
-        if not p.exists():
-            raise ModelFormatError(f"the folder {spec} has no tokenizer.json")
-    if p.exists():
-        try:
-            tok = Tokenizer.from_file(str(p))
-        except Exception as e:  # noqa: BLE001 - the tokenizers library raises a bare Exception
-            raise ModelFormatError(f"cannot read the tokenizer {p}: {e}") from None
-    else:
-        tok = Tokenizer.from_file(_hub_tokenizer_file(spec))
+    path = p if p.is_file() else _tokenizer_file(spec, what)
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as e:  # noqa: BLE001 - the tokenizers library raises a bare Exception
+        raise ModelFormatError(f"cannot read the {what} {path}: {e}") from None
     tok.no_padding()
     tok.no_truncation()
     return tok
 
 
-def _hub_tokenizer_file(repo_id: str) -> str:
-    """The ``tokenizer.json`` of a Hub repository (fetched, or from the cache): at its root (a transformer, a
-    model2vec model) or in the ``StaticEmbedding`` module that its ``modules.json`` names (a Sentence Transformers
-    static model keeps it in ``0_StaticEmbedding/``), as the local folder case reads it."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+#: Where a folder keeps its ``tokenizer.json`` when its ``modules.json`` names no module path (Sentence
+#: Transformers' name for a static model's first module).
+_STATIC_MODULE = "0_StaticEmbedding"
 
-    try:
-        return hf_hub_download(repo_id, "tokenizer.json")
-    except EntryNotFoundError as e:
-        first = e
-    try:
-        modules = json.loads(Path(hf_hub_download(repo_id, "modules.json")).read_text(encoding="utf-8"))
-        module = str(modules[0].get("path") or ".").strip("/")
-        if module and module != "." and ".." not in module.split("/"):
-            return hf_hub_download(repo_id, f"{module}/tokenizer.json")
-    except (EntryNotFoundError, ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    raise FileNotFoundError(f"the tokenizer {repo_id!r}: no tokenizer.json at the root or in the StaticEmbedding "
-                            f"module of this Hugging Face Hub repository (or its cached copy): {first}") from None
+
+def _tokenizer_file(spec: str, what: str = "tokenizer") -> Path:
+    """The ``tokenizer.json`` of a local folder or of a Hugging Face Hub repository (fetched, or read from the
+    cache), found by the same rule for both: at its root (a transformer, a model2vec model), else in the folder
+    of the first module its ``modules.json`` names, else in ``0_StaticEmbedding/`` (a Sentence Transformers
+    static model keeps it there). The local folder was searched by a fixed name and the Hub repository by its
+    ``modules.json``, so one model found its tokenizer on the Hub and not in a downloaded copy. A folder or
+    repository without one is a :class:`ModelFormatError`; a Hub repository that is neither reachable nor
+    cached, a :class:`FileNotFoundError`."""
+    folder = Path(spec).expanduser()
+    local = folder.is_dir()
+    uncached: list[str] = []
+
+    def fetch(relative: str) -> Path | None:
+        if local:
+            return folder / relative if (folder / relative).is_file() else None
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+        try:
+            return Path(hf_hub_download(spec, relative))
+        except LocalEntryNotFoundError:  # offline (or unreachable) and not in the cache
+            uncached.append(relative)
+            return None
+        except EntryNotFoundError:  # the repository has no such file
+            return None
+        except Exception as e:  # the Hub raises many types: network, auth, a missing repository
+            raise FileNotFoundError(f"could not read the {what} {spec!r} from the Hugging Face Hub: "
+                                    f"{type(e).__name__}: {e}") from e
+
+    found = fetch("tokenizer.json")
+    modules = None if found is not None else fetch("modules.json")
+    module = None
+    if modules is not None:
+        try:
+            entries = json.loads(modules.read_text(encoding="utf-8"))
+            module = str(entries[0].get("path") or "").strip("/")
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+            module = None
+    for name in dict.fromkeys(m for m in (module, _STATIC_MODULE) if m):
+        if found is None and ".." not in name.split("/"):  # stays inside the folder
+            found = fetch(f"{name}/tokenizer.json")
+    if found is not None:
+        return found
+    if uncached:  # some of the places were not in the cache: whether the repository has one is not known
+        raise FileNotFoundError(f"the {what} {spec!r}: no tokenizer.json (at the root, in the module modules.json "
+                                f"names or in {_STATIC_MODULE}/) in the Hugging Face Hub cache, and the Hub cannot "
+                                "be reached (offline mode or no network)")
+    where = "folder" if local else "Hugging Face Hub repository"
+    raise ModelFormatError(f"the {what} {where} {spec} has no tokenizer.json (at its root, in the module its "
+                           f"modules.json names or in {_STATIC_MODULE}/)")
 
 
 def _special_ids(tok) -> list[int]:
@@ -198,21 +227,12 @@ def _special_ids(tok) -> list[int]:
                   if t.special and tok.token_to_id(t.content) is not None)
 
 
-def _teacher_tokenizer(teacher: str) -> str:
-    p = Path(teacher)
-    if (p / "tokenizer.json").exists():
-        return str(p / "tokenizer.json")
-    if p.is_dir():
-        raise ModelFormatError(f"the teacher folder {p} has no tokenizer.json")
-    return str(teacher)
-
-
 def _distill_model2vec(teacher: str, pca_dims: int | None, device: str | None):
     from model2vec.distill import distill as m2v_distill
 
     from ..model import StaticModel
 
-    tok = _load_tokenizer(_teacher_tokenizer(teacher))
+    tok = _load_tokenizer(teacher, "teacher")
     m2v = m2v_distill(model_name=str(teacher), pca_dims=pca_dims or "auto", device=device or _device(),
                       quantize_to="float32")
     # model2vec's mapping and weights folded into one row per token of its (possibly pruned) vocabulary.

@@ -21,7 +21,7 @@ import numpy as np
 from .._inputs import lone_surrogate
 from .._paths import data_dir
 from ..errors import InvalidInputError
-from .config import TrainConfig
+from .config import DEFAULT_EMBEDDING_DIM, TrainConfig
 from .distill import _check_source, _device, _load_tokenizer
 from .losses import similarity_distill_loss
 
@@ -60,6 +60,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     for path in config.eval_tasks:  # read (and checked) before the datasets and any teacher are
         if load_task(path)["type"] not in EVALUATOR_TYPES:
             raise InvalidInputError(f"{path}: only {' and '.join(EVALUATOR_TYPES)} tasks can be evaluators")
+    init = _load_init(config.init, config.embedding_dim) if config.init is not None else None
     world_size = _launched_world_size()
     if config.batch_size % world_size:
         raise InvalidInputError(f"batch_size {config.batch_size} is the global batch and must split evenly over "
@@ -134,7 +135,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
                     world_size, torch.distributed.get_backend(), args.device, per_device_batch, config.batch_size)
 
     set_seed(config.seed)  # before a random table (a tokenizer= config) is drawn: the trainer seeds only later
-    module = _static_module(config.init, config.tokenizer, config.embedding_dim)
+    module = _static_module(init, config.init, config.tokenizer, config.embedding_dim or DEFAULT_EMBEDDING_DIM)
     model = SentenceTransformer(modules=[module], device=str(args.device))
     width = module.get_embedding_dimension()
     dims = sorted({int(d) for d in config.matryoshka_dims if int(d) <= width} | {width}, reverse=True)
@@ -171,7 +172,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     loss = MatryoshkaLoss(model, base, matryoshka_dims=dims)
 
     evaluator = _evaluators(config.eval_tasks, dims)
-    record = _run_record(config)
+    record = _run_record(config, width)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss,
                                          evaluator=evaluator,
                                          callbacks=[_record_callback(record, config.save_total_limit)])
@@ -183,9 +184,14 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
             logger.warning("%s", note)
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
+        if config.resume_from_checkpoint is True and resume is not None and _saved_record(Path(resume)) is None:
+            _write_record(Path(resume), record)  # a complete checkpoint of this run whose record was cut off
     trainer.accelerator.wait_for_everyone()
     before = _fingerprint(module.embedding.weight)
-    trainer.train(resume_from_checkpoint=resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    finally:
+        _close_progress_bars(trainer)
     if _fingerprint(module.embedding.weight) == before:
         raise InvalidInputError(
             f"training left the table as it started ({trainer.state.global_step} step(s), the learning rate "
@@ -207,6 +213,20 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     # No rank returns (and exits) before rank 0 has written the folder.
     trainer.accelerator.wait_for_everyone()
     return Path(config.output_dir), trainer.state.log_history
+
+
+def _close_progress_bars(trainer: Any) -> None:
+    """Close the bars of Transformers' progress callback, which closes them when training ends but not when it is
+    cut short (Ctrl-C, an error): the open bar was drawn again when the process exited, below the error."""
+    from transformers.trainer_callback import ProgressCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, ProgressCallback):
+            for name in ("prediction_bar", "training_bar"):
+                bar = getattr(callback, name, None)
+                if bar is not None:
+                    bar.close()
+                    setattr(callback, name, None)
 
 
 def _fingerprint(weight: Any) -> tuple[float, float]:
@@ -276,9 +296,21 @@ def _has_ddp_accelerator(torch) -> bool:
 def _check_output_dir(config: TrainConfig) -> Path:
     """``config.output_dir`` as an absolute path, once checked to be a folder the trained model may replace whole:
     missing, empty, a Sentence Transformers static model or only a run's ``checkpoints``. Refused (before any
-    work): anything else, a folder that is the ``init``, ``tokenizer`` or ``teacher`` folder or lies inside one,
-    and a folder holding one of the run's inputs (the swap would delete it)."""
+    work): anything else, a folder under a file (the trainer failed to make it once the data was read and the
+    teacher had run), a folder that holds the working directory (the final save refused it, after training),
+    a folder that is the ``init``, ``tokenizer`` or ``teacher`` folder or lies inside one, a folder holding one
+    of the run's inputs (the swap would delete it), and a ``cache_dir`` that is a file."""
+    from .._io import _check_not_the_working_directory, save_target
+
     out = Path(config.output_dir).expanduser().absolute()
+    _check_not_the_working_directory(save_target(out))
+    for ancestor in out.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise InvalidInputError(f"output_dir {out} cannot be made: {ancestor} is a file, not a folder")
+            break
+    if config.loss == "distill" and config.cache_dir and Path(config.cache_dir).expanduser().is_file():
+        raise InvalidInputError(f"cache_dir {config.cache_dir} is a file, not a folder for the teacher embeddings")
     real = out.resolve()
     inputs = [("init", config.init), ("tokenizer", config.tokenizer), ("teacher", config.teacher),
               ("cache_dir", config.cache_dir), *((f"train_datasets.{k}", v) for k, v in config.train_datasets.items()),
@@ -339,10 +371,11 @@ RESUMABLE_FIELDS = frozenset({
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 
-def _run_record(config: TrainConfig) -> dict[str, Any]:
+def _run_record(config: TrainConfig, width: int) -> dict[str, Any]:
     """What makes a run, as JSON values: the config's fields but :data:`RESUMABLE_FIELDS` (local ``init``,
-    ``tokenizer`` and ``teacher`` paths resolved) and, for each training dataset, its resolved path with the size
-    and modification time of its file (or of every file in its folder)."""
+    ``tokenizer`` and ``teacher`` paths resolved), ``embedding_dim`` as the ``width`` that is trained (the init's,
+    or the random table's) and, for each training dataset, its resolved path with the size and modification time
+    of its file (or of every file in its folder)."""
     record: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
@@ -350,7 +383,7 @@ def _run_record(config: TrainConfig) -> dict[str, Any]:
             continue
         if f.name in ("init", "tokenizer", "teacher") and value is not None and Path(value).expanduser().exists():
             value = str(Path(value).expanduser().resolve())
-        record[f.name] = value
+        record[f.name] = width if f.name == "embedding_dim" else value
     for name, spec in sorted(config.train_datasets.items()):
         path = Path(spec).expanduser().resolve()
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -378,20 +411,40 @@ def _record_difference(saved: Mapping[str, Any], record: Mapping[str, Any]) -> l
     return out
 
 
+def _write_record(folder: Path, record: Mapping[str, Any]) -> None:
+    from .. import _io
+
+    _io.write_file(folder / RUN_RECORD, lambda f: f.write(json.dumps(record, indent=1)))
+
+
 def _record_callback(record: Mapping[str, Any], limit: int | None = None) -> Any:
-    """A trainer callback that writes ``record`` into each checkpoint once the trainer has saved it, then keeps
-    the newest ``limit`` checkpoints (``None``: all). The rotation is done here, not by Transformers (which
-    deletes the older ones inside its save, before this record exists): an interruption between the two left a
-    newest checkpoint without a record and no older one to resume from."""
+    """A trainer callback that writes ``record`` into each checkpoint's folder before the trainer saves into it
+    (the step it saves at is known when the step ends), and again once it has, then keeps the newest ``limit``
+    checkpoints (``None``: all). Written after the save only, an interruption between the two left a whole
+    checkpoint without a record, which a resume would not take. Completeness is judged by the trainer's state
+    file, written last (:func:`_checkpoint_problem`). The rotation is done here, not by Transformers (which
+    deletes the older ones inside its save): an interrupted save keeps an older checkpoint to resume from."""
     from transformers import TrainerCallback
 
-    from .._io import write_file
-
     class RecordRun(TrainerCallback):
+        def _before_save(self, args, state, control):
+            if control.should_save and state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_record(folder, record)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self._before_save(args, state, control)
+            return control
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            self._before_save(args, state, control)
+            return control
+
         def on_save(self, args, state, control, **kwargs):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if state.is_world_process_zero and folder.is_dir():
-                write_file(folder / RUN_RECORD, lambda f: f.write(json.dumps(record, indent=1)))
+                _write_record(folder, record)
                 if limit is not None:
                     found = sorted((int(m.group(1)), p) for p in folder.parent.iterdir()
                                    if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name)))
@@ -429,6 +482,23 @@ def _checkpoint_problem(folder: Path) -> str | None:
     return None
 
 
+def _continues(newer: Path, older: Path) -> bool:
+    """Whether checkpoint ``newer``'s trainer state carries on from ``older``'s: a later step, the same batch
+    size, and ``older``'s log (its losses, learning rates and scores, step by step) as the start of its own."""
+    try:
+        then = json.loads((older / "trainer_state.json").read_text(encoding="utf-8"))
+        now = json.loads((newer / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(then, dict) or not isinstance(now, dict):
+        return False
+    logs_then, logs_now = then.get("log_history"), now.get("log_history")
+    return (isinstance(logs_then, list) and isinstance(logs_now, list) and logs_now[:len(logs_then)] == logs_then
+            and now.get("train_batch_size") == then.get("train_batch_size")
+            and isinstance(now.get("global_step"), int) and isinstance(then.get("global_step"), int)
+            and now["global_step"] > then["global_step"])
+
+
 def _whole_safetensors(path: Path) -> bool:
     """Whether a safetensors file is whole: the ``safetensors`` reader checks its size against its header (a save
     cut short fails that)."""
@@ -463,8 +533,11 @@ def _plan_checkpoints(folder: Path, resume: bool | str | None, record: Mapping[s
     ``folder``. A fresh run (``resume`` unset) removes every checkpoint there: they are an earlier run's.
     ``resume=True`` takes the latest complete checkpoint of this run: newer incomplete ones (an interrupted
     save) are skipped with a warning and removed, and one saved by another run (another record) is refused.
-    An explicit path must be a complete checkpoint, and this run's if it has a record. Reads only: the caller
-    removes."""
+    A complete checkpoint without a record (an earlier staticemb wrote the record after the save, and an
+    interruption could fall between the two) newer than the latest recorded one of this run is taken when its
+    training state carries on from that one's (:func:`_continues`; a fresh run leaves no other run's checkpoints
+    beside this run's); the caller writes its record. An explicit path must be a complete checkpoint, and this
+    run's if it has a record. Reads only: the caller removes and records."""
     found = sorted(((int(m.group(1)), p) for p in (folder.glob("checkpoint-*") if folder.is_dir() else ())
                     if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name))), reverse=True)
     if not resume:
@@ -485,22 +558,29 @@ def _plan_checkpoints(folder: Path, resume: bool | str | None, record: Mapping[s
         _check_same_run(path, saved, record)
         return str(path), [], []
     skipped: list[tuple[Path, str]] = []
-    unrecorded = None
+    unrecorded: list[Path] = []  # complete checkpoints without a record, newest first
     for _, path in found:
         problem = _checkpoint_problem(path)
         saved = _saved_record(path) if problem is None else None
         if problem is None and saved is None:
-            problem = f"no run record ({RUN_RECORD})"
-            unrecorded = unrecorded or path
-        if saved is not None:
-            _check_same_run(path, saved, record)
-            notes = [f"skipping the incomplete checkpoint {p} ({why}), an interrupted save; removing it"
-                     for p, why in skipped]
-            return str(path), [p for p, _ in skipped], notes
-        skipped.append((path, problem or ""))
-    if unrecorded is not None:
+            unrecorded.append(path)
+            continue
+        if saved is None:
+            skipped.append((path, problem or ""))
+            continue
+        _check_same_run(path, saved, record)
+        take = next((p for p in unrecorded if _continues(p, path)), path)
+        notes = [] if take is path else [
+            f"{take} has no run record ({RUN_RECORD}): its save was interrupted before the record was written. It "
+            f"is complete and carries on from {path.name}, this run's, so the run resumes from it"]
+        newer = unrecorded if take is path else unrecorded[:unrecorded.index(take)]
+        skipped += [(p, f"no run record ({RUN_RECORD}), and it does not carry on from {path.name}") for p in newer]
+        notes += [f"skipping the incomplete checkpoint {p} ({why}), an interrupted save; removing it"
+                  for p, why in skipped]
+        return str(take), [p for p, _ in skipped], notes
+    if unrecorded:
         raise InvalidInputError(
-            f"cannot resume from {unrecorded}: it has no run record ({RUN_RECORD}), so it may be another run's "
+            f"cannot resume from {unrecorded[0]}: it has no run record ({RUN_RECORD}), so it may be another run's "
             f"(an older staticemb saved it?); give its path as resume_from_checkpoint to resume from it anyway, "
             f"or train without --resume to start afresh")
     if not found:
@@ -530,10 +610,18 @@ def _read_dataset(path: str, loss: str | None = None):
         raise InvalidInputError(f"training dataset not found: {p}")
     if p.is_dir():
         try:
-            return datasets.load_from_disk(str(p))
+            loaded = datasets.load_from_disk(str(p))
         except (FileNotFoundError, ValueError) as e:
             raise InvalidInputError(f"training dataset {p} is a folder but not a saved datasets.Dataset "
                                     f"(Dataset.save_to_disk): {e}") from None
+        except IndexError:  # what load_from_disk raises for a Dataset saved with no rows (no data file)
+            if _saved_data_files(p) == []:
+                raise InvalidInputError(f"training dataset {p} is empty (a saved Dataset with no rows)") from None
+            raise
+        if isinstance(loaded, datasets.DatasetDict):
+            raise InvalidInputError(f"training dataset {p} is a DatasetDict of the splits {list(loaded)}, not one "
+                                    f"Dataset: give one split's folder, such as {p / next(iter(loaded), 'train')}")
+        return loaded
     rows: list[tuple[int, dict]] = []
     columns: dict[str, int] = {}  # each key -> the first line that has it
     keys: dict[str, None] = {}  # every key of every row, for messages
@@ -585,6 +673,15 @@ def _read_dataset(path: str, loss: str | None = None):
                 raise InvalidInputError(f"{p}:{n}: {key!r} is not valid Unicode text (it holds a lone "
                                         "surrogate escape, \\ud800 to \\udfff)")
     return datasets.Dataset.from_dict({c: [r[c] for _, r in rows] for c in sorted(read, key=lambda c: columns[c])})
+
+
+def _saved_data_files(folder: Path) -> Any:
+    """The data files a saved ``datasets.Dataset`` folder lists in its ``state.json`` (``None`` if unreadable)."""
+    try:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return state.get("_data_files") if isinstance(state, dict) else None
 
 
 def _text_columns(ds, path: str, columns: Sequence[str], max_rows: int | None, seed: int):
@@ -778,24 +875,40 @@ def fold_sif_weights(module: Any, texts: Sequence[str], a: float) -> np.ndarray:
     return weights
 
 
-def _static_module(init: str | None, tokenizer: str | None, embedding_dim: int):
-    """A Sentence Transformers ``StaticEmbedding`` from a static model folder (any layout staticemb reads,
-    quantized tables dequantized) or a tokenizer with a random table."""
+def _load_init(init: str, embedding_dim: int | None) -> Any:
+    """The ``init`` model (any layout staticemb reads), read before any data. A run from it trains its table at
+    its width, so an ``embedding_dim`` of another width is refused (it was ignored: a config saying 256 gave a
+    model of the init's 1024). Cutting the table to fewer columns is not done for the user: only an init whose
+    columns are in Matryoshka order (a PCA, a Matryoshka-trained model) keeps its meaning when cut."""
+    from ..model import StaticModel
+
+    model = StaticModel.from_pretrained(init, normalize=False)
+    if embedding_dim is not None and embedding_dim != model.full_dim:
+        raise InvalidInputError(
+            f"embedding_dim {embedding_dim} does not match init {init}, a model of {model.full_dim} dimensions: a "
+            f"run from init trains the init's own table (embedding_dim sets the width of a random table, "
+            f"tokenizer=); drop embedding_dim, or start from an init of {embedding_dim} dimensions (staticemb "
+            f"distill --dim {embedding_dim}); a model trained with Matryoshka widths is also used narrower with "
+            f"dim= or truncate_dim=")
+    return model
+
+
+def _static_module(init: Any, init_name: str | None, tokenizer: str | None, embedding_dim: int):
+    """A Sentence Transformers ``StaticEmbedding`` from the ``init`` model read by :func:`_load_init` (quantized
+    tables dequantized) or, without one, a tokenizer with a random table of ``embedding_dim`` columns."""
     import torch
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
     from tokenizers import Tokenizer
 
     if init is not None:
-        from ..model import StaticModel
-
-        sm = StaticModel.from_pretrained(init, normalize=False)
+        sm = init
         if sm.drop_unknown:
-            logger.warning("%s drops the unknown token (model2vec); training averages it like any token", init)
+            logger.warning("%s drops the unknown token (model2vec); training averages it like any token", init_name)
         tok = Tokenizer.from_str(sm.tokenizer.to_str())
         tok.no_padding()
         tok.no_truncation()
         weights = torch.from_numpy(np.array(sm._folded_table(), dtype=np.float32))
-        return StaticEmbedding(tok, embedding_weights=weights, base_model=str(init))
+        return StaticEmbedding(tok, embedding_weights=weights, base_model=str(init_name))
     if tokenizer is None:
         raise InvalidInputError("a random table needs a 'tokenizer'")
     return StaticEmbedding(_load_tokenizer(tokenizer), embedding_dim=embedding_dim)
