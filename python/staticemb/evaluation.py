@@ -87,9 +87,15 @@ def retrieval_metrics(scores: np.ndarray, relevant: np.ndarray, k: int = 10) -> 
 
 
 def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels, k: int = 1) -> float:
-    """Accuracy of a k-nearest-neighbour classifier (cosine similarity, majority vote, ties to the nearest)."""
-    train_labels = np.asarray(train_labels)
-    test_labels = np.asarray(test_labels)
+    """Accuracy of a k-nearest-neighbour classifier (cosine similarity, majority vote, ties to the nearest).
+
+    As in retrieval, ties are broken against the right answer: among training vectors with the same similarity
+    to a test vector, those of another label than its own count as nearer, and a NaN similarity is below every
+    number. So a test vector that matches nothing (a zero vector: an empty text, or NaN) is never classified by
+    the order of the training set, and a broken model can only lose accuracy. (Sentence Transformers has no
+    k-NN evaluator; scikit-learn's breaks ties by training order.)
+    """
+    train_labels, test_labels = _label_list(train_labels), _label_list(test_labels)
     if k < 1:
         raise InvalidInputError(f"k must be at least 1, got {k}")
     sims = cosine_scores(test, train)
@@ -98,25 +104,39 @@ def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels,
             f"got {sims.shape[1]} training vectors with {len(train_labels)} labels and {sims.shape[0]} test "
             f"vectors with {len(test_labels)} labels"
         )
+    if not test_labels:
+        return 0.0
+    codes: dict = {}  # labels as small ints, compared as Python values (NumPy would turn 1 and "1" into one)
+    train_codes = np.array([codes.setdefault(v, len(codes)) for v in train_labels], dtype=np.int64)
+    test_codes = np.array([codes.setdefault(v, len(codes)) for v in test_labels], dtype=np.int64)
     k = min(k, sims.shape[1])
-    nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    right = train_codes[None, :] == test_codes[:, None]
+    # Most similar first; among equal similarities the wrong labels first, then by training index.
+    nearest = np.lexsort((right, -nan_lowest(sims)), axis=1)[:, :k]
     correct = 0
-    for row, label in zip(nearest, test_labels, strict=True):
-        votes = train_labels[row]
-        values, counts = np.unique(votes, return_counts=True)
-        best = values[counts == counts.max()]
-        predicted = next(v for v in votes if v in best)  # ties go to the nearest neighbour's label
-        correct += predicted == label
-    return correct / len(test_labels) if len(test_labels) else 0.0
+    for row, label in zip(nearest, test_codes, strict=True):
+        votes = train_codes[row]
+        counts = np.bincount(votes)
+        best = counts[votes] == counts.max()
+        correct += int(votes[np.argmax(best)] == label)  # ties go to the nearest neighbour's label
+    return correct / len(test_labels)
+
+
+def _label_list(labels) -> list:
+    """Labels as a list of Python values (an array's items as ``tolist`` gives them: 3, not ``np.int64(3)``)."""
+    return labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
 
 
 def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: int = 10) -> dict[str, float]:
     """NDCG@k (binary relevance), MRR@k, Recall@1 and Recall@k with any number of relevant documents per query.
 
     ``relevant[i]`` holds the indices of the documents relevant to query ``i`` (at least one; a list, a set or
-    a 1-D integer array). Recall@n is the share of a
-    query's relevant documents in its top n; ties are broken against relevant documents. With one relevant
-    document per query this equals :func:`retrieval_metrics`.
+    a 1-D integer array; an index listed twice counts once). Recall@n is the share of a query's relevant
+    documents in its top n; ties are broken against relevant documents. With one relevant document per query
+    this equals :func:`retrieval_metrics`. These are Sentence Transformers' ``InformationRetrievalEvaluator``
+    figures (``ndcg@k``, ``mrr@k``, ``recall@k``) but for two conventions: it breaks ties by ascending corpus
+    id rather than against relevant documents, and it leaves out a query with no relevant document, which is
+    refused here (it would make a task's score depend on queries that cannot be scored).
     """
     _check_k(k)
     scores = np.asarray(scores, dtype=np.float64)
@@ -137,7 +157,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
             ranks[j] = min(ranks[j], ranks[j + 1] - 1)
         hit = ranks[ranks <= k]
         ndcg += float(discounts[hit - 1].sum() / discounts[: min(rel.size, k)].sum())
-        mrr += 1.0 / ranks[0] if ranks[0] <= k else 0.0
+        mrr += 1.0 / float(ranks[0]) if ranks[0] <= k else 0.0
         r1 += float((ranks <= 1).sum()) / rel.size
         rk += float(hit.size) / rel.size
     n = max(len(relevant), 1)
@@ -146,7 +166,8 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
 
 def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
     """Bitext mining accuracy: the share of ``source[i]`` whose nearest ``target`` (cosine) is ``target[i]``
-    (ties count as misses)."""
+    (ties count as misses). One direction, source to target, as MTEB's bitext mining; Sentence Transformers'
+    ``TranslationEvaluator`` reports the mean of both directions and gives a tie to the lower index."""
     sims = cosine_scores(source, target)
     if sims.shape[0] != sims.shape[1]:
         raise InvalidInputError(f"bitext mining needs aligned pairs, got {sims.shape[0]} sources and {sims.shape[1]} targets")
@@ -177,7 +198,8 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 def spearman(a, b) -> float:
     """Spearman's rank correlation (ties get their average rank). NaN in either sequence is refused: it has no
-    rank."""
+    rank. A constant sequence (no ranking at all, such as a model that gives every word the same vector) has
+    correlation 0 here, where SciPy gives NaN."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:

@@ -35,7 +35,6 @@ from .evaluation import (
     cosine_scores,
     knn_accuracy,
     multi_retrieval_metrics,
-    nan_lowest,
     spearman,
 )
 from .search import unit_rows
@@ -71,20 +70,49 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
 
 def _texts(p: Path, task: dict[str, Any], key: str) -> list:
     value = task[key]
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise InvalidInputError(f"{p}: '{key}' must be a list of texts")
+    if not isinstance(value, list):
+        raise InvalidInputError(f"{p}: '{key}' must be a list of texts, not {type(value).__name__}")
+    for i, t in enumerate(value):
+        if not isinstance(t, str):
+            raise InvalidInputError(f"{p}: '{key}' must be a list of texts, but {key}[{i}] is {type(t).__name__}")
+    _unicode(p, value, key)
     return value
+
+
+def _unicode(p: Path, texts: list[str], key: str) -> None:
+    """JSON's ``\\ud800`` escapes make strings that are no Unicode text (a lone surrogate); the encoder would
+    refuse one mid-run without naming the file, so it is named here."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        i = next(i for i, t in enumerate(texts) if not _encodes(t))
+        raise InvalidInputError(f"{p}: {key}[{i}] is not valid Unicode text (it holds a lone surrogate code "
+                                "point, from a \\ud800-style escape)") from None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _labels(p: Path, task: dict[str, Any], key: str) -> list:
     value = task[key]
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-        raise InvalidInputError(f"{p}: '{key}' must be a list of labels (strings or integers)")
+    if not isinstance(value, list):
+        raise InvalidInputError(f"{p}: '{key}' must be a list of labels (strings or integers), not "
+                                f"{type(value).__name__}")
+    for i, v in enumerate(value):
+        if not isinstance(v, (str, int)) or isinstance(v, bool):
+            raise InvalidInputError(f"{p}: '{key}' must be a list of labels (strings or integers), but {key}[{i}] "
+                                    f"is {_short(v)}")
     return value
 
 
-def _is_index(value: Any, n: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _empty(p: Path, kind: str, what: str) -> InvalidInputError:
@@ -94,18 +122,28 @@ def _empty(p: Path, kind: str, what: str) -> InvalidInputError:
 def _check_retrieval(p: Path, task: dict[str, Any]) -> None:
     queries, corpus, relevant = _texts(p, task, "queries"), _texts(p, task, "corpus"), task["relevant"]
     if not isinstance(relevant, list) or len(relevant) != len(queries):
-        raise InvalidInputError(f"{p}: one 'relevant' list per query")
+        got = f"{len(relevant)} lists" if isinstance(relevant, list) else type(relevant).__name__
+        raise InvalidInputError(f"{p}: 'relevant' must hold one list per query: {len(queries)} queries, got {got}")
     if not queries or not corpus:
         raise _empty(p, "retrieval", "no queries" if not queries else "no corpus documents")
-    if any(not isinstance(rel, list) or not rel or not all(_is_index(j, len(corpus)) for j in rel)
-           for rel in relevant):
-        raise InvalidInputError(f"{p}: every query needs relevant indices into the corpus")
+    n = len(corpus)
+    for i, rel in enumerate(relevant):
+        if not isinstance(rel, list) or not rel:
+            what = "an empty list" if isinstance(rel, list) else f"{_short(rel)}, not a list"
+            raise InvalidInputError(f"{p}: every query needs relevant indices into the corpus; relevant[{i}] is "
+                                    f"{what}")
+        for j in rel:
+            if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < n:
+                raise InvalidInputError(f"{p}: every query needs relevant indices into the corpus; relevant[{i}] "
+                                        f"holds {_short(j)}, not an index of the {n} corpus documents (0 to {n - 1})")
 
 
 def _check_classification(p: Path, task: dict[str, Any]) -> None:
     train, test = _texts(p, task, "train_texts"), _texts(p, task, "test_texts")
-    if len(train) != len(_labels(p, task, "train_labels")) or len(test) != len(_labels(p, task, "test_labels")):
-        raise InvalidInputError(f"{p}: one label per text")
+    for texts, key in ((train, "train_labels"), (test, "test_labels")):
+        if len(texts) != len(_labels(p, task, key)):
+            raise InvalidInputError(f"{p}: one label per text: {len(texts)} {key[:-7]}_texts, "
+                                    f"{len(task[key])} {key}")
     if not train or not test:
         raise _empty(p, "classification", "no training texts" if not train else "no test texts")
     kinds = {type(v).__name__ for v in (*task["train_labels"], *task["test_labels"])}
@@ -114,8 +152,10 @@ def _check_classification(p: Path, task: dict[str, Any]) -> None:
 
 
 def _check_bitext(p: Path, task: dict[str, Any]) -> None:
-    if len(_texts(p, task, "source")) != len(_texts(p, task, "target")):
-        raise InvalidInputError(f"{p}: source and target must be aligned")
+    source, target = _texts(p, task, "source"), _texts(p, task, "target")
+    if len(source) != len(target):
+        raise InvalidInputError(f"{p}: source and target must be aligned: {len(source)} source and "
+                                f"{len(target)} target texts")
     if not task["source"]:
         raise _empty(p, "bitext", "no sentence pairs")
 
@@ -127,11 +167,17 @@ def _check_wordsim(p: Path, task: dict[str, Any]) -> None:
     for n, pair in enumerate(pairs):
         if not (isinstance(pair, list) and len(pair) == 3 and isinstance(pair[0], str) and isinstance(pair[1], str)
                 and _finite_number(pair[2])):
-            raise InvalidInputError(f"{p}: pair {n} is not [word1, word2, score]: {pair!r}")
+            raise InvalidInputError(f"{p}: pair {n} is not [word1, word2, score]: {_short(pair)}")
+        if not (_encodes(pair[0]) and _encodes(pair[1])):
+            raise InvalidInputError(f"{p}: pair {n} holds a word that is not valid Unicode text (a lone surrogate "
+                                    "code point, from a \\ud800-style escape)")
     if not pairs:
         raise _empty(p, "wordsim", "no pairs")
     if len(pairs) < 2:
         raise InvalidInputError(f"{p}: a wordsim task needs at least 2 pairs for a rank correlation")
+    if len({float(pair[2]) for pair in pairs}) == 1:
+        raise InvalidInputError(f"{p}: every pair has the gold score {pairs[0][2]!r}: a rank correlation needs "
+                                "scores that differ")
 
 
 def _finite_number(x: Any) -> bool:
@@ -194,13 +240,35 @@ def check_widths(dims: Sequence[int]) -> list[int]:
 
 
 class Encoder:
-    """What :func:`evaluate` needs from a model: a name, a kind, its widths and ``encode``."""
+    """What :func:`evaluate` needs from a model: a name, a kind, its widths and ``encode`` (one row per text, at
+    least as wide as its widest width).
+
+    Retrieval encodes queries with ``encode_query`` and the corpus with ``encode_document`` (by default
+    ``encode``), as Sentence Transformers' retrieval evaluator does, so a model's query and document prompts
+    (or routes) count. A subclass of :class:`StaticEncoder` or :class:`TransformerEncoder` that replaces
+    ``encode`` alone (its own pooling, say) is used for queries and documents as well."""
 
     name: str
     kind: str
     dims: list[int]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:  # full width, float32
+        raise NotImplementedError
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def _by_role(self, texts: Sequence[str], how: str, cls: type[Encoder]) -> np.ndarray:
+        """``texts`` through the model's ``how`` (``"encode_query"``, ``"encode_document"``), unless a subclass
+        replaced ``cls.encode``: then through that."""
+        if type(self).encode is not cls.encode:
+            return self.encode(texts)
+        return self._model_encode(texts, how)
+
+    def _model_encode(self, texts: Sequence[str], how: str) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -215,7 +283,16 @@ class StaticEncoder(Encoder):
         self.dims = sorted({d for d in widths if d <= full} or {full})
 
     def encode(self, texts):
-        return self.model.encode(list(texts), normalize=False, dim=self.model.full_dim)
+        return self._model_encode(texts, "encode")
+
+    def encode_query(self, texts):
+        return self._by_role(texts, "encode_query", StaticEncoder)
+
+    def encode_document(self, texts):
+        return self._by_role(texts, "encode_document", StaticEncoder)
+
+    def _model_encode(self, texts, how):
+        return getattr(self.model, how)(list(texts), normalize=False, dim=self.model.full_dim)
 
 
 class TransformerEncoder(Encoder):
@@ -230,8 +307,17 @@ class TransformerEncoder(Encoder):
         self.batch_size = batch_size
 
     def encode(self, texts):
-        return self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                 show_progress_bar=len(texts) > 2000).astype(np.float32)
+        return self._model_encode(texts, "encode")
+
+    def encode_query(self, texts):
+        return self._by_role(texts, "encode_query", TransformerEncoder)
+
+    def encode_document(self, texts):
+        return self._by_role(texts, "encode_document", TransformerEncoder)
+
+    def _model_encode(self, texts, how):
+        return getattr(self.model, how)(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                        show_progress_bar=len(texts) > 2000).astype(np.float32)
 
 
 class BM25Scorer(Encoder):
@@ -273,6 +359,8 @@ class BM25Scorer(Encoder):
 
     def encode(self, texts):
         raise InvalidInputError("BM25 scores query-document pairs; it has no embeddings")
+
+    encode_query = encode_document = encode
 
 
 def _matryoshka_widths(full: int) -> list[int]:
@@ -327,7 +415,9 @@ def evaluate(encoder: Encoder, tasks: Sequence[dict[str, Any]], *, speed_texts: 
 
     Returns ``{"model", "kind", "dims", "tasks": {name: {"type", "size", "scores": {dim: {metric: value}}}},
     "speed": {"texts", "seconds", "texts_per_s"}}``; widths are strings (JSON keys). BM25 skips every task but
-    retrieval. ``speed_texts`` are encoded once more, timed, for the speed figure.
+    retrieval. ``speed_texts`` are encoded once more, timed, for the speed figure. A model that gives a NaN or
+    infinite vector, or too few or too narrow rows, is refused with the task and text named; a zero vector (an
+    empty text) is scored, and loses every tie (see :mod:`staticemb.evaluation`).
     """
     out: dict[str, Any] = {"model": encoder.name, "kind": encoder.kind, "dims": encoder.dims, "tasks": {}}
     for task in tasks:
@@ -353,32 +443,53 @@ def _size(task: dict[str, Any]) -> int:
     return len(task.get("queries") or task.get("test_texts") or task.get("source") or task.get("pairs") or [])
 
 
+def _vectors(encoder: Encoder, task: dict[str, Any], what: str, texts: Sequence[str],
+             how: str = "encode") -> np.ndarray:
+    """``encoder``'s vectors of a task's texts (``what`` names them), checked: one finite row per text, as wide
+    as the widest width. A NaN or infinite vector is refused rather than scored: no rule for ranking NaN gives
+    a score that says anything about the model, and a wrong shape would be sliced into a wrong score."""
+    v = np.asarray(getattr(encoder, how)(texts), dtype=np.float32)
+    need = max(encoder.dims)
+    if v.ndim != 2 or v.shape[0] != len(texts) or v.shape[1] < need:
+        raise InvalidInputError(f"{encoder.name} gave vectors of shape {v.shape} for the {len(texts)} {what} of "
+                                f"task {task['name']!r}; need one row per text, at least {need} wide")
+    bad = np.flatnonzero(~np.isfinite(v).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        raise InvalidInputError(f"{encoder.name} gave {len(bad)} of the {len(texts)} {what} of task "
+                                f"{task['name']!r} a vector holding NaN or infinity (the first: {what}[{i}], "
+                                f"{_short(texts[i])}); a score computed from it would be meaningless")
+    return v
+
+
 def _score_task(encoder: Encoder, task: dict[str, Any]) -> dict[str, dict[str, float]]:
     kind = task["type"]
     if isinstance(encoder, BM25Scorer):
         s = encoder.scores(task["queries"], task["corpus"])
         return {"0": multi_retrieval_metrics(s, task["relevant"])}
     if kind == "retrieval":
-        q, d = encoder.encode(task["queries"]), encoder.encode(task["corpus"])
+        q = _vectors(encoder, task, "queries", task["queries"], "encode_query")
+        d = _vectors(encoder, task, "corpus", task["corpus"], "encode_document")
         return {str(w): multi_retrieval_metrics(cosine_scores(q[:, :w], d[:, :w]), task["relevant"])
                 for w in encoder.dims}
     if kind == "classification":
-        a, b = encoder.encode(task["train_texts"]), encoder.encode(task["test_texts"])
+        a = _vectors(encoder, task, "train_texts", task["train_texts"])
+        b = _vectors(encoder, task, "test_texts", task["test_texts"])
         return {str(w): {"accuracy": knn_accuracy(a[:, :w], task["train_labels"], b[:, :w], task["test_labels"],
                                                   k=KNN_K)} for w in encoder.dims}
     if kind == "bitext":
-        a, b = encoder.encode(task["source"]), encoder.encode(task["target"])
+        a, b = _vectors(encoder, task, "source", task["source"]), _vectors(encoder, task, "target", task["target"])
         return {str(w): {"accuracy": bitext_accuracy(a[:, :w], b[:, :w])} for w in encoder.dims}
     pairs = task["pairs"]
     words = sorted({p[0] for p in pairs} | {p[1] for p in pairs})
     index = {w: i for i, w in enumerate(words)}
-    e = encoder.encode(words)
+    e = _vectors(encoder, task, "words", words)
     gold = [float(p[2]) for p in pairs]
     result = {}
     for w in encoder.dims:
-        v = unit_rows(e[:, :w])
+        v = unit_rows(e[:, :w])  # a zero vector (a word the model does not know) has cosine 0 with every word
         cos = np.array([float(v[index[p[0]]] @ v[index[p[1]]]) for p in pairs])
-        result[str(w)] = {"spearman": spearman(nan_lowest(cos), gold)}  # a NaN vector: the lowest similarity
+        result[str(w)] = {"spearman": spearman(cos, gold)}
     return result
 
 
@@ -410,7 +521,7 @@ def markdown_table(results: Sequence[dict[str, Any]], dims: Sequence[int] | None
     ``dims`` limits the widths shown for static models; ``widest_only`` shows each model's widest only."""
     wanted = tasks if tasks is not None else list(dict.fromkeys(n for r in results for n in r["tasks"]))
     names = [t for t in wanted if any(t in r["tasks"] for r in results)]
-    header = ["model", "dim", *names] + (["mean"] if mean else [])
+    header = ["model", "dim", *map(_cell, names)] + (["mean"] if mean else [])
     lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
     for r in results:
         if not any(t in r["tasks"] for t in names):
@@ -421,9 +532,14 @@ def markdown_table(results: Sequence[dict[str, Any]], dims: Sequence[int] | None
             widths = [d for d in r["dims"] if dims is None or r["kind"] != "static" or d in dims] or r["dims"][-1:]
         for w in widths:
             values = [main_score(r, t, w) for t in names]
-            row = [r["model"], "—" if w == 0 else str(w), *map(percent, values)]
+            row = [_cell(r["model"]), "—" if w == 0 else str(w), *map(percent, values)]
             if mean:
                 known = [v for v in values if v is not None]
                 row.append(percent(sum(known) / len(known) if len(known) == len(values) else None))
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """A name as one table cell: a ``|`` would end the cell, a line break the row."""
+    return " ".join(str(text).split()).replace("|", "\\|")
