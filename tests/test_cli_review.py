@@ -108,6 +108,21 @@ def test_eval_widths_past_the_model_are_refused(capsys, tmp_path, dims):
     assert code == 0 and "| 8 |" in out and "| 16 |" in out and "BM25" in out
 
 
+
+def test_eval_checks_every_models_widths_before_scoring_any(capsys, tmp_path):
+    """A later model too narrow for --dims was found only after the earlier ones had been scored (hours, with a
+    transformer first), and their results were thrown away."""
+    from staticemb import StaticModel
+
+    narrow = StaticModel.from_pretrained(MODEL, dim=8).save(tmp_path / "narrow")
+    task = tmp_path / "retrieval-pets.json"
+    task.write_text(json.dumps({"type": "retrieval", "queries": ["the cat", "a dog"],
+                                "corpus": ["the cat sat on the mat", "a dog", "hello"], "relevant": [[0], [1]]}))
+    code, out, err = run(capsys, "eval", str(MODEL), str(narrow), "--tasks", str(task), "--dims", "16")
+    assert code == 2 and "--dims 16" in err and "8-d model" in err
+    assert "retrieval-pets" not in err  # no model was scored: no progress line
+
+
 # ------------------------------------------------------------------------------------------------ columns
 
 
@@ -165,6 +180,14 @@ def test_errors_with_a_closed_stderr_keep_off_stdout(tmp_path, texts):
     """With stderr closed, print(file=sys.stderr) wrote the error line onto stdout (sys.stderr was None)."""
     proc = _encode(tmp_path / "x.csv", texts, preexec_fn=lambda: os.close(2))
     assert (proc.returncode, proc.stdout) == (2, b"")
+
+
+def test_an_error_line_stderr_cannot_encode_is_shown_with_replacements(tmp_path, texts):
+    """A guard: under an ASCII stderr the error line naming `café.csv` is still shown (an encoding error in a
+    write must not silence stderr for the rest of the run, as a failed write does)."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii:strict"}
+    proc = _encode(tmp_path / "café.csv", texts, stderr=subprocess.PIPE, env=env)
+    assert proc.returncode == 2 and b"--output" in proc.stderr and b".csv" in proc.stderr, proc
 
 
 def test_closed_stdout_and_stderr_let_eval_and_encode_finish(tmp_path, texts, model):
@@ -279,3 +302,28 @@ def test_a_csv_row_longer_than_a_read_block_is_read(tmp_path, model, suffix, whe
     vectors, table = read_embeddings(out)
     assert table.column("id").to_pylist() == [str(i) for i in range(len(texts))]
     np.testing.assert_array_equal(vectors, model.encode(texts))
+
+
+def test_a_write_stderr_cannot_encode_is_replaced_not_the_end_of_stderr():
+    """A stream with a strict encoding (one a caller set as sys.stderr) raised UnicodeEncodeError on `café`, which
+    the wrapper took for a dead stderr: every later message, the error line included, went to /dev/null."""
+    from staticemb.cli import _Status
+
+    class Strict:
+        encoding = "ascii"
+
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> int:
+            self.text += text.encode("ascii").decode("ascii")
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stream = Strict()
+    status = _Status(stream)
+    status.write("wrote café\n")
+    status.write("staticemb encode: an error\n")
+    assert stream.text == "wrote caf?\nstaticemb encode: an error\n"

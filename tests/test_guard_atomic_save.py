@@ -673,3 +673,50 @@ def test_a_text_output_killed_mid_write_leaves_a_temporary_that_the_next_write_r
     assert path.read_text() == "old" and len(os.listdir(tmp_path)) == 2
     write_file(path, lambda f: f.write("new"))
     assert os.listdir(tmp_path) == ["results.json"] and path.read_text() == "new"
+
+
+def test_a_leftover_named_with_this_process_id_but_not_live_is_removed(tmp_path):
+    # A container restarted after a kill runs its program as the same process id: its leftover carries our id.
+    # It was taken for another thread's live save and kept for ever, a whole model each time.
+    from staticemb import _io
+
+    old, new, expected = _small_pair()
+    folder = old.save(tmp_path / "model")
+    leftover = _io.temp_path(folder)
+    os.mkdir(leftover)
+    (leftover / "model.safetensors").write_bytes(b"partial")
+    _io.done_with(leftover)  # as an earlier process with our id left it: no save of this process holds it
+    live = _io.temp_path(folder)  # another thread's save, still writing
+    os.mkdir(live)
+    try:
+        new.save(folder)
+        assert _beside(folder) == [live.name] and which_model(folder, expected) == "new"
+    finally:
+        _io.done_with(live)
+        shutil.rmtree(live)
+
+
+@pytest.mark.parametrize("length", [200, 240, 255])
+def test_a_long_folder_name_saves_and_its_leftovers_are_found(tmp_path, length):
+    # The temporary's name adds ~50 characters to the target's: a 215-character folder name gave
+    # "File name too long" (names of up to 227 characters saved before temporaries named their writer).
+    from staticemb import _io
+
+    old, new, expected = _small_pair()
+    folder = old.save(tmp_path / ("n" * (length - 5) + "é.xy"))  # length bytes
+    leftover = _io.temp_path(folder)
+    assert len(leftover.name.encode()) <= 255
+    os.mkdir(leftover)
+    _io.done_with(leftover)
+    new.save(folder)
+    assert _beside(folder) == [] and which_model(folder, expected) == "new"
+
+
+def test_a_folder_downloaded_with_hf_local_dir_is_saved_over(tmp_path):
+    # `hf download --local-dir` leaves .cache/huggingface/ in the folder: it was counted as a user's file.
+    old, new, expected = _small_pair()
+    folder = old.save(tmp_path / "model")
+    (folder / ".cache" / "huggingface" / "download").mkdir(parents=True)
+    (folder / ".cache" / "huggingface" / "download" / "modules.json.metadata").write_text("x")
+    new.save(folder)
+    assert which_model(folder, expected) == "new"

@@ -45,6 +45,26 @@ def test_an_embedding_dim_the_init_does_not_have_is_refused_before_any_work(tmp_
     assert TrainConfig.from_dict(base).embedding_dim is None  # not given: 1024 for a random table only
 
 
+def test_checkpoints_a_killed_final_save_left_beside_the_output_are_back_before_the_resume(tmp_path):
+    """A final save killed just after its swap leaves the old folder, with the run's checkpoints, under a
+    temporary name beside output_dir: the resume found no checkpoint and started afresh, and its final save then
+    deleted them. The run's output check puts them back first."""
+    from staticemb import _io
+
+    out = tmp_path / "out"
+    shutil.copytree(FIXTURES / "st-tiny", out, ignore=shutil.ignore_patterns("expected.safetensors"))
+    leftover = _io.temp_path(out)
+    shutil.copytree(out, leftover)
+    (leftover / "checkpoints" / "checkpoint-10").mkdir(parents=True)
+    (leftover / "checkpoints" / "checkpoint-10" / "trainer_state.json").write_text("{}")
+    _io.done_with(leftover)  # as a killed process left it
+    from staticemb.train.trainer import _check_output_dir
+
+    _check_output_dir(TrainConfig.from_dict({"output_dir": str(out), "train_datasets": {"d": "d.jsonl"}, "init": "m",
+                                             "resume_from_checkpoint": True}))
+    assert (out / "checkpoints" / "checkpoint-10" / "trainer_state.json").read_text() == "{}"
+    assert not leftover.exists()
+
 def test_an_output_dir_under_a_file_and_a_cache_dir_that_is_a_file_are_refused_before_any_work(tmp_path):
     """Both failed with a bare NotADirectoryError once the datasets were read (and, for the cache, the teacher
     had loaded): the trainer makes output_dir only when it is built."""

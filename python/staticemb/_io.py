@@ -445,12 +445,11 @@ FORMATS = ("sentence-transformers", "model2vec")
 
 MODEL_ENTRIES = frozenset({
     "README.md", "modules.json", "config_sentence_transformers.json", "config.json", WEIGHTS_FILE, TOKENIZER_FILE,
-    "0_StaticEmbedding", "1_Normalize", ".gitattributes", "training_log.json", "checkpoints", ".DS_Store",
+    "0_StaticEmbedding", "1_Normalize", ".gitattributes", "training_log.json", "checkpoints", ".DS_Store", ".cache",
 })
 """What a static model folder holds beside its modules' own folders: the files staticemb, Sentence Transformers
-and model2vec write, a Hub download's ``.gitattributes``, a training run's log and checkpoints, and the macOS
-Finder's ``.DS_Store``. A save
-replaces a folder of its format only when it holds nothing else (another entry would be deleted with it)."""
+and model2vec write, a Hub download's ``.gitattributes`` (and the ``.cache`` that ``hf download --local-dir``
+leaves), a training run's log and checkpoints, and the macOS Finder's ``.DS_Store``. A save replaces a folder of its format only when it holds nothing else (another entry would be deleted with it)."""
 
 
 def _module_entries(folder: Path) -> set[str]:
@@ -554,23 +553,54 @@ def _host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
+_LIVE_TEMPS: set[str] = set()
+"""The temporary names this process has made and not yet finished with: its own live saves (any thread's). An
+entry named with this process's id but not in here was left by an earlier process that had the same id (a
+container restarted after a kill runs its program as the same process id again)."""
+
+_STEM_BYTES = 120
+
+
+def _temp_stem(name: str) -> str:
+    """The part of a temporary name that names its target: the target's name, or for a long one (the temporary
+    adds ~50 characters, and a name has at most 255 bytes) its first characters and a hash of the whole."""
+    if len(name.encode("utf-8", "surrogateescape")) <= _STEM_BYTES:
+        return name
+    head = name
+    while len(head.encode("utf-8", "surrogateescape")) > _STEM_BYTES - 9:
+        head = head[:-1]
+    return f"{head}~{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+
+
 def temp_path(target: Path, *, old: bool = False) -> Path:
     """A fresh name beside ``target`` for what a save of it writes (``old``: where the old model is moved
-    aside), naming this process and machine."""
+    aside), naming this process and machine; live until :func:`done_with` is called on it."""
     suffix = _OLD_SUFFIX if old else _TEMP_SUFFIX
-    return target.with_name(f".{target.name}.{os.getpid()}.{_host_tag()}.{uuid.uuid4().hex[:12]}{suffix}")
+    name = f".{_temp_stem(target.name)}.{os.getpid()}.{_host_tag()}.{uuid.uuid4().hex[:12]}{suffix}"
+    _LIVE_TEMPS.add(name)
+    return target.with_name(name)
+
+
+def done_with(*paths: Path | None) -> None:
+    """This process has finished with these temporary names (renamed into place, removed, or given up)."""
+    for path in paths:
+        if path is not None:
+            _LIVE_TEMPS.discard(path.name)
 
 
 def _temp_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(re.escape(f".{name}.") + r"(\d{1,10})\.([0-9a-f]{8})\.[0-9a-f]{12}\.staticemb(-old)?\.tmp")
+    return re.compile(re.escape(f".{_temp_stem(name)}.")
+                      + r"(\d{1,10})\.([0-9a-f]{8})\.[0-9a-f]{12}\.staticemb(-old)?\.tmp")
 
 
-def _writer_alive(host: str, pid: int) -> bool:
-    """Whether the process that named a temporary entry may still be writing it: always for another machine's
-    (its processes cannot be seen from here), for this process's own (another thread's save), and on Windows
-    (where ``os.kill(pid, 0)`` sends Ctrl-C instead of asking)."""
-    if host != _host_tag() or pid == os.getpid() or os.name == "nt":
+def _writer_alive(host: str, pid: int, name: str) -> bool:
+    """Whether the process that named the temporary entry ``name`` may still be writing it: always for another
+    machine's (its processes cannot be seen from here) and on Windows (where ``os.kill(pid, 0)`` sends Ctrl-C
+    instead of asking); for this process's id, while one of its threads' saves holds it (:data:`_LIVE_TEMPS`)."""
+    if host != _host_tag() or os.name == "nt":
         return True
+    if pid == os.getpid():
+        return name in _LIVE_TEMPS
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -647,7 +677,7 @@ def remove_stale_temps(target: Path, keep: Sequence[str] = ()) -> None:
     for match, name in sorted(found, key=lambda f: f[0].group(3) is None):
         path = target.parent / name
         try:
-            if _writer_alive(match.group(2), int(match.group(1))) or _held(path):
+            if _writer_alive(match.group(2), int(match.group(1)), name) or _held(path):
                 continue
             if match.group(3) and not os.path.lexists(target):
                 os.rename(path, target)
@@ -709,6 +739,7 @@ def write_file(path: Path, write: Callable[[Any], None]) -> None:
     finally:
         tmp.unlink(missing_ok=True)
         _release(lock)
+        done_with(tmp)
 
 
 _DESCRIPTOR = re.compile(r"/dev/(?:std(in|out|err)|fd/(\d+))|/proc/self/fd/(\d+)")
@@ -817,6 +848,7 @@ def write_folder(
     finally:
         for lock in locks:
             _release(lock)
+        done_with(tmp, old)
     _fsync(target.parent, directory=True)
     return target
 

@@ -317,9 +317,10 @@ def cmd_eval(args) -> int:
             raise InvalidInputError(f"--speed-task {args.speed_task}: a {source['type']} task has no texts to time; "
                                     "use a retrieval or bitext task")
         speed_texts = pool[: args.speed_n]
-    results = []
-    for name, spec in models:
-        encoder = open_model(spec, name=name, dims=args.dims, device=args.device)
+    # Every model is opened and its widths checked before any is scored: a bad one found after hours of another's
+    # scoring would throw that work away.
+    encoders = [open_model(spec, name=name, dims=args.dims, device=args.device) for name, spec in models]
+    for (_, spec), encoder in zip(models, encoders, strict=True):
         full = encoder.model.full_dim if isinstance(encoder, StaticEncoder) else None
         past = [d for d in args.dims or () if full is not None and d > full]
         if past:  # as encode(dim=...) refuses it; the table showed the full width in its place, or left it out
@@ -327,8 +328,8 @@ def cmd_eval(args) -> int:
                                     f"be between 1 and its table width {full}"
                                     + (" (evaluate models of other widths in runs of their own)"
                                        if len(models) > 1 else ""))
-        results.append(evaluate(encoder, tasks, speed_texts=speed_texts,
-                                progress=lambda m: print(m, file=sys.stderr, flush=True)))
+    results = [evaluate(encoder, tasks, speed_texts=speed_texts,
+                        progress=lambda m: print(m, file=sys.stderr, flush=True)) for encoder in encoders]
     if output is not None:  # first: the results are kept even if the table's reader goes away (| head)
         from ._io import write_file
 
@@ -475,7 +476,12 @@ class _Status:
     def write(self, text: str) -> int:
         try:
             self._stream.write(text)
-        except (OSError, ValueError):
+        except UnicodeEncodeError:  # a strict encoding (PYTHONIOENCODING): the message, with what it cannot show
+            encoding = getattr(self._stream, "encoding", None) or "ascii"
+            self.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+        except BlockingIOError:  # a non-blocking stderr that is full this instant: this write is dropped, no more
+            pass
+        except (OSError, ValueError):  # closed, a full disk, a reader gone: silent from now on
             self._silence()
         return len(text)
 

@@ -300,10 +300,13 @@ def _check_output_dir(config: TrainConfig) -> Path:
     teacher had run), a folder that holds the working directory (the final save refused it, after training),
     a folder that is the ``init``, ``tokenizer`` or ``teacher`` folder or lies inside one, a folder holding one
     of the run's inputs (the swap would delete it), and a ``cache_dir`` that is a file."""
-    from .._io import _check_not_the_working_directory, save_target
+    from .._io import _check_not_the_working_directory, remove_stale_temps, save_target
 
     out = Path(config.output_dir).expanduser().absolute()
     _check_not_the_working_directory(save_target(out))
+    # A final save killed part-way may have left the run's checkpoints (or the old model) beside the folder:
+    # back in place before the resume looks for them.
+    remove_stale_temps(save_target(out), ("checkpoints",))
     for ancestor in out.parents:
         if ancestor.exists():
             if not ancestor.is_dir():
