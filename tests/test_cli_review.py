@@ -104,6 +104,13 @@ def test_eval_widths_past_the_model_are_refused(capsys, tmp_path, dims):
                                 "corpus": ["the cat sat on the mat", "a dog", "hello"], "relevant": [[0], [1]]}))
     past = ",".join(d for d in dims.split(",") if int(d) > 16)
     one_line_error(run(capsys, "eval", str(MODEL), "--tasks", str(task), "--dims", dims), f"--dims {past}", "16")
+
+
+@pytest.mark.reference  # bm25s: not among the light tier's dependencies (make test-wheel, wheels.yml)
+def test_eval_widths_within_the_model_score_beside_bm25(capsys, tmp_path):
+    task = tmp_path / "retrieval-pets.json"
+    task.write_text(json.dumps({"type": "retrieval", "queries": ["the cat", "a dog"],
+                                "corpus": ["the cat sat on the mat", "a dog", "hello"], "relevant": [[0], [1]]}))
     code, out, _ = run(capsys, "eval", str(MODEL), "bm25", "--tasks", str(task), "--dims", "8,16")
     assert code == 0 and "| 8 |" in out and "| 16 |" in out and "BM25" in out
 
