@@ -19,7 +19,8 @@ WHEEL_STAMP := $(VENV)/.wheel-installed
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 PY_SOURCES   := $(shell find python -type f)
 APT_LANGS    := en,de,fr,it,da,es,ja,ru,pt_BR,ko,uk,pl,cs,zh_CN,sk,fi,nl,sv,hu
-APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN sk fi nl sv hu,$(firstword $(wildcard /var/lib/apt/lists/*_i18n_Translation-$(l).lz4)))
+# apt keeps its indexes lz4-compressed in container images, uncompressed elsewhere (or gzipped, xz ...).
+APT_INDEXES  := $(foreach l,en de fr it da es ja ru pt%5fBR ko uk pl cs zh%5fCN sk fi nl sv hu,$(firstword $(wildcard $(addprefix /var/lib/apt/lists/*_i18n_Translation-$(l),.lz4 .gz .xz .bz2) /var/lib/apt/lists/*_i18n_Translation-$(l))))
 WORDNET      := $(wildcard /usr/share/wordnet/data.noun)
 GROFF        := $(shell command -v groff)
 AS_ROOT      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

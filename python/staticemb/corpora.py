@@ -8,7 +8,8 @@ directory (:func:`data_dir`: ``$STATICEMB_DATA``, default ``~/.cache/staticemb``
 Sources (``make data-sources`` installs the system ones):
 
 - Debian package descriptions, English and translated: apt's translation indexes,
-  ``/var/lib/apt/lists/*_i18n_Translation-<lang>.lz4``, fetched (as root) by ``apt-get update -o
+  ``/var/lib/apt/lists/*_i18n_Translation-<lang>`` (uncompressed, or ``.lz4`` where apt keeps them compressed,
+  as in container images), fetched (as root) by ``apt-get update -o
   Acquire::Languages="en,de,fr,..."`` (:data:`APT_LANGUAGES`). Name every language at once: an update with a
   shorter list (or a plain ``apt-get update``) deletes the indexes of the languages it does not name. Built
   corpora are cached, so they survive that.
@@ -99,20 +100,74 @@ class PackageDescription:
     long: str
 
 
+#: How apt may store an index in its lists folder: uncompressed (apt's default), or kept compressed
+#: (``Acquire::GzipIndexes``, the default of Debian's and Ubuntu's container images) in a cheap format.
+_APT_COMPRESSIONS = (".lz4", ".gz", ".xz", ".bz2")
+
+
 def _translation_files(lang: str) -> list[str]:
     # apt escapes "_" in file names: Translation-pt%5fBR.lz4 holds the Description-pt_BR records.
-    names = {f"*_i18n_Translation-{lang}.lz4", f"*_i18n_Translation-{lang.replace('_', '%5f')}.lz4"}
-    return sorted({p for name in names for p in glob.glob(str(APT_LISTS / name))})
+    folder = glob.escape(str(APT_LISTS))
+    names = {f"*_i18n_Translation-{code}{suffix}" for code in (lang, lang.replace("_", "%5f"))
+             for suffix in ("", *_APT_COMPRESSIONS)}
+    return sorted({p for name in names for p in glob.glob(os.path.join(folder, name))})
+
+
+class _DamagedIndex(ValueError):
+    """An apt index that its decompressor refuses (cut short, damaged)."""
+
+
+def _read_index(path: str) -> bytes:
+    """An apt index's bytes, decompressed as its name says: :class:`_DamagedIndex` when they do not decompress,
+    :class:`SourceMissingError` when the decompressor is missing (skipping every such index would give a
+    silently smaller corpus)."""
+    import importlib
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    suffix = next((s for s in _APT_COMPRESSIONS if path.endswith(s)), None)
+    if suffix is None:
+        return raw
+    module = {".lz4": "lz4.frame", ".gz": "gzip", ".xz": "lzma", ".bz2": "bz2"}[suffix]
+    try:
+        if suffix == ".lz4":
+            import lz4.frame
+
+            decompress = lz4.frame.decompress
+        else:
+            decompress = importlib.import_module(module).decompress
+    except ImportError:
+        remedy = "pip install lz4" if suffix == ".lz4" else f"a Python built with its {module} module"
+        raise SourceMissingError(f"{module} is needed to read apt's index {path}: {remedy}") from None
+    try:
+        return decompress(raw)
+    except Exception as e:  # each decompressor has its own errors: RuntimeError, EOFError, LZMAError, OSError
+        raise _DamagedIndex(str(e) or type(e).__name__) from e
+
+
+def _paragraphs(text: str) -> Iterator[list[str]]:
+    """The paragraphs of a deb822 file (apt's indexes), as lists of lines without their line ends: a paragraph
+    ends at a line that is empty or holds only spaces and tabs (Debian policy 5.1), CRLF line ends included."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if line.strip(" \t"):
+            lines.append(line)
+        elif lines:
+            yield lines
+            lines = []
+    if lines:
+        yield lines
 
 
 def _parse_translation(text: str, lang: str) -> list[PackageDescription]:
     out = []
     key = f"Description-{lang}:"
-    for record in text.split("\n\n"):
+    for record in _paragraphs(text):
         package = md5 = short = None
         long_lines: list[str] = []
         in_desc = False
-        for line in record.split("\n"):
+        for line in record:
             if line.startswith("Package:"):
                 package = line[8:].strip()
                 in_desc = False
@@ -122,9 +177,11 @@ def _parse_translation(text: str, lang: str) -> list[PackageDescription]:
             elif line.startswith(key):
                 short = line[len(key) :].strip()
                 in_desc = True
-            elif in_desc and line.startswith(" "):
+            elif in_desc and line.startswith((" ", "\t")):
                 body = line[1:]
                 long_lines.append("\n" if body.strip() == "." else body.strip())
+            else:
+                in_desc = False
         if package and md5 and short:
             long = " ".join(long_lines).replace(" \n ", "\n").replace("\n ", "\n").replace(" \n", "\n").strip()
             out.append(PackageDescription(package, md5, short, long))
@@ -133,24 +190,22 @@ def _parse_translation(text: str, lang: str) -> list[PackageDescription]:
 
 def debian_descriptions(lang: str = "en", *, refresh: bool = False) -> list[PackageDescription]:
     """Debian package descriptions in ``lang`` (short one-line summary and long description; paragraphs
-    separated by newlines), one per distinct description, sorted by package name."""
+    separated by newlines), one per distinct description, sorted by package name. apt's indexes are read
+    uncompressed or compressed (lz4, gzip, xz, bzip2), as apt stores them."""
     def build() -> list[PackageDescription]:
         files = _translation_files(lang)
         if not files:
             raise SourceMissingError(
                 f"no Debian translation index for {lang!r} under {APT_LISTS}. Run (as root): {APT_UPDATE_COMMAND}"
             )
-        try:
-            import lz4.frame
-        except ImportError:
-            raise SourceMissingError("the 'lz4' package is needed to read apt's indexes: pip install lz4") from None
         seen: dict[str, PackageDescription] = {}
         for path in files:
             try:
-                with open(path, "rb") as f:
-                    text = lz4.frame.decompress(f.read()).decode("utf-8", errors="replace")
-            except (OSError, RuntimeError) as e:  # a damaged or truncated index is skipped (lz4 raises RuntimeError)
-                warnings.warn(f"skipping {path}: {e}", stacklevel=2)
+                text = _read_index(path).decode("utf-8", errors="replace")
+            except SourceMissingError:  # an OSError too, but no damage: the decompressor is missing
+                raise
+            except (OSError, _DamagedIndex) as e:  # an unreadable or damaged index is skipped
+                warnings.warn(f"skipping {path}: {e}", stacklevel=4)
                 continue
             for d in _parse_translation(text, lang):
                 seen.setdefault(d.md5, d)
@@ -193,29 +248,83 @@ def split_sentences(text: str, min_chars: int = 3) -> list[str]:
     return out
 
 
+#: The layout of a corpus cache: a first line ``{"staticemb_corpus": 1, "records": N}``, then the N records, one
+#: JSON object a line. The count makes a file cut short at a line end (by a copy, a full disk, an older writer
+#: killed midway) a damaged file, not a smaller corpus.
+_CACHE_LAYOUT = 1
+_CACHE_KEY = "staticemb_corpus"
+
+
+def _read_cache(cache: Path, cls) -> tuple[list, bool]:
+    """The records of a cache file and whether it has the current layout (``False``: records of the older
+    layout, a bare JSON-lines file, that nothing can check for completeness). Raises ``ValueError`` (also for
+    bad UTF-8 or JSON), ``TypeError`` (records of other fields) or ``OSError`` when it cannot be read whole."""
+    with open(cache, encoding="utf-8") as f:
+        first = f.readline()
+        if not first:
+            return [], False
+        head = json.loads(first)
+        if not (isinstance(head, dict) and _CACHE_KEY in head):
+            return [cls(**head), *(cls(**json.loads(line)) for line in f)], False
+        if head[_CACHE_KEY] != _CACHE_LAYOUT:
+            raise ValueError(f"layout {head[_CACHE_KEY]!r}, not {_CACHE_LAYOUT}")
+        items = [cls(**json.loads(line)) for line in f]
+    if len(items) != head.get("records"):
+        raise ValueError(f"{len(items)} of its {head.get('records')!r} records: cut short")
+    return items, True
+
+
+def _write_cache(cache: Path, items: list) -> None:
+    """Write ``items`` to ``cache`` atomically (:func:`staticemb._io.write_file`: builders running at once, or
+    one killed midway, never leave a mixed or partial file). A cache that cannot be written (an unwritable data
+    directory, a full disk, a folder in its place) is a warning: the corpus is built, only not kept."""
+    from ._io import write_file
+
+    def write(f) -> None:
+        f.write(json.dumps({_CACHE_KEY: _CACHE_LAYOUT, "records": len(items)}) + "\n")
+        f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items)
+
+    try:
+        if cache.exists() and not cache.is_file():  # a folder, a FIFO (written into, it would block)
+            raise OSError("it is not a regular file")
+        write_file(cache, write)
+    except OSError as e:
+        warnings.warn(f"the corpus is built but cannot be cached as {cache} ({e}); it is built again on each use "
+                      "until the data directory (STATICEMB_DATA) is writable", stacklevel=4)
+
+
 def _cached(name: str, cls, build, refresh: bool):
     """Load ``name``.jsonl from the data directory, or ``build()`` the records (dataclasses) and cache them.
 
-    A cache that cannot be read back (cut short, damaged, written by another version) is rebuilt, with a
-    warning. The cache is written to a file of this process's own beside it, flushed to disk and renamed into
-    place, so builders running at once, or one killed midway, never leave a mixed or partial file; an empty
-    result is not cached (the source may be installed later)."""
+    A cache that cannot be read back whole (cut short, damaged, written by another version) is rebuilt, with a
+    warning; one of the older layout (no record count) is rebuilt too, or, when its source is gone, kept as it is
+    (with a warning, once). The cache is written atomically (:func:`_write_cache`); an empty result is not
+    cached (the source may be installed later)."""
     cache = data_dir() / f"{name}.jsonl"
+    older: list | None = None
     if cache.is_file() and not refresh:
         try:
-            with open(cache, encoding="utf-8") as f:
-                items = [cls(**json.loads(line)) for line in f]
-        except (ValueError, TypeError) as e:  # JSON, UTF-8 and field errors
+            items, current = _read_cache(cache, cls)
+        except (OSError, ValueError, TypeError) as e:  # I/O, UTF-8, JSON, count and field errors
             warnings.warn(f"the cached corpus {cache} cannot be read ({e}); building it again", stacklevel=3)
         else:
-            if items:
+            if current:
                 return items
-    items = build()
-    if not items:
-        return items
-    from ._io import write_file
-
-    write_file(cache, lambda f: f.writelines(json.dumps(asdict(item), ensure_ascii=False) + "\n" for item in items))
+            older = items or None
+    try:
+        items = build()
+    except SourceMissingError as e:
+        if older is None:
+            raise
+        warnings.warn(f"{e}\nkeeping {cache}, written by an older staticemb, as it is; refresh=True builds it "
+                      "again once the source is back", stacklevel=3)
+        items = older
+    else:
+        if older is not None:
+            warnings.warn(f"the cached corpus {cache} was written by an older staticemb (its records are not "
+                          "counted, so a cut copy cannot be told from a whole one): built again", stacklevel=3)
+    if items:
+        _write_cache(cache, items)
     return items
 
 
@@ -247,17 +356,50 @@ class WordNetSynset:
     examples: list[str]
 
 
+class _Unparsable(ValueError):
+    """A WordNet data line that is not ``offset lex_filenum pos w_cnt word lex_id ... | gloss``."""
+
+
 def _parse_wordnet_line(line: str) -> WordNetSynset | None:
-    if line.startswith("  ") or " | " not in line:  # licence header
+    """A synset from a line of a WordNet ``data.*`` file, ``None`` for the licence header (lines that start
+    with two spaces); :class:`_Unparsable` for any other line that does not parse."""
+    if line.startswith("  "):  # licence header
         return None
+    if " | " not in line:
+        raise _Unparsable("no ' | ' before a gloss")
     head, gloss = line.rstrip().split(" | ", 1)
     fields = head.split()
-    offset, pos, w_cnt = fields[0], fields[2], int(fields[3], 16)
+    try:
+        offset, pos, w_cnt = fields[0], fields[2], int(fields[3], 16)
+    except (IndexError, ValueError):
+        raise _Unparsable("no offset, part of speech and word count") from None
+    if len(fields) < 4 + 2 * w_cnt:
+        raise _Unparsable(f"{w_cnt} words announced, fewer given")
     lemmas = [re.sub(r"\((a|p|ip)\)$", "", w).replace("_", " ") for w in fields[4 : 4 + 2 * w_cnt : 2]]
     quote = gloss.find('"')
     definition = (gloss[:quote] if quote >= 0 else gloss).strip().rstrip(";").strip()
     examples = [e.strip() for e in re.findall(r'"([^"]*)"', gloss) if e.strip()]
     return WordNetSynset(pos, offset, lemmas, definition, examples)
+
+
+def _wordnet_file(path: Path) -> list[WordNetSynset]:
+    """The synsets of one ``data.*`` file; lines that do not parse are skipped, with one warning naming the
+    file, how many and the first."""
+    out: list[WordNetSynset] = []
+    bad: list[tuple[int, str]] = []
+    with open(path, encoding="latin-1") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                synset = _parse_wordnet_line(line)
+            except _Unparsable as e:
+                bad.append((number, str(e)))
+                continue
+            if synset is not None:
+                out.append(synset)
+    if bad:
+        warnings.warn(f"skipping {len(bad)} line(s) of {path} that are not WordNet synsets (line {bad[0][0]}: "
+                      f"{bad[0][1]})", stacklevel=5)
+    return out
 
 
 def wordnet_synsets(*, refresh: bool = False) -> list[WordNetSynset]:
@@ -273,8 +415,7 @@ def wordnet_synsets(*, refresh: bool = False) -> list[WordNetSynset]:
             )
         out: list[WordNetSynset] = []
         for path in files:
-            with open(path, encoding="latin-1") as f:
-                out.extend(s for s in map(_parse_wordnet_line, f) if s is not None)
+            out += _wordnet_file(path)
         return out
 
     return _cached("wordnet-synsets", WordNetSynset, build, refresh)
@@ -567,11 +708,24 @@ def python_docstrings(*, refresh: bool = False, progress: bool = True) -> list[C
     return _cached("python-docstrings", CodeDoc, build, refresh)
 
 
+def _unicode(text: str) -> str:
+    """``text`` as Unicode text. A docstring's escapes (``"\\udc80"``) and a file name that is not UTF-8 (read
+    as ``surrogateescape``) give lone surrogates, which neither the UTF-8 cache nor the encoder takes: an
+    escaped pair is joined, a lone one replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def _unique_docs(docs: Iterable[CodeDoc]) -> list[CodeDoc]:
-    """``docs`` in order, without repeats of a (summary, body) pair (vendored copies, re-exports)."""
+    """``docs`` in order, as Unicode text (:func:`_unicode`), without repeats of a (summary, body) pair
+    (vendored copies, re-exports)."""
     seen: set[tuple[str, str]] = set()
     out = []
     for d in docs:
+        d = CodeDoc(*map(_unicode, (d.package, d.name, d.summary, d.body)))
         if (d.summary, d.body) not in seen:
             seen.add((d.summary, d.body))
             out.append(d)
@@ -731,19 +885,35 @@ def _man_page_doc(name: str, text: str) -> CodeDoc | None:
     return CodeDoc(man_family(page), f"{page}({section})", *split)
 
 
+#: How distributions compress their manual pages (Debian and most: gzip; Gentoo: bzip2; some: xz).
+_MAN_COMPRESSIONS = (".gz", ".bz2", ".xz")
+
+
 def _man_source(path: Path) -> bytes | None:
-    """The roff source of a page file (gzip-compressed or plain), or ``None`` for an alias (``.so``), an
-    unreadable or oversized file."""
+    """The roff source of a page file (plain, or compressed with gzip, bzip2 or xz), or ``None`` for an alias
+    (``.so``), an unreadable, damaged or oversized file."""
+    import importlib
+
     try:
         if path.stat().st_size >= _MAX_SOURCE_BYTES:  # before reading it whole
             return None
         raw = path.read_bytes()
-        if path.suffix == ".gz":
-            d = zlib.decompressobj(wbits=47)
-            raw = d.decompress(raw, _MAX_SOURCE_BYTES)
-            if d.unconsumed_tail:
-                return None
-    except (OSError, zlib.error):
+        if path.suffix in _MAN_COMPRESSIONS:
+            if path.suffix == ".gz":
+                z = zlib.decompressobj(wbits=47)
+                raw = z.decompress(raw, _MAX_SOURCE_BYTES)
+                if z.unconsumed_tail:
+                    return None
+            else:  # bz2 or lzma: this Python may lack either (ImportError)
+                module = importlib.import_module("bz2" if path.suffix == ".bz2" else "lzma")
+                d = module.BZ2Decompressor() if path.suffix == ".bz2" else module.LZMADecompressor()
+                try:
+                    raw = d.decompress(raw, _MAX_SOURCE_BYTES)
+                except Exception:  # damaged: OSError (bz2), LZMAError, EOFError
+                    return None
+                if not d.eof:  # cut short, or more than the limit
+                    return None
+    except (OSError, ImportError, zlib.error):
         return None
     return None if raw.lstrip().startswith(b".so ") or len(raw) >= _MAX_SOURCE_BYTES else raw
 
@@ -817,7 +987,9 @@ def _man_files(root: Path) -> list[tuple[str, Path]]:
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
             if path.is_symlink() or not path.is_file():
                 continue
-            name = path.name.removesuffix(".gz")
+            name = path.name
+            if path.suffix in _MAN_COMPRESSIONS:
+                name = name.removesuffix(path.suffix)
             if "." not in name:
                 continue
             families.setdefault(man_family(name.rpartition(".")[0]), []).append((name, path))
@@ -849,19 +1021,29 @@ def man_pages(*, refresh: bool = False, progress: bool = True) -> list[CodeDoc]:
             )
         from tqdm.auto import tqdm
 
+        rendered = 0
+
         def docs() -> Iterator[CodeDoc]:
+            nonlocal rendered
             pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
             try:
-                rendered = pool.map(_render_man_page, [path for _, path in files])
+                texts = pool.map(_render_man_page, [path for _, path in files])
                 for (name, _), text in tqdm(
-                    zip(files, rendered, strict=True), total=len(files), desc="manual pages", unit="page", disable=not progress
+                    zip(files, texts, strict=True), total=len(files), desc="manual pages", unit="page", disable=not progress
                 ):
+                    rendered += text is not None
                     doc = _man_page_doc(name, text) if text else None
                     if doc is not None:
                         yield doc
             finally:  # Ctrl-C: drop the pages not yet rendered instead of waiting for them
                 pool.shutdown(cancel_futures=True)
 
-        return _unique_docs(docs())
+        out = _unique_docs(docs())
+        if not rendered:  # not an empty corpus: a groff that runs no page is a broken source
+            raise SourceMissingError(
+                f"{shutil.which('groff')} rendered none of the {len(files)} manual pages under {MAN_DIR} (try "
+                f"groff -mandoc -Tutf8 {files[0][1]}): reinstall it, apt-get install --reinstall groff-base"
+            )
+        return out
 
     return _cached("man-pages", CodeDoc, build, refresh)
