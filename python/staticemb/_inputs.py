@@ -47,7 +47,7 @@ def _is_int(value: Any) -> bool:
 def texts(value: Any) -> list:
     """A private list of the texts (a snapshot: a list another thread changes during the call cannot change
     what is encoded). Item types are checked by the binding as it borrows each string."""
-    if isinstance(value, (str, bytes)):
+    if isinstance(value, (str, bytes, bytearray, memoryview)):  # iterating bytes would give ints
         raise TypeError(
             f"texts must be a list of str, not a single {_type_name(value)}; to encode one text pass [text]"
         )
@@ -62,6 +62,12 @@ def texts(value: Any) -> list:
         if value.ndim != 1:
             raise InvalidInputError(f"an array of texts must be 1-D, got shape {value.shape}")
         return value.tolist()
+    ndim = getattr(value, "ndim", 1)
+    if isinstance(ndim, (int, np.integer)) and ndim != 1:  # a table: a pandas DataFrame iterates its column names
+        raise InvalidInputError(
+            f"texts must be 1-D (one text per item), not a {ndim}-D {_type_name(value)}: pass one column of it, "
+            "such as df['text']"
+        )
     if isinstance(value, Iterable):
         return list(value)
     raise TypeError(f"texts must be a list of str, not {_type_name(value)}")
@@ -150,6 +156,8 @@ def num_threads(value: Any) -> int | None:
 
 def _int_vector(name: str, value: Any) -> np.ndarray:
     """A 1-D integer array (an empty list counts as one), with no value beyond int64."""
+    if isinstance(value, np.ma.MaskedArray):  # np.asarray drops the mask: masked ids would be pooled
+        raise TypeError(f"{name} must be a plain integer array, not a masked array (its mask would be ignored)")
     arr = np.asarray(value)
     if arr.size == 0 and arr.dtype.kind not in "iu":
         arr = np.zeros(0, dtype=np.int64)

@@ -113,7 +113,8 @@ def _vector(name: str, value: Any, kind: str) -> np.ndarray | None:
     if kind == "i" and arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
         i = int(arr.argmax())  # int64 would wrap it to a negative row
         raise ModelFormatError(f"{name}[{i}] = {int(arr[i])} is not a valid row index")
-    return np.ascontiguousarray(arr, dtype=np.int64 if kind == "i" else np.float32)
+    # A copy, as the core keeps one: a caller changing its array later must not reach only some of the paths.
+    return np.array(arr, dtype=np.int64 if kind == "i" else np.float32, order="C", copy=True)
 
 
 class StaticModel:

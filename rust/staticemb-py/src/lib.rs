@@ -249,6 +249,42 @@ const BATCH_BYTES: usize = 8 << 20;
 /// Texts per `tokenize` batch (as `encode`'s default batch size).
 const TOKENIZE_BATCH: usize = 16_384;
 
+/// Table values one `embed_ids` batch reads per thread (ids and bags, each a row of `dim` values): 2M ids
+/// at 1024-d, about a tenth of a second. As for `encode`, the GIL is released for a batch and Ctrl-C is
+/// handled between batches.
+const EMBED_BATCH_VALUES: usize = 1 << 31;
+
+/// Consecutive ranges of the bags of checked `offsets` (over `n_ids` ids), each holding at most `limit` ids
+/// and bags together, and at least one bag (a bag is not split).
+fn bag_batches(offsets: &[i64], n_ids: usize, limit: usize) -> Vec<std::ops::Range<usize>> {
+    let n = offsets.len();
+    let start_of = |b: usize| offsets.get(b).map_or(n_ids, |&o| o as usize);
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < n {
+        let mut end = first + 1;
+        while end < n && start_of(end + 1) - start_of(first) + (end + 1 - first) <= limit {
+            end += 1;
+        }
+        out.push(first..end);
+        first = end;
+    }
+    out
+}
+
+/// `err` of a batch whose ids begin at `first` of the caller's, with an id's position counted in the
+/// caller's array.
+fn at_id(err: Error, first: usize) -> Error {
+    match err {
+        Error::IdOutOfRange { id, position, rows } => Error::IdOutOfRange {
+            id,
+            position: position + first,
+            rows,
+        },
+        other => other,
+    }
+}
+
 /// Consecutive ranges of `texts` of at most `max_texts` texts (at least one) and at most [`BATCH_BYTES`]
 /// bytes, unless one text alone is longer.
 fn batches(texts: &[&str], max_texts: usize) -> Vec<std::ops::Range<usize>> {
@@ -479,7 +515,8 @@ impl PyModel {
 
     /// Pool token ids (the tokenizer's, flat) with bag start `offsets` into a new `len(offsets) x dim`
     /// float32 array, applying the model's token map, as `encode` does for texts (and with its output
-    /// memory).
+    /// memory). A large input runs in batches of bags ([`EMBED_BATCH_VALUES`]), Ctrl-C handled between
+    /// them.
     #[pyo3(signature = (ids, offsets, dim, normalize, num_threads=None))]
     fn embed_ids<'py>(
         &self,
@@ -552,10 +589,36 @@ impl PyModel {
             let ids = ids.try_readonly().map_err(borrow_err("ids"))?;
             let ids = ids.as_slice().map_err(slice_err("ids"))?.to_vec(); // (see embed_ids)
             let enc = &self.encoder;
-            self.table.with(py, |table| {
-                py.detach(|| enc.pool_ids_uninit(table, &ids, offsets, opts, out))
-                    .map_err(to_py)
-            })
+            let limit = (EMBED_BATCH_VALUES / opts.dim.max(1))
+                .max(1)
+                .saturating_mul(opts.threads.count());
+            if offsets.is_empty() || ids.len() + offsets.len() <= limit {
+                return self.table.with(py, |table| {
+                    py.detach(|| enc.pool_ids_uninit(table, &ids, offsets, opts, out))
+                        .map_err(to_py)
+                });
+            }
+            // A large input is pooled in batches of bags, Ctrl-C handled between them. The offsets are
+            // checked whole first, so that every error names a position in the caller's arrays.
+            py.detach(|| staticemb_core::check_offsets(offsets, ids.len()))
+                .map_err(to_py)?;
+            let dim = opts.dim;
+            for bags in bag_batches(offsets, ids.len(), limit) {
+                let first = offsets[bags.start] as usize;
+                let end = offsets.get(bags.end).map_or(ids.len(), |&o| o as usize);
+                let starts: Vec<i64> = offsets[bags.clone()]
+                    .iter()
+                    .map(|&o| o - first as i64)
+                    .collect();
+                let part = &mut out[bags.start * dim..bags.end * dim];
+                self.table.with(py, |table| {
+                    py.detach(|| enc.pool_ids_uninit(table, &ids[first..end], &starts, opts, part))
+                        .map_err(|e| to_py(at_id(e, first)))
+                })?;
+                py.check_signals()?;
+            }
+            // The batches cover `out` (each returned `Ok`, so each initialized its part).
+            Ok(())
         })())
     }
 }
