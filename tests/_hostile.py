@@ -7,6 +7,7 @@ Transformers, no model2vec.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -862,3 +863,23 @@ def corpus_main(workdir: str, results: str, start: str) -> None:
                         )
                     index += 1
         out.write(json.dumps({"done": index}) + "\n")
+
+
+HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def hub_cache(cache: Path, repo_id: str, folder: Path, commit: str = HUB_COMMIT) -> Path:
+    """``folder`` as huggingface_hub caches a download of ``repo_id`` under ``cache``: blobs, a snapshot of
+    symlinks to them, refs/main. Returns the snapshot folder."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "blobs").mkdir(parents=True)
+    for src in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = src.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        dst = repo / "snapshots" / commit / src.relative_to(folder)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, dst.parent), dst)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return repo / "snapshots" / commit

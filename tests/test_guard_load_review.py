@@ -8,7 +8,6 @@ Light tier: the tiny fixtures only, no torch, no reference library.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _hostile import hub_cache
 from staticemb import InvalidInputError, StaticModel, _io
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -149,20 +149,6 @@ def test_the_model_card_describes_the_table_as_written(tmp_path):
     assert _card_row(scaled, "Stored as") == "float32"
 
 
-def _hub_cache(cache: Path, repo_id: str, folder: Path, commit: str) -> None:
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    (repo / "blobs").mkdir(parents=True)
-    for src in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = src.read_bytes()
-        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        dst = repo / "snapshots" / commit / src.relative_to(folder)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(blob, dst.parent), dst)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-
-
 def test_distill_into_the_vocabulary_of_a_hub_static_model_with_a_module_folder(tmp_path):
     folder = tmp_path / "static"
     module = folder / "0_StaticEmbedding"
@@ -171,7 +157,7 @@ def test_distill_into_the_vocabulary_of_a_hub_static_model_with_a_module_folder(
         shutil.copy(FIXTURES / "st-tiny" / name, module / name)
     (folder / "modules.json").write_text(json.dumps(
         [{"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"}]))
-    _hub_cache(tmp_path / "hub", "staticemb-tests/module-static", folder, "0123456789abcdef0123456789abcdef01234567")
+    hub_cache(tmp_path / "hub", "staticemb-tests/module-static", folder, "0123456789abcdef0123456789abcdef01234567")
     script = textwrap.dedent(
         """
         import numpy as np

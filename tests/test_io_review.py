@@ -8,7 +8,6 @@ gives other vectors. Light tier: the tiny fixtures only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _hostile import hub_cache
 from staticemb import ModelFormatError, StaticModel
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -119,28 +119,11 @@ def test_a_save_into_a_folder_whose_name_is_not_utf8(tmp_path, base, format):
     assert "# mod\ufffdel" in (target / "README.md").read_bytes().decode("utf-8")
 
 
-def _hub_cache(cache: Path, repo_id: str, folder: Path, commit: str) -> Path:
-    """``folder`` as the Hugging Face cache holds a download: snapshot files symlinked to blobs. Returns the
-    snapshot."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    (repo / "blobs").mkdir(parents=True)
-    for src in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = src.read_bytes()
-        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        dst = repo / "snapshots" / commit / src.relative_to(folder)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(blob, dst.parent), dst)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-    return repo / "snapshots" / commit
-
-
 def test_a_hub_download_missing_a_blob_is_refused_not_loaded_without_it(tmp_path):
     """An interrupted download leaves config.json a symlink to a blob that is not there: the model2vec folder
     loaded without its ``normalize: true``."""
     folder = _copy(tmp_path, "m2v-f32")
-    snapshot = _hub_cache(tmp_path / "hub", "staticemb-tests/m2v", folder, "0123456789abcdef0123456789abcdef01234567")
+    snapshot = hub_cache(tmp_path / "hub", "staticemb-tests/m2v", folder, "0123456789abcdef0123456789abcdef01234567")
     (snapshot / "config.json").resolve().unlink()
     script = textwrap.dedent(
         """

@@ -4,7 +4,6 @@ run, the tokenizer of a folder and of a Hub repository found by one rule, and ho
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -16,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _hostile import hub_cache
 from staticemb.errors import InvalidInputError, ModelFormatError
 from staticemb.train import TrainConfig, train
 
@@ -124,21 +124,6 @@ def test_an_empty_saved_dataset_and_a_dataset_dict_are_named(tmp_path):
 # ------------------------------------------------------------------------------------------ distill's tokenizer
 
 
-def _hub_cache(cache: Path, repo_id: str, folder: Path, commit: str = "0123456789abcdef0123456789abcdef01234567"):
-    """``folder`` as huggingface_hub caches a download of ``repo_id``: blobs, a snapshot of links, refs/main."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    (repo / "blobs").mkdir(parents=True)
-    for src in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = src.read_bytes()
-        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        dst = repo / "snapshots" / commit / src.relative_to(folder)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(blob, dst.parent), dst)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-
-
 def test_a_tokenizer_is_found_by_one_rule_in_a_folder_and_in_a_hub_repository(tmp_path):
     """distill looked for a folder's tokenizer at its root or in ``0_StaticEmbedding/`` and for a Hub
     repository's at its root or in the module its modules.json names: a static model whose module folder has
@@ -154,7 +139,7 @@ def test_a_tokenizer_is_found_by_one_rule_in_a_folder_and_in_a_hub_repository(tm
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "config.json").write_text("{}")
-    _hub_cache(tmp_path / "hub", "staticemb-tests/custom", custom)
+    hub_cache(tmp_path / "hub", "staticemb-tests/custom", custom)
     script = textwrap.dedent(
         """
         import sys
