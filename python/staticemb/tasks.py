@@ -261,10 +261,23 @@ class Encoder:
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts)
 
-    def _by_role(self, texts: Sequence[str], how: str, cls: type[Encoder]) -> np.ndarray:
+
+class _ModelEncoder(Encoder):
+    """An encoder around a model with ``encode``, ``encode_query`` and ``encode_document`` methods of its own."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model_encode(texts, "encode")
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self._by_role(texts, "encode_query")
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        return self._by_role(texts, "encode_document")
+
+    def _by_role(self, texts: Sequence[str], how: str) -> np.ndarray:
         """``texts`` through the model's ``how`` (``"encode_query"``, ``"encode_document"``), unless a subclass
-        replaced ``cls.encode``: then through that."""
-        if type(self).encode is not cls.encode:
+        replaced ``encode``: then through that."""
+        if type(self).encode is not _ModelEncoder.encode:
             return self.encode(texts)
         return self._model_encode(texts, how)
 
@@ -272,7 +285,7 @@ class Encoder:
         raise NotImplementedError
 
 
-class StaticEncoder(Encoder):
+class StaticEncoder(_ModelEncoder):
     kind = "static"
 
     def __init__(self, model, name: str, dims: Sequence[int] | None = None) -> None:
@@ -282,20 +295,11 @@ class StaticEncoder(Encoder):
         widths = _matryoshka_widths(full) if dims is None else check_widths(dims)
         self.dims = sorted({d for d in widths if d <= full} or {full})
 
-    def encode(self, texts):
-        return self._model_encode(texts, "encode")
-
-    def encode_query(self, texts):
-        return self._by_role(texts, "encode_query", StaticEncoder)
-
-    def encode_document(self, texts):
-        return self._by_role(texts, "encode_document", StaticEncoder)
-
     def _model_encode(self, texts, how):
         return getattr(self.model, how)(list(texts), normalize=False, dim=self.model.full_dim)
 
 
-class TransformerEncoder(Encoder):
+class TransformerEncoder(_ModelEncoder):
     kind = "transformer"
 
     def __init__(self, path: str, name: str, batch_size: int = 64, device: str | None = None) -> None:
@@ -305,15 +309,6 @@ class TransformerEncoder(Encoder):
         self.name = name
         self.dims = [int(self.model.get_embedding_dimension())]
         self.batch_size = batch_size
-
-    def encode(self, texts):
-        return self._model_encode(texts, "encode")
-
-    def encode_query(self, texts):
-        return self._by_role(texts, "encode_query", TransformerEncoder)
-
-    def encode_document(self, texts):
-        return self._by_role(texts, "encode_document", TransformerEncoder)
 
     def _model_encode(self, texts, how):
         return getattr(self.model, how)(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
