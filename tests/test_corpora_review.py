@@ -10,6 +10,7 @@ import importlib.util
 import json
 import lzma
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -109,6 +110,20 @@ def test_every_missing_source_is_named_with_what_installs_it(tmp_path, monkeypat
     hide(tmp_path, monkeypatch)
     with pytest.raises(corpora.SourceMissingError, match=remedy):
         read()
+
+
+@pytest.mark.parametrize("content", [b'{"Art": {"title": "Art", "extract": "Art is', b'[{"title": "Art"}]',
+                                     b'{"Art": "a string"}', b'\xff\xfe{}'],
+                         ids=["cut-short", "list", "not-records", "not-utf8"])
+def test_a_damaged_wikipedia_file_is_a_source_error_naming_it(tmp_path, monkeypatch, content):
+    # A damaged or changed package file escaped as a bare JSONDecodeError or AttributeError ('list' object has
+    # no attribute 'values'), naming neither the file nor the remedy.
+    (tmp_path / "pkg" / "data").mkdir(parents=True)
+    path = tmp_path / "pkg" / "data" / f"summaries_{corpora.WIKIPEDIA_LANGS['en']}.json"
+    path.write_bytes(content)
+    monkeypatch.setattr(corpora, "package_dir", lambda *a: tmp_path / "pkg")
+    with pytest.raises(corpora.SourceMissingError, match=rf"{re.escape(str(path))} .*--force-reinstall"):
+        corpora.wikipedia_summaries("en")
 
 
 @pytest.mark.skipif(os.name == "nt", reason="a shell script as groff")

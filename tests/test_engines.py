@@ -309,6 +309,22 @@ class TestRay:
         with deadline(), pytest.raises(Exception, match=null):
             embed_dataset(ds, model_dir).materialize()
 
+    def test_bad_encode_options_are_refused_before_any_task(self, ray_cluster, model_dir) -> None:
+        """A dim wider than the model, an unknown prompt or a bad load keyword failed in every task, as a
+        remote error at the first materialize; where the folder is on the driver, embed_dataset refuses them
+        itself, with encode's errors. A folder only the workers have is left to them."""
+        from staticemb.integrations.ray import embed_dataset
+
+        ds = ray_cluster.data.from_arrow(pa.table({"id": np.arange(2), "text": ["a", "b"]}))
+        with pytest.raises(ValueError, match=f"dim.*{DIM}"):
+            embed_dataset(ds, model_dir, dim=DIM + 1)
+        with pytest.raises(ValueError, match="prompt"):
+            embed_dataset(ds, model_dir, prompt_name="no-such-prompt")
+        with pytest.raises(TypeError, match="no_such_option"):
+            embed_dataset(ds, model_dir, load_kwargs={"no_such_option": 1})
+        lazy = embed_dataset(ds, model_dir.parent / "only-on-the-workers", dim=DIM + 1)
+        assert "embed_batch" in str(lazy)  # built, not run
+
     def test_threads_follow_the_allotted_cpus(self, ray_cluster, model_dir) -> None:
         from staticemb.integrations.ray import StaticEmbedder
 
@@ -415,6 +431,20 @@ class TestSpark:
         df = spark.createDataFrame([(1, "a text")], "id long, text string")
         _, schema = mapinarrow_udf(df, model_dir, keep=["id", "id"])
         assert schema.simpleString() == "struct<id:bigint,embedding:binary>"
+
+    def test_bad_encode_options_are_refused_before_any_task(self, spark, model_dir) -> None:
+        """As with Ray: refused on the driver where the folder is there, not in every task at collect time."""
+        from staticemb.integrations.spark import embed_dataframe, mapinarrow_udf
+
+        df = spark.createDataFrame([(1, "a text")], "id long, text string")
+        with pytest.raises(ValueError, match=f"dim.*{DIM}"):
+            embed_dataframe(df, model_dir, dim=DIM + 1)
+        with pytest.raises(ValueError, match="prompt"):
+            mapinarrow_udf(df, model_dir, prompt_name="no-such-prompt")
+        with pytest.raises(ValueError, match="num_threads"):
+            embed_dataframe(df, model_dir, num_threads=0)
+        fn, _ = mapinarrow_udf(df, model_dir.parent / "only-on-the-workers", dim=DIM + 1)
+        assert fn.keywords["dim"] == DIM + 1
 
     def test_columns_resolve_as_spark_sql_does(self, spark, model_dir) -> None:
         """Spark SQL finds 'text' in a column 'Text' (spark.sql.caseSensitive is false by default): the text

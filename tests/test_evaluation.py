@@ -40,7 +40,8 @@ def test_ranks_and_metrics_by_hand():
 
 def test_perfect_and_worst_retrieval():
     eye = np.eye(5)
-    assert retrieval_metrics(eye, np.arange(5)) == {"NDCG@10": 1.0, "MRR@10": 1.0, "Recall@1": 1.0, "Recall@10": 1.0}
+    assert retrieval_metrics(eye, np.arange(5)) == {"NDCG@10": 1.0, "MRR@10": 1.0, "MAP@10": 1.0,
+                                                        "Recall@1": 1.0, "Recall@10": 1.0}
     worst = retrieval_metrics(np.ones((12, 12)) - np.eye(12), np.arange(12))
     assert worst["NDCG@10"] == 0.0 and worst["Recall@1"] == 0.0
 
@@ -96,6 +97,7 @@ def test_multi_relevant_metrics_by_hand():
     ndcg = ((d[0] + d[2]) / (d[0] + d[1]) + d[2] / d[0] + d[2] / (d[0] + d[1])) / 3
     assert m["NDCG@3"] == pytest.approx(ndcg)
     assert m["MRR@3"] == pytest.approx((1 + 1 / 3 + 1 / 3) / 3)
+    assert m["MAP@3"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 3 + (1 / 3) / 2) / 3)
     assert m["Recall@1"] == pytest.approx((0.5 + 0 + 0) / 3)
     assert m["Recall@3"] == pytest.approx((1.0 + 1.0 + 0.5) / 3)
     # One relevant document per query: the same as retrieval_metrics.
@@ -152,7 +154,7 @@ def test_nan_scores_rank_below_every_number():
     np.testing.assert_array_equal(ranks_of_relevant(s, [1, 0, 0]), [1, 2, 1])
     allnan = np.full((2, 3), nan)
     for metrics in (retrieval_metrics(allnan, [0, 1], k=2), multi_retrieval_metrics(allnan, [[0], [1]], k=2)):
-        assert metrics == {"NDCG@2": 0.0, "MRR@2": 0.0, "Recall@1": 0.0, "Recall@2": 0.0}
+        assert metrics == {"NDCG@2": 0.0, "MRR@2": 0.0, "MAP@2": 0.0, "Recall@1": 0.0, "Recall@2": 0.0}
     m = multi_retrieval_metrics(s, [[0, 1], [1], [0]], k=3)
     assert all(math.isfinite(v) and 0 <= v <= 1 for v in m.values())
     assert m["Recall@1"] == pytest.approx((1 / 2 + 0 + 1) / 3)
@@ -182,3 +184,32 @@ def test_bad_indices_k_and_object_scores_are_refused_or_read_right():
     two = np.array([[0.9, 0.1], [0.1, 0.9]])
     assert retrieval_metrics(two, [np.int64(0), np.uint64(1)])["Recall@1"] == 1.0
     assert retrieval_metrics(scores, [1], k=np.int64(1))["Recall@1"] == 1.0
+
+
+@pytest.mark.reference
+def test_multi_relevant_metrics_equal_sentence_transformers_evaluator():
+    """NDCG@k, MRR@k, MAP@k and Recall@k against Sentence Transformers' InformationRetrievalEvaluator on the same
+    scores (no ties, where the two tie conventions would differ), 1 to 5 relevant documents a query."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+    from staticemb.evaluation import multi_retrieval_metrics
+
+    rng = np.random.default_rng(3)
+    n_queries, n_docs, k = 40, 60, 10
+    scores = rng.permutation(n_queries * n_docs).reshape(n_queries, n_docs).astype(np.float64)
+    relevant = [sorted(rng.choice(n_docs, size=rng.integers(1, 6), replace=False).tolist())
+                for _ in range(n_queries)]
+    evaluator = InformationRetrievalEvaluator(
+        {str(q): "q" for q in range(n_queries)}, {str(d): "d" for d in range(n_docs)},
+        {str(q): {str(d) for d in rel} for q, rel in enumerate(relevant)},
+        mrr_at_k=[k], ndcg_at_k=[k], accuracy_at_k=[1], precision_recall_at_k=[1, k], map_at_k=[k],
+        write_csv=False,
+    )
+    results = [[{"corpus_id": str(d), "score": float(row[d])} for d in range(n_docs)] for row in scores]
+    theirs = evaluator.compute_metrics(results)
+    ours = multi_retrieval_metrics(scores, relevant, k=k)
+    assert ours[f"NDCG@{k}"] == pytest.approx(theirs["ndcg@k"][k])
+    assert ours[f"MRR@{k}"] == pytest.approx(theirs["mrr@k"][k])
+    assert ours[f"MAP@{k}"] == pytest.approx(theirs["map@k"][k])
+    assert ours["Recall@1"] == pytest.approx(theirs["recall@k"][1])
+    assert ours[f"Recall@{k}"] == pytest.approx(theirs["recall@k"][k])
+    assert ours[f"MAP@{k}"] != pytest.approx(ours[f"MRR@{k}"])  # several relevant documents: MAP is not MRR

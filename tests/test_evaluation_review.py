@@ -248,6 +248,15 @@ def test_lone_surrogates_are_named_at_load(tmp_path, tiny_st_folder, field, text
         load_task(path)
 
 
+def test_a_task_file_with_a_byte_order_mark_loads(tmp_path):
+    """Windows editors (Notepad) start UTF-8 files with a byte order mark; json refused the file ("Unexpected
+    UTF-8 BOM")."""
+    task = {"type": "bitext", "source": ["one", "two"], "target": ["un", "deux"]}
+    path = tmp_path / "task.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(task).encode("utf-8"))
+    assert load_task(path) == {**task, "name": "task"}
+
+
 def test_markdown_table_keeps_a_pipe_or_line_break_in_a_name_inside_its_cell():
     """A task or model named with '|' (or a line break) split its cell and shifted every column after it."""
     from staticemb.tasks import markdown_table

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
@@ -410,6 +411,31 @@ def test_teacher_cache_is_per_text_and_resumable(tmp_path, minilm, real_texts, m
     again = trainer.teacher_embeddings(minilm, texts[:20], cache_dir=tmp_path)
     assert sum(encoded) == 8
     np.testing.assert_allclose(again, first, atol=1e-6)
+
+
+def test_teacher_cache_leftovers_of_a_killed_run_are_removed(tmp_path, minilm, real_texts):
+    """A run killed while writing a shard left its '.partial' file for good (each shard has a new name, so no
+    later write replaced it); a live writer's temporary must survive."""
+    import subprocess
+    import sys
+
+    from staticemb import _io
+    from staticemb.train import trainer
+
+    texts = list(dict.fromkeys(real_texts))[:6]
+    trainer.teacher_embeddings(minilm, texts[:3], cache_dir=tmp_path)
+    folder = next(tmp_path.iterdir())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = _io._host_tag()
+    leftovers = [f".shard.{dead}.{host}.{'a' * 12}.staticemb.tmp", f"18a2b3c4d5e6f-{dead}.partial"]
+    live = [f".shard.{os.getppid()}.{host}.{'b' * 12}.staticemb.tmp", f"18a2b3c4d5e6f-{os.getppid()}.partial"]
+    for name in leftovers + live:
+        (folder / name).write_bytes(b"half a shard")
+    trainer.teacher_embeddings(minilm, texts, cache_dir=tmp_path)
+    left = {p.name for p in folder.iterdir()}
+    assert not left & set(leftovers) and set(live) <= left
+    assert len([n for n in left if n.endswith(".keys")]) == 2
 
 
 @pytest.mark.parametrize("field, value", [

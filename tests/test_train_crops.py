@@ -127,6 +127,12 @@ def test_cli_crops_per_file_takes_each_file_as_one_document(tmp_path, capsys):
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(r["anchor"], r["positive"]) for r in rows] == expected and len(expected) == 3
     assert "wrote 3 pairs from 4 documents" in capsys.readouterr().err
+    # A byte order mark (Windows editors write one) is not part of the document: it was the first crop's text.
+    (docs / "a.md").write_bytes(b"\xef\xbb\xbf" + files["a.md"].encode("utf-8"))
+    assert main(["crops", str(docs), "--per-file", "-o", str(out), "-q"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["anchor"], r["positive"]) for r in rows] == expected
+    capsys.readouterr()
     # Without --per-file the .txt file is read line by line and the other types are not inputs.
     assert main(["crops", str(docs / "a.md"), "-o", str(out)]) == 2
     assert "unknown input type '.md'" in capsys.readouterr().err

@@ -238,7 +238,7 @@ def json_file(path: str | os.PathLike, what: str) -> Any:
     included, is an InvalidInputError that says ``what`` it is and names it."""
     p = Path(path)
     try:
-        return json.loads(p.read_bytes().decode("utf-8"))
+        return json.loads(p.read_bytes().decode("utf-8-sig"))  # a byte order mark (Notepad's) is skipped
     except FileNotFoundError:
         raise InvalidInputError(f"{what} not found: {p}") from None
     except IsADirectoryError:

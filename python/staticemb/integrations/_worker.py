@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import StaticModel
 
-__all__ = ["get_model", "model_spec", "worker_threads"]
+__all__ = ["check_options", "get_model", "model_spec", "worker_threads"]
 
 _Stamp = tuple[tuple[str, int, int, int], ...]
 _MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[_Stamp | None, StaticModel]] = {}
@@ -105,6 +105,16 @@ def _folder_stamp(spec: str) -> _Stamp | None:
                     continue
                 stamps.append((os.path.join(folder, name), f.st_ino, f.st_mtime_ns, f.st_size))
     return tuple(stamps)
+
+
+def check_options(spec: str, load_kwargs: dict[str, Any] | None, **encode_options: Any) -> None:
+    """Refuse on the driver, before an engine ships any task, what every task would refuse: where ``spec`` is
+    a folder this machine has, the model is loaded (:func:`get_model`: memory-mapped, kept for the process)
+    with ``load_kwargs`` and asked to encode no texts with ``encode_options`` (``dim``, ``prompt_name`` …), so
+    a bad option raises here, with :meth:`~staticemb.StaticModel.encode`'s own error, instead of inside every
+    task of the job. A Hub id, or a folder only the workers can read, is left to the workers."""
+    if os.path.isdir(os.path.expanduser(spec)):
+        get_model(spec, **(load_kwargs or {})).encode([], **encode_options)
 
 
 def model_spec(spec: Any) -> str:

@@ -50,7 +50,7 @@ try:
 except ImportError as e:
     raise ImportError('staticemb.integrations.ray needs ray[data]: pip install "staticemb[ray]"') from e
 
-from ._worker import get_model, model_spec, worker_threads
+from ._worker import check_options, get_model, model_spec, worker_threads
 
 __all__ = ["StaticEmbedder", "embed_batch", "embed_dataset"]
 
@@ -281,9 +281,12 @@ def embed_dataset(
     tasks run one per CPU (limit them with the CPUs Ray is given, ``ray.init(num_cpus=...)``).
 
     ``batch_size`` is the rows per call (``None``: a whole block). ``column``, ``dim``, ``normalize``,
-    ``load_kwargs`` and ``prompt_name`` are as in :func:`embed_batch`.
+    ``load_kwargs`` and ``prompt_name`` are as in :func:`embed_batch`. Where the model is a folder this machine
+    has, it is loaded here too and those options are checked before any task runs, with
+    :meth:`~staticemb.StaticModel.encode`'s errors (:func:`~staticemb.integrations._worker.check_options`).
     """
     spec = model_spec(model)
+    check_options(spec, load_kwargs, dim=dim, normalize=normalize, prompt_name=prompt_name, num_threads=1)
     if concurrency is not None:
         if not actors:
             raise ValueError(

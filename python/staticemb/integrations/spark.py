@@ -54,7 +54,7 @@ except ImportError as e:
         'staticemb.integrations.spark needs pyspark and pyarrow: pip install "staticemb[spark]"'
     ) from e
 
-from ._worker import get_model, model_spec
+from ._worker import check_options, get_model, model_spec
 
 __all__ = ["decode_binary", "embed_arrow", "embed_dataframe", "mapinarrow_udf"]
 
@@ -154,7 +154,9 @@ def embed_arrow(
 
     The function is a :func:`functools.partial` of a function of this module: it pickles as a few strings,
     and loads the model in the Python worker with :func:`~staticemb.integrations._worker.get_model` (once
-    per worker process).
+    per worker process). Where the model is a folder this machine has, it is loaded here too and the encode
+    options (``dim``, ``prompt_name``, ``num_threads``, ``load_kwargs`` …) are checked before any task runs
+    (:func:`~staticemb.integrations._worker.check_options`).
 
     Args:
         model: the model's folder path or Hub id (a loaded model is refused: see the module's notes).
@@ -172,6 +174,8 @@ def embed_arrow(
     """
     spec = model_spec(model)
     kept = _check(output, keep)
+    check_options(spec, load_kwargs, dim=dim, normalize=normalize, prompt_name=prompt_name,
+                  num_threads=num_threads)
     return functools.partial(
         _map_batches,
         model=spec,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _io
 from .._inputs import lone_surrogate
 from .._paths import data_dir
 from ..errors import InvalidInputError
@@ -349,7 +350,6 @@ def _save_model(out: Path, model: Any, training_log: str) -> None:
     :func:`staticemb._io.write_folder`: written beside ``out``, fsynced and swapped in whole, so an interruption or
     a crash at any moment leaves the previous ``out`` or the new one, never a mix. The previous folder's
     ``checkpoints`` move into the new one just after the swap."""
-    from .. import _io
 
     # Still a folder the model may replace: training took a while.
     _check_replaceable(out, "the model was not saved; move that folder away and train again")
@@ -415,7 +415,6 @@ def _record_difference(saved: Mapping[str, Any], record: Mapping[str, Any]) -> l
 
 
 def _write_record(folder: Path, record: Mapping[str, Any]) -> None:
-    from .. import _io
 
     _io.write_file(folder / RUN_RECORD, lambda f: f.write(json.dumps(record, indent=1)))
 
@@ -803,6 +802,7 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
 
         model = SentenceTransformer(str(teacher), device=device or _device())
         folder.mkdir(parents=True, exist_ok=True)  # once the teacher loads: a missing one leaves no empty folder
+        _remove_old_partials(folder)
         logger.info("embedding %d texts with the teacher %s (%d cached)", len(missing), teacher,
                     len(keys) - len(missing))
         with tqdm(total=len(missing), desc="teacher embeddings", unit="text", disable=not progress) as bar:
@@ -822,19 +822,42 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
                         f"the first {text[:80]!r}: it has no token the teacher knows; drop such texts from the "
                         "dataset")
                 emb = (emb / norms[:, None]).astype(np.float32)
-                # One name per process: ranks of a multi-GPU run may write at once.
+                # One name per process: ranks of a multi-GPU run may write at once. Each file is written
+                # whole or not at all; the temporaries of a killed run are removed by the next shard's write.
                 shard = folder / f"{time.time_ns():x}-{os.getpid()}"
-                partial = folder / f"{shard.name}.partial"
-                with open(partial, "wb") as f:
-                    np.save(f, emb)
-                os.replace(partial, shard.with_suffix(".npy"))
-                partial.write_bytes(b"".join(k for k, _ in chunk))
-                os.replace(partial, shard.with_suffix(".keys"))
+                _write_shard(shard, emb, b"".join(k for k, _ in chunk))
                 rows.update((k, e) for (k, _), e in zip(chunk, emb, strict=True))
                 bar.update(len(chunk))
     if not keys:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([np.asarray(rows[k], dtype=np.float32) for k in keys])
+
+
+_SHARD_TEMPS = "shard"
+"""The name a teacher cache folder's shards share for their temporaries (see :func:`staticemb._io.write_file`)."""
+
+def _write_shard(shard: Path, emb: np.ndarray, digests: bytes) -> None:
+    """A teacher cache shard: its embeddings, then its keys (a shard without keys is ignored), each written whole
+    or not at all, under temporary names that the next shard's write removes if this one is killed."""
+    temps = shard.with_name(_SHARD_TEMPS)
+    _io.write_file(shard.with_suffix(".npy"), lambda f: np.save(f, emb), binary=True, temps_of=temps)
+    _io.write_file(shard.with_suffix(".keys"), lambda f: f.write(digests), binary=True, temps_of=temps)
+
+
+_OLD_PARTIAL = re.compile(r"[0-9a-f]+-(\d+)\.partial")
+
+
+def _remove_old_partials(folder: Path) -> None:
+    """Remove the ``<time>-<pid>.partial`` files that versions before 2026-12-05 left when killed mid-shard
+    (they were never removed), where their writer's process has ended."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = _OLD_PARTIAL.fullmatch(name)
+        if m and not _io._writer_alive(_io._host_tag(), int(m.group(1)), name):
+            (folder / name).unlink(missing_ok=True)
 
 
 def _bad_teacher_rows(emb: np.ndarray) -> str | None:
