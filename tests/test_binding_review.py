@@ -45,10 +45,11 @@ tok = bert_tokenizer()
 model = StaticModel(tok, table(rows_for(tok), 4096, seed=4))
 ids = np.random.default_rng(0).integers(0, rows_for(tok), 6_000_000).astype(np.uint32)
 offsets = np.arange(0, len(ids), 1000, dtype=np.int64)
+model.embed_ids(ids[:200_000], offsets[:200], num_threads=1)  # warm: the first call's page faults
 start = time.monotonic()
-full = model.embed_ids(ids, offsets, num_threads=1)
+part = model.embed_ids(ids[:1_500_000], offsets[:1_500], num_threads=1)  # a quarter of the call below
 threads = thread_count()
-print(json.dumps({"full": time.monotonic() - start}), flush=True)
+print(json.dumps({"part": time.monotonic() - start}), flush=True)
 sys.stdin.readline()
 print("started", flush=True)
 try:
@@ -58,7 +59,7 @@ except KeyboardInterrupt:
     outcome = "interrupted"
 end = time.monotonic()
 again = model.embed_ids(ids[:200_000], offsets[:200], num_threads=1)
-print(json.dumps({"outcome": outcome, "end": end, "usable": bool(np.array_equal(again, full[:200])),
+print(json.dumps({"outcome": outcome, "end": end, "usable": bool(np.array_equal(again, part[:200])),
                   "threads": [threads, thread_count()]}), flush=True)
 """
 
@@ -67,16 +68,18 @@ print(json.dumps({"outcome": outcome, "end": end, "usable": bool(np.array_equal(
 def test_ctrl_c_stops_a_long_embed_ids_promptly():
     # 6M ids of 4096-d rows on one thread (about 1.5 s on a 2-core VM) were pooled in one call: Ctrl-C waited for
     # all of it. They are now pooled in batches of bags, with pending signals handled between batches, as encode does.
+    # The signal goes half-way through the time a quarter of the call took: early in the call however fast the
+    # machine is (timed against the whole call, a cold first call made the second look 4x shorter: it finished).
     proc = popen_python(INTERRUPTED_EMBED_IDS, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert line, proc.stderr.read()
-        full = json.loads(line)["full"]
+        part = json.loads(line)["part"]
         proc.stdin.write("go\n")
         proc.stdin.flush()
         assert proc.stdout.readline().strip() == "started"
-        time.sleep(full / 4)
+        time.sleep(part / 2)
         sent = time.monotonic()  # CLOCK_MONOTONIC: the same clock in both processes
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
@@ -86,7 +89,7 @@ def test_ctrl_c_stops_a_long_embed_ids_promptly():
     r = json.loads(out.strip().splitlines()[-1])
     assert r["outcome"] == "interrupted", r
     latency = r["end"] - sent
-    assert latency < full / 3, f"KeyboardInterrupt came {latency:.2f} s after Ctrl-C (the whole call takes {full:.2f} s)"
+    assert latency < part, f"KeyboardInterrupt came {latency:.2f} s after Ctrl-C (a quarter of the call: {part:.2f} s)"
     assert r["usable"], "the model gave other vectors after the interrupted call"
     assert r["threads"][1] <= r["threads"][0], f"threads left behind: {r['threads']}"
 
