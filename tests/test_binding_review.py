@@ -36,8 +36,11 @@ def _ids(n: int, rows: int, seed: int = 0) -> np.ndarray:
 
 
 INTERRUPTED_EMBED_IDS = r"""
-import json, sys, time
+import json, signal, sys, time
 import numpy as np
+# Ctrl-C raises KeyboardInterrupt, as in a terminal: a test run started in the background by a shell without job
+# control inherits SIGINT ignored, and Python then never raises it (the wheel tier of a CI run failed so).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from _hostile import bert_tokenizer, rows_for, table, thread_count
 from staticemb import StaticModel
 
