@@ -445,6 +445,14 @@ class TestSpark:
             embed_dataframe(df, model_dir, num_threads=0)
         fn, _ = mapinarrow_udf(df, model_dir.parent / "only-on-the-workers", dim=DIM + 1)
         assert fn.keywords["dim"] == DIM + 1
+        with pytest.raises(TypeError, match="unhashable"):  # get_model's key, refused in every worker before
+            embed_dataframe(df, model_dir, load_kwargs={"revision": ["main"]})
+        # The driver's check keeps no model (mmap=False would hold the whole table in the driver for good).
+        from staticemb.integrations import _worker
+
+        entries = len(_worker._MODELS)
+        mapinarrow_udf(df, model_dir, dim=8, load_kwargs={"mmap": False})
+        assert len(_worker._MODELS) == entries
 
     def test_columns_resolve_as_spark_sql_does(self, spark, model_dir) -> None:
         """Spark SQL finds 'text' in a column 'Text' (spark.sql.caseSensitive is false by default): the text

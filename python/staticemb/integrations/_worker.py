@@ -58,12 +58,7 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     """
     from ..model import StaticModel
 
-    name = model_spec(spec)
-    if os.path.exists(os.path.expanduser(name)):  # a local folder: ./m, m/ and /abs/m are one entry
-        # Not the real path: a symlink moved to a new version reloads in place (its target's stamp changes)
-        # instead of adding an entry per version that a long-lived worker would keep.
-        name = os.path.abspath(os.path.expanduser(name))
-    key = (name, tuple(sorted(load_kwargs.items())))
+    key = _cache_key(spec, load_kwargs)
     stamp = _folder_stamp(key[0])
     entry = _MODELS.get(key)
     if entry is not None and entry[0] == stamp:
@@ -74,6 +69,19 @@ def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
             entry = (stamp, StaticModel.from_pretrained(key[0], **load_kwargs))
             _MODELS[key] = entry
     return entry[1]
+
+
+def _cache_key(spec: Any, load_kwargs: dict[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """:func:`get_model`'s cache key: the spec (a local folder as its absolute path) and the keyword arguments,
+    whose values must be hashable (``TypeError`` otherwise)."""
+    name = model_spec(spec)
+    if os.path.exists(os.path.expanduser(name)):  # a local folder: ./m, m/ and /abs/m are one entry
+        # Not the real path: a symlink moved to a new version reloads in place (its target's stamp changes)
+        # instead of adding an entry per version that a long-lived worker would keep.
+        name = os.path.abspath(os.path.expanduser(name))
+    key = (name, tuple(sorted(load_kwargs.items())))
+    hash(key)
+    return key
 
 
 _MODEL_FILES = ("modules.json", "config.json", "config_sentence_transformers.json", "model.safetensors",
@@ -109,12 +117,17 @@ def _folder_stamp(spec: str) -> _Stamp | None:
 
 def check_options(spec: str, load_kwargs: dict[str, Any] | None, **encode_options: Any) -> None:
     """Refuse on the driver, before an engine ships any task, what every task would refuse: where ``spec`` is
-    a folder this machine has, the model is loaded (:func:`get_model`: memory-mapped, kept for the process)
-    with ``load_kwargs`` and asked to encode no texts with ``encode_options`` (``dim``, ``prompt_name`` …), so
-    a bad option raises here, with :meth:`~staticemb.StaticModel.encode`'s own error, instead of inside every
-    task of the job. A Hub id, or a folder only the workers can read, is left to the workers."""
-    if os.path.isdir(os.path.expanduser(spec)):
-        get_model(spec, **(load_kwargs or {})).encode([], **encode_options)
+    a folder this machine has, the model is loaded with ``load_kwargs`` (not kept: the driver encodes nothing,
+    and ``mmap=False`` would hold a copy of the table in it for good) and asked to encode no texts with
+    ``encode_options`` (``dim``, ``prompt_name`` …), so a bad option raises here, with
+    :meth:`~staticemb.StaticModel.encode`'s own error, instead of inside every task of the job. A Hub id, or a
+    folder only the workers can read, is left to the workers."""
+    from ..model import StaticModel
+
+    _cache_key(spec, load_kwargs or {})  # what the workers' get_model refuses (unhashable values)
+    path = os.path.expanduser(spec)
+    if os.path.isdir(path):
+        StaticModel.from_pretrained(path, **(load_kwargs or {})).encode([], **encode_options)
 
 
 def model_spec(spec: Any) -> str:
