@@ -24,21 +24,19 @@ chooses nothing, and the collections stay unused for any choice (they are the he
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import loso
-from .replicate import TASKS, collections, score_task
+from .replicate import arguments, fold_and_collections, score_task
 from .report import hardware
-from .significance import DIM, A, paired
+from .significance import DIM, A, difference_cells, difference_note, paired
 
 
 def words(tokenizer: Any, text: str) -> list[str]:
@@ -112,41 +110,26 @@ def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resample
         "exactly one document of the searched collection holds (words as the tokenizer's normalizer and "
         "pre-tokenizer give them); long document (grouping added after the first two): the relevant document has "
         "more words than the collection's median document",
-        f"- difference: mean over queries (points of NDCG@10), 95% paired bootstrap interval ({resamples:,} "
-        "resamples), two-sided paired sign-flip p-value; wins / losses: queries where the index scores higher / lower",
+        difference_note(resamples),
         "",
         "| held-out source | queries | group | index | BM25 (stemmed) | difference | 95% interval | p | wins / losses |",
         "|---|---:|---|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
-        m = r["stats"]
-        lines.append(f"| {r['source']} | {r['queries']:,} | {r['group']} | {100 * r['index']:.1f} "
-                     f"| {100 * r['bm25']:.1f} | {100 * m['mean']:+.1f} | [{100 * m['low']:+.1f}, "
-                     f"{100 * m['high']:+.1f}] | {m['p']:.3f} | {m['wins']:.0f} / {m['losses']:.0f} |")
+        lines.append(f"| {r['source']} | {r['queries']:,} | {r['group']} | {100 * r['index']:.1f} | {100 * r['bm25']:.1f} "
+                     f"| {difference_cells(r['stats'])} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", nargs="+", choices=list(TASKS), default=["bbc"])
-    parser.add_argument("--collections", type=int, default=3)
-    parser.add_argument("--resamples", type=int, default=10_000)
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-diagnose.md")
-    args = parser.parse_args(argv)
-    if args.collections < 0:
-        parser.error("--collections must be 0 or more")
-    from staticemb import StaticModel
-
+    args = arguments(argv, __doc__, "RESULTS-diagnose.md", collections=3, least=0)
     started = time.perf_counter()
-    src, models, _, teacher = loso.prepare()
+    prepared = loso.prepare()
     rows: list[dict[str, Any]] = []
     try:
         for source in args.sources:
-            model = StaticModel.from_pretrained(
-                loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False), normalize=False)
-            test = TASKS[source](src, "test")
-            tasks = [test, *(collections(src, source, len(test["queries"]), args.collections)
-                             if args.collections else [])]
+            model, labelled = fold_and_collections(prepared, source, args.collections)
+            tasks = [task for _, task in labelled]
             scored = []
             for task in tasks:
                 ours, bm25 = score_task(model, task)

@@ -34,7 +34,7 @@ import numpy as np
 from . import datasets as D
 from . import loso
 from .report import hardware
-from .significance import DIM, A, paired, per_query_ndcg
+from .significance import DIM, A, difference_cells, difference_note, paired, per_query_ndcg
 
 SEED = 0
 
@@ -73,6 +73,36 @@ def score_task(model: Any, task: D.Task) -> tuple[np.ndarray, np.ndarray]:
     return ours, bm25
 
 
+def arguments(argv: Sequence[str] | None, doc: str | None, output: str, *, collections: int,
+              least: int) -> argparse.Namespace:
+    """The command line of this module and of ``training.diagnose``: ``--sources``, ``--collections`` (at least
+    ``least``), ``--resamples`` and ``--output`` (by default ``training/<output>``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", nargs="+", choices=list(TASKS), default=["bbc"])
+    parser.add_argument("--collections", type=int, default=collections)
+    parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / output)
+    args = parser.parse_args(argv)
+    if args.collections < least:
+        parser.error(f"--collections must be at least {least}")
+    return args
+
+
+def fold_and_collections(prepared: tuple[D.Sources, Path, Path, str], source: str,
+                         count: int) -> tuple[Any, list[tuple[str, D.Task]]]:
+    """The plain fold of ``source`` (trained when missing; ``prepared`` is :func:`training.loso.prepare`'s) and
+    the tasks it is scored on: ``("test split", test)``, then ``count`` collections of the source's other
+    documents (:func:`collections`) labelled ``"other 1"`` …"""
+    from staticemb import StaticModel
+
+    src, models, _, teacher = prepared
+    model = StaticModel.from_pretrained(
+        loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False), normalize=False)
+    test = TASKS[source](src, "test")
+    others = collections(src, source, len(test["queries"]), count) if count else []
+    return model, [("test split", test), *((f"other {k + 1}", t) for k, t in enumerate(others))]
+
+
 def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resamples: int) -> str:
     lines = [
         "# The difference to BM25 with stemming on a held-out source's other documents (English)",
@@ -85,42 +115,25 @@ def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resample
         "per query NDCG@10",
         "- collections: the source's train and dev splits, split by a seeded shuffle into disjoint collections of "
         "the test split's size; the test split's row is `training.significance`'s measure, for comparison",
-        f"- difference: mean over queries (points of NDCG@10), 95% paired bootstrap interval ({resamples:,} "
-        "resamples), two-sided paired sign-flip p-value; wins / losses: queries where the index scores higher / lower",
+        difference_note(resamples),
         "",
         "| held-out source | collection | queries | index | BM25 (stemmed) | difference | 95% interval | p | wins / losses |",
         "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
-        m = r["stats"]
-        lines.append(f"| {r['source']} | {r['collection']} | {r['queries']:,} | {100 * r['index']:.1f} "
-                     f"| {100 * r['bm25']:.1f} | {100 * m['mean']:+.1f} | [{100 * m['low']:+.1f}, "
-                     f"{100 * m['high']:+.1f}] | {m['p']:.3f} | {m['wins']:.0f} / {m['losses']:.0f} |")
+        lines.append(f"| {r['source']} | {r['collection']} | {r['queries']:,} | {100 * r['index']:.1f} | {100 * r['bm25']:.1f} "
+                     f"| {difference_cells(r['stats'])} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", nargs="+", choices=list(TASKS), default=["bbc"])
-    parser.add_argument("--collections", type=int, default=4)
-    parser.add_argument("--resamples", type=int, default=10_000)
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "RESULTS-replicate.md")
-    args = parser.parse_args(argv)
-    if args.collections < 1:
-        parser.error("--collections must be at least 1")
-    from staticemb import StaticModel
-
+    args = arguments(argv, __doc__, "RESULTS-replicate.md", collections=4, least=1)
     started = time.perf_counter()
-    src, models, _, teacher = loso.prepare()
+    prepared = loso.prepare()
     rows: list[dict[str, Any]] = []
     try:
         for source in args.sources:
-            model = StaticModel.from_pretrained(
-                loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False), normalize=False)
-            test = TASKS[source](src, "test")
-            tasks = [("test split", test)]
-            tasks += [(f"other {k + 1}", t) for k, t in
-                      enumerate(collections(src, source, len(test["queries"]), args.collections))]
+            model, tasks = fold_and_collections(prepared, source, args.collections)
             pooled: list[tuple[np.ndarray, np.ndarray]] = []
             for label, task in tasks:
                 ours, bm25 = score_task(model, task)

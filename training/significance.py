@@ -75,6 +75,19 @@ def score_source(models: dict[str, Any], source: str, resamples: int) -> dict[st
     return row
 
 
+def difference_note(resamples: int) -> str:
+    """The report line that says what the difference columns of :func:`difference_cells` hold."""
+    return (f"- difference: mean over queries (points of NDCG@10), 95% paired bootstrap interval ({resamples:,} "
+            "resamples), two-sided paired sign-flip p-value; wins / losses: queries where the index scores higher / "
+            "lower")
+
+
+def difference_cells(m: dict[str, float]) -> str:
+    """The difference, 95% interval, p and wins / losses cells of a table row, from :func:`paired`'s result."""
+    return (f"{100 * m['mean']:+.1f} | [{100 * m['low']:+.1f}, {100 * m['high']:+.1f}] | {m['p']:.3f} "
+            f"| {m['wins']:.0f} / {m['losses']:.0f}")
+
+
 def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resamples: int) -> str:
     lines = [
         "# How sure the differences to BM25 with stemming are, on held-out sources (English)",
@@ -84,8 +97,7 @@ def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resample
         f"- machine: {hardware()}",
         f"- SearchIndex (whole + best passage + terms, {DIM}-d, the test split's corpus weights, a={A:g}) against "
         "BM25 with stemming, per query NDCG@10 on the held-out source's test split",
-        f"- difference: mean over queries (points of NDCG@10), 95% paired bootstrap interval ({resamples:,} "
-        "resamples), two-sided paired sign-flip p-value; wins / losses: queries where the index scores higher / lower",
+        difference_note(resamples),
         "",
         "| held-out source | queries | model | index | BM25 (stemmed) | difference | 95% interval | p | wins / losses |",
         "|---|---:|---|---:|---:|---:|---|---:|---:|",
@@ -96,8 +108,7 @@ def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resample
                 continue
             m = r[name]
             lines.append(f"| {r['source']} | {r['queries']:,} | {name} | {100 * m['ndcg']:.1f} | {100 * r['bm25']:.1f} "
-                         f"| {100 * m['mean']:+.1f} | [{100 * m['low']:+.1f}, {100 * m['high']:+.1f}] | {m['p']:.3f} "
-                         f"| {m['wins']:.0f} / {m['losses']:.0f} |")
+                         f"| {difference_cells(m)} |")
     lines += ["", "lead = fold + crops + lead (the lead-trained fold); fold = the plain fold. An interval that holds 0 "
               "means the test split cannot tell the two apart at the 95% level."]
     return "\n".join(lines) + "\n"
