@@ -705,14 +705,14 @@ def check_folder_target(target: Path, format: str, remedy: str) -> None:
 
 
 def write_file(path: Path, write: Callable[[Any], None], *, binary: bool = False,
-               temps_of: Path | None = None) -> None:
+               temps_name: str | None = None) -> None:
     """Write a UTF-8 text file (``binary``: a file of bytes) atomically: ``write(f)`` fills a file beside
     ``path`` under a name of its own (:func:`temp_path`, opened with "x": never another writer's), which is
     flushed to disk and renamed into place. A crash, a kill or a writer running at once leaves the old file or a
     whole new one; the new file gets the umask's mode. What a killed writer left is removed by the next write of
-    ``path`` (:func:`remove_stale_temps`), or, with ``temps_of``, by the next write that names the same
-    ``temps_of`` (files each written once under a new name, such as cache shards, share one name for their
-    temporaries so that a later write finds what a killed one left).
+    ``path`` (:func:`remove_stale_temps`), or, with ``temps_name``, by the next write in the same folder with
+    the same ``temps_name`` (files each written once under a new name, such as cache shards, share one name for
+    their temporaries so that a later write finds what a killed one left).
 
     A symlink is followed (its target is replaced, the link stays), and a path that is not a regular file
     (``/dev/stdout``, ``/dev/null``, a named pipe) is written into directly: renaming over it would replace
@@ -730,7 +730,7 @@ def write_file(path: Path, write: Callable[[Any], None], *, binary: bool = False
             write(f)
         return
     path = Path(os.path.realpath(given))
-    named = path if temps_of is None else path.with_name(Path(temps_of).name)
+    named = path if temps_name is None else path.with_name(temps_name)
     remove_stale_temps(named)
     tmp = temp_path(named)
     lock = None

@@ -286,7 +286,6 @@ def embed_dataset(
     :meth:`~staticemb.StaticModel.encode`'s errors (:func:`~staticemb.integrations._worker.check_options`).
     """
     spec = model_spec(model)
-    check_options(spec, load_kwargs, dim=dim, normalize=normalize, prompt_name=prompt_name, num_threads=1)
     if concurrency is not None:
         if not actors:
             raise ValueError(
@@ -295,6 +294,7 @@ def embed_dataset(
             )
         if isinstance(concurrency, bool) or not isinstance(concurrency, numbers.Integral) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive number of actors or None, got {concurrency!r}")
+    check_options(spec, load_kwargs, dim=dim, normalize=normalize, prompt_name=prompt_name, num_threads=1)
     if not ray.is_initialized():
         ray.init()  # what Ray Data itself does on the first run; here to size the pool
     cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -350,7 +350,6 @@ def _save_model(out: Path, model: Any, training_log: str) -> None:
     :func:`staticemb._io.write_folder`: written beside ``out``, fsynced and swapped in whole, so an interruption or
     a crash at any moment leaves the previous ``out`` or the new one, never a mix. The previous folder's
     ``checkpoints`` move into the new one just after the swap."""
-
     # Still a folder the model may replace: training took a while.
     _check_replaceable(out, "the model was not saved; move that folder away and train again")
 
@@ -415,7 +414,6 @@ def _record_difference(saved: Mapping[str, Any], record: Mapping[str, Any]) -> l
 
 
 def _write_record(folder: Path, record: Mapping[str, Any]) -> None:
-
     _io.write_file(folder / RUN_RECORD, lambda f: f.write(json.dumps(record, indent=1)))
 
 
@@ -836,12 +834,12 @@ def teacher_embeddings(teacher: str, texts: Sequence[str], *, cache_dir: str | o
 _SHARD_TEMPS = "shard"
 """The name a teacher cache folder's shards share for their temporaries (see :func:`staticemb._io.write_file`)."""
 
+
 def _write_shard(shard: Path, emb: np.ndarray, digests: bytes) -> None:
     """A teacher cache shard: its embeddings, then its keys (a shard without keys is ignored), each written whole
     or not at all, under temporary names that the next shard's write removes if this one is killed."""
-    temps = shard.with_name(_SHARD_TEMPS)
-    _io.write_file(shard.with_suffix(".npy"), lambda f: np.save(f, emb), binary=True, temps_of=temps)
-    _io.write_file(shard.with_suffix(".keys"), lambda f: f.write(digests), binary=True, temps_of=temps)
+    _io.write_file(shard.with_suffix(".npy"), lambda f: np.save(f, emb), binary=True, temps_name=_SHARD_TEMPS)
+    _io.write_file(shard.with_suffix(".keys"), lambda f: f.write(digests), binary=True, temps_name=_SHARD_TEMPS)
 
 
 _OLD_PARTIAL = re.compile(r"[0-9a-f]+-(\d+)\.partial")
