@@ -71,3 +71,32 @@ def test_report_and_rule(monkeypatch):
                "smallest margin over BM25 (stemmed) at 1024-d -1.0 (pydoc)")
     assert H.decide([_row("debian", 0.80, 0.83, 0.80)])[0] is False
     assert H.decide([]) == (False, "no held-out source was scored")
+
+
+def test_static_sides_score_as_the_library_does(st_folder, real_texts):
+    from staticemb import SearchIndex, StaticModel
+    from staticemb.evaluation import cosine_scores
+
+    model = StaticModel.from_pretrained(st_folder, normalize=False)
+    task = {"queries": real_texts[:5], "corpus": real_texts[5:25]}
+    vector = H.static_scores(model, task, "vector")
+    index = H.static_scores(model, task, "index")
+    assert sorted(vector) == sorted(index) == sorted(H.loso.DIMS)
+    weighted = model.with_corpus_weights(task["corpus"], a=H.SIF_A)
+    for dim in H.loso.DIMS:
+        q, d = weighted.encode(task["queries"]), weighted.encode(task["corpus"])
+        np.testing.assert_allclose(vector[dim], cosine_scores(q[:, :dim], d[:, :dim]), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(index[dim], SearchIndex(model, task["corpus"], dim=dim).scores(task["queries"]))
+        assert index[dim].shape == (5, 20)
+        # The index adds the best passage and the terms to the vector: not the same scores.
+        assert not np.allclose(index[dim], vector[dim])
+    with pytest.raises(ValueError, match="static must be one of"):
+        H.static_scores(model, task, "bm25")
+
+
+def test_report_names_the_static_side(monkeypatch):
+    monkeypatch.setattr(H, "hardware", lambda: "a test machine")
+    text = H.render([_row("bbc", 0.93, 0.95)], command="c", seconds=60, static="index")
+    assert "| held-out source | dim | fold's SearchIndex | BM25 (stemmed) |" in text
+    assert "searched by SearchIndex" in text
+    assert "searched by SearchIndex" not in H.render([_row("bbc", 0.93, 0.95)], command="c", seconds=60)
