@@ -336,8 +336,15 @@ def test_bad_arguments_are_named(tiny_st_folder):
         index.search(["fine", 3])
     with pytest.raises(TypeError, match="not a single str"):
         index.search("one query")
-    with pytest.raises(InvalidInputError, match="top_k must be at least 1"):
-        index.search(["q"], top_k=0)
+    assert index.search(["q", "a first document"], top_k=0) == [[], []]  # as semantic_search, nothing asked
+    assert index.search(["q"], top_k=0, candidates=1) == [[]]
+    assert index.rerank(["q"], [[1, 0]], top_k=0) == [[]]
+    with pytest.raises(InvalidInputError, match="top_k must be at least 0, got -1"):
+        index.search(["q"], top_k=-1)
+    with pytest.raises(InvalidInputError, match="top_k must be at least 0, got -1"):
+        index.rerank(["q"], [[0]], top_k=-1)
+    with pytest.raises(TypeError, match="query 1 is int"):
+        index.search(["fine", 3], top_k=0)
     with pytest.raises(InvalidInputError, match="passages must be True, False or None"):
         SearchIndex(model, ["text"], passages="yes")
     with pytest.raises(InvalidInputError, match="a must be|coefficient|positive"):

@@ -285,9 +285,9 @@ def test_errors():
         semantic_search(np.ones((2, 2, 8), np.float32), corpus)
     with pytest.raises(InvalidInputError, match="2-D"):
         semantic_search(query, np.ones(8, np.float32))
+    with pytest.raises(InvalidInputError, match="top_k must be at least 0, got -3"):
+        semantic_search(query, corpus, top_k=-3)
     for bad in (0, -3):
-        with pytest.raises(InvalidInputError, match="top_k"):
-            semantic_search(query, corpus, top_k=bad)
         with pytest.raises(InvalidInputError, match="corpus_chunk_size"):
             semantic_search(query, corpus, corpus_chunk_size=bad)
         with pytest.raises(InvalidInputError, match="query_chunk_size"):
@@ -402,6 +402,24 @@ def test_equals_sentence_transformers_on_debian_texts(debian_embeddings, score):
     # differently for a 50-row and a 10,000-row product, as OpenBLAS does on AMD Zen.)
     ours_50 = semantic_search(queries[:50], corpus, top_k=top_k, score_function=None if score == "cosine" else "dot")
     assert semantic_search(queries[:50], corpus, top_k=top_k, score_function=st_fn) == ours_50
+
+
+@pytest.mark.reference
+def test_top_k_zero_gives_empty_lists_as_sentence_transformers_does():
+    import torch
+    from sentence_transformers import util
+
+    rng = _rng(3)
+    queries, corpus = rng.standard_normal((3, 8), dtype=np.float32), rng.standard_normal((5, 8), dtype=np.float32)
+    theirs = util.semantic_search(torch.from_numpy(queries), torch.from_numpy(corpus), top_k=0)
+    assert semantic_search(queries, corpus, top_k=0) == theirs == [[], [], []]
+    assert semantic_search(queries[0], corpus, top_k=0) == [[]]
+    # Every precision, and passage_search, answer the same way (the arguments are still checked).
+    assert semantic_search(queries, (corpus > 0).astype(np.int8), top_k=0) == [[], [], []]
+    assert semantic_search(queries, np.packbits(corpus > 0, axis=1), top_k=0, corpus_precision="ubinary") == [[]] * 3
+    assert passage_search(queries, corpus, corpus, np.arange(5), top_k=0) == [[], [], []]
+    with pytest.raises(InvalidInputError, match="dimensions"):
+        semantic_search(queries[:, :7], corpus, top_k=0)
 
 
 @pytest.mark.parametrize("block", [1, 3, 7, 40])

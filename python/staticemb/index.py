@@ -55,7 +55,17 @@ import numpy as np
 
 from . import _core, _inputs
 from .errors import InvalidInputError
-from .search import _NO_ID, _hits, _positive_int, _top_k, row_norms, split_passages, unit_by_peak, unit_rows
+from .search import (
+    _NO_ID,
+    _hits,
+    _positive_int,
+    _result_count,
+    _top_k,
+    row_norms,
+    split_passages,
+    unit_by_peak,
+    unit_rows,
+)
 
 __all__ = ["SearchIndex"]
 
@@ -196,12 +206,14 @@ class SearchIndex:
         ``query_chunk_size`` queries and ``corpus_chunk_size`` documents are scored at a time (memory grows with
         ``corpus_chunk_size`` times the queries, and times the distinct tokens of those queries); the result does
         not depend on them, except in the last bits of float rounding."""
-        top_k = min(_positive_int(top_k, "top_k"), len(self))  # more hits than documents: every document
+        top_k = min(_result_count(top_k), len(self))  # more hits than documents: every document
         q_chunk = _positive_int(query_chunk_size, "query_chunk_size")
         c_chunk = _positive_int(corpus_chunk_size, "corpus_chunk_size")
         c_chunk = min(c_chunk, self._size)  # no block is larger than the collection
         shortlist = None if candidates is None else max(_positive_int(candidates, "candidates"), top_k)
         items = self._queries(queries)
+        if top_k == 0:
+            return [[] for _ in items]
         if shortlist is not None and shortlist < self._size:
             hits = []
             for q0 in range(0, len(items), q_chunk):
@@ -243,7 +255,7 @@ class SearchIndex:
         if len(candidates) != len(items):
             raise InvalidInputError(f"candidates has {len(candidates)} lists for {len(items)} queries")
         lists = [_inputs.document_ids(c, f"candidates[{i}]", len(self)) for i, c in enumerate(candidates)]
-        k = None if top_k is None else _positive_int(top_k, "top_k")
+        k = None if top_k is None else _result_count(top_k)
         return self._rerank(items, lists, k, self._encode_queries(items))
 
     def scores(self, queries: Iterable[str], *, query_chunk_size: int = 4096) -> np.ndarray:

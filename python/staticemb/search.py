@@ -56,7 +56,8 @@ def semantic_search(
             list with one entry, as in Sentence Transformers). A NumPy array, anything with
             ``.detach().cpu().numpy()`` (a torch tensor; torch is never imported here) or a list of rows.
         corpus_embeddings: a 2-D array, one row per corpus entry; a ``np.memmap`` is read block by block.
-        top_k: results per query (at least 1); a corpus with fewer rows gives every row.
+        top_k: results per query; a corpus with fewer rows gives every row, and 0 an empty list per query (as
+            Sentence Transformers does).
         score_function: for float corpora: ``None`` or ``"cosine"`` (the default, as Sentence Transformers'
             ``cos_sim``; zero vectors score 0), ``"dot"``, Sentence Transformers' own ``util.cos_sim`` or
             ``util.dot_score`` (recognised and computed here in NumPy), or any callable
@@ -99,7 +100,7 @@ def semantic_search(
         TypeError: an embedding argument that is not a numeric array (or tensor, or list of rows), a
             ``top_k`` or chunk size that is not an int, a ``score_function`` of the wrong kind.
         InvalidInputError: a query or corpus with the wrong number of dimensions, widths that do not match,
-            ``top_k`` or a chunk size below 1, an unknown ``corpus_precision``, non-finite float
+            a negative ``top_k``, a chunk size below 1, an unknown ``corpus_precision``, non-finite float
             embeddings, or a ``score_function`` that returns the wrong shape or NaN.
 
     For approximate search over large corpora use an index: ``sentence_transformers.quantization``'s
@@ -630,7 +631,7 @@ def _search_arguments(
     """The arguments every search takes: the queries as a 2-D array (one 1-D query becomes one row), and
     ``top_k`` and the chunk sizes as positive ints."""
     queries = _as_array(query_embeddings, "query_embeddings")
-    top_k = _positive_int(top_k, "top_k")
+    top_k = _result_count(top_k)
     query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
     corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
     if queries.ndim == 1:  # one query; an empty list is no query at all (shape (0, 0))
@@ -669,12 +670,17 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     return array
 
 
-def _positive_int(value: Any, name: str) -> int:
+def _positive_int(value: Any, name: str, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise InvalidInputError(f"{name} must be at least 1, got {value}")
+    if value < least:
+        raise InvalidInputError(f"{name} must be at least {least}, got {value}")
     return int(value)
+
+
+def _result_count(top_k: Any) -> int:
+    """``top_k`` of a search: an int >= 0; 0 gives every query an empty list, as Sentence Transformers does."""
+    return _positive_int(top_k, "top_k", least=0)
 
 
 def _precision(corpus: np.ndarray, precision: Any) -> str:
