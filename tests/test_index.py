@@ -115,6 +115,21 @@ def test_rerank_gives_the_full_scores_of_any_candidates(bert_tokenizer, table, r
                                                                         map(lambda c: np.asarray(c).tolist(), lists)]
 
 
+def test_exact_search_and_rerank_tie_the_same_documents(bert_tokenizer, table, real_texts):
+    # At dim=1 every unit vector is +1 or -1, so most documents tie exactly: the two paths must sum the terms
+    # part alike (they once differed in the last bit, and with it in the order of tied documents).
+    model = StaticModel(bert_tokenizer, table)
+    docs, queries = _corpus(real_texts, n=50, seed=6)
+    for options in ({}, {"term_frequency": True}):
+        index = SearchIndex(model, docs, dim=1, **options)
+        exact = index.search(queries, top_k=len(docs))
+        assert index.rerank(queries, [range(len(docs))] * len(queries)) == exact
+        shortlist = index.search(queries, top_k=3, candidates=10)
+        vectors = SearchIndex(model, docs, dim=1, passages=False, terms=False)
+        firsts = [[h["corpus_id"] for h in row] for row in vectors.search(queries, top_k=10)]
+        assert shortlist == index.rerank(queries, firsts, top_k=3)
+
+
 def test_search_with_candidates_rescores_the_vectors_shortlist(bert_tokenizer, table, real_texts):
     model = StaticModel(bert_tokenizer, table)
     docs, queries = _corpus(real_texts, n=60, seed=4)

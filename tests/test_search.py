@@ -298,6 +298,11 @@ def test_errors():
     for bad in ("text", None, 3, {"a": 1}, np.array(["a", "b"]), np.ones((2, 8), bool)):
         with pytest.raises(TypeError):
             semantic_search(bad, corpus)
+    masked = np.ma.masked_array(np.eye(3, dtype=np.float32), mask=[[True] * 3, [False] * 3, [False] * 3])
+    with pytest.raises(TypeError, match="corpus_embeddings must be a plain array, not a masked array"):
+        semantic_search(np.eye(3, dtype=np.float32)[:1], masked)
+    with pytest.raises(TypeError, match="query_embeddings must be a plain array, not a masked array"):
+        passage_search(masked, corpus[:3, :3], corpus[:3, :3], np.arange(3))
         with pytest.raises(TypeError):
             semantic_search(query, bad)
     with pytest.raises(InvalidInputError, match="different lengths"):

@@ -328,7 +328,10 @@ class SearchIndex:
         classes = None if term_class is None else term_class[pair_term[lo:hi]]
         best = self._maxima(entries, offsets, term_unit[pair_term[lo:hi]], classes)
         best[:, self._starts[ids + 1] == self._starts[ids]] = 0.0  # documents without tokens
-        return pair_weight[lo:hi] @ best
+        # Summed as _score_parts sums a query's terms (float32, one token after another), so that the exact
+        # search and the rerank give tied documents the same score.
+        best *= pair_weight[lo:hi, None]
+        return np.add.reduceat(best, [0], axis=0)[0]
 
     def _maxima(self, entries: np.ndarray | slice, offsets: np.ndarray, term_unit: np.ndarray,
                 term_class: np.ndarray | None) -> np.ndarray:

@@ -644,6 +644,9 @@ def _search_arguments(
 
 
 def _as_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, np.ma.MaskedArray):  # NumPy drops the mask: masked rows would be searched as data
+        raise TypeError(f"{name} must be a plain array, not a masked array (its mask would be ignored); "
+                        "drop the masked rows first")
     if isinstance(value, np.ndarray):
         array = value
     elif hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
