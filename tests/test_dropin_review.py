@@ -162,15 +162,18 @@ def test_a_save_refuses_a_model_folder_that_holds_other_files(tmp_path, format):
 
 
 def test_a_save_still_replaces_a_model_folder_with_only_model_files(tmp_path):
-    """What staticemb, Sentence Transformers and model2vec write, a Hub download's ``.gitattributes`` and a
-    training run's log and checkpoints are a model folder's own: a save of its format replaces it."""
+    """What staticemb, Sentence Transformers and model2vec write, and a Hub download's ``.gitattributes``, are a
+    model folder's own: a save of its format replaces it. A training run's log and checkpoints are not: a plain
+    save refuses to delete them (tests/test_guard_atomic_save.py), the trainer's next run replaces them."""
     model = load("st-tiny")
     folder = model.save(tmp_path / "m")
     (folder / ".gitattributes").write_text("*.safetensors filter=lfs\n", encoding="utf-8")
-    (folder / "training_log.json").write_text("{}", encoding="utf-8")
-    (folder / "checkpoints").mkdir()
+    (folder / ".DS_Store").write_bytes(b"\0")
     model.with_options(normalize=False).save(folder)
     assert not StaticModel.from_pretrained(folder).normalize
+    (folder / "training_log.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(FileExistsError, match=r"other files \(training_log.json\)"):
+        model.save(folder)
 
 
 # ---------------------------------------------------------------- against the reference libraries

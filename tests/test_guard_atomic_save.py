@@ -437,6 +437,74 @@ def test_extra_files_in_a_static_folder_do_not_survive(tmp_path):
     assert set(snapshot(folder)) == layout
 
 
+def test_a_plain_save_keeps_a_training_runs_files_and_what_a_module_folder_holds(tmp_path):
+    """A plain save over a trained model folder is refused: it would delete the run's checkpoints and log, or a
+    file put into a module's folder. overwrite=True replaces them; the trainer's next run into its own folder
+    may (tests/test_train_resume.py)."""
+    model = _new_model()
+    for extra in ("checkpoints/checkpoint-100/optimizer.pt", "training_log.json", "0_StaticEmbedding/notes.txt",
+                  "1_Normalize/extra.bin"):
+        folder = save_st(tmp_path / extra.replace("/", "-") / "model", normalize=True, seed=1)
+        assert (folder / "0_StaticEmbedding").is_dir() and (folder / "1_Normalize").is_dir()
+        (folder / extra).parent.mkdir(parents=True, exist_ok=True)
+        (folder / extra).write_text("precious")
+        shown = extra if extra[1] == "_" else extra.split("/")[0]
+        before = snapshot(folder)
+        with pytest.raises(FileExistsError, match=f"a sentence-transformers model and other files \\({shown}\\)"):
+            model.save(folder)
+        assert snapshot(folder) == before and (folder / extra).read_text() == "precious"
+        model.save(folder, overwrite=True)
+        assert not (folder / extra).exists()
+        np.testing.assert_array_equal(StaticModel.from_pretrained(folder).encode(TEXTS), model.encode(TEXTS))
+
+
+def test_two_saves_racing_to_a_new_folder_both_succeed_and_the_last_wins(tmp_path, monkeypatch):
+    """The other save renames its folder into place between this save's check and its own rename: this save
+    replaces it as it replaces any model (it failed with a raw "Directory not empty")."""
+    from staticemb import _io
+
+    old, new, expected = _small_pair()
+    target = tmp_path / "model"
+    written = new.save(tmp_path / "written")
+
+    def write(tmp: Path) -> None:
+        old.save(target)  # the racing save lands first
+        shutil.copytree(written, tmp, dirs_exist_ok=True)
+
+    _io.write_folder(target, write, format="sentence-transformers")
+    assert which_model(target, expected) == "new"
+    assert sorted(os.listdir(tmp_path)) == ["model", "written"], "a temporary folder was left"
+
+    # The other save lands between this save's last look and its rename (os.rename fails "Directory not empty").
+    late = tmp_path / "late"
+    real_rename, raced = os.rename, []
+
+    def rename(a, b):
+        if Path(b) == late and not raced:
+            raced.append(a)
+            old.save(late)  # its own rename comes through here too, and goes straight on
+        return real_rename(a, b)
+
+    monkeypatch.setattr(os, "rename", rename)
+    _io.write_folder(late, lambda tmp: shutil.copytree(written, tmp, dirs_exist_ok=True),
+                     format="sentence-transformers")
+    monkeypatch.undo()
+    assert raced and which_model(late, expected) == "new"
+    shutil.rmtree(late)
+
+    # What lands meanwhile is checked as any existing folder is: unrelated files are not replaced.
+    other = tmp_path / "other"
+
+    def write_after_unrelated(tmp: Path) -> None:
+        _unrelated(other)
+        shutil.copytree(written, tmp, dirs_exist_ok=True)
+
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        _io.write_folder(other, write_after_unrelated, format="sentence-transformers")
+    assert (other / "notes.txt").read_text() == "my notes"
+    assert sorted(os.listdir(tmp_path)) == ["model", "other", "written"], "a temporary folder was left"
+
+
 def test_a_model_can_be_saved_over_the_folder_it_was_loaded_from(tmp_path):
     folder = tmp_path / "model"
     save_st(folder, seed=4, normalize=True)
@@ -624,7 +692,7 @@ def test_a_kill_just_after_the_swap_keeps_a_training_runs_checkpoints(tmp_path, 
         def write(tmp: Path) -> None:
             shutil.copytree(written, tmp, dirs_exist_ok=True)
 
-        _io.write_folder(folder, write, format="sentence-transformers", keep=("checkpoints",))
+        _io.write_folder(folder, write, format="sentence-transformers", overwrite=True, keep=("checkpoints",))
 
     pid = os.fork()
     if pid == 0:

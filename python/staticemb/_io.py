@@ -445,11 +445,19 @@ FORMATS = ("sentence-transformers", "model2vec")
 
 MODEL_ENTRIES = frozenset({
     "README.md", "modules.json", "config_sentence_transformers.json", "config.json", WEIGHTS_FILE, TOKENIZER_FILE,
-    "0_StaticEmbedding", "1_Normalize", ".gitattributes", "training_log.json", "checkpoints", ".DS_Store", ".cache",
+    "0_StaticEmbedding", "1_Normalize", ".gitattributes", ".DS_Store", ".cache",
 })
 """What a static model folder holds beside its modules' own folders: the files staticemb, Sentence Transformers
 and model2vec write, a Hub download's ``.gitattributes`` (and the ``.cache`` that ``hf download --local-dir``
-leaves), a training run's log and checkpoints, and the macOS Finder's ``.DS_Store``. A save replaces a folder of its format only when it holds nothing else (another entry would be deleted with it)."""
+leaves), and the macOS Finder's ``.DS_Store``. A save replaces a folder of its format only when it holds nothing
+else (another entry would be deleted with it)."""
+
+MODULE_FOLDER_ENTRIES = frozenset({WEIGHTS_FILE, TOKENIZER_FILE, "config.json", ".DS_Store"})
+"""What a module's own folder (``0_StaticEmbedding``, ``1_Normalize``) holds in a model that a save may replace."""
+
+TRAINING_ENTRIES = frozenset({"training_log.json", "checkpoints"})
+"""What a training run adds to its model folder: the trainer's next run into the folder may replace it (and keeps
+the checkpoints); a plain save may not (it would delete them)."""
 
 
 def _module_entries(folder: Path) -> set[str]:
@@ -465,9 +473,22 @@ def _shown(names: Sequence[str]) -> str:
     return ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "")
 
 
-def describe_folder(folder: Path, format: str) -> str | None:
+def _other_entries(folder: Path, entries: Sequence[str], allowed: frozenset[str]) -> list[str]:
+    """What a model folder holds beyond its model (``MODEL_ENTRIES``, ``allowed``, its modules' folders and what
+    those hold, ``MODULE_FOLDER_ENTRIES``): the entries, and ``module/entry`` within a module's folder."""
+    modules = _module_entries(folder)
+    others = set(entries) - MODEL_ENTRIES - allowed - modules
+    for name in sorted((modules | {"0_StaticEmbedding", "1_Normalize"}) & set(entries)):
+        module = folder / name
+        if module.is_dir() and not module.is_symlink():
+            others |= {f"{name}/{p.name}" for p in module.iterdir() if p.name not in MODULE_FOLDER_ENTRIES}
+    return sorted(others)
+
+
+def describe_folder(folder: Path, format: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """``None`` when ``folder`` is empty or holds a static model of ``format`` and nothing else (what a save in
-    that format may replace); otherwise a few words saying what it holds."""
+    that format may replace; ``allowed`` names more top-level entries it may replace); otherwise a few words
+    saying what it holds."""
     entries = [p.name for p in folder.iterdir()]
     if not entries:
         return None
@@ -476,7 +497,7 @@ def describe_folder(folder: Path, format: str) -> str | None:
     except Exception:  # anything that is not a loadable static model: say what it looks like
         kind = None
     if kind == format:
-        others = sorted(set(entries) - MODEL_ENTRIES - _module_entries(folder))
+        others = _other_entries(folder, entries, allowed)
         return f"a {kind} model and other files ({_shown(others)})" if others else None
     if kind is not None:
         return f"a {kind} model"
@@ -691,14 +712,15 @@ def remove_stale_temps(target: Path, keep: Sequence[str] = ()) -> None:
         _remove(path)
 
 
-def check_folder_target(target: Path, format: str, remedy: str) -> None:
+def check_folder_target(target: Path, format: str, remedy: str, allowed: frozenset[str] = frozenset()) -> None:
     """Refuse (:class:`FileExistsError`, ending in ``remedy``) a ``target`` that a save in ``format`` may not
-    replace: a file, or a folder holding anything but nothing or a static model of that format."""
+    replace: a file, or a folder holding anything but nothing or a static model of that format (and the
+    top-level entries ``allowed`` names)."""
     if not target.exists():
         return
     if not target.is_dir():
         raise FileExistsError(f"{target} is a file, not a model folder; {remedy}")
-    kind = describe_folder(target, format)
+    kind = describe_folder(target, format, allowed)
     if kind is not None:
         raise FileExistsError(f"{target} holds {kind}; a {format} save replaces only a folder that holds a "
                               f"{format} static model and nothing else: {remedy}")
@@ -824,12 +846,21 @@ def write_folder(
     locks = [hold(tmp)]
     try:
         old: Path | None = None
+        tmp_moved = False
         try:
             write(tmp)
             _fsync_tree(tmp)
             if not target.exists() and not target.is_symlink():
-                os.rename(tmp, target)
-            else:
+                try:
+                    os.rename(tmp, target)
+                    tmp_moved = True
+                except OSError as e:  # another save's folder landed there just now: replaced below, as any
+                    if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not target.is_dir():
+                        raise
+            if not tmp_moved:
+                if not overwrite:  # what is there now: a folder may have landed while this save wrote its own
+                    check_folder_target(target, format, "pass overwrite=True to replace the folder and "
+                                        "everything in it")
                 locks.append(hold(target))
                 if _exchange(tmp, target):
                     old = tmp  # now the old model

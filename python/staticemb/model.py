@@ -1088,7 +1088,8 @@ class StaticModel:
         The save is atomic: the whole folder is written beside ``path`` and swapped in, so a crash, a kill or
         a full disk leaves the old model or the new one, never a mix, and a live model that memory-maps the old
         files keeps working. ``path`` may be missing, empty or hold a static model of the same format and nothing
-        else; a folder holding anything else (a transformer, the other format, other files beside a model) raises
+        else; a folder holding anything else (a transformer, the other format, other files beside a model or in
+        its modules' folders, a training run's ``checkpoints`` and ``training_log.json``) raises
         :class:`FileExistsError` unless ``overwrite=True``, which replaces the folder and all it holds.
 
         ``model_card=True`` (the default) also writes a ``README.md``: Hub front matter (``library_name``, tags,

@@ -337,12 +337,13 @@ def _check_output_dir(config: TrainConfig) -> Path:
 
 def _check_replaceable(out: Path, remedy: str) -> None:
     """Refuse (:class:`FileExistsError`) an ``out`` that a Sentence Transformers save may not replace; a folder
-    holding only ``checkpoints`` (an interrupted run's, no model yet) may be."""
-    from .._io import check_folder_target
+    holding only ``checkpoints`` (an interrupted run's, no model yet) may be, and so may an earlier run's model
+    with its ``training_log.json`` and ``checkpoints``."""
+    from .._io import TRAINING_ENTRIES, check_folder_target
 
     if out.is_dir() and [p.name for p in out.iterdir()] == ["checkpoints"] and (out / "checkpoints").is_dir():
         return
-    check_folder_target(out, "sentence-transformers", remedy)
+    check_folder_target(out, "sentence-transformers", remedy, allowed=TRAINING_ENTRIES)
 
 
 def _save_model(out: Path, model: Any, training_log: str) -> None:
