@@ -285,3 +285,30 @@ def test_a_truncating_tokenizer_json_gives_sentence_transformers_vectors(tmp_pat
     assert reference.max_seq_length == float("inf") and ours.max_seq_length == 128
     np.testing.assert_allclose(ours.encode(LONG), reference.encode(LONG), atol=1e-6)
     assert not np.allclose(ours.encode(LONG, max_length=None), reference.encode(LONG), atol=1e-6)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("normalize", [True, False])
+def test_model2vec_tensors_in_a_sentence_transformers_module_load_as_sentence_transformers_does(tmp_path, normalize):
+    """A Sentence Transformers folder whose StaticEmbedding module holds model2vec tensors (embeddings, mapping,
+    weights), which Sentence Transformers' StaticEmbedding.load folds into its rows: modules.json's Normalize
+    applies and nothing is dropped or capped (staticemb read model2vec's config from the top folder instead)."""
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    folder = tmp_path / "model"
+    (folder / "0_StaticEmbedding").mkdir(parents=True)
+    for name in ("model.safetensors", "tokenizer.json"):
+        shutil.copy(FIXTURES / "m2v-f32" / name, folder / "0_StaticEmbedding" / name)
+    modules = [{"idx": 0, "name": "0", "path": "0_StaticEmbedding",
+                "type": "sentence_transformers.models.StaticEmbedding"}]
+    if normalize:
+        (folder / "1_Normalize").mkdir()
+        modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (folder / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    texts = [*TEXTS, " ".join(TEXTS) * 20]  # a long text: no 512-token cap
+    ours = StaticModel.from_pretrained(folder)
+    assert ours.normalize is normalize and not ours.drop_unknown
+    theirs = SentenceTransformer(str(folder), device="cpu").encode(texts)
+    np.testing.assert_allclose(ours.encode(texts), theirs, rtol=1e-5, atol=1e-6)

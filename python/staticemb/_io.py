@@ -393,6 +393,21 @@ def _read_folder_once(folder: Path, *, mmap: bool) -> LoadedModel:
     # Bytes, not str: the Rust core parses (and checks the UTF-8 of) the file once, without a Python copy.
     tokenizer_json = tokenizer_path.read_bytes()
     st_config = read_st_config(folder)
+    if layout == "model2vec" and module_dir != folder.resolve():
+        # model2vec tensors in a Sentence Transformers module's own folder: Sentence Transformers' StaticEmbedding
+        # reads them (mapping and weights folded into the rows) and modules.json decides the rest, as for any
+        # module; model2vec's config, if any, is not this folder's.
+        return LoadedModel(
+            tokenizer_json=tokenizer_json,
+            embeddings=table,
+            normalize=normalize,
+            weights=None if tensors["weights"] is None else tensors["weights"].astype(np.float32, copy=False),
+            mapping=None if tensors["mapping"] is None else tensors["mapping"].astype(np.int64, copy=False),
+            weights_path=weights_path,
+            tokenizer_path=tokenizer_path,
+            info={"format": "sentence-transformers", "source": str(folder)},
+            **st_config,
+        )
     if layout == "model2vec":
         # model2vec layout (also when it ships a modules.json): its config decides normalization, and the
         # unknown token is dropped, per-token weights apply and `mapping` maps token ids to rows.
