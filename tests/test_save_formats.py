@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
-from staticemb import InvalidInputError, StaticModel
+from staticemb import InvalidInputError, ModelFormatError, StaticModel
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEXTS: list[str] = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
@@ -275,6 +275,30 @@ def test_a_float16_table_whose_weights_pass_float16s_range_is_written_as_float32
     [file] = path.rglob("model.safetensors")
     assert load_file(str(file))["embedding.weight"].dtype == np.float32
     np.testing.assert_allclose(StaticModel.from_pretrained(path).encode(TEXTS), model.encode(TEXTS), rtol=1e-5)
+
+
+def test_a_float16_table_with_weights_saves_folded_as_float32_and_loads_back_exactly(tmp_path):
+    # Folding the weights into float16 rows rounded them a second time: the reloaded vectors moved by ~2e-4.
+    model = load("m2v-f32").quantize("float16").with_options(drop_unknown=False, max_length=None)
+    back = StaticModel.from_pretrained(model.save(tmp_path / "st"))
+    [file] = (tmp_path / "st").rglob("model.safetensors")
+    assert load_file(str(file))["embedding.weight"].dtype == np.float32
+    np.testing.assert_array_equal(back.encode(TEXTS), model.encode(TEXTS))
+
+
+def test_a_float64_table_past_float32s_range_is_refused_naming_the_file(tmp_path):
+    from safetensors.numpy import save_file
+
+    base = load("st-tiny")
+    folder = base.save(tmp_path / "m")
+    [file] = folder.rglob("model.safetensors")
+    table = base.embeddings.astype(np.float64)
+    save_file({"embedding.weight": table}, str(file))
+    np.testing.assert_allclose(StaticModel.from_pretrained(folder).encode(TEXTS), base.encode(TEXTS), rtol=1e-6)
+    table[3, 2] = 1e300
+    save_file({"embedding.weight": table}, str(file))
+    with pytest.raises(ModelFormatError, match=r"model.safetensors: a float64 tensor holds 1e\+300, past float32"):
+        StaticModel.from_pretrained(folder)
 
 
 @pytest.mark.reference

@@ -218,7 +218,11 @@ def _tensor(buf: np.ndarray, spec: dict) -> np.ndarray:
     if spec["dtype"] == "BF16":
         arr = (arr.astype(np.uint32) << 16).view(np.float32)
     elif spec["dtype"] == "F64":
-        arr = arr.astype(np.float32)
+        wide, arr = arr, arr.astype(np.float32)
+        overflow = np.isinf(arr) & np.isfinite(wide)
+        if overflow.any():
+            raise ModelFormatError(f"a float64 tensor holds {np.abs(wide[overflow]).max():.3g}, past float32's range "
+                                   "(staticemb computes in float32); scale the table down")
     return arr
 
 
@@ -230,8 +234,12 @@ def read_weights(path: Path, *, mmap: bool = True) -> tuple[str, np.ndarray, dic
         spec = _core.read_model_weights(buf)
     except ModelFormatError as e:
         raise ModelFormatError(f"{path}: {e}") from None
-    tensors = {key: None if spec[key] is None else _tensor(buf, spec[key]) for key in ("scales", "weights", "mapping")}
-    return spec["layout"], _tensor(buf, spec["table"]), tensors
+    try:
+        tensors = {key: None if spec[key] is None else _tensor(buf, spec[key])
+                   for key in ("scales", "weights", "mapping")}
+        return spec["layout"], _tensor(buf, spec["table"]), tensors
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path}: {e}") from None
 
 
 def module_kind(qualified: str) -> str:

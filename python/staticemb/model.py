@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _inputs, _io
-from ._quantize import PRECISIONS, past_float16, quantize_embeddings, quantize_table
+from ._quantize import PRECISIONS, quantize_embeddings, quantize_table
 from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
@@ -1068,11 +1068,13 @@ class StaticModel:
         ``format="sentence-transformers"`` (the default) writes a Sentence Transformers static folder for
         ``SentenceTransformer(path)``: the table at :attr:`dim` columns in its stored dtype, with model2vec
         token mappings and weights folded in (one row per token id). model2vec's unknown-token drop has no
-        Sentence Transformers equivalent, so a reloaded model averages the unknown token like every other. An
+        Sentence Transformers equivalent, so a reloaded model averages the unknown token like every other; nor
+        has model2vec's cut of a long text in characters before its ``max_length`` tokens
+        (``truncation="model2vec"``), so a reloaded model cuts at ``max_length`` tokens (``"right"``). An
         int8 model is written as ``embedding.weight`` (int8) plus ``embedding.scales`` (float32, one per row):
         staticemb loads it, Sentence Transformers cannot (quantize to ``"float16"`` or dequantize for that); an
-        int8 table with a mapping or weights to fold in is written folded as float32 (quantizing it again would
-        move the vectors).
+        int8 table with a mapping or weights to fold in, or a float16 table with weights, is written folded as
+        float32 (quantizing or rounding it again would move the vectors).
 
         ``format="model2vec"`` writes a folder for ``model2vec.StaticModel.from_pretrained(path)``: the table at
         :attr:`dim` columns (:attr:`truncate_dim` columns when set: model2vec has no ``truncate_dim``, and the
@@ -1176,12 +1178,12 @@ class StaticModel:
             if self._scales is not None:
                 tensors["embedding.scales"] = np.ascontiguousarray(self._scales[:v])
             return tensors
-        # An int8 table folded with weights would be quantized a second time, with new row scales: the vectors
-        # would move. The folded table is written as float32 then (float16 keeps its own precision, unless the
-        # weights carry a value past float16's range).
+        # A table folded with weights would be rounded a second time (float16) or quantized again with new row
+        # scales (int8): the vectors would move. The folded table is written as float32 then; a mapping alone only
+        # copies rows, which keep their dtype.
         folded = self._folded_table()[:, : self._dim]
         dtype = self.dtype
-        if dtype == "int8" or dtype == "float16" and past_float16(folded):
+        if dtype == "int8" or dtype == "float16" and self._weights is not None:
             dtype = "float32"
         values, scales = quantize_table(folded, dtype)
         tensors = {"embedding.weight": values}
