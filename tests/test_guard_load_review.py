@@ -57,6 +57,47 @@ def test_a_folder_swapped_while_it_is_read_gives_one_model_not_a_mix(tmp_path, m
     np.testing.assert_allclose(loaded.encode(TEXTS), b.encode(TEXTS), atol=1e-6)
 
 
+def test_files_written_beside_a_model_while_it_is_read_are_no_swap(tmp_path, monkeypatch):
+    # The folder's change time moves with any entry made in it: a status file rewritten beside the model (or a
+    # Hub download's next file) made every read look like a swap, and a busy folder failed five times in a row.
+    folder = _st_copy(tmp_path)
+    expected = StaticModel.from_pretrained(folder).encode(TEXTS)
+    read_st_config = _io.read_st_config
+    writes = []
+
+    def write_beside_then_read(path):
+        writes.append(len(writes))
+        status = folder / f".status.{len(writes)}.tmp"
+        status.write_text(str(len(writes)))
+        os.replace(status, folder / "status.txt")
+        (folder / "1_Normalize" / "notes.txt").write_text(str(len(writes)))  # in a module's folder too
+        return read_st_config(path)
+
+    monkeypatch.setattr(_io, "read_st_config", write_beside_then_read)
+    np.testing.assert_array_equal(StaticModel.from_pretrained(folder).encode(TEXTS), expected)
+    assert len(writes) == 1  # read once: nothing it reads had changed
+    # A file the load reads, rewritten meanwhile, is still a change: the folder is read again, and its new state wins.
+    writes.clear()
+
+    def rewrite_config_then_read(path):
+        if not writes:
+            writes.append(0)
+            config = folder / "config_sentence_transformers.json"
+            data = json.loads(config.read_text())
+            data["similarity_fn_name"] = "dot"
+            tmp = folder / "config.tmp"
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, config)
+        return read_st_config(path)
+
+    reads = []
+    read_once = _io._read_folder_once
+    monkeypatch.setattr(_io, "_read_folder_once", lambda *a, **k: reads.append(1) or read_once(*a, **k))
+    monkeypatch.setattr(_io, "read_st_config", rewrite_config_then_read)
+    assert StaticModel.from_pretrained(folder).similarity_fn_name == "dot"
+    assert len(reads) == 2
+
+
 def test_saving_into_the_working_directory_is_refused_and_leaves_it_whole(tmp_path, monkeypatch):
     # The swap deleted the old folder: os.getcwd() then raised FileNotFoundError and "." was no model.
     model = StaticModel.from_pretrained(FIXTURES / "m2v-f32").with_options(dim=8)

@@ -355,14 +355,40 @@ SIMILARITY_FNS = ("cosine", "dot", "euclidean", "manhattan")
 _READ_ATTEMPTS = 5
 
 
-def _folder_identity(folder: Path) -> tuple[int, int, int] | None:
-    # The inode number alone is not enough: the one a swap frees goes at once to the next save's folder
-    # (ext4), so a read across two swaps saw the "same" folder. A new folder also has a new ctime.
+_READ_FILES = frozenset({"modules.json", "config_sentence_transformers.json", "config.json", WEIGHTS_FILE,
+                         TOKENIZER_FILE})
+"""The names of the files a load reads, at the top of the folder or in a module's folder one level down."""
+
+
+def _folder_identity(folder: Path) -> tuple[Any, ...] | None:
+    """The folder (device, inode) and, for each file a load may read, its inode, size, modification and change
+    times: a swapped-in folder differs in its files even where it reuses the old folder's inode (ext4 hands the
+    freed inode to the next save's folder at once), and a file written beside the model (a log, a download's
+    next file) changes nothing that a load reads."""
     try:
         st = os.stat(folder)
+        files = []
+        with os.scandir(folder) as top:
+            for entry in top:
+                if entry.name in _READ_FILES:
+                    files.append(_file_identity(entry))
+                elif entry.is_dir():
+                    try:
+                        with os.scandir(entry.path) as module:
+                            files += [_file_identity(e) for e in module if e.name in _READ_FILES]
+                    except OSError:  # unreadable: no module the load could read either
+                        continue
     except OSError:
         return None
-    return st.st_dev, st.st_ino, st.st_ctime_ns
+    return st.st_dev, st.st_ino, tuple(sorted(files))
+
+
+def _file_identity(entry: os.DirEntry[str]) -> tuple[str, int, int, int, int]:
+    try:
+        st = entry.stat()  # through a symlink (a Hub cache's snapshot): the blob that is read
+    except OSError:
+        return entry.path, -1, -1, -1, -1
+    return entry.path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def read_folder(folder: Path, *, mmap: bool = True) -> LoadedModel:
