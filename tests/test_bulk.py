@@ -547,3 +547,56 @@ def test_an_output_where_an_input_pattern_reads_is_refused(tmp_path, model):
     out = encode_files(model, [str(tmp_path / "data" / "*.txt"), pattern][1:], tmp_path / "elsewhere",
                        progress=False)  # outside the pattern's folder: written
     assert read_embeddings(out)[0].shape == (1, model.dim)
+
+
+def test_a_resume_after_the_model_folder_changed_is_refused(tmp_path, model, monkeypatch):
+    # The run was identified by the model's path alone: a model put at the same path between an interruption
+    # and the resume wrote the rest of the rows, and the output was marked complete with two models' vectors.
+    import shutil
+
+    files = write_inputs(tmp_path / "in")
+    folder = Path(shutil.copytree(MODEL, tmp_path / "model"))
+    real = StaticModel.encode
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StaticModel, "encode", flaky)
+    args = dict(batch_rows=20, rows_per_part=20, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        encode_files(str(folder), [str(files[".txt"])], tmp_path / "out", **args)
+    monkeypatch.setattr(StaticModel, "encode", real)
+    other = StaticModel(model.tokenizer, np.asarray(model.embeddings)[:, ::-1].copy(), normalize=model.normalize)
+    other.save(folder, overwrite=True)  # another model at the same path, same shape and options
+    with pytest.raises(InvalidInputError, match="holds the output of another model"):
+        encode_files(str(folder), [str(files[".txt"])], tmp_path / "out", **args)
+    # The first model put back (saved anew: its files are laid out otherwise) resumes the run.
+    model.save(folder, overwrite=True)
+    encode_files(str(folder), [str(files[".txt"])], tmp_path / "out", **args)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(TEXTS))
+
+
+def test_a_second_run_into_an_output_being_written_is_refused(tmp_path, model, monkeypatch):
+    # Two runs at once: the second took the first's part in progress for a killed run's and deleted it.
+    files = write_inputs(tmp_path / "in")
+    real = StaticModel.encode
+    seen = []
+
+    def second_run_meanwhile(self, *args, **kwargs):
+        if not seen:
+            with pytest.raises(InvalidInputError, match="another run is writing .*out now"):
+                encode_files(model, [str(files[".txt"])], tmp_path / "out", progress=False)
+            seen.append(True)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StaticModel, "encode", second_run_meanwhile)
+    encode_files(model, [str(files[".txt"])], tmp_path / "out", batch_rows=20, rows_per_part=20, progress=False)
+    assert seen
+    monkeypatch.setattr(StaticModel, "encode", real)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(TEXTS))
+    # The lock went with the run: the same command again finds its output complete.
+    encode_files(model, [str(files[".txt"])], tmp_path / "out", batch_rows=20, rows_per_part=20, progress=False)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import glob
+import hashlib
 import json
 import os
 import stat
@@ -52,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs
+from . import _inputs, _io
 from .errors import InvalidInputError
 
 __all__ = ["encode_files", "read_embeddings", "BULK_PRECISIONS", "INPUT_FORMATS"]
@@ -88,12 +89,39 @@ class RunInfo:
     # What identifies each input's content (see _stamp), None for stdin and other streams; empty in outputs of
     # staticemb versions that did not record it.
     input_files: list[dict[str, int] | None] = field(default_factory=list)
+    # A digest of what the model computes with (model_fingerprint): the same path may hold another model by the
+    # time a run resumes. None in outputs of staticemb versions that did not record it.
+    model_fingerprint: str | None = None
 
     def same_run(self, other: RunInfo) -> list[str]:
         """The fields (other than progress and the inputs' stamps) in which two runs differ."""
         skip = {"complete", "rows", "staticemb_version", "input_files"}
         mine, theirs = asdict(self), asdict(other)
         return [k for k in mine if k not in skip and mine[k] != theirs[k]]
+
+
+def model_fingerprint(model: Any) -> str:
+    """A digest of everything a model's vectors depend on: its tokenizer, table (and row scales, token weights and
+    mapping) and pooling options, whatever folder or path it came from. It reads the whole table (about a
+    second per GB)."""
+    state = model.__getstate__()
+    digest = hashlib.blake2b(b"staticemb model 1\0", digest_size=16)
+    # The tokenizer as its content, not its bytes: a save writes the same tokenizer in another layout.
+    digest.update(json.dumps(json.loads(state.pop("tokenizer")), sort_keys=True).encode("utf-8", "surrogatepass"))
+    for key in ("embeddings", "scales", "weights", "token_mapping"):
+        array = state.pop(key)
+        if array is None:
+            digest.update(f"\0{key}:none".encode())
+            continue
+        array = np.asarray(array)
+        digest.update(f"\0{key}:{array.dtype.str}:{array.shape}".encode())
+        rows = array.reshape(len(array), -1) if array.ndim else array.reshape(1, 1)
+        for start in range(0, len(rows), 65_536):  # row blocks: a memory-mapped table is read, never copied whole
+            digest.update(np.ascontiguousarray(rows[start:start + 65_536]).data)
+    for key in ("dim", "info", "tokenizer_backend", "similarity_fn_name"):  # nothing a vector depends on
+        state.pop(key)
+    digest.update(json.dumps(state, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -579,6 +607,27 @@ class _Parts:
         os.replace(tmp, self.folder / MANIFEST)
 
 
+def _lock_output(folder: Path) -> int | None:
+    """An exclusive lock on the output folder for this run (dropped by the kernel however the process ends): a
+    second run writing the same output at once would take the first's parts for a killed run's leftovers. The
+    descriptor to release, or None where the platform or file system has no locks."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InvalidInputError(f"another run is writing {folder} now: wait for it to end, or write elsewhere"
+                                ) from None
+    except OSError:
+        pass  # a file system without locks
+    return fd
+
+
 def encode_files(
     model: Any,
     inputs: Sequence[str],
@@ -640,100 +689,111 @@ def encode_files(
                                 "use another output, or delete it")
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    from . import __version__
+    lock = _lock_output(folder)
+    try:
+        from . import __version__
 
-    info = RunInfo(model=spec, revision=loaded._info.get("revision"), inputs=[os.path.abspath(f) if f != "-" else f
-                   for f in files], column=column, keep=list(keep), format=format, dim=width, precision=precision,
-                   normalize=norm, rows_per_part=rows_per_part, staticemb_version=__version__,
-                   input_files=[_stamp(f) for f in files])
-    parts = _Parts(folder, info)
-    manifest = folder / MANIFEST
-    fresh = not manifest.exists()
-    if manifest.exists():
-        try:
-            before = RunInfo(**json.loads(manifest.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as e:
-            raise InvalidInputError(f"{manifest} is not a staticemb manifest ({e}); use another output") from None
-        differs = before.same_run(info)
-        if differs:
-            raise InvalidInputError(
-                f"{folder} holds the output of a different run ({', '.join(differs)} differ); "
-                "use another output, or delete it"
-            )
-        stream = next((f for f, s in zip(files, info.input_files, strict=True) if s is None), None)
-        if stream is not None:  # its rows cannot be read again to resume, nor compared to tell a new input
-            raise InvalidInputError(f"{folder} holds an earlier run, and a run reading "
-                                    f"{'stdin' if stream == '-' else 'the stream ' + stream} cannot resume or "
-                                    "repeat one: use another output")
-        changed = _changed_input(files, before.input_files)
-        if changed is not None:
-            raise InvalidInputError(f"{changed} changed (size or modification time) since {out} was written from "
-                                    "it: write to a new output, or delete the old one")
-        info.complete, info.rows = before.complete, before.rows
-    elif any(folder.iterdir()):
-        raise InvalidInputError(f"{folder} is not empty and holds no staticemb output; use another output")
-    if not info.complete:
-        import pyarrow.parquet as pq
+        info = RunInfo(model=spec, revision=loaded._info.get("revision"), inputs=[os.path.abspath(f) if f != "-" else f
+                       for f in files], column=column, keep=list(keep), format=format, dim=width, precision=precision,
+                       normalize=norm, rows_per_part=rows_per_part, staticemb_version=__version__,
+                       input_files=[_stamp(f) for f in files], model_fingerprint=model_fingerprint(loaded))
+        parts = _Parts(folder, info)
+        manifest = folder / MANIFEST
+        fresh = not manifest.exists()
+        if manifest.exists():
+            try:
+                before = RunInfo(**json.loads(manifest.read_text(encoding="utf-8")))
+            except (ValueError, TypeError) as e:
+                raise InvalidInputError(f"{manifest} is not a staticemb manifest ({e}); use another output") from None
+            if before.model_fingerprint is None:  # an older version's output: nothing to compare the model with
+                info.model_fingerprint = None
+            differs = before.same_run(info)
+            if "model_fingerprint" in differs:
+                raise InvalidInputError(
+                    f"{folder} holds the output of another model (the model at {spec} is not the one that wrote it: "
+                    "its table, tokenizer or options changed); use another output, or delete it"
+                )
+            if differs:
+                raise InvalidInputError(
+                    f"{folder} holds the output of a different run ({', '.join(differs)} differ); "
+                    "use another output, or delete it"
+                )
+            stream = next((f for f, s in zip(files, info.input_files, strict=True) if s is None), None)
+            if stream is not None:  # its rows cannot be read again to resume, nor compared to tell a new input
+                raise InvalidInputError(f"{folder} holds an earlier run, and a run reading "
+                                        f"{'stdin' if stream == '-' else 'the stream ' + stream} cannot resume or "
+                                        "repeat one: use another output")
+            changed = _changed_input(files, before.input_files)
+            if changed is not None:
+                raise InvalidInputError(f"{changed} changed (size or modification time) since {out} was written from "
+                                        "it: write to a new output, or delete the old one")
+            info.complete, info.rows = before.complete, before.rows
+        elif any(folder.iterdir()):
+            raise InvalidInputError(f"{folder} is not empty and holds no staticemb output; use another output")
+        if not info.complete:
+            import pyarrow.parquet as pq
 
-        done_parts = parts.finished()
-        parts.index = len(done_parts)
-        if done_parts:  # a resume writes the columns with the types the finished parts have
-            parts.schema = pq.read_schema(done_parts[0])
-        # The rows the finished parts hold (the last may be short: a run stopped after closing it).
-        skip = sum(pq.ParquetFile(p).metadata.num_rows for p in done_parts)
-        parts.save_manifest()
-        types = _kept_types(files, format, keep)
-        row = 0
-        bar = tqdm(disable=not progress, unit=" texts", desc="encode", unit_scale=True, initial=skip)
-        # One thread writes batch k (pyarrow releases the GIL) while the next batch is read and encoded; the
-        # parts still get their rows in order, one write at a time.
-        writer = ThreadPoolExecutor(1, thread_name_prefix="staticemb-write")
-        pending: Future | None = None
-        try:
-            for texts, carried in read_batches(files, fmt=format, column=column, keep=list(keep), rows=batch_rows):
-                n = len(texts)
-                if row + n <= skip:
+            done_parts = parts.finished()
+            parts.index = len(done_parts)
+            if done_parts:  # a resume writes the columns with the types the finished parts have
+                parts.schema = pq.read_schema(done_parts[0])
+            # The rows the finished parts hold (the last may be short: a run stopped after closing it).
+            skip = sum(pq.ParquetFile(p).metadata.num_rows for p in done_parts)
+            parts.save_manifest()
+            types = _kept_types(files, format, keep)
+            row = 0
+            bar = tqdm(disable=not progress, unit=" texts", desc="encode", unit_scale=True, initial=skip)
+            # One thread writes batch k (pyarrow releases the GIL) while the next batch is read and encoded; the
+            # parts still get their rows in order, one write at a time.
+            writer = ThreadPoolExecutor(1, thread_name_prefix="staticemb-write")
+            pending: Future | None = None
+            try:
+                for texts, carried in read_batches(files, fmt=format, column=column, keep=list(keep), rows=batch_rows):
+                    n = len(texts)
+                    if row + n <= skip:
+                        row += n
+                        continue
+                    cut = max(0, skip - row)
+                    texts = texts[cut:]
+                    vectors = loaded.encode(texts, dim=width, normalize=norm, num_threads=num_threads,
+                                            batch_size=batch_rows)
+                    table = _table(row + cut, vectors, precision, {k: v[cut:] for k, v in carried.items()}, types)
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(parts.write, table)
                     row += n
-                    continue
-                cut = max(0, skip - row)
-                texts = texts[cut:]
-                vectors = loaded.encode(texts, dim=width, normalize=norm, num_threads=num_threads,
-                                        batch_size=batch_rows)
-                table = _table(row + cut, vectors, precision, {k: v[cut:] for k, v in carried.items()}, types)
+                    bar.update(len(texts))
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(parts.write, table)
-                row += n
-                bar.update(len(texts))
-            if pending is not None:
-                pending.result()
-                pending = None
-            parts.close_part()
-        except BaseException:
-            if pending is not None:
-                wait([pending])  # the writer finishes its table before the part is abandoned
-            parts.abandon()
-            if fresh and parts.index == 0:  # nothing finished: leave no trace that a corrected run would trip on
-                manifest.unlink(missing_ok=True)
-                if created and not any(folder.iterdir()):
-                    folder.rmdir()
-            raise
-        finally:
-            writer.shutdown(wait=True)
-            bar.close()
-        if row < skip:
-            raise InvalidInputError(
-                f"{folder} already holds {skip:,} rows but the inputs have {row:,}: the inputs changed"
-            )
-        changed = _changed_input(files, info.input_files)
-        if changed is not None:
-            raise InvalidInputError(f"{changed} changed while it was read: write to a new output, or delete "
-                                    f"{out} and run again")
-        info.complete, info.rows = True, row
-        parts.save_manifest()
-    if npy:
-        _assemble_npy(folder, out, info)
-    return out
+                    pending = None
+                parts.close_part()
+            except BaseException:
+                if pending is not None:
+                    wait([pending])  # the writer finishes its table before the part is abandoned
+                parts.abandon()
+                if fresh and parts.index == 0:  # nothing finished: leave no trace that a corrected run would trip on
+                    manifest.unlink(missing_ok=True)
+                    if created and not any(folder.iterdir()):
+                        folder.rmdir()
+                raise
+            finally:
+                writer.shutdown(wait=True)
+                bar.close()
+            if row < skip:
+                raise InvalidInputError(
+                    f"{folder} already holds {skip:,} rows but the inputs have {row:,}: the inputs changed"
+                )
+            changed = _changed_input(files, info.input_files)
+            if changed is not None:
+                raise InvalidInputError(f"{changed} changed while it was read: write to a new output, or delete "
+                                        f"{out} and run again")
+            info.complete, info.rows = True, row
+            parts.save_manifest()
+        if npy:
+            _assemble_npy(folder, out, info)
+        return out
+    finally:
+        _io._release(lock)
 
 
 def _kind(t: Any) -> str | None:
