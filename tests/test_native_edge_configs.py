@@ -136,3 +136,22 @@ def test_a_unigram_file_the_crate_refuses_is_refused(name):
         Tokenizer.from_str(text)
     with pytest.raises(ModelFormatError, match="tokenizer"):
         StaticModel(text, np.zeros((20, 2), np.float32))
+
+
+@pytest.mark.parametrize(("pattern", "content", "native"), [
+    ({"String": "aa"}, "a", False),  # a run of characters replaced: its result no longer starts at offset 0
+    ({"String": "ab"}, "kb", False),
+    ({"Regex": " {2,}"}, "X", False),
+    ({"Regex": " {2,}"}, " ", True),  # collapsed to a space or the replacement: nothing is prepended either way
+    ({"Regex": " {2,}"}, "▁", True),
+    ({"String": "a"}, "kk", True),  # one character replaced keeps its offset, whatever it becomes
+])
+def test_unigram_first_scheme_after_a_replace_at_the_start(pattern, content, native):
+    # With prepend_scheme "first" the crate prepends "▁" only where the normalized text starts at original offset
+    # 0; a multi-character match replaced at the start moves that, and the native pipeline prepended anyway.
+    spec = _unigram({"type": "Replace", "pattern": pattern, "content": content})
+    spec["pre_tokenizer"]["prepend_scheme"] = "first"
+    spec["model"]["vocab"] += [["▁a", -0.5], ["▁k", -0.5], ["▁X", -0.5], ["kb", -0.6]]
+    model, reference = _models(spec)
+    assert model.tokenizer_backend == ("native-unigram" if native else "tokenizers")
+    _assert_same_ids(model, reference, [*TEXTS, "aab", "aa b", "baa", "ab ab", "  a", "a  b", "   ", "a", "ka a"])

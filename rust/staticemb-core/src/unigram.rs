@@ -415,10 +415,16 @@ impl NativeUnigram {
             }
         };
         // Metaspace's `first` scheme prepends only when the normalized text starts at original offset 0;
-        // steps that can remove leading characters would need alignments, so those files use the crate.
+        // steps that can remove leading characters, or replace a run of them (its new characters no longer
+        // align with offset 0), would need alignments, so those files use the crate. A run of spaces collapsed
+        // to a space or the replacement character is safe: a text starting with it gets nothing prepended.
         let may_drop_lead = |step: &Step| match step {
             Step::Precompiled(_) | Step::Strip { .. } => true,
-            Step::Replace { to, .. } | Step::CollapseSpaces { to } => to.is_empty(),
+            Step::Replace { from, to } => to.is_empty() || from.chars().nth(1).is_some(),
+            Step::CollapseSpaces { to } => {
+                let mut chars = to.chars();
+                !matches!((chars.next(), chars.next()), (Some(c), None) if c == ' ' || c == replacement)
+            }
             _ => false,
         };
         if prepend == Prepend::First && steps.iter().any(may_drop_lead) {
