@@ -155,3 +155,28 @@ def test_unigram_first_scheme_after_a_replace_at_the_start(pattern, content, nat
     model, reference = _models(spec)
     assert model.tokenizer_backend == ("native-unigram" if native else "tokenizers")
     _assert_same_ids(model, reference, [*TEXTS, "aab", "aa b", "baa", "ab ab", "  a", "a  b", "   ", "a", "ka a"])
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "unigram"])
+def test_a_truncation_the_crate_cannot_apply_to_one_text_is_refused(kind):
+    # The crate fails on every text longer than max_length with these (OnlySecond: "Second sequence not provided";
+    # a stride of max_length or more panics), as Sentence Transformers does; staticemb cut at max_length instead.
+    def spec(**truncation) -> dict:
+        s = _wordpiece() if kind == "wordpiece" else _unigram()
+        s["truncation"] = {"direction": "Right", "max_length": 3, "strategy": "LongestFirst", "stride": 0,
+                           **truncation}
+        return s
+
+    long = "hello world hello world hello"
+    for bad, message in (({"strategy": "OnlySecond"}, "OnlySecond"), ({"stride": 3}, "stride 3 is not below"),
+                         ({"stride": 7}, "stride 7")):
+        reference = Tokenizer.from_str(json.dumps(spec(**bad)))
+        with pytest.raises(BaseException):  # noqa: B017 - an Exception or pyo3's PanicException
+            reference.encode(long, add_special_tokens=False)
+        with pytest.raises(ModelFormatError, match=message):
+            StaticModel(json.dumps(spec(**bad)), np.ones((64, 2), np.float32))
+    # What the crate applies to one text still loads (a folder's loader then cuts at max_length, as the crate does).
+    for good in ({"stride": 2}, {"strategy": "OnlyFirst"}):
+        model, reference = _models(spec(**good))
+        cut = reference.encode(long, add_special_tokens=False).ids
+        assert len(cut) == 3 and model.tokenize([long])[0][:3].tolist() == cut  # tokenize itself never cuts

@@ -260,6 +260,10 @@ impl TextEncoder {
             None => {
                 let (tokenizer, native, file_truncation) = guarded(|| {
                     let mut tokenizer = Tokenizer::from_str(json)?;
+                    if let Some(t) = tokenizer.get_truncation() {
+                        let only_second = t.strategy == tokenizers::TruncationStrategy::OnlySecond;
+                        usable_truncation(t.max_length, t.stride, only_second)?;
+                    }
                     let file_truncation = tokenizer.get_truncation().map(|t| Truncation {
                         max_tokens: Some(t.max_length),
                         keep_end: t.direction == tokenizers::TruncationDirection::Left,
@@ -799,6 +803,31 @@ fn in_text(i: usize, e: Error) -> Error {
 }
 
 /// Run a tokenizer call, turning both its errors and any panic inside it into [`Error::Tokenizer`].
+/// Refuse a `tokenizer.json` truncation that the `tokenizers` crate cannot apply to one text: it fails on every
+/// text longer than `max_length` (`OnlySecond` truncates a second sequence, which one text lacks; a `stride` of
+/// `max_length` or more panics), so Sentence Transformers fails there too, where cutting at `max_length` would
+/// give a vector no reference gives.
+pub(crate) fn usable_truncation(
+    max_length: usize,
+    stride: usize,
+    only_second: bool,
+) -> tokenizers::Result<()> {
+    if only_second {
+        return Err("tokenizer.json truncation: strategy OnlySecond truncates a second sequence, which one text \
+                    never has, so every text longer than max_length fails in the tokenizers library; use \
+                    LongestFirst or OnlyFirst, or set no truncation"
+            .into());
+    }
+    if max_length > 0 && stride >= max_length {
+        return Err(format!(
+            "tokenizer.json truncation: stride {stride} is not below max_length {max_length}, so every text \
+             longer than max_length fails in the tokenizers library; lower the stride"
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn guarded<T>(f: impl FnOnce() -> tokenizers::Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
