@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from staticemb import ModelFormatError, StaticModel, TokenizerError
+from staticemb import InvalidInputError, ModelFormatError, StaticModel, TokenizerError
 from tokenizers import Tokenizer
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tokenizer.json"
@@ -180,3 +180,14 @@ def test_a_truncation_the_crate_cannot_apply_to_one_text_is_refused(kind):
         model, reference = _models(spec(**good))
         cut = reference.encode(long, add_special_tokens=False).ids
         assert len(cut) == 3 and model.tokenize([long])[0][:3].tolist() == cut  # tokenize itself never cuts
+
+
+def test_a_tokenizer_that_splits_special_tokens_is_refused():
+    # encode_special_tokens is a runtime setting that tokenizer.json does not carry: the model matched
+    # "[CLS]" as one special token where the tokenizer given splits it into pieces.
+    reference = Tokenizer.from_file(str(FIXTURE))
+    reference.encode_special_tokens = True
+    with pytest.raises(InvalidInputError, match="encode_special_tokens=True"):
+        StaticModel(reference, np.zeros((reference.get_vocab_size(), 2), np.float32))
+    reference.encode_special_tokens = False
+    StaticModel(reference, np.zeros((reference.get_vocab_size(), 2), np.float32))

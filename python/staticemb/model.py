@@ -73,6 +73,12 @@ def _tokenizer_json(tokenizer: Any) -> str | bytes:
             "tokenizer must be a tokenizers.Tokenizer (or a fast transformers tokenizer, or a tokenizer.json "
             f"string), not {type(tokenizer).__name__}"
         )
+    if getattr(backend, "encode_special_tokens", False) is True:  # a runtime setting its JSON does not carry
+        raise InvalidInputError(
+            "the tokenizer has encode_special_tokens=True (transformers: split_special_tokens=True), which "
+            "tokenizer.json cannot carry, so staticemb would match its special tokens; set it to False, or pass a "
+            "tokenizer without special tokens in the text"
+        )
     return str(backend.to_str())
 
 
