@@ -600,3 +600,18 @@ def test_a_second_run_into_an_output_being_written_is_refused(tmp_path, model, m
     np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(TEXTS))
     # The lock went with the run: the same command again finds its output complete.
     encode_files(model, [str(files[".txt"])], tmp_path / "out", batch_rows=20, rows_per_part=20, progress=False)
+
+
+def test_a_complete_output_missing_a_part_is_an_error_not_a_short_read(tmp_path, model):
+    files = write_inputs(tmp_path / "in")
+    args = dict(batch_rows=20, rows_per_part=30, progress=False)
+    encode_files(model, [str(files[".txt"])], tmp_path / "out", **args)
+    (tmp_path / "out" / "part-00001.parquet").unlink()
+    with pytest.raises(InvalidInputError, match="part part-00001.parquet is missing"):
+        read_embeddings(tmp_path / "out")
+    with pytest.raises(InvalidInputError, match="part part-00001.parquet is missing"):
+        encode_files(model, [str(files[".txt"])], tmp_path / "out", **args)  # a rerun said "done"
+    encode_files(model, [str(files[".txt"])], tmp_path / "out2", **args)
+    sorted((tmp_path / "out2").glob("part-*.parquet"))[-1].unlink()  # the numbering holds, the rows do not
+    with pytest.raises(InvalidInputError, match=f"its parts hold .* rows, its manifest says {len(TEXTS):,}"):
+        read_embeddings(tmp_path / "out2")

@@ -791,6 +791,8 @@ def encode_files(
             parts.save_manifest()
         if npy:
             _assemble_npy(folder, out, info)
+        else:  # a finished output is still whole: a rerun says so, or why not
+            _complete_parts(folder, info)
         return out
     finally:
         _io._release(lock)
@@ -946,6 +948,23 @@ def _fixed_values(column: Any, width: int) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, width))
 
 
+def _complete_parts(folder: Path, info: RunInfo) -> list[Path]:
+    """The parts of a complete output, checked against its manifest: numbered 0, 1, 2, … and holding the rows it
+    records (a part deleted or cut since would read back short, with no error)."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(folder.glob("part-*.parquet"))
+    for i, part in enumerate(parts):
+        if part.name != _PART.format(i):
+            raise InvalidInputError(f"{folder}: part {_PART.format(i)} is missing ({part.name} follows); run the "
+                                    "command again into a new output")
+    rows = sum(pq.ParquetFile(part).metadata.num_rows for part in parts)
+    if info.rows is not None and rows != info.rows:
+        raise InvalidInputError(f"{folder}: its parts hold {rows:,} rows, its manifest says {info.rows:,}: a part "
+                                "was removed or changed; run the command again into a new output")
+    return parts
+
+
 def read_embeddings(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
     """An output of :func:`encode_files` as ``(vectors, table)``: float32 vectors (int8 scaled back, float16
     widened; binary outputs as their packed ``uint8`` bits) in row order, and the other columns as a
@@ -961,7 +980,7 @@ def read_embeddings(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
         raise InvalidInputError(f"{p} is an unfinished run: run the same command again to complete it")
     import pyarrow as pa
 
-    parts = sorted(p.glob("part-*.parquet"))
+    parts = _complete_parts(p, info)
     if not parts:  # an empty input: no rows, of the width and type the vectors would have
         if info.precision == "binary":
             return np.zeros((0, (info.dim + 7) // 8), np.uint8), None
