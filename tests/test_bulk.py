@@ -615,3 +615,26 @@ def test_a_complete_output_missing_a_part_is_an_error_not_a_short_read(tmp_path,
     sorted((tmp_path / "out2").glob("part-*.parquet"))[-1].unlink()  # the numbering holds, the rows do not
     with pytest.raises(InvalidInputError, match=f"its parts hold .* rows, its manifest says {len(TEXTS):,}"):
         read_embeddings(tmp_path / "out2")
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, model):
+    # SIGTERM (timeout, a scheduler) killed the process where it stood: a run stopped before its first part left
+    # a manifest and a part in progress, and the corrected command was refused as "a different run".
+    big = tmp_path / "big.txt"
+    lines = TEXTS * 400
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "staticemb", "encode", str(MODEL), str(big), "-o", str(out), "-q",
+           "--batch-rows", "100", "--rows-per-part", "1000000", "--num-threads", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".*inprogress")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().endswith("staticemb encode: terminated"), err
+    assert not out.exists()  # nothing finished: nothing left
+    done = subprocess.run([*cmd[:-6], "--dim", "8"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(read_embeddings(out)[0], model.encode(lines, dim=8))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -528,10 +529,14 @@ def _main(argv: list[str] | None) -> int:
         args.inputs += extra  # inputs after an option (argparse takes only the first run of them)
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    previous = _terminate_as_interrupt()
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, not at exit: a reader that went away is a BrokenPipeError below
         return code
+    except _Terminated:
+        print(f"staticemb {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"staticemb {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -552,6 +557,33 @@ def _main(argv: list[str] | None) -> int:
             traceback.print_exc()
         print(f"staticemb {args.command}: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, StaticembError) else 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a scheduler ending a job), raised where Ctrl-C would be: every command
+    cleans up the same way (no half-written part or model is left for the next run to trip on)."""
+
+
+def _terminate_as_interrupt() -> Any:
+    """Make SIGTERM raise :class:`_Terminated` in the main thread, where nothing else handles it; the handler
+    to put back, or None."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return None
+
+        def terminated(signum: int, frame: Any) -> None:
+            raise _Terminated
+
+        return signal.signal(signal.SIGTERM, terminated)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 if __name__ == "__main__":
