@@ -14,4 +14,4 @@ def test_generalization_embeds_the_loso_report_without_its_title(tmp_path):
     assert "# Leave one source out" not in text
     assert "| debian | 69.8 |" in text and "![leave one source out](figures/loso.png)" in text
     assert text.startswith("From [RESULTS-loso.md](RESULTS-loso.md)")
-    assert "RESULTS-hybrid.md" in text and "RESULTS-corpus-weights.md" in text
+    assert "RESULTS-hybrid.md" in text and "RESULTS-corpus-weights.md" in text and "RESULTS-hybrid-index.md" in text
