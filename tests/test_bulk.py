@@ -638,3 +638,38 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, model):
     done = subprocess.run([*cmd[:-6], "--dim", "8"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(read_embeddings(out)[0], model.encode(lines, dim=8))
+
+
+def test_damaged_parquet_inputs_are_refused_naming_the_file(tmp_path, model):
+    # Strings that are not UTF-8 were an anonymous UnicodeDecodeError (text column) or copied into the output,
+    # which then could not be read back (kept column); a damaged data page was an error naming no file.
+    bad = lambda xs: pa.array(xs, pa.binary()).view(pa.string())  # noqa: E731
+    pq.write_table(pa.table({"text": bad([b"ok", b"bad \xff", b"fine"])}), tmp_path / "text.parquet")
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "id": bad([b"x", b"\xff", b"z"])}), tmp_path / "id.parquet")
+    with pytest.raises(InvalidInputError, match=r"text\.parquet: column 'text' holds text that is not UTF-8"):
+        encode_files(model, [str(tmp_path / "text.parquet")], tmp_path / "o1", progress=False)
+    with pytest.raises(InvalidInputError, match=r"id\.parquet: column 'id' holds text that is not UTF-8"):
+        encode_files(model, [str(tmp_path / "id.parquet")], tmp_path / "o2", keep=["id"], progress=False)
+    pq.write_table(pa.table({"text": TEXTS * 50}), tmp_path / "page.parquet", compression="snappy")
+    raw = bytearray((tmp_path / "page.parquet").read_bytes())
+    raw[200:260] = b"\x00" * 60  # inside the first data page
+    (tmp_path / "page.parquet").write_bytes(bytes(raw))
+    with pytest.raises(InvalidInputError, match=r"page\.parquet: "):
+        encode_files(model, [str(tmp_path / "page.parquet")], tmp_path / "o3", progress=False)
+
+
+def test_inputs_and_keep_are_lists_not_strings(tmp_path, model):
+    # A str was taken as a list of one-letter names ("t: no such file or folder", "has no field 'i'"), and no
+    # inputs at all wrote an empty output marked complete.
+    files = write_inputs(tmp_path / "in")
+    with pytest.raises(TypeError, match="inputs must be a list of files, not a single str"):
+        encode_files(model, str(files[".jsonl"]), tmp_path / "o", progress=False)
+    with pytest.raises(TypeError, match="inputs must be a list of files, not a single PosixPath"):
+        encode_files(model, files[".jsonl"], tmp_path / "o", progress=False)
+    with pytest.raises(TypeError, match="keep must be a list of column names, not a single str"):
+        encode_files(model, [str(files[".jsonl"])], tmp_path / "o", column="body", keep="id", progress=False)
+    with pytest.raises(InvalidInputError, match="inputs is empty"):
+        encode_files(model, [], tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()
+    encode_files(model, [files[".jsonl"]], tmp_path / "o", column="body", keep=["id"], progress=False)  # a Path
+    assert read_embeddings(tmp_path / "o")[1].column("id").to_pylist()[:2] == ["doc-0", "doc-1"]

@@ -399,6 +399,14 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
         for batch in batches:
             if fmt == "csv" and batch.num_rows:
                 end = batch.column(last)[-1].as_py()
+            if fmt == "parquet":  # Parquet strings are not checked as UTF-8 on read (the CSV reader checks)
+                for name in dict.fromkeys(wanted):
+                    if _kind(batch.schema.field(name).type) == "text":
+                        try:
+                            batch.column(name).validate(full=True)
+                        except pa.ArrowInvalid as e:
+                            raise InvalidInputError(f"{path}: column {name!r} holds text that is not UTF-8, in "
+                                                    f"rows {done:,} to {done + batch.num_rows - 1:,} ({e})") from None
             texts = batch.column(column).to_pylist()
             if None in texts:
                 bad = done + texts.index(None)
@@ -407,7 +415,7 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
             for start in range(0, len(texts), rows):
                 yield texts[start : start + rows], {k: v.slice(start, rows) for k, v in carried.items()}
             done += len(texts)
-    except pa.ArrowInvalid as e:
+    except (pa.ArrowInvalid, OSError) as e:  # OSError: a damaged page ("Corrupt snappy compressed data")
         raise InvalidInputError(f"{path}: {e}" if fmt == "parquet" else
                                 f"{path}: not readable as {fmt.upper()} ({e})") from None
     if isinstance(end, str) and ("\n" in end or "\r" in end) and not _ends_quoted(path):
@@ -651,6 +659,13 @@ def encode_files(
 
     from .model import StaticModel
 
+    for name, value in (("inputs", inputs), ("keep", keep)):
+        if isinstance(value, (str, bytes, os.PathLike)):  # its characters would be taken for names
+            raise TypeError(f"{name} must be a list of {'files' if name == 'inputs' else 'column names'}, not a "
+                            f"single {type(value).__name__}: write [{os.fspath(value)!r}]")
+    inputs = [os.fspath(i) if isinstance(i, os.PathLike) else i for i in inputs]
+    if not inputs:
+        raise InvalidInputError("inputs is empty: name at least one file, folder or pattern ('-' for stdin)")
     if precision not in BULK_PRECISIONS:
         raise InvalidInputError(f"precision must be one of {', '.join(BULK_PRECISIONS)}, got {precision!r}")
     if format is not None and format not in set(INPUT_FORMATS.values()):
