@@ -305,6 +305,10 @@ class TestRay:
             embed_dataset(ds, model_dir, concurrency=2)
         with pytest.raises(ValueError, match="concurrency must be a positive number"):
             embed_dataset(ds, model_dir, actors=True, concurrency=0)
+        # rows_per_block was checked by Ray only where it splits (more than one worker): on one CPU any value passed.
+        for bad in (0, -5, "x", 2.5, True):
+            with pytest.raises(ValueError, match="rows_per_block must be a positive number of rows or None"):
+                embed_dataset(ds, model_dir, rows_per_block=bad)
         null = r"'text' holds a null in row \d+ of a batch of \d+ rows \(id=3\)"
         with deadline(), pytest.raises(Exception, match=null):
             embed_dataset(ds, model_dir).materialize()

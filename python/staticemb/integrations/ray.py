@@ -294,6 +294,9 @@ def embed_dataset(
             )
         if isinstance(concurrency, bool) or not isinstance(concurrency, numbers.Integral) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive number of actors or None, got {concurrency!r}")
+    if rows_per_block is not None and (isinstance(rows_per_block, bool) or not isinstance(rows_per_block, numbers.Integral)
+                                       or rows_per_block < 1):  # checked whether or not this Ray splits by it
+        raise ValueError(f"rows_per_block must be a positive number of rows or None, got {rows_per_block!r}")
     check_options(spec, load_kwargs, dim=dim, normalize=normalize, prompt_name=prompt_name, num_threads=1)
     if not ray.is_initialized():
         ray.init()  # what Ray Data itself does on the first run; here to size the pool
