@@ -673,3 +673,21 @@ def test_inputs_and_keep_are_lists_not_strings(tmp_path, model):
     assert not (tmp_path / "o").exists()
     encode_files(model, [files[".jsonl"]], tmp_path / "o", column="body", keep=["id"], progress=False)  # a Path
     assert read_embeddings(tmp_path / "o")[1].column("id").to_pylist()[:2] == ["doc-0", "doc-1"]
+
+
+def test_an_input_that_cannot_give_its_columns_is_refused_before_any_encoding(tmp_path, model, monkeypatch):
+    # `--keep id` over a Parquet file without it, or a text file, was refused only on reaching that file, after
+    # encoding every file before it (and the rerun without it was then refused as another run).
+    files = write_inputs(tmp_path / "in")
+    pq.write_table(pa.table({"body": ["x", "y"]}), tmp_path / "noid.parquet")
+    (tmp_path / "noid.csv").write_text("body\nx\n", encoding="utf-8")
+    encoded = []
+    real = StaticModel.encode
+    monkeypatch.setattr(StaticModel, "encode", lambda self, *a, **k: encoded.append(1) or real(self, *a, **k))
+    for late, message in ((tmp_path / "noid.parquet", r"noid\.parquet: no column 'id'"),
+                          (tmp_path / "noid.csv", r"noid\.csv: no column 'id'"),
+                          (files[".txt"], r"a\.txt: a text file has no columns to --keep")):
+        with pytest.raises(InvalidInputError, match=message):
+            encode_files(model, [str(files[".parquet"]), str(late)], tmp_path / "out", column="body", keep=["id"],
+                         progress=False)
+        assert not encoded and not (tmp_path / "out").exists()

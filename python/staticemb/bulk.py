@@ -379,9 +379,7 @@ def _arrow_batches(path: str, fmt: str, column: str, keep: list[str], rows: int)
     else:
         from pyarrow import csv
 
-        # TSV has no quoting (a value may start with a quote); CSV values may be quoted, newlines and all.
-        parse = (csv.ParseOptions(delimiter="\t", quote_char=False, newlines_in_values=False) if fmt == "tsv"
-                 else csv.ParseOptions(delimiter=",", newlines_in_values=True))
+        parse = _csv_parse(fmt)
         try:
             names = _csv_names(path, parse)
         except pa.ArrowInvalid as e:
@@ -433,6 +431,16 @@ def _larger_block(error: Exception, block: int) -> int:
     if "straddl" not in str(error) or block >= 1 << 30:
         raise error
     return block * 4
+
+
+def _csv_parse(fmt: str) -> Any:
+    """How a CSV or TSV input is parsed: TSV has no quoting (a value may start with a quote); CSV values may be
+    quoted, newlines and all."""
+    from pyarrow import csv
+
+    if fmt == "tsv":
+        return csv.ParseOptions(delimiter="\t", quote_char=False, newlines_in_values=False)
+    return csv.ParseOptions(delimiter=",", newlines_in_values=True)
 
 
 def _csv_names(path: str, parse: Any) -> list[str]:
@@ -493,6 +501,32 @@ def _check_columns(path: str, names: list[str], wanted: list[str]) -> None:
             f"{path}: {names.count(twice[0])} columns are named {twice[0]!r} (its columns: {', '.join(names)}); "
             "a column to read or --keep needs a name of its own: rename the others"
         )
+
+
+def check_columns_up_front(files: Sequence[str], *, fmt: str | None, column: str, keep: list[str]) -> None:
+    """Refuse before any work what reading would refuse only on reaching the file (after encoding every file
+    before it): ``keep`` from a text file, and a column missing from a Parquet file's schema or a CSV/TSV
+    header. JSONL lines (and streams) are checked as they are read."""
+    wanted = [column, *[k for k in keep if k != column]]
+    for path in files:
+        kind = _format_of(path, fmt)
+        if kind == "text" and keep:
+            raise InvalidInputError(f"{path}: a text file has no columns to --keep")
+        if kind in ("text", "jsonl") or _is_stream(path):
+            continue
+        require_pyarrow()
+        import pyarrow as pa
+
+        try:
+            if kind == "parquet":
+                import pyarrow.parquet as pq
+
+                names = pq.read_schema(path).names
+            else:
+                names = _csv_names(path, _csv_parse(kind))
+        except (pa.ArrowException, OSError, ValueError, UnicodeError):
+            continue  # reading it says what is wrong, naming the file
+        _check_columns(path, names, wanted)
 
 
 def read_batches(files: Sequence[str], *, fmt: str | None, column: str, keep: list[str], rows: int
@@ -682,6 +716,8 @@ def encode_files(
     batch_rows = _inputs.count("batch_rows", batch_rows) or 50_000
     rows_per_part = _inputs.count("rows_per_part", rows_per_part) or 1_000_000
     require_pyarrow()
+    files = expand_inputs(inputs, format)
+    check_columns_up_front(files, fmt=format, column=column, keep=keep)  # before the model loads
     loaded = model if isinstance(model, StaticModel) else StaticModel.from_pretrained(model)
     spec = str(loaded._info.get("base_model") or loaded._info.get("source") or "in-memory model")
     if not isinstance(model, StaticModel):
@@ -690,7 +726,6 @@ def encode_files(
             spec = str(Path(spec).expanduser().resolve())
     width = _inputs.dim(dim, full=loaded.full_dim, default=loaded.dim)
     norm = _inputs.flag("normalize", normalize, default=loaded.normalize)
-    files = expand_inputs(inputs, format)
     out = Path(output).expanduser()
     folder = out.with_name(out.name + ".parts") if npy else out
     for given in inputs:  # a second run (a resume) would read the parts written there back as texts
