@@ -102,18 +102,25 @@ def test_stdin(tmp_path, model):
     np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(TEXTS[:50]))
 
 
-def test_an_interrupted_run_resumes_and_gives_the_same_output(tmp_path, model, monkeypatch):
-    files = write_inputs(tmp_path / "in")
+def _interrupt_encode_at(monkeypatch, call: int):
+    """Make StaticModel.encode raise KeyboardInterrupt on its ``call``-th call (as Ctrl-C would); the real
+    encode, to put back."""
     calls = {"n": 0}
     real = StaticModel.encode
 
     def flaky(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == call:
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(StaticModel, "encode", flaky)
+    return real
+
+
+def test_an_interrupted_run_resumes_and_gives_the_same_output(tmp_path, model, monkeypatch):
+    files = write_inputs(tmp_path / "in")
+    real = _interrupt_encode_at(monkeypatch, 4)
     with pytest.raises(KeyboardInterrupt):
         encode_files(model, [str(files[".jsonl"])], tmp_path / "out", column="body", keep=["id"], batch_rows=20,
                      rows_per_part=30, progress=False)
@@ -132,19 +139,27 @@ def test_an_interrupted_run_resumes_and_gives_the_same_output(tmp_path, model, m
     assert table.column("id").to_pylist() == [f"doc-{i}" for i in range(len(TEXTS))]
 
 
-def test_a_killed_run_resumes(tmp_path, model):
+def _stopped_run(tmp_path: Path, options: list[str], until, sig: int):
+    """``staticemb encode`` of 400 copies of the texts, one process, sent ``sig`` once ``until(out)`` holds:
+    the command, the texts, the output and the process (waited for)."""
     big = tmp_path / "big.txt"
     lines = TEXTS * 400
     big.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "staticemb", "encode", str(MODEL), str(big), "-o", str(out), "-q",
-           "--batch-rows", "500", "--rows-per-part", "2000", "--num-threads", "1"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "staticemb", "encode", str(MODEL), str(big), "-o", str(out), "-q", *options,
+           "--num-threads", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out / "part-00001.parquet").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    while not until(out) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(sig)
+    proc.err = proc.communicate(timeout=60)[1]
+    return cmd, lines, out, proc
+
+
+def test_a_killed_run_resumes(tmp_path, model):
+    cmd, lines, out, _ = _stopped_run(tmp_path, ["--batch-rows", "500", "--rows-per-part", "2000"],
+                                      lambda out: (out / "part-00001.parquet").exists(), signal.SIGKILL)
     for p in out.iterdir():  # whatever is there is finished or visibly unfinished
         assert p.name == MANIFEST or p.name.startswith("part-") or p.name.endswith(".inprogress"), p.name
     for p in out.glob("part-*.parquet"):
@@ -309,16 +324,7 @@ def test_an_output_whose_input_changed_is_refused(tmp_path, model, change):
 def test_an_interrupted_run_whose_input_changed_does_not_resume(tmp_path, model, monkeypatch):
     path = tmp_path / "texts.txt"
     path.write_text("".join(f"text {i}\n" for i in range(100)))
-    calls = {"n": 0}
-    real = StaticModel.encode
-
-    def flaky(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(StaticModel, "encode", flaky)
+    _interrupt_encode_at(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         encode_files(model, [str(path)], tmp_path / "out", batch_rows=20, rows_per_part=20, progress=False)
     monkeypatch.undo()
@@ -556,16 +562,7 @@ def test_a_resume_after_the_model_folder_changed_is_refused(tmp_path, model, mon
 
     files = write_inputs(tmp_path / "in")
     folder = Path(shutil.copytree(MODEL, tmp_path / "model"))
-    real = StaticModel.encode
-    calls = {"n": 0}
-
-    def flaky(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(StaticModel, "encode", flaky)
+    real = _interrupt_encode_at(monkeypatch, 3)
     args = dict(batch_rows=20, rows_per_part=20, progress=False)
     with pytest.raises(KeyboardInterrupt):
         encode_files(str(folder), [str(files[".txt"])], tmp_path / "out", **args)
@@ -620,22 +617,12 @@ def test_a_complete_output_missing_a_part_is_an_error_not_a_short_read(tmp_path,
 def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, model):
     # SIGTERM (timeout, a scheduler) killed the process where it stood: a run stopped before its first part left
     # a manifest and a part in progress, and the corrected command was refused as "a different run".
-    big = tmp_path / "big.txt"
-    lines = TEXTS * 400
-    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "staticemb", "encode", str(MODEL), str(big), "-o", str(out), "-q",
-           "--batch-rows", "100", "--rows-per-part", "1000000", "--num-threads", "1"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(out.glob(".*inprogress")) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert err.strip().endswith("staticemb encode: terminated"), err
+    cmd, lines, out, proc = _stopped_run(tmp_path, ["--batch-rows", "100"],
+                                         lambda out: list(out.glob(".*inprogress")), signal.SIGTERM)
+    assert proc.returncode == 143, proc.err
+    assert proc.err.strip().endswith("staticemb encode: terminated"), proc.err
     assert not out.exists()  # nothing finished: nothing left
-    done = subprocess.run([*cmd[:-6], "--dim", "8"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*cmd, "--dim", "8"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(read_embeddings(out)[0], model.encode(lines, dim=8))
 
