@@ -218,7 +218,8 @@ def _tensor(buf: np.ndarray, spec: dict) -> np.ndarray:
     if spec["dtype"] == "BF16":
         arr = (arr.astype(np.uint32) << 16).view(np.float32)
     elif spec["dtype"] == "F64":
-        wide, arr = arr, arr.astype(np.float32)
+        with np.errstate(over="ignore"):  # checked just below, with the file named
+            wide, arr = arr, arr.astype(np.float32)
         overflow = np.isinf(arr) & np.isfinite(wide)
         if overflow.any():
             raise ModelFormatError(f"a float64 tensor holds {np.abs(wide[overflow]).max():.3g}, past float32's range "
