@@ -678,3 +678,15 @@ def test_an_input_that_cannot_give_its_columns_is_refused_before_any_encoding(tm
             encode_files(model, [str(files[".parquet"]), str(late)], tmp_path / "out", column="body", keep=["id"],
                          progress=False)
         assert not encoded and not (tmp_path / "out").exists()
+
+
+def test_a_failed_command_leaves_no_folders_made_for_its_output(tmp_path):
+    # The output's parent folders were made before the inputs and the model were checked, and stayed.
+    out = tmp_path / "new" / "sub" / "out"
+    done = _cli(str(MODEL), str(tmp_path / "missing.txt"), "-o", str(out), "-q")
+    assert done.returncode != 0 and "missing.txt: no such file or folder" in done.stderr
+    assert sorted(os.listdir(tmp_path)) == []
+    (tmp_path / "a.txt").write_text("one\ntwo\n", encoding="utf-8")
+    done = _cli(str(MODEL), str(tmp_path / "a.txt"), "-o", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    assert read_embeddings(out)[0].shape[0] == 2

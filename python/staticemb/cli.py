@@ -100,13 +100,28 @@ def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
             if not ancestor.is_dir():
                 raise InvalidInputError(f"cannot write {what} {p}: {ancestor} is a file, not a folder")
             break
+    missing = [d for d in (parent, *parent.parents) if not d.exists()]
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        _MADE_FOR_OUTPUT.extend(missing)  # deepest first: removed again if the command fails
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError as e:
         raise InvalidInputError(f"cannot write {what} {p}: {e.strerror or e}") from None
     return p
+
+
+_MADE_FOR_OUTPUT: list[Path] = []
+"""Folders :func:`_check_output` made for an output (deepest first): a command that then fails removes those
+still empty, so a corrected command finds the tree as it was."""
+
+
+def _remove_folders_made_for_output() -> None:
+    while _MADE_FOR_OUTPUT:
+        try:
+            _MADE_FOR_OUTPUT.pop(0).rmdir()  # only while empty
+        except OSError:
+            pass
 
 
 def _read_texts(path: str, limit: int | None) -> list[str]:
@@ -530,6 +545,8 @@ def _main(argv: list[str] | None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     previous = _terminate_as_interrupt()
+    _MADE_FOR_OUTPUT.clear()
+    code = 1
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, not at exit: a reader that went away is a BrokenPipeError below
@@ -558,6 +575,9 @@ def _main(argv: list[str] | None) -> int:
         print(f"staticemb {args.command}: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, StaticembError) else 1
     finally:
+        if code != 0:
+            _remove_folders_made_for_output()
+        _MADE_FOR_OUTPUT.clear()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
