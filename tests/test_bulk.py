@@ -690,3 +690,13 @@ def test_a_failed_command_leaves_no_folders_made_for_its_output(tmp_path):
     done = _cli(str(MODEL), str(tmp_path / "a.txt"), "-o", str(out), "-q")
     assert done.returncode == 0, done.stderr
     assert read_embeddings(out)[0].shape[0] == 2
+
+
+def test_a_dangling_symlink_as_the_output_is_refused_clearly(tmp_path, model):
+    files = write_inputs(tmp_path / "in")
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(InvalidInputError, match=r"out is a symlink to .*nowhere, which does not exist"):
+        encode_files(model, [str(files[".txt"])], tmp_path / "out", progress=False)  # was [Errno 17] File exists
+    (tmp_path / "nowhere").mkdir()
+    encode_files(model, [str(files[".txt"])], tmp_path / "out", progress=False)  # through the link
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "nowhere")[0], model.encode(TEXTS))

@@ -734,6 +734,9 @@ def encode_files(
                                     "would read its parts back as texts; write it elsewhere")
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"{folder} is a file, not an output folder")
+    if folder.is_symlink() and not folder.exists():
+        raise InvalidInputError(f"{folder} is a symlink to {os.readlink(folder)}, which does not exist: make that "
+                                "folder, or write elsewhere")
     if npy and (out.exists() or out.is_symlink()) and not (folder / MANIFEST).is_file():
         raise InvalidInputError(f"{out} exists and is not the output of an earlier run of this command; "
                                 "use another output, or delete it")
