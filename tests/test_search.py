@@ -423,6 +423,8 @@ def test_top_k_zero_gives_empty_lists_as_sentence_transformers_does():
     assert semantic_search(queries, (corpus > 0).astype(np.int8), top_k=0) == [[], [], []]
     assert semantic_search(queries, np.packbits(corpus > 0, axis=1), top_k=0, corpus_precision="ubinary") == [[]] * 3
     assert passage_search(queries, corpus, corpus, np.arange(5), top_k=0) == [[], [], []]
+    # One passage a document, its owners as a range (was "must be a NumPy array, … got range"):
+    assert passage_search(queries, corpus, corpus, range(5)) == passage_search(queries, corpus, corpus, np.arange(5))
     with pytest.raises(InvalidInputError, match="dimensions"):
         semantic_search(queries[:, :7], corpus, top_k=0)
 

@@ -278,7 +278,7 @@ def passage_search(
 
 def _passage_bounds(owner: Any, n_passages: int, n_docs: int) -> np.ndarray:
     """``bounds[d]:bounds[d + 1]`` are document ``d``'s passages, from a checked ``passage_owner``."""
-    array = _as_array(owner, "passage_owner")
+    array = _as_array(np.asarray(owner) if isinstance(owner, range) else owner, "passage_owner")
     if array.size == 0 and array.ndim == 1:
         array = array.astype(np.int64)  # an empty list reads as float64
     if array.ndim != 1 or array.dtype.kind not in "iu":
