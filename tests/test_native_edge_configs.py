@@ -191,3 +191,16 @@ def test_a_tokenizer_that_splits_special_tokens_is_refused():
         StaticModel(reference, np.zeros((reference.get_vocab_size(), 2), np.float32))
     reference.encode_special_tokens = False
     StaticModel(reference, np.zeros((reference.get_vocab_size(), 2), np.float32))
+
+
+def test_unigram_added_token_ids_are_the_crates_not_the_declared_ones():
+    # The crate gives an added token its piece's id, or the next id after the vocabulary, whatever id the file
+    # declares; the native Unigram sized the table by the declared ids and refused a table the crate fits.
+    spec = _unigram()
+    n = len(spec["model"]["vocab"])
+    spec["added_tokens"] = [_added(n + 5, "a"), _added(1000, "[X]", normalized=False), _added(7, "[Y]", False)]
+    model, reference = _models(spec)
+    assert reference.get_vocab_size(with_added_tokens=True) == n + 2
+    assert model.vocab_size == n + 2  # was 1001 rows required
+    assert model.tokenizer_backend == "native-unigram"
+    _assert_same_ids(model, reference, [*TEXTS, "a [X] b [Y]", "[Y][X]", "ab"])

@@ -3,10 +3,10 @@
 use aho_corasick::AhoCorasick;
 use serde::Deserialize;
 
-/// One entry of a `tokenizer.json`'s `added_tokens`.
+/// One entry of a `tokenizer.json`'s `added_tokens` (its declared `id` is not read: the crate gives the token
+/// its own id).
 #[derive(Deserialize)]
 pub(crate) struct AddedJson {
-    pub(crate) id: u32,
     pub(crate) content: String,
     #[serde(default)]
     pub(crate) normalized: bool,

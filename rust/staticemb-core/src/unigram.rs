@@ -509,6 +509,18 @@ impl NativeUnigram {
             }
         }
         let median_token_chars = median(&mut lengths);
+        // The ids the crate gives the added tokens: a piece's own id, else the next id after the vocabulary, in
+        // file order (the ids the file declares are not read, only warned about).
+        let mut vocab = n;
+        let mut added: AHashMap<&str, u32> = AHashMap::new();
+        for t in file.added_tokens.iter().filter(|t| !t.content.is_empty()) {
+            let next = (n + added.len()) as u32;
+            let id = match last.get(t.content.as_str()) {
+                Some(&id) => id,
+                None => *added.entry(t.content.as_str()).or_insert(next),
+            };
+            vocab = vocab.max(id as usize + 1);
+        }
         drop(last);
 
         let mut native = NativeUnigram {
@@ -524,11 +536,6 @@ impl NativeUnigram {
             bytes,
             added: AddedGuard::default(),
         };
-        let vocab = file
-            .added_tokens
-            .iter()
-            .map(|t| t.id as usize + 1)
-            .fold(n, usize::max);
         let guard = AddedGuard::new(&file.added_tokens, |t| {
             let mut out = String::new();
             native.normalize(t, &mut out, &mut String::new());

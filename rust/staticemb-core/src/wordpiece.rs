@@ -124,9 +124,8 @@ impl BertWordPiece {
         let normalizer = tok.get_normalizer()?;
         let tokens: Vec<AddedJson> = tok
             .get_added_tokens_decoder()
-            .into_iter()
-            .map(|(id, t)| AddedJson {
-                id,
+            .into_values()
+            .map(|t| AddedJson {
                 content: t.content,
                 normalized: t.normalized,
             })
