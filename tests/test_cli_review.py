@@ -103,7 +103,7 @@ def test_eval_widths_past_the_model_are_refused(capsys, tmp_path, dims):
     task.write_text(json.dumps({"type": "retrieval", "queries": ["the cat", "a dog"],
                                 "corpus": ["the cat sat on the mat", "a dog", "hello"], "relevant": [[0], [1]]}))
     past = ",".join(d for d in dims.split(",") if int(d) > 16)
-    one_line_error(run(capsys, "eval", str(MODEL), "--tasks", str(task), "--dims", dims), f"--dims {past}", "16")
+    one_line_error(run(capsys, "eval", str(MODEL), "--tasks", str(task), "--dims", dims), f"dims {past}: ", "16")
 
 
 @pytest.mark.reference  # bm25s: not among the light tier's dependencies (make test-wheel, wheels.yml)
@@ -126,7 +126,7 @@ def test_eval_checks_every_models_widths_before_scoring_any(capsys, tmp_path):
     task.write_text(json.dumps({"type": "retrieval", "queries": ["the cat", "a dog"],
                                 "corpus": ["the cat sat on the mat", "a dog", "hello"], "relevant": [[0], [1]]}))
     code, out, err = run(capsys, "eval", str(MODEL), str(narrow), "--tasks", str(task), "--dims", "16")
-    assert code == 2 and "--dims 16" in err and "8-d model" in err
+    assert code == 2 and "dims 16: " in err and "8-d model" in err
     assert "retrieval-pets" not in err  # no model was scored: no progress line
 
 
@@ -239,6 +239,34 @@ def test_eval_output_over_a_task_or_into_a_task_folder_is_refused(capsys, tmp_pa
         assert run(capsys, "eval", str(MODEL), "--tasks", str(folder), "--output", str(output))[0] == 0
         assert json.loads(output.read_text())
     assert run(capsys, "eval", str(MODEL), "--tasks", str(folder))[0] == 0
+
+
+def test_eval_output_into_a_model_folder_is_refused(capsys, tmp_path):
+    # `--output MODEL/model.safetensors` scored the model, then wrote the results over its weights (exit 0).
+    import shutil
+
+    model = shutil.copytree(MODEL, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    task = tmp_path / "r.json"
+    task.write_text(json.dumps({"type": "retrieval", "queries": ["the cat"], "corpus": ["the cat sat", "a dog"],
+                                "relevant": [[0]]}))
+    for output in (model / "model.safetensors", model / "results.json", model / "sub" / "r.json"):
+        one_line_error(run(capsys, "eval", str(model), "--tasks", str(task), "--output", str(output)),
+                       "--output", "lies in the model folder")
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
+    assert not (model / "sub").exists()
+    assert run(capsys, "eval", str(model), "--tasks", str(task), "--output", str(tmp_path / "r-out.json"))[0] == 0
+
+
+def test_a_task_name_that_is_not_unicode_is_refused_when_loaded(tmp_path):
+    # It passed load_task and failed only when the results table was printed, after every model was scored.
+    from staticemb.tasks import load_task
+
+    task = tmp_path / "s.json"
+    task.write_text('{"type": "retrieval", "name": "bad\\ud800name", "queries": ["q"], "corpus": ["a", "b"], '
+                    '"relevant": [[0]]}')
+    with pytest.raises(InvalidInputError, match=r"s\.json: 'name' .* is not valid Unicode text"):
+        load_task(task)
 
 
 # ------------------------------------------------------------------------------------------------ names

@@ -77,8 +77,25 @@ def test_bad_vectors_and_labels():
         cosine_scores(np.ones((1, 3)), np.ones((2, 2)))
     with pytest.raises(InvalidInputError, match="2 training vectors with 3 labels"):
         knn_accuracy(np.ones((2, 2)), ["a", "b", "c"], np.ones((1, 2)), ["a"])
-    with pytest.raises(InvalidInputError, match="k must be at least 1"):
+    with pytest.raises(InvalidInputError, match="k must be a positive integer, got 0"):
         knn_accuracy(np.ones((2, 2)), ["a", "b"], np.ones((1, 2)), ["a"], k=0)
+    for bad in (2.5, None, "3", True):  # a TypeError from deep inside, or True taken as 1
+        with pytest.raises(TypeError, match="k must be"):
+            knn_accuracy(np.ones((2, 2)), ["a", "b"], np.ones((1, 2)), ["a"], k=bad)
+
+
+def test_a_k_past_the_corpus_means_the_whole_corpus():
+    # The discounts were k long: 10**15 was a MemoryError, sys.maxsize an IndexError.
+    import sys
+
+    from staticemb.evaluation import multi_retrieval_metrics
+
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.3]])
+    relevant = [[2], [0, 2]]
+    whole = {name.split("@")[0]: v for name, v in multi_retrieval_metrics(scores, relevant, k=3).items()}
+    for k in (4, 10**15, sys.maxsize):
+        got = {name.split("@")[0]: v for name, v in multi_retrieval_metrics(scores, relevant, k=k).items()}
+        assert got == whole
 
 
 def test_multi_relevant_metrics_by_hand():
@@ -213,3 +230,15 @@ def test_multi_relevant_metrics_equal_sentence_transformers_evaluator():
     assert ours["Recall@1"] == pytest.approx(theirs["recall@k"][1])
     assert ours[f"Recall@{k}"] == pytest.approx(theirs["recall@k"][k])
     assert ours[f"MAP@{k}"] != pytest.approx(ours[f"MRR@{k}"])  # several relevant documents: MAP is not MRR
+
+
+def test_widths_wider_than_the_model_are_refused_not_dropped():
+    # open_model(..., dims=[100, 4096]) on a 16-d model scored at [16] in their place, without a word.
+    from pathlib import Path
+
+    from staticemb.tasks import open_model
+
+    model = Path(__file__).resolve().parent / "fixtures" / "m2v-f32"
+    with pytest.raises(InvalidInputError, match=r"dims 100,4096: .* is a 16-d model; a width must be between 1"):
+        open_model(str(model), dims=[100, 4096])
+    assert open_model(str(model), dims=[8, 16]).dims == [8, 16]

@@ -469,6 +469,13 @@ def test_eval_tasks_are_read_before_the_datasets(tmp_path):
     wordsim.write_text(json.dumps({"type": "wordsim", "pairs": [["a", "b", 1], ["a", "c", 2]]}))
     with pytest.raises(InvalidInputError, match="ws.json: only retrieval and bitext tasks can be evaluators"):
         train({**raw, "eval_tasks": [str(wordsim)]})
+    # Two tasks of one name: the second's metrics replaced the first's in the training log.
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "r.json").write_text(json.dumps({"type": "retrieval", "queries": ["q"],
+                                                           "corpus": ["x", "y"], "relevant": [[0]]}))
+    with pytest.raises(InvalidInputError, match="two tasks are named 'r'"):
+        train({**raw, "eval_tasks": [str(tmp_path / "a" / "r.json"), str(tmp_path / "b" / "r.json")]})
 
 
 def test_config_paths_may_be_path_objects_and_checkpoints_unlimited(tmp_path):
@@ -702,7 +709,8 @@ def test_one_evaluator_a_width_and_the_log_records_what_ran(tmp_path, pairs_file
     cfg = _config(tmp_path, pairs_file, bert_tokenizer_path, init=str(first), max_steps=2,
                   matryoshka_dims=[8, 16, 512])
     del cfg["tokenizer"], cfg["embedding_dim"]  # an init keeps its width (another embedding_dim is refused)
-    out, _ = train(cfg)
+    with pytest.warns(UserWarning, match=r"matryoshka_dims \[512\] are wider than the model's 16 columns"):
+        out, _ = train(cfg)  # it dropped 512 without a word
     config = json.loads((out / "training_log.json").read_text())["config"]
     assert (config["embedding_dim"], config["matryoshka_dims"]) == (16, [16, 8])
 

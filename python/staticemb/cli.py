@@ -313,12 +313,19 @@ def _check_not_a_task(out: Path, tasks: list[str]) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .tasks import StaticEncoder, evaluate, load_tasks, markdown_table, open_model
+    from .tasks import evaluate, load_tasks, markdown_table, open_model
 
     output = _check_output(args.output, "--output", folder=False) if args.output is not None else None
     if output is not None:
         _check_not_a_task(output, args.tasks)
     models = _model_specs(args.models)
+    if output is not None:  # results written over a model's weights (it was scored, then overwritten)
+        target = output.resolve()
+        for _, spec in models:
+            folder = Path(spec).expanduser()
+            if folder.is_dir() and (target == folder.resolve() or folder.resolve() in target.parents):
+                raise InvalidInputError(f"--output {output} lies in the model folder {spec}: the results would be "
+                                        "written into the model; write them elsewhere")
     tasks = load_tasks(args.tasks, args.only)
     bm25 = [spec for _, spec in models if spec.lower() in ("bm25", "bm25-stem")]
     if bm25 and not any(t["type"] == "retrieval" for t in tasks):
@@ -336,14 +343,6 @@ def cmd_eval(args) -> int:
     # Every model is opened and its widths checked before any is scored: a bad one found after hours of another's
     # scoring would throw that work away.
     encoders = [open_model(spec, name=name, dims=args.dims, device=args.device) for name, spec in models]
-    for (_, spec), encoder in zip(models, encoders, strict=True):
-        full = encoder.model.full_dim if isinstance(encoder, StaticEncoder) else None
-        past = [d for d in args.dims or () if full is not None and d > full]
-        if past:  # as encode(dim=...) refuses it; the table showed the full width in its place, or left it out
-            raise InvalidInputError(f"--dims {','.join(map(str, past))}: {spec} is a {full}-d model; a width must "
-                                    f"be between 1 and its table width {full}"
-                                    + (" (evaluate models of other widths in runs of their own)"
-                                       if len(models) > 1 else ""))
     results = [evaluate(encoder, tasks, speed_texts=speed_texts,
                         progress=lambda m: print(m, file=sys.stderr, flush=True)) for encoder in encoders]
     if output is not None:  # first: the results are kept even if the table's reader goes away (| head)

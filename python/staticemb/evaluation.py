@@ -99,8 +99,7 @@ def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels,
     k-NN evaluator; scikit-learn's breaks ties by training order.)
     """
     train_labels, test_labels = _label_list(train_labels), _label_list(test_labels)
-    if k < 1:
-        raise InvalidInputError(f"k must be at least 1, got {k}")
+    _check_k(k)  # a float, None, a str or a bool was a TypeError deep inside, or taken as 1
     sims = cosine_scores(test, train)
     if sims.shape != (len(test_labels), len(train_labels)):
         raise InvalidInputError(
@@ -148,7 +147,8 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
     if scores.ndim != 2 or len(relevant) != scores.shape[0]:
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
     scores = nan_lowest(scores)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    # No rank past the corpus: k above its size means the whole corpus (the discounts were k long).
+    discounts = 1.0 / np.log2(np.arange(2, min(k, scores.shape[1]) + 2))
     ndcg = mrr = ap = r1 = rk = 0.0
     for i, (row, listed) in enumerate(zip(scores, relevant, strict=True)):
         rel = _inputs.document_ids(listed, f"relevant[{i}]", scores.shape[1])

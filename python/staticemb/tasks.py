@@ -64,6 +64,8 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
     task.setdefault("name", p.stem)
     if not isinstance(task["name"], str) or not task["name"]:
         raise InvalidInputError(f"{p}: 'name' must be a non-empty string")
+    if _inputs.lone_surrogate(task["name"]) is not None:  # it names the results and their table, printed last
+        raise InvalidInputError(f"{p}: 'name' {task['name']!r} is not valid Unicode text (a lone surrogate)")
     _CHECKS[task["type"]](p, task)
     return task
 
@@ -198,6 +200,16 @@ _CHECKS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
 }
 
 
+def check_distinct_names(files: Sequence[str | os.PathLike], tasks: Sequence[dict[str, Any]]) -> None:
+    """Refuse two tasks of one name: their results (and a training run's metrics) would overwrite each other."""
+    seen: dict[str, str | os.PathLike] = {}
+    for f, t in zip(files, tasks, strict=True):
+        if t["name"] in seen:
+            raise InvalidInputError(f"two tasks are named {t['name']!r}: {seen[t['name']]} and {f}; give one a "
+                                    "'name' of its own")
+        seen[t["name"]] = f
+
+
 def load_tasks(paths: Sequence[str | os.PathLike], only: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Tasks from files and folders (every ``*.json`` in a folder, sorted), optionally only those named. Two
     tasks with the same name are refused (their results would overwrite each other)."""
@@ -209,11 +221,7 @@ def load_tasks(paths: Sequence[str | os.PathLike], only: Sequence[str] | None = 
         else:
             files.append(p)
     tasks = [load_task(f) for f in files]
-    seen: dict[str, Path] = {}
-    for f, t in zip(files, tasks, strict=True):
-        if t["name"] in seen:
-            raise InvalidInputError(f"two tasks are named {t['name']!r}: {seen[t['name']]} and {f}")
-        seen[t["name"]] = f
+    check_distinct_names(files, tasks)
     if only:
         wanted = set(only)
         unmatched = sorted(w for w in wanted if not any(w in (t["name"], t["type"]) for t in tasks))
@@ -293,7 +301,11 @@ class StaticEncoder(_ModelEncoder):
         self.name = name
         full = model.full_dim
         widths = _matryoshka_widths(full) if dims is None else check_widths(dims)
-        self.dims = sorted({d for d in widths if d <= full} or {full})
+        past = [d for d in widths if d > full]
+        if past:  # as encode(dim=...) refuses it; scoring dropped them and showed the full width in their place
+            raise InvalidInputError(f"dims {','.join(map(str, past))}: {name} is a {full}-d model; a width must be "
+                                    f"between 1 and its table width {full}")
+        self.dims = widths
 
     def _model_encode(self, texts, how):
         return getattr(self.model, how)(list(texts), normalize=False, dim=self.model.full_dim)

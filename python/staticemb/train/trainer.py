@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from .. import _io
 from .._inputs import lone_surrogate
 from .._paths import data_dir
 from ..errors import InvalidInputError
-from .config import DEFAULT_EMBEDDING_DIM, TrainConfig
+from .config import DEFAULT_EMBEDDING_DIM, MATRYOSHKA_DIMS, TrainConfig
 from .distill import _check_source, _device, _load_tokenizer
 from .losses import similarity_distill_loss
 
@@ -56,11 +57,13 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
         if getattr(config, what) is not None:
             _check_source(what, getattr(config, what))
     out = _check_output_dir(config)
-    from ..tasks import load_task
+    from ..tasks import check_distinct_names, load_task
 
-    for path in config.eval_tasks:  # read (and checked) before the datasets and any teacher are
-        if load_task(path)["type"] not in EVALUATOR_TYPES:
+    tasks = [load_task(path) for path in config.eval_tasks]  # read (and checked) before the datasets and teacher
+    for path, task in zip(config.eval_tasks, tasks, strict=True):
+        if task["type"] not in EVALUATOR_TYPES:
             raise InvalidInputError(f"{path}: only {' and '.join(EVALUATOR_TYPES)} tasks can be evaluators")
+    check_distinct_names(config.eval_tasks, tasks)  # each names its metrics in the training log
     init = _load_init(config.init, config.embedding_dim) if config.init is not None else None
     world_size = _launched_world_size()
     if config.batch_size % world_size:
@@ -140,6 +143,11 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike):
     model = SentenceTransformer(modules=[module], device=str(args.device))
     width = module.get_embedding_dimension()
     dims = sorted({int(d) for d in config.matryoshka_dims if int(d) <= width} | {width}, reverse=True)
+    past = sorted({int(d) for d in config.matryoshka_dims if int(d) > width})
+    if past and sorted(config.matryoshka_dims) != sorted(MATRYOSHKA_DIMS):  # the recipe's list fits any table
+        # A config made for a wider table runs over a narrower init (the widths it can have); said, not silent.
+        warnings.warn(f"matryoshka_dims {past} are wider than the model's {width} columns: training at {dims}",
+                      stacklevel=2)
 
     train = {}
     for name, path in config.train_datasets.items():
