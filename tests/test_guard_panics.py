@@ -192,9 +192,10 @@ def test_a_panic_while_encoding_is_a_tokenizer_error(name, num_threads, valid_fo
 # ---------------------------------------------------------------- found by a review of the Rust core
 
 
-def test_an_added_token_numbered_past_the_vocabulary_is_a_tokenizer_error():
+def test_an_added_token_numbered_past_the_vocabulary_needs_its_row():
     # The tokenizers crate numbers an added token that is no vocabulary piece after the pieces, whatever id the
-    # JSON gives it; the table has no row for that id. It was a Rust panic in the pooling kernel.
+    # JSON gives it; the table has no row for that id. It was a Rust panic in the pooling kernel, then an error
+    # at encode; the native Unigram now counts the crate's ids, so the table is refused when the model is built.
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     pieces = [("<unk>", 0.0), ("\u2581hello", -1.0), ("\u2581world", -1.5)] + [
@@ -205,11 +206,15 @@ def test_an_added_token_numbered_past_the_vocabulary_is_a_tokenizer_error():
     spec = json.loads(tok.to_str())
     spec["added_tokens"][0]["id"] = 1  # claims an id inside the vocabulary
     n = len(pieces)
-    for mapping in (None, np.arange(n)):
-        model = StaticModel(json.dumps(spec), np.ones((n, 8), np.float32), token_mapping=mapping)
-        with pytest.raises(TokenizerError, match="outside its vocabulary"):
-            model.encode(["hello <foo> world"])
-        assert model.encode(["hello world"]).shape == (1, 8)
+    with pytest.raises(ModelFormatError, match=f"produces ids up to {n} but the embedding table has only {n} rows"):
+        StaticModel(json.dumps(spec), np.ones((n, 8), np.float32))
+    with pytest.raises(ModelFormatError, match=f"the token mapping has {n} entries but the tokenizer has {n + 1} ids"):
+        StaticModel(json.dumps(spec), np.ones((n, 8), np.float32), token_mapping=np.arange(n))
+    model = StaticModel(json.dumps(spec), np.arange((n + 1) * 8, dtype=np.float32).reshape(n + 1, 8))
+    ids = Tokenizer.from_str(json.dumps(spec)).encode("hello <foo> world", add_special_tokens=False).ids
+    assert n in ids and model.tokenize(["hello <foo> world"])[0].tolist() == ids
+    np.testing.assert_allclose(model.encode(["hello <foo> world"], normalize=False)[0],
+                               np.asarray(model.embeddings)[ids].mean(0))
 
 
 def test_an_id_too_large_for_the_id_arrays_is_a_model_format_error():
