@@ -700,3 +700,18 @@ def test_a_dangling_symlink_as_the_output_is_refused_clearly(tmp_path, model):
     (tmp_path / "nowhere").mkdir()
     encode_files(model, [str(files[".txt"])], tmp_path / "out", progress=False)  # through the link
     np.testing.assert_array_equal(read_embeddings(tmp_path / "nowhere")[0], model.encode(TEXTS))
+
+
+def test_a_folder_input_leaves_out_hidden_names(tmp_path, model):
+    # A notebook's .ipynb_checkpoints/ copy (and .git/) under an input folder were read: its rows came twice.
+    folder = tmp_path / "in"
+    (folder / ".ipynb_checkpoints").mkdir(parents=True)
+    (folder / "a.txt").write_text("one\ntwo\n", encoding="utf-8")
+    (folder / ".ipynb_checkpoints" / "a-checkpoint.txt").write_text("one\ntwo\n", encoding="utf-8")
+    (folder / ".notes.txt").write_text("three\n", encoding="utf-8")
+    encode_files(model, [str(folder)], tmp_path / "out", progress=False)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "out")[0], model.encode(["one", "two"]))
+    # Named, or matched by a pattern, a hidden file is read.
+    encode_files(model, [str(folder / ".notes.txt"), str(folder / ".ipynb_checkpoints" / "*.txt")], tmp_path / "o2",
+                 progress=False)
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "o2")[0], model.encode(["three", "one", "two"]))

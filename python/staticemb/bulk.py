@@ -128,19 +128,22 @@ def model_fingerprint(model: Any) -> str:
 
 
 def reads(folder: Path, path: Path, any_file: bool) -> bool:
-    """Whether :func:`expand_inputs` takes the file ``path`` (under ``folder``) when given ``folder``: one of
-    the :data:`INPUT_FORMATS` types, or with ``any_file`` any file not under a hidden folder."""
-    if any_file:
-        return not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    return path.suffix.lower() in INPUT_FORMATS
+    """Whether :func:`expand_inputs` takes the file ``path`` (under ``folder``) when given ``folder``: a file
+    with no hidden (dot) name on its way from ``folder`` (``.git/``, ``.ipynb_checkpoints/``: a notebook's
+    checkpoint copies would repeat its rows), of one of the :data:`INPUT_FORMATS` types, or any with
+    ``any_file``."""
+    if any(part.startswith(".") for part in path.relative_to(folder).parts):
+        return False
+    return any_file or path.suffix.lower() in INPUT_FORMATS
 
 
 def expand_inputs(specs: Sequence[str], fmt: str | None = None, *, any_file: bool = False) -> list[str]:
     """Files named by ``specs`` (files, folders searched recursively, glob patterns, ``-`` for stdin, named
     pipes such as ``<(cmd)``), in order, folders and patterns sorted. A name that matches nothing raises
     :class:`FileNotFoundError`, a folder or file under a folder that cannot be read :class:`PermissionError`. A
-    folder gives its files of the :data:`INPUT_FORMATS` types, or with ``any_file`` every file not under a hidden
-    (dot) name, and then the names' types are not checked."""
+    folder gives its files of the :data:`INPUT_FORMATS` types, or with ``any_file`` every file, and then the
+    names' types are not checked; either way nothing under a hidden (dot) name in it (name such a file itself,
+    or with a pattern)."""
     files: list[str] = []
     for spec in specs:
         if spec == "/dev/stdin" and Path(spec).is_file():  # a file redirected to stdin: read (and resumed) as it
@@ -205,8 +208,7 @@ def _walk(folder: Path, spec: str, any_file: bool) -> list[str]:
 
     found = []
     for top, dirs, names in os.walk(folder, onerror=refuse):
-        if any_file:  # hidden folders are not read: nothing in them is taken
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden folders are not read: nothing in them is taken
         for name in names:
             p = Path(top) / name
             if p.is_file() and reads(folder, p, any_file):

@@ -372,8 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Embed every text of the inputs, streaming, into a folder of Parquet parts "
                        "(or OUT.npy). An interrupted run resumes when run again.")
     p.add_argument("model", help="a model folder or Hub id")
-    p.add_argument("inputs", nargs="+", help="text (one per line), JSONL, CSV, TSV or Parquet files, folders, "
-                   "glob patterns, - for stdin, or a named pipe such as <(cmd)")
+    p.add_argument("inputs", nargs="+", help="text (one per line), JSONL, CSV, TSV or Parquet files, folders "
+                   "(searched for those, hidden names aside), glob patterns, - for stdin, or a named pipe such as "
+                   "<(cmd)")
     p.add_argument("--output", "-o", required=True,
                    help="an output folder of Parquet parts (any name, OUT.parquet included, but not one of another "
                    "file type such as OUT.csv) or an OUT.npy file")
