@@ -745,3 +745,20 @@ def test_columns_the_loss_does_not_read_are_not_checked(tmp_path):
     assert _read_dataset(str(path), "mnrl").column_names == ["anchor", "positive"]
     with pytest.raises(InvalidInputError, match=f"{path}:1: 'text' must be a text"):
         _read_dataset(str(path), "distill")
+
+
+def test_set_keeps_a_path_that_looks_like_json_as_text(tmp_path, pairs_file, bert_tokenizer_path, monkeypatch):
+    # `--set output_dir=2024` was the number 2024 ("output_dir must be a folder path"), output_dir=NaN a float.
+    import staticemb.train
+    from staticemb.cli import _parse_value, main
+
+    assert _parse_value("2024", textual=True) == "2024" and _parse_value("NaN", textual=True) == "NaN"
+    assert _parse_value('"quoted"', textual=True) == "quoted" and _parse_value("null", textual=True) is None
+    assert _parse_value("2024") == 2024 and _parse_value("[16,32]") == [16, 32] and _parse_value("a/b") == "a/b"
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(_config(tmp_path, pairs_file, bert_tokenizer_path, max_steps=4)))
+    seen = []
+    monkeypatch.setattr(staticemb.train, "train", lambda config: seen.append(config) or (tmp_path / "x", {}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(cfg), "--set", "output_dir=2024", "--set", "embedding_dim=32"]) == 0
+    assert seen[0].output_dir == "2024" and seen[0].embedding_dim == 32

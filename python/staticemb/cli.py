@@ -73,11 +73,14 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _parse_value(text: str):
+def _parse_value(text: str, *, textual: bool = False):
+    """A ``--set`` value: JSON where it parses, else the text itself. For a ``textual`` field (a path, a name),
+    only a JSON string or ``null`` is taken as JSON: ``output_dir=2024`` is the folder "2024", not a number."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
         return text
+    return value if not textual or value is None or isinstance(value, str) else text
 
 
 def _check_output(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
@@ -245,14 +248,17 @@ def _check_not_an_input(out: Path, inputs: list[str], files: list[str], any_file
 
 
 def cmd_train(args) -> int:
+    import dataclasses
+
     from .train import TrainConfig, train
 
+    textual = {f.name for f in dataclasses.fields(TrainConfig) if str(f.type) in ("str", "str | None")}
     overrides = {}
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidInputError(f"--set needs key=value, got {item!r}")
-        overrides[key] = _parse_value(value)
+        overrides[key] = _parse_value(value, textual=key in textual)
     if args.resume:
         overrides["resume_from_checkpoint"] = True
     config = TrainConfig.from_file(args.config, **overrides)
