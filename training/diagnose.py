@@ -24,7 +24,6 @@ chooses nothing, and the collections stay unused for any choice (they are the he
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import time
 from collections import Counter
@@ -34,9 +33,8 @@ from typing import Any
 import numpy as np
 
 from . import loso
-from .replicate import arguments, fold_and_collections, score_task
-from .report import hardware
-from .significance import DIM, A, difference_cells, difference_note, paired
+from .replicate import arguments, fold_and_collections, report_head, score_task
+from .significance import difference_cells, difference_note, paired
 
 
 def words(tokenizer: Any, text: str) -> list[str]:
@@ -97,15 +95,10 @@ def group_rows(source: str, ours: np.ndarray, bm25: np.ndarray, groups: dict[str
 
 def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resamples: int, collections: int) -> str:
     lines = [
-        "# Which queries the index loses to BM25 with stemming on, on a held-out source (English)",
-        "",
-        f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
-        f"- command: `{command}` ({seconds / 60:.0f} min)",
-        f"- machine: {hardware()}",
-        f"- the plain fold (never trained on any text of the held-out source) with SearchIndex (whole + best "
-        f"passage + terms, {DIM}-d, the searched collection's corpus weights, a={A:g}) against BM25 with stemming, "
-        f"per query NDCG@10, pooled over the test split and {collections} collections of the source's other "
-        "articles (`training.replicate`'s)",
+        *report_head("Which queries the index loses to BM25 with stemming on, on a held-out source (English)",
+                     command=command, seconds=seconds,
+                     pooled=f", pooled over the test split and {collections} collections of the source's other "
+                     "articles (`training.replicate`'s)"),
         "- split word: the query holds a word the model's tokenizer cuts into pieces; unique word: a word that "
         "exactly one document of the searched collection holds (words as the tokenizer's normalizer and "
         "pre-tokenizer give them); long document (grouping added after the first two): the relevant document has "

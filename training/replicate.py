@@ -103,16 +103,25 @@ def fold_and_collections(prepared: tuple[D.Sources, Path, Path, str], source: st
     return model, [("test split", test), *((f"other {k + 1}", t) for k, t in enumerate(others))]
 
 
-def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resamples: int) -> str:
-    lines = [
-        "# The difference to BM25 with stemming on a held-out source's other documents (English)",
+def report_head(title: str, *, command: str, seconds: float, pooled: str = "") -> list[str]:
+    """The lines a report of the plain fold's index against BM25 opens with: title, date, command, machine and
+    what is compared (``pooled``: how the queries are pooled, added to that line)."""
+    return [
+        f"# {title}",
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}` ({seconds / 60:.0f} min)",
         f"- machine: {hardware()}",
         f"- the plain fold (never trained on any text of the held-out source) with SearchIndex (whole + best "
         f"passage + terms, {DIM}-d, the searched collection's corpus weights, a={A:g}) against BM25 with stemming, "
-        "per query NDCG@10",
+        f"per query NDCG@10{pooled}",
+    ]
+
+
+def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resamples: int) -> str:
+    lines = [
+        *report_head("The difference to BM25 with stemming on a held-out source's other documents (English)",
+                     command=command, seconds=seconds),
         "- collections: the source's train and dev splits, split by a seeded shuffle into disjoint collections of "
         "the test split's size; the test split's row is `training.significance`'s measure, for comparison",
         difference_note(resamples),

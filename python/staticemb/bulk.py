@@ -599,11 +599,7 @@ class _Parts:
     def finished(self) -> list[Path]:
         for stale in self.folder.glob(".part-*.inprogress"):  # a part a killed run never finished
             stale.unlink()
-        parts = sorted(self.folder.glob("part-*.parquet"))
-        for i, p in enumerate(parts):
-            if p.name != _PART.format(i):
-                raise InvalidInputError(f"{self.folder}: parts are not numbered 0, 1, 2, …: {p.name} is out of place")
-        return parts
+        return _numbered_parts(self.folder)
 
     def write(self, table: Any) -> None:
         import pyarrow.parquet as pq
@@ -1003,16 +999,22 @@ def _fixed_values(column: Any, width: int) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, width))
 
 
+def _numbered_parts(folder: Path) -> list[Path]:
+    """The output's parts, checked to be numbered 0, 1, 2, … with none missing."""
+    parts = sorted(folder.glob("part-*.parquet"))
+    for i, part in enumerate(parts):
+        if part.name != _PART.format(i):
+            raise InvalidInputError(f"{folder}: parts are not numbered 0, 1, 2, …: part {_PART.format(i)} is missing "
+                                    f"({part.name} follows); run the command again into a new output")
+    return parts
+
+
 def _complete_parts(folder: Path, info: RunInfo) -> list[Path]:
     """The parts of a complete output, checked against its manifest: numbered 0, 1, 2, … and holding the rows it
     records (a part deleted or cut since would read back short, with no error)."""
     import pyarrow.parquet as pq
 
-    parts = sorted(folder.glob("part-*.parquet"))
-    for i, part in enumerate(parts):
-        if part.name != _PART.format(i):
-            raise InvalidInputError(f"{folder}: part {_PART.format(i)} is missing ({part.name} follows); run the "
-                                    "command again into a new output")
+    parts = _numbered_parts(folder)
     rows = sum(pq.ParquetFile(part).metadata.num_rows for part in parts)
     if info.rows is not None and rows != info.rows:
         raise InvalidInputError(f"{folder}: its parts hold {rows:,} rows, its manifest says {info.rows:,}: a part "

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import stat
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_options", "get_model", "model_spec", "worker_threads"]
 
-_Stamp = tuple[tuple[str, int, int, int], ...]
-_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[_Stamp | None, StaticModel]] = {}
+_MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Any, StaticModel]] = {}
 _LOCK = threading.Lock()
 
 
@@ -84,35 +82,16 @@ def _cache_key(spec: Any, load_kwargs: dict[str, Any]) -> tuple[str, tuple[tuple
     return key
 
 
-_MODEL_FILES = ("modules.json", "config.json", "config_sentence_transformers.json", "model.safetensors",
-                "tokenizer.json")
+def _folder_stamp(spec: str) -> Any:
+    """The identity of a local model folder (:func:`staticemb._io._folder_identity`: its inode and those of the
+    files a model loads from, in it and its module folders), or None for a Hub id (its cache is keyed by
+    commit): a save that swaps in a new folder, or replaces a table inside ``0_StaticEmbedding/``, changes it."""
+    from pathlib import Path
 
+    from .._io import _folder_identity
 
-def _folder_stamp(spec: str) -> _Stamp | None:
-    """The identity of a local model folder, or None for a Hub id (its cache is keyed by commit): the folder's
-    inode and change time (a save swaps in a new folder) and those of the files a model loads from, in the
-    folder and its module folders (a table replaced inside ``0_StaticEmbedding/`` changes neither the
-    folder's inode nor its time)."""
     path = os.path.expanduser(spec)
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    stamps = [(path, st.st_ino, st.st_mtime_ns, st.st_size)]
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            with os.scandir(path) as entries:
-                folders = sorted(e.path for e in entries if e.is_dir())
-        except OSError:
-            folders = []
-        for folder in (path, *folders):
-            for name in _MODEL_FILES:
-                try:
-                    f = os.stat(os.path.join(folder, name))
-                except OSError:
-                    continue
-                stamps.append((os.path.join(folder, name), f.st_ino, f.st_mtime_ns, f.st_size))
-    return tuple(stamps)
+    return _folder_identity(Path(path)) if os.path.isdir(path) else None
 
 
 def check_options(spec: str, load_kwargs: dict[str, Any] | None, **encode_options: Any) -> None:
