@@ -362,3 +362,16 @@ def test_a_write_stderr_cannot_encode_is_replaced_not_the_end_of_stderr():
     status.write("wrote café\n")
     status.write("staticemb encode: an error\n")
     assert stream.text == "wrote caf?\nstaticemb encode: an error\n"
+
+
+def test_a_path_that_does_not_exist_is_bad_input_exit_2(capsys, tmp_path, texts):
+    """A missing input, model or task file is the command's argument at fault, as the docstring's status 2
+    says; it ended with 1, the status of a failure inside the work."""
+    missing = tmp_path / "no-such.txt"
+    one_line_error(run(capsys, "encode", str(MODEL), str(missing), "--output", str(tmp_path / "a.npy")), "no-such.txt")
+    one_line_error(run(capsys, "encode", str(tmp_path / "no-model"), str(texts), "--output", str(tmp_path / "b.npy")),
+                   "no-model")
+    one_line_error(run(capsys, "eval", str(MODEL), "--tasks", str(tmp_path / "no-tasks.json")), "no-tasks.json")
+    # A file where a folder belongs.
+    one_line_error(run(capsys, "encode", str(MODEL), str(texts), "--output", str(texts / "x.npy")), "in.txt")
+    assert not any(p.name.startswith(("a.", "b.")) for p in tmp_path.iterdir())

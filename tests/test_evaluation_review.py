@@ -269,3 +269,44 @@ def test_markdown_table_keeps_a_pipe_or_line_break_in_a_name_inside_its_cell():
     assert len(lines) == 4
     assert {len(re.findall(r"(?<!\\)\|", line)) for line in lines} == {4}
     assert "en\\|fr news" in lines[0] and lines[2].startswith("| mine\\|yours | 4 |")
+
+
+def test_a_metric_over_zero_queries_is_refused_not_reported():
+    """A mean over nothing has no value: retrieval_metrics gave NaN (with a RuntimeWarning), the others 0.0,
+    which reads as a model that got every query wrong."""
+    from staticemb.evaluation import bitext_accuracy, retrieval_metrics
+
+    docs = np.eye(3, dtype=np.float32)
+    none = np.zeros((0, 3), np.float32)
+    with pytest.raises(InvalidInputError, match="no queries to score"):
+        retrieval_metrics(np.zeros((0, 3)), np.zeros(0, np.int64))
+    with pytest.raises(InvalidInputError, match="no queries to score"):
+        multi_retrieval_metrics(np.zeros((0, 3)), [])
+    with pytest.raises(InvalidInputError, match="no test vectors to score"):
+        knn_accuracy(docs, ["a", "b", "c"], none, [])
+    with pytest.raises(InvalidInputError, match="no pairs to score"):
+        bitext_accuracy(none, none)
+    # One query is scored as before.
+    assert retrieval_metrics(docs[:1], [0])["NDCG@10"] == 1.0 == multi_retrieval_metrics(docs[:1], [[0]])["NDCG@10"]
+    assert knn_accuracy(docs, ["a", "b", "c"], docs[1:2], ["b"]) == 1.0 == bitext_accuracy(docs, docs)
+
+
+def test_a_task_field_misspelt_in_case_or_separator_is_refused(tmp_path):
+    """``Name`` was read as a note and the task took the file's stem as its name; ``test-texts`` made a
+    classification task 'need' a field the file holds. Other keys stay the file's own notes."""
+    bitext = {"type": "bitext", "source": ["one", "two"], "target": ["un", "deux"]}
+    for key, value, meant in (("Name", "bitext-fr", "name"), ("TYPE", "bitext", "type"), ("Source", ["a"], "source")):
+        path = tmp_path / f"{key}.json"
+        path.write_text(json.dumps({**bitext, key: value}), encoding="utf-8")
+        with pytest.raises(InvalidInputError, match=rf"^{re.escape(str(path))}: '{key}' is not a task field; "
+                                                    rf"did you mean '{meant}'\?"):
+            load_task(path)
+    classification = {"type": "classification", "train_texts": ["a", "b"], "train_labels": ["x", "y"],
+                      "test_labels": ["x"], "test-texts": ["c"]}
+    path = tmp_path / "classification.json"
+    path.write_text(json.dumps(classification), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="'test-texts' is not a task field; did you mean 'test_texts'"):
+        load_task(path)
+    notes = {**bitext, "lang": "fr", "licence": "CC0", "queries note": "none", "Corpus": "a note"}
+    path.write_text(json.dumps(notes), encoding="utf-8")
+    assert load_task(path) == {**notes, "name": "classification"}

@@ -12,8 +12,8 @@
 
 Every error ends the command with one line on stderr that names the problem (a bad argument, config, model,
 task file or output path) and a non-zero exit status: 2 for bad input (arguments, configs, models and task
-files staticemb refuses), 1 for anything else (a file the system cannot read or write, an error inside a
-library), 130 when interrupted. ``--debug`` prints the traceback too. Outputs are checked to be writable before
+files staticemb refuses, a path that does not exist or is a file where a folder belongs, or the reverse), 1 for
+anything else (a file the system cannot read or write, an error inside a library), 130 when interrupted. ``--debug`` prints the traceback too. Outputs are checked to be writable before
 the work starts. A stdout whose reader goes away (``| head``) ends the command with 141; a stderr that is closed
 or fails (``2>&-``, a full disk, a reader gone) only silences the progress bars and messages: the run goes on.
 """
@@ -579,13 +579,17 @@ def _main(argv: list[str] | None) -> int:
         if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"staticemb {args.command}: {_one_line(e)}", file=sys.stderr)
-        return 2 if isinstance(e, StaticembError) else 1
+        return 2 if isinstance(e, _BAD_INPUT) else 1
     finally:
         if code != 0:
             _remove_folders_made_for_output()
         _MADE_FOR_OUTPUT.clear()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+#: Errors that mean the command was given something wrong (exit status 2), not that something failed (1).
+_BAD_INPUT = (StaticembError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
 class _Terminated(KeyboardInterrupt):

@@ -78,6 +78,7 @@ def retrieval_metrics(scores: np.ndarray, relevant: np.ndarray, k: int = 10) -> 
     """
     _check_k(k)
     rank = ranks_of_relevant(scores, relevant)
+    _check_some("queries", len(rank))
     hit = rank <= k
     mrr = float(np.mean(np.where(hit, 1.0 / rank, 0.0)))
     return {
@@ -106,8 +107,7 @@ def knn_accuracy(train: np.ndarray, train_labels, test: np.ndarray, test_labels,
             f"got {sims.shape[1]} training vectors with {len(train_labels)} labels and {sims.shape[0]} test "
             f"vectors with {len(test_labels)} labels"
         )
-    if not test_labels:
-        return 0.0
+    _check_some("test vectors", len(test_labels))
     codes: dict = {}  # labels as small ints, compared as Python values (NumPy would turn 1 and "1" into one)
     train_codes = np.array([codes.setdefault(v, len(codes)) for v in train_labels], dtype=np.int64)
     test_codes = np.array([codes.setdefault(v, len(codes)) for v in test_labels], dtype=np.int64)
@@ -146,6 +146,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or len(relevant) != scores.shape[0]:
         raise InvalidInputError(f"need one relevant list per query: {scores.shape[0]} queries, {len(relevant)} lists")
+    _check_some("queries", scores.shape[0])
     scores = nan_lowest(scores)
     # No rank past the corpus: k above its size means the whole corpus (the discounts were k long).
     discounts = 1.0 / np.log2(np.arange(2, min(k, scores.shape[1]) + 2))
@@ -166,7 +167,7 @@ def multi_retrieval_metrics(scores: np.ndarray, relevant: list[list[int]], k: in
         ap += float((np.arange(1, hit.size + 1) / hit).sum()) / min(k, rel.size)
         r1 += float((ranks <= 1).sum()) / rel.size
         rk += float(hit.size) / rel.size
-    n = max(len(relevant), 1)
+    n = len(relevant)
     return {f"NDCG@{k}": ndcg / n, f"MRR@{k}": mrr / n, f"MAP@{k}": ap / n, "Recall@1": r1 / n,
             f"Recall@{k}": rk / n}
 
@@ -178,13 +179,21 @@ def bitext_accuracy(source: np.ndarray, target: np.ndarray) -> float:
     sims = cosine_scores(source, target)
     if sims.shape[0] != sims.shape[1]:
         raise InvalidInputError(f"bitext mining needs aligned pairs, got {sims.shape[0]} sources and {sims.shape[1]} targets")
-    return float(np.mean(ranks_of_relevant(sims, np.arange(len(sims))) == 1)) if len(sims) else 0.0
+    _check_some("pairs", len(sims))
+    return float(np.mean(ranks_of_relevant(sims, np.arange(len(sims))) == 1))
 
 
 def _check_k(k) -> None:
     if k is None:
         raise TypeError("k must be an int, not None")
     _inputs.count("k", k)  # the owner of "a positive int": TypeError for a non-int, InvalidInputError below 1
+
+
+def _check_some(what: str, n: int) -> None:
+    """A mean over nothing has no value: refused, rather than reported as 0 (a model that got everything
+    wrong) or NaN."""
+    if n == 0:
+        raise InvalidInputError(f"no {what} to score: a metric averaged over zero {what} has no value")
 
 
 def nan_lowest(scores: np.ndarray) -> np.ndarray:

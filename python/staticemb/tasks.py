@@ -10,7 +10,9 @@ A task file is a JSON object with a ``type``:
   accuracy: how often the nearest target of a source is its translation.
 - ``wordsim``: ``pairs``: ``[word1, word2, gold score]``. Scores Spearman's rho between cosine and gold.
 
-Every task also has a ``name``. :func:`evaluate` runs a static model at every Matryoshka width, a transformer
+Every task also has a ``name`` (by default the file's stem). Other keys are the file's own notes (a language, a
+licence) and are not read, but one of the task's fields in other case or with ``-`` or a space for ``_``
+(``Name``, ``test-texts``) is refused. :func:`evaluate` runs a static model at every Matryoshka width, a transformer
 (any Sentence Transformers folder or Hub id) at its width, or BM25 (``"bm25"``, ``"bm25-stem"``: retrieval tasks only), so
 baselines are scored on exactly the same splits. ``staticemb eval MODEL --tasks DIR`` is the command line.
 """
@@ -58,6 +60,7 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
     task = _inputs.json_file(p, "task file")
     if not isinstance(task, dict) or not isinstance(task.get("type"), str) or task["type"] not in TASK_TYPES:
         raise InvalidInputError(f"{p}: a task needs a 'type' among {sorted(TASK_TYPES)}")
+    _check_keys(p, task)
     missing = [k for k in TASK_TYPES[task["type"]] if k not in task]
     if missing:
         raise InvalidInputError(f"{p}: a {task['type']} task needs {missing}")
@@ -68,6 +71,21 @@ def load_task(path: str | os.PathLike) -> dict[str, Any]:
         raise InvalidInputError(f"{p}: 'name' {task['name']!r} is not valid Unicode text (a lone surrogate)")
     _CHECKS[task["type"]](p, task)
     return task
+
+
+def _check_keys(p: Path, task: dict[str, Any]) -> None:
+    """Refuse a key that is one of this task's fields in other case or with ``-`` or a space for ``_``
+    (``Name``, ``test-texts``): the field meant by it would be missing, or, for ``name``, silently replaced by
+    the file's stem."""
+    own = {_fold(f): f for f in ("type", "name", *TASK_TYPES[task["type"]])}
+    for key in task:
+        field = own.get(_fold(key))
+        if field is not None and key != field:
+            raise InvalidInputError(f"{p}: {key!r} is not a task field; did you mean {field!r}?")
+
+
+def _fold(key: str) -> str:
+    return key.casefold().replace("-", "_").replace(" ", "_") if isinstance(key, str) else key
 
 
 def _texts(p: Path, task: dict[str, Any], key: str) -> list:
