@@ -124,10 +124,18 @@ def folder_with_tokenizer(valid_folder: Path, tmp_path: Path, text: str) -> Path
 
 @pytest.mark.parametrize("backend", ["auto", "tokenizers"])
 @pytest.mark.parametrize("name", list(PANIC_ON_LOAD))
-def test_panicking_tokenizer_json_in_the_constructor(name, backend):
+def test_panicking_tokenizer_json_in_the_constructor(name, backend, capfd):
     text = tokenizer_json(normalizer=PANIC_ON_LOAD[name])
     _, exc = outcome(lambda: StaticModel(text, table(_rows(), 8), tokenizer_backend=backend))
     assert_model_format_error(exc, names="tokenizer")
+    assert_no_panic_report(capfd)
+
+
+def assert_no_panic_report(capfd):
+    """A caught panic is reported once, by the exception: Rust's hook printed "thread '<unnamed>' panicked at
+    ..." to stderr as well."""
+    err = capfd.readouterr().err
+    assert "panicked" not in err, err
 
 
 @pytest.mark.parametrize("name", list(PANIC_ON_LOAD))
@@ -166,7 +174,7 @@ def test_malformed_tokenizer_parts_are_model_format_errors(name, valid_folder, t
 
 @pytest.mark.parametrize("num_threads", [1, 2])
 @pytest.mark.parametrize("name", list(PANIC_ON_ENCODE))
-def test_a_panic_while_encoding_is_a_tokenizer_error(name, num_threads, valid_folder, tmp_path):
+def test_a_panic_while_encoding_is_a_tokenizer_error(name, num_threads, valid_folder, tmp_path, capfd):
     """Refusing the file at load (ModelFormatError naming tokenizer.json) is fine too; what is not fine is a
     PanicException, a crash, or a model that silently returns vectors."""
     folder = folder_with_tokenizer(valid_folder, tmp_path, tokenizer_json(normalizer=PANIC_ON_ENCODE[name]))
@@ -183,6 +191,7 @@ def test_a_panic_while_encoding_is_a_tokenizer_error(name, num_threads, valid_fo
         _, exc = outcome(call)
         assert exc is not None, "a tokenizer that panics on every text gave a result"
         assert isinstance(exc, TokenizerError), f"expected TokenizerError, got {type(exc).__name__}: {exc}"
+    assert_no_panic_report(capfd)
     # The process, its thread pools and other models are still fine.
     healthy = tiny_model()
     expected = healthy.encode(TEXTS, num_threads=1)

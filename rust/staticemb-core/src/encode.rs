@@ -1,7 +1,6 @@
 //! Text → vector: tokenize with a Hugging Face `tokenizer.json` and pool, in one pass per text.
 
 use std::mem::MaybeUninit;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -12,6 +11,7 @@ use crate::bytebpe::{ByteBpeScratch, NativeByteBpe};
 use crate::error::{Error, Result};
 use crate::pool::{check_offsets, for_each_bag};
 use crate::pool::{pool_one, zeroed_rows, PoolOptions};
+use crate::quiet::catch_quietly;
 use crate::table::{check_ids_below, Storage, Table, TokenId};
 use crate::threads::{for_each_chunk, map_ranges, Threads};
 use crate::unigram::{median, NativeUnigram, UnigramScratch};
@@ -233,7 +233,7 @@ impl TextEncoder {
         drop_unknown: bool,
     ) -> Result<Self> {
         // A Unigram model the native pipeline supports never needs the crate's tokenizer up front.
-        let unigram = match catch_unwind(AssertUnwindSafe(|| NativeUnigram::from_json(json))) {
+        let unigram = match catch_quietly(|| NativeUnigram::from_json(json)) {
             Ok(Ok(found)) => found,
             Ok(Err(msg)) => return Err(Error::Tokenizer(msg)),
             Err(_) => {
@@ -510,9 +510,7 @@ impl TextEncoder {
             Native::Unigram(native) => {
                 // The charsmap comes from the file: a malformed one may panic `spm_precompiled`.
                 let before = ids.len();
-                match catch_unwind(AssertUnwindSafe(|| {
-                    native.push_ids(text, ids, &mut scratch.unigram)
-                })) {
+                match catch_quietly(|| native.push_ids(text, ids, &mut scratch.unigram)) {
                     Ok(done) => done,
                     Err(_) => {
                         ids.truncate(before);
@@ -829,16 +827,9 @@ pub(crate) fn usable_truncation(
 }
 
 fn guarded<T>(f: impl FnOnce() -> tokenizers::Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match catch_quietly(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(Error::Tokenizer(e.to_string())),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::Tokenizer(format!("the tokenizer panicked: {msg}")))
-        }
+        Err(msg) => Err(Error::Tokenizer(format!("the tokenizer panicked: {msg}"))),
     }
 }

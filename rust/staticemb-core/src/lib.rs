@@ -15,6 +15,7 @@ mod encode;
 mod error;
 mod kernels;
 mod pool;
+mod quiet;
 mod segment;
 mod table;
 mod threads;
