@@ -204,3 +204,41 @@ def test_unigram_added_token_ids_are_the_crates_not_the_declared_ones():
     assert model.vocab_size == n + 2  # was 1001 rows required
     assert model.tokenizer_backend == "native-unigram"
     _assert_same_ids(model, reference, [*TEXTS, "a [X] b [Y]", "[Y][X]", "ab"])
+
+
+def _template(single: str) -> dict:
+    from tokenizers import processors
+
+    processor = processors.TemplateProcessing(single=single, pair="$A $B", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    return json.loads(processor.__getstate__())
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "unigram"])
+def test_a_post_processor_that_changes_one_texts_tokens_is_refused(kind):
+    # The post-processor is skipped (no special tokens), but a one-text template that repeats $A or leaves it
+    # out repeats or drops the text in the tokenizers library even without special tokens, and $B panics
+    # there: staticemb gave the text's tokens once, a vector no reference gives.
+    def spec(processor: dict | None) -> dict:
+        s = _wordpiece() if kind == "wordpiece" else _unigram()
+        s["post_processor"] = processor
+        return s
+
+    text = "hello world hello"
+    for single, reference_ids in (("$A $A", "twice"), ("[CLS]", "none"), ("$B", "panics"), ("$A [SEP] $A:1", "twice")):
+        reference = Tokenizer.from_str(json.dumps(spec(_template(single))))
+        try:
+            ids = reference.encode(text, add_special_tokens=False).ids
+            once = Tokenizer.from_str(json.dumps(spec(None))).encode(text, add_special_tokens=False).ids
+            assert ids == (once * 2 if reference_ids == "twice" else []), single
+        except BaseException:  # noqa: BLE001 - pyo3's PanicException derives from BaseException
+            assert reference_ids == "panics"
+        with pytest.raises(ModelFormatError, match=r"post_processor: .* \(\$A\) exactly once"):
+            StaticModel(json.dumps(spec(_template(single))), np.zeros((64, 2), np.float32))
+    # The usual processors add special tokens only, and load with the reference's ids.
+    bert = _template("[CLS] $A [SEP]")
+    roberta = {"type": "RobertaProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1], "trim_offsets": True,
+               "add_prefix_space": True}
+    byte_level = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    for processor in (bert, roberta, byte_level, {"type": "Sequence", "processors": [byte_level, bert]}):
+        model, reference = _models(spec(processor))
+        _assert_same_ids(model, reference, [*TEXTS, text])

@@ -327,8 +327,10 @@ def _block_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     for r in ambiguous:
         row = key[r]
         above = np.flatnonzero(row > kth[r])
-        tied = np.flatnonzero(row == kth[r])[: k - above.size]
-        cols[r] = np.concatenate([above, tied])
+        tied = np.flatnonzero(row == kth[r])
+        if kth[r] == -np.inf:  # -inf stands for NaN in the key: a real -inf is a number, and ranks first
+            tied = tied[np.argsort(np.isnan(scores[r, tied]), kind="stable")]
+        cols[r] = np.concatenate([above, tied[: k - above.size]])
     return np.take_along_axis(scores, cols, axis=1), cols
 
 
@@ -359,7 +361,10 @@ def _update(
     # Every row holds k real entries: only entries strictly above the k-th best can enter (an equal score
     # loses, its id being larger than every id kept so far).
     kth = best_scores[q0 : q0 + scores.shape[0], k - 1, None]
-    mask = scores > np.where(np.isnan(kth), -np.inf, kth)  # a NaN k-th best yields to any number
+    nan_kth = np.isnan(kth)
+    mask = scores > np.where(nan_kth, -np.inf, kth)
+    if nan_kth.any():  # a NaN k-th best yields to any number, -inf included
+        mask |= nan_kth & (scores == -np.inf)
     counts = np.count_nonzero(mask, axis=1)
     many = np.flatnonzero(counts > k)
     if many.size:  # a partition of these rows is cheaper than listing their entries

@@ -264,6 +264,7 @@ impl TextEncoder {
                         let only_second = t.strategy == tokenizers::TruncationStrategy::OnlySecond;
                         usable_truncation(t.max_length, t.stride, only_second)?;
                     }
+                    usable_post_processor(tokenizer.get_post_processor())?;
                     let file_truncation = tokenizer.get_truncation().map(|t| Truncation {
                         max_tokens: Some(t.max_length),
                         keep_end: t.direction == tokenizers::TruncationDirection::Left,
@@ -529,7 +530,8 @@ impl TextEncoder {
     /// This runs the same steps as `Tokenizer::encode_fast(text, false)` — added-token extraction with
     /// normalization, pre-tokenization, the model — but reads the ids straight from the tokenized splits
     /// instead of building an `Encoding` (which copies every token's string, offsets and masks). The
-    /// post-processor is skipped: without special tokens it does not change ids.
+    /// post-processor is skipped: without special tokens it does not change ids ([`usable_post_processor`] refuses
+    /// one that would).
     pub fn push_token_ids_crate(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
         let tok = self.tokenizer.get()?;
         guarded(|| {
@@ -824,6 +826,39 @@ pub(crate) fn usable_truncation(
         .into());
     }
     Ok(())
+}
+
+/// Refuse a post-processor that changes a text's tokens even without special tokens. The post-processor is
+/// skipped here (Sentence Transformers and model2vec encode with `add_special_tokens=False`, where the usual
+/// ones add nothing), but a `TemplateProcessing` whose one-text template repeats `$A` or leaves it out repeats
+/// or drops the text in the tokenizers library too, and one naming `$B` panics there. A probe of two tokens
+/// must come back as it went in.
+pub(crate) fn usable_post_processor(
+    processor: Option<&tokenizers::PostProcessorWrapper>,
+) -> tokenizers::Result<()> {
+    use tokenizers::{Encoding, PostProcessor, Token};
+
+    let Some(processor) = processor else {
+        return Ok(());
+    };
+    let probe = || {
+        let tokens = vec![
+            Token::new(5, "a".into(), (0, 1)),
+            Token::new(6, "b".into(), (2, 3)),
+        ];
+        Encoding::from_tokens(tokens, 0)
+    };
+    let kept = match catch_quietly(|| processor.process(probe(), None, false)) {
+        Ok(Ok(out)) => out.get_ids() == probe().get_ids(),
+        _ => false,
+    };
+    if kept {
+        return Ok(());
+    }
+    Err("tokenizer.json post_processor: its template for one text does not hold the text ($A) exactly once, \
+         so even without special tokens the tokenizers library repeats, drops or fails on every text; use a \
+         single template with one $A"
+        .into())
 }
 
 fn guarded<T>(f: impl FnOnce() -> tokenizers::Result<T>) -> Result<T> {

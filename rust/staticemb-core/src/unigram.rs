@@ -402,7 +402,9 @@ impl NativeUnigram {
         let model = file.model.get();
         let at = model.as_ptr() as usize - json.as_ptr() as usize; // `model` borrows from `json`
         let stub = format!("{}{STUB_MODEL}{}", &json[..at], &json[at + model.len()..]);
-        tokenizers::Tokenizer::from_str(&stub).map_err(|e| e.to_string())?;
+        let stub = tokenizers::Tokenizer::from_str(&stub).map_err(|e| e.to_string())?;
+        crate::encode::usable_post_processor(stub.get_post_processor())
+            .map_err(|e| e.to_string())?;
         if let Some(t) = &file.truncation {
             let only_second = t.strategy.as_deref() == Some("OnlySecond");
             crate::encode::usable_truncation(t.max_length, t.stride, only_second)
