@@ -310,3 +310,21 @@ def test_a_task_field_misspelt_in_case_or_separator_is_refused(tmp_path):
     notes = {**bitext, "lang": "fr", "licence": "CC0", "queries note": "none", "Corpus": "a note"}
     path.write_text(json.dumps(notes), encoding="utf-8")
     assert load_task(path) == {**notes, "name": "classification"}
+
+
+def test_a_document_given_twice_ties_with_its_copy_in_every_metric():
+    """A float32 matrix product rounded a copy's cosine by its column: 0.9999999 against 0.99999994 for the same
+    vector, so the relevant copy ranked first (MRR 1.0, not 0.5) and bitext counted a tie as a hit."""
+    from staticemb.evaluation import bitext_accuracy, retrieval_metrics
+
+    for seed in range(50):
+        docs = np.random.default_rng(seed).standard_normal((15, 64)).astype(np.float32)
+        docs[14] = docs[0]
+        scores = cosine_scores(docs, docs)
+        np.testing.assert_array_equal(scores[:, 0], scores[:, 14])
+        for query in (0, 14):
+            for relevant in (0, 14):
+                assert retrieval_metrics(scores[query : query + 1], [relevant])["MRR@10"] == 0.5
+        assert bitext_accuracy(docs, docs) == 13 / 15
+        labels = ["a"] * 7 + ["b"] * 7 + ["c"]
+        assert knn_accuracy(docs, labels, docs[14:], ["c"], k=1) == 0.0  # its copy of label "a" ties, and wins

@@ -442,13 +442,27 @@ def test_nan_scores_rank_below_every_number_whatever_the_blocks(block, k):
     scores[1] = np.nan  # a query whose every score is NaN
     scores[2, :35] = np.nan  # fewer numbers than k in early blocks
     scores[3, ::2] = 0.5  # ties
+    scores[4, ::3] = -np.inf  # -inf is a number: above NaN (finite vectors whose dot products overflow)
+    scores[5] = np.where(np.arange(40) % 2, -np.inf, np.nan)  # a NaN k-th best yields to a later -inf
     blocks = ((0, c0, scores[:, c0:c0 + block]) for c0 in range(0, 40, block))
     best_scores, best_ids = _top_k(6, k, blocks)
     for row, got in zip(scores, best_ids, strict=True):
-        expected = sorted(range(40), key=lambda c: (np.isnan(row[c]), -np.nan_to_num(row[c], nan=0.0), c))[:k]
+        expected = sorted(range(40), key=lambda c: (np.isnan(row[c]), -np.nan_to_num(row[c], nan=0.0,
+                                                                                      neginf=-np.inf), c))[:k]
         assert got.tolist() == expected
     assert not (best_ids == _NO_ID).any()
     np.testing.assert_array_equal(np.isnan(best_scores), np.isnan(np.take_along_axis(scores, best_ids, axis=1)))
+
+
+def test_top_1_is_the_first_of_top_2_when_scores_overflow_to_nan_and_minus_infinity():
+    # dot products of finite vectors: inf + -inf = NaN for document 0, -inf for document 1. top_k=1 gave the NaN.
+    q = np.array([[3e38, 3e38]], np.float32)
+    corpus = np.array([[3e38, -3e38], [-3e38, -3e38]], np.float32)
+    with np.errstate(all="ignore"):
+        for chunk in (1, 2):
+            two = semantic_search(q, corpus, top_k=2, score_function="dot", corpus_chunk_size=chunk)[0]
+            one = semantic_search(q, corpus, top_k=1, score_function="dot", corpus_chunk_size=chunk)[0]
+            assert [h["corpus_id"] for h in two] == [1, 0] and one == two[:1]
 
 
 def test_a_table_with_nan_is_refused_by_the_index_as_by_semantic_search():
