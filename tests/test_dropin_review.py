@@ -312,3 +312,64 @@ def test_model2vec_tensors_in_a_sentence_transformers_module_load_as_sentence_tr
     assert ours.normalize is normalize and not ours.drop_unknown
     theirs = SentenceTransformer(str(folder), device="cpu").encode(texts)
     np.testing.assert_allclose(ours.encode(texts), theirs, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the call's shape, and what the model owns
+
+
+@pytest.mark.reference
+def test_encode_query_document_and_encode_take_sentence_transformers_positional_arguments():
+    """encode_query/encode_document took (texts, prompt_name, **kwargs) only: Sentence Transformers' third
+    positional argument (prompt) was a TypeError; encode stopped before pool and chunk_size. task= and an
+    empty processing_kwargs, which Sentence Transformers accepts, were refused."""
+    from sentence_transformers import SentenceTransformer
+
+    folder = FIXTURES / "st-tiny"
+    reference, ours = SentenceTransformer(str(folder), device="cpu"), StaticModel.from_pretrained(folder)
+    queries = ["a query", "fast search", "the cat sat on the mat"]
+    for method, args in (("encode_query", (None, "query: ")), ("encode_document", (None, None, 64, False)),
+                         ("encode", (None, None, 32, False, "sentence_embedding", "int8", True, False, None, True,
+                                     8, None, 5))):
+        want, got = getattr(reference, method)(queries, *args), getattr(ours, method)(queries, *args)
+        assert got.dtype == want.dtype and got.shape == want.shape, method
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=1e-6)
+    for options in ({"task": "query"}, {"task": None}, {"processing_kwargs": {}}, {"processing_kwargs": None},
+                    {"chunk_size": 7}, {"pool": None}):
+        np.testing.assert_allclose(ours.encode(queries, **options), reference.encode(queries, **options), atol=1e-6)
+    # What would change nothing silently is refused; Sentence Transformers ignores processing_kwargs here.
+    with pytest.raises(InvalidInputError, match="processing_kwargs do not apply .* pass max_length="):
+        ours.encode(queries, processing_kwargs={"text": {"max_length": 2, "truncation": True}})
+    with pytest.raises(InvalidInputError, match="does not use: pool"):
+        ours.encode(queries, pool={"processes": []})
+    with pytest.raises(TypeError, match="task must be a str"):
+        ours.encode(queries, task=1)
+    # The query prompt still wins over a default prompt, and an explicit prompt over both.
+    ours.prompts = {"query": "q: ", "document": "", "x": "x: "}
+    ours.default_prompt_name = "x"
+    np.testing.assert_array_equal(ours.encode_query(queries), ours.encode(queries, prompt="q: "))
+    np.testing.assert_array_equal(ours.encode_query(queries, None, "p: "), ours.encode(queries, prompt="p: "))
+
+
+@pytest.mark.parametrize("precision, dtype, width", [("int8", np.int8, 16), ("uint8", np.uint8, 16),
+                                                     ("binary", np.int8, 2), ("ubinary", np.uint8, 2)])
+def test_no_texts_give_the_precisions_type_and_width(precision, dtype, width):
+    """encode([]) gave (0, 16) float32 whatever the precision: joining it with other batches upcast them or
+    failed on the width."""
+    model = load("st-tiny")
+    some, none = model.encode(["a", "b"], precision=precision), model.encode([], precision=precision)
+    assert (some.dtype, some.shape[1]) == (dtype, width) and (none.dtype, none.shape) == (dtype, (0, width))
+    assert model.encode([], precision=precision, dim=9).shape == (0, 9 if precision.endswith("int8") else 2)
+
+
+def test_changing_the_tokenizer_object_lent_out_changes_neither_encode_nor_save(tmp_path):
+    """save() wrote model.tokenizer, the object lent out to read: after model.tokenizer.add_tokens(...) or
+    enable_truncation(...) the saved folder was another model than the one saved."""
+    for name, format in (("st-tiny", "sentence-transformers"), ("m2v-f32", "model2vec")):
+        model = load(name)
+        before = model.encode(TEXTS)
+        model.tokenizer.enable_truncation(2)
+        model.tokenizer.add_tokens(["zzzz"])
+        np.testing.assert_array_equal(model.encode(TEXTS), before)
+        saved = StaticModel.from_pretrained(model.save(tmp_path / format, format=format, model_card=False))
+        np.testing.assert_allclose(saved.encode(TEXTS), before, atol=1e-7)
+        assert saved.vocab_size == model.vocab_size and "zzzz" not in saved.tokenizer.get_vocab()

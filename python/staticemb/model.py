@@ -30,10 +30,9 @@ MODEL2VEC_MAX_LENGTH = 512
 """model2vec's ``max_length`` when a folder's ``config.json`` does not set one."""
 
 _UNSET: Any = object()
-_NO_EFFECT = frozenset({"chunk_size", "use_multiprocessing", "multiprocessing_threshold"})
-"""encode() arguments of Sentence Transformers (``chunk_size``, with a process pool) and model2vec (its process
-pool) that change how the work is spread, never the vectors: accepted, with no effect (staticemb's threads do
-the spreading)."""
+_NO_EFFECT = frozenset({"use_multiprocessing", "multiprocessing_threshold"})
+"""encode() arguments of model2vec (its process pool) that change how the work is spread, never the vectors:
+accepted, with no effect (staticemb's threads do the spreading)."""
 
 _TEXT_NAMES = ("inputs", "sentences")
 """The texts argument's names in Sentence Transformers (``inputs``, formerly ``sentences``) and model2vec
@@ -436,22 +435,26 @@ class StaticModel:
 
     @property
     def tokenizer(self) -> Any:
-        """The ``tokenizers.Tokenizer`` (padding and truncation off), built on first use: encoding never
-        needs it (the Rust core holds its own)."""
+        """The ``tokenizers.Tokenizer`` (padding and truncation off), built on first use, for reading: encoding
+        never uses it (the Rust core holds its own), nor does :meth:`save`, so changing it changes neither."""
         if self._tokenizer_obj is None:
-            from tokenizers import Tokenizer
-
-            try:
-                text = self._tokenizer_json
-                tok = Tokenizer.from_str(text.decode("utf-8") if isinstance(text, bytes) else text)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as e:  # the tokenizers package may raise a PanicException (a BaseException)
-                raise ModelFormatError(f"the tokenizers package cannot load this tokenizer: {e}") from None
-            tok.no_padding()
-            tok.no_truncation()
-            self._tokenizer_obj = tok
+            self._tokenizer_obj = self._fresh_tokenizer()
         return self._tokenizer_obj
+
+    def _fresh_tokenizer(self) -> Any:
+        """A new ``tokenizers.Tokenizer`` of the model's own definition, padding and truncation off."""
+        from tokenizers import Tokenizer
+
+        try:
+            text = self._tokenizer_json
+            tok = Tokenizer.from_str(text.decode("utf-8") if isinstance(text, bytes) else text)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # the tokenizers package may raise a PanicException (a BaseException)
+            raise ModelFormatError(f"the tokenizers package cannot load this tokenizer: {e}") from None
+        tok.no_padding()
+        tok.no_truncation()
+        return tok
 
     @property
     def dtype(self) -> str:
@@ -620,6 +623,8 @@ class StaticModel:
         device: str | None = None,
         normalize_embeddings: bool = False,
         truncate_dim: int | None = None,
+        pool: None = None,
+        chunk_size: int | None = None,
         *,
         dim: int | None = None,
         normalize: bool | None = None,
@@ -656,6 +661,12 @@ class StaticModel:
             truncate_dim: Sentence Transformers' truncation: the model's output (:attr:`dim` wide, normalized
                 first if the model normalizes) cut to ``truncate_dim`` columns, at most :attr:`dim`. ``None`` uses
                 the model's :attr:`truncate_dim`.
+            pool, chunk_size: Sentence Transformers' process pool, which a static model does not use: ``pool``
+                must be ``None``; ``chunk_size`` has no effect (``num_threads`` spreads the work). Neither have
+                its ``task`` (it picks a route, and a static model has none) and model2vec's
+                ``use_multiprocessing`` and ``multiprocessing_threshold``. ``processing_kwargs`` must be empty: it
+                ignores them for a static model, so ``{"text": {"max_length": 8}}`` would not cut (pass
+                ``max_length=8``).
             dim: staticemb's Matryoshka width: only the first ``dim`` columns of the table are read, and
                 normalization (if any) applies to the truncated vector. Not combinable with ``truncate_dim``.
             normalize: ``True``/``False`` force normalization on or off; ``None`` uses the model's setting.
@@ -672,11 +683,15 @@ class StaticModel:
             torch tensors as requested. A text with no tokens gives a zero vector.
         """
         texts = _texts_argument(texts, kwargs, "encode")
-        unused = {name for name, value in kwargs.items() if name not in _NO_EFFECT and not (name == "pool" and value is None)}
+        task = kwargs.pop("task", None)
+        if task is not None and not isinstance(task, str):
+            raise TypeError(f"task must be a str or None, not {type(task).__name__}")
+        if kwargs.pop("processing_kwargs", None):
+            raise InvalidInputError("processing_kwargs do not apply to a static model (Sentence Transformers ignores "
+                                    "them for one); pass max_length= to cut texts")
+        unused = sorted(set(kwargs) - _NO_EFFECT) + (["pool"] if pool is not None else [])
         if unused:
-            raise InvalidInputError(
-                f"encode() got arguments that a static model does not use: {', '.join(sorted(unused))}"
-            )
+            raise InvalidInputError(f"encode() got arguments that a static model does not use: {', '.join(unused)}")
         if device is not None and not re.fullmatch(r"cpu(:\d+)?", str(device)):
             raise InvalidInputError(f"staticemb encodes on the CPU; device must be None or 'cpu', got {device!r}")
         if output_value not in _inputs.OUTPUT_VALUES:
@@ -720,7 +735,7 @@ class StaticModel:
         out = self._encode_rows(items, k, norm, batch, threads, progress, cap)
         if slice_after is not None:
             out = np.ascontiguousarray(out[:, :slice_after])
-        if precision != "float32" and len(out):
+        if precision != "float32":  # no texts give (0, width) of the precision's type and width too
             out = quantize_embeddings(out, precision)
         # Sentence Transformers reads convert_to_numpy=None as false (a list of tensors): so does staticemb.
         if convert_to_tensor or not _inputs.flag("convert_to_numpy", convert_to_numpy, default=False):
@@ -828,22 +843,30 @@ class StaticModel:
             return _prompt_text(self._prompts, self._default_prompt_name)
         return None
 
-    def encode_query(self, texts: Any = _UNSET, prompt_name: str | None = None, **kwargs: Any) -> Any:
+    def encode_query(
+        self, texts: Any = _UNSET, prompt_name: str | None = None, prompt: str | None = None, *args: Any,
+        **kwargs: Any
+    ) -> Any:
         """:meth:`encode` for search queries, as Sentence Transformers does: the ``"query"`` prompt, when
         :attr:`prompts` has one (every model has, empty unless configured) and no ``prompt_name`` or ``prompt``
-        is given; it wins over :attr:`default_prompt_name`."""
-        if prompt_name is None and kwargs.get("prompt") is None and "query" in self._prompts:
+        is given; it wins over :attr:`default_prompt_name`. Every other argument, positional or by name, is
+        :meth:`encode`'s."""
+        if prompt_name is None and prompt is None and "query" in self._prompts:
             prompt_name = "query"
-        return self.encode(texts, prompt_name=prompt_name, **kwargs)
+        return self.encode(texts, prompt_name, prompt, *args, **kwargs)
 
-    def encode_document(self, texts: Any = _UNSET, prompt_name: str | None = None, **kwargs: Any) -> Any:
+    def encode_document(
+        self, texts: Any = _UNSET, prompt_name: str | None = None, prompt: str | None = None, *args: Any,
+        **kwargs: Any
+    ) -> Any:
         """:meth:`encode` for documents, as Sentence Transformers does: the first of the ``"document"``,
         ``"passage"`` and ``"corpus"`` prompts that :attr:`prompts` has, when no ``prompt_name`` or ``prompt``
         is given. Every model has a ``"document"`` prompt (empty unless configured), so a ``"passage"`` prompt is
-        used only when named, or after ``model.prompts = {...}`` without a ``"document"``."""
-        if prompt_name is None and kwargs.get("prompt") is None:
+        used only when named, or after ``model.prompts = {...}`` without a ``"document"``. Every other argument,
+        positional or by name, is :meth:`encode`'s."""
+        if prompt_name is None and prompt is None:
             prompt_name = next((p for p in ("document", "passage", "corpus") if p in self._prompts), None)
-        return self.encode(texts, prompt_name=prompt_name, **kwargs)
+        return self.encode(texts, prompt_name, prompt, *args, **kwargs)
 
     @staticmethod
     def _checked_prompt_name(name: Any, prompts: dict[str, str]) -> str | None:
@@ -1132,7 +1155,7 @@ class StaticModel:
             return _io.write_model2vec(
                 path,
                 tensors=tensors,
-                tokenizer_json=self.tokenizer.to_str(),
+                tokenizer_json=self._fresh_tokenizer().to_str(),
                 normalize=self._normalize,
                 max_length=self._max_length,
                 st_config=self._model2vec_st_config(),
@@ -1169,11 +1192,9 @@ class StaticModel:
     def _tokenizer_json_for_sentence_transformers(self) -> str:
         """The tokenizer with no padding, truncated as :attr:`max_length` says (Sentence Transformers reads the
         truncation from tokenizer.json; model2vec's text cut has no equivalent there, its token cap does)."""
+        tok = self._fresh_tokenizer()
         if self._max_length is None:
-            return str(self.tokenizer.to_str())
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_str(self.tokenizer.to_str())
+            return str(tok.to_str())
         tok.enable_truncation(self._max_length, direction="left" if self._truncation == "left" else "right")
         return str(tok.to_str())
 

@@ -931,15 +931,12 @@ def _static_module(init: Any, init_name: str | None, tokenizer: str | None, embe
     tables dequantized) or, without one, a tokenizer with a random table of ``embedding_dim`` columns."""
     import torch
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
-    from tokenizers import Tokenizer
 
     if init is not None:
         sm = init
         if sm.drop_unknown:
             logger.warning("%s drops the unknown token (model2vec); training averages it like any token", init_name)
-        tok = Tokenizer.from_str(sm.tokenizer.to_str())
-        tok.no_padding()
-        tok.no_truncation()
+        tok = sm._fresh_tokenizer()  # the model's own, not the object model.tokenizer lends out to read
         weights = torch.from_numpy(np.array(sm._folded_table(), dtype=np.float32))
         return StaticEmbedding(tok, embedding_weights=weights, base_model=str(init_name))
     if tokenizer is None:
