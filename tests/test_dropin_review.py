@@ -373,3 +373,13 @@ def test_changing_the_tokenizer_object_lent_out_changes_neither_encode_nor_save(
         saved = StaticModel.from_pretrained(model.save(tmp_path / format, format=format, model_card=False))
         np.testing.assert_allclose(saved.encode(TEXTS), before, atol=1e-7)
         assert saved.vocab_size == model.vocab_size and "zzzz" not in saved.tokenizer.get_vocab()
+
+
+def test_encode_as_sequence_checks_the_batch_size_it_ignores():
+    # model2vec refuses batch_size=0; any value, even "x", was taken here, where encode refuses them.
+    model = load("m2v-f32")
+    assert len(model.encode_as_sequence(["a b", "c"], batch_size=1)) == 2
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        model.encode_as_sequence(["a"], batch_size=0)
+    with pytest.raises(TypeError, match="batch_size"):
+        model.encode_as_sequence(["a"], batch_size="x")

@@ -769,6 +769,8 @@ class StaticModel:
         unknown = set(kwargs) - {"batch_size", "show_progress_bar", "use_multiprocessing", "multiprocessing_threshold"}
         if unknown:
             raise InvalidInputError(f"encode_as_sequence() got unexpected arguments: {', '.join(sorted(unknown))}")
+        if kwargs.get("batch_size") is not None:
+            _inputs.count("batch_size", kwargs["batch_size"])  # no effect, but checked as encode checks it
         single = isinstance(texts, str)
         items = _inputs.texts([texts] if single else texts)
         cap = _inputs.count("max_length", max_length)
