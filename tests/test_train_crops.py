@@ -99,7 +99,7 @@ def test_cli_crops_reads_documents_like_encode(tmp_path, capsys):
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(r["anchor"], r["positive"]) for r in rows] == crop_pairs(docs)
     # Errors: one line each, before any work.
-    assert main(["crops", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 1
+    assert main(["crops", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2  # a path that does not exist is bad input
     assert main(["crops", str(inputs), "-o", str(out), "--column", "nope"]) == 2
     assert main(["crops", str(inputs), "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
