@@ -224,3 +224,83 @@ def test_a_table_of_texts_is_refused_not_read_as_its_column_names():
         for call in (model.encode, model.tokenize, model.encode_as_sequence):
             with pytest.raises(InvalidInputError, match=r"texts must be 1-D .* not a 2-D \w+: pass one column"):
                 call(t)
+
+
+def _word_model_parts():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[UNK]": 0, **{f"w{i}": i for i in range(1, 100)}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tok, np.random.default_rng(0).random((100, 64)).astype(np.float32)
+
+
+def test_a_table_subclass_cannot_reach_the_models_private_view():
+    """An ndarray subclass saw the binding's private view through __array_finalize__ (or was handed back as
+    it by its own view()); setting that view's dtype to uint8 made the binding read a float32 slice four times
+    the buffer: a segfault."""
+    tok, values = _word_model_parts()
+    seen = []
+
+    class Tracked(np.ndarray):
+        def __array_finalize__(self, obj):
+            seen.append(self)
+
+    class SelfView(np.ndarray):
+        def view(self, *args, **kwargs):
+            return self
+
+    texts = ["w99 w98", "w1", "w50 w51 w52"]
+    for cls in (Tracked, SelfView):
+        table = values.copy().view(cls)
+        model = StaticModel(tok, table)
+        want = model.encode(texts, dim=64)
+        for a in [table, *seen]:
+            if a.shape == (100, 64) and a.flags.owndata is False:
+                a.dtype = np.uint8
+        np.testing.assert_array_equal(model.encode(texts, dim=64), want)
+        np.testing.assert_array_equal(np.concatenate(model.encode_as_sequence(["w99"])), values[[99]])
+
+
+def test_the_models_int8_scales_are_its_own():
+    """int8 row scales are checked once, when the model is built; the caller's array was kept, and writing inf
+    into it afterwards gave inf and NaN vectors."""
+    tok, _ = _word_model_parts()
+    values = np.ones((100, 4), np.int8)
+    scales = np.full(100, 0.5, np.float32)
+    model = StaticModel(tok, values, scales=scales)
+    want = model.encode(["w3 w4"])
+    scales[:] = np.inf
+    np.testing.assert_array_equal(model.encode(["w3 w4"]), want)
+
+
+def test_weights_are_checked_on_the_copy_the_model_keeps():
+    """The core checked the caller's weights for NaN and infinity, then copied them in a second read, with the
+    GIL released: a thread writing inf between the two got past the check (6 of 30 tries in a stress script;
+    the race is timing-dependent, so this checks only that the copy is still checked and named)."""
+    from staticemb import _core
+
+    tok, values = _word_model_parts()
+    weights = np.ones(100, np.float32)
+    weights[-1] = np.inf
+    with pytest.raises(Exception, match="token weight 99 is not finite"):
+        _core.Model(tok.to_str(), values, weights=weights)
+
+
+def test_non_ascii_texts_come_back_as_they_were_given():
+    """Reading a str's UTF-8 in place stored a UTF-8 copy inside the caller's str for its whole life: a corpus
+    kept in a list grew by up to three times its size after one encode."""
+    model = tiny_model()
+    texts = ["café naïve " * 50, "日本語のテキスト" * 20, "plain ascii"]
+    sizes = [sys.getsizeof(t) for t in texts]
+    vectors, (ids, offsets) = model.encode(texts), model.tokenize(texts)
+    assert [sys.getsizeof(t) for t in texts] == sizes
+    fresh = [t.encode().decode() for t in texts]
+    np.testing.assert_array_equal(model.encode(fresh), vectors)
+    again_ids, again_offsets = model.tokenize(fresh)
+    np.testing.assert_array_equal(again_ids, ids)
+    np.testing.assert_array_equal(again_offsets, offsets)
+    with pytest.raises(InvalidInputError, match=r"texts\[1\] is not valid Unicode text"):
+        model.encode(["fine", "bad \ud800 text"])
+    with pytest.raises(InvalidInputError, match=r"texts\[20000\] is not valid Unicode text"):
+        model.tokenize(["é"] * 20000 + ["\udfff"])  # in a later batch: numbered in the whole list

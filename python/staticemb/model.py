@@ -188,7 +188,9 @@ class StaticModel:
         self._tokenizer_json = _tokenizer_json(tokenizer)
         self._tokenizer_obj: Any = None
         table = _as_table(embeddings)
-        view = table.view()
+        # A base-class view: an ndarray subclass's view() or __array_finalize__ never gets hold of it (to change
+        # its dtype or shape under the model).
+        view = np.ndarray.view(table, np.ndarray)
         view.flags.writeable = False
         self._table = view
         self._normalize = _inputs.flag("normalize", normalize, default=False)
@@ -200,7 +202,8 @@ class StaticModel:
             sc = np.ones(view.shape[0], np.float32) if scales is None else np.asarray(scales)
             if sc.dtype.kind != "f":
                 raise TypeError(f"scales must be a floating-point array, not {sc.dtype}")
-            self._scales = np.ascontiguousarray(sc, dtype=np.float32)
+            # A copy (one float a row): scales are checked once, so the caller's array must not change them.
+            self._scales = np.array(sc, dtype=np.float32, order="C", copy=True)
         elif scales is not None:
             raise InvalidInputError("scales apply to int8 tables only")
         self._mapping = _vector("token_mapping", token_mapping, "i")

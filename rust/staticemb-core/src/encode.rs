@@ -77,24 +77,26 @@ impl TokenMap {
                 Some(rows)
             }
         };
-        if let Some(w) = weights {
-            if w.len() < vocab {
+        let weights = match weights {
+            None => None,
+            Some(w) if w.len() < vocab => {
                 return Err(Error::Vocab(format!(
                     "there are {} token weights but the tokenizer has {vocab} ids",
                     w.len()
-                )));
+                )))
             }
-            if let Some(i) = w[..vocab].iter().position(|x| !x.is_finite()) {
+            // The copy is what is checked and kept: the caller's buffer may change meanwhile.
+            Some(w) => Some(w[..vocab].to_vec()),
+        };
+        if let Some(w) = &weights {
+            if let Some(i) = w.iter().position(|x| !x.is_finite()) {
                 return Err(Error::Vocab(format!(
                     "token weight {i} is not finite ({})",
                     w[i]
                 )));
             }
         }
-        Ok(TokenMap {
-            rows,
-            weights: weights.map(|w| w[..vocab].to_vec()),
-        })
+        Ok(TokenMap { rows, weights })
     }
 
     /// The smallest table height that serves every id below `vocab`.

@@ -76,9 +76,14 @@ fn invalid(msg: impl Into<String>) -> PyErr {
 
 /// `num_threads` (already checked by Python: `None` or `1..=max_threads()`) as a core setting. `None` means
 /// `RAYON_NUM_THREADS` when it holds a positive integer, else every core: the binding, not the core, reads
-/// the environment.
+/// the environment. A count past [`max_threads`] reaching `_core` directly is held to it: pools live as long
+/// as the process, and a count of 2**62 started threads until the machine stalled.
 fn threads(num_threads: Option<usize>) -> Threads {
-    Threads::from_option(num_threads.or_else(env_threads))
+    Threads::from_option(
+        num_threads
+            .map(|n| n.min(max_threads()))
+            .or_else(env_threads),
+    )
 }
 
 /// `RAYON_NUM_THREADS` as a positive count, capped at [`max_threads`] like an explicit `num_threads`: a
@@ -142,9 +147,12 @@ impl TableRef {
         // Private views: assigning a new `dtype` or `shape` to the caller's array object (NumPy allows both in
         // place) changes that object only, never what this model reads. Without them, a float32 table whose
         // `dtype` was set to uint8 afterwards was read as four times its length.
+        // The view is a base-class ndarray made by ndarray's own `view`: a subclass's `view` or
+        // `__array_finalize__` (which sees every view made of it) never gets hold of it.
         fn view<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
             if a.cast::<numpy::PyUntypedArray>().is_ok() {
-                a.call_method0("view")
+                let ndarray = a.py().import("numpy")?.getattr("ndarray")?;
+                ndarray.getattr("view")?.call1((a, &ndarray))
             } else {
                 Ok(a.clone())
             }
@@ -179,26 +187,36 @@ impl TableRef {
         Ok(r)
     }
 
-    /// Borrow the arrays and hand the core a checked view to `f`.
+    /// Borrow the arrays and hand the core a checked view to `f`. Each array's dtype is checked again: were
+    /// it changed in place (float32 to uint8, say), the typed handle would read past the buffer.
     fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Table<'_>) -> PyResult<R>) -> PyResult<R> {
+        fn typed<'py, T: numpy::Element, D: numpy::ndarray::Dimension>(
+            a: &Py<numpy::PyArray<T, D>>,
+            py: Python<'py>,
+        ) -> PyResult<Bound<'py, numpy::PyArray<T, D>>> {
+            let a = a.bind(py).as_any();
+            a.cast::<numpy::PyArray<T, D>>().cloned().map_err(|_| {
+                invalid("the embedding table's dtype or rank was changed after the model was built")
+            })
+        }
         let what = "the embedding table";
         match self {
             TableRef::F32(t) => {
-                let t = t.bind(py).try_readonly().map_err(borrow_err(what))?;
+                let t = typed(t, py)?;
+                let t = t.try_readonly().map_err(borrow_err(what))?;
                 let (r, w) = (t.shape()[0], t.shape()[1]);
                 f(&Table::new(t.as_slice().map_err(slice_err(what))?, r, w).map_err(to_py)?)
             }
             TableRef::F16(t) => {
-                let t = t.bind(py).try_readonly().map_err(borrow_err(what))?;
+                let t = typed(t, py)?;
+                let t = t.try_readonly().map_err(borrow_err(what))?;
                 let (r, w) = (t.shape()[0], t.shape()[1]);
                 f(&Table::f16(t.as_slice().map_err(slice_err(what))?, r, w).map_err(to_py)?)
             }
             TableRef::I8(t, s) => {
-                let t = t.bind(py).try_readonly().map_err(borrow_err(what))?;
-                let s = s
-                    .bind(py)
-                    .try_readonly()
-                    .map_err(borrow_err("the row scales"))?;
+                let (t, s) = (typed(t, py)?, typed(s, py)?);
+                let t = t.try_readonly().map_err(borrow_err(what))?;
+                let s = s.try_readonly().map_err(borrow_err("the row scales"))?;
                 let (r, w) = (t.shape()[0], t.shape()[1]);
                 let table = Table::i8(
                     t.as_slice().map_err(slice_err(what))?,
@@ -285,19 +303,16 @@ fn at_id(err: Error, first: usize) -> Error {
     }
 }
 
-/// Consecutive ranges of `texts` of at most `max_texts` texts (at least one) and at most [`BATCH_BYTES`]
-/// bytes, unless one text alone is longer.
-fn batches(texts: &[&str], max_texts: usize) -> Vec<std::ops::Range<usize>> {
+/// Consecutive ranges of texts of the given `sizes` (code points), of at most `max_texts` texts (at least one)
+/// and at most [`BATCH_BYTES`] in all, unless one text alone is longer.
+fn batches(sizes: &[usize], max_texts: usize) -> Vec<std::ops::Range<usize>> {
     let max_texts = max_texts.max(1);
     let mut out = Vec::new();
     let mut start = 0;
-    while start < texts.len() {
-        let (mut end, mut bytes) = (start + 1, texts[start].len());
-        while end < texts.len()
-            && end - start < max_texts
-            && bytes + texts[end].len() <= BATCH_BYTES
-        {
-            bytes += texts[end].len();
+    while start < sizes.len() {
+        let (mut end, mut bytes) = (start + 1, sizes[start]);
+        while end < sizes.len() && end - start < max_texts && bytes + sizes[end] <= BATCH_BYTES {
+            bytes += sizes[end];
             end += 1;
         }
         out.push(start..end);
@@ -306,10 +321,12 @@ fn batches(texts: &[&str], max_texts: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Borrow every item of `texts` (a list) as `&str` without copying. The returned strings keep the items
-/// alive, so a caller changing the list afterwards cannot invalidate them.
-fn text_items<'py>(texts: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyString>>> {
-    texts
+/// Check that every item of `texts` (a list) is a `str`, and take a reference to each: the caller changing
+/// the list afterwards cannot free them. With each text's length in code points.
+fn text_items<'py>(
+    texts: &Bound<'py, PyList>,
+) -> PyResult<(Vec<Bound<'py, PyString>>, Vec<usize>)> {
+    let items = texts
         .iter()
         .enumerate()
         .map(|(i, item)| {
@@ -323,21 +340,58 @@ fn text_items<'py>(texts: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyStri
                 PyTypeError::new_err(format!("texts[{i}] must be str, not {kind}"))
             })
         })
-        .collect()
+        .collect::<PyResult<Vec<_>>>()?;
+    let sizes = items.iter().map(|s| s.len()).collect::<PyResult<_>>()?;
+    Ok((items, sizes))
 }
 
-fn text_strs<'a>(items: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
+/// The UTF-8 text of each of `items` (numbered from `first` in errors) for one batch: an ASCII `str` is read
+/// in place; any other is encoded into a bytes object that lives as long as the batch. Reading it in place
+/// (`PyUnicode_AsUTF8AndSize`) would store a UTF-8 copy inside the caller's `str` for its whole life: up to
+/// three times the memory of a corpus kept in a list, after every `encode`.
+fn utf8_texts<'py>(items: &[Bound<'py, PyString>], first: usize) -> PyResult<Vec<Utf8<'py>>> {
+    let py = match items.first() {
+        Some(item) => item.py(),
+        None => return Ok(Vec::new()),
+    };
+    let isascii = pyo3::intern!(py, "isascii");
     items
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            s.to_str().map_err(|_| {
+            if s.call_method0(isascii)?.is_truthy()? {
+                return Ok(Utf8::Str(s.clone()));
+            }
+            s.encode_utf8().map(Utf8::Bytes).map_err(|_| {
                 invalid(format!(
-                    "texts[{i}] is not valid Unicode text (it holds a lone surrogate code point)"
+                    "texts[{}] is not valid Unicode text (it holds a lone surrogate code point)",
+                    first + i
                 ))
             })
         })
         .collect()
+}
+
+/// A text's UTF-8: an ASCII `str` itself, or a bytes object encoded from a `str`.
+enum Utf8<'py> {
+    Str(Bound<'py, PyString>),
+    Bytes(Bound<'py, PyBytes>),
+}
+
+impl Utf8<'_> {
+    fn as_str(&self) -> PyResult<&str> {
+        match self {
+            // ASCII: its UTF-8 is the string's own data, with no copy kept.
+            Utf8::Str(s) => s.to_str(),
+            Utf8::Bytes(b) => std::str::from_utf8(b.as_bytes())
+                .map_err(|e| invalid(format!("a text encoded to invalid UTF-8: {e}"))),
+        }
+    }
+}
+
+/// `&str`s of `texts`, for as long as they live.
+fn strs<'a>(texts: &'a [Utf8<'_>]) -> PyResult<Vec<&'a str>> {
+    texts.iter().map(Utf8::as_str).collect()
 }
 
 /// Flat token ids and bag start offsets.
@@ -485,17 +539,18 @@ impl PyModel {
         batch_size: usize,
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let items = text_items(texts)?;
-        let strs = text_strs(&items)?;
+        let (items, sizes) = text_items(texts)?;
         let opts = options(dim, normalize, num_threads);
         let truncation = Truncation {
             max_tokens,
             keep_end,
         };
         let enc = &self.encoder;
-        new_rows(py, strs.len(), dim, |spare| {
-            for range in batches(&strs, batch_size) {
-                let (first, texts) = (range.start, &strs[range]);
+        new_rows(py, items.len(), dim, |spare| {
+            for range in batches(&sizes, batch_size) {
+                let first = range.start;
+                let held = utf8_texts(&items[range], first)?;
+                let texts = &strs(&held)?;
                 let out = &mut spare[first * dim..(first + texts.len()) * dim];
                 self.table.with(py, |table| {
                     py.detach(|| {
@@ -555,15 +610,16 @@ impl PyModel {
         texts: &Bound<'py, PyList>,
         num_threads: Option<usize>,
     ) -> PyResult<IdsAndOffsets<'py>> {
-        let items = text_items(texts)?;
-        let strs = text_strs(&items)?;
+        let (items, sizes) = text_items(texts)?;
         let threads = threads(num_threads);
         let enc = &self.encoder;
-        let (mut ids, mut offsets) = (Vec::new(), Vec::with_capacity(strs.len()));
-        for range in batches(&strs, TOKENIZE_BATCH) {
+        let (mut ids, mut offsets) = (Vec::new(), Vec::with_capacity(items.len()));
+        for range in batches(&sizes, TOKENIZE_BATCH) {
             let first = range.start;
+            let held = utf8_texts(&items[range], first)?;
+            let texts = &strs(&held)?;
             let (part, starts) = py
-                .detach(|| enc.tokenize_batch_from(&strs[range], first, threads))
+                .detach(|| enc.tokenize_batch_from(texts, first, threads))
                 .map_err(to_py)?;
             let shift = ids.len() as i64;
             offsets.extend(starts.into_iter().map(|start| start + shift));
