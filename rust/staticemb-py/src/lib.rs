@@ -354,12 +354,20 @@ fn utf8_texts<'py>(items: &[Bound<'py, PyString>], first: usize) -> PyResult<Vec
         Some(item) => item.py(),
         None => return Ok(Vec::new()),
     };
-    let isascii = pyo3::intern!(py, "isascii");
+    // `str.isascii` itself, called with the text: no method lookup or bound method per text.
+    static ISASCII: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let isascii = ISASCII
+        .get_or_try_init(py, || {
+            py.get_type::<PyString>()
+                .getattr("isascii")
+                .map(Bound::unbind)
+        })?
+        .bind(py);
     items
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            if s.call_method0(isascii)?.is_truthy()? {
+            if isascii.call1((s,))?.is_truthy()? {
                 return Ok(Utf8::Str(s.clone()));
             }
             s.encode_utf8().map(Utf8::Bytes).map_err(|_| {
