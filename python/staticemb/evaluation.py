@@ -38,14 +38,13 @@ def cosine_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
         raise InvalidInputError(f"need 2-D arrays of vectors, got shapes {q.shape} and {d.shape}")
     if q.shape[1] != d.shape[1]:
         raise InvalidInputError(f"cannot compare vectors of width {q.shape[1]} and {d.shape[1]}")
-    d = np.ascontiguousarray(unit_rows(d))
-    if d.size == 0:
-        return unit_rows(q) @ d.T
-    rows = d.view(np.dtype((np.void, d.shape[1] * d.itemsize))).reshape(-1)  # one byte string a row
-    _, first, column = np.unique(rows, return_index=True, return_inverse=True)
-    if len(first) == len(d):
-        return unit_rows(q) @ d.T
-    return (unit_rows(q) @ d[first].T)[:, column.reshape(-1)]
+    q, d = unit_rows(q), np.ascontiguousarray(unit_rows(d))
+    if d.size:
+        rows = d.view(np.dtype((np.void, d.shape[1] * d.itemsize))).reshape(-1)  # one byte string a row
+        _, first, column = np.unique(rows, return_index=True, return_inverse=True)
+        if len(first) < len(d):
+            return (q @ d[first].T)[:, column.reshape(-1)]
+    return q @ d.T
 
 
 def ranks_of_relevant(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:

@@ -262,11 +262,7 @@ impl TextEncoder {
             None => {
                 let (tokenizer, native, file_truncation) = guarded(|| {
                     let mut tokenizer = Tokenizer::from_str(json)?;
-                    if let Some(t) = tokenizer.get_truncation() {
-                        let only_second = t.strategy == tokenizers::TruncationStrategy::OnlySecond;
-                        usable_truncation(t.max_length, t.stride, only_second)?;
-                    }
-                    usable_post_processor(tokenizer.get_post_processor())?;
+                    usable_settings(&tokenizer)?;
                     let file_truncation = tokenizer.get_truncation().map(|t| Truncation {
                         max_tokens: Some(t.max_length),
                         keep_end: t.direction == tokenizers::TruncationDirection::Left,
@@ -804,12 +800,21 @@ fn in_text(i: usize, e: Error) -> Error {
     }
 }
 
-/// Run a tokenizer call, turning both its errors and any panic inside it into [`Error::Tokenizer`].
+/// Refuse the settings of a parsed `tokenizer.json` (the whole file, or the native Unigram's stub of it) that
+/// the `tokenizers` crate cannot apply to one text: [`usable_truncation`] and [`usable_post_processor`].
+pub(crate) fn usable_settings(tokenizer: &Tokenizer) -> tokenizers::Result<()> {
+    if let Some(t) = tokenizer.get_truncation() {
+        let only_second = t.strategy == tokenizers::TruncationStrategy::OnlySecond;
+        usable_truncation(t.max_length, t.stride, only_second)?;
+    }
+    usable_post_processor(tokenizer.get_post_processor())
+}
+
 /// Refuse a `tokenizer.json` truncation that the `tokenizers` crate cannot apply to one text: it fails on every
 /// text longer than `max_length` (`OnlySecond` truncates a second sequence, which one text lacks; a `stride` of
 /// `max_length` or more panics), so Sentence Transformers fails there too, where cutting at `max_length` would
 /// give a vector no reference gives.
-pub(crate) fn usable_truncation(
+fn usable_truncation(
     max_length: usize,
     stride: usize,
     only_second: bool,
@@ -835,7 +840,7 @@ pub(crate) fn usable_truncation(
 /// ones add nothing), but a `TemplateProcessing` whose one-text template repeats `$A` or leaves it out repeats
 /// or drops the text in the tokenizers library too, and one naming `$B` panics there. A probe of two tokens
 /// must come back as it went in.
-pub(crate) fn usable_post_processor(
+fn usable_post_processor(
     processor: Option<&tokenizers::PostProcessorWrapper>,
 ) -> tokenizers::Result<()> {
     use tokenizers::{Encoding, PostProcessor, Token};
@@ -863,6 +868,7 @@ pub(crate) fn usable_post_processor(
         .into())
 }
 
+/// Run a tokenizer call, turning both its errors and any panic inside it into [`Error::Tokenizer`].
 fn guarded<T>(f: impl FnOnce() -> tokenizers::Result<T>) -> Result<T> {
     match catch_quietly(f) {
         Ok(Ok(v)) => Ok(v),

@@ -103,10 +103,6 @@ pub(crate) struct TruncationJson {
     pub(crate) max_length: usize,
     #[serde(default)]
     direction: Option<String>,
-    #[serde(default)]
-    strategy: Option<String>,
-    #[serde(default)]
-    stride: usize,
 }
 
 impl TruncationJson {
@@ -403,13 +399,7 @@ impl NativeUnigram {
         let at = model.as_ptr() as usize - json.as_ptr() as usize; // `model` borrows from `json`
         let stub = format!("{}{STUB_MODEL}{}", &json[..at], &json[at + model.len()..]);
         let stub = tokenizers::Tokenizer::from_str(&stub).map_err(|e| e.to_string())?;
-        crate::encode::usable_post_processor(stub.get_post_processor())
-            .map_err(|e| e.to_string())?;
-        if let Some(t) = &file.truncation {
-            let only_second = t.strategy.as_deref() == Some("OnlySecond");
-            crate::encode::usable_truncation(t.max_length, t.stride, only_second)
-                .map_err(|e| e.to_string())?;
-        }
+        crate::encode::usable_settings(&stub).map_err(|e| e.to_string())?;
         let pre: Value = serde_json::from_str(pre.get()).map_err(|e| e.to_string())?;
         let Some((replacement, prepend, split)) = metaspace(&pre) else {
             return Ok(None);

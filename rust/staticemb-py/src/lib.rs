@@ -259,9 +259,10 @@ fn new_rows<'py>(
         .into_pyarray(py))
 }
 
-/// The most text bytes one batch of `encode` or `tokenize` holds: the GIL is released for a batch, and Ctrl-C is
-/// handled between batches, so a few huge texts must not make one batch that runs for seconds. A batch always
-/// holds at least one text (one text is not split).
+/// The most text one batch of `encode` or `tokenize` holds, in code points (bytes for ASCII; a batch is sized
+/// before its texts are read as UTF-8): the GIL is released for a batch, and Ctrl-C is handled between batches,
+/// so a few huge texts must not make one batch that runs for seconds. A batch always holds at least one text
+/// (one text is not split).
 const BATCH_BYTES: usize = 8 << 20;
 
 /// Texts per `tokenize` batch (as `encode`'s default batch size).
@@ -304,7 +305,7 @@ fn at_id(err: Error, first: usize) -> Error {
 }
 
 /// Consecutive ranges of texts of the given `sizes` (code points), of at most `max_texts` texts (at least one)
-/// and at most [`BATCH_BYTES`] in all, unless one text alone is longer.
+/// and at most [`BATCH_BYTES`] code points in all, unless one text alone is longer.
 fn batches(sizes: &[usize], max_texts: usize) -> Vec<std::ops::Range<usize>> {
     let max_texts = max_texts.max(1);
     let mut out = Vec::new();
