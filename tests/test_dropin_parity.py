@@ -227,6 +227,20 @@ def test_prompt_choice_as_sentence_transformers(st_models, texts, tmp_path, prom
         _same(getattr(model, method)(texts, prompt="p: "), getattr(reference, method)(texts, prompt="p: "))
 
 
+def test_a_prompt_and_a_prompt_name_as_sentence_transformers(st_models, texts, caplog):
+    """Given both, the prompt wins and the name is not even looked up, with Sentence Transformers' warning."""
+    import logging
+
+    outputs, warnings = [], []
+    for model in st_models["plain"]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            outputs.append(model.encode(texts[:4], prompt="p: ", prompt_name="no such prompt"))
+        warnings.append([r.getMessage() for r in caplog.records if r.levelno == logging.WARNING])
+    _same(outputs[1], outputs[0])
+    assert warnings[1] == warnings[0] and len(warnings[0]) == 1 and "but not both" in warnings[0][0]
+
+
 def test_settable_options_as_sentence_transformers(st_models, texts):
     """The attributes Sentence Transformers lets a user set, set the same way, give the same outputs."""
     reference, ours = st_models["plain"]

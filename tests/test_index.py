@@ -33,9 +33,10 @@ def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passage
     d = _unit(model.encode(documents, dim=k))
     parts, owner = split_passages(documents)
     p = _unit(model.encode(parts, dim=k))
-    q_tok = model.encode_as_sequence(queries, dim=k, max_length=cap)
-    d_tok = model.encode_as_sequence(documents, dim=k, max_length=cap)
-    mean_length = np.mean([len(t) for t in d_tok])
+    q_tok = _known(model, queries, model.encode_as_sequence(queries, dim=k, max_length=cap), cap)
+    d_all = model.encode_as_sequence(documents, dim=k, max_length=cap)
+    d_tok = _known(model, documents, d_all, cap)
+    mean_length = np.mean([len(t) for t in d_all])
     out = np.zeros((len(queries), len(documents)))
     for i in range(len(queries)):
         rows = np.unique(q_tok[i], axis=0) if len(q_tok[i]) else q_tok[i]
@@ -47,10 +48,25 @@ def _direct(model, documents, queries, *, dim=None, corpus_weights=True, passage
                 norms = np.linalg.norm(rows, axis=1)
                 tokens, counts = np.unique(d_tok[j], axis=0, return_counts=True)
                 factor = np.ones(len(tokens))
-                if term_frequency:  # BM25: k1 = 1.2, b = 0.75
-                    factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(d_tok[j]) / mean_length))
+                if term_frequency:  # BM25: k1 = 1.2, b = 0.75; the length counts every pooled token
+                    factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(d_all[j]) / mean_length))
                 score += (norms * _best(_unit(rows) @ _unit(tokens).T, factor)).sum() / norms.sum()
             out[i, j] = score
+    return out
+
+
+def _known(model, texts, sequences, cap):
+    """Each text's pooled rows (``sequences``, from ``encode_as_sequence``) without those of bert's ``[UNK]``,
+    found by the Hugging Face tokenizer's ids: the unknown token is no term (it stands for any text the
+    vocabulary cannot spell)."""
+    unknown = model.tokenizer.token_to_id("[UNK]")
+    out = []
+    for text, rows in zip(texts, sequences, strict=True):
+        ids = np.array(model.tokenizer.encode(text, add_special_tokens=False).ids[:cap], np.int64)
+        if model.drop_unknown:
+            ids = ids[ids != unknown]
+        assert len(ids) == len(rows)
+        out.append(rows[ids != unknown])
     return out
 
 
@@ -59,7 +75,9 @@ def _corpus(real_texts, n=40, seed=0):
     docs = [" ".join(real_texts[i] for i in rng.choice(len(real_texts), size=int(rng.integers(1, 6)), replace=False))
             for _ in range(n)]
     queries = [" ".join(real_texts[int(i)].split()[:6]) for i in rng.choice(len(real_texts), size=15)]
-    return docs, queries + [docs[3], "", docs[7].split()[0]]
+    # Text bert-base-uncased cannot spell ([UNK]): the terms must not match one unknown glyph with another.
+    docs += ["the \U0001F980 crab is the mascot of rust", "\u2603 a snowman \u2604 in the weather report"]
+    return docs, queries + [docs[3], "", docs[7].split()[0], "\U0001F980", "\u2603 snowman", docs[-2]]
 
 
 @pytest.mark.parametrize("options", [{}, {"dim": 256}, {"corpus_weights": False}, {"passages": False},
@@ -136,7 +154,7 @@ def test_search_with_candidates_rescores_the_vectors_shortlist(bert_tokenizer, t
     index = SearchIndex(model, docs)
     exact = index.search(queries, top_k=5)
     # As many candidates as documents: the exact search.
-    assert index.search(queries, top_k=5, candidates=60) == exact
+    assert index.search(queries, top_k=5, candidates=len(docs)) == exact
     assert index.search(queries, top_k=5, candidates=10**9) == exact
     # Fewer: the full score of the vector's best 12, in any chunks.
     vectors = SearchIndex(model, docs, passages=False, terms=False)
@@ -496,22 +514,25 @@ def _stem_terms(model, documents, queries, *, term_frequency=False):
             ok = (not t.startswith("##") and t.isalpha()
                   and (nxt is None or not nxt.startswith("##") or not nxt[2:].isalpha()))
             whole[i] = whole.get(i, False) or ok
-        return np.array(ids), model.encode_as_sequence([text], dim=model.dim)[0], whole
+        ids = np.array(ids, np.int64)
+        known = ids != unknown  # the unknown token is no term; BM25's length still counts it
+        return ids[known], model.encode_as_sequence([text], dim=model.dim)[0][known], whole, len(ids)
 
     def stem(i):
         return stemmer.stemWord(vocab[int(i)].lower())
 
+    unknown = model.tokenizer.token_to_id("[UNK]")
     d_tok = [tokens(d) for d in documents]
-    mean_length = np.mean([len(ids) for ids, _, _ in d_tok])
+    mean_length = np.mean([length for _, _, _, length in d_tok])
     out = np.zeros((len(queries), len(documents)))
     for i, query in enumerate(queries):
-        q_ids, q_rows, q_whole = tokens(query)
+        q_ids, q_rows, q_whole, _ = tokens(query)
         if not len(q_ids):
             continue
         q_ids, first = np.unique(q_ids, return_index=True)
         rows = q_rows[first]
         norms = np.linalg.norm(rows, axis=1)
-        for j, (ids, d_rows, d_whole) in enumerate(d_tok):
+        for j, (ids, d_rows, d_whole, length) in enumerate(d_tok):
             if not len(ids):
                 continue
             d_ids, d_first, counts = np.unique(ids, return_index=True, return_counts=True)
@@ -520,7 +541,7 @@ def _stem_terms(model, documents, queries, *, term_frequency=False):
             sim[same] = 1.0
             factor = np.ones(len(d_ids))
             if term_frequency:
-                factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * len(ids) / mean_length))
+                factor = counts * 2.2 / (counts + 1.2 * (0.25 + 0.75 * length / mean_length))
             out[i, j] = (norms * _best(sim, factor)).sum() / norms.sum()
     return out
 
@@ -740,3 +761,39 @@ def test_corpus_weights_name_a_bad_text_by_its_place_in_the_corpus(tiny_st_folde
         corpus[_CHUNK + 4] = bad  # in the second chunk counted
         with pytest.raises(error, match=rf"^texts\[{_CHUNK + 4}\]"):
             model.with_corpus_weights(corpus)
+
+
+@pytest.mark.parametrize("options", [{}, {"term_frequency": True}, {"stemmer": "english"}])
+def test_the_unknown_token_is_no_term(bert_tokenizer, table, options):
+    """bert-base-uncased spells neither a cat in Chinese nor a snowman: both are [UNK], which says only that the
+    vocabulary could not spell some text. A query of such text alone gets no terms part (its scores are those
+    of an index without terms), and a query's known words find a document's, whatever unknown text either has."""
+    model = StaticModel(bert_tokenizer, table)
+    docs = ["\u2603 a snowman", "a cat sat on the mat", "\U0001F980 the crab", "\u732b"]
+    index = SearchIndex(model, docs, corpus_weights=False, **options)
+    plain = SearchIndex(model, docs, corpus_weights=False, terms=False)
+    np.testing.assert_allclose(index.scores(["\u732b"]), plain.scores(["\u732b"]), atol=1e-6)
+    def terms(query):
+        return (index.scores([query]) - plain.scores([query]))[0]
+
+    # "crab" is the only term of "crab 猫"; the last document, which pools [UNK] alone, has no terms to match.
+    np.testing.assert_allclose(terms("crab \u732b"), terms("crab"), atol=1e-6)
+    assert terms("crab \u732b")[3] == 0.0
+    if not options:  # the third document has every term of the query: its terms part is 1
+        assert terms("crab \u732b")[2] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("fixture, glyph", [("bert_tokenizer_path", "\u2603"), ("xlmr_tokenizer_path", "\U0001F980"),
+                                            ("bytelevel_bpe_path", "\ue000")])
+def test_the_unknown_token_is_the_id_the_reference_gives_unspellable_text(request, fixture, glyph):
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(str(request.getfixturevalue(fixture)))
+    reference.no_padding()  # the MiniLM folder's file pads to 128
+    ids = reference.encode(f"a {glyph} b", add_special_tokens=False).ids
+    model = StaticModel(reference, np.zeros((reference.get_vocab_size(with_added_tokens=True), 4), np.float32))
+    unknown = model._native.unknown_token
+    if fixture == "bytelevel_bpe_path":  # byte-level BPE spells every text: it has no unknown token
+        assert unknown is None
+    else:
+        assert unknown is not None and unknown == ids[-2]  # the glyph's (XLM-R puts its word mark before it)

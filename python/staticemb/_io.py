@@ -79,12 +79,14 @@ class LoadedModel:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
+def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=None) -> Path:
     """A local folder as is; otherwise a Hugging Face Hub id, fetched (or found in the cache) with
-    ``huggingface_hub.snapshot_download``. ``HF_HUB_OFFLINE=1`` makes this use the local cache only."""
+    ``huggingface_hub.snapshot_download``. ``HF_HUB_OFFLINE=1`` makes this use the local cache only. With
+    ``subfolder``, the folder of that relative path inside it (only its files are fetched from the Hub)."""
+    inner = _subfolder_path(subfolder)
     path = Path(text).expanduser()
     if path.is_dir():
-        return path
+        return _in_subfolder(path, inner, text)
     if path.exists():
         raise ModelFormatError(f"{path} is a file; pass the model folder that contains it")
     if not _REPO_ID.match(text) or text.count("/") > 1:
@@ -97,9 +99,11 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    patterns = _HUB_PATTERNS if inner is None else [f"{inner}/{p}" for p in _HUB_PATTERNS]
+
     def download(local_only: bool) -> str:
         return str(snapshot_download(repo_id=text, revision=revision, token=token, cache_dir=cache_dir,
-                                     allow_patterns=_HUB_PATTERNS, local_files_only=local_only))
+                                     allow_patterns=patterns, local_files_only=local_only))
 
     try:
         # Offline, a revision given as a full commit hash is found in the cache (without local_files_only,
@@ -125,7 +129,31 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None) -> Path:
         ) from None
     except Exception as e:  # the Hub raises many types: network, auth, missing repo
         raise FileNotFoundError(f"could not load {text!r} from the Hugging Face Hub: {type(e).__name__}: {e}") from e
-    return Path(folder)
+    return _in_subfolder(Path(folder), inner, text)
+
+
+def _subfolder_path(subfolder: object) -> str | None:
+    """``subfolder`` as a relative POSIX path below a model folder (``None`` for the folder itself), refused
+    where it is no str or would leave the folder."""
+    if subfolder is None:
+        return None
+    if not isinstance(subfolder, str):
+        raise TypeError(f"subfolder must be a path inside the model folder (str) or None, not "
+                        f"{type(subfolder).__name__}")
+    parts = [p for p in subfolder.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or subfolder.startswith(("/", "\\")) or ".." in parts or ":" in subfolder:
+        raise InvalidInputError(f"subfolder must be a relative path inside the model folder, got {subfolder!r}")
+    return "/".join(parts)
+
+
+def _in_subfolder(folder: Path, inner: str | None, text: str) -> Path:
+    """``folder``, or its ``inner`` subfolder, which must be a folder."""
+    if inner is None:
+        return folder
+    path = folder / inner
+    if not path.is_dir():
+        raise FileNotFoundError(f"{text!r} has no subfolder {inner!r}")
+    return path
 
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")

@@ -14,7 +14,8 @@ A document's score for a query ``q`` is the sum of three parts, each at the inde
 - ``terms(q, d) = sum_t n_t max_s cos(e_t, e_s) / sum_t n_t``: each distinct token ``t`` the query pools is
   matched to the closest token ``s`` the document pools (1 for the same token), weighted by the norm ``n_t`` of
   its row as the model pools it. It counts how many of the query's terms a document has, as BM25 does, and
-  still credits related ones. With ``term_frequency=True``, each document token's match also counts how often
+  still credits related ones. The tokenizer's unknown token is no term, on either side: it stands for any text
+  the vocabulary cannot spell (an English model's "猫" and "☃" are both ``[UNK]``); it stays in the vectors. With ``term_frequency=True``, each document token's match also counts how often
   the token occurs, as BM25 counts it: a positive ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L /
   avgL))`` for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token
   seen once in a document of the collection's mean length). A negative cosine is not weighed: a document whose
@@ -403,10 +404,17 @@ class SearchIndex:
         vocab = int(ids.max()) + 1 if len(ids) else 1
         keys, inverse, counts = np.unique(rows * vocab + ids.astype(np.int64), return_inverse=True,
                                           return_counts=True)
-        starts = np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
         whole = None
-        if self._stems is not None:
+        if self._stems is not None:  # read on the whole sequence: the unknown token ends a word like any other
             whole = np.bincount(inverse, weights=self._stems.whole(ids, lengths), minlength=len(keys)) > 0
+        # The unknown token is no term: it stands for any text the vocabulary cannot spell, so a query's "猫"
+        # would match a document's "☃" exactly. It stays in the vectors and in the lengths BM25's factor reads.
+        unknown = self._model._native.unknown_token
+        if unknown is not None:
+            known = keys % vocab != unknown
+            keys, counts = keys[known], counts[known]
+            whole = None if whole is None else whole[known]
+        starts = np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
         return keys % vocab, starts, counts, lengths, whole
 
     def _pooled_terms(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

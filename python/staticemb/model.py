@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -274,6 +275,8 @@ class StaticModel:
         tokenizer_backend: str = "auto",
         mmap: bool = True,
         truncate_dim: int | None = None,
+        subfolder: str | None = None,
+        max_length: int | None = _UNSET,
     ) -> StaticModel:
         """Load a static model.
 
@@ -291,7 +294,9 @@ class StaticModel:
         * a ``(tokenizer, embeddings)`` pair.
 
         ``dim`` sets the default output width (Matryoshka truncation), ``normalize`` overrides the model's
-        own normalization setting and ``tokenizer_backend`` is passed to the constructor.
+        own normalization setting and ``tokenizer_backend`` is passed to the constructor. As in model2vec,
+        ``subfolder`` loads the model from a folder inside the given folder or Hub repository, and ``max_length``
+        overrides the folder's cap on the tokens pooled per text (``None``: none; see :meth:`with_options`).
 
         ``mmap=True`` (the default) memory-maps ``model.safetensors``: loading is instant and processes share
         the pages. Like any memory map (``numpy.memmap``, ``safetensors``), truncating or rewriting the file
@@ -300,26 +305,32 @@ class StaticModel:
 
         Corrupt or inconsistent files raise :class:`~staticemb.errors.ModelFormatError` naming the file.
         """
-        if isinstance(model, tuple):
-            if len(model) != 2:
-                raise TypeError("a model given as a tuple must be a (tokenizer, embeddings) pair")
-            tokenizer, embeddings = model
-            return cls(
-                tokenizer,
-                embeddings,
-                normalize=_inputs.flag("normalize", normalize, default=False),
-                dim=dim,
-                tokenizer_backend=tokenizer_backend,
-                info={"format": "arrays"},
-                truncate_dim=truncate_dim,
-            )
-        if _is_sentence_transformer(model):
-            return cls._from_sentence_transformer(
-                model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend, truncate_dim=truncate_dim
-            )
+        if isinstance(model, tuple) or _is_sentence_transformer(model):
+            if subfolder is not None:
+                raise InvalidInputError("subfolder names a folder inside a model folder or Hub repository; "
+                                        f"it does not apply to a {type(model).__name__}")
+            if isinstance(model, tuple):
+                if len(model) != 2:
+                    raise TypeError("a model given as a tuple must be a (tokenizer, embeddings) pair")
+                tokenizer, embeddings = model
+                made = cls(
+                    tokenizer,
+                    embeddings,
+                    normalize=_inputs.flag("normalize", normalize, default=False),
+                    dim=dim,
+                    tokenizer_backend=tokenizer_backend,
+                    info={"format": "arrays"},
+                    truncate_dim=truncate_dim,
+                )
+            else:
+                made = cls._from_sentence_transformer(
+                    model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend,
+                    truncate_dim=truncate_dim
+                )
+            return made if max_length is _UNSET else made.with_options(max_length=max_length)
         text = _inputs.model_path(model)
         use_mmap = _inputs.flag("mmap", mmap, default=True)
-        folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir)
+        folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir, subfolder=subfolder)
         loaded = _io.read_folder(folder, mmap=use_mmap)
         if not Path(text).expanduser().is_dir():  # a Hub id: snapshot_download's folder is named by the commit
             loaded.info.update(hub_id=text, revision=folder.name, base_model=text)
@@ -355,7 +366,7 @@ class StaticModel:
             raise ModelFormatError(f"{loaded.weights_path}: {e}") from None
         if loaded.info["format"] == "sentence-transformers":
             model._adopt_file_truncation()
-        return model
+        return model if max_length is _UNSET else model.with_options(max_length=max_length)
 
     def _adopt_file_truncation(self) -> None:
         """Truncate as Sentence Transformers does with this tokenizer.json: its own truncation, if any."""
@@ -837,6 +848,11 @@ class StaticModel:
 
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:
+            if prompt_name is not None:  # Sentence Transformers' rule and its warning, word for word
+                logging.getLogger(__name__).warning(
+                    "Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
+                    "Ignoring the `prompt_name` in favor of `prompt`."
+                )
             return prompt
         if prompt_name is not None:
             if prompt_name not in self._prompts:

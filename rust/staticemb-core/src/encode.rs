@@ -198,6 +198,8 @@ pub struct TextEncoder {
     vocab: usize,
     map: TokenMap,
     required_rows: usize,
+    /// The tokenizer's unknown token, if it has one (see [`TextEncoder::unknown_token`]).
+    unk_id: Option<u32>,
     /// The unknown token's id when it is dropped before pooling.
     unknown: Option<u32>,
     /// The truncation the `tokenizer.json` asked for (switched off in `tokenizer`; see [`TextEncoder::file_truncation`]).
@@ -314,6 +316,7 @@ impl TextEncoder {
             vocab,
             map,
             required_rows,
+            unk_id,
             unknown,
             file_truncation,
             median_token_chars: median_chars.map(OnceLock::from).unwrap_or_default(),
@@ -354,6 +357,13 @@ impl TextEncoder {
     /// The unknown token's id when this encoder drops it before pooling (model2vec semantics).
     pub fn dropped_unknown(&self) -> Option<u32> {
         self.unknown
+    }
+
+    /// The id the tokenizer gives text its vocabulary cannot spell (the model's `unk_token`, or a Unigram
+    /// model's `unk_id`), whether or not it is dropped before pooling; `None` for a tokenizer without one
+    /// (byte-level BPE spells every text).
+    pub fn unknown_token(&self) -> Option<u32> {
+        self.unk_id
     }
 
     /// The truncation the `tokenizer.json` asked for. This encoder never applies it by itself (a static model

@@ -229,12 +229,11 @@ fn dropping_the_unknown_token() {
     // token_ids is the tokenizer's own output: dropped ids are still there.
     assert_eq!(enc.token_ids("hello xyz").unwrap(), [HELLO, UNK]);
     assert_eq!(enc.dropped_unknown(), Some(UNK));
-    assert_eq!(
-        TextEncoder::new(TOKENIZER, None, None, false)
-            .unwrap()
-            .dropped_unknown(),
-        None
-    );
+    assert_eq!(enc.unknown_token(), Some(UNK));
+    let kept = TextEncoder::new(TOKENIZER, None, None, false).unwrap();
+    assert_eq!(kept.dropped_unknown(), None);
+    // The unknown token is known whether or not it is dropped.
+    assert_eq!(kept.unknown_token(), Some(UNK));
 }
 
 /// model2vec layout: id -> row mapping into a smaller table, per-id weights, unknown token dropped.

@@ -526,6 +526,12 @@ impl PyModel {
         self.encoder.dropped_unknown()
     }
 
+    /// The tokenizer's unknown token id, whether or not it is dropped, else `None`.
+    #[getter]
+    fn unknown_token(&self) -> Option<u32> {
+        self.encoder.unknown_token()
+    }
+
     /// Encode `texts` (a list of str) into a new `len(texts) x dim` float32 array, keeping at most
     /// `max_tokens` token ids per text (the last ones with `keep_end`).
     ///

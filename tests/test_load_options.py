@@ -1,0 +1,108 @@
+"""``StaticModel.from_pretrained``'s model2vec options: ``subfolder`` (a model inside a folder or Hub repository)
+and ``max_length`` (the cap on tokens pooled per text, overriding the folder's), given the same way as to model2vec
+and giving the same vectors; the Hub path through a pre-populated cache with ``HF_HUB_OFFLINE=1``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from _hostile import hub_cache
+from conftest import FIXTURES
+from staticemb import InvalidInputError, StaticModel
+
+TEXTS = json.loads((FIXTURES / "texts.json").read_text("utf-8"))
+LONG = ["the model encodes short sentences quickly " * 40, "zyxqvw blorptastic " * 30]
+
+
+@pytest.fixture
+def nested(tmp_path):
+    """A folder that holds the model2vec fixture in ``models/f32`` and the Sentence Transformers one in ``st``."""
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "m2v-f32", root / "models" / "f32")
+    shutil.copytree(FIXTURES / "st-tiny", root / "st")
+    return root
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("max_length", ["unset", None, 3, 700])
+def test_subfolder_and_max_length_as_model2vec(nested, max_length):
+    from model2vec import StaticModel as Reference
+
+    kwargs = {} if max_length == "unset" else {"max_length": max_length}
+    texts = TEXTS + LONG
+    reference = Reference.from_pretrained(nested, subfolder="models/f32", force_download=False, **kwargs)
+    ours = StaticModel.from_pretrained(nested, subfolder="models/f32", **kwargs)
+    np.testing.assert_allclose(ours.encode(texts), reference.encode(texts), atol=1e-6)
+    assert ours.max_length == reference.max_length
+
+
+def test_max_length_given_is_with_options_max_length(nested):
+    """For either format, ``max_length`` at load is ``with_options(max_length=...)`` on the loaded model, the
+    folder's truncation rule kept (model2vec's character cut, Sentence Transformers' token cap)."""
+    for sub in ("models/f32", "st"):
+        loaded = StaticModel.from_pretrained(nested / sub)
+        for cap in (None, 1, 4):
+            capped = StaticModel.from_pretrained(nested, subfolder=sub, max_length=cap)
+            assert capped.max_length == cap and capped.truncation == loaded.truncation
+            np.testing.assert_array_equal(capped.encode(TEXTS + LONG),
+                                          loaded.with_options(max_length=cap).encode(TEXTS + LONG))
+    arrays = StaticModel.from_pretrained((loaded.tokenizer, np.asarray(loaded.embeddings)), max_length=2)
+    assert arrays.max_length == 2
+
+
+@pytest.mark.parametrize("subfolder, error, match", [
+    ("../repo", InvalidInputError, "relative path inside"),
+    ("/models/f32", InvalidInputError, "relative path inside"),
+    ("", InvalidInputError, "relative path inside"),
+    ("./", InvalidInputError, "relative path inside"),
+    ("models/../..", InvalidInputError, "relative path inside"),
+    ("C:/models", InvalidInputError, "relative path inside"),
+    (3, TypeError, "subfolder must be a path inside the model folder"),
+    ("models/missing", FileNotFoundError, "no subfolder 'models/missing'"),
+])
+def test_a_bad_subfolder_is_named(nested, subfolder, error, match):
+    with pytest.raises(error, match=match):
+        StaticModel.from_pretrained(nested, subfolder=subfolder)
+
+
+def test_bad_max_length_and_subfolder_of_a_loaded_model_are_named(nested):
+    with pytest.raises(InvalidInputError, match="max_length"):
+        StaticModel.from_pretrained(nested / "st", max_length=0)
+    with pytest.raises(TypeError, match="max_length"):
+        StaticModel.from_pretrained(nested / "st", max_length="12")
+    loaded = StaticModel.from_pretrained(nested / "st")
+    with pytest.raises(InvalidInputError, match="does not apply to a tuple"):
+        StaticModel.from_pretrained((loaded.tokenizer, np.asarray(loaded.embeddings)), subfolder="st")
+
+
+def test_a_subfolder_of_a_hub_repository_from_the_offline_cache(nested, tmp_path):
+    """Only the subfolder's files are asked of the cache; a missing subfolder is named."""
+    hub_cache(tmp_path / "hub", "staticemb-tests/nested", nested)
+    expected = StaticModel.from_pretrained(nested / "models" / "f32").encode(TEXTS)
+    np.save(tmp_path / "expected.npy", expected)
+    script = textwrap.dedent(f"""
+        import json, numpy as np
+        from staticemb import StaticModel
+        texts = json.load(open({str(FIXTURES / 'texts.json')!r}, encoding="utf-8"))
+        model = StaticModel.from_pretrained("staticemb-tests/nested", subfolder="models/f32")
+        assert np.array_equal(model.encode(texts), np.load({str(tmp_path / 'expected.npy')!r}))
+        assert model.max_length == 512
+        try:
+            StaticModel.from_pretrained("staticemb-tests/nested", subfolder="models/f16")
+        except FileNotFoundError as e:
+            assert "no subfolder 'models/f16'" in str(e), e
+        else:
+            raise AssertionError("a missing subfolder must raise FileNotFoundError")
+        print("subfolder-ok")
+    """)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "subfolder-ok" in done.stdout
