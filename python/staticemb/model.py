@@ -1107,13 +1107,17 @@ class StaticModel:
     def save(
         self,
         path: str | os.PathLike,
+        model_name: str | None = None,
+        create_model_card: bool | None = None,
         *,
         format: str = "sentence-transformers",
         overwrite: bool = False,
         model_card: bool = True,
     ) -> Path:
         """Write the model as a folder that its library loads unchanged, and staticemb loads back with the same
-        vectors. Returns the folder.
+        vectors. Returns the folder. ``model_name`` and ``create_model_card`` are Sentence Transformers' names,
+        in its order: the name the model card gives the model (the folder's name by default) and
+        ``model_card``.
 
         ``format="sentence-transformers"`` (the default) writes a Sentence Transformers static folder for
         ``SentenceTransformer(path)``: the table at :attr:`dim` columns in its stored dtype, with model2vec
@@ -1152,10 +1156,21 @@ class StaticModel:
         """
         replace = _inputs.flag("overwrite", overwrite, default=False)
         write_card = _inputs.flag("model_card", model_card, default=True)
+        if create_model_card is not None:
+            if not model_card:
+                raise InvalidInputError("create_model_card is Sentence Transformers' name for model_card: give one")
+            write_card = _inputs.flag("create_model_card", create_model_card, default=True)
+        if model_name is not None and not isinstance(model_name, str):
+            raise TypeError(f"model_name must be a str or None, not {type(model_name).__name__}")
+        if model_name is not None and (not model_name.strip() or any(c in model_name for c in '"\\`')
+                                       or not model_name.isprintable()):
+            raise InvalidInputError(f"model_name names the model in its card's code examples: one printable line "
+                                    f"without quotes, backslashes or backticks, got {model_name!r}")
         if format == "sentence-transformers":
             tensors = self._sentence_transformers_tensors()
             # The card describes the table as written (an int8 table folded with weights is written as float32).
-            card = self._model_card(Path(path), format, tensors["embedding.weight"]) if write_card else None
+            card = (self._model_card(Path(path), format, tensors["embedding.weight"], model_name) if write_card
+                    else None)
             return _io.write_sentence_transformers(
                 path,
                 tensors=tensors,
@@ -1172,7 +1187,7 @@ class StaticModel:
             )
         if format == "model2vec":
             tensors = self._model2vec_tensors()
-            card = self._model_card(Path(path), format, tensors["embeddings"]) if write_card else None
+            card = self._model_card(Path(path), format, tensors["embeddings"], model_name) if write_card else None
             return _io.write_model2vec(
                 path,
                 tensors=tensors,
@@ -1185,7 +1200,27 @@ class StaticModel:
             )
         raise InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
 
-    def _model_card(self, path: Path, format: str, table: np.ndarray) -> str:
+    def save_pretrained(
+        self,
+        path: str | os.PathLike,
+        model_name: str | None = None,
+        *,
+        subfolder: str | None = None,
+        create_model_card: bool = True,
+        format: str | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """:meth:`save` under the name model2vec and Sentence Transformers give it, in the format of the folder
+        the model was loaded from (a model2vec folder is written back as one, any other model as a Sentence
+        Transformers folder) unless ``format`` says. ``subfolder`` (model2vec's) writes the model into that
+        folder inside ``path``. Returns the folder written."""
+        chosen = format if format is not None else (
+            "model2vec" if self._info.get("format") == "model2vec" else "sentence-transformers")
+        inner = _io._subfolder_path(subfolder)
+        target = Path(path) if inner is None else Path(path) / inner
+        return self.save(target, model_name, create_model_card, format=chosen, overwrite=overwrite)
+
+    def _model_card(self, path: Path, format: str, table: np.ndarray, model_name: str | None = None) -> str:
         try:
             tokenizer_model = str(json.loads(self._tokenizer_json)["model"]["type"])
         except (ValueError, KeyError, TypeError):
@@ -1193,7 +1228,7 @@ class StaticModel:
         st = format == "sentence-transformers"
         return _io.model_card(
             _io.Card(
-                name=path.name or "model",
+                name=model_name or path.name or "model",
                 format="Sentence Transformers" if st else "model2vec",
                 vocab_size=self.vocab_size,
                 dim=int(table.shape[1]),  # as written: a model2vec table is cut to truncate_dim
