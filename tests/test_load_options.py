@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from _hostile import hub_cache
+from _hostile import HUB_COMMIT, hub_cache
 from conftest import FIXTURES
 from staticemb import InvalidInputError, StaticModel
 
@@ -60,16 +60,51 @@ def test_max_length_given_is_with_options_max_length(nested):
 @pytest.mark.parametrize("subfolder, error, match", [
     ("../repo", InvalidInputError, "relative path inside"),
     ("/models/f32", InvalidInputError, "relative path inside"),
-    ("", InvalidInputError, "relative path inside"),
-    ("./", InvalidInputError, "relative path inside"),
+    ("a\nb", InvalidInputError, "relative path inside"),
     ("models/../..", InvalidInputError, "relative path inside"),
     ("C:/models", InvalidInputError, "relative path inside"),
     (3, TypeError, "subfolder must be a path inside the model folder"),
+    (b"models", TypeError, "subfolder must be a path inside the model folder"),
     ("models/missing", FileNotFoundError, "no subfolder 'models/missing'"),
 ])
 def test_a_bad_subfolder_is_named(nested, subfolder, error, match):
     with pytest.raises(error, match=match):
         StaticModel.from_pretrained(nested, subfolder=subfolder)
+
+
+@pytest.mark.parametrize("same", ["", ".", "./", None])
+def test_an_empty_subfolder_is_the_folder_itself_and_a_path_is_a_subfolder(nested, same):
+    """model2vec's rule: an empty subfolder is none; a ``pathlib.Path`` names one as its text does."""
+    from pathlib import Path
+
+    direct = StaticModel.from_pretrained(nested / "st").encode(TEXTS)
+    np.testing.assert_array_equal(StaticModel.from_pretrained(nested / "st", subfolder=same).encode(TEXTS), direct)
+    np.testing.assert_array_equal(StaticModel.from_pretrained(nested, subfolder=Path("st")).encode(TEXTS), direct)
+
+
+def test_the_hub_patterns_fetch_one_model_folder_and_its_modules_only():
+    """huggingface_hub matches the patterns with fnmatch, whose ``*`` crosses ``/``: the patterns must still keep
+    out other models in nested folders, and read a subfolder's name literally."""
+    from huggingface_hub.utils import filter_repo_objects
+    from staticemb import _io
+
+    files = ["modules.json", "model.safetensors", "tokenizer.json", "README.md", "1_Normalize/config.json",
+             "0_StaticEmbedding/model.safetensors", "models/f32/model.safetensors", "models/f32/config.json",
+             "models/f32/1_Normalize/config.json", "models/f32/deep/x/huge.safetensors", "v[1]/model.safetensors",
+             "v1/model.safetensors", "pytorch_model.bin", "notes.txt"]
+
+    def fetched(subfolder):
+        inner = _io._subfolder_path(subfolder)
+        prefix = "" if inner is None else __import__("glob").escape(inner) + "/"
+        return sorted(filter_repo_objects(files, allow_patterns=[prefix + p for p in _io._HUB_PATTERNS],
+                                          ignore_patterns=[prefix + _io._HUB_DEEPER]))
+
+    assert fetched(None) == sorted(["modules.json", "model.safetensors", "tokenizer.json", "README.md",
+                                    "1_Normalize/config.json", "0_StaticEmbedding/model.safetensors",
+                                    "v[1]/model.safetensors", "v1/model.safetensors"])
+    assert fetched("models/f32") == ["models/f32/1_Normalize/config.json", "models/f32/config.json",
+                                     "models/f32/model.safetensors"]
+    assert fetched("v[1]") == ["v[1]/model.safetensors"]
 
 
 def test_bad_max_length_and_subfolder_of_a_loaded_model_are_named(nested):
@@ -94,10 +129,11 @@ def test_a_subfolder_of_a_hub_repository_from_the_offline_cache(nested, tmp_path
         model = StaticModel.from_pretrained("staticemb-tests/nested", subfolder="models/f32")
         assert np.array_equal(model.encode(texts), np.load({str(tmp_path / 'expected.npy')!r}))
         assert model.max_length == 512
+        assert (model._info["revision"], model._info["subfolder"]) == ({HUB_COMMIT!r}, "models/f32")
         try:
             StaticModel.from_pretrained("staticemb-tests/nested", subfolder="models/f16")
         except FileNotFoundError as e:
-            assert "no subfolder 'models/f16'" in str(e), e
+            assert "no subfolder 'models/f16' in the local Hugging Face Hub cache" in str(e), e
         else:
             raise AssertionError("a missing subfolder must raise FileNotFoundError")
         print("subfolder-ok")

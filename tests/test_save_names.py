@@ -66,7 +66,7 @@ def test_save_pretrained_format_follows_the_loaded_folder_unless_told(tmp_path):
     ({"model_name": "  "}, InvalidInputError, "model_name"),
     ({"model_name": 3}, TypeError, "model_name must be a str"),
     ({"create_model_card": "yes"}, InvalidInputError, "create_model_card must be True, False or None"),
-    ({"create_model_card": True, "model_card": False}, InvalidInputError, "give one"),
+    ({"create_model_card": True, "model_card": False}, InvalidInputError, "disagree"),
 ])
 def test_bad_save_arguments_are_named(tmp_path, kwargs, error, match):
     model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
@@ -75,9 +75,17 @@ def test_bad_save_arguments_are_named(tmp_path, kwargs, error, match):
     assert not (tmp_path / "out").exists()
 
 
+def test_card_arguments_that_agree_and_a_folder_name_the_card_cannot_quote(tmp_path):
+    model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    assert not (model.save(tmp_path / "a", create_model_card=False, model_card=False) / "README.md").exists()
+    assert (model.save(tmp_path / "b", create_model_card=True, model_card=True) / "README.md").exists()
+    card = (model.save(tmp_path / 'we"ird`name') / "README.md").read_text("utf-8")
+    assert 'SentenceTransformer("model")' in card and "we\"ird" not in card
+
+
 def test_a_bad_save_pretrained_subfolder_is_named(tmp_path):
     model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
-    for bad in ("../escape", "/abs", ""):
+    for bad in ("../escape", "/abs"):
         with pytest.raises(InvalidInputError, match="relative path inside"):
             model.save_pretrained(tmp_path / "out", subfolder=bad)
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape").exists()

@@ -31,6 +31,24 @@ def test_words_join_pieces_and_single_piece_words_are_their_tokens(bert_tokenize
     assert not words[2].any()
 
 
+@pytest.mark.reference
+def test_the_unknown_word_is_no_term_and_every_other_word_is(bert_tokenizer, table):
+    """The index leaves the unknown token out of the terms by its id; here the terms are word numbers, so the
+    word [UNK] makes is left out, not the word that happens to be numbered like the token."""
+    from staticemb import SearchIndex, StaticModel
+
+    model = StaticModel(bert_tokenizer, table)
+    words = [w for w in (bert_tokenizer.id_to_token(i) for i in range(2000, 2400)) if w.isalpha()][:120]
+    docs = [" ".join(words[i:i + 10]) for i in range(0, 120, 10)] + ["\u2603 snowman"]
+    index = W.word_index(model, docs, corpus_weights=False, passages=False)
+    plain = SearchIndex(model, docs, corpus_weights=False, passages=False, terms=False)
+    unknown = bert_tokenizer.token_to_id("[UNK]")
+    numbered = bert_tokenizer.decode(list(index._pieces[unknown]))  # the word numbered as [UNK]'s id
+    terms = index.scores([numbered, "\u732b"]) - plain.scores([numbered, "\u732b"])
+    assert terms[0, unknown // 10] == pytest.approx(1.0, abs=1e-5)  # found in its document
+    np.testing.assert_allclose(terms[1], 0.0, atol=1e-6)  # "猫" is [UNK] alone: no terms
+
+
 def test_rule_asks_for_half_a_point():
     def row(source, base, new):
         return study_row(W.STUDY, source, base, new)

@@ -79,6 +79,10 @@ def word_index(model: Any, documents: list[str], **options: Any) -> Any:
             owner = np.repeat(np.arange(len(texts)), lengths)[bounds[:-1]]
             return words, np.bincount(owner, minlength=len(texts)).astype(np.int64)
 
+        def _unknown_term(self) -> int | None:  # the word the unknown token makes on its own (it takes no ##)
+            unknown = super()._unknown_term()
+            return None if unknown is None else self._words.get((unknown,))
+
         def _term_rows(self, terms: np.ndarray) -> np.ndarray:
             pieces = [self._pieces[int(t)] for t in terms]
             if not pieces:

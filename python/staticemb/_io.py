@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import hashlib
 import json
 import mmap as _mmap
@@ -35,7 +36,11 @@ from .errors import InvalidInputError, ModelFormatError
 MODEL2VEC_MAX_LENGTH = 512
 """model2vec's ``max_length`` when a folder's ``config.json`` sets none."""
 
-_HUB_PATTERNS = ["*.json", "*.safetensors", "*/*.json", "*/*.safetensors", "README.md"]
+_HUB_PATTERNS = ["*.json", "*.safetensors", "README.md"]
+"""The files a static model folder needs, fetched from the Hub: at its top and one folder down (the modules'
+folders); :data:`_HUB_DEEPER` keeps out what lies deeper (huggingface_hub's patterns are fnmatch's, whose ``*``
+also matches ``/``: other models in nested folders would come along)."""
+_HUB_DEEPER = "*/*/*"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 _NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
@@ -79,14 +84,15 @@ class LoadedModel:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=None) -> Path:
+def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=None) -> tuple[Path, Path]:
     """A local folder as is; otherwise a Hugging Face Hub id, fetched (or found in the cache) with
     ``huggingface_hub.snapshot_download``. ``HF_HUB_OFFLINE=1`` makes this use the local cache only. With
-    ``subfolder``, the folder of that relative path inside it (only its files are fetched from the Hub)."""
+    ``subfolder``, the folder of that relative path inside it (only its files are fetched from the Hub).
+    Returns the model's folder and the folder or snapshot it is in (the same without ``subfolder``)."""
     inner = _subfolder_path(subfolder)
     path = Path(text).expanduser()
     if path.is_dir():
-        return _in_subfolder(path, inner, text)
+        return _in_subfolder(path, inner, text, cached=False), path
     if path.exists():
         raise ModelFormatError(f"{path} is a file; pass the model folder that contains it")
     if not _REPO_ID.match(text) or text.count("/") > 1:
@@ -99,11 +105,12 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=N
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    patterns = _HUB_PATTERNS if inner is None else [f"{inner}/{p}" for p in _HUB_PATTERNS]
+    prefix = "" if inner is None else glob.escape(inner) + "/"  # a "[" in a folder's name is no pattern
 
     def download(local_only: bool) -> str:
         return str(snapshot_download(repo_id=text, revision=revision, token=token, cache_dir=cache_dir,
-                                     allow_patterns=patterns, local_files_only=local_only))
+                                     allow_patterns=[prefix + p for p in _HUB_PATTERNS],
+                                     ignore_patterns=[prefix + _HUB_DEEPER], local_files_only=local_only))
 
     try:
         # Offline, a revision given as a full commit hash is found in the cache (without local_files_only,
@@ -129,30 +136,36 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=N
         ) from None
     except Exception as e:  # the Hub raises many types: network, auth, missing repo
         raise FileNotFoundError(f"could not load {text!r} from the Hugging Face Hub: {type(e).__name__}: {e}") from e
-    return _in_subfolder(Path(folder), inner, text)
+    return _in_subfolder(Path(folder), inner, text, cached=offline), Path(folder)
 
 
 def _subfolder_path(subfolder: object) -> str | None:
-    """``subfolder`` as a relative POSIX path below a model folder (``None`` for the folder itself), refused
-    where it is no str or would leave the folder."""
+    """``subfolder`` (a str or path) as a relative POSIX path below a model folder; ``None``, ``""`` and
+    ``"."`` name the folder itself (model2vec's rule). Refused where it is neither, or where its text leaves
+    the folder (an absolute path, a drive, ``..``); a symlink inside the folder is followed like any folder."""
     if subfolder is None:
         return None
-    if not isinstance(subfolder, str):
-        raise TypeError(f"subfolder must be a path inside the model folder (str) or None, not "
+    if not isinstance(subfolder, (str, os.PathLike)):
+        raise TypeError(f"subfolder must be a path inside the model folder (str or path) or None, not "
                         f"{type(subfolder).__name__}")
-    parts = [p for p in subfolder.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or subfolder.startswith(("/", "\\")) or ".." in parts or ":" in subfolder:
-        raise InvalidInputError(f"subfolder must be a relative path inside the model folder, got {subfolder!r}")
-    return "/".join(parts)
+    text = os.fspath(subfolder)
+    if not isinstance(text, str):
+        raise TypeError(f"subfolder must be a text path, not {type(text).__name__}")
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
+    if text.startswith(("/", "\\")) or ".." in parts or ":" in text or not text.isprintable():
+        raise InvalidInputError(f"subfolder must be a relative path inside the model folder, got {text!r}")
+    return "/".join(parts) or None
 
 
-def _in_subfolder(folder: Path, inner: str | None, text: str) -> Path:
-    """``folder``, or its ``inner`` subfolder, which must be a folder."""
+def _in_subfolder(folder: Path, inner: str | None, text: str, *, cached: bool) -> Path:
+    """``folder``, or its ``inner`` subfolder, which must be a folder (``cached``: ``folder`` is what the local
+    Hub cache holds, offline)."""
     if inner is None:
         return folder
     path = folder / inner
     if not path.is_dir():
-        raise FileNotFoundError(f"{text!r} has no subfolder {inner!r}")
+        where = " in the local Hugging Face Hub cache (offline: only what was downloaded before is there)"
+        raise FileNotFoundError(f"{text!r} has no subfolder {inner!r}{where if cached else ''}")
     return path
 
 

@@ -409,7 +409,7 @@ class SearchIndex:
             whole = np.bincount(inverse, weights=self._stems.whole(ids, lengths), minlength=len(keys)) > 0
         # The unknown token is no term: it stands for any text the vocabulary cannot spell, so a query's "猫"
         # would match a document's "☃" exactly. It stays in the vectors and in the lengths BM25's factor reads.
-        unknown = self._model._native.unknown_token
+        unknown = self._unknown_term()
         if unknown is not None:
             known = keys % vocab != unknown
             keys, counts = keys[known], counts[known]
@@ -421,6 +421,12 @@ class SearchIndex:
         """The terms of each text in order, concatenated, and how many each text has: the token ids the model
         pools (its prompt, ``max_length`` and unknown-token drop applied)."""
         return self._model._default_pooled_ids(texts)
+
+    def _unknown_term(self) -> int | None:
+        """The id in :meth:`_pooled_terms`' output that is no term: the tokenizer's unknown token (None for a
+        tokenizer without one, such as byte-level BPE)."""
+        unknown: int | None = self._model._native.unknown_token
+        return unknown
 
     def _term_weights(self, terms: np.ndarray, norms: np.ndarray) -> np.ndarray:
         """Each query term's weight in the terms part: the norm of its row as the model pools it."""

@@ -330,10 +330,12 @@ class StaticModel:
             return made if max_length is _UNSET else made.with_options(max_length=max_length)
         text = _inputs.model_path(model)
         use_mmap = _inputs.flag("mmap", mmap, default=True)
-        folder = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir, subfolder=subfolder)
+        folder, root = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir, subfolder=subfolder)
         loaded = _io.read_folder(folder, mmap=use_mmap)
         if not Path(text).expanduser().is_dir():  # a Hub id: snapshot_download's folder is named by the commit
-            loaded.info.update(hub_id=text, revision=folder.name, base_model=text)
+            loaded.info.update(hub_id=text, revision=root.name, base_model=text)
+            if folder != root:
+                loaded.info["subfolder"] = folder.relative_to(root).as_posix()
         elif base_model := _io.card_base_model(folder):
             loaded.info["base_model"] = base_model
         try:
@@ -1112,7 +1114,7 @@ class StaticModel:
         *,
         format: str = "sentence-transformers",
         overwrite: bool = False,
-        model_card: bool = True,
+        model_card: bool | None = None,
     ) -> Path:
         """Write the model as a folder that its library loads unchanged, and staticemb loads back with the same
         vectors. Returns the folder. ``model_name`` and ``create_model_card`` are Sentence Transformers' names,
@@ -1148,7 +1150,7 @@ class StaticModel:
         its modules' folders, a training run's ``checkpoints`` and ``training_log.json``) raises
         :class:`FileExistsError` unless ``overwrite=True``, which replaces the folder and all it holds.
 
-        ``model_card=True`` (the default) also writes a ``README.md``: Hub front matter (``library_name``, tags,
+        ``model_card=True`` (the default, also for ``None``) also writes a ``README.md``: Hub front matter (``library_name``, tags,
         ``base_model`` when known: the Hub id it was loaded from, or the one its own card named), the
         dimensions, tokenizer, normalization and maximum length, how it was trained when staticemb made it
         (:func:`staticemb.train.distill`), and how to load it with staticemb, Sentence Transformers and model2vec
@@ -1156,14 +1158,15 @@ class StaticModel:
         """
         replace = _inputs.flag("overwrite", overwrite, default=False)
         write_card = _inputs.flag("model_card", model_card, default=True)
-        if create_model_card is not None:
-            if not model_card:
-                raise InvalidInputError("create_model_card is Sentence Transformers' name for model_card: give one")
-            write_card = _inputs.flag("create_model_card", create_model_card, default=True)
+        if create_model_card is not None:  # Sentence Transformers' name for model_card
+            named = _inputs.flag("create_model_card", create_model_card, default=True)
+            if model_card is not None and named != write_card:
+                raise InvalidInputError(f"create_model_card={create_model_card!r} and model_card={model_card!r} "
+                                        "disagree: create_model_card is Sentence Transformers' name for model_card")
+            write_card = named
         if model_name is not None and not isinstance(model_name, str):
             raise TypeError(f"model_name must be a str or None, not {type(model_name).__name__}")
-        if model_name is not None and (not model_name.strip() or any(c in model_name for c in '"\\`')
-                                       or not model_name.isprintable()):
+        if model_name is not None and not _card_safe(model_name):
             raise InvalidInputError(f"model_name names the model in its card's code examples: one printable line "
                                     f"without quotes, backslashes or backticks, got {model_name!r}")
         if format == "sentence-transformers":
@@ -1228,7 +1231,8 @@ class StaticModel:
         st = format == "sentence-transformers"
         return _io.model_card(
             _io.Card(
-                name=model_name or path.name or "model",
+                # The folder's name unless it would break the card's code lines.
+                name=model_name or (path.name if _card_safe(path.name) else "model"),
                 format="Sentence Transformers" if st else "model2vec",
                 vocab_size=self.vocab_size,
                 dim=int(table.shape[1]),  # as written: a model2vec table is cut to truncate_dim
@@ -1335,9 +1339,14 @@ class StaticModel:
         return tensors
 
     def _unknown_in_vocabulary(self) -> bool:
-        """Whether the tokenizer has an unknown token (built with model2vec's semantics to find out)."""
-        probe = _core.Model(self._tokenizer_json, np.zeros((self.vocab_size, 1), np.float32), drop_unknown=True)
-        return probe.dropped_unknown is not None
+        """Whether the tokenizer has an unknown token (the one model2vec drops)."""
+        return self._native.unknown_token is not None
+
+
+def _card_safe(name: str) -> bool:
+    """Whether ``name`` can stand in the model card's heading and code lines as it is: one printable line without
+    quotes, backslashes or backticks."""
+    return bool(name.strip()) and name.isprintable() and not any(c in name for c in '"\\`')
 
 
 _DISTANCE_ELEMENTS = 1 << 22
