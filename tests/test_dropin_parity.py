@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from staticemb import StaticModel
+from staticemb import InvalidInputError, StaticModel
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
 TARGET_TOKENS = (10, 30, 100, 300, 1_000, 2_000, 5_000)
@@ -327,7 +327,9 @@ def _same_as_model2vec(got: np.ndarray, want: np.ndarray) -> None:
     assert got.shape == want.shape, (got.shape, want.shape)
     if want.dtype == np.float16:  # model2vec keeps a float16 table's dtype; staticemb returns float32
         assert got.dtype == np.float32
-        np.testing.assert_allclose(got.astype(np.float16).astype(np.float32), want.astype(np.float32), rtol=1e-3)
+        # rtol: float16's precision; atol: two steps of its subnormals (about 6e-8 apart), where rtol means nothing
+        np.testing.assert_allclose(got.astype(np.float16).astype(np.float32), want.astype(np.float32), rtol=1e-3,
+                                   atol=1.2e-7)
     else:
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
@@ -367,3 +369,23 @@ def test_encode_as_sequence_as_model2vec(m2v_models, texts, name, max_length):
         else:
             _same_as_model2vec(g, w)
     _same_as_model2vec(ours.encode_as_sequence(texts[2]), reference.encode_as_sequence(texts[2]))
+
+
+@pytest.mark.parametrize("name", ["f32", "mapped", "f16"])
+def test_settable_options_as_model2vec(m2v_models, texts, name):
+    """model2vec lets a user set ``normalize`` and ``max_length`` on a loaded model; encode and
+    encode_as_sequence then follow them, as in model2vec."""
+    reference, ours = _m2v(m2v_models[name]), StaticModel.from_pretrained(m2v_models[name])
+    for normalize, max_length in ((not reference.normalize, 7), (reference.normalize, None), (True, 1_000)):
+        for model in (reference, ours):
+            model.normalize, model.max_length = normalize, max_length
+        assert (ours.normalize, ours.max_length) == (reference.normalize, reference.max_length)
+        _same_as_model2vec(ours.encode(texts), reference.encode(texts))
+        for g, w in zip(ours.encode_as_sequence(texts[:4]), reference.encode_as_sequence(texts[:4]), strict=True):
+            if len(w):
+                _same_as_model2vec(g, w)
+    with pytest.raises(InvalidInputError, match="max_length"):
+        ours.max_length = 0
+    with pytest.raises(InvalidInputError, match="normalize"):
+        ours.normalize = "yes"
+    assert (ours.normalize, ours.max_length) == (True, 1_000)  # a refused value changes nothing

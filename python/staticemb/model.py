@@ -607,8 +607,13 @@ class StaticModel:
 
     @property
     def normalize(self) -> bool:
-        """Whether :meth:`encode` L2-normalizes by default."""
+        """Whether :meth:`encode` L2-normalizes by default. Settable, as in model2vec (``model.normalize = True``),
+        and written by :meth:`save`."""
         return self._normalize
+
+    @normalize.setter
+    def normalize(self, value: bool) -> None:
+        self._normalize = _inputs.flag("normalize", value, default=False)
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -953,8 +958,14 @@ class StaticModel:
 
     @property
     def max_length(self) -> int | None:
-        """The most tokens a text keeps when :meth:`encode` is given no ``max_length`` (``None``: all)."""
+        """The most tokens a text keeps when :meth:`encode` is given no ``max_length`` (``None``: all). Settable,
+        as in model2vec (``model.max_length = 256``; the :attr:`truncation` rule is kept), and written by
+        :meth:`save`."""
         return self._max_length
+
+    @max_length.setter
+    def max_length(self, value: int | None) -> None:
+        self._max_length = _inputs.count("max_length", value)
 
     @property
     def truncation(self) -> str:
@@ -1229,10 +1240,11 @@ class StaticModel:
         except (ValueError, KeyError, TypeError):
             tokenizer_model = "unknown"
         st = format == "sentence-transformers"
+        # The folder's name (bytes that are no UTF-8 shown as U+FFFD) unless it would break the card's code lines.
+        shown = os.fsencode(path.name).decode("utf-8", "replace")
         return _io.model_card(
             _io.Card(
-                # The folder's name unless it would break the card's code lines.
-                name=model_name or (path.name if _card_safe(path.name) else "model"),
+                name=model_name or (shown if _card_safe(shown) else "model"),
                 format="Sentence Transformers" if st else "model2vec",
                 vocab_size=self.vocab_size,
                 dim=int(table.shape[1]),  # as written: a model2vec table is cut to truncate_dim
