@@ -250,7 +250,8 @@ def generalization(loso_report: Path) -> str:
             "([RESULTS-significance.md](RESULTS-significance.md)), whether BBC's difference holds on its other "
             "articles ([RESULTS-replicate.md](RESULTS-replicate.md)) and on which of its queries it is lost "
             "([RESULTS-diagnose.md](RESULTS-diagnose.md)), BM25 fused with the index by reciprocal rank "
-            "([RESULTS-hybrid-index.md](RESULTS-hybrid-index.md)), and package READMEs, a source none of the six was "
+            "([RESULTS-hybrid-index.md](RESULTS-hybrid-index.md)), the unknown token left out of the terms "
+            "([RESULTS-unknown-terms.md](RESULTS-unknown-terms.md)), and package READMEs, a source none of the six was "
             "drawn from ([RESULTS-search-readmes.md](RESULTS-search-readmes.md)); the "
             "multilingual model's "
             "held-out languages and text types are in [RESULTS-languages.md](RESULTS-languages.md).")
