@@ -114,6 +114,16 @@ def render(rows: list[dict[str, Any]], *, command: str, seconds: float, resample
     return "\n".join(lines) + "\n"
 
 
+def fold_paths(source: str, models: Path, src: D.Sources, teacher: str) -> dict[str, Path]:
+    """The two folds without ``source`` (trained first where missing): ``"lead"``, the fold + crops + lead
+    sentences of ``training.teacher_passages --arm lead``, and ``"fold"``, the plain fold."""
+    from . import teacher_passages as T
+
+    return {"lead": loso.second_stage(source, T.LEAD, T._datasets(source, "lead"), models=models, src=src,
+                                      teacher=teacher, refresh=False),
+            "fold": loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", nargs="*", choices=list(loso.SOURCES), default=list(loso.SOURCES))
@@ -122,16 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from staticemb import StaticModel
 
-    from . import teacher_passages as T
-
     started = time.perf_counter()
     src, models, _, teacher = loso.prepare()
     rows = []
     try:
         for source in args.sources:
-            paths = {"lead": loso.second_stage(source, T.LEAD, T._datasets(source, "lead"), models=models, src=src,
-                                               teacher=teacher, refresh=False),
-                     "fold": loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)}
+            paths = fold_paths(source, models, src, teacher)
             loaded = {k: StaticModel.from_pretrained(p, normalize=False) for k, p in paths.items()}
             rows.append(score_source(loaded, source, args.resamples))
             m = rows[-1]["lead"]

@@ -27,7 +27,7 @@ from staticemb import SearchIndex
 from . import datasets as D
 from . import loso
 from .report import hardware
-from .significance import A, per_query_ndcg
+from .significance import A, fold_paths, per_query_ndcg
 
 DIMS = (1024, 256)
 
@@ -102,16 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from staticemb import StaticModel
     from staticemb.tasks import load_task
 
-    from . import teacher_passages as T
-
     started = time.perf_counter()
     src, models, _, teacher = loso.prepare()
     rows = []
     try:
         for source in args.sources:
-            paths = {"lead": loso.second_stage(source, T.LEAD, T._datasets(source, "lead"), models=models, src=src,
-                                               teacher=teacher, refresh=False),
-                     "fold": loso.train_fold(source, models=models, src=src, teacher=teacher, refresh=False)}
+            paths = fold_paths(source, models, src, teacher)
             task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
             row: dict[str, Any] = {"source": source, "queries": len(task["queries"]),
                                    "documents": len(task["corpus"])}
