@@ -89,3 +89,12 @@ def test_a_bad_save_pretrained_subfolder_is_named(tmp_path):
         with pytest.raises(InvalidInputError, match="relative path inside"):
             model.save_pretrained(tmp_path / "out", subfolder=bad)
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape").exists()
+
+
+def test_a_file_on_the_way_to_the_folder_is_named(tmp_path):
+    model = StaticModel.from_pretrained(FIXTURES / "st-tiny")
+    (tmp_path / "file").write_text("not a folder")
+    for path, kwargs in ((tmp_path / "file", {"subfolder": "s"}), (tmp_path / "file" / "x" / "y", {})):
+        with pytest.raises(FileExistsError, match=f"{tmp_path / 'file'} is a file, not a folder"):
+            model.save_pretrained(path, **kwargs)
+    assert (tmp_path / "file").read_text() == "not a folder"

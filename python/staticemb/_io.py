@@ -930,7 +930,12 @@ def write_folder(
     if not overwrite:
         check_folder_target(target, format, "pass overwrite=True to replace the folder and everything in it")
     _check_not_the_working_directory(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder of the path must be
+        blocking = next((p for p in (target.parent, *target.parent.parents) if p.exists() or p.is_symlink()),
+                        target.parent)
+        raise FileExistsError(f"cannot save to {target}: {blocking} is a file, not a folder") from None
     tmp = temp_path(target)
     os.mkdir(tmp)
     # Held until the end: the new folder, and the old one from the swap on, are this live save's, not leftovers.
