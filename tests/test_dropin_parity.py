@@ -373,8 +373,8 @@ def test_encode_as_sequence_as_model2vec(m2v_models, texts, name, max_length):
 
 @pytest.mark.parametrize("name", ["f32", "mapped", "f16"])
 def test_settable_options_as_model2vec(m2v_models, texts, name):
-    """model2vec lets a user set ``normalize`` and ``max_length`` on a loaded model; encode and
-    encode_as_sequence then follow them, as in model2vec."""
+    """model2vec lets a user set ``normalize`` and ``max_length`` on a loaded model; encode then follows them
+    (encode_as_sequence, which neither library caps or normalizes by them, stays the same), as in model2vec."""
     reference, ours = _m2v(m2v_models[name]), StaticModel.from_pretrained(m2v_models[name])
     for normalize, max_length in ((not reference.normalize, 7), (reference.normalize, None), (True, 1_000)):
         for model in (reference, ours):

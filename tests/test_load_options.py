@@ -63,6 +63,7 @@ def test_max_length_given_is_with_options_max_length(nested):
     ("a\nb", InvalidInputError, "relative path inside"),
     ("models/../..", InvalidInputError, "relative path inside"),
     ("C:/models", InvalidInputError, "relative path inside"),
+    ("c:models", InvalidInputError, "relative path inside"),
     (3, TypeError, "subfolder must be a path inside the model folder"),
     (b"models", TypeError, "subfolder must be a path inside the model folder"),
     ("models/missing", FileNotFoundError, "no subfolder 'models/missing'"),
@@ -82,7 +83,7 @@ def test_an_empty_subfolder_is_the_folder_itself_and_a_path_is_a_subfolder(neste
     np.testing.assert_array_equal(StaticModel.from_pretrained(nested, subfolder=Path("st")).encode(TEXTS), direct)
 
 
-def test_the_hub_patterns_fetch_one_model_folder_and_its_modules_only():
+def test_the_hub_patterns_fetch_one_model_folder_and_its_modules_only(monkeypatch):
     """huggingface_hub matches the patterns with fnmatch, whose ``*`` crosses ``/``: the patterns must still keep
     out other models in nested folders, and read a subfolder's name literally."""
     from huggingface_hub.utils import filter_repo_objects
@@ -93,11 +94,9 @@ def test_the_hub_patterns_fetch_one_model_folder_and_its_modules_only():
              "models/f32/1_Normalize/config.json", "models/f32/deep/x/huge.safetensors", "v[1]/model.safetensors",
              "v1/model.safetensors", "pytorch_model.bin", "notes.txt"]
 
-    def fetched(subfolder):
-        inner = _io._subfolder_path(subfolder)
-        prefix = "" if inner is None else __import__("glob").escape(inner) + "/"
-        return sorted(filter_repo_objects(files, allow_patterns=[prefix + p for p in _io._HUB_PATTERNS],
-                                          ignore_patterns=[prefix + _io._HUB_DEEPER]))
+    def fetched(subfolder):  # the patterns resolve() gives snapshot_download
+        allow, ignore = _io.hub_patterns(_io._subfolder_path(subfolder))
+        return sorted(filter_repo_objects(files, allow_patterns=allow, ignore_patterns=ignore))
 
     assert fetched(None) == sorted(["modules.json", "model.safetensors", "tokenizer.json", "README.md",
                                     "1_Normalize/config.json", "0_StaticEmbedding/model.safetensors",
@@ -105,6 +104,12 @@ def test_the_hub_patterns_fetch_one_model_folder_and_its_modules_only():
     assert fetched("models/f32") == ["models/f32/1_Normalize/config.json", "models/f32/config.json",
                                      "models/f32/model.safetensors"]
     assert fetched("v[1]") == ["v[1]/model.safetensors"]
+    # resolve() asks snapshot_download for exactly these.
+    seen = {}
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda **kw: seen.update(kw) or "/nonexistent")
+    with pytest.raises(FileNotFoundError):
+        _io.resolve("org/repo", subfolder="v[1]")
+    assert (seen["allow_patterns"], seen["ignore_patterns"]) == _io.hub_patterns("v[1]")
 
 
 def test_bad_max_length_and_subfolder_of_a_loaded_model_are_named(nested):

@@ -98,3 +98,20 @@ def test_a_file_on_the_way_to_the_folder_is_named(tmp_path):
         with pytest.raises(FileExistsError, match=f"{tmp_path / 'file'} is a file, not a folder"):
             model.save_pretrained(path, **kwargs)
     assert (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_a_save_writes_the_options_it_checked_whatever_another_thread_sets_meanwhile(tmp_path, monkeypatch):
+    """The checks and the files read one copy of the options: a max_length set while the save runs (here, from
+    inside it) is not half in the folder."""
+    model = StaticModel.from_pretrained(FIXTURES / "m2v-f32").with_options(max_length=None)
+    real = StaticModel._model2vec_tensors
+
+    def meanwhile(self):
+        model.max_length, model.normalize = 7, False
+        return real(self)
+
+    monkeypatch.setattr(StaticModel, "_model2vec_tensors", meanwhile)
+    folder = model.save(tmp_path / "m", format="model2vec")
+    config = json.loads((folder / "config.json").read_text("utf-8"))
+    assert (config["max_length"], config["normalize"]) == (None, True)
+    assert (model.max_length, model.normalize) == (7, False)  # the model itself took the new values

@@ -105,12 +105,11 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=N
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    prefix = "" if inner is None else glob.escape(inner) + "/"  # a "[" in a folder's name is no pattern
+    allow, ignore = hub_patterns(inner)
 
     def download(local_only: bool) -> str:
         return str(snapshot_download(repo_id=text, revision=revision, token=token, cache_dir=cache_dir,
-                                     allow_patterns=[prefix + p for p in _HUB_PATTERNS],
-                                     ignore_patterns=[prefix + _HUB_DEEPER], local_files_only=local_only))
+                                     allow_patterns=allow, ignore_patterns=ignore, local_files_only=local_only))
 
     try:
         # Offline, a revision given as a full commit hash is found in the cache (without local_files_only,
@@ -139,6 +138,13 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=N
     return _in_subfolder(Path(folder), inner, text, cached=offline), Path(folder)
 
 
+def hub_patterns(inner: str | None) -> tuple[list[str], list[str]]:
+    """``snapshot_download``'s ``allow_patterns`` and ``ignore_patterns`` for the model folder at ``inner`` (a
+    subfolder from :func:`_subfolder_path`, or None for the repository's top), its name read literally."""
+    prefix = "" if inner is None else glob.escape(inner) + "/"  # a "[" in a folder's name is no pattern
+    return [prefix + p for p in _HUB_PATTERNS], [prefix + _HUB_DEEPER]
+
+
 def _subfolder_path(subfolder: object) -> str | None:
     """``subfolder`` (a str or path) as a relative POSIX path below a model folder; ``None``, ``""`` and
     ``"."`` name the folder itself (model2vec's rule). Refused where it is neither, or where its text leaves
@@ -152,7 +158,8 @@ def _subfolder_path(subfolder: object) -> str | None:
     if not isinstance(text, str):
         raise TypeError(f"subfolder must be a text path, not {type(text).__name__}")
     parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
-    if text.startswith(("/", "\\")) or ".." in parts or ":" in text or not text.isprintable():
+    drive = re.match(r"[A-Za-z]:", text) is not None  # Windows' C:
+    if text.startswith(("/", "\\")) or ".." in parts or drive or not text.isprintable():
         raise InvalidInputError(f"subfolder must be a relative path inside the model folder, got {text!r}")
     return "/".join(parts) or None
 

@@ -176,7 +176,8 @@ class SearchIndex:
     def model(self) -> Any:
         """The model the index encodes with: a copy of the one given, sharing its table, taken when the index was
         built (so later changes to that model's prompts do not reach it), with the corpus weights when
-        ``corpus_weights``."""
+        ``corpus_weights``. Its options (``max_length``, prompts) are read for every query: changing them here
+        changes how queries are encoded, not the documents indexed; build a new index instead."""
         return self._model
 
     @property

@@ -953,7 +953,7 @@ class StaticModel:
     def max_seq_length(self, value: Any) -> None:
         raise AttributeError(
             "max_seq_length cannot be set on a static model (as in Sentence Transformers); pass "
-            "encode(..., max_length=n), or use model.with_options(max_length=n)"
+            "encode(..., max_length=n), set model.max_length = n, or use model.with_options(max_length=n)"
         )
 
     @property
@@ -1167,6 +1167,13 @@ class StaticModel:
         (:func:`staticemb.train.distill`), and how to load it with staticemb, Sentence Transformers and model2vec
         (for an int8 Sentence Transformers folder, that only staticemb loads it).
         """
+        # A copy sharing the table: the checks and the files read one set of options, whatever another thread
+        # sets on this model meanwhile (max_length, normalize, prompts).
+        return self._copy()._save(path, model_name, create_model_card, format=format, overwrite=overwrite,
+                                  model_card=model_card)
+
+    def _save(self, path: str | os.PathLike, model_name: str | None, create_model_card: bool | None, *,
+              format: str, overwrite: bool, model_card: bool | None) -> Path:
         replace = _inputs.flag("overwrite", overwrite, default=False)
         write_card = _inputs.flag("model_card", model_card, default=True)
         if create_model_card is not None:  # Sentence Transformers' name for model_card
