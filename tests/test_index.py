@@ -783,6 +783,7 @@ def test_the_unknown_token_is_no_term(bert_tokenizer, table, options):
         assert terms("crab \u732b")[2] == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.reference  # its fixtures are requested by name, which the conftest's marking cannot see
 @pytest.mark.parametrize("fixture, glyph", [("bert_tokenizer_path", "\u2603"), ("xlmr_tokenizer_path", "\U0001F980"),
                                             ("bytelevel_bpe_path", "\ue000")])
 def test_the_unknown_token_is_the_id_the_reference_gives_unspellable_text(request, fixture, glyph):
