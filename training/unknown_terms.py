@@ -34,18 +34,10 @@ DIMS = (1024, 256)
 
 class MatchesUnknown(SearchIndex):
     """:class:`staticemb.SearchIndex` with the rule before 2026-12-06: every pooled token is a term, the unknown
-    token included (without a stemmer, the only configuration measured here)."""
+    token included."""
 
-    def _term_entries(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, None]:
-        if self._stems is not None:
-            raise ValueError("MatchesUnknown reproduces the index without a stemmer only")
-        ids, lengths = self._pooled_terms(texts)
-        lengths = np.asarray(lengths, np.int64)
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-        vocab = int(ids.max()) + 1 if len(ids) else 1
-        keys, counts = np.unique(rows * vocab + ids.astype(np.int64), return_counts=True)
-        starts = np.searchsorted(keys // vocab, np.arange(len(texts) + 1)).astype(np.int64)
-        return keys % vocab, starts, counts, lengths, None
+    def _unknown_term(self) -> int | None:
+        return None
 
 
 def holding_unknown(model: Any, texts: list[str]) -> int:

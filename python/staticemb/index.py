@@ -15,8 +15,9 @@ A document's score for a query ``q`` is the sum of three parts, each at the inde
   matched to the closest token ``s`` the document pools (1 for the same token), weighted by the norm ``n_t`` of
   its row as the model pools it. It counts how many of the query's terms a document has, as BM25 does, and
   still credits related ones. The tokenizer's unknown token is no term, on either side: it stands for any text
-  the vocabulary cannot spell (an English model's "猫" and "☃" are both ``[UNK]``); it stays in the vectors. With ``term_frequency=True``, each document token's match also counts how often
-  the token occurs, as BM25 counts it: a positive ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L /
+  the vocabulary cannot spell (an English model's "猫" and "☃" are both ``[UNK]``); it stays in the vectors.
+  With ``term_frequency=True``, each document token's match also counts how often the token occurs, as BM25
+  counts it: a positive ``cos(e_t, e_s)`` times ``c (k1 + 1) / (c + k1 (1 - b + b L /
   avgL))`` for its count ``c`` in a document of ``L`` pooled tokens (``k1 = 1.2``, ``b = 0.75``; 1 for a token
   seen once in a document of the collection's mean length). A negative cosine is not weighed: a document whose
   tokens are all unlike ``t`` keeps its best plain cosine, not pushed further down for repeating them. With
