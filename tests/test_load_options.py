@@ -147,3 +147,84 @@ def test_a_subfolder_of_a_hub_repository_from_the_offline_cache(nested, tmp_path
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "subfolder-ok" in done.stdout
+
+
+# ---------------------------------------------------------------- model2vec's quantize_to, dimensionality, ...
+
+
+def test_quantize_to_int8_is_one_scale_for_the_whole_table():
+    """model2vec's ``quantize_to="int8"``: the table divided by one scale (its largest magnitude over 127), so
+    the vectors come out in the scale's units; :meth:`quantize` keeps a scale per row (the magnitudes) instead."""
+    folder = FIXTURES / "m2v-f16"
+    full = StaticModel.from_pretrained(folder, normalize=False)
+    table = full.dequantized()
+    scale = float(np.abs(full.embeddings).max() / 127.0)  # computed in the table's float16, as model2vec does
+    model = StaticModel.from_pretrained(folder, normalize=False, quantize_to="int8")
+    assert model.embeddings.dtype == np.int8 and int(np.abs(model.embeddings).max()) == 127
+    np.testing.assert_array_equal(model.dequantized(), model.embeddings.astype(np.float32))  # no scales
+    # Half a step of rounding, and up to 1/32 of one more: the division is done in float16, whose values near
+    # 127 are 1/16 apart.
+    np.testing.assert_allclose(model.dequantized() * scale, table, atol=scale * (0.5 + 1 / 32))
+    np.testing.assert_allclose(model.encode(TEXTS) * scale, full.encode(TEXTS), atol=scale * (0.5 + 1 / 32))
+    per_row = full.quantize("int8")
+    np.testing.assert_allclose(per_row.encode(TEXTS), full.encode(TEXTS), atol=scale * 0.51)
+    # The other dtypes store the table as they name it (float64 pooled as float32, as every float table).
+    for dtype, stored in (("float16", np.float16), ("float32", np.float32), ("float64", np.float32)):
+        assert StaticModel.from_pretrained(folder, quantize_to=dtype).embeddings.dtype == stored
+
+
+def test_dimensionality_is_dim():
+    folder = FIXTURES / "m2v-f16"
+    narrow = StaticModel.from_pretrained(folder, dimensionality=8)
+    assert narrow.dim == 8 and narrow.full_dim == 16
+    np.testing.assert_array_equal(narrow.encode(TEXTS), StaticModel.from_pretrained(folder, dim=8).encode(TEXTS))
+    assert StaticModel.from_pretrained(folder, dim=8, dimensionality=8).dim == 8
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"dim": 4, "dimensionality": 8}, InvalidInputError, "dim=4 and dimensionality=8 disagree"),
+    ({"dimensionality": 17}, InvalidInputError, "dim"),
+    ({"dimensionality": 0}, InvalidInputError, "dim"),
+    ({"quantize_to": "int4"}, InvalidInputError, "quantize_to must be one of 'float16', 'float32', 'float64', 'int8'"),
+    ({"quantize_to": 8}, TypeError, "quantize_to must be a str"),
+    ({"vocabulary_quantization": 0}, InvalidInputError, "vocabulary_quantization must be a positive integer"),
+    ({"vocabulary_quantization": 2.0}, TypeError, "vocabulary_quantization must be None or an int"),
+    ({"vocabulary_quantization": 403}, InvalidInputError, "at most the table's 402 rows"),
+    ({"force_download": "yes"}, InvalidInputError, "force_download must be True, False or None"),
+])
+def test_bad_model2vec_load_options_are_named(options, error, match):
+    with pytest.raises(error, match=match):
+        StaticModel.from_pretrained(FIXTURES / "m2v-f16", **options)
+
+
+def test_vocabulary_quantization_of_what_cannot_be_clustered_is_named(monkeypatch):
+    """An already clustered table (model2vec's own rule) and an int8 table are refused; without scikit-learn the
+    error names the package to install."""
+    with pytest.raises(InvalidInputError, match="already quantized"):
+        StaticModel.from_pretrained(FIXTURES / "m2v-f32", vocabulary_quantization=8)
+    with pytest.raises(InvalidInputError, match="this one is int8"):
+        StaticModel.from_pretrained((StaticModel.from_pretrained(FIXTURES / "st-tiny").tokenizer,
+                                     np.ones((402, 4), dtype=np.int8)), vocabulary_quantization=8)
+    monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        StaticModel.from_pretrained(FIXTURES / "m2v-f16", vocabulary_quantization=8)
+
+
+@pytest.mark.parametrize("option", [{"quantize_to": "int8"}, {"vocabulary_quantization": 4}])
+def test_a_table_that_is_not_finite_is_named(option):
+    tokenizer = StaticModel.from_pretrained(FIXTURES / "st-tiny").tokenizer
+    table = np.ones((402, 4), dtype=np.float32)
+    table[7, 2] = np.nan
+    with pytest.raises(InvalidInputError, match="row 7 of the table is not finite"):
+        StaticModel.from_pretrained((tokenizer, table), **option)
+
+
+def test_force_download_reaches_the_hub(monkeypatch):
+    """``force_download`` is passed to ``snapshot_download`` (offline, huggingface_hub reads its cache)."""
+    seen = {}
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda **kw: seen.update(kw) or "/nonexistent")
+    for given in (True, False):
+        with pytest.raises(FileNotFoundError):
+            StaticModel.from_pretrained("org/repo", force_download=given)
+        assert seen["force_download"] is given

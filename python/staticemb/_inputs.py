@@ -218,6 +218,19 @@ def table_dtype(value: Any) -> str:
     return value
 
 
+MODEL2VEC_DTYPES = ("float16", "float32", "float64", "int8")
+
+
+def model2vec_dtype(value: Any) -> str:
+    """model2vec's ``quantize_to``: one of its dtype names, as a str or its ``DType`` enum (a str enum)."""
+    if not isinstance(value, str):
+        raise TypeError(f"quantize_to must be a str such as 'int8', not {_type_name(value)}")
+    name = str(getattr(value, "value", value))
+    if name not in MODEL2VEC_DTYPES:
+        raise InvalidInputError(f"quantize_to must be one of {', '.join(map(repr, MODEL2VEC_DTYPES))}, got {value!r}")
+    return name
+
+
 def model_path(value: Any) -> str:
     """A folder path or Hub id, as a non-empty string."""
     if not isinstance(value, (str, os.PathLike)):

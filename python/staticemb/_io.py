@@ -84,9 +84,12 @@ class LoadedModel:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=None) -> tuple[Path, Path]:
+def resolve(
+    text: str, *, revision=None, token=None, cache_dir=None, subfolder=None, force_download: bool = False
+) -> tuple[Path, Path]:
     """A local folder as is; otherwise a Hugging Face Hub id, fetched (or found in the cache) with
-    ``huggingface_hub.snapshot_download``. ``HF_HUB_OFFLINE=1`` makes this use the local cache only. With
+    ``huggingface_hub.snapshot_download`` (``force_download``: fetched again even where cached).
+    ``HF_HUB_OFFLINE=1`` makes this use the local cache only. With
     ``subfolder``, the folder of that relative path inside it (only its files are fetched from the Hub).
     Returns the model's folder and the folder or snapshot it is in (the same without ``subfolder``)."""
     inner = _subfolder_path(subfolder)
@@ -109,7 +112,8 @@ def resolve(text: str, *, revision=None, token=None, cache_dir=None, subfolder=N
 
     def download(local_only: bool) -> str:
         return str(snapshot_download(repo_id=text, revision=revision, token=token, cache_dir=cache_dir,
-                                     allow_patterns=allow, ignore_patterns=ignore, local_files_only=local_only))
+                                     allow_patterns=allow, ignore_patterns=ignore, local_files_only=local_only,
+                                     force_download=force_download and not local_only))
 
     try:
         # Offline, a revision given as a full commit hash is found in the cache (without local_files_only,

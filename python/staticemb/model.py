@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _inputs, _io
-from ._quantize import PRECISIONS, quantize_embeddings, quantize_table
+from ._quantize import PRECISIONS, model2vec_int8, quantize_embeddings, quantize_table
 from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
@@ -103,6 +103,17 @@ def _as_table(embeddings: Any) -> np.ndarray:
             "embeddings must be C-contiguous (row-major); pass np.ascontiguousarray(embeddings) to copy it"
         )
     return embeddings
+
+
+def _load_dim(dim: Any, dimensionality: Any) -> Any:
+    """``from_pretrained``'s width: ``dim``, or model2vec's name for it, ``dimensionality`` (checked, as ``dim``
+    is, by the model it is given to)."""
+    if dimensionality is None:
+        return dim
+    if dim is not None and dim != dimensionality:
+        raise InvalidInputError(f"dim={dim!r} and dimensionality={dimensionality!r} disagree: they name the same "
+                                "width (dimensionality is model2vec's name); give one")
+    return dimensionality
 
 
 def _vector(name: str, value: Any, kind: str) -> np.ndarray | None:
@@ -277,6 +288,10 @@ class StaticModel:
         truncate_dim: int | None = None,
         subfolder: str | None = None,
         max_length: int | None = _UNSET,
+        dimensionality: int | None = None,
+        quantize_to: str | None = None,
+        vocabulary_quantization: int | None = None,
+        force_download: bool = False,
     ) -> StaticModel:
         """Load a static model.
 
@@ -298,6 +313,14 @@ class StaticModel:
         ``subfolder`` loads the model from a folder inside the given folder or Hub repository, and ``max_length``
         overrides the folder's cap on the tokens pooled per text (``None``: none; see :meth:`with_options`).
 
+        model2vec's other loading options give model2vec's vectors: ``dimensionality`` is ``dim``;
+        ``quantize_to`` (``"float16"``, ``"float32"``, ``"float64"`` or ``"int8"``) stores the table as model2vec
+        does (``"int8"``: one scale for the whole table, so vectors come out in its units, where
+        :meth:`quantize` keeps a scale per row and the magnitudes; ``"float64"`` is kept as float32);
+        ``vocabulary_quantization=n`` clusters the table's rows into ``n`` (scikit-learn's k-means, with
+        model2vec's settings) and maps every token to its cluster; ``force_download`` fetches a Hub model again
+        even where it is cached. They apply in model2vec's order: clusters, then dtype, then width.
+
         ``mmap=True`` (the default) memory-maps ``model.safetensors``: loading is instant and processes share
         the pages. Like any memory map (``numpy.memmap``, ``safetensors``), truncating or rewriting the file
         in place while the model lives kills the process with SIGBUS; ``mmap=False`` reads the table into
@@ -305,6 +328,16 @@ class StaticModel:
 
         Corrupt or inconsistent files raise :class:`~staticemb.errors.ModelFormatError` naming the file.
         """
+        dim = _load_dim(dim, dimensionality)
+        if quantize_to is not None:
+            quantize_to = _inputs.model2vec_dtype(quantize_to)
+        clusters = _inputs.count("vocabulary_quantization", vocabulary_quantization)
+        refetch = _inputs.flag("force_download", force_download, default=False)
+
+        def finish(made: StaticModel) -> StaticModel:
+            made = made._model2vec_quantized(clusters, quantize_to)
+            return made if max_length is _UNSET else made.with_options(max_length=max_length)
+
         if isinstance(model, tuple) or _is_sentence_transformer(model):
             if subfolder is not None:
                 raise InvalidInputError("subfolder names a folder inside a model folder or Hub repository; "
@@ -327,10 +360,11 @@ class StaticModel:
                     model, dim=dim, normalize=normalize, tokenizer_backend=tokenizer_backend,
                     truncate_dim=truncate_dim
                 )
-            return made if max_length is _UNSET else made.with_options(max_length=max_length)
+            return finish(made)
         text = _inputs.model_path(model)
         use_mmap = _inputs.flag("mmap", mmap, default=True)
-        folder, root = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir, subfolder=subfolder)
+        folder, root = _io.resolve(text, revision=revision, token=token, cache_dir=cache_dir, subfolder=subfolder,
+                                   force_download=refetch)
         loaded = _io.read_folder(folder, mmap=use_mmap)
         if not Path(text).expanduser().is_dir():  # a Hub id: snapshot_download's folder is named by the commit
             loaded.info.update(hub_id=text, revision=root.name, base_model=text)
@@ -368,7 +402,55 @@ class StaticModel:
             raise ModelFormatError(f"{loaded.weights_path}: {e}") from None
         if loaded.info["format"] == "sentence-transformers":
             model._adopt_file_truncation()
-        return model if max_length is _UNSET else model.with_options(max_length=max_length)
+        return finish(model)
+
+    def _model2vec_quantized(self, clusters: int | None, dtype: str | None) -> StaticModel:
+        """This model after model2vec's ``vocabulary_quantization`` (``clusters``) and ``quantize_to``
+        (``dtype``), in model2vec's order; itself when neither is given."""
+        model = self
+        if clusters is not None:
+            model = model._vocabulary_quantized(clusters)
+        if dtype == "int8":
+            if model._table.dtype != np.int8:  # model2vec leaves an int8 table as it is
+                values = model2vec_int8(model._table)
+                model = model._copy(embeddings=values, scales=np.ones(len(values), dtype=np.float32),
+                                    info={**model._info, "quantized": "int8"})
+        elif dtype is not None:  # float64 is pooled as float32, as staticemb pools every float table
+            model = model.quantize("float16" if dtype == "float16" else "float32")
+        return model
+
+    def _vocabulary_quantized(self, clusters: int) -> StaticModel:
+        """model2vec's vocabulary quantization: the table's rows clustered by k-means into ``clusters`` rows, each
+        token mapped to its cluster's row and weighed by its own row's norm (or by the weights it has)."""
+        if self._mapping is not None or len(self._table) != self.vocab_size:
+            raise InvalidInputError("vocabulary_quantization: this model's vocabulary is already quantized (its "
+                                    "tokens map to shared rows); load the model it was made from")
+        if self._table.dtype == np.int8:
+            raise InvalidInputError("vocabulary_quantization clusters a float table, and this one is int8; "
+                                    "cluster the float model, then quantize_to='int8'")
+        if clusters > len(self._table):
+            raise InvalidInputError(f"vocabulary_quantization must be at most the table's {len(self._table)} rows, "
+                                    f"got {clusters}")
+        rows = np.asarray(self._table)
+        bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+        if bad.size:
+            raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be clustered")
+        try:
+            from sklearn.cluster import KMeans
+        except ImportError:
+            raise ImportError("vocabulary_quantization needs scikit-learn's k-means: pip install scikit-learn "
+                              "(or staticemb[quantization])") from None
+        # model2vec's arithmetic, in the table's own dtype: without weights, a row's norm is its weight and the
+        # rows are clustered by direction.
+        weights = self._weights
+        if weights is None:
+            weights = np.linalg.norm(rows, axis=1) + 1e-32
+            rows = rows / weights[:, None]
+        points = rows.astype(np.float32)
+        kmeans = KMeans(n_clusters=clusters, random_state=42, init="random").fit(points)
+        centers = np.ascontiguousarray(kmeans.cluster_centers_.astype(self._table.dtype))
+        return self._copy(embeddings=centers, scales=None, weights=weights, token_mapping=kmeans.predict(points),
+                          info={**self._info, "vocabulary_quantization": clusters})
 
     def _adopt_file_truncation(self) -> None:
         """Truncate as Sentence Transformers does with this tokenizer.json: its own truncation, if any."""
