@@ -386,6 +386,27 @@ def test_model2vec_load_options_as_model2vec(m2v_models, texts, name, dimensiona
                                steps=2 if normalize else 1)
 
 
+@pytest.mark.parametrize("name", ["f32", "mapped", "f16"])
+@pytest.mark.parametrize("load", [{}, {"quantize_to": "int8", "dimensionality": 64}])
+def test_model2vec_attributes(m2v_models, name, load):
+    """What a model2vec user reads off a loaded model has the same value: the table (``embedding``), its dtype,
+    the vocabulary quantization, the mapping, the weights, the tokens and the width."""
+    reference = _m2v(m2v_models[name], **load)
+    ours = StaticModel.from_pretrained(m2v_models[name], **load)
+    np.testing.assert_array_equal(ours.embedding, reference.embedding)
+    assert ours.embedding_dtype == reference.embedding_dtype
+    assert ours.vocabulary_quantization == reference.vocabulary_quantization
+    assert ours.tokens == reference.tokens
+    assert ours.dim == reference.dim
+    for got, want in ((ours.token_mapping, reference.token_mapping), (ours.weights, reference.weights)):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got, want)
+            with pytest.raises(ValueError, match="read-only"):
+                got[0] = 0
+
+
 @pytest.fixture(scope="module")
 def m2v_narrow(tmp_path_factory, bert_tokenizer, table) -> dict[str, Path]:
     """model2vec folders narrow enough for k-means in seconds: float32 and float16 tables, one with weights."""

@@ -228,3 +228,23 @@ def test_force_download_reaches_the_hub(monkeypatch):
         with pytest.raises(FileNotFoundError):
             StaticModel.from_pretrained("org/repo", force_download=given)
         assert seen["force_download"] is given
+
+
+def test_model2vec_attributes_read_the_files():
+    """``embedding``, ``embedding_dtype``, ``vocabulary_quantization``, ``token_mapping``, ``weights`` and
+    ``tokens`` (model2vec's names) against the files themselves, without model2vec."""
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    for name, dtype, shared in (("m2v-f32", "float32", 48), ("m2v-f16", "float16", None), ("m2v-int8", "int8", 48)):
+        tensors = load_file(str(FIXTURES / name / "model.safetensors"))
+        model = StaticModel.from_pretrained(FIXTURES / name)
+        np.testing.assert_array_equal(model.embedding, tensors["embeddings"])
+        assert (model.embedding_dtype, model.vocabulary_quantization) == (dtype, shared)
+        for got, key in ((model.token_mapping, "mapping"), (model.weights, "weights")):
+            if key in tensors:
+                np.testing.assert_array_equal(got, tensors[key])
+            else:
+                assert got is None
+        vocab = Tokenizer.from_file(str(FIXTURES / name / "tokenizer.json")).get_vocab()
+        assert model.tokens == tuple(sorted(vocab, key=vocab.get)) and len(model.tokens) == 402

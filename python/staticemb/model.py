@@ -105,6 +105,12 @@ def _as_table(embeddings: Any) -> np.ndarray:
     return embeddings
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _load_dim(dim: Any, dimensionality: Any) -> Any:
     """``from_pretrained``'s width: ``dim``, or model2vec's name for it, ``dimensionality`` (checked, as ``dim``
     is, by the model it is given to)."""
@@ -702,6 +708,42 @@ class StaticModel:
         """The table as stored (read-only; float32, float16 or int8 — see :meth:`dequantized`), truncated to
         :attr:`dim` columns (a view, not a copy)."""
         return self._table[:, : self._dim]
+
+    # model2vec's names for what the model holds, read-only, with model2vec's values.
+
+    @property
+    def embedding(self) -> np.ndarray:
+        """model2vec's name for :attr:`embeddings`."""
+        return self.embeddings
+
+    @property
+    def embedding_dtype(self) -> str:
+        """The table's storage dtype: ``"float32"``, ``"float16"`` or ``"int8"`` (model2vec's name)."""
+        return np.dtype(self._table.dtype).name
+
+    @property
+    def vocabulary_quantization(self) -> int | None:
+        """The number of rows the tokens share when the vocabulary is quantized (tokens mapped to rows), else
+        ``None``, as in model2vec."""
+        shared = self._mapping is not None or len(self._table) != self.vocab_size
+        return int(len(self._table)) if shared else None
+
+    @property
+    def token_mapping(self) -> np.ndarray | None:
+        """model2vec's token id → table row mapping, or ``None`` (a read-only view)."""
+        return None if self._mapping is None else _read_only(self._mapping)
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """The per-token weights that scale each token's row before the mean (model2vec's, or
+        :meth:`with_corpus_weights`'), or ``None`` (a read-only view)."""
+        return None if self._weights is None else _read_only(self._weights)
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The vocabulary's tokens in id order, added tokens included (model2vec's ``tokens``)."""
+        vocab = self.tokenizer.get_vocab()
+        return tuple(sorted(vocab, key=vocab.__getitem__))
 
     def __repr__(self) -> str:
         fmt = self._info.get("format", "arrays")
