@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -1364,6 +1365,63 @@ class StaticModel:
         inner = _io._subfolder_path(subfolder)
         target = Path(path) if inner is None else Path(path) / inner
         return self.save(target, model_name, create_model_card, format=chosen, overwrite=overwrite)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | None = None,
+        private: bool | None = None,
+        subfolder: str | None = None,
+        commit_message: str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        exist_ok: bool = True,
+        replace_model_card: bool = False,
+        format: str | None = None,
+    ) -> str:
+        """Upload the model to a Hugging Face Hub repository, created if it does not exist, as
+        :meth:`save_pretrained` writes it (``format``: the loaded folder's by default); returns the commit's URL
+        (the pull request's with ``create_pr=True``). The options are those of Sentence Transformers' and
+        model2vec's ``push_to_hub``, by name: ``subfolder`` uploads into that folder of the repository,
+        ``revision`` to that branch (created if needed). A model card is written unless the repository already
+        has one and ``replace_model_card`` is false. ``exist_ok=False`` refuses a repository that exists
+        (Sentence Transformers' default; model2vec pushes into it, as the default here does)."""
+        from huggingface_hub import HfApi
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+        if not isinstance(repo_id, str):
+            raise TypeError(f"repo_id must be a str ('user/name' or 'name'), not {type(repo_id).__name__}")
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError as e:
+            raise InvalidInputError(f"repo_id must name a Hub repository ('user/name'): {e}") from None
+        if format is not None and format not in ("sentence-transformers", "model2vec"):
+            raise InvalidInputError(f"format must be 'sentence-transformers', 'model2vec' or None, got {format!r}")
+        inner = _io._subfolder_path(subfolder)
+        pr = _inputs.flag("create_pr", create_pr, default=False)
+        replace_card = _inputs.flag("replace_model_card", replace_model_card, default=False)
+        existing = _inputs.flag("exist_ok", exist_ok, default=True)
+        if private is not None:
+            private = _inputs.flag("private", private, default=False)
+        api = HfApi(token=token)
+        repo_id = api.create_repo(repo_id=repo_id, private=private, exist_ok=existing or pr, repo_type="model").repo_id
+        if revision is not None:
+            api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
+        card_path = "README.md" if inner is None else f"{inner}/README.md"
+        try:
+            write_card = replace_card or not api.file_exists(repo_id, card_path, revision=revision)
+        except Exception as e:  # the Hub could not say: keep whatever card may be there
+            logging.getLogger(__name__).warning(
+                "could not check %s for an existing %s (%s: %s); no model card is written",
+                repo_id, card_path, type(e).__name__, e)
+            write_card = False
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = self.save_pretrained(Path(tmp) / "model", repo_id, create_model_card=write_card, format=format)
+            done = api.upload_folder(repo_id=repo_id, folder_path=folder, path_in_repo=inner,
+                                     commit_message=commit_message or "Add a staticemb model", revision=revision,
+                                     create_pr=pr)
+        return str(done.pr_url if pr else done.commit_url)
 
     def _model_card(self, path: Path, format: str, table: np.ndarray, model_name: str | None = None) -> str:
         try:
