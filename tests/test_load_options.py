@@ -248,3 +248,42 @@ def test_model2vec_attributes_read_the_files():
                 assert got is None
         vocab = Tokenizer.from_file(str(FIXTURES / name / "tokenizer.json")).get_vocab()
         assert model.tokens == tuple(sorted(vocab, key=vocab.get)) and len(model.tokens) == 402
+
+
+@pytest.mark.reference  # scikit-learn
+def test_vocabulary_quantization_of_zero_and_huge_rows():
+    """A zero row (a [PAD] row, say) and a row whose norm float16 cannot hold: model2vec's float16 arithmetic
+    divides by zero or infinity there, so those tables are clustered with the same arithmetic in float64."""
+    tokenizer = StaticModel.from_pretrained(FIXTURES / "st-tiny").tokenizer
+    table = np.random.default_rng(0).normal(size=(402, 8)).astype(np.float16)
+    table[0] = 0
+    table[1] *= np.float16(200)  # a norm past 256: its square is past float16's largest value
+    model = StaticModel.from_pretrained((tokenizer, table), vocabulary_quantization=4)
+    wide = np.linalg.norm(table.astype(np.float64), axis=1) + 1e-32
+    np.testing.assert_allclose(model.weights, wide.astype(np.float32), rtol=1e-6)
+    assert np.isfinite(model.encode(TEXTS)).all()
+    huge = np.ones((402, 4), dtype=np.float32)
+    huge[5] = 3e38
+    with pytest.raises(InvalidInputError, match="row 5's norm .* is beyond float32"):
+        StaticModel.from_pretrained((tokenizer, huge), vocabulary_quantization=4)
+
+
+def test_rows_past_the_vocabulary():
+    """Rows no token reaches (a table longer than the vocabulary) take no part in the int8 scale, and
+    vocabulary_quantization names why it refuses such a table."""
+    tokenizer = StaticModel.from_pretrained(FIXTURES / "st-tiny").tokenizer
+    table = np.random.default_rng(1).normal(size=(410, 4)).astype(np.float32)
+    table[405] = 1e4
+    model = StaticModel.from_pretrained((tokenizer, table), quantize_to="int8")
+    assert int(np.abs(model.embeddings[:402]).max()) == 127
+    with pytest.raises(InvalidInputError, match="one row per token, and this table has 410 rows for 402 token ids"):
+        StaticModel.from_pretrained((tokenizer, table), vocabulary_quantization=4)
+
+
+def test_quantize_to_the_stored_dtype_leaves_the_table_as_it_is():
+    """As in model2vec: asking for the dtype the table has changes nothing (not even checks it)."""
+    tokenizer = StaticModel.from_pretrained(FIXTURES / "st-tiny").tokenizer
+    table = np.ones((402, 4), dtype=np.float16)
+    table[9, 1] = np.inf
+    model = StaticModel.from_pretrained((tokenizer, table), quantize_to="float16")
+    assert model.embeddings.dtype == np.float16 and np.isinf(model.embeddings[9, 1])

@@ -10,6 +10,7 @@ Wrong types raise :class:`TypeError`; right types with bad values raise
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
@@ -225,7 +226,7 @@ def model2vec_dtype(value: Any) -> str:
     """model2vec's ``quantize_to``: one of its dtype names, as a str or its ``DType`` enum (a str enum)."""
     if not isinstance(value, str):
         raise TypeError(f"quantize_to must be a str such as 'int8', not {_type_name(value)}")
-    name = str(getattr(value, "value", value))
+    name = str(value.value) if isinstance(value, enum.Enum) else str(value)
     if name not in MODEL2VEC_DTYPES:
         raise InvalidInputError(f"quantize_to must be one of {', '.join(map(repr, MODEL2VEC_DTYPES))}, got {value!r}")
     return name

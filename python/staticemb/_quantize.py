@@ -32,18 +32,19 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     return np.ascontiguousarray(values), scales
 
 
-def model2vec_int8(table: np.ndarray) -> np.ndarray:
-    """model2vec's ``quantize_to="int8"``: one scale for the whole table (its largest magnitude over 127), the
-    division done in float16 and rounded to nearest, so the values are model2vec's to the bit. A vector
-    pooled from them is in the scale's units (model2vec returns it so)."""
+def model2vec_int8(table: np.ndarray, used: int) -> np.ndarray:
+    """model2vec's ``quantize_to="int8"``: one scale for the table (the largest magnitude of its first ``used``
+    rows over 127), the division done in float16 and rounded to nearest, so the values are model2vec's to the
+    bit. A vector pooled from them is in the scale's units (model2vec returns it so)."""
     bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
     if bad.size:
         raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be quantized to int8")
-    scale = np.max(np.abs(table)) / 127.0 if table.size else 0.0
+    scale = np.max(np.abs(table[:used])) / 127.0 if table[:used].size else 0.0
     if scale == 0:  # an empty or all-zero table: zero values (model2vec would divide by zero)
         return np.zeros(table.shape, dtype=np.int8)
     half = table.astype(np.float16)
-    np.divide(half, scale, out=half)
+    with np.errstate(over="ignore"):  # past float16 is past 127 steps: clipped below, as model2vec clips it
+        np.divide(half, scale, out=half)
     np.rint(half, out=half)
     np.clip(half, -127, 127, out=half)
     return np.ascontiguousarray(half.astype(np.int8))

@@ -417,21 +417,28 @@ class StaticModel:
         model = self
         if clusters is not None:
             model = model._vocabulary_quantized(clusters)
+        stored = np.dtype(model._table.dtype).name
+        if dtype is None or dtype == stored or (dtype == "float64" and stored == "float32"):
+            return model  # model2vec leaves a table of the dtype asked for as it is
         if dtype == "int8":
-            if model._table.dtype != np.int8:  # model2vec leaves an int8 table as it is
-                values = model2vec_int8(model._table)
-                model = model._copy(embeddings=values, scales=np.ones(len(values), dtype=np.float32),
-                                    info={**model._info, "quantized": "int8"})
-        elif dtype is not None:  # float64 is pooled as float32, as staticemb pools every float table
-            model = model.quantize("float16" if dtype == "float16" else "float32")
-        return model
+            # The scale is the largest magnitude of the rows a token can reach (rows past the vocabulary,
+            # which model2vec's own tables never have, serve none).
+            used = len(model._table) if model._mapping is not None else min(len(model._table), model.vocab_size)
+            values = model2vec_int8(model._table, used)
+            return model._copy(embeddings=values, scales=np.ones(len(values), dtype=np.float32),
+                               info={**model._info, "quantized": "int8"})
+        # float64 is pooled as float32, as staticemb pools every float table.
+        return model.quantize("float16" if dtype == "float16" else "float32")
 
     def _vocabulary_quantized(self, clusters: int) -> StaticModel:
         """model2vec's vocabulary quantization: the table's rows clustered by k-means into ``clusters`` rows, each
         token mapped to its cluster's row and weighed by its own row's norm (or by the weights it has)."""
-        if self._mapping is not None or len(self._table) != self.vocab_size:
+        if self._mapping is not None:
             raise InvalidInputError("vocabulary_quantization: this model's vocabulary is already quantized (its "
                                     "tokens map to shared rows); load the model it was made from")
+        if len(self._table) != self.vocab_size:
+            raise InvalidInputError(f"vocabulary_quantization clusters one row per token, and this table has "
+                                    f"{len(self._table)} rows for {self.vocab_size} token ids")
         if self._table.dtype == np.int8:
             raise InvalidInputError("vocabulary_quantization clusters a float table, and this one is int8; "
                                     "cluster the float model, then quantize_to='int8'")
@@ -451,9 +458,22 @@ class StaticModel:
         # rows are clustered by direction.
         weights = self._weights
         if weights is None:
-            weights = np.linalg.norm(rows, axis=1) + 1e-32
-            rows = rows / weights[:, None]
-        points = rows.astype(np.float32)
+            with np.errstate(all="ignore"):
+                weights = np.linalg.norm(rows, axis=1) + 1e-32
+                points = (rows / weights[:, None]).astype(np.float32)
+            if not (np.isfinite(points).all() and np.isfinite(weights).all()):
+                # A zero row (the 1e-32 is 0 in float16) or a norm past the dtype's range, where model2vec
+                # fails: the same arithmetic in float64.
+                wide = np.linalg.norm(rows.astype(np.float64), axis=1) + 1e-32
+                points = (rows / wide[:, None]).astype(np.float32)
+                with np.errstate(over="ignore"):
+                    weights = wide.astype(np.float32)
+                if not np.isfinite(weights).all():
+                    i = int(np.flatnonzero(~np.isfinite(weights))[0])
+                    raise InvalidInputError(f"vocabulary_quantization: row {i}'s norm ({wide[i]:.3g}) is beyond "
+                                            "float32, the weight it would become")
+        else:
+            points = rows.astype(np.float32)
         kmeans = KMeans(n_clusters=clusters, random_state=42, init="random").fit(points)
         centers = np.ascontiguousarray(kmeans.cluster_centers_.astype(self._table.dtype))
         return self._copy(embeddings=centers, scales=None, weights=weights, token_mapping=kmeans.predict(points),

@@ -1,11 +1,14 @@
 //! Text → vector: tokenize with a Hugging Face `tokenizer.json` and pool, in one pass per text.
 
+use std::collections::HashSet;
 use std::mem::MaybeUninit;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
 use tokenizers::models::ModelWrapper;
-use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer, Tokenizer};
+use tokenizers::{
+    Model, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizer, Tokenizer,
+};
 
 use crate::bytebpe::{ByteBpeScratch, NativeByteBpe};
 use crate::error::{Error, Result};
@@ -155,17 +158,43 @@ enum Native {
 /// model costs the crate seconds and hundreds of MB).
 struct CrateTokenizer {
     json: Option<Box<str>>,
-    parsed: OnceLock<std::result::Result<Tokenizer, String>>,
+    parsed: OnceLock<std::result::Result<Parsed, String>>,
+}
+
+/// The crate's tokenizer, and the ids of its added tokens that it matches in the normalized text.
+struct Parsed {
+    tokenizer: Tokenizer,
+    normalized_added: HashSet<u32>,
+}
+
+impl Parsed {
+    fn new(tokenizer: Tokenizer) -> Self {
+        let normalized_added = tokenizer
+            .get_added_vocabulary()
+            .get_added_tokens_decoder()
+            .iter()
+            .filter(|(_, token)| token.normalized)
+            .map(|(&id, _)| id)
+            .collect();
+        Parsed {
+            tokenizer,
+            normalized_added,
+        }
+    }
 }
 
 impl CrateTokenizer {
     fn parsed(tokenizer: Tokenizer) -> Self {
         let parsed = OnceLock::new();
-        let _ = parsed.set(Ok(tokenizer));
+        let _ = parsed.set(Ok(Parsed::new(tokenizer)));
         CrateTokenizer { json: None, parsed }
     }
 
     fn get(&self) -> Result<&Tokenizer> {
+        self.get_parsed().map(|p| &p.tokenizer)
+    }
+
+    fn get_parsed(&self) -> Result<&Parsed> {
         self.parsed
             .get_or_init(|| {
                 let json = self.json.as_deref().unwrap_or_default();
@@ -173,7 +202,7 @@ impl CrateTokenizer {
                     let mut tokenizer = Tokenizer::from_str(json)?;
                     tokenizer.with_padding(None);
                     tokenizer.with_truncation(None)?;
-                    Ok(tokenizer)
+                    Ok(Parsed::new(tokenizer))
                 })
                 .map_err(|e| e.to_string())
             })
@@ -486,24 +515,90 @@ impl TextEncoder {
         Ok((ids, offsets))
     }
 
-    /// Append the token ids of `text` to `ids`: through the native pipeline when this tokenizer has one
-    /// and the text holds no added token, otherwise through the `tokenizers` crate.
+    /// Append the token ids of `text` to `ids`: through the native pipeline when this tokenizer has one,
+    /// around the added tokens the text holds (see [`TextEncoder::push_native_around_added`]), otherwise
+    /// through the `tokenizers` crate.
     pub fn push_token_ids(
         &self,
         text: &str,
         ids: &mut Vec<u32>,
         scratch: &mut TokenScratch,
     ) -> Result<()> {
-        let done = match &self.native {
+        if self.push_native(text, ids, scratch) {
+            return Ok(());
+        }
+        let before = ids.len();
+        if self.splits_at_added(text) && self.push_native_around_added(text, ids, scratch)? {
+            return Ok(());
+        }
+        ids.truncate(before);
+        self.push_token_ids_crate(text, ids)
+    }
+
+    /// The native pipeline on `text`; `false` (nothing appended) where it cannot give the crate's ids alone.
+    fn push_native(&self, text: &str, ids: &mut Vec<u32>, scratch: &mut TokenScratch) -> bool {
+        match &self.native {
             Native::WordPiece(native) => native.push_ids(text, ids, &mut scratch.wordpiece),
             Native::None => false,
             other => Self::push_other_native(other, text, ids, scratch),
-        };
-        if done {
-            Ok(())
-        } else {
-            self.push_token_ids_crate(text, ids)
         }
+    }
+
+    /// Whether `text` holds an added token the crate matches in the raw text, and the native pipeline may run
+    /// on the pieces between such tokens. Metaspace's `first` prepend scheme treats a piece differently by
+    /// where it starts in the text, so that pipeline leaves such texts to the crate.
+    fn splits_at_added(&self, text: &str) -> bool {
+        match &self.native {
+            Native::WordPiece(native) => native.has_raw_added(text),
+            Native::Unigram(native) => native.pieces_independent() && native.has_raw_added(text),
+            Native::ByteBpe(native) => native.has_raw_added(text),
+            Native::None => false,
+        }
+    }
+
+    /// A text holding added tokens, tokenized as the crate does it but with the native pipeline on the text
+    /// between them. The crate first cuts the raw text at its `normalized: false` added tokens (with their
+    /// `single_word`, `lstrip` and `rstrip` rules), then runs the normalizer, the `normalized: true` tokens,
+    /// the pre-tokenizer and the model on each piece on its own. That first cut is the crate's own
+    /// (`extract_and_normalize` with no normalizer); each piece then goes through the native pipeline, which
+    /// gives the crate's ids for a piece as for a text. Returns `false` (the caller then runs the crate on the
+    /// whole text) where that does not hold: the cut without a normalizer matched a `normalized: true` token,
+    /// or the native pipeline declines a piece (a token it must leave to the crate is in it).
+    ///
+    /// The crate's memory for a text is then that of the cut (tens of bytes per byte), not of its whole
+    /// pipeline (hundreds).
+    fn push_native_around_added(
+        &self,
+        text: &str,
+        ids: &mut Vec<u32>,
+        scratch: &mut TokenScratch,
+    ) -> Result<bool> {
+        let parsed = self.tokenizer.get_parsed()?;
+        let pieces = guarded(|| {
+            Ok(parsed
+                .tokenizer
+                .get_added_vocabulary()
+                .extract_and_normalize(None::<&NormalizerWrapper>, text))
+        })?;
+        for (piece, _, tokens) in pieces.get_splits(OffsetReferential::Original, OffsetType::None) {
+            match tokens {
+                Some(tokens) => {
+                    if tokens
+                        .iter()
+                        .any(|t| parsed.normalized_added.contains(&t.id))
+                    {
+                        return Ok(false);
+                    }
+                    ids.extend(tokens.iter().map(|t| t.id));
+                }
+                None => {
+                    if !self.push_native(piece, ids, scratch) {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// The native Unigram and byte-level BPE arms of [`TextEncoder::push_token_ids`], kept out of line so

@@ -609,6 +609,17 @@ impl NativeUnigram {
         }
     }
 
+    /// Whether the raw text holds an added token that the crate matches there (`normalized: false`).
+    pub(crate) fn has_raw_added(&self, text: &str) -> bool {
+        self.added.in_raw(text)
+    }
+
+    /// Whether a piece of a text gets the ids it gets as a text of its own: not with Metaspace's `first`
+    /// prepend scheme, which prepends to the piece at the text's start only.
+    pub(crate) fn pieces_independent(&self) -> bool {
+        self.prepend != Prepend::First
+    }
+
     /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the crate must run
     /// instead: the text contains an added token, or it needs an unknown token the model does not have.
     pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, s: &mut UnigramScratch) -> bool {

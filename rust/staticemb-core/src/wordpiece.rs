@@ -175,6 +175,11 @@ impl BertWordPiece {
         })
     }
 
+    /// Whether the raw text holds an added token that the crate matches there (`normalized: false`).
+    pub(crate) fn has_raw_added(&self, text: &str) -> bool {
+        self.added.in_raw(text)
+    }
+
     /// Append the ids of `text` to `ids`. Returns `false` (leaving `ids` untouched) when the text contains
     /// an added token: the caller must then use the `tokenizers` crate.
     pub fn push_ids(&self, text: &str, ids: &mut Vec<u32>, scratch: &mut WordPieceScratch) -> bool {

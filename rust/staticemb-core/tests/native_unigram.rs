@@ -246,6 +246,13 @@ fn fixed_cases() {
         "e\u{301} ü ü ß ﬁ ① Ａ",
         "\r\n\r\n x \t y \u{a0} z \u{3000}",
         "<unk> <s>x</s> a<unk>b",
+        // Added tokens cut the text; the pieces between run natively (not with the `first` prepend scheme).
+        "<s>",
+        "<s> the player",
+        " <s>the",
+        "the</s>",
+        "the </s> player <s> is  playing",
+        "</s></s>x  </s> ",
         "\u{ffff} a\u{ffff}b",
         "_under_score_",
         "!!!...???",
