@@ -21,13 +21,13 @@ import platform
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO_ROOT))
 from _common import cpu_model, load_sentences, publish, run_main
+from native_tokenizers import best
 
 MEMORY = """
 import json, os, resource, sys, numpy as np
@@ -53,16 +53,6 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benches" / "RESULTS-added-tokens.md")
     return parser.parse_args(argv)
-
-
-def best(fn, texts, repeats):
-    fn(texts)
-    out = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(texts)
-        out = min(out, time.perf_counter() - start)
-    return len(texts) / out
 
 
 def peak_mb(spec: str, rows: int, token: str, backend: str) -> float:
