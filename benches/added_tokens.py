@@ -102,7 +102,8 @@ def run(args) -> int:
         a = best(lambda x, m=native: m.tokenize(x, num_threads=t), texts, args.repeats)
         b = best(lambda x, m=crate: m.tokenize(x, num_threads=t), texts, args.repeats)
         mem_native, mem_crate = (peak_mb(spec, len(zeros), token, b) for b in ("auto", "tokenizers"))
-        row = (f"| {name} ({native.tokenizer_backend}) | `{token}` | {a:,.0f}/s | {b:,.0f}/s | {a / b:.1f}x | "
+        shown = token.replace("|", "\\|")  # a table cell's | must be escaped, in code too
+        row = (f"| {name} ({native.tokenizer_backend}) | `{shown}` | {a:,.0f}/s | {b:,.0f}/s | {a / b:.1f}x | "
                f"+{mem_native:,.0f} MB | +{mem_crate:,.0f} MB |")
         print(row, flush=True)
         lines.append(row)
