@@ -3,7 +3,9 @@
     python benches/added_tokens.py [--n 20000] [--threads 2] [--repeats 3] [--output benches/RESULTS-added-tokens.md]
 
 Each of the N first Debian sentences gets the tokenizer's special token in its middle (``[SEP]`` for
-bert-base-uncased, ``</s>`` for XLM-R, ``<|endoftext|>``, added as a special token, for the byte-level BPE).
+bert-base-uncased, ``</s>`` for XLM-R, ``<|endoftext|>``, added as a special token, for the byte-level BPE), or
+a word added with ``add_tokens`` (``normalized: true``: the crate matches and normalizes, the native
+BertPreTokenizer and WordPiece run on the normalized pieces).
 Engines: ``StaticModel.tokenize`` as it runs by default (the crate cuts the text at the token, the native
 pipeline tokenizes the pieces) and with ``tokenizer_backend="tokenizers"`` (the crate's whole pipeline, as
 every such text ran before), on T threads; best of ``--repeats`` after a warm-up. The ids are checked equal.
@@ -73,8 +75,11 @@ def run(args) -> int:
 
     bpe = Tokenizer.from_file(str(bytelevel_bpe_path()))
     bpe.add_special_tokens([AddedToken("<|endoftext|>", normalized=False)])
+    bert_words = bert_tokenizer()
+    bert_words.add_tokens(["staticemb"])  # normalized: true, as add_tokens makes a word
     pipelines = {
         "WordPiece (bert-base-uncased)": (bert_tokenizer().to_str(), "[SEP]"),
+        "WordPiece, a `normalized: true` token": (bert_words.to_str(), "staticemb"),
         "Unigram (XLM-R, 250,002 pieces)": (xlmr_tokenizer_path().read_text("utf-8"), "</s>"),
         "byte-level BPE (GPT-2 style, 50,000)": (bpe.to_str(), "<|endoftext|>"),
     }

@@ -532,7 +532,36 @@ impl TextEncoder {
             return Ok(());
         }
         ids.truncate(before);
+        if let Native::WordPiece(native) = &self.native {
+            return self.push_wordpiece_after_crate_normalization(native, text, ids);
+        }
         self.push_token_ids_crate(text, ids)
+    }
+
+    /// A text the native WordPiece declined (it holds a `normalized: true` added token, or a raw one the cut
+    /// could not go around): the crate extracts every added token and normalizes the text between them, as it
+    /// does first in its own pipeline, and the native BertPreTokenizer and WordPiece run on each normalized
+    /// piece (what the crate's pre-tokenizer and model would do with it).
+    fn push_wordpiece_after_crate_normalization(
+        &self,
+        native: &BertWordPiece,
+        text: &str,
+        ids: &mut Vec<u32>,
+    ) -> Result<()> {
+        let tok = self.tokenizer.get()?;
+        let pieces = guarded(|| {
+            Ok(tok
+                .get_added_vocabulary()
+                .extract_and_normalize(tok.get_normalizer(), text))
+        })?;
+        for (piece, _, tokens) in pieces.get_splits(OffsetReferential::Normalized, OffsetType::None)
+        {
+            match tokens {
+                Some(tokens) => ids.extend(tokens.iter().map(|t| t.id)),
+                None => native.push_normalized_ids(piece, ids),
+            }
+        }
+        Ok(())
     }
 
     /// The native pipeline on `text`; `false` (nothing appended) where it cannot give the crate's ids alone.

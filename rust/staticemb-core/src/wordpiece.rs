@@ -191,6 +191,13 @@ impl BertWordPiece {
         if self.added.in_normalized(normalized) {
             return false;
         }
+        self.push_normalized_ids(normalized, ids);
+        true
+    }
+
+    /// BertPreTokenizer and WordPiece on text already normalized (by this pipeline, or by the crate's
+    /// normalizer, which gives the same text).
+    pub(crate) fn push_normalized_ids(&self, normalized: &str, ids: &mut Vec<u32>) {
         WORD_MEMO.with(|memo| {
             let mut memo = memo.borrow_mut();
             if memo.owner != Some(self.id) {
@@ -199,7 +206,6 @@ impl BertWordPiece {
             }
             self.split(normalized, ids, &mut memo);
         });
-        true
     }
 
     /// BertPreTokenizer then WordPiece on normalized text: whitespace separates words and is dropped;
