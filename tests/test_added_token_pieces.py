@@ -87,6 +87,19 @@ def test_random_joins(pair, data):
     _same_ids(model, tok, [text])
 
 
+def test_a_cut_the_crate_panics_on_is_a_decline(bert_tokenizer_path):
+    """The crate's matcher, run without the normalizer, panics on this text (normalized lstrip/rstrip tokens
+    around a raw one); its own pipeline tokenizes it, and so must staticemb."""
+    tok = Tokenizer.from_file(str(bert_tokenizer_path))
+    tok.no_truncation()
+    tok.no_padding()
+    tok.add_tokens([AddedToken("  ", normalized=True, single_word=True, lstrip=True, rstrip=True),
+                    AddedToken("\xa0", normalized=True, single_word=True, lstrip=True)])
+    model = StaticModel(tok, np.zeros((max(tok.get_vocab(with_added_tokens=True).values()) + 1, 4), np.float32))
+    assert model.tokenizer_backend == "native-wordpiece"
+    _same_ids(model, tok, ["[MASK]   \xa0", "[MASK] a \xa0 [SEP]", "   \xa0"])
+
+
 def test_a_long_text_holding_an_added_token_stays_small(bert_tokenizer_path):
     """4 MB of prose with a [SEP] every 2,500 characters: the crate's whole pipeline needed about 430 MB more on
     it; cut at the tokens and run natively it needs the cut's alignments (about 40 bytes per byte: 170 MB)."""

@@ -603,12 +603,16 @@ impl TextEncoder {
         scratch: &mut TokenScratch,
     ) -> Result<bool> {
         let parsed = self.tokenizer.get_parsed()?;
-        let pieces = guarded(|| {
+        // Without its normalizer the crate's matcher can panic ("AddedVocabulary bad split") on a text its
+        // own pipeline tokenizes: that is a decline, not the text's error.
+        let Ok(pieces) = guarded(|| {
             Ok(parsed
                 .tokenizer
                 .get_added_vocabulary()
                 .extract_and_normalize(None::<&NormalizerWrapper>, text))
-        })?;
+        }) else {
+            return Ok(false);
+        };
         for (piece, _, tokens) in pieces.get_splits(OffsetReferential::Original, OffsetType::None) {
             match tokens {
                 Some(tokens) => {
