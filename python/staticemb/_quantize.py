@@ -7,7 +7,7 @@ import numpy as np
 from . import _inputs
 from .errors import InvalidInputError
 
-__all__ = ["PRECISIONS", "quantize_embeddings", "quantize_table"]
+__all__ = ["PRECISIONS", "check_finite", "model2vec_int8", "quantize_embeddings", "quantize_table"]
 
 
 def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -18,9 +18,7 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     table = np.asarray(table, dtype=np.float32)
     if dtype == "float32":
         return np.ascontiguousarray(table), None
-    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
-    if bad.size:
-        raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be quantized to {dtype}")
+    check_finite(table, f"quantized to {dtype}")
     if dtype == "float16":
         if past_float16(table):
             raise InvalidInputError("the table holds values beyond float16's largest value (65504): float16 would "
@@ -32,13 +30,18 @@ def quantize_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarra
     return np.ascontiguousarray(values), scales
 
 
+def check_finite(table: np.ndarray, purpose: str) -> None:
+    """Refuse a table with a NaN or infinite value, naming its first such row and what it cannot be."""
+    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
+    if bad.size:
+        raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be {purpose}")
+
+
 def model2vec_int8(table: np.ndarray, used: int) -> np.ndarray:
     """model2vec's ``quantize_to="int8"``: one scale for the table (the largest magnitude of its first ``used``
     rows over 127), the division done in float16 and rounded to nearest, so the values are model2vec's to the
     bit. A vector pooled from them is in the scale's units (model2vec returns it so)."""
-    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
-    if bad.size:
-        raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be quantized to int8")
+    check_finite(table, "quantized to int8")
     scale = np.max(np.abs(table[:used])) / 127.0 if table[:used].size else 0.0
     if scale == 0:  # an empty or all-zero table: zero values (model2vec would divide by zero)
         return np.zeros(table.shape, dtype=np.int8)

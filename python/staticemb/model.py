@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _inputs, _io
-from ._quantize import PRECISIONS, model2vec_int8, quantize_embeddings, quantize_table
+from ._quantize import PRECISIONS, check_finite, model2vec_int8, quantize_embeddings, quantize_table
 from .errors import InvalidInputError, ModelFormatError, TokenizerError
 from .evaluation import cosine_scores
 
@@ -104,6 +104,13 @@ def _as_table(embeddings: Any) -> np.ndarray:
             "embeddings must be C-contiguous (row-major); pass np.ascontiguousarray(embeddings) to copy it"
         )
     return embeddings
+
+
+SAVE_FORMATS = ("sentence-transformers", "model2vec")
+
+
+def _bad_format(format: Any) -> InvalidInputError:
+    return InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -446,9 +453,7 @@ class StaticModel:
             raise InvalidInputError(f"vocabulary_quantization must be at most the table's {len(self._table)} rows, "
                                     f"got {clusters}")
         rows = np.asarray(self._table)
-        bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
-        if bad.size:
-            raise InvalidInputError(f"row {int(bad[0])} of the table is not finite: it cannot be clustered")
+        check_finite(rows, "clustered")
         try:
             from sklearn.cluster import KMeans
         except ImportError:
@@ -1364,7 +1369,7 @@ class StaticModel:
                 card=card,
                 overwrite=replace,
             )
-        raise InvalidInputError(f"format must be 'sentence-transformers' or 'model2vec', got {format!r}")
+        raise _bad_format(format)
 
     def save_pretrained(
         self,
@@ -1416,8 +1421,8 @@ class StaticModel:
             validate_repo_id(repo_id)
         except HFValidationError as e:
             raise InvalidInputError(f"repo_id must name a Hub repository ('user/name'): {e}") from None
-        if format is not None and format not in ("sentence-transformers", "model2vec"):
-            raise InvalidInputError(f"format must be 'sentence-transformers', 'model2vec' or None, got {format!r}")
+        if format is not None and format not in SAVE_FORMATS:  # before the repository is created
+            raise _bad_format(format)
         inner = _io._subfolder_path(subfolder)
         pr = _inputs.flag("create_pr", create_pr, default=False)
         replace_card = _inputs.flag("replace_model_card", replace_model_card, default=False)
