@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -112,6 +115,74 @@ def _encode_in_child(job):
     return model.encode(chunk, num_threads=2)
 
 
+def _fork_and_run(child) -> None:
+    """Fork; the child runs ``child()`` (it must not hang: an alarm kills it after 60 s) and exits 0 only if
+    ``child()`` returned True."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(60)
+            code = 0 if child() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child hung (SIGALRM)" if os.WIFSIGNALED(status) else status
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_fork_while_another_thread_builds_a_lazy_part(xlmr_tokenizer_path):
+    # A text holding an added token makes a fresh XLM-R model parse its 250k-piece tokenizer.json with the
+    # `tokenizers` crate on first use (about half a second). Forked 50 ms into that parse, the child inherited a
+    # part marked "being built" by a thread it does not have, and its own first use waited forever; the fork now
+    # waits for the build to end.
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(xlmr_tokenizer_path))
+    table = np.random.default_rng(0).standard_normal((tokenizer.get_vocab_size(), 8), dtype=np.float32)
+    texts = ["a text </s> with an added token", "ça va, et toi ?"]
+    for _ in range(2):
+        model = StaticModel(tokenizer, table)
+        builder = threading.Thread(target=model.encode, args=(texts[:1],))
+        builder.start()
+        time.sleep(0.05)
+        try:
+            _fork_and_run(lambda model=model: model.encode(texts).shape == (2, 8))
+        finally:
+            builder.join()
+        expected = model.encode(texts)
+        _fork_and_run(lambda model=model, expected=expected: np.array_equal(model.encode(texts), expected))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_fork_while_another_thread_loads_a_worker_model(tiny_st_folder, monkeypatch):
+    # get_model loads under a lock; a child forked while another thread held it (a Spark or Dask worker forking
+    # beside a loading thread) inherited the lock held, and its own first get_model waited forever.
+    from staticemb.integrations import _worker
+
+    loading, release = threading.Event(), threading.Event()
+    load = StaticModel.from_pretrained
+
+    def slow_load(spec, **kwargs):
+        if kwargs.get("dim") == 8:  # only the parent's thread waits, holding the lock
+            loading.set()
+            release.wait(30)
+        return load(spec, **kwargs)
+
+    monkeypatch.setattr(StaticModel, "from_pretrained", staticmethod(slow_load))
+    monkeypatch.setattr(_worker, "_MODELS", {})
+    holder = threading.Thread(target=_worker.get_model, args=(tiny_st_folder,), kwargs={"dim": 8})
+    holder.start()
+    try:
+        assert loading.wait(30)
+        expected = load(tiny_st_folder).encode(["a text"])
+        _fork_and_run(lambda: np.array_equal(_worker.get_model(tiny_st_folder).encode(["a text"]), expected))
+    finally:
+        release.set()
+        holder.join()
+    assert _worker.get_model(tiny_st_folder, dim=8).dim == 8
+
+
 def test_rayon_num_threads_is_honoured():
     code = "import staticemb; print(staticemb.default_threads())"
     env = {**os.environ, "RAYON_NUM_THREADS": "3"}
@@ -124,9 +195,6 @@ def test_rayon_num_threads_is_honoured():
 
 def test_gil_is_released_during_encode(model, texts):
     """While one thread encodes, another Python thread keeps running."""
-    import threading
-    import time
-
     big = texts * 10
     ticks = 0
     done = threading.Event()

@@ -31,6 +31,18 @@ _MODELS: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Any, StaticModel]] 
 _LOCK = threading.Lock()
 
 
+def _fresh_lock_in_child() -> None:
+    # A child forked while another thread of its parent was loading a model holds a copy of the lock taken by a
+    # thread it does not have: every later first load would wait forever. The child starts with a free lock (a
+    # load cut short by the fork left nothing in ``_MODELS``: an entry is stored whole, after its load).
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
+
 def get_model(spec: str | os.PathLike[str], **load_kwargs: Any) -> StaticModel:
     """The model at ``spec`` (a folder path or Hub id), loaded once per process.
 

@@ -14,6 +14,7 @@
 //! the crate's to the last code point. Merges follow the crate's queue: lowest rank first, then leftmost,
 //! with its staleness check. A per-thread cache keeps the ids of recent words.
 
+use crate::lazy::init_once;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -79,7 +80,7 @@ impl Classes {
             return self.ascii[c as usize];
         }
         let index = c as usize / PAGE;
-        let page = self.pages[index].get_or_init(|| {
+        let page = init_once(&self.pages[index], || {
             let mut page = Box::new([Class::Other; PAGE]);
             for (k, slot) in page.iter_mut().enumerate() {
                 if let Some(c) = char::from_u32((index * PAGE + k) as u32) {
@@ -111,7 +112,7 @@ fn classify(c: char) -> Class {
 /// Oniguruma's `\p{L}`, `\p{N}` and `\s`, anchored to a whole one-character string.
 fn regexes() -> &'static (onig::Regex, onig::Regex, onig::Regex) {
     static RE: OnceLock<(onig::Regex, onig::Regex, onig::Regex)> = OnceLock::new();
-    RE.get_or_init(|| {
+    init_once(&RE, || {
         let re = |p: &str| onig::Regex::new(p).expect("a valid pattern");
         (re(r"\A\p{L}\z"), re(r"\A\p{N}\z"), re(r"\A\s\z"))
     })

@@ -1,5 +1,6 @@
 //! Text → vector: tokenize with a Hugging Face `tokenizer.json` and pool, in one pass per text.
 
+use crate::lazy::init_once;
 use std::collections::HashSet;
 use std::mem::MaybeUninit;
 use std::str::FromStr;
@@ -195,19 +196,18 @@ impl CrateTokenizer {
     }
 
     fn get_parsed(&self) -> Result<&Parsed> {
-        self.parsed
-            .get_or_init(|| {
-                let json = self.json.as_deref().unwrap_or_default();
-                guarded(|| {
-                    let mut tokenizer = Tokenizer::from_str(json)?;
-                    tokenizer.with_padding(None);
-                    tokenizer.with_truncation(None)?;
-                    Ok(Parsed::new(tokenizer))
-                })
-                .map_err(|e| e.to_string())
+        init_once(&self.parsed, || {
+            let json = self.json.as_deref().unwrap_or_default();
+            guarded(|| {
+                let mut tokenizer = Tokenizer::from_str(json)?;
+                tokenizer.with_padding(None);
+                tokenizer.with_truncation(None)?;
+                Ok(Parsed::new(tokenizer))
             })
-            .as_ref()
-            .map_err(|e| Error::Tokenizer(e.clone()))
+            .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Tokenizer(e.clone()))
     }
 }
 
@@ -408,7 +408,7 @@ impl TextEncoder {
             return Ok(m);
         }
         let tokenizer = self.tokenizer.get()?;
-        Ok(*self.median_token_chars.get_or_init(|| {
+        Ok(*init_once(&self.median_token_chars, || {
             let mut lengths: Vec<usize> = tokenizer
                 .get_vocab(true)
                 .keys()

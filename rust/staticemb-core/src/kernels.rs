@@ -84,7 +84,7 @@ impl Kernel {
     /// made once per process; overrides (the binding's `STATICEMB_KERNEL`) go through [`Kernel::from_name`].
     pub fn detect() -> Kernel {
         static CHOSEN: OnceLock<Kernel> = OnceLock::new();
-        *CHOSEN.get_or_init(|| {
+        *crate::lazy::init_once(&CHOSEN, || {
             #[cfg(target_arch = "x86_64")]
             {
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {

@@ -15,6 +15,7 @@
 //! Texts that contain an added token (in the raw or the normalized text) are left to the `tokenizers`
 //! crate, exactly as with the native WordPiece.
 
+use crate::lazy::init_once;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -197,7 +198,7 @@ impl CharsMap {
     /// grapheme cluster with a neighbour.
     fn char(&self, c: char) -> (Option<&str>, bool) {
         let index = c as usize / PAGE;
-        let page = self.pages[index].get_or_init(|| {
+        let page = init_once(&self.pages[index], || {
             let mut slots = [KEEP; PAGE];
             let mut joining = [0u64; PAGE / 64];
             let mut text = String::new();

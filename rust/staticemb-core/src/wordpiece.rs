@@ -15,6 +15,7 @@
 //! crate: [`BertWordPiece::push_ids`] returns `false` and the caller falls back. Any `tokenizer.json` that
 //! is not exactly this pipeline is not handled here at all ([`BertWordPiece::from_tokenizer`] is `None`).
 
+use crate::lazy::init_once;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -324,7 +325,7 @@ impl BertWordPiece {
             .enumerate()
             .map(|(i, &on)| usize::from(on) << i)
             .sum::<usize>();
-        TABLES[key].get_or_init(CharTable::new)
+        init_once(&TABLES[key], CharTable::new)
     }
 
     /// BertNormalizer on a run of non-ASCII characters, appended to `out` as UTF-8: each character's result
@@ -513,7 +514,7 @@ impl CharTable {
         let index = c as usize / PAGE;
         self.pages
             .get(index)
-            .map(|page| page.get_or_init(|| Page::build(wp, index)))
+            .map(|page| init_once(page, || Page::build(wp, index)))
     }
 }
 

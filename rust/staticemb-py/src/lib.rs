@@ -106,7 +106,7 @@ fn max_threads() -> usize {
 /// once per process.
 fn kernel() -> Kernel {
     static CHOSEN: OnceLock<Kernel> = OnceLock::new();
-    *CHOSEN.get_or_init(|| {
+    *staticemb_core::init_once(&CHOSEN, || {
         std::env::var("STATICEMB_KERNEL")
             .ok()
             .and_then(|name| Kernel::from_name(&name))
