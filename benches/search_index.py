@@ -12,7 +12,8 @@ queries:
 - ``SearchIndex(model, documents)``: counting the collection's token weights, encoding the documents and their
   passages, listing each document's distinct tokens (the index build);
 - ``index.search``: the three parts (vector, best passage, terms), exactly and through the vector's shortlist of
-  ``--candidates`` documents (``search(..., candidates=100)``), the same with ``stemmer="english"``, and
+  ``--candidates`` documents (``search(..., candidates=100)``), the same with ``stemmer="english"``, the three
+  parts fused with BM25 (``bm25="english"``, exact search only), and
   ``SearchIndex(..., terms=False)`` and
   ``(..., passages=False, terms=False)`` for what each part costs;
 - ``semantic_search`` on the corpus-weighted vectors (the vector alone, as a user keeping vectors elsewhere);
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         seconds, _ = timed(lambda: index.search(queries, top_k=args.top_k))
         rows.append((f"{name}: index build", build, f"{len(documents) / build:,.0f} documents/s"))
         rows.append((f"{name}: search", seconds, f"{len(queries) / seconds:,.0f} queries/s"))
-        if options.get("terms", True):  # the same index searched through the vector's shortlist
+        if options.get("terms", True) and "bm25" not in options:  # through the vector's shortlist
             for n in args.candidates:
                 index.search(queries[:50], top_k=args.top_k, candidates=n)
                 seconds, _ = timed(lambda n=n: index.search(queries, top_k=args.top_k, candidates=n))
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     search_row("SearchIndex (vector + best passage + terms)")
     search_row('SearchIndex, stemmer="english"', stemmer="english")
+    search_row('SearchIndex, bm25="english" (the three parts fused with BM25 with stemming)', bm25="english")
     search_row("SearchIndex, terms=False (vector + best passage)", terms=False)
     search_row("SearchIndex, passages=False, terms=False (vector)", passages=False, terms=False)
 

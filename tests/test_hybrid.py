@@ -100,3 +100,21 @@ def test_report_names_the_static_side(monkeypatch):
     assert "| held-out source | dim | fold's SearchIndex | BM25 (stemmed) |" in text
     assert "searched by SearchIndex" in text
     assert "searched by SearchIndex" not in H.render([_row("bbc", 0.93, 0.95)], command="c", seconds=60)
+
+
+def test_minmax_fusion_is_the_librarys_mean_of_normalized_scores():
+    from staticemb.index import minmax_fusion
+
+    assert H.FUSIONS["minmax"][0] is minmax_fusion  # the experiment scores what SearchIndex(bm25=...) runs
+    a = np.array([[3.0, 2.0, 1.0], [5.0, 5.0, 5.0]])
+    b = np.array([[0.0, 4.0, 2.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(minmax_fusion(a, b), [[0.5, 0.75, 0.25], [0.0, 0.0, 0.5]])
+    # A margin counts, not only the order: b's wide lead for document 1 outweighs a's narrow one for document 0.
+    close = np.array([[1.0, 0.99, 0.0]])
+    wide = np.array([[0.1, 1.0, 0.0]])
+    assert np.argmax(minmax_fusion(close, wide)) == 1
+    assert minmax_fusion(a, b).dtype == np.float32
+    with pytest.raises(ValueError, match="different shapes"):
+        minmax_fusion(a, b[:, :2])
+    with pytest.raises(ValueError, match="at least one"):
+        minmax_fusion()

@@ -798,3 +798,108 @@ def test_the_unknown_token_is_the_id_the_reference_gives_unspellable_text(reques
         assert unknown is None
     else:
         assert unknown is not None and unknown == ids[-2]  # the glyph's (XLM-R puts its word mark before it)
+
+
+# ---------------------------------------------------------------------------------------------- bm25 fusion
+
+
+def _minmax(scores):
+    scores = np.asarray(scores, np.float64)
+    low, high = scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(high > low, (scores - low) / (high - low), 0.0)
+
+
+def _bm25_by_hand(queries, documents, k1=1.5, b=0.75):
+    """Lucene's BM25 (bm25s' default) over English-stemmed words without English stop words, one pair at a time."""
+    import re
+
+    import Stemmer
+    from bm25s.stopwords import STOPWORDS_EN
+
+    stem = Stemmer.Stemmer("english")
+
+    def words(text):
+        return [stem.stemWord(w) for w in re.findall(r"(?u)\b\w\w+\b", text.lower()) if w not in STOPWORDS_EN]
+
+    docs = [words(d) for d in documents]
+    mean = np.mean([len(d) for d in docs])
+    df: dict[str, int] = {}
+    for d in docs:
+        for w in set(d):
+            df[w] = df.get(w, 0) + 1
+    out = np.zeros((len(queries), len(documents)))
+    for i, q in enumerate(queries):
+        for j, d in enumerate(docs):
+            for w in set(words(q)):
+                c = d.count(w)
+                if c:
+                    idf = np.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5))
+                    out[i, j] += idf * c / (c + k1 * (1 - b + b * len(d) / mean))
+    return out
+
+
+@pytest.mark.parametrize("dim", [None, 64])
+def test_bm25_fuses_the_index_and_bm25_by_min_max(bert_tokenizer, table, real_texts, dim):
+    # Real descriptions with copies (which BM25 counts, as the corpus weights do) and a query of none of their words.
+    documents = real_texts[200:320] + real_texts[200:205]
+    queries = [" ".join(t.split()[:4]) for t in real_texts[200:240:3]] + ["zzzz qqqq", "the of and"]
+    model = StaticModel(bert_tokenizer, table, normalize=True)
+    index = SearchIndex(model, documents, dim=dim, bm25="english")
+    expected = 0.5 * _minmax(SearchIndex(model, documents, dim=dim).scores(queries)) + 0.5 * _minmax(
+        _bm25_by_hand(queries, documents))
+    got = index.scores(queries)
+    assert got.dtype == np.float32 and got.shape == (len(queries), len(documents))
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+    assert (got[:, 200 - 200] == got[:, 120]).all()  # a copy scores as its first
+    hits = index.search(queries, top_k=7)
+    for row, hit in zip(got, hits, strict=True):
+        order = sorted(range(len(documents)), key=lambda j: (-row[j], j))[:7]
+        assert [h["corpus_id"] for h in hit] == order
+        np.testing.assert_allclose([h["score"] for h in hit], row[order], atol=1e-7)
+    assert "min-max fused with BM25 (bm25='english')" in repr(index)
+
+
+def test_bm25_fusion_in_small_query_chunks_is_the_same(bert_tokenizer, table, real_texts, monkeypatch):
+    documents, queries = real_texts[:150], real_texts[150:170]
+    model = StaticModel(bert_tokenizer, table)
+    whole = SearchIndex(model, documents, bm25="english")
+    expected, hits = whole.scores(queries), whole.search(queries, top_k=5)
+    monkeypatch.setattr(I, "_FUSED_ELEMENTS", 300)  # two queries of 150 documents at a time
+    assert whole._fused_chunk(4096) == 2
+    np.testing.assert_allclose(whole.scores(queries), expected, atol=1e-6)  # BLAS rounds other chunks otherwise
+    chunked = whole.search(queries, top_k=5, corpus_chunk_size=7)
+    assert [[h["corpus_id"] for h in row] for row in chunked] == [[h["corpus_id"] for h in row] for row in hits]
+    np.testing.assert_allclose([[h["score"] for h in row] for row in chunked],
+                               [[h["score"] for h in row] for row in hits], atol=1e-6)
+
+
+def test_bm25_is_checked(tiny_st_folder):
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    documents = ["a cat on a mat", "dogs in the park", "a third document"]
+    index = SearchIndex(model, documents, bm25="english")
+    with pytest.raises(InvalidInputError, match=r"candidates.*whole collection"):
+        index.search(["cat"], candidates=2)
+    with pytest.raises(InvalidInputError, match=r"rerank.*whole collection"):
+        index.rerank(["cat"], [[0, 1]])
+    with pytest.raises(InvalidInputError, match=r"bm25='klingon' is not a Snowball stemmer.*english"):
+        SearchIndex(model, documents, bm25="klingon")
+    with pytest.raises(TypeError, match="bm25 must be a Snowball language name"):
+        SearchIndex(model, documents, bm25=True)
+    with pytest.raises(InvalidInputError, match="BM25 cannot index this corpus"):
+        SearchIndex(model, ["a", "the of", "!"], bm25="english")
+    # Another language: its stemmer, and its stop words where bm25s has them (French) or none (Finnish).
+    french = SearchIndex(model, ["les élections présidentielles", "une élection", "le chat"], bm25="french")
+    assert french.scores(["élections"])[0, 2] == 0.0
+    finnish = SearchIndex(model, ["kissa istuu", "koira juoksee"], bm25="finnish")
+    assert finnish.scores(["kissat"]).shape == (1, 2)
+    assert index.search([], top_k=3) == [] and index.scores([]).shape == (0, 3)
+
+
+def test_bm25_without_its_packages_says_what_to_install(tiny_st_folder, monkeypatch):
+    import sys
+
+    model = StaticModel.from_pretrained(tiny_st_folder)
+    monkeypatch.setitem(sys.modules, "bm25s", None)
+    with pytest.raises(ImportError, match=r"bm25= needs bm25s.*staticemb\[search\]"):
+        SearchIndex(model, ["a text"], bm25="english")

@@ -24,6 +24,9 @@ def test_installed_distributions_give_summary_readme_pairs():
 
 def test_report():
     row = {"task": "python", "pairs": 194, "plain": 0.774, "weights": 0.828, "passages": 0.878, "index": 0.904,
-           "tf": 0.912, "stem": 0.907, "bm25": 0.885, "vs bm25": {"mean": 0.019, "low": -0.01, "high": 0.049}}
+           "tf": 0.912, "stem": 0.907, "fused": 0.921, "bm25": 0.885,
+           "vs bm25": {"mean": 0.019, "low": -0.01, "high": 0.049},
+           "fused vs bm25": {"mean": 0.036, "low": 0.01, "high": 0.062}}
     text = R.render([row], command="python -m training.search_readmes", seconds=50)
-    assert "| python | 194 | 77.4 | 82.8 | 87.8 | 90.4 | 91.2 | 90.7 | 88.5 | — | +1.9 [-1.0, +4.9] |" in text
+    assert ("| python | 194 | 77.4 | 82.8 | 87.8 | 90.4 | 91.2 | 90.7 | 92.1 | 88.5 | — | +1.9 [-1.0, +4.9] | "
+            "+3.6 [+1.0, +6.2] |") in text

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from staticemb.index import minmax_fusion
 
 from . import datasets as D
 from . import loso
@@ -83,24 +84,8 @@ def reciprocal_rank_fusion(*score_matrices: np.ndarray, k: int = RRF_K) -> np.nd
     return sum(1.0 / (k + competition_ranks(s)) for s in score_matrices)  # type: ignore[return-value]
 
 
-def minmax_fusion(*score_matrices: np.ndarray) -> np.ndarray:
-    """The mean over the ``(queries, documents)`` score matrices of each one min-max normalized per query
-    (``(s - min) / (max - min)``, 0 where a query's scores are all equal)."""
-    if not score_matrices:
-        raise ValueError("need at least one score matrix")
-    shapes = {np.shape(s) for s in score_matrices}
-    if len(shapes) != 1:
-        raise ValueError(f"score matrices of different shapes: {sorted(shapes)}")
-    total = np.zeros(np.shape(score_matrices[0]), dtype=np.float64)
-    for scores in score_matrices:
-        scores = np.asarray(scores, dtype=np.float64)
-        low = scores.min(axis=1, keepdims=True)
-        spread = scores.max(axis=1, keepdims=True) - low
-        total += np.divide(scores - low, spread, out=np.zeros_like(scores), where=spread > 0)
-    return total / len(score_matrices)
-
-
 FUSIONS = {"rrf": (reciprocal_rank_fusion, "fusion (RRF)"), "minmax": (minmax_fusion, "fusion (min-max)")}
+"""How the two sides are fused: ``staticemb.index.minmax_fusion`` is what ``SearchIndex(..., bm25=...)`` runs."""
 
 STATIC = {"vector": "fold + corpus weights", "index": "fold's SearchIndex"}
 

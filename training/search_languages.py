@@ -32,7 +32,8 @@ from .report import hardware
 MODEL = "xlmr-e5-small-static"
 STEMMERS = {"fr": "french", "es": "spanish", "en": "english"}
 COLUMNS = {"plain": "vector", "weights": "vector, corpus weights", "passages": "+ best passage",
-           "index": "+ terms (SearchIndex)", "stem": "SearchIndex, stemmer", "bm25": "BM25 (stemmed)"}
+           "index": "+ terms (SearchIndex)", "stem": "SearchIndex, stemmer", "fused": "SearchIndex, bm25 (fused)",
+           "bm25": "BM25 (stemmed)"}
 
 
 def task(lang: str) -> tuple[list[str], list[str]]:
@@ -54,18 +55,10 @@ def task(lang: str) -> tuple[list[str], list[str]]:
 
 
 def bm25_scores(queries: list[str], docs: list[str], lang: str) -> Any:
-    import bm25s
-    import numpy as np
-    import Stemmer
+    """BM25 with the language's Snowball stemmer and stop words (the library's, as SearchIndex(bm25=...) runs it)."""
+    from staticemb._bm25 import BM25Index
 
-    stemmer = Stemmer.Stemmer(STEMMERS[lang])
-    retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(docs, stopwords=lang, stemmer=stemmer, show_progress=False), show_progress=False)
-    tokens = bm25s.tokenize(queries, stopwords=lang, stemmer=stemmer, show_progress=False)
-    ids, scores = retriever.retrieve(tokens, k=len(docs), show_progress=False)
-    out = np.zeros((len(queries), len(docs)), np.float32)
-    np.put_along_axis(out, ids, scores, axis=1)
-    return out
+    return BM25Index(docs, stemmer=STEMMERS[lang], stopwords=lang).scores(queries)
 
 
 def score_language(model: Any, lang: str) -> dict[str, Any]:
@@ -85,6 +78,7 @@ def score_language(model: Any, lang: str) -> dict[str, Any]:
     row["passages"] = ndcg(SearchIndex(model, docs, terms=False).scores(queries))
     row["index"] = ndcg(SearchIndex(model, docs).scores(queries))
     row["stem"] = ndcg(SearchIndex(model, docs, stemmer=STEMMERS[lang]).scores(queries))
+    row["fused"] = ndcg(SearchIndex(model, docs, bm25=STEMMERS[lang]).scores(queries))
     row["bm25"] = ndcg(bm25_scores(queries, docs, lang))
     return row
 

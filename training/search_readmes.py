@@ -37,7 +37,7 @@ MIN_SUMMARY_WORDS, MIN_README_WORDS = 3, 30
 FOLDS = {"python": "pydoc", "rust": "rustdoc"}
 COLUMNS = {"plain": "vector", "weights": "vector, corpus weights", "passages": "+ best passage",
            "index": "+ terms (SearchIndex)", "tf": "SearchIndex, term_frequency", "stem": "SearchIndex, stemmer",
-           "bm25": "BM25 (stemmed)",
+           "fused": "SearchIndex, bm25 (fused)", "bm25": "BM25 (stemmed)",
            "minilm": "all-MiniLM-L6-v2"}
 
 
@@ -120,6 +120,7 @@ def score_task(name: str, model: Any, queries: list[str], docs: list[str], teach
         "index": SearchIndex(model, docs).scores(queries),
         "tf": SearchIndex(model, docs, term_frequency=True).scores(queries),
         "stem": SearchIndex(model, docs, stemmer="english").scores(queries),
+        "fused": SearchIndex(model, docs, bm25="english").scores(queries),
         "bm25": BM25Scorer(stem=True).scores(queries, docs),
     }
     if teacher is not None:
@@ -128,6 +129,7 @@ def score_task(name: str, model: Any, queries: list[str], docs: list[str], teach
     ndcg = {k: per_query_ndcg(np.asarray(v), relevant) for k, v in per_query.items()}
     row: dict[str, Any] = {"task": name, "pairs": len(docs), **{k: float(v.mean()) for k, v in ndcg.items()}}
     row["vs bm25"] = paired(ndcg["index"], ndcg["bm25"], resamples)
+    row["fused vs bm25"] = paired(ndcg["fused"], ndcg["bm25"], resamples)
     return row
 
 
@@ -142,14 +144,15 @@ def render(rows: list[dict[str, Any]], *, command: str, seconds: float) -> str:
         "fold without Python docstrings; rust: the local cargo registry's crates, with the fold without Rust doc "
         "comments; 1024-d; NDCG@10 (%)",
         "",
-        "| task | pairs | " + " | ".join(COLUMNS.values()) + " | SearchIndex − BM25, 95% interval |",
-        "|---|---:|" + "---:|" * len(COLUMNS) + "---|",
+        "| task | pairs | " + " | ".join(COLUMNS.values())
+        + " | SearchIndex − BM25, 95% interval | fused − BM25, 95% interval |",
+        "|---|---:|" + "---:|" * len(COLUMNS) + "---|---|",
     ]
     for r in rows:
-        d = r["vs bm25"]
         cells = [f"{100 * r[k]:.1f}" if k in r else "—" for k in COLUMNS]
-        lines.append(f"| {r['task']} | {r['pairs']:,} | " + " | ".join(cells)
-                     + f" | {100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] |")
+        cells += [f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
+                  for d in (r["vs bm25"], r["fused vs bm25"])]
+        lines.append(f"| {r['task']} | {r['pairs']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

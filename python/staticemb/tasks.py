@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import _inputs
+from ._bm25 import BM25Index, snowball_stemmer
 from ._paths import looks_like_local_path
 from .errors import InvalidInputError, StaticembError
 from .evaluation import (
@@ -355,32 +356,15 @@ class BM25Scorer(Encoder):
     def __init__(self, name: str | None = None, *, stem: bool = False) -> None:
         import bm25s  # noqa: F401 - fail early with a clear ImportError
 
-        self.stemmer = None
+        self.stem = stem
         if stem:
-            try:
-                import Stemmer
-            except ImportError:
-                raise ImportError("BM25 with stemming needs PyStemmer: pip install PyStemmer") from None
-            self.stemmer = Stemmer.Stemmer("english")
+            snowball_stemmer("english", "stem")  # fail early too
         self.name = name or ("BM25 (stemmed)" if stem else "BM25")
         self.dims = [0]
 
     def scores(self, queries: Sequence[str], corpus: Sequence[str]) -> np.ndarray:
-        import bm25s
-
-        def tokenize(texts: Sequence[str]):
-            return bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, show_progress=False)
-
-        corpus_tokens = tokenize(corpus)
-        if not corpus_tokens.vocab:
-            raise InvalidInputError("BM25 cannot index this corpus: no document holds a word of two or more letters "
-                                    "that is not an English stop word")
-        retriever = bm25s.BM25()
-        retriever.index(corpus_tokens, show_progress=False)
-        docs, scores = retriever.retrieve(tokenize(queries), k=len(corpus), show_progress=False, n_threads=0)
-        out = np.zeros((len(queries), len(corpus)), dtype=np.float32)
-        np.put_along_axis(out, np.asarray(docs), np.asarray(scores, dtype=np.float32), axis=1)
-        return out
+        return BM25Index(corpus, stemmer="english" if self.stem else None, stopwords="english",
+                         option="stem").scores(queries)
 
     def encode(self, texts):
         raise InvalidInputError("BM25 scores query-document pairs; it has no embeddings")
