@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -152,6 +153,78 @@ def test_fork_while_another_thread_builds_a_lazy_part(xlmr_tokenizer_path):
             builder.join()
         expected = model.encode(texts)
         _fork_and_run(lambda model=model, expected=expected: np.array_equal(model.encode(texts), expected))
+
+
+_FIRST_CRATE_USE = """
+import os, signal, sys, threading, time
+import numpy as np
+from tokenizers import AddedToken, Tokenizer
+from staticemb import StaticModel
+
+tok = Tokenizer.from_file(sys.argv[1])
+tok.add_special_tokens([AddedToken("<foo>", single_word=True)])
+model = StaticModel(tok, np.zeros((tok.get_vocab_size(), 8), np.float32))
+started = threading.Event()
+first = threading.Thread(target=lambda: (started.set(), model.encode(["hello <foo> world"], num_threads=1)))
+first.start()
+started.wait()
+end = time.perf_counter() + float(sys.argv[2])
+while time.perf_counter() < end:
+    pass
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)
+    model.encode(["hello <foo> world"], num_threads=1)
+    os._exit(0)
+first.join()
+print("hung" if os.WIFSIGNALED(os.waitpid(pid, 0)[1]) else "ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_fork_during_the_first_use_of_the_tokenizers_crate(bytelevel_bpe_path):
+    # A single_word added token sends the text through the tokenizers crate's cut, whose regexes the crate builds
+    # on first use in the process (its own lazy statics). Forked a millisecond into that first use, 30 children
+    # of 32 waited forever; the fork now waits for every call into the crate under way. Each try is a fresh
+    # process: the crate builds them once per process.
+    for delay in ("0", "0.0005", "0.001", "0.0015"):
+        done = subprocess.run([sys.executable, "-c", _FIRST_CRATE_USE, str(bytelevel_bpe_path), delay],
+                              capture_output=True, text=True, timeout=120)
+        assert done.stdout.strip() == "ok", (delay, done.stdout, done.stderr[-2000:])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_fork_while_another_thread_builds_a_model_with_a_regex():
+    # Building a tokenizer whose pre-tokenizer splits by a regex compiles it with Oniguruma, under a lock of the
+    # whole process; a child forked meanwhile inherited the lock held, and its own next build waited forever
+    # (10 children of 15). The fork now waits for a build under way.
+    from tokenizers import Tokenizer
+
+    pattern = r"(?i:'s|'t|'re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+(?!\S)|\s+"
+    spec = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated",
+                              "invert": False},
+            "post_processor": None, "decoder": None,
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                      "vocab": {c: i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz ")}, "merges": []}}
+    tokenizer = Tokenizer.from_str(json.dumps(spec))
+    table = np.ones((tokenizer.get_vocab_size(), 4), np.float32)
+    stop = threading.Event()
+
+    def build_models():
+        while not stop.is_set():
+            StaticModel(tokenizer, table)
+
+    builder = threading.Thread(target=build_models)
+    builder.start()
+    try:
+        for _ in range(12):
+            time.sleep(0.005)
+            _fork_and_run(lambda: StaticModel(tokenizer, table).encode(["a text"]).shape == (1, 4))
+    finally:
+        stop.set()
+        builder.join()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")

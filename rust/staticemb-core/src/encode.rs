@@ -1,6 +1,6 @@
 //! Text → vector: tokenize with a Hugging Face `tokenizer.json` and pool, in one pass per text.
 
-use crate::lazy::init_once;
+use crate::lazy::{init_once, Building};
 use std::collections::HashSet;
 use std::mem::MaybeUninit;
 use std::str::FromStr;
@@ -265,6 +265,9 @@ impl TextEncoder {
         weights: Option<&[f32]>,
         drop_unknown: bool,
     ) -> Result<Self> {
+        // Building a tokenizer compiles regexes (Oniguruma's, under its process-wide lock) and fills the crate's
+        // lazy statics: a fork waits for it to end (`lazy`).
+        let _building = Building::enter();
         // A Unigram model the native pipeline supports never needs the crate's tokenizer up front.
         let unigram = match catch_quietly(|| NativeUnigram::from_json(json)) {
             Ok(Ok(found)) => found,
@@ -1008,6 +1011,9 @@ fn usable_post_processor(
 
 /// Run a tokenizer call, turning both its errors and any panic inside it into [`Error::Tokenizer`].
 fn guarded<T>(f: impl FnOnce() -> tokenizers::Result<T>) -> Result<T> {
+    // The crate builds parts of its own on first use (its regexes) and compiles regexes under Oniguruma's
+    // process-wide lock: a fork waits for the call to end (`lazy`).
+    let _building = Building::enter();
     match catch_quietly(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(Error::Tokenizer(e.to_string())),

@@ -1,12 +1,16 @@
 //! Parts built on first use that a `fork()` never leaves half-built.
 //!
 //! A `OnceLock` that one thread is filling when another thread forks stays "being filled" in the child
-//! forever: the child has no copy of the filling thread, so its first use of that part waits without end.
+//! forever: the child has no copy of the filling thread, so its first use of that part waits without end. The
+//! same holds for a lock held at the fork: Oniguruma's process-wide lock around every regex compile.
 //! Every lazily built part of the core (the `tokenizers` fallback parsed from its JSON, the character pages of
-//! the native tokenizers, the kernel choice) goes through [`init_once`]. A `pthread_atfork` prepare handler
-//! holds new builds back and waits for those under way to end before the process forks, so the child finds
-//! each part either built or not begun. A fork waits at most as long as the longest build under way (a
-//! 250k-piece Unigram parsed by the crate: about a second).
+//! the native tokenizers, the kernel choice) goes through [`init_once`], and every call into code that builds
+//! such parts of its own (a tokenizer's construction, which compiles its regexes; each call into the
+//! `tokenizers` crate, whose own lazy statics are built on first use) runs inside a [`Building`] guard. A
+//! `pthread_atfork` prepare handler holds new builds back and waits for those under way to end before the
+//! process forks, so the child finds each part either built or not begun. A fork waits at most as long as the
+//! longest such call under way (a 250k-piece Unigram parsed by the crate: about a second; the crate's pipeline
+//! on a text of many megabytes: seconds).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -36,11 +40,12 @@ pub fn init_once<T>(cell: &OnceLock<T>, build: impl FnOnce() -> T) -> &T {
     cell.get_or_init(build)
 }
 
-/// One thread's build, counted in [`BUILDING`] from [`Building::enter`] until dropped (also on unwinding).
-struct Building;
+/// One thread's build, counted in [`BUILDING`] from [`Building::enter`] until dropped (also on unwinding): a
+/// fork waits for it to end.
+pub(crate) struct Building;
 
 impl Building {
-    fn enter() -> Building {
+    pub(crate) fn enter() -> Building {
         install_fork_handlers();
         let depth = DEPTH.get();
         if depth == 0 {
@@ -89,9 +94,12 @@ extern "C" fn after_fork_in_parent() {
 
 #[cfg(unix)]
 extern "C" fn after_fork_in_child() {
-    // The child's one thread: no fork is in progress here, whatever other parent threads were doing. Atomic
-    // stores only, as a child handler must.
+    // The child's one thread: no fork is in progress here, whatever other parent threads were doing, and no build
+    // but its own. A thread that counted itself in BUILDING just after the prepare handler's last look (it
+    // checks FORKING again and leaves, but the fork may copy the memory before it does) is not in the child.
+    // Atomic stores only, as a child handler must.
     FORKING.store(0, SeqCst);
+    BUILDING.store(usize::from(DEPTH.get() > 0), SeqCst);
 }
 
 fn install_fork_handlers() {
