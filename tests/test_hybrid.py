@@ -118,3 +118,15 @@ def test_minmax_fusion_is_the_librarys_mean_of_normalized_scores():
         minmax_fusion(a, b[:, :2])
     with pytest.raises(ValueError, match="at least one"):
         minmax_fusion()
+
+
+def test_significance_report_of_the_fused_index():
+    from training import hybrid_significance as HS
+
+    fused, bm25 = np.array([1.0, 0.5, 1.0, 0.0]), np.array([0.5, 0.5, 1.0, 0.5])
+    r = HS.row("bbc, plain", fused, bm25, resamples=200)
+    assert (r["queries"], r["fused"], r["bm25"], r["wins"], r["losses"]) == (4, 0.625, 0.625, 1, 1)
+    text = HS.render([r], [HS.row("test split", fused, bm25, 200)], command="python -m training.hybrid_significance",
+                     seconds=60, resamples=200)
+    assert "| bbc, plain | 4 | 62.5 | 62.5 | +0.0 |" in text and "| test split | 4 |" in text
+    assert "bm25='english'" in text
