@@ -109,9 +109,10 @@ def static_scores(model: Any, task: dict[str, Any], static: str) -> dict[int, np
 def score_source(model: Any, source: str, static: str = "vector", fusion: str = "rrf") -> dict[str, Any]:
     """NDCG@10 on ``source``'s test split: the static side of ``static_scores`` (``"static <dim>"``), BM25
     with stemming (``"bm25"``) and their fusion by ``FUSIONS[fusion]`` (``"fused <dim>"``)."""
-    fuse = FUSIONS[fusion][0]
     from staticemb.evaluation import multi_retrieval_metrics
     from staticemb.tasks import BM25Scorer, load_task
+
+    fuse = FUSIONS[fusion][0]
 
     task = load_task(D.task_path(loso.SOURCES[source][1], "test"))
     lexical = BM25Scorer(stem=True).scores(task["queries"], task["corpus"])

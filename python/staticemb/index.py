@@ -165,11 +165,6 @@ class SearchIndex:
         self._stemmer = stemmer
         if bm25 is not None and not isinstance(bm25, str):
             raise TypeError(f"bm25 must be a Snowball language name (str) or None, not {type(bm25).__name__}")
-        # BM25 over every listed document (a text listed twice counts twice in BM25's statistics, as in the corpus
-        # weights); its copies score the same, so each distinct text reads its first copy's score.
-        self._lexical = None if bm25 is None else BM25Index(
-            docs, stemmer=bm25, stopwords=bm25 if bm25 in STOPWORD_LANGUAGES else None)
-        self._bm25_language = bm25
         # Each token id's stem class and word marks (stemmer only): whole words with the same stem share a class.
         self._stems = None if stemmer is None else _stem_classes(model.tokenizer, stemmer, model.vocab_size)
         from .train.weighting import check_coefficient
@@ -182,6 +177,12 @@ class SearchIndex:
         self._model = model
         # The width encode gives by default: a truncate_dim set on the model, else its dim.
         self._dim = _inputs.dim(dim, full=model.full_dim, default=model.get_sentence_embedding_dimension())
+        # Once every option is checked: BM25 over every listed document (a text listed twice counts twice in BM25's
+        # statistics, as in the corpus weights); its copies score the same, so each distinct text reads its first
+        # copy's score.
+        self._lexical = None if bm25 is None else BM25Index(
+            docs, stemmer=bm25, stopwords=bm25 if bm25 in STOPWORD_LANGUAGES else None)
+        self._bm25_language = bm25
         # A text listed more than once is indexed once: its copies share one score, exactly (float32 products
         # of separate copies could differ in the last bit and lose their tie), at the cost of one.
         slot: dict[str, int] = {}
